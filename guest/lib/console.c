@@ -1,0 +1,54 @@
+/* Console output through the shared ring: bytes go in, a hypercall per line drains them. */
+#include "kit_internal.h"
+
+static spinlock_t console_lock;
+
+static struct cap_console_ring *ring(void)
+{
+	return (struct cap_console_ring *)(uintptr_t)start_info->console_gpa;
+}
+
+void console_flush(void)
+{
+	hypercall(CAP_HC_CONSOLE_WRITE, 0, 0, 0, 0);
+}
+
+void console_write(const char *s, size_t n)
+{
+	struct cap_console_ring *r = ring();
+	bool newline = false;
+
+	spin_lock(&console_lock);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t prod = r->prod;
+
+		if (prod - __atomic_load_n(&r->cons, __ATOMIC_ACQUIRE) >= CAP_CONSOLE_RING_SIZE)
+			console_flush(); /* full: let the VMM drain it */
+		r->buf[prod % CAP_CONSOLE_RING_SIZE] = (uint8_t)s[i];
+		__atomic_store_n(&r->prod, prod + 1, __ATOMIC_RELEASE);
+		newline |= s[i] == '\n';
+	}
+	if (newline)
+		console_flush();
+	spin_unlock(&console_lock);
+}
+
+int puts(const char *s)
+{
+	console_write(s, strlen(s));
+	console_write("\n", 1);
+	return 0;
+}
+
+int printf(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	console_write(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	return n;
+}

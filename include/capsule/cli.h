@@ -1,0 +1,12 @@
+/* The `capsule` command: one function per subcommand, each returning the exit status. */
+#ifndef CAPSULE_CLI_H
+#define CAPSULE_CLI_H
+
+#include <stdint.h>
+
+int cmd_run(int argc, char **argv);
+
+/* Parse a decimal number in [min, max]; 0 or -1 with a message naming the option. */
+int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * PV domains: guests built with the guest kit that run at CPL 3 and talk to the VMM through
+ * hypercalls, event channels and shared pages (docs/pv-abi.md).
+ *
+ *   cpu_tables.c  page tables, GDT, IDT, TSS with the I/O bitmap, exception stubs
+ *   domain.c      build a domain from an image: load, start_info, vCPU 0, lifecycle
+ *   hypercall.c   the hypercall port: argument checks and the dispatch table
+ *   event.c       event channels, block and wake-up
+ *   timer.c       per-vCPU one-shot timers, served by one thread per domain
+ *   console.c     the console ring
+ *   trap.c        exceptions in the guest, reported as crashes
+ */
+#ifndef CAPSULE_PV_H
+#define CAPSULE_PV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capsule/pv_abi.h"
+#include "capsule/vm.h"
+
+/* Port written by the supervisor exception stubs (CPL 0 only: closed in the I/O bitmap). */
+#define PV_TRAP_PORT 0x4ffu
+#define PV_INITIAL_STACK 0x10000ull /* below the top of RAM, for vCPU 0 */
+#define PV_MAX_MEM (64ull << 30)   /* one page directory per GiB in the table area */
+#define PV_MIN_MEM (4ull << 20)
+
+enum pv_port_kind { PV_PORT_FREE = 0, PV_PORT_VCPU, PV_PORT_TIMER };
+
+struct pv_port {
+	uint8_t kind;
+	uint8_t vcpu; /* the vCPU this port notifies */
+};
+
+struct pv_timer {
+	uint64_t deadline; /* domain time ns; 0 = not armed */
+	int port;          /* bound event channel or -1 */
+};
+
+struct pv_domain {
+	struct vm *vm;
+	struct cap_shared_info *shared;   /* inside guest RAM: the guest writes it too */
+	struct cap_console_ring *console; /* inside guest RAM */
+	struct cap_start_info *start_info;
+
+	/* Event and timer state, under vm->lock. The VMM's own view is authoritative. */
+	struct pv_port ports[CAP_EVTCHN_PORTS];
+	uint64_t vcpu_ports[CAP_MAX_VCPUS][CAP_EVTCHN_WORDS]; /* ports notifying vCPU v */
+	struct pv_timer timers[CAP_MAX_VCPUS];
+	pthread_cond_t timer_cond;
+	pthread_t timer_thread;
+	bool timer_thread_started;
+
+	pthread_mutex_t console_lock;
+	uint32_t console_cons; /* the VMM's copy; the ring's cons is only a mirror */
+
+	bool stamp_first_hypercall; /* bench: print the time of the first hypercall */
+	bool first_hypercall_seen;
+	uint64_t hypercalls[CAP_HC_COUNT]; /* statistics */
+};
+
+struct pv_config {
+	const char *image_path;
+	const char *cmdline;
+	bool stamp_first_hypercall;
+};
+
+/* State, shared pages and the hypercall port on an existing VM (no KVM needed). */
+int pv_domain_init(struct pv_domain *pv, struct vm *vm);
+/* Load the image, build tables and start_info, prepare vCPU 0. Needs a KVM VM. */
+int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg);
+/* Start the timer thread and vCPU 0. */
+int pv_domain_start(struct pv_domain *pv);
+/* Stop threads and flush the console; the VM itself is destroyed by the caller. */
+void pv_domain_destroy(struct pv_domain *pv);
+
+/* Pieces, exposed for the unit tests and for each other. */
+int pv_build_cpu_tables(struct vm *vm);
+void pv_vcpu_sregs(const struct vm *vm, unsigned vcpu, struct kvm_sregs *s);
+enum exit_action pv_hypercall(struct pv_domain *pv, struct vcpu *v, unsigned nr,
+			      struct cap_hcall *args);
+enum exit_action pv_trap(struct vcpu *v, void *opaque, uint64_t port, uint8_t *data,
+			 uint32_t len, bool is_write);
+int64_t pv_console_drain(struct pv_domain *pv);
+
+int64_t evtchn_alloc(struct pv_domain *pv, uint64_t vcpu, enum pv_port_kind kind);
+int64_t evtchn_close(struct pv_domain *pv, uint64_t port);
+int64_t evtchn_send(struct pv_domain *pv, uint64_t port);
+int64_t evtchn_mask(struct pv_domain *pv, uint64_t port, bool mask);
+int64_t evtchn_block(struct pv_domain *pv, struct vcpu *v, uint64_t deadline);
+void evtchn_raise_locked(struct pv_domain *pv, unsigned port);
+
+int pv_timer_start(struct pv_domain *pv);
+void pv_timer_stop(struct pv_domain *pv);
+int64_t pv_timer_set(struct pv_domain *pv, struct vcpu *v, uint64_t deadline);
+int64_t pv_timer_bind(struct pv_domain *pv, struct vcpu *v);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * The core: a VM owns its KVM file descriptors, guest memory, I/O buses and vCPUs; a vCPU
+ * is a thread whose run loop dispatches KVM exits through a table (src/core/exit.c).
+ * The VM and vCPU are always passed explicitly; there is no file-level mutable state.
+ */
+#ifndef CAPSULE_VM_H
+#define CAPSULE_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "capsule/bus.h"
+#include "capsule/mem.h"
+
+/* Exit statuses of `capsule run` that are not the guest's own code (see README). */
+#define CAPSULE_EXIT_TIMEOUT 124
+#define CAPSULE_EXIT_VMM_ERROR 125
+#define CAPSULE_EXIT_CRASH 126
+
+enum vm_end_reason {
+	VM_END_NONE = 0, /* still running */
+	VM_END_POWEROFF,
+	VM_END_REBOOT,
+	VM_END_CRASH,
+	VM_END_TIMEOUT,
+};
+
+enum vcpu_state { VCPU_DOWN, VCPU_RUNNING, VCPU_STOPPED };
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;               /* -1 in a VM built without KVM (unit tests) */
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	enum vcpu_state state;   /* under vm->lock */
+	pthread_cond_t wake;     /* under vm->lock: an event may be pending for this vCPU */
+	struct kvm_regs init_regs;   /* loaded by the vCPU thread before its first run */
+	struct kvm_sregs init_sregs;
+	uint64_t exits;          /* exits handled by this vCPU (statistics) */
+};
+
+struct vm_config {
+	uint64_t mem_bytes;
+	unsigned nr_vcpus;
+};
+
+struct vm {
+	int kvm_fd, fd;          /* -1 in a VM built without KVM */
+	int run_mmap_size;
+	struct guest_mem mem;
+	struct io_bus pio, mmio;
+	bool strict_io;          /* an unclaimed port/MMIO access crashes the domain (PV) */
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+	uint64_t t0_ns;          /* CLOCK_MONOTONIC at domain time 0 */
+
+	pthread_mutex_t lock;    /* lifecycle, vCPU states, and the PV event state */
+	pthread_cond_t ended_cond;
+	enum vm_end_reason end_reason; /* first reason wins; read with vm_ended() */
+	int end_code;
+	unsigned running_vcpus;
+
+	void *pv;                /* struct pv_domain of a PV domain */
+	FILE *console;           /* where guest console output goes */
+};
+
+/* Memory, buses and vCPU structs, without KVM: what unit tests drive. */
+int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg);
+/* All of the above plus the KVM VM, its memory slot and vCPUs with CPUID set. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* Ends the domain if it runs and joins every vCPU thread. */
+void vm_join_vcpus(struct vm *vm);
+/* vm_join_vcpus, then frees everything. */
+void vm_destroy(struct vm *vm);
+
+/* Record why the domain ends (first caller wins) and kick every vCPU; true if first. */
+bool vm_end(struct vm *vm, enum vm_end_reason reason, int code);
+bool vm_ended(struct vm *vm);
+/* Wait until the domain ends or timeout_ms passes (0: no limit); returns the reason. */
+enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms);
+/* Nanoseconds since domain time 0. */
+uint64_t vm_time_ns(const struct vm *vm);
+uint64_t monotonic_ns(void);
+
+/*
+ * Start the vCPU's thread with init_sregs and regs (NULL: init_regs as they are).
+ * -EBUSY if the vCPU is not down, -EINVAL if the domain is ending.
+ */
+int vcpu_start(struct vcpu *v, const struct kvm_regs *regs);
+/*
+ * End the domain as crashed and, if this is what ended it, report why on stderr:
+ * "domain crashed: <message> on vCPU n" and the registers (regs, or the vCPU's own if NULL).
+ */
+enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void vcpu_dump_regs(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out);
+
+/* The exit table: handles one KVM exit of v. */
+enum exit_action vcpu_handle_exit(struct vcpu *v);
+
+/* CPUID from KVM_GET_SUPPORTED_CPUID, with this vCPU's APIC ID. */
+int cpuid_setup(struct vcpu *v);
+
+#endif

@@ -1,0 +1,275 @@
+/* capsule run: build a domain, run it in the foreground, exit with its status. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capsule/cli.h"
+#include "capsule/log.h"
+#include "capsule/pv.h"
+
+struct run_opts {
+	uint64_t mem_mib;
+	uint64_t vcpus;
+	uint64_t timeout_s;
+	const char *cmdline;
+	const char *image;
+	int no_reboot;
+	int stats;
+};
+
+/* The domain a signal should end, shared with the signal thread. */
+struct run_state {
+	pthread_mutex_t lock;
+	struct vm *vm;
+	int signo;
+};
+
+static void run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: capsule run [OPTIONS] IMAGE\n\n"
+		"Run the PV domain in IMAGE (an ELF built with Capsule's guest kit) in the\n"
+		"foreground. Its console goes to stdout; capsule exits with the guest's exit code.\n\n"
+		"  -m, --mem MiB        guest memory (default 64)\n"
+		"  -c, --vcpus N        virtual CPUs, 1 to %u (default 1)\n"
+		"  -p, --cmdline STR    command line passed to the guest\n"
+		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
+		"      --no-reboot      exit instead of restarting when the guest reboots\n"
+		"      --stats          print exit and hypercall counts when the domain ends\n"
+		"  -v, --verbose        more log output (repeat for debug)\n"
+		"  -h, --help           this text\n\n"
+		"Exit status: the guest's code (0-123) when it powers off, %d if it crashed,\n"
+		"%d on timeout, %d if capsule itself failed, 128+N if killed by signal N.\n",
+		CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT, CAPSULE_EXIT_CRASH, CAPSULE_EXIT_TIMEOUT,
+		CAPSULE_EXIT_VMM_ERROR);
+}
+
+int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "capsule run: %s expects a number from %llu to %llu, got '%s'\n",
+			opt, (unsigned long long)min, (unsigned long long)max, text);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{"mem", required_argument, NULL, 'm'},
+		{"vcpus", required_argument, NULL, 'c'},
+		{"cmdline", required_argument, NULL, 'p'},
+		{"timeout", required_argument, NULL, 't'},
+		{"no-reboot", no_argument, NULL, 'R'},
+		{"stats", no_argument, NULL, 'S'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	uint64_t host_mib = host_ram_bytes() >> 20;
+	int c, verbose = 0;
+
+	*o = (struct run_opts){.mem_mib = 64, .vcpus = 1, .cmdline = ""};
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+m:c:p:t:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_u64("--mem", optarg, PV_MIN_MEM >> 20, PV_MAX_MEM >> 20,
+				      &o->mem_mib))
+				return -1;
+			if (o->mem_mib > host_mib) {
+				fprintf(stderr, "capsule run: --mem %llu MiB is more than this host "
+					"has (%llu MiB)\n", (unsigned long long)o->mem_mib,
+					(unsigned long long)host_mib);
+				return -1;
+			}
+			break;
+		case 'c':
+			if (parse_u64("--vcpus", optarg, 1, CAP_MAX_VCPUS, &o->vcpus))
+				return -1;
+			break;
+		case 'p':
+			if (strlen(optarg) >= CAP_CMDLINE_MAX) {
+				fprintf(stderr, "capsule run: --cmdline is longer than %u bytes\n",
+					CAP_CMDLINE_MAX - 1);
+				return -1;
+			}
+			o->cmdline = optarg;
+			break;
+		case 't':
+			if (parse_u64("--timeout", optarg, 1, 1000000, &o->timeout_s))
+				return -1;
+			break;
+		case 'R':
+			o->no_reboot = 1;
+			break;
+		case 'S':
+			o->stats = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			run_usage(stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "capsule run: unknown or incomplete option '%s'; see "
+				"'capsule run --help'\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "capsule run: %s; usage: capsule run [OPTIONS] IMAGE\n",
+			optind == argc ? "no image given" : "more than one image given");
+		return -1;
+	}
+	o->image = argv[optind];
+	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
+	return 0;
+}
+
+static void *signal_thread(void *arg)
+{
+	struct run_state *rs = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigwait(&set, &sig) != 0)
+		return NULL;
+	pthread_mutex_lock(&rs->lock);
+	rs->signo = sig;
+	if (rs->vm)
+		vm_end(rs->vm, VM_END_POWEROFF, 128 + sig);
+	pthread_mutex_unlock(&rs->lock);
+	return NULL;
+}
+
+static void print_stats(const struct vm *vm, const struct pv_domain *pv)
+{
+	static const char *const names[CAP_HC_COUNT] = {
+		"console_write", "yield", "block", "shutdown", "set_timer", "vcpu_up",
+		"vcpu_down", "evtchn_alloc", "evtchn_bind_timer", "evtchn_send", "evtchn_mask",
+		"evtchn_unmask", "evtchn_close", "time",
+	};
+	uint64_t exits = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		exits += vm->vcpus[i].exits;
+	fprintf(stderr, "capsule: stats: %llu exits; hypercalls:", (unsigned long long)exits);
+	for (unsigned i = 0; i < CAP_HC_COUNT; i++)
+		if (pv->hypercalls[i])
+			fprintf(stderr, " %s=%llu", names[i], (unsigned long long)pv->hypercalls[i]);
+	fputc('\n', stderr);
+}
+
+/* One boot of the domain: returns why it ended and its code. */
+static int run_once(const struct run_opts *o, struct run_state *rs, enum vm_end_reason *why,
+		    int *code, uint64_t deadline_ns)
+{
+	struct vm_config vcfg = {.mem_bytes = o->mem_mib << 20, .nr_vcpus = (unsigned)o->vcpus};
+	struct pv_config pcfg = {
+		.image_path = o->image,
+		.cmdline = o->cmdline,
+		.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL,
+	};
+	struct pv_domain pv;
+	struct vm vm;
+	uint64_t now;
+	int rc;
+
+	/* PV page tables map RAM in 2 MiB pages. */
+	vcfg.mem_bytes = (vcfg.mem_bytes + (2u << 20) - 1) & ~((2ull << 20) - 1);
+	rc = vm_create(&vm, &vcfg);
+	if (rc)
+		return rc;
+	rc = pv_domain_init(&pv, &vm);
+	if (!rc)
+		rc = pv_domain_build(&pv, &pcfg);
+	if (!rc) {
+		pthread_mutex_lock(&rs->lock);
+		rs->vm = &vm;
+		if (rs->signo)
+			vm_end(&vm, VM_END_POWEROFF, 128 + rs->signo);
+		pthread_mutex_unlock(&rs->lock);
+		rc = pv_domain_start(&pv);
+	}
+	if (!rc) {
+		now = monotonic_ns();
+		if (deadline_ns && now >= deadline_ns)
+			vm_end(&vm, VM_END_TIMEOUT, 0);
+		*why = vm_wait(&vm, deadline_ns ? (deadline_ns - now + 999999) / 1000000 : 0);
+		*code = vm.end_code;
+	}
+	pthread_mutex_lock(&rs->lock);
+	rs->vm = NULL;
+	pthread_mutex_unlock(&rs->lock);
+	pv_domain_destroy(&pv);
+	if (!rc && o->stats)
+		print_stats(&vm, &pv);
+	vm_destroy(&vm);
+	return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_state rs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct run_opts o;
+	enum vm_end_reason why = VM_END_NONE;
+	uint64_t deadline = 0;
+	pthread_t sig_thread;
+	sigset_t set;
+	int code = 0;
+
+	if (parse_opts(argc, argv, &o))
+		return CAPSULE_EXIT_VMM_ERROR;
+	/* Signals go to one thread that ends the domain cleanly; vCPU threads stay out. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&sig_thread, NULL, signal_thread, &rs) == 0)
+		pthread_detach(sig_thread);
+	if (o.timeout_s)
+		deadline = monotonic_ns() + o.timeout_s * 1000000000ull;
+	for (;;) {
+		if (run_once(&o, &rs, &why, &code, deadline))
+			return CAPSULE_EXIT_VMM_ERROR;
+		if (why != VM_END_REBOOT || rs.signo)
+			break;
+		if (o.no_reboot) {
+			fprintf(stderr, "capsule: domain rebooted; --no-reboot given, exiting\n");
+			return 0;
+		}
+		fprintf(stderr, "capsule: domain rebooted; restarting it\n");
+	}
+	if (rs.signo) {
+		fprintf(stderr, "capsule: %s received, domain destroyed\n", strsignal(rs.signo));
+		return 128 + rs.signo;
+	}
+	switch (why) {
+	case VM_END_CRASH:
+		return CAPSULE_EXIT_CRASH;
+	case VM_END_TIMEOUT:
+		fprintf(stderr, "capsule: domain timed out after %llu s and was destroyed\n",
+			(unsigned long long)o.timeout_s);
+		return CAPSULE_EXIT_TIMEOUT;
+	default:
+		return code & 0xff;
+	}
+}

@@ -1,0 +1,116 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "capsule/log.h"
+#include "capsule/vm.h"
+
+void vcpu_dump_regs(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out)
+{
+	fprintf(out,
+		"  rip=%016llx rsp=%016llx rflags=%016llx\n"
+		"  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n"
+		"  rsi=%016llx rdi=%016llx rbp=%016llx r8 =%016llx\n"
+		"  r9 =%016llx r10=%016llx r11=%016llx r12=%016llx\n"
+		"  r13=%016llx r14=%016llx r15=%016llx\n",
+		r->rip, r->rsp, r->rflags, r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi,
+		r->rbp, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15);
+	if (s)
+		fprintf(out,
+			"  cs=%04x ss=%04x cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx "
+			"efer=%llx\n",
+			s->cs.selector, s->ss.selector, s->cr0, s->cr2, s->cr3, s->cr4, s->efer);
+}
+
+enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs, const char *fmt, ...)
+{
+	struct kvm_regs own;
+	struct kvm_sregs sregs;
+	bool have_sregs;
+	va_list ap;
+
+	if (!vm_end(v->vm, VM_END_CRASH, 0))
+		return EXIT_DOMAIN_END; /* another vCPU ended it first and reported */
+	if (!regs && v->fd >= 0 && ioctl(v->fd, KVM_GET_REGS, &own) == 0)
+		regs = &own;
+	have_sregs = v->fd >= 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0;
+	flockfile(stderr);
+	fputs("capsule: domain crashed: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " on vCPU %u\n", v->id);
+	if (regs)
+		vcpu_dump_regs(regs, have_sregs ? &sregs : NULL, stderr);
+	funlockfile(stderr);
+	return EXIT_DOMAIN_END;
+}
+
+static void vcpu_run_loop(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (ioctl(v->fd, KVM_SET_SREGS, &v->init_sregs) < 0 ||
+	    ioctl(v->fd, KVM_SET_REGS, &v->init_regs) < 0) {
+		vcpu_crash(v, &v->init_regs, "cannot load the initial registers (%s)",
+			   strerror(errno));
+		return;
+	}
+	while (!vm_ended(vm)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue; /* kicked: the loop condition says why */
+			vcpu_crash(v, NULL, "KVM_RUN failed (%s)", strerror(errno));
+			return;
+		}
+		v->exits++;
+		if (vcpu_handle_exit(v) != EXIT_CONTINUE)
+			return;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+
+	/* The kick signal must reach this thread while it is inside KVM_RUN. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	vcpu_run_loop(v);
+	pthread_mutex_lock(&v->vm->lock);
+	v->state = VCPU_STOPPED;
+	v->vm->running_vcpus--;
+	pthread_mutex_unlock(&v->vm->lock);
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v, const struct kvm_regs *regs)
+{
+	struct vm *vm = v->vm;
+	int err = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (v->state != VCPU_DOWN || v->thread_started) {
+		err = -EBUSY;
+	} else if (vm->end_reason != VM_END_NONE || v->fd < 0) {
+		err = -EINVAL;
+	} else {
+		if (regs) /* under the lock: a losing racer must not touch them */
+			v->init_regs = *regs;
+		v->state = VCPU_RUNNING;
+		vm->running_vcpus++;
+		err = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (err) {
+			v->state = VCPU_DOWN;
+			vm->running_vcpus--;
+		} else {
+			v->thread_started = true;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return err;
+}

@@ -1,0 +1,264 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capsule/log.h"
+#include "capsule/vm.h"
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vm_time_ns(const struct vm *vm)
+{
+	return monotonic_ns() - vm->t0_ns;
+}
+
+int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg)
+{
+	pthread_condattr_t ca;
+	int err;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->fd = -1;
+	vm->mem.fd = -1;
+	vm->console = stdout;
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > 64)
+		return -EINVAL;
+	err = gmem_init(&vm->mem, cfg->mem_bytes);
+	if (err)
+		return err;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	vm->nr_vcpus = cfg->nr_vcpus;
+	vm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		gmem_destroy(&vm->mem);
+		return -ENOMEM;
+	}
+	/* Every timed wait in the VMM runs on CLOCK_MONOTONIC, as domain time does. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->ended_cond, &ca);
+	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->id = i;
+		v->fd = -1;
+		v->state = VCPU_DOWN;
+		pthread_cond_init(&v->wake, &ca);
+	}
+	pthread_condattr_destroy(&ca);
+	vm->t0_ns = monotonic_ns();
+	return 0;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only there to make KVM_RUN return EINTR */
+}
+
+static int open_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		log_err("cannot open /dev/kvm: it does not exist; load KVM "
+			"(modprobe kvm_intel or kvm_amd) or enable virtualization in the firmware");
+	else if (errno == EACCES || errno == EPERM)
+		log_err("cannot open /dev/kvm: permission denied; run as root or add "
+			"yourself to the kvm group");
+	else
+		log_err("cannot open /dev/kvm: %s", strerror(errno));
+	return -errno;
+}
+
+static int create_vcpu(struct vm *vm, struct vcpu *v)
+{
+	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)v->id);
+	if (v->fd < 0)
+		return -errno;
+	v->run = mmap(NULL, (size_t)vm->run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		return -errno;
+	}
+	return cpuid_setup(v);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	struct kvm_userspace_memory_region region;
+	struct sigaction sa;
+	int err;
+
+	err = vm_init_nokvm(vm, cfg);
+	if (err) {
+		log_err("cannot allocate %llu MiB of guest memory: %s",
+			(unsigned long long)(cfg->mem_bytes >> 20), strerror(-err));
+		return err;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+
+	vm->kvm_fd = open_kvm();
+	if (vm->kvm_fd < 0) {
+		err = vm->kvm_fd;
+		goto fail;
+	}
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		log_err("/dev/kvm speaks an unexpected API version");
+		err = -ENOTSUP;
+		goto fail;
+	}
+	vm->run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0 || vm->run_mmap_size <= 0) {
+		err = -errno;
+		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
+		goto fail;
+	}
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
+	};
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		err = -errno;
+		log_err("cannot give guest memory to KVM: %s", strerror(errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		err = create_vcpu(vm, &vm->vcpus[i]);
+		if (err) {
+			log_err("cannot create vCPU %u: %s", i, strerror(-err));
+			goto fail;
+		}
+	}
+	vm->t0_ns = monotonic_ns();
+	return 0;
+fail:
+	vm_destroy(vm);
+	return err;
+}
+
+static void kick_vcpu(struct vcpu *v)
+{
+	if (v->run)
+		v->run->immediate_exit = 1; /* closes the race with a vCPU about to enter */
+	if (v->thread_started)
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	pthread_cond_broadcast(&v->wake); /* a vCPU blocked in a hypercall */
+}
+
+bool vm_end(struct vm *vm, enum vm_end_reason reason, int code)
+{
+	bool first;
+
+	pthread_mutex_lock(&vm->lock);
+	first = vm->end_reason == VM_END_NONE;
+	if (first) {
+		__atomic_store_n(&vm->end_reason, reason, __ATOMIC_RELEASE);
+		vm->end_code = code;
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			kick_vcpu(&vm->vcpus[i]);
+		pthread_cond_broadcast(&vm->ended_cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return first;
+}
+
+bool vm_ended(struct vm *vm)
+{
+	return __atomic_load_n(&vm->end_reason, __ATOMIC_ACQUIRE) != VM_END_NONE;
+}
+
+enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms)
+{
+	uint64_t deadline = monotonic_ns() + timeout_ms * 1000000ull;
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / 1000000000ull),
+		.tv_nsec = (long)(deadline % 1000000000ull),
+	};
+	enum vm_end_reason r;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->end_reason == VM_END_NONE) {
+		if (!timeout_ms)
+			pthread_cond_wait(&vm->ended_cond, &vm->lock);
+		else if (pthread_cond_timedwait(&vm->ended_cond, &vm->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	r = vm->end_reason;
+	pthread_mutex_unlock(&vm->lock);
+	if (r == VM_END_NONE) {
+		vm_end(vm, VM_END_TIMEOUT, 0);
+		r = vm->end_reason;
+	}
+	return r;
+}
+
+void vm_join_vcpus(struct vm *vm)
+{
+	if (!vm->vcpus)
+		return;
+	vm_end(vm, VM_END_POWEROFF, 0); /* no-op if it already ended */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		bool started;
+
+		pthread_mutex_lock(&vm->lock);
+		started = v->thread_started;
+		pthread_mutex_unlock(&vm->lock);
+		if (started)
+			pthread_join(v->thread, NULL);
+		pthread_mutex_lock(&vm->lock);
+		v->thread_started = false;
+		pthread_mutex_unlock(&vm->lock);
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		vm_join_vcpus(vm);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			struct vcpu *v = &vm->vcpus[i];
+
+			if (v->run)
+				munmap(v->run, (size_t)vm->run_mmap_size);
+			if (v->fd >= 0)
+				close(v->fd);
+			pthread_cond_destroy(&v->wake);
+		}
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+		pthread_cond_destroy(&vm->ended_cond);
+		pthread_mutex_destroy(&vm->lock);
+	}
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->fd = vm->kvm_fd = -1;
+	gmem_destroy(&vm->mem);
+}

@@ -1,0 +1,59 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capsule/loader.h"
+
+int file_read_all(const char *path, uint64_t max_size, uint8_t **buf, size_t *size,
+		  char err[LOADER_ERR_MAX])
+{
+	struct stat st;
+	size_t done = 0;
+	int fd, rc = 0;
+
+	*buf = NULL;
+	*size = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, LOADER_ERR_MAX, "cannot open %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(err, LOADER_ERR_MAX, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max_size) {
+		rc = -EFBIG;
+		snprintf(err, LOADER_ERR_MAX, "%s is larger (%lld bytes) than guest memory", path,
+			 (long long)st.st_size);
+		goto out;
+	}
+	*buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!*buf) {
+		rc = -ENOMEM;
+		snprintf(err, LOADER_ERR_MAX, "out of memory reading %s", path);
+		goto out;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, *buf + done, (size_t)st.st_size - done);
+
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			snprintf(err, LOADER_ERR_MAX, "cannot read %s", path);
+			free(*buf);
+			*buf = NULL;
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	*size = done;
+out:
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,147 @@
+/* Building a PV domain from an image and running it: the order of the steps is the ABI. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "capsule/loader.h"
+#include "capsule/log.h"
+#include "capsule/pv.h"
+
+#define MSR_IA32_TSC 0x10
+
+static uint64_t guest_tsc(const struct vcpu *v)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = {.hdr.nmsrs = 1, .e.index = MSR_IA32_TSC};
+
+	return ioctl(v->fd, KVM_GET_MSRS, &m) == 1 ? m.e.data : 0;
+}
+
+static int load_image(struct pv_domain *pv, const char *path, struct elf_image *img)
+{
+	char err[LOADER_ERR_MAX];
+	uint8_t *file;
+	size_t size;
+	int rc;
+
+	rc = file_read_all(path, pv->vm->mem.size, &file, &size, err);
+	if (rc) {
+		log_err("%s", err);
+		return rc;
+	}
+	rc = elf_load(file, size, &pv->vm->mem, CAP_GPA_IMAGE_MIN, img, err);
+	free(file);
+	if (rc) {
+		log_err("%s: %s", path, err);
+		return rc;
+	}
+	if (img->pv_abi == 0) {
+		log_err("%s: not a Capsule PV image (no Capsule ELF note); build it with the "
+			"guest kit (guest/)", path);
+		return -EINVAL;
+	}
+	if (img->pv_abi != CAP_PV_ABI_VERSION) {
+		log_err("%s: built for PV ABI v%u, this capsule runs v%u", path, img->pv_abi,
+			CAP_PV_ABI_VERSION);
+		return -EINVAL;
+	}
+	if (img->hi > pv->vm->mem.size - PV_INITIAL_STACK) {
+		log_err("%s: the image leaves no room for the initial stack; give the domain "
+			"more --mem", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void fill_start_info(struct pv_domain *pv, const struct elf_image *img,
+			    const char *cmdline)
+{
+	struct cap_start_info *si = pv->start_info;
+	struct vm *vm = pv->vm;
+	struct timespec now;
+	int khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
+
+	memset(si, 0, sizeof(*si));
+	si->magic = CAP_START_MAGIC;
+	si->version = CAP_PV_ABI_VERSION;
+	si->mem_bytes = vm->mem.size;
+	si->nr_vcpus = vm->nr_vcpus;
+	si->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
+	si->boot_tsc = guest_tsc(&vm->vcpus[0]);
+	clock_gettime(CLOCK_REALTIME, &now);
+	si->boot_wallclock_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec -
+				vm_time_ns(vm);
+	si->shared_info_gpa = CAP_GPA_SHARED_INFO;
+	si->console_gpa = CAP_GPA_CONSOLE;
+	si->image_start = img->lo;
+	si->image_end = img->hi;
+	si->free_start = (img->hi + 4095) & ~4095ull;
+	si->free_end = vm->mem.size - PV_INITIAL_STACK;
+	si->nr_devices = 0;
+	snprintf(si->cmdline, sizeof(si->cmdline), "%s", cmdline ? cmdline : "");
+}
+
+int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
+{
+	struct vm *vm = pv->vm;
+	struct elf_image img;
+	struct vcpu *v0 = &vm->vcpus[0];
+	int rc;
+
+	pv->stamp_first_hypercall = cfg->stamp_first_hypercall;
+	rc = load_image(pv, cfg->image_path, &img);
+	if (rc)
+		return rc;
+	rc = pv_build_cpu_tables(vm);
+	if (rc) {
+		log_err("cannot build the domain's CPU tables");
+		return rc;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (ioctl(v->fd, KVM_GET_SREGS, &v->init_sregs) < 0)
+			return -errno;
+		pv_vcpu_sregs(vm, i, &v->init_sregs);
+	}
+	memset(&v0->init_regs, 0, sizeof(v0->init_regs));
+	v0->init_regs.rip = img.entry;
+	v0->init_regs.rsp = vm->mem.size;
+	v0->init_regs.rdi = CAP_GPA_START_INFO;
+	v0->init_regs.rsi = 0;
+	v0->init_regs.rflags = 0x2;
+	fill_start_info(pv, &img, cfg->cmdline);
+	return 0;
+}
+
+int pv_domain_start(struct pv_domain *pv)
+{
+	int rc = pv_timer_start(pv);
+
+	if (rc) {
+		log_err("cannot start the timer thread: %s", strerror(-rc));
+		return rc;
+	}
+	rc = vcpu_start(&pv->vm->vcpus[0], NULL);
+	if (rc)
+		log_err("cannot start vCPU 0: %s", strerror(-rc));
+	return rc;
+}
+
+void pv_domain_destroy(struct pv_domain *pv)
+{
+	if (!pv->vm)
+		return;
+	vm_join_vcpus(pv->vm); /* nothing may be in a hypercall while this is torn down */
+	pv_timer_stop(pv);
+	pv_console_drain(pv); /* output the guest wrote but did not flush */
+	pthread_cond_destroy(&pv->timer_cond);
+	pthread_mutex_destroy(&pv->console_lock);
+	pv->vm->pv = NULL;
+	pv->vm = NULL;
+}
