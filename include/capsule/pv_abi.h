@@ -35,13 +35,16 @@
 
 /*
  * Hypercalls: `out %eax, %dx` with dx = CAP_HC_PORT_BASE + number and eax = the
- * guest-physical address of a struct cap_hcall (8-byte aligned, below 4 GiB). The VMM writes
+ * guest-physical address of a struct cap_hcall (8-byte aligned, at or above CAP_GPA_IMAGE_MIN,
+ * below 4 GiB). The VMM writes
  * the result to .ret. If the address itself is unusable, the struct cannot be written: the
  * VMM then sets RAX to CAP_EFAULT instead (RAX is otherwise left unchanged).
- * Only these ports are open in the TSS I/O bitmap; any other `out` at CPL 3 raises #GP.
+ * Only these ports are open in the TSS I/O bitmap (plus the 3 above the last, which a
+ * 32-bit `out` also covers); any other `out` at CPL 3 raises #GP.
  */
 #define CAP_HC_PORT_BASE 0x500u
 #define CAP_HC_PORT_COUNT 16u
+#define CAP_HC_PORT_SPAN (CAP_HC_PORT_COUNT + 3u)
 
 enum cap_hypercall {
 	CAP_HC_CONSOLE_WRITE = 0,  /* drain the console ring; ret = bytes written */

@@ -96,10 +96,12 @@ uint64_t monotonic_ns(void);
 int vcpu_start(struct vcpu *v, const struct kvm_regs *regs);
 /*
  * End the domain as crashed and, if this is what ended it, report why on stderr:
- * "domain crashed: <message> on vCPU n" and the registers (regs, or the vCPU's own if NULL).
+ * "domain crashed: <message> on vCPU n" and the registers (regs and sregs, or the vCPU's own
+ * where NULL).
  */
-enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs,
+			    const struct kvm_sregs *sregs, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void vcpu_dump_regs(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out);
 
 /* The exit table: handles one KVM exit of v. */

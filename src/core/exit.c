@@ -15,7 +15,7 @@ static enum exit_action dispatch(struct vcpu *v, const struct io_bus *bus, const
 	if (r)
 		return r->fn(v, r->opaque, addr, data, len, is_write);
 	if (v->vm->strict_io)
-		return vcpu_crash(v, NULL, "unhandled %s %s at 0x%llx (%u bytes)", space,
+		return vcpu_crash(v, NULL, NULL, "unhandled %s %s at 0x%llx (%u bytes)", space,
 				  is_write ? "write" : "read", (unsigned long long)addr, len);
 	/* Lenient platforms: reads of nothing float high, writes vanish. */
 	if (!is_write)
@@ -46,30 +46,30 @@ static enum exit_action exit_mmio(struct vcpu *v)
 	struct kvm_run *run = v->run;
 
 	if (run->mmio.len > sizeof(run->mmio.data))
-		return vcpu_crash(v, NULL, "MMIO access of %u bytes", run->mmio.len);
+		return vcpu_crash(v, NULL, NULL, "MMIO access of %u bytes", run->mmio.len);
 	return dispatch(v, &v->vm->mmio, "MMIO", run->mmio.phys_addr, run->mmio.data,
 			run->mmio.len, run->mmio.is_write);
 }
 
 static enum exit_action exit_shutdown(struct vcpu *v)
 {
-	return vcpu_crash(v, NULL, "triple fault (the CPU shut down)");
+	return vcpu_crash(v, NULL, NULL, "triple fault (the CPU shut down)");
 }
 
 static enum exit_action exit_hlt(struct vcpu *v)
 {
-	return vcpu_crash(v, NULL, "halted with no way to wake up");
+	return vcpu_crash(v, NULL, NULL, "halted with no way to wake up");
 }
 
 static enum exit_action exit_fail_entry(struct vcpu *v)
 {
-	return vcpu_crash(v, NULL, "KVM could not enter the guest (hardware reason 0x%llx)",
+	return vcpu_crash(v, NULL, NULL, "KVM could not enter the guest (hardware reason 0x%llx)",
 			  (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
 }
 
 static enum exit_action exit_internal_error(struct vcpu *v)
 {
-	return vcpu_crash(v, NULL, "KVM internal error (suberror %u, e.g. an instruction "
+	return vcpu_crash(v, NULL, NULL, "KVM internal error (suberror %u, e.g. an instruction "
 			  "KVM cannot emulate)", v->run->internal.suberror);
 }
 
@@ -90,5 +90,5 @@ enum exit_action vcpu_handle_exit(struct vcpu *v)
 
 	if (reason < sizeof(exit_handlers) / sizeof(exit_handlers[0]) && exit_handlers[reason])
 		return exit_handlers[reason](v);
-	return vcpu_crash(v, NULL, "unexpected KVM exit %u", reason);
+	return vcpu_crash(v, NULL, NULL, "unexpected KVM exit %u", reason);
 }

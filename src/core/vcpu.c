@@ -24,18 +24,19 @@ void vcpu_dump_regs(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *o
 			s->cs.selector, s->ss.selector, s->cr0, s->cr2, s->cr3, s->cr4, s->efer);
 }
 
-enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs, const char *fmt, ...)
+enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs,
+			    const struct kvm_sregs *sregs, const char *fmt, ...)
 {
 	struct kvm_regs own;
-	struct kvm_sregs sregs;
-	bool have_sregs;
+	struct kvm_sregs own_s;
 	va_list ap;
 
 	if (!vm_end(v->vm, VM_END_CRASH, 0))
 		return EXIT_DOMAIN_END; /* another vCPU ended it first and reported */
 	if (!regs && v->fd >= 0 && ioctl(v->fd, KVM_GET_REGS, &own) == 0)
 		regs = &own;
-	have_sregs = v->fd >= 0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0;
+	if (!sregs && v->fd >= 0 && ioctl(v->fd, KVM_GET_SREGS, &own_s) == 0)
+		sregs = &own_s;
 	flockfile(stderr);
 	fputs("capsule: domain crashed: ", stderr);
 	va_start(ap, fmt);
@@ -43,7 +44,7 @@ enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs, const c
 	va_end(ap);
 	fprintf(stderr, " on vCPU %u\n", v->id);
 	if (regs)
-		vcpu_dump_regs(regs, have_sregs ? &sregs : NULL, stderr);
+		vcpu_dump_regs(regs, sregs, stderr);
 	funlockfile(stderr);
 	return EXIT_DOMAIN_END;
 }
@@ -54,7 +55,7 @@ static void vcpu_run_loop(struct vcpu *v)
 
 	if (ioctl(v->fd, KVM_SET_SREGS, &v->init_sregs) < 0 ||
 	    ioctl(v->fd, KVM_SET_REGS, &v->init_regs) < 0) {
-		vcpu_crash(v, &v->init_regs, "cannot load the initial registers (%s)",
+		vcpu_crash(v, &v->init_regs, &v->init_sregs, "cannot load the initial registers (%s)",
 			   strerror(errno));
 		return;
 	}
@@ -62,7 +63,7 @@ static void vcpu_run_loop(struct vcpu *v)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue; /* kicked: the loop condition says why */
-			vcpu_crash(v, NULL, "KVM_RUN failed (%s)", strerror(errno));
+			vcpu_crash(v, NULL, NULL, "KVM_RUN failed (%s)", strerror(errno));
 			return;
 		}
 		v->exits++;

@@ -96,7 +96,7 @@ static void build_tss(uint8_t *tss, unsigned vcpu)
 	memcpy(tss + 0x66, &iomap, 2);
 	memset(bitmap, 0xff, TSS_IOMAP_BYTES + 1);
 	/* A clear bit opens a port to CPL 3: exactly the hypercall ports. */
-	for (unsigned p = CAP_HC_PORT_BASE; p < CAP_HC_PORT_BASE + CAP_HC_PORT_COUNT; p++)
+	for (unsigned p = CAP_HC_PORT_BASE; p < CAP_HC_PORT_BASE + CAP_HC_PORT_SPAN; p++)
 		bitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
 }
 

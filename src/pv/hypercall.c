@@ -25,7 +25,7 @@ static int64_t hc_shutdown(struct pv_domain *pv, struct vcpu *v, const struct ca
 		return CAP_EINVAL;
 	pv_console_drain(pv); /* the last words before the end */
 	if (a->a[0] == CAP_SHUTDOWN_CRASH)
-		*act = vcpu_crash(v, NULL, "the guest reported a crash (code %lld)",
+		*act = vcpu_crash(v, NULL, NULL, "the guest reported a crash (code %lld)",
 				  (long long)a->a[1]);
 	else
 		*act = (vm_end(pv->vm, reasons[a->a[0]], (int)a->a[1]), EXIT_DOMAIN_END);
@@ -155,14 +155,17 @@ static enum exit_action hc_port(struct vcpu *v, void *opaque, uint64_t port, uin
 	void *p;
 
 	stamp_first(pv);
-	if (!is_write || len != 4) {
-		if (!is_write)
-			memset(data, 0xff, len);
+	if (!is_write) { /* KVM writes `data` into RAX when it completes the `in` */
+		memset(data, 0xff, len);
+		return EXIT_CONTINUE;
+	}
+	if (len != 4) {
 		set_rax(v, CAP_EINVAL);
 		return EXIT_CONTINUE;
 	}
 	memcpy(&gpa, data, 4);
-	p = gpa % 8 ? NULL : gmem_ptr(&v->vm->mem, gpa, sizeof(args));
+	/* Only the guest's own RAM: never the VMM-built tables below CAP_GPA_IMAGE_MIN. */
+	p = gpa % 8 || gpa < CAP_GPA_IMAGE_MIN ? NULL : gmem_ptr(&v->vm->mem, gpa, sizeof(args));
 	if (!p) {
 		log_debug("vCPU %u: hypercall %llu with bad argument address 0x%x", v->id,
 			  (unsigned long long)(port - CAP_HC_PORT_BASE), gpa);
@@ -196,7 +199,7 @@ int pv_domain_init(struct pv_domain *pv, struct vm *vm)
 	pthread_cond_init(&pv->timer_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&pv->console_lock, NULL);
-	err = bus_register(&vm->pio, CAP_HC_PORT_BASE, CAP_HC_PORT_COUNT, hc_port, pv,
+	err = bus_register(&vm->pio, CAP_HC_PORT_BASE, CAP_HC_PORT_SPAN, hc_port, pv,
 			   "hypercall");
 	if (!err)
 		err = bus_register(&vm->pio, PV_TRAP_PORT, 1, pv_trap, pv, "trap");

@@ -38,19 +38,21 @@ enum exit_action pv_trap(struct vcpu *v, void *opaque, uint64_t port, uint8_t *d
 
 	(void)opaque, (void)port, (void)data, (void)len, (void)is_write;
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
-		return vcpu_crash(v, NULL, "exception, and its registers cannot be read (%s)",
+		return vcpu_crash(v, NULL, NULL, "exception, and its registers cannot be read (%s)",
 				  strerror(errno));
 	if (gmem_read(&v->vm->mem, regs.rsp, &f, sizeof(f)) < 0)
-		return vcpu_crash(v, NULL, "exception with an unreadable trap frame");
+		return vcpu_crash(v, NULL, NULL, "exception with an unreadable trap frame");
 	regs.rip = f.rip;
 	regs.rsp = f.rsp;
 	regs.rflags = f.rflags;
 	regs.rax = f.rax;
 	regs.rdx = f.rdx;
+	sregs.cs.selector = (uint16_t)f.cs; /* as the guest had them, not the stub */
+	sregs.ss.selector = (uint16_t)f.ss;
 	name = f.vector < 32 && vector_names[f.vector] ? vector_names[f.vector] : "exception";
 	if (f.vector == 14)
-		return vcpu_crash(v, &regs, "%s at rip=0x%llx cr2=0x%llx error=0x%llx", name,
+		return vcpu_crash(v, &regs, &sregs, "%s at rip=0x%llx cr2=0x%llx error=0x%llx", name,
 				  (unsigned long long)f.rip, sregs.cr2, (unsigned long long)f.error);
-	return vcpu_crash(v, &regs, "%s at rip=0x%llx error=0x%llx", name,
+	return vcpu_crash(v, &regs, &sregs, "%s at rip=0x%llx error=0x%llx", name,
 			  (unsigned long long)f.rip, (unsigned long long)f.error);
 }

@@ -1,0 +1,11 @@
+/* Never ends: `capsule run --timeout` must destroy it. */
+#include "kit.h"
+
+int main(void)
+{
+	volatile uint64_t n = 0;
+
+	printf("spin: spinning forever\n");
+	for (;;)
+		n++;
+}

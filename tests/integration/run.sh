@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Integration tests: boot real domains with build/capsule and check what they print and
+# how they exit. Each case names the exit status it expects and patterns (extended regular
+# expressions) that stdout and stderr must match. Ends with "N passed, N failed".
+set -u
+BUILD=${1:-build}
+CAPSULE=$BUILD/capsule
+G=$BUILD/tests/guests
+E=$BUILD/guest
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+report() { # name ok why
+	if [ "$2" = 1 ]; then
+		passed=$((passed + 1))
+		printf 'PASS %s\n' "$1"
+	else
+		failed=$((failed + 1))
+		printf 'FAIL %s: %s\n' "$1" "$3"
+		sed 's/^/  stdout| /' "$tmp/out" | tail -n 15
+		sed 's/^/  stderr| /' "$tmp/err" | tail -n 15
+	fi
+}
+
+# expect NAME STATUS STDOUT_RE STDERR_RE -- ARGS... ("" skips a pattern)
+expect() {
+	local name=$1 want=$2 out_re=$3 err_re=$4 status ok=1 why=""
+	shift 5
+	timeout 120 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?
+	if [ "$status" != "$want" ]; then
+		ok=0 why="exit status $status, expected $want"
+	elif [ -n "$out_re" ] && ! grep -Eq -- "$out_re" "$tmp/out"; then
+		ok=0 why="stdout does not match /$out_re/"
+	elif [ -n "$err_re" ] && ! grep -Eq -- "$err_re" "$tmp/err"; then
+		ok=0 why="stderr does not match /$err_re/"
+	fi
+	report "$name" "$ok" "$why"
+}
+
+# guest NAME ARGS...: a test guest must exit 0 with "Test result: SUCCESS" as its last line.
+guest() {
+	local name=$1 status last ok=1 why=""
+	shift
+	timeout 120 "$CAPSULE" run "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?
+	last=$(tail -n 1 "$tmp/out")
+	if [ "$last" != "Test result: SUCCESS" ]; then
+		ok=0 why="last line is '$last'"
+	elif [ "$status" != 0 ]; then
+		ok=0 why="exit status $status"
+	fi
+	report "$name" "$ok" "$why"
+}
+
+# --- domains that must succeed
+expect hello 0 '^Hello from a Capsule PV domain: 64 MiB, 1 vCPU\(s\), cmdline ""$' '^$' \
+	-- "$CAPSULE" run "$E/hello.elf"
+expect hello-options 0 '128 MiB, 3 vCPU\(s\), cmdline "a b=c"' '' \
+	-- "$CAPSULE" run --mem 128 --vcpus 3 --cmdline "a b=c" "$E/hello.elf"
+guest abi --mem 96 --vcpus 2 --cmdline "abi test cmdline" "$G/abi.elf"
+guest smp-2 --vcpus 2 "$G/smp.elf"
+guest smp-8 --vcpus 8 "$G/smp.elf"
+guest smp-64 --vcpus 64 "$G/smp.elf"
+guest timer "$G/timer.elf"
+guest events --vcpus 2 "$G/events.elf"
+guest hostile-hypercalls "$G/hostile.elf"
+expect hostile-console-warning 0 'console recovered' 'console ring is inconsistent' \
+	-- "$CAPSULE" run "$G/hostile.elf"
+expect exit-code 42 'cmdline "42"' '' -- "$CAPSULE" run --cmdline 42 "$G/exitcode.elf"
+expect reboot-no-reboot 0 'boot' 'domain rebooted; --no-reboot given' \
+	-- "$CAPSULE" run --no-reboot --cmdline reboot "$G/exitcode.elf"
+expect reboot-restarts 124 '' 'domain rebooted; restarting it' \
+	-- "$CAPSULE" run --timeout 1 --cmdline reboot "$G/exitcode.elf"
+expect stats 0 '' 'stats: [0-9]+ exits; hypercalls: console_write=[0-9]+ shutdown=1' \
+	-- "$CAPSULE" run --stats "$E/hello.elf"
+expect demo 0 'demo: done' '' -- "$CAPSULE" run --vcpus 4 "$E/demo.elf"
+
+# --- crashes: reported with the reason and registers, exit status 126, VMM intact
+crash() { # how stderr-pattern [extra args]
+	local how=$1 re=$2
+	shift 2
+	expect "crash-$how" 126 "about to $how" "domain crashed: $re" \
+		-- "$CAPSULE" run "$@" --cmdline "$how" "$G/crash.elf"
+}
+crash null '#PF \(page fault\) at rip=0x[0-9a-f]+ cr2=0x0 error=0x6 on vCPU 0'
+crash div0 '#DE \(divide error\) at rip=0x[0-9a-f]+'
+crash gdt '#PF \(page fault\) at rip=0x[0-9a-f]+ cr2=0x1000 error=0x7'
+crash port '#GP \(general protection\)'
+crash ud2 '#UD \(invalid opcode\)'
+crash int3 '#BP \(breakpoint\)'
+crash hlt '#GP \(general protection\)'
+crash beyond '#PF \(page fault\) at rip=0x[0-9a-f]+ cr2=0x4001000'
+crash stack '#PF \(page fault\)'
+crash secondary '#PF \(page fault\) at rip=0xdead0000 cr2=0xdead0000 error=0x14 on vCPU 1' --vcpus 2
+crash guest 'the guest reported a crash \(code 7\)'
+expect crash-registers 126 '' '^  rip=0{10}[0-9a-f]{6} rsp=' \
+	-- "$CAPSULE" run --cmdline null "$G/crash.elf"
+expect timeout 124 'spinning forever' 'domain timed out after 1 s and was destroyed' \
+	-- "$CAPSULE" run --timeout 1 "$G/spin.elf"
+
+# --- signals end the domain cleanly
+"$CAPSULE" run "$G/spin.elf" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 0.3
+kill -TERM $pid
+wait $pid
+status=$?
+if [ $status = 143 ] && grep -q 'Terminated received, domain destroyed' "$tmp/err"; then
+	report sigterm 1 ""
+else
+	report sigterm 0 "exit status $status"
+fi
+
+# --- the command line and bad images: one clear line, status 125
+printf 'just text\n' >"$tmp/text.img"
+head -c 3000 "$E/hello.elf" >"$tmp/truncated.elf"
+objcopy -R .note.capsule "$E/hello.elf" "$tmp/nonote.elf"
+expect help 0 'usage: capsule' '' -- "$CAPSULE" --help
+expect version 0 '^capsule [0-9]+\.[0-9]+\.[0-9]+$' '' -- "$CAPSULE" --version
+expect run-help 0 'usage: capsule run' '' -- "$CAPSULE" run --help
+expect no-command 125 '' 'usage: capsule' -- "$CAPSULE"
+expect bad-command 125 '' "unknown command 'frobnicate'" -- "$CAPSULE" frobnicate
+expect no-image 125 '' 'no image given' -- "$CAPSULE" run
+expect two-images 125 '' 'more than one image' -- "$CAPSULE" run a b
+expect bad-option 125 '' "unknown or incomplete option '--bogus'" -- "$CAPSULE" run --bogus x
+expect missing-image 125 '' 'cannot open /nonexistent.elf: No such file' \
+	-- "$CAPSULE" run /nonexistent.elf
+expect text-image 125 '' 'not an ELF file' -- "$CAPSULE" run "$tmp/text.img"
+expect dynamic-elf 125 '' 'not a static executable' -- "$CAPSULE" run /bin/true
+expect truncated-elf 125 '' 'beyond the end of the file' -- "$CAPSULE" run "$tmp/truncated.elf"
+expect no-note 125 '' 'not a Capsule PV image' -- "$CAPSULE" run "$tmp/nonote.elf"
+expect mem-too-small 125 '' '--mem expects a number from 4 to' -- "$CAPSULE" run --mem 1 x
+expect mem-not-number 125 '' "--mem expects a number .* got '12abc'" \
+	-- "$CAPSULE" run --mem 12abc x
+expect mem-more-than-host 125 '' 'is more than this host has' \
+	-- "$CAPSULE" run --mem 60000 "$E/hello.elf"
+expect vcpus-zero 125 '' '--vcpus expects a number from 1 to 64' -- "$CAPSULE" run --vcpus 0 x
+expect vcpus-too-many 125 '' '--vcpus expects' -- "$CAPSULE" run --vcpus 65 x
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+	expect no-kvm 125 '' 'cannot open /dev/kvm: it does not exist' \
+		-- unshare -m sh -c "mount -t tmpfs none /dev && exec $CAPSULE run $E/hello.elf"
+fi
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+	cp "$CAPSULE" "$E/hello.elf" "$tmp/" && chmod 755 "$tmp" "$tmp/capsule"
+	chmod 644 "$tmp/hello.elf"
+	expect kvm-permission 125 '' 'cannot open /dev/kvm: permission denied' \
+		-- setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/capsule" run "$tmp/hello.elf"
+fi
+
+printf '%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]
