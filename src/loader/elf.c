@@ -104,6 +104,8 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t m
 
 	memset(out, 0, sizeof(*out));
 	err[0] = 0;
+	if (size < SELFMAG || memcmp(file, ELFMAG, SELFMAG) != 0)
+		return fail(err, "not an ELF file");
 	if (size < sizeof(eh))
 		return fail(err, "file too short for an ELF header (%zu bytes)", size);
 	memcpy(&eh, file, sizeof(eh));

@@ -23,7 +23,7 @@ report() { # name ok why
 	fi
 }
 
-# expect NAME STATUS STDOUT_RE STDERR_RE -- ARGS... ("" skips a pattern)
+# expect NAME STATUS STDOUT_RE STDERR_RE -- ARGS... ("" skips a pattern, EMPTY wants nothing)
 expect() {
 	local name=$1 want=$2 out_re=$3 err_re=$4 status ok=1 why=""
 	shift 5
@@ -33,7 +33,9 @@ expect() {
 		ok=0 why="exit status $status, expected $want"
 	elif [ -n "$out_re" ] && ! grep -Eq -- "$out_re" "$tmp/out"; then
 		ok=0 why="stdout does not match /$out_re/"
-	elif [ -n "$err_re" ] && ! grep -Eq -- "$err_re" "$tmp/err"; then
+	elif [ "$err_re" = EMPTY ] && [ -s "$tmp/err" ]; then
+		ok=0 why="stderr is not empty"
+	elif [ -n "$err_re" ] && [ "$err_re" != EMPTY ] && ! grep -Eq -- "$err_re" "$tmp/err"; then
 		ok=0 why="stderr does not match /$err_re/"
 	fi
 	report "$name" "$ok" "$why"
@@ -55,7 +57,7 @@ guest() {
 }
 
 # --- domains that must succeed
-expect hello 0 '^Hello from a Capsule PV domain: 64 MiB, 1 vCPU\(s\), cmdline ""$' '^$' \
+expect hello 0 '^Hello from a Capsule PV domain: 64 MiB, 1 vCPU\(s\), cmdline ""$' EMPTY \
 	-- "$CAPSULE" run "$E/hello.elf"
 expect hello-options 0 '128 MiB, 3 vCPU\(s\), cmdline "a b=c"' '' \
 	-- "$CAPSULE" run --mem 128 --vcpus 3 --cmdline "a b=c" "$E/hello.elf"

@@ -1,0 +1,114 @@
+/* The checked guest-physical accessor: bounds, overflow, and the copies built on it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capsule/mem.h"
+
+#define SIZE (2u << 20)
+
+static int setup(void **state)
+{
+	static struct guest_mem m;
+
+	if (gmem_init(&m, SIZE))
+		return -1;
+	*state = &m;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	gmem_destroy(*state);
+	return 0;
+}
+
+static void ptr_in_range(void **state)
+{
+	struct guest_mem *m = *state;
+
+	assert_ptr_equal(gmem_ptr(m, 0, 1), m->host);
+	assert_ptr_equal(gmem_ptr(m, 4096, 4096), m->host + 4096);
+	assert_ptr_equal(gmem_ptr(m, SIZE - 1, 1), m->host + SIZE - 1);
+	assert_ptr_equal(gmem_ptr(m, 0, SIZE), m->host);
+	assert_ptr_equal(gmem_ptr(m, SIZE - 8, 8), m->host + SIZE - 8);
+}
+
+static void ptr_out_of_range(void **state)
+{
+	struct guest_mem *m = *state;
+
+	assert_null(gmem_ptr(m, SIZE, 1));
+	assert_null(gmem_ptr(m, SIZE - 1, 2));
+	assert_null(gmem_ptr(m, 0, SIZE + 1));
+	assert_null(gmem_ptr(m, SIZE + 4096, 0));
+	assert_null(gmem_ptr(m, UINT64_MAX, 1));
+}
+
+static void ptr_overflow(void **state)
+{
+	struct guest_mem *m = *state;
+
+	/* gpa + len wraps to a small number: must still be refused */
+	assert_null(gmem_ptr(m, 16, UINT64_MAX - 8));
+	assert_null(gmem_ptr(m, UINT64_MAX - 3, 8));
+	assert_null(gmem_ptr(m, 1, UINT64_MAX));
+}
+
+static void copies(void **state)
+{
+	struct guest_mem *m = *state;
+	uint8_t buf[16] = "capsule-guest-!", out[16];
+
+	assert_int_equal(gmem_write(m, 0x1000, buf, sizeof(buf)), 0);
+	assert_memory_equal(m->host + 0x1000, buf, sizeof(buf));
+	assert_int_equal(gmem_read(m, 0x1000, out, sizeof(out)), 0);
+	assert_memory_equal(out, buf, sizeof(buf));
+	memset(out, 0x5a, sizeof(out));
+	assert_int_equal(gmem_read(m, SIZE - 8, out, sizeof(out)), -EFAULT);
+	assert_int_equal(gmem_write(m, SIZE - 8, buf, sizeof(buf)), -EFAULT);
+	for (size_t i = 0; i < sizeof(out); i++) /* a failed read leaves dst alone */
+		assert_int_equal(out[i], 0x5a);
+}
+
+static void init_rejects_bad_sizes(void **state)
+{
+	struct guest_mem m;
+
+	(void)state;
+	assert_int_equal(gmem_init(&m, 0), -EINVAL);
+	assert_int_equal(gmem_init(&m, 4097), -EINVAL);
+	assert_null(gmem_ptr(&m, 0, 1)); /* a failed init leaves nothing reachable */
+	assert_int_equal(m.fd, -1);
+}
+
+static void memfd_backed(void **state)
+{
+	struct guest_mem *m = *state;
+	uint8_t b = 0;
+
+	/* The memfd and the mapping are the same memory (what snapshots will rely on). */
+	m->host[12345] = 0xab;
+	assert_int_equal(pread(m->fd, &b, 1, 12345), 1);
+	assert_int_equal(b, 0xab);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ptr_in_range),
+		cmocka_unit_test(ptr_out_of_range),
+		cmocka_unit_test(ptr_overflow),
+		cmocka_unit_test(copies),
+		cmocka_unit_test(init_rejects_bad_sizes),
+		cmocka_unit_test(memfd_backed),
+	};
+
+	return cmocka_run_group_tests_name("guest memory", tests, setup, teardown);
+}
