@@ -32,6 +32,7 @@ EXAMPLES  := $(patsubst guest/examples/%.c,$(BUILD)/guest/%.elf,$(wildcard guest
 TEST_GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(wildcard tests/guests/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+BENCH_GUESTS := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c))
 
 .PHONY: all check unit integration demo bench clean deps format
 all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS)
@@ -70,6 +71,10 @@ $(BUILD)/tests/guests/%.elf: $(BUILD)/obj/tests/guests/%.o $(KIT_LIB) guest/link
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(KIT_LIB) -lgcc
 
+$(BUILD)/bench/guests/%.elf: $(BUILD)/obj/bench/guests/%.o $(KIT_LIB) guest/link.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(KIT_LIB) -lgcc
+
 # Unit tests: cmocka, linked against the VMM's objects minus the CLI.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -89,7 +94,7 @@ demo: deps all
 deps:
 	@scripts/install-deps.sh
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(BENCH_GUESTS)
 	bench/run.sh $(BUILD)
 
 $(BUILD)/bench/%: bench/%.c

@@ -54,6 +54,7 @@ struct vm_config {
 struct vm {
 	int kvm_fd, fd;          /* -1 in a VM built without KVM */
 	int run_mmap_size;
+	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, asked once */
 	struct guest_mem mem;
 	struct io_bus pio, mmio;
 	bool strict_io;          /* an unclaimed port/MMIO access crashes the domain (PV) */

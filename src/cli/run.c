@@ -25,6 +25,7 @@ struct run_state {
 	pthread_mutex_t lock;
 	struct vm *vm;
 	int signo;
+	pthread_t *sig_thread; /* not yet started while non-NULL */
 };
 
 static void run_usage(FILE *out)
@@ -207,6 +208,12 @@ static int run_once(const struct run_opts *o, struct run_state *rs, enum vm_end_
 			vm_end(&vm, VM_END_POWEROFF, 128 + rs->signo);
 		pthread_mutex_unlock(&rs->lock);
 		rc = pv_domain_start(&pv);
+		/* After the guest starts: signals queue (they are blocked) until it runs. */
+		if (!rc && rs->sig_thread && pthread_create(rs->sig_thread, NULL, signal_thread,
+							    rs) == 0) {
+			pthread_detach(*rs->sig_thread);
+			rs->sig_thread = NULL;
+		}
 	}
 	if (!rc) {
 		now = monotonic_ns();
@@ -243,8 +250,7 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (pthread_create(&sig_thread, NULL, signal_thread, &rs) == 0)
-		pthread_detach(sig_thread);
+	rs.sig_thread = &sig_thread;
 	if (o.timeout_s)
 		deadline = monotonic_ns() + o.timeout_s * 1000000000ull;
 	for (;;) {

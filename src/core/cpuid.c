@@ -1,6 +1,7 @@
 /* CPUID: what KVM can really run, with each vCPU's own APIC ID. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 #include "capsule/vm.h"
@@ -9,17 +10,23 @@
 
 int cpuid_setup(struct vcpu *v)
 {
+	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c;
 	int err = 0;
 
-	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
+	/* What KVM supports is asked once per VM; each vCPU gets its own copy to adjust. */
+	if (!v->vm->supported_cpuid) {
+		v->vm->supported_cpuid = calloc(1, size);
+		if (!v->vm->supported_cpuid)
+			return -ENOMEM;
+		v->vm->supported_cpuid->nent = CPUID_MAX_ENTRIES;
+		if (ioctl(v->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, v->vm->supported_cpuid) < 0)
+			return -errno;
+	}
+	c = malloc(size);
 	if (!c)
 		return -ENOMEM;
-	c->nent = CPUID_MAX_ENTRIES;
-	if (ioctl(v->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		err = -errno;
-		goto out;
-	}
+	memcpy(c, v->vm->supported_cpuid, size);
 	for (unsigned i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
@@ -30,7 +37,6 @@ int cpuid_setup(struct vcpu *v)
 	}
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
 		err = -errno;
-out:
 	free(c);
 	return err;
 }

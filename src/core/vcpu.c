@@ -7,6 +7,8 @@
 #include "capsule/log.h"
 #include "capsule/vm.h"
 
+#define VCPU_THREAD_STACK (256u << 10)
+
 void vcpu_dump_regs(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out)
 {
 	fprintf(out,
@@ -104,7 +106,13 @@ int vcpu_start(struct vcpu *v, const struct kvm_regs *regs)
 			v->init_regs = *regs;
 		v->state = VCPU_RUNNING;
 		vm->running_vcpus++;
-		err = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+		pthread_attr_t attr;
+
+		/* The run loop needs little stack; 8 MiB per vCPU is just address space to map. */
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
+		err = -pthread_create(&v->thread, &attr, vcpu_thread, v);
+		pthread_attr_destroy(&attr);
 		if (err) {
 			v->state = VCPU_DOWN;
 			vm->running_vcpus--;

@@ -255,6 +255,8 @@ void vm_destroy(struct vm *vm)
 		pthread_cond_destroy(&vm->ended_cond);
 		pthread_mutex_destroy(&vm->lock);
 	}
+	free(vm->supported_cpuid);
+	vm->supported_cpuid = NULL;
 	if (vm->fd >= 0)
 		close(vm->fd);
 	if (vm->kvm_fd >= 0)

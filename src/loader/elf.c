@@ -95,7 +95,7 @@ static int check_load(const Elf64_Phdr *ph, unsigned idx, size_t size,
 }
 
 int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t min_gpa,
-	     struct elf_image *out, char err[LOADER_ERR_MAX])
+	     unsigned flags, struct elf_image *out, char err[LOADER_ERR_MAX])
 {
 	const Elf64_Phdr *load[ELF_MAX_PHDRS];
 	Elf64_Ehdr eh;
@@ -150,7 +150,8 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t m
 		if (!dst)
 			return fail(err, "segment lies outside guest memory");
 		memcpy(dst, file + ph->p_offset, ph->p_filesz);
-		memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+		if (!(flags & ELF_LOAD_MEM_ZEROED))
+			memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 		if (ph->p_paddr < out->lo)
 			out->lo = ph->p_paddr;
 		if (ph->p_paddr + ph->p_memsz > out->hi)

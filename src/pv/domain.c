@@ -34,7 +34,9 @@ static int load_image(struct pv_domain *pv, const char *path, struct elf_image *
 		log_err("%s", err);
 		return rc;
 	}
-	rc = elf_load(file, size, &pv->vm->mem, CAP_GPA_IMAGE_MIN, img, err);
+	/* A domain is always built in freshly created memory, which the memfd zero-fills. */
+	rc = elf_load(file, size, &pv->vm->mem, CAP_GPA_IMAGE_MIN, ELF_LOAD_MEM_ZEROED, img,
+		      err);
 	free(file);
 	if (rc) {
 		log_err("%s: %s", path, err);
@@ -121,15 +123,19 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 
 int pv_domain_start(struct pv_domain *pv)
 {
-	int rc = pv_timer_start(pv);
+	/* vCPU 0 first: the timer thread is not on the path to the first guest instruction
+	 * (a timer armed before it runs is only state, which the thread reads when it starts). */
+	int rc = vcpu_start(&pv->vm->vcpus[0], NULL);
 
 	if (rc) {
-		log_err("cannot start the timer thread: %s", strerror(-rc));
+		log_err("cannot start vCPU 0: %s", strerror(-rc));
 		return rc;
 	}
-	rc = vcpu_start(&pv->vm->vcpus[0], NULL);
-	if (rc)
-		log_err("cannot start vCPU 0: %s", strerror(-rc));
+	rc = pv_timer_start(pv);
+	if (rc) {
+		log_err("cannot start the timer thread: %s", strerror(-rc));
+		vm_end(pv->vm, VM_END_CRASH, 0);
+	}
 	return rc;
 }
 

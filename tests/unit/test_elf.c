@@ -80,7 +80,7 @@ static int reset(void **state)
 
 static int load(size_t size)
 {
-	return elf_load(img.bytes, size, &mem, BASE, &out, err);
+	return elf_load(img.bytes, size, &mem, BASE, 0, &out, err);
 }
 
 #define assert_refused(size, text)                                                          \
@@ -104,6 +104,16 @@ static void loads_valid_image(void **state)
 	assert_int_equal(mem.host[BASE + 0x1ff], 0);
 	assert_int_equal(mem.host[BASE + 0x200], 0x77); /* nothing past memsz */
 	assert_int_equal(mem.host[BASE + 0x10000], 0xd5);
+}
+
+static void zeroed_memory_flag(void **state)
+{
+	(void)state;
+	/* With ELF_LOAD_MEM_ZEROED the caller promises zeroes: .bss is not written again. */
+	assert_int_equal(elf_load(img.bytes, sizeof(img.bytes), &mem, BASE, ELF_LOAD_MEM_ZEROED,
+				  &out, err), 0);
+	assert_int_equal(mem.host[BASE + 0xff], 0xc3);
+	assert_int_equal(mem.host[BASE + 0x100], 0x77);
 }
 
 static void note_absent_or_foreign(void **state)
@@ -218,6 +228,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(loads_valid_image, reset),
+		cmocka_unit_test_setup(zeroed_memory_flag, reset),
 		cmocka_unit_test_setup(note_absent_or_foreign, reset),
 		cmocka_unit_test_setup(bad_headers, reset),
 		cmocka_unit_test_setup(truncated, reset),

@@ -1,7 +1,7 @@
 /* CPU benchmark guest: runs the compute kernel; `--cmdline ROUNDS`. Prints ns and the hash. */
 #include "kit.h"
 
-#include "../../bench/compute_kernel.h"
+#include "../compute_kernel.h"
 
 int main(void)
 {

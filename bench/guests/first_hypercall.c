@@ -1,0 +1,7 @@
+/* Launch benchmark guest: its first action is a hypercall (poweroff flushes the console). */
+#include "kit.h"
+
+int main(void)
+{
+	return 0;
+}

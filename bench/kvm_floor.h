@@ -1,0 +1,158 @@
+/*
+ * Raw KVM floors for the benchmarks: what the hardware and kernel cost with no VMM around.
+ * Header-only so each bench program is one file; mirrors ../shared/tools/kvm-host-probe.c.
+ */
+#ifndef CAPSULE_BENCH_KVM_FLOOR_H
+#define CAPSULE_BENCH_KVM_FLOOR_H
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FLOOR_MEM (64u << 20)
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static inline void bench_die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+struct floor_vm {
+	int kvm, fd, vcpu, run_size;
+	uint8_t *mem;
+	struct kvm_run *run;
+};
+
+/* KVM_CREATE_VM + 64 MiB memslot + vCPU + mmap of kvm_run. */
+static inline void floor_vm_create(struct floor_vm *f)
+{
+	f->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (f->kvm < 0)
+		bench_die("/dev/kvm");
+	f->fd = ioctl(f->kvm, KVM_CREATE_VM, 0);
+	f->mem = mmap(NULL, FLOOR_MEM, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct kvm_userspace_memory_region r = {
+		.memory_size = FLOOR_MEM, .userspace_addr = (uint64_t)(uintptr_t)f->mem,
+	};
+	if (f->fd < 0 || f->mem == MAP_FAILED || ioctl(f->fd, KVM_SET_USER_MEMORY_REGION, &r))
+		bench_die("create VM");
+	f->vcpu = ioctl(f->fd, KVM_CREATE_VCPU, 0);
+	f->run_size = ioctl(f->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	f->run = mmap(NULL, (size_t)f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vcpu, 0);
+	if (f->vcpu < 0 || f->run == MAP_FAILED)
+		bench_die("create vCPU");
+}
+
+static inline void floor_vm_destroy(struct floor_vm *f)
+{
+	munmap(f->run, (size_t)f->run_size);
+	close(f->vcpu);
+	close(f->fd);
+	close(f->kvm);
+	munmap(f->mem, FLOOR_MEM);
+}
+
+/* Real mode at 0x1000: `out %al, $0x501` then hlt. Returns after the first exit. */
+static inline void floor_first_exit(struct floor_vm *f)
+{
+	static const uint8_t code[] = {0xba, 0x01, 0x05, 0xee, 0xf4};
+	struct kvm_sregs s;
+	struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
+
+	memcpy(f->mem + 0x1000, code, sizeof(code));
+	if (ioctl(f->vcpu, KVM_GET_SREGS, &s) < 0)
+		bench_die("KVM_GET_SREGS");
+	s.cs.base = 0;
+	s.cs.selector = 0;
+	if (ioctl(f->vcpu, KVM_SET_SREGS, &s) < 0 || ioctl(f->vcpu, KVM_SET_REGS, &regs) < 0)
+		bench_die("set registers");
+	if (ioctl(f->vcpu, KVM_RUN, 0) < 0 || f->run->exit_reason != KVM_EXIT_IO)
+		bench_die("first KVM_RUN");
+}
+
+/*
+ * Long mode at CPL 3, identity-mapped, running `n` times `out %al, $0x500` and then one
+ * `out` to 0x501. IOPL 3 in RFLAGS, as the host probe does. Returns ns per exit.
+ */
+static inline double floor_out_exits(struct floor_vm *f, uint64_t n)
+{
+	uint64_t *pml4 = (uint64_t *)(f->mem + 0x2000), *pdpt = pml4 + 512, *pd = pml4 + 1024;
+	uint8_t *c = f->mem + 0x1000;
+	struct kvm_sregs s;
+	int i = 0, top;
+	uint64_t exits = 0, t0;
+
+	pml4[0] = 0x3000 | 7;
+	pdpt[0] = 0x4000 | 7;
+	for (uint64_t k = 0; k < 32; k++)
+		pd[k] = (k << 21) | 0x87;
+	c[i++] = 0x48, c[i++] = 0xb9; /* mov $n, %rcx */
+	memcpy(c + i, &n, 8), i += 8;
+	top = i;
+	c[i++] = 0x66, c[i++] = 0xba, c[i++] = 0x00, c[i++] = 0x05; /* mov $0x500, %dx */
+	c[i++] = 0xee;                                              /* out %al, (%dx) */
+	c[i++] = 0x48, c[i++] = 0xff, c[i++] = 0xc9;                /* dec %rcx */
+	c[i++] = 0x75, c[i] = (uint8_t)(top - (i + 1)), i++;        /* jnz top */
+	c[i++] = 0x66, c[i++] = 0xba, c[i++] = 0x01, c[i++] = 0x05; /* mov $0x501, %dx */
+	c[i++] = 0xee;
+	if (ioctl(f->vcpu, KVM_GET_SREGS, &s) < 0)
+		bench_die("KVM_GET_SREGS");
+	s.cr3 = 0x2000, s.cr4 = 0x620, s.cr0 = 0x80050033, s.efer = 0xd00;
+	struct kvm_segment seg = {.limit = 0xffffffff, .present = 1, .s = 1, .g = 1, .dpl = 3,
+				  .type = 11, .l = 1, .selector = 0x33};
+	s.cs = seg;
+	seg.type = 3, seg.l = 0, seg.db = 1, seg.selector = 0x2b;
+	s.ds = s.es = s.fs = s.gs = s.ss = seg;
+	struct kvm_regs regs = {.rip = 0x1000, .rsp = 0x200000, .rflags = 0x2 | (3u << 12)};
+	if (ioctl(f->vcpu, KVM_SET_SREGS, &s) < 0 || ioctl(f->vcpu, KVM_SET_REGS, &regs) < 0)
+		bench_die("set registers");
+	t0 = bench_now_ns();
+	for (;;) {
+		if (ioctl(f->vcpu, KVM_RUN, 0) < 0)
+			bench_die("KVM_RUN");
+		if (f->run->exit_reason != KVM_EXIT_IO) {
+			fprintf(stderr, "floor: unexpected exit %u\n", f->run->exit_reason);
+			exit(1);
+		}
+		if (f->run->io.port == 0x501)
+			break;
+		exits++;
+	}
+	if (exits != n) {
+		fprintf(stderr, "floor: %llu exits, expected %llu\n", (unsigned long long)exits,
+			(unsigned long long)n);
+		exit(1);
+	}
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static inline uint64_t median_u64(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[n / 2];
+}
+
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what Capsule needs to build and test, from Debian's archive. As root it runs
+# apt-get; otherwise it prints the exact command to run.
+set -eu
+packages=(gcc make libc6-dev binutils libcmocka-dev pkg-config util-linux)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "capsule: missing packages: ${missing[*]}" >&2
+	echo "capsule: install them with: sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "capsule: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null
