@@ -10,7 +10,7 @@ CFLAGS    ?= -O2 -g
 HOST_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
                -DCAPSULE_VERSION='"$(VERSION)"' -MMD -MP $(EXTRA_CFLAGS)
 HOST_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
-HOST_LIBS := -lpthread
+HOST_LIBS := -luring -lpthread
 
 # Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see HOST-NOTES).
 GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \

@@ -9,6 +9,7 @@
  *   timer.c       per-vCPU one-shot timers, served by one thread per domain
  *   console.c     the console ring
  *   trap.c        exceptions in the guest, reported as crashes
+ *   devices.c     virtio-mmio devices: the window after RAM, event channels as interrupts
  */
 #ifndef CAPSULE_PV_H
 #define CAPSULE_PV_H
@@ -17,12 +18,14 @@
 #include <stdint.h>
 
 #include "capsule/pv_abi.h"
+#include "capsule/virtio.h"
 #include "capsule/vm.h"
 
 /* Port written by the supervisor exception stubs (CPL 0 only: closed in the I/O bitmap). */
 #define PV_TRAP_PORT 0x4ffu
 #define PV_INITIAL_STACK 0x10000ull /* below the top of RAM, for vCPU 0 */
-#define PV_MAX_MEM (64ull << 30)   /* one page directory per GiB in the table area */
+#define PV_MMIO_WINDOW (2ull << 20) /* right after RAM: virtio-mmio devices, uncached */
+#define PV_MAX_MEM ((64ull << 30) - PV_MMIO_WINDOW) /* 64 page directories map RAM + window */
 #define PV_MIN_MEM (4ull << 20)
 
 enum pv_port_kind { PV_PORT_FREE = 0, PV_PORT_VCPU, PV_PORT_TIMER };
@@ -53,6 +56,14 @@ struct pv_domain {
 
 	pthread_mutex_t console_lock;
 	uint32_t console_cons; /* the VMM's copy; the ring's cons is only a mirror */
+
+	/* virtio devices in the MMIO window, each interrupting through an event channel */
+	struct pv_device {
+		struct virtio_dev dev;
+		struct pv_domain *pv;
+		uint32_t port;
+	} devices[CAP_MAX_DEVICES];
+	unsigned nr_devices;
 
 	bool stamp_first_hypercall; /* bench: print the time of the first hypercall */
 	bool first_hypercall_seen;
@@ -89,6 +100,12 @@ int64_t evtchn_send(struct pv_domain *pv, uint64_t port);
 int64_t evtchn_mask(struct pv_domain *pv, uint64_t port, bool mask);
 int64_t evtchn_block(struct pv_domain *pv, struct vcpu *v, uint64_t deadline);
 void evtchn_raise_locked(struct pv_domain *pv, unsigned port);
+
+/* Add a virtio device (before pv_domain_build, which lists it in start_info). */
+struct virtio_dev *pv_add_device(struct pv_domain *pv, const struct virtio_dev_ops *ops,
+				 void *priv);
+void pv_remove_devices(struct pv_domain *pv);
+uint64_t pv_mmio_base(const struct vm *vm);
 
 int pv_timer_start(struct pv_domain *pv);
 void pv_timer_stop(struct pv_domain *pv);

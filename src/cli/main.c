@@ -14,6 +14,7 @@ static const struct command {
 	const char *summary;
 } commands[] = {
 	{"run", cmd_run, "run a domain in the foreground, console on stdout"},
+	{"control", cmd_control, "send a command to a running domain's control socket"},
 };
 
 static void usage(FILE *out)

@@ -11,6 +11,8 @@
 #include "capsule/pv.h"
 
 struct run_opts {
+	struct run_devices dev;
+	const char *control;
 	uint64_t mem_mib;
 	uint64_t vcpus;
 	uint64_t timeout_s;
@@ -39,12 +41,20 @@ static void run_usage(FILE *out)
 		"  -p, --cmdline STR    command line passed to the guest\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
 		"      --no-reboot      exit instead of restarting when the guest reboots\n"
+		"\nDevices (virtio-mmio, listed to the guest in start_info):\n"
+		"      --disk PATH[,readonly][,serial=ID]   virtio-blk on a raw image (up to %d)\n"
+		"      --net tap=NAME[,mac=MAC]             virtio-net on a TAP device\n"
+		"      --rng                                virtio-rng from getrandom()\n"
+		"      --virtio-console                     virtio-console on stdin/stdout\n"
+		"      --balloon MiB                        virtio-balloon, initial target MiB\n"
+		"      --control SOCKET                     control socket ('capsule control')\n\n"
 		"      --stats          print exit and hypercall counts when the domain ends\n"
 		"  -v, --verbose        more log output (repeat for debug)\n"
 		"  -h, --help           this text\n\n"
 		"Exit status: the guest's code (0-123) when it powers off, %d if it crashed,\n"
 		"%d on timeout, %d if capsule itself failed, 128+N if killed by signal N.\n",
-		CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT, CAPSULE_EXIT_CRASH, CAPSULE_EXIT_TIMEOUT,
+		CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT, MAX_DISKS, CAPSULE_EXIT_CRASH,
+		CAPSULE_EXIT_TIMEOUT,
 		CAPSULE_EXIT_VMM_ERROR);
 }
 
@@ -74,13 +84,22 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-reboot", no_argument, NULL, 'R'},
 		{"stats", no_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"disk", required_argument, NULL, 'D'},
+		{"net", required_argument, NULL, 'N'},
+		{"rng", no_argument, NULL, 'G'},
+		{"virtio-console", no_argument, NULL, 'C'},
+		{"balloon", required_argument, NULL, 'B'},
+		{"control", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	uint64_t host_mib = host_ram_bytes() >> 20;
 	int c, verbose = 0;
 
-	*o = (struct run_opts){.mem_mib = 64, .vcpus = 1, .cmdline = ""};
+	memset(o, 0, sizeof(*o));
+	o->mem_mib = 64;
+	o->vcpus = 1;
+	o->cmdline = "";
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+m:c:p:t:vh", longopts, NULL)) != -1) {
@@ -120,6 +139,28 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'v':
 			verbose++;
+			break;
+		case 'D':
+			if (devices_add_disk(&o->dev, optarg))
+				return -1;
+			break;
+		case 'N':
+			if (devices_add_net(&o->dev, optarg))
+				return -1;
+			break;
+		case 'G':
+			o->dev.rng = true;
+			break;
+		case 'C':
+			if (!o->dev.console)
+				o->dev.console = console_open(0, stdout);
+			break;
+		case 'B':
+			if (devices_add_balloon(&o->dev, optarg))
+				return -1;
+			break;
+		case 'K':
+			o->control = optarg;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -179,7 +220,7 @@ static void print_stats(const struct vm *vm, const struct pv_domain *pv)
 }
 
 /* One boot of the domain: returns why it ended and its code. */
-static int run_once(const struct run_opts *o, struct run_state *rs, enum vm_end_reason *why,
+static int run_once(struct run_opts *o, struct run_state *rs, enum vm_end_reason *why,
 		    int *code, uint64_t deadline_ns)
 {
 	struct vm_config vcfg = {.mem_bytes = o->mem_mib << 20, .nr_vcpus = (unsigned)o->vcpus};
@@ -199,6 +240,10 @@ static int run_once(const struct run_opts *o, struct run_state *rs, enum vm_end_
 	if (rc)
 		return rc;
 	rc = pv_domain_init(&pv, &vm);
+	pthread_mutex_lock(&rs->lock);
+	if (!rc)
+		rc = devices_attach(&o->dev, &pv);
+	pthread_mutex_unlock(&rs->lock);
 	if (!rc)
 		rc = pv_domain_build(&pv, &pcfg);
 	if (!rc) {
@@ -208,6 +253,8 @@ static int run_once(const struct run_opts *o, struct run_state *rs, enum vm_end_
 			vm_end(&vm, VM_END_POWEROFF, 128 + rs->signo);
 		pthread_mutex_unlock(&rs->lock);
 		rc = pv_domain_start(&pv);
+		if (!rc)
+			devices_start(&o->dev, &pv);
 		/* After the guest starts: signals queue (they are blocked) until it runs. */
 		if (!rc && rs->sig_thread && pthread_create(rs->sig_thread, NULL, signal_thread,
 							    rs) == 0) {
@@ -222,60 +269,76 @@ static int run_once(const struct run_opts *o, struct run_state *rs, enum vm_end_
 		*why = vm_wait(&vm, deadline_ns ? (deadline_ns - now + 999999) / 1000000 : 0);
 		*code = vm.end_code;
 	}
+	vm_join_vcpus(&vm);
 	pthread_mutex_lock(&rs->lock);
 	rs->vm = NULL;
+	devices_detach(&o->dev);
 	pthread_mutex_unlock(&rs->lock);
-	pv_domain_destroy(&pv);
-	if (!rc && o->stats)
+	if (!rc && o->stats) {
 		print_stats(&vm, &pv);
+		devices_print_stats(&pv);
+	}
+	pv_domain_destroy(&pv);
 	vm_destroy(&vm);
 	return rc;
 }
 
-int cmd_run(int argc, char **argv)
+/* Boot, and boot again after each reboot, until the domain ends for good. */
+static int run_domain(struct run_opts *o, struct run_state *rs)
 {
-	struct run_state rs = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	struct run_opts o;
 	enum vm_end_reason why = VM_END_NONE;
 	uint64_t deadline = 0;
 	pthread_t sig_thread;
 	sigset_t set;
 	int code = 0;
 
-	if (parse_opts(argc, argv, &o))
-		return CAPSULE_EXIT_VMM_ERROR;
 	/* Signals go to one thread that ends the domain cleanly; vCPU threads stay out. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	rs.sig_thread = &sig_thread;
-	if (o.timeout_s)
-		deadline = monotonic_ns() + o.timeout_s * 1000000000ull;
+	rs->sig_thread = &sig_thread;
+	if (o->timeout_s)
+		deadline = monotonic_ns() + o->timeout_s * 1000000000ull;
 	for (;;) {
-		if (run_once(&o, &rs, &why, &code, deadline))
+		if (run_once(o, rs, &why, &code, deadline))
 			return CAPSULE_EXIT_VMM_ERROR;
-		if (why != VM_END_REBOOT || rs.signo)
+		if (why != VM_END_REBOOT || rs->signo)
 			break;
-		if (o.no_reboot) {
+		if (o->no_reboot) {
 			fprintf(stderr, "capsule: domain rebooted; --no-reboot given, exiting\n");
 			return 0;
 		}
 		fprintf(stderr, "capsule: domain rebooted; restarting it\n");
 	}
-	if (rs.signo) {
-		fprintf(stderr, "capsule: %s received, domain destroyed\n", strsignal(rs.signo));
-		return 128 + rs.signo;
+	if (rs->signo) {
+		fprintf(stderr, "capsule: %s received, domain destroyed\n", strsignal(rs->signo));
+		return 128 + rs->signo;
 	}
 	switch (why) {
 	case VM_END_CRASH:
 		return CAPSULE_EXIT_CRASH;
 	case VM_END_TIMEOUT:
 		fprintf(stderr, "capsule: domain timed out after %llu s and was destroyed\n",
-			(unsigned long long)o.timeout_s);
+			(unsigned long long)o->timeout_s);
 		return CAPSULE_EXIT_TIMEOUT;
 	default:
 		return code & 0xff;
 	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_state rs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct control *ctl = NULL;
+	struct run_opts o;
+	int status = CAPSULE_EXIT_VMM_ERROR;
+
+	if (parse_opts(argc, argv, &o) == 0 &&
+	    (!o.control || (ctl = control_open(o.control, &rs.lock, &o.dev))))
+		status = run_domain(&o, &rs);
+	control_close(ctl);
+	devices_close(&o.dev);
+	return status;
 }

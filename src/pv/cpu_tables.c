@@ -40,9 +40,13 @@ static int user_page(uint64_t gpa)
 		gpa < CAP_GPA_CONSOLE + CAP_CONSOLE_PAGES * 4096ull);
 }
 
+#define PTE_PWT 0x8ull
+#define PTE_PCD 0x10ull
+
 static int build_page_tables(struct guest_mem *mem)
 {
-	uint64_t gib = (mem->size + (1ull << 30) - 1) >> 30;
+	uint64_t end = mem->size + PV_MMIO_WINDOW; /* RAM, then the device window */
+	uint64_t gib = (end + (1ull << 30) - 1) >> 30;
 	uint64_t *pml4 = gmem_ptr(mem, CAP_GPA_PAGETABLES, 0x3000 + gib * 0x1000);
 	uint64_t *pdpt = pml4 + 512, *pt0 = pml4 + 1024, *pd = pml4 + 1536;
 
@@ -58,6 +62,8 @@ static int build_page_tables(struct guest_mem *mem)
 	pd[0] = (CAP_GPA_PAGETABLES + 0x2000) | PTE_P | PTE_RW | PTE_US;
 	for (uint64_t i = 1; i < (mem->size >> 21); i++)
 		pd[i] = (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
+	/* Device registers: never cached, every access reaches the VMM. */
+	pd[mem->size >> 21] = mem->size | PTE_P | PTE_RW | PTE_US | PTE_PS | PTE_PCD | PTE_PWT;
 	return 0;
 }
 

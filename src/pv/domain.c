@@ -84,7 +84,14 @@ static void fill_start_info(struct pv_domain *pv, const struct elf_image *img,
 	si->image_end = img->hi;
 	si->free_start = (img->hi + 4095) & ~4095ull;
 	si->free_end = vm->mem.size - PV_INITIAL_STACK;
-	si->nr_devices = 0;
+	si->nr_devices = pv->nr_devices;
+	for (unsigned i = 0; i < pv->nr_devices; i++)
+		si->devices[i] = (struct cap_device_desc){
+			.type = pv->devices[i].dev.ops->device_id,
+			.evtchn = pv->devices[i].port,
+			.mmio_base = pv->devices[i].dev.base,
+			.mmio_size = VIRTIO_MMIO_SIZE,
+		};
 	snprintf(si->cmdline, sizeof(si->cmdline), "%s", cmdline ? cmdline : "");
 }
 
@@ -144,6 +151,7 @@ void pv_domain_destroy(struct pv_domain *pv)
 	if (!pv->vm)
 		return;
 	vm_join_vcpus(pv->vm); /* nothing may be in a hypercall while this is torn down */
+	pv_remove_devices(pv);
 	pv_timer_stop(pv);
 	pv_console_drain(pv); /* output the guest wrote but did not flush */
 	pthread_cond_destroy(&pv->timer_cond);

@@ -1,0 +1,66 @@
+/*
+ * The virtio devices and their host backends. Each device is a const virtio_dev_ops plus
+ * private state set up from its command-line option; `capsule run --help` lists them.
+ */
+#ifndef CAPSULE_DEVICES_H
+#define CAPSULE_DEVICES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "capsule/virtio.h"
+
+extern const struct virtio_dev_ops virtio_rng_ops;
+extern const struct virtio_dev_ops virtio_blk_ops;
+extern const struct virtio_dev_ops virtio_console_ops;
+extern const struct virtio_dev_ops virtio_balloon_ops;
+extern const struct virtio_dev_ops virtio_net_ops;
+
+/* ---- block: a raw image file ---- */
+struct blk_backend;
+/* Parse "PATH[,readonly][,serial=ID]"; opens the file. NULL with a message in err. */
+struct blk_backend *blk_open(const char *spec, char *err, size_t errlen);
+void blk_close(struct blk_backend *b);
+void blk_init_config(struct blk_backend *b, struct virtio_dev *d);
+
+/* The parsed form of one block request: what the fuzzer and the unit tests check. */
+struct blk_request {
+	uint32_t type;
+	uint64_t sector;
+	uint64_t data_off;  /* where data starts in the chain (after the header) */
+	uint64_t data_len;  /* bytes of data (readable for writes, writable for reads) */
+	uint8_t *status;    /* last writable byte of the chain */
+};
+/* 0, or -EINVAL if the chain cannot be a block request (no header, no status byte). */
+int blk_parse(const struct vq_chain *c, struct blk_request *r);
+
+/* ---- console: the terminal (stdin/stdout) ---- */
+struct console_backend;
+struct console_backend *console_open(int in_fd, FILE *out);
+void console_start(struct console_backend *cb, struct virtio_dev *d);
+void console_stop(struct console_backend *cb); /* before its device goes away */
+void console_close(struct console_backend *cb);
+
+/* ---- balloon ---- */
+struct balloon_backend;
+/* Pages below min_gpa are never given up (a PV domain's VMM-built tables live there). */
+struct balloon_backend *balloon_open(uint64_t target_mib, uint64_t min_gpa);
+void balloon_start(struct balloon_backend *b, struct virtio_dev *d);
+void balloon_set_target(struct virtio_dev *d, uint64_t mib);
+/* Current size in MiB and the guest's last statistics as "tag=value ..." text. */
+void balloon_describe(struct virtio_dev *d, char *buf, size_t len);
+void balloon_close(struct balloon_backend *b);
+/* Inflate parser: the PFNs in a chain (4-byte each), for the fuzzer and tests. */
+unsigned balloon_parse_pfns(const struct vq_chain *c, uint32_t *pfns, unsigned max);
+
+/* ---- network: a TAP device ---- */
+struct net_backend;
+/* Parse "tap=NAME[,mac=xx:xx:xx:xx:xx:xx]"; opens the TAP. NULL with a message in err. */
+struct net_backend *net_open(const char *spec, char *err, size_t errlen);
+void net_init_config(struct net_backend *n, struct virtio_dev *d);
+void net_start(struct net_backend *n, struct virtio_dev *d);
+void net_stop(struct net_backend *n); /* before its device goes away */
+void net_close(struct net_backend *n);
+
+#endif

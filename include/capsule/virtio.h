@@ -1,0 +1,164 @@
+/*
+ * Virtio device models. Three layers, one file each in src/virtio/:
+ *   queue.c  the split virtqueue as the device sees it: every descriptor from the guest is
+ *            checked (addresses through gmem_ptr, chains capped, loops detected)
+ *   mmio.c   the virtio-mmio (version 2) transport: registers, features, status, queues,
+ *            ioeventfd kicks, a device thread, interrupts through an irq sink
+ *   <dev>.c  one device each (blk, net, console, rng, balloon): a const virtio_dev_ops
+ */
+#ifndef CAPSULE_VIRTIO_H
+#define CAPSULE_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capsule/mem.h"
+#include "capsule/virtio_abi.h"
+
+struct vm;
+
+/* ---- the virtqueue (device side) ---- */
+
+#define VQ_MAX_SIZE 256u   /* largest queue a device offers */
+#define VQ_MAX_SEGS 260u   /* segments one chain may have, indirect tables included */
+#define VQ_MAX_INDIRECT 256u
+
+struct virtq {
+	uint16_t size;
+	bool ready;
+	bool event_idx;
+	bool indirect;
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	uint16_t last_avail;  /* next available entry to take */
+	uint16_t used_idx;    /* our copy of used->idx */
+	uint16_t signalled;   /* used_idx when the driver was last interrupted */
+};
+
+struct vq_seg {
+	uint8_t *ptr; /* host pointer, checked: [ptr, ptr + len) is guest RAM */
+	uint32_t len;
+	bool write;   /* device-writable */
+};
+
+struct vq_chain {
+	uint16_t head;
+	unsigned nseg;
+	uint64_t out_bytes, in_bytes; /* device-readable and device-writable totals */
+	struct vq_seg seg[VQ_MAX_SEGS];
+};
+
+/* Check and map a queue's rings; -EINVAL (with *why) if any part lies outside RAM. */
+int vq_init(struct virtq *q, const struct guest_mem *m, uint16_t size, gpa_t desc, gpa_t avail,
+	    gpa_t used, bool event_idx, bool indirect, const char **why);
+/* 1 and a chain, 0 if the ring is empty, -EINVAL (with *why) if the ring is malformed. */
+int vq_pop(struct virtq *q, const struct guest_mem *m, struct vq_chain *c, const char **why);
+/* Return a chain to the driver with `len` bytes written into it. */
+void vq_push(struct virtq *q, uint16_t head, uint32_t len);
+/* After pushes: does the driver want an interrupt (event index / NO_INTERRUPT)? */
+bool vq_need_interrupt(struct virtq *q);
+/* Ask the driver to notify again once it adds past what we consumed; true if more is there. */
+bool vq_enable_notify(struct virtq *q);
+bool vq_has_avail(const struct virtq *q);
+/* Give back the last n chains taken (not yet pushed): a backend could not use them now. */
+void vq_unpop(struct virtq *q, uint16_t n);
+
+/* Copy between a chain's segments and a flat buffer, skipping `off` bytes of one direction. */
+uint64_t vq_copy_from(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len);
+uint64_t vq_copy_to(const struct vq_chain *c, uint64_t off, const void *src, uint64_t len);
+
+/* ---- devices and the mmio transport ---- */
+
+#define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_CONFIG_MAX 64
+
+/* How a device interrupts its driver: an event channel (PV) or an irqfd (HVM). */
+struct irq_sink {
+	void (*raise)(void *opaque);
+	void *opaque;
+};
+
+struct virtio_dev;
+
+/* A device is this descriptor plus its private state (virtio_dev.priv). */
+struct virtio_dev_ops {
+	const char *name;
+	uint32_t device_id;
+	unsigned num_queues;
+	uint64_t features; /* device-specific feature bits offered */
+	uint32_t config_size;
+	/* Device thread, d->lock held: the driver kicked queue q (or a backend asked). */
+	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* Optional, d->lock held: the driver wrote config bytes [off, off + len). */
+	void (*config_write)(struct virtio_dev *d, uint32_t off, uint32_t len);
+	/* Optional, d->lock held: the driver reset the device or the device stops. */
+	void (*reset)(struct virtio_dev *d);
+	/* Optional, d->lock held: the driver set DRIVER_OK. */
+	void (*driver_ok)(struct virtio_dev *d);
+};
+
+struct virtio_stats {
+	uint64_t kicks;      /* queue notifications received (each one a guest exit or less) */
+	uint64_t requests;   /* chains completed */
+	uint64_t interrupts; /* interrupts raised */
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *priv;
+	uint64_t host_features; /* per-instance feature bits (e.g. a read-only disk) */
+	struct vm *vm;
+	const struct guest_mem *mem;
+	uint64_t base; /* MMIO base */
+	struct irq_sink irq;
+	pthread_mutex_t lock;
+
+	/* transport state, under lock */
+	uint32_t status, dev_features_sel, drv_features_sel, queue_sel, int_status, config_gen;
+	uint64_t driver_features;
+	struct {
+		uint16_t num;
+		uint64_t desc, avail, used;
+	} qcfg[VIRTIO_MAX_QUEUES];
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	uint8_t config[VIRTIO_CONFIG_MAX];
+	bool broken; /* DEVICE_NEEDS_RESET until the driver resets */
+
+	int kick_fd[VIRTIO_MAX_QUEUES]; /* eventfds, wired to QueueNotify by KVM_IOEVENTFD */
+	bool ioeventfd;
+	int stop_fd;
+	pthread_t thread;
+	bool thread_started;
+	struct virtio_stats stats;
+};
+
+/* Register a device at `base` on vm's MMIO bus, wire its kicks, start its thread. */
+int virtio_mmio_add(struct virtio_dev *d, struct vm *vm, const struct virtio_dev_ops *ops,
+		    void *priv, uint64_t base, struct irq_sink irq);
+/* Stop the thread and release the eventfds (the device's own state is the caller's). */
+void virtio_mmio_remove(struct virtio_dev *d);
+/* The register handler (exposed for tests and the fuzzer). */
+void virtio_mmio_access(struct virtio_dev *d, uint64_t off, uint8_t *data, uint32_t len,
+			bool is_write);
+/* Run queue q's handler now (device thread or a backend thread that has data). */
+void virtio_kick(struct virtio_dev *d, unsigned q);
+
+/*
+ * Serve every available chain of queue q with fn, which returns the bytes it wrote into the
+ * chain or a negative value if the chain is malformed (the device then needs a reset).
+ * Handles notification re-enabling and the interrupt. d->lock held.
+ */
+typedef int64_t (*virtio_chain_fn)(struct virtio_dev *d, unsigned q, const struct vq_chain *c);
+void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn);
+
+/* For device handlers (d->lock held). */
+bool virtio_queue_usable(const struct virtio_dev *d, unsigned q);
+void virtio_complete(struct virtio_dev *d, unsigned q, uint16_t head, uint32_t len);
+void virtio_flush_interrupt(struct virtio_dev *d, unsigned q);
+void virtio_config_changed(struct virtio_dev *d);
+/* The guest broke the protocol: mark DEVICE_NEEDS_RESET, log why, tell the driver. */
+void virtio_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * virtio-balloon. The host sets a target (config num_pages); the driver inflates by handing
+ * page frame numbers back, and Capsule punches those pages out of the memfd, so the VMM's
+ * resident memory really falls. Deflated pages need nothing: they fault back in, zeroed.
+ * The statistics queue keeps the driver's buffer until the host asks for fresh numbers.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capsule/devices.h"
+#include "capsule/log.h"
+
+#define INFLATEQ 0
+#define DEFLATEQ 1
+#define STATSQ 2
+#define PFNS_MAX 1024
+
+static const char *const stat_names[VIRTIO_BALLOON_S_NR] = {
+	"swap_in", "swap_out", "major_faults", "minor_faults", "free",
+	"total", "available", "caches", "hugetlb_allocs", "hugetlb_failures",
+};
+
+struct balloon_backend {
+	uint64_t target_pages;
+	uint64_t min_gpa;
+	uint64_t stats[VIRTIO_BALLOON_S_NR];
+	bool have_stats;
+	bool stats_held; /* the driver's stats buffer, kept until we want new numbers */
+	uint16_t stats_head;
+	uint64_t inflated, deflated; /* pages, over the domain's life */
+};
+
+unsigned balloon_parse_pfns(const struct vq_chain *c, uint32_t *pfns, unsigned max)
+{
+	uint64_t n = c->out_bytes / 4;
+
+	if (n > max)
+		n = max;
+	vq_copy_from(c, 0, pfns, n * 4);
+	return (unsigned)n;
+}
+
+static void punch(struct virtio_dev *d, uint64_t first, uint64_t count)
+{
+	if (fallocate(d->mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(first * VIRTIO_BALLOON_PAGE_SIZE),
+		      (off_t)(count * VIRTIO_BALLOON_PAGE_SIZE)) < 0)
+		log_warn("virtio-balloon: cannot release guest pages: %m");
+}
+
+static int64_t inflate(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
+{
+	struct balloon_backend *b = d->priv;
+	uint32_t pfns[PFNS_MAX];
+	unsigned n = balloon_parse_pfns(c, pfns, PFNS_MAX);
+	uint64_t limit = d->mem->size / VIRTIO_BALLOON_PAGE_SIZE;
+	uint64_t run_start = 0, run_len = 0;
+
+	(void)q;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t pfn = pfns[i];
+
+		/* Out-of-range frames are ignored: the guest only fools itself. */
+		if (pfn >= limit || pfn * VIRTIO_BALLOON_PAGE_SIZE < b->min_gpa)
+			continue;
+		b->inflated++;
+		if (run_len && pfn == run_start + run_len) {
+			run_len++; /* contiguous frames: one fallocate */
+			continue;
+		}
+		if (run_len)
+			punch(d, run_start, run_len);
+		run_start = pfn;
+		run_len = 1;
+	}
+	if (run_len)
+		punch(d, run_start, run_len);
+	return 0;
+}
+
+static int64_t deflate(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
+{
+	struct balloon_backend *b = d->priv;
+
+	(void)q;
+	b->deflated += c->out_bytes / 4;
+	return 0;
+}
+
+static void take_stats(struct virtio_dev *d)
+{
+	struct balloon_backend *b = d->priv;
+	static __thread struct vq_chain c;
+	struct virtio_balloon_stat st;
+	const char *why = NULL;
+	int r;
+
+	while (!b->stats_held && (r = vq_pop(&d->vq[STATSQ], d->mem, &c, &why)) != 0) {
+		if (r < 0) {
+			virtio_fail(d, "stats queue: %s", why);
+			return;
+		}
+		for (uint64_t off = 0; off + sizeof(st) <= c.out_bytes; off += sizeof(st)) {
+			vq_copy_from(&c, off, &st, sizeof(st));
+			if (st.tag < VIRTIO_BALLOON_S_NR)
+				b->stats[st.tag] = st.val;
+		}
+		b->have_stats = true;
+		b->stats_held = true;
+		b->stats_head = c.head;
+	}
+}
+
+static void balloon_notify(struct virtio_dev *d, unsigned q)
+{
+	if (q == STATSQ)
+		take_stats(d);
+	else
+		virtio_serve(d, q, q == INFLATEQ ? inflate : deflate);
+}
+
+static void balloon_reset(struct virtio_dev *d)
+{
+	struct balloon_backend *b = d->priv;
+
+	b->stats_held = false;
+}
+
+const struct virtio_dev_ops virtio_balloon_ops = {
+	.name = "virtio-balloon",
+	.device_id = VIRTIO_ID_BALLOON,
+	.num_queues = 3,
+	.features = 1ull << VIRTIO_BALLOON_F_STATS_VQ,
+	.config_size = sizeof(struct virtio_balloon_config),
+	.queue_notify = balloon_notify,
+	.reset = balloon_reset,
+};
+
+struct balloon_backend *balloon_open(uint64_t target_mib, uint64_t min_gpa)
+{
+	struct balloon_backend *b = calloc(1, sizeof(*b));
+
+	if (b) {
+		b->target_pages = (target_mib << 20) / VIRTIO_BALLOON_PAGE_SIZE;
+		b->min_gpa = min_gpa;
+	}
+	return b;
+}
+
+void balloon_start(struct balloon_backend *b, struct virtio_dev *d)
+{
+	struct virtio_balloon_config c = {.num_pages = (uint32_t)b->target_pages};
+
+	b->stats_held = false;
+	memcpy(d->config, &c, sizeof(c));
+}
+
+void balloon_set_target(struct virtio_dev *d, uint64_t mib)
+{
+	struct balloon_backend *b = d->priv;
+	uint64_t max = d->mem->size / VIRTIO_BALLOON_PAGE_SIZE;
+	struct virtio_balloon_config c;
+
+	pthread_mutex_lock(&d->lock);
+	b->target_pages = (mib << 20) / VIRTIO_BALLOON_PAGE_SIZE;
+	if (b->target_pages > max)
+		b->target_pages = max;
+	memcpy(&c, d->config, sizeof(c));
+	c.num_pages = (uint32_t)b->target_pages;
+	memcpy(d->config, &c, sizeof(c));
+	virtio_config_changed(d);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void balloon_describe(struct virtio_dev *d, char *buf, size_t len)
+{
+	struct balloon_backend *b = d->priv;
+	struct virtio_balloon_config c;
+	size_t off;
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(&c, d->config, sizeof(c));
+	off = (size_t)snprintf(buf, len, "target_mib=%llu actual_mib=%llu inflated_pages=%llu",
+			       (unsigned long long)(b->target_pages * VIRTIO_BALLOON_PAGE_SIZE >> 20),
+			       (unsigned long long)((uint64_t)c.actual * VIRTIO_BALLOON_PAGE_SIZE >> 20),
+			       (unsigned long long)b->inflated);
+	for (unsigned i = 0; b->have_stats && i < VIRTIO_BALLOON_S_NR && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, " %s=%llu", stat_names[i],
+					(unsigned long long)b->stats[i]);
+	/* Hand the stats buffer back: the driver refills it with fresh numbers. */
+	if (b->stats_held && virtio_queue_usable(d, STATSQ)) {
+		b->stats_held = false;
+		virtio_complete(d, STATSQ, b->stats_head, 0);
+		virtio_flush_interrupt(d, STATSQ);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void balloon_close(struct balloon_backend *b)
+{
+	free(b);
+}

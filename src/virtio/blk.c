@@ -1,0 +1,374 @@
+/*
+ * virtio-blk on a raw image file. All requests available at a kick are parsed, checked
+ * against the disk size, and submitted to io_uring together; a flush is queued with
+ * IOSQE_IO_DRAIN so that it starts after every write before it and completes only once
+ * fdatasync has returned: an acknowledged flush survives the VMM being killed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "capsule/devices.h"
+#include "capsule/log.h"
+
+#define BLK_BATCH 32
+#define BLK_MAX_RANGES 16
+#define BLK_MAX_RANGE_SECTORS (1u << 22)
+
+struct blk_slot {
+	struct vq_chain chain;
+	struct blk_request req;
+	struct iovec iov[VQ_MAX_SEGS];
+	unsigned niov;
+	uint64_t expect;  /* bytes the I/O must move */
+	uint8_t status;
+	bool queued;      /* waits for an io_uring completion */
+};
+
+struct blk_backend {
+	int fd;
+	bool readonly;
+	uint64_t size;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	struct io_uring ring;
+	bool have_ring;
+	struct blk_slot slots[BLK_BATCH];
+};
+
+int blk_parse(const struct vq_chain *c, struct blk_request *r)
+{
+	struct virtio_blk_req_hdr h;
+
+	memset(r, 0, sizeof(*r));
+	if (c->out_bytes < sizeof(h) || c->in_bytes < 1)
+		return -EINVAL;
+	vq_copy_from(c, 0, &h, sizeof(h)); /* copied once: the guest may change it */
+	r->type = h.type;
+	r->sector = h.sector;
+	for (unsigned i = c->nseg; i-- > 0;)
+		if (c->seg[i].write && c->seg[i].len) {
+			r->status = c->seg[i].ptr + c->seg[i].len - 1;
+			break;
+		}
+	if (h.type == VIRTIO_BLK_T_IN || h.type == VIRTIO_BLK_T_GET_ID) {
+		r->data_off = 0;
+		r->data_len = c->in_bytes - 1;
+	} else {
+		r->data_off = sizeof(h);
+		r->data_len = c->out_bytes - sizeof(h);
+	}
+	return r->status ? 0 : -EINVAL;
+}
+
+/* iovecs over the data part of one direction of the chain. */
+static unsigned data_iovecs(const struct vq_chain *c, bool write, uint64_t off, uint64_t len,
+			    struct iovec *iov)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->nseg && len; i++) {
+		const struct vq_seg *s = &c->seg[i];
+		uint64_t take;
+
+		if (s->write != write)
+			continue;
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		take = s->len - off < len ? s->len - off : len;
+		iov[n++] = (struct iovec){s->ptr + off, take};
+		len -= take;
+		off = 0;
+	}
+	return n;
+}
+
+static bool in_disk(const struct blk_backend *b, uint64_t sector, uint64_t bytes)
+{
+	uint64_t sectors = b->size / VIRTIO_BLK_SECTOR;
+
+	return sector <= sectors && bytes / VIRTIO_BLK_SECTOR <= sectors - sector &&
+	       (sector + bytes / VIRTIO_BLK_SECTOR) * VIRTIO_BLK_SECTOR + bytes % VIRTIO_BLK_SECTOR
+		       <= b->size;
+}
+
+/* Discard and write-zeroes: a list of ranges in the readable data. */
+static uint8_t do_ranges(struct blk_backend *b, struct blk_slot *s)
+{
+	struct virtio_blk_discard_write_zeroes r;
+	unsigned n = (unsigned)(s->req.data_len / sizeof(r));
+	int mode = s->req.type == VIRTIO_BLK_T_DISCARD
+			   ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+			   : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+
+	if (b->readonly)
+		return VIRTIO_BLK_S_IOERR;
+	if (n == 0 || n > BLK_MAX_RANGES || s->req.data_len % sizeof(r))
+		return VIRTIO_BLK_S_UNSUPP;
+	for (unsigned i = 0; i < n; i++) {
+		vq_copy_from(&s->chain, s->req.data_off + i * sizeof(r), &r, sizeof(r));
+		if (r.flags & ~1u || r.num_sectors > BLK_MAX_RANGE_SECTORS ||
+		    !in_disk(b, r.sector, (uint64_t)r.num_sectors * VIRTIO_BLK_SECTOR))
+			return VIRTIO_BLK_S_IOERR;
+		if (fallocate(b->fd, mode, (off_t)(r.sector * VIRTIO_BLK_SECTOR),
+			      (off_t)r.num_sectors * VIRTIO_BLK_SECTOR) < 0 &&
+		    (mode & FALLOC_FL_ZERO_RANGE) &&
+		    fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)(r.sector * VIRTIO_BLK_SECTOR),
+			      (off_t)r.num_sectors * VIRTIO_BLK_SECTOR) < 0)
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Decide a request: finish it now (status set), or prepare its I/O (queued). */
+static void prepare(struct blk_backend *b, struct blk_slot *s)
+{
+	struct blk_request *r = &s->req;
+	bool rw = r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT;
+
+	s->queued = false;
+	s->status = VIRTIO_BLK_S_OK;
+	if (rw && (r->data_len % VIRTIO_BLK_SECTOR || !in_disk(b, r->sector, r->data_len))) {
+		s->status = VIRTIO_BLK_S_IOERR;
+		return;
+	}
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (r->type == VIRTIO_BLK_T_OUT && b->readonly) {
+			s->status = VIRTIO_BLK_S_IOERR;
+			return;
+		}
+		s->niov = data_iovecs(&s->chain, r->type == VIRTIO_BLK_T_IN, r->data_off,
+				      r->data_len, s->iov);
+		s->expect = r->data_len;
+		s->queued = true;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		s->expect = 0;
+		s->queued = !b->readonly;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		vq_copy_to(&s->chain, 0, b->serial,
+			   r->data_len < VIRTIO_BLK_ID_BYTES ? r->data_len : VIRTIO_BLK_ID_BYTES);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		s->status = do_ranges(b, s);
+		break;
+	default:
+		s->status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+}
+
+static void submit_one(struct blk_backend *b, struct blk_slot *s, unsigned idx)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+	off_t off = (off_t)(s->req.sector * VIRTIO_BLK_SECTOR);
+
+	if (s->req.type == VIRTIO_BLK_T_IN)
+		io_uring_prep_readv(sqe, b->fd, s->iov, s->niov, off);
+	else if (s->req.type == VIRTIO_BLK_T_OUT)
+		io_uring_prep_writev(sqe, b->fd, s->iov, s->niov, off);
+	else
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+	if (s->req.type == VIRTIO_BLK_T_FLUSH)
+		sqe->flags |= IOSQE_IO_DRAIN; /* after every write submitted before it */
+	io_uring_sqe_set_data64(sqe, idx);
+}
+
+/* Without io_uring (or if it fails): the same I/O, synchronously. */
+static void do_sync(struct blk_backend *b, struct blk_slot *s)
+{
+	off_t off = (off_t)(s->req.sector * VIRTIO_BLK_SECTOR);
+	ssize_t n;
+
+	if (s->req.type == VIRTIO_BLK_T_FLUSH)
+		n = fdatasync(b->fd);
+	else if (s->req.type == VIRTIO_BLK_T_IN)
+		n = preadv(b->fd, s->iov, (int)s->niov, off);
+	else
+		n = pwritev(b->fd, s->iov, (int)s->niov, off);
+	s->status = n == (ssize_t)s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+}
+
+static void run_batch(struct blk_backend *b, unsigned n)
+{
+	unsigned queued = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (b->slots[i].queued) {
+			if (b->have_ring)
+				submit_one(b, &b->slots[i], i);
+			else
+				do_sync(b, &b->slots[i]);
+			queued++;
+		}
+	if (!b->have_ring || !queued)
+		return;
+	if (io_uring_submit_and_wait(&b->ring, queued) < 0) {
+		log_warn("virtio-blk: io_uring submit failed: %s", strerror(errno));
+		for (unsigned i = 0; i < n; i++)
+			b->slots[i].status = VIRTIO_BLK_S_IOERR;
+		return;
+	}
+	while (queued) {
+		struct io_uring_cqe *cqe;
+		struct blk_slot *s;
+
+		if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+			break;
+		s = &b->slots[io_uring_cqe_get_data64(cqe) % BLK_BATCH];
+		s->status = cqe->res == (int)s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		io_uring_cqe_seen(&b->ring, cqe);
+		queued--;
+	}
+}
+
+static void blk_notify(struct virtio_dev *d, unsigned q)
+{
+	struct blk_backend *b = d->priv;
+	const char *why = NULL;
+	int r = 0;
+
+	do {
+		for (;;) {
+			unsigned n = 0;
+
+			while (n < BLK_BATCH &&
+			       (r = vq_pop(&d->vq[q], d->mem, &b->slots[n].chain, &why)) > 0) {
+				struct blk_slot *s = &b->slots[n++];
+
+				if (blk_parse(&s->chain, &s->req) < 0) {
+					r = -EINVAL;
+					why = "request without header or status byte";
+					n--;
+					break;
+				}
+				prepare(b, s);
+			}
+			run_batch(b, n);
+			for (unsigned i = 0; i < n; i++) {
+				struct blk_slot *s = &b->slots[i];
+				uint32_t len = 1;
+
+				*s->req.status = s->status;
+				if (s->req.type == VIRTIO_BLK_T_IN || s->req.type == VIRTIO_BLK_T_GET_ID)
+					len += s->status == VIRTIO_BLK_S_OK ? (uint32_t)s->req.data_len
+									    : 0;
+				virtio_complete(d, q, s->chain.head, len);
+			}
+			if (r < 0) {
+				virtio_flush_interrupt(d, q);
+				virtio_fail(d, "queue %u: %s", q, why);
+				return;
+			}
+			if (n < BLK_BATCH)
+				break;
+			virtio_flush_interrupt(d, q); /* let the driver refill while we go on */
+		}
+	} while (vq_enable_notify(&d->vq[q]));
+	virtio_flush_interrupt(d, q);
+}
+
+const struct virtio_dev_ops virtio_blk_ops = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+		    (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
+		    (1ull << VIRTIO_BLK_F_WRITE_ZEROES),
+	.config_size = sizeof(struct virtio_blk_config),
+	.queue_notify = blk_notify,
+};
+
+struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
+{
+	char path[4096], *opt, *save = NULL;
+	struct blk_backend *b;
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s", spec) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "--disk: path too long");
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "--disk: out of memory");
+		return NULL;
+	}
+	b->fd = -1;
+	strtok_r(path, ",", &save);
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
+			b->readonly = true;
+		} else if (!strncmp(opt, "serial=", 7)) {
+			strncpy(b->serial, opt + 7, sizeof(b->serial));
+		} else {
+			snprintf(err, errlen, "--disk: unknown option '%s' (readonly, serial=ID)",
+				 opt);
+			goto fail;
+		}
+	}
+	b->fd = open(path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
+		snprintf(err, errlen, "--disk: cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < VIRTIO_BLK_SECTOR) {
+		snprintf(err, errlen, "--disk: %s is not a regular file of at least 512 bytes",
+			 path);
+		goto fail;
+	}
+	b->size = (uint64_t)st.st_size & ~(uint64_t)(VIRTIO_BLK_SECTOR - 1);
+	if (!b->serial[0]) {
+		const char *base = strrchr(path, '/');
+
+		strncpy(b->serial, base ? base + 1 : path, sizeof(b->serial));
+	}
+	b->have_ring = io_uring_queue_init(BLK_BATCH * 2, &b->ring, 0) == 0;
+	if (!b->have_ring)
+		log_info("virtio-blk: io_uring unavailable; using synchronous I/O");
+	return b;
+fail:
+	blk_close(b);
+	return NULL;
+}
+
+void blk_init_config(struct blk_backend *b, struct virtio_dev *d)
+{
+	struct virtio_blk_config c = {
+		.capacity = b->size / VIRTIO_BLK_SECTOR,
+		.seg_max = VQ_MAX_SEGS - 2,
+		.blk_size = VIRTIO_BLK_SECTOR,
+		.max_discard_sectors = BLK_MAX_RANGE_SECTORS,
+		.max_discard_seg = BLK_MAX_RANGES,
+		.discard_sector_alignment = 1,
+		.max_write_zeroes_sectors = BLK_MAX_RANGE_SECTORS,
+		.max_write_zeroes_seg = BLK_MAX_RANGES,
+	};
+
+	memcpy(d->config, &c, sizeof(c));
+	if (b->readonly)
+		d->host_features |= 1ull << VIRTIO_BLK_F_RO;
+}
+
+void blk_close(struct blk_backend *b)
+{
+	if (!b)
+		return;
+	if (b->have_ring)
+		io_uring_queue_exit(&b->ring);
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+}

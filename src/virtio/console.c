@@ -1,0 +1,104 @@
+/* virtio-console, one port: transmit goes to a FILE (stdout), receive comes from an fd. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_rx.h"
+#include "capsule/devices.h"
+
+#define CONSOLE_RX 0
+#define CONSOLE_TX 1
+
+struct console_backend {
+	int in_fd;
+	FILE *out;
+	struct rx_pump rx;
+	bool rx_running;
+};
+
+static int64_t console_tx(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
+{
+	struct console_backend *cb = d->priv;
+
+	(void)q;
+	for (unsigned i = 0; i < c->nseg; i++)
+		if (!c->seg[i].write)
+			fwrite(c->seg[i].ptr, 1, c->seg[i].len, cb->out);
+	fflush(cb->out);
+	return 0;
+}
+
+/* Fill receive buffers with the pending input; a chunk may span several buffers. */
+static bool console_deliver(struct virtio_dev *d, const uint8_t *buf, size_t len)
+{
+	struct console_backend *cb = d->priv;
+	static __thread struct vq_chain c;
+	const char *why = NULL;
+	size_t off = 0;
+	int r;
+
+	while (off < len && (r = vq_pop(&d->vq[CONSOLE_RX], d->mem, &c, &why)) > 0) {
+		uint64_t n = vq_copy_to(&c, 0, buf + off, len - off);
+
+		virtio_complete(d, CONSOLE_RX, c.head, (uint32_t)n);
+		off += n;
+	}
+	if (off < len && why)
+		virtio_fail(d, "receive queue: %s", why);
+	virtio_flush_interrupt(d, CONSOLE_RX);
+	if (off && off < len) /* keep the rest for the next buffers */
+		memmove(cb->rx.buf, buf + off, len - off), cb->rx.len = len - off;
+	return off == len;
+}
+
+static void console_notify(struct virtio_dev *d, unsigned q)
+{
+	struct console_backend *cb = d->priv;
+
+	if (q == CONSOLE_TX)
+		virtio_serve(d, q, console_tx);
+	else if (cb->rx_running)
+		rx_pump_retry(&cb->rx);
+}
+
+const struct virtio_dev_ops virtio_console_ops = {
+	.name = "virtio-console",
+	.device_id = VIRTIO_ID_CONSOLE,
+	.num_queues = 2,
+	.config_size = sizeof(struct virtio_console_config),
+	.queue_notify = console_notify,
+};
+
+struct console_backend *console_open(int in_fd, FILE *out)
+{
+	struct console_backend *cb = calloc(1, sizeof(*cb));
+
+	if (cb) {
+		cb->in_fd = in_fd;
+		cb->out = out;
+	}
+	return cb;
+}
+
+void console_start(struct console_backend *cb, struct virtio_dev *d)
+{
+	struct virtio_console_config cfg = {.cols = 80, .rows = 25, .max_nr_ports = 1};
+
+	memcpy(d->config, &cfg, sizeof(cfg));
+	if (cb->in_fd >= 0)
+		cb->rx_running = rx_pump_start(&cb->rx, d, CONSOLE_RX, cb->in_fd, 4096,
+					       console_deliver) == 0;
+}
+
+void console_stop(struct console_backend *cb)
+{
+	if (cb && cb->rx_running)
+		rx_pump_stop(&cb->rx);
+	if (cb)
+		cb->rx_running = false;
+}
+
+void console_close(struct console_backend *cb)
+{
+	console_stop(cb);
+	free(cb);
+}

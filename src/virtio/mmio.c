@@ -1,0 +1,426 @@
+/*
+ * The virtio-mmio transport, version 2. Register accesses arrive from vCPU threads as MMIO
+ * exits; queue notifications arrive on eventfds that KVM signals itself (KVM_IOEVENTFD), so
+ * a kick costs the guest no exit to user space, and one device thread serves them.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "capsule/log.h"
+#include "capsule/virtio.h"
+#include "capsule/vm.h"
+
+#define TRANSPORT_FEATURES                                                                  \
+	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                      \
+	 (1ull << VIRTIO_F_INDIRECT_DESC))
+#define VENDOR_ID 0x53504143u /* "CAPS" */
+
+static uint64_t offered(const struct virtio_dev *d)
+{
+	return TRANSPORT_FEATURES | d->ops->features | d->host_features;
+}
+
+static void raise_irq(struct virtio_dev *d, uint32_t why)
+{
+	d->int_status |= why;
+	d->stats.interrupts++;
+	if (d->irq.raise)
+		d->irq.raise(d->irq.opaque);
+}
+
+void virtio_fail(struct virtio_dev *d, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d->broken)
+		return;
+	log_warn("%s at 0x%llx: %s; the device needs a reset", d->ops->name,
+		 (unsigned long long)d->base, msg);
+	d->broken = true;
+	d->status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+		raise_irq(d, VIRTIO_MMIO_INT_CONFIG);
+}
+
+bool virtio_queue_usable(const struct virtio_dev *d, unsigned q)
+{
+	return q < d->ops->num_queues && d->vq[q].ready && !d->broken &&
+	       (d->status & VIRTIO_STATUS_DRIVER_OK);
+}
+
+void virtio_complete(struct virtio_dev *d, unsigned q, uint16_t head, uint32_t len)
+{
+	vq_push(&d->vq[q], head, len);
+	d->stats.requests++;
+}
+
+void virtio_flush_interrupt(struct virtio_dev *d, unsigned q)
+{
+	if (vq_need_interrupt(&d->vq[q]))
+		raise_irq(d, VIRTIO_MMIO_INT_VRING);
+}
+
+void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn)
+{
+	static __thread struct vq_chain c; /* 4 KiB: not on the small vCPU stacks */
+	const char *why = NULL;
+	int r;
+
+	do {
+		while ((r = vq_pop(&d->vq[q], d->mem, &c, &why)) > 0) {
+			int64_t n = fn(d, q, &c);
+
+			if (n < 0) {
+				virtio_fail(d, "queue %u: malformed request", q);
+				return;
+			}
+			virtio_complete(d, q, c.head, (uint32_t)n);
+		}
+		if (r < 0) {
+			virtio_fail(d, "queue %u: %s", q, why);
+			return;
+		}
+	} while (vq_enable_notify(&d->vq[q]));
+	virtio_flush_interrupt(d, q);
+}
+
+void virtio_config_changed(struct virtio_dev *d)
+{
+	d->config_gen++;
+	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+		raise_irq(d, VIRTIO_MMIO_INT_CONFIG);
+}
+
+static void device_reset(struct virtio_dev *d)
+{
+	if (d->ops->reset)
+		d->ops->reset(d);
+	d->status = 0;
+	d->driver_features = 0;
+	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
+	d->int_status = 0;
+	d->broken = false;
+	memset(d->qcfg, 0, sizeof(d->qcfg));
+	memset(d->vq, 0, sizeof(d->vq));
+}
+
+static void set_status(struct virtio_dev *d, uint32_t v)
+{
+	if (v == 0) {
+		device_reset(d);
+		return;
+	}
+	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+		/* Refuse features we did not offer, and legacy drivers. */
+		if ((d->driver_features & ~offered(d)) ||
+		    !(d->driver_features & (1ull << VIRTIO_F_VERSION_1)))
+			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+	}
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK)) {
+		d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
+		if (d->ops->driver_ok && !d->broken)
+			d->ops->driver_ok(d);
+		return;
+	}
+	d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void queue_ready(struct virtio_dev *d, unsigned q, uint32_t v)
+{
+	const char *why = NULL;
+
+	if (!v) {
+		d->vq[q].ready = false;
+		return;
+	}
+	if (vq_init(&d->vq[q], d->mem, d->qcfg[q].num, d->qcfg[q].desc, d->qcfg[q].avail,
+		    d->qcfg[q].used, d->driver_features & (1ull << VIRTIO_F_EVENT_IDX),
+		    d->driver_features & (1ull << VIRTIO_F_INDIRECT_DESC), &why))
+		virtio_fail(d, "queue %u: %s", q, why);
+}
+
+static uint32_t reg_read(struct virtio_dev *d, uint64_t off)
+{
+	unsigned q = d->queue_sel;
+	bool qok = q < d->ops->num_queues;
+
+	switch (off) {
+	case VIRTIO_MMIO_MAGIC_VALUE:
+		return VIRTIO_MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION:
+		return 2;
+	case VIRTIO_MMIO_DEVICE_ID:
+		return d->ops->device_id;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return VENDOR_ID;
+	case VIRTIO_MMIO_DEVICE_FEATURES:
+		return d->dev_features_sel > 1 ? 0
+					       : (uint32_t)(offered(d) >> (32 * d->dev_features_sel));
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
+		return qok ? VQ_MAX_SIZE : 0;
+	case VIRTIO_MMIO_QUEUE_READY:
+		return qok && d->vq[q].ready;
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
+		return d->int_status;
+	case VIRTIO_MMIO_STATUS:
+		return d->status;
+	case VIRTIO_MMIO_CONFIG_GENERATION:
+		return d->config_gen;
+	default:
+		return 0;
+	}
+}
+
+static void set_half(uint64_t *v, bool high, uint32_t val)
+{
+	*v = high ? (*v & 0xffffffffull) | ((uint64_t)val << 32)
+		  : (*v & ~0xffffffffull) | val;
+}
+
+static void reg_write(struct virtio_dev *d, uint64_t off, uint32_t v)
+{
+	unsigned q = d->queue_sel;
+	bool qok = q < d->ops->num_queues;
+	/* Queue layout may only change while the queue is not live. */
+	bool qcfg_ok = qok && !d->vq[q].ready;
+
+	switch (off) {
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+		d->dev_features_sel = v;
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		if (d->drv_features_sel <= 1 && !(d->status & VIRTIO_STATUS_FEATURES_OK))
+			set_half(&d->driver_features, d->drv_features_sel == 1, v);
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+		d->drv_features_sel = v;
+		break;
+	case VIRTIO_MMIO_QUEUE_SEL:
+		d->queue_sel = v;
+		break;
+	case VIRTIO_MMIO_QUEUE_NUM:
+		if (qcfg_ok)
+			d->qcfg[q].num = v > 0xffff ? 0 : (uint16_t)v; /* vq_init checks it */
+		break;
+	case VIRTIO_MMIO_QUEUE_READY:
+		if (qok)
+			queue_ready(d, q, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		/* Only reached without ioeventfd; otherwise KVM signals the eventfd itself. */
+		if (v < d->ops->num_queues) {
+			uint64_t one = 1;
+
+			if (write(d->kick_fd[v], &one, sizeof(one)) < 0)
+				log_warn("%s: cannot kick queue %u", d->ops->name, v);
+		}
+		break;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		d->int_status &= ~v;
+		break;
+	case VIRTIO_MMIO_STATUS:
+		set_status(d, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		if (qcfg_ok)
+			set_half(&d->qcfg[q].desc, off == VIRTIO_MMIO_QUEUE_DESC_HIGH, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		if (qcfg_ok)
+			set_half(&d->qcfg[q].avail, off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		if (qcfg_ok)
+			set_half(&d->qcfg[q].used, off == VIRTIO_MMIO_QUEUE_USED_HIGH, v);
+		break;
+	default: /* read-only or unknown registers: ignored, as the spec asks */
+		break;
+	}
+}
+
+void virtio_mmio_access(struct virtio_dev *d, uint64_t off, uint8_t *data, uint32_t len,
+			bool is_write)
+{
+	pthread_mutex_lock(&d->lock);
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		uint64_t c = off - VIRTIO_MMIO_CONFIG;
+		bool inside = c < d->ops->config_size && len <= d->ops->config_size - c;
+
+		if (is_write && inside) {
+			memcpy(d->config + c, data, len);
+			if (d->ops->config_write)
+				d->ops->config_write(d, (uint32_t)c, len);
+		} else if (!is_write) {
+			if (inside)
+				memcpy(data, d->config + c, len);
+			else
+				memset(data, 0, len);
+		}
+	} else if (len != 4 || off % 4) {
+		/* Registers are 32-bit: other widths read as zero and do nothing. */
+		if (!is_write)
+			memset(data, 0, len);
+	} else if (is_write) {
+		uint32_t v;
+
+		memcpy(&v, data, 4);
+		reg_write(d, off, v);
+	} else {
+		uint32_t v = reg_read(d, off);
+
+		memcpy(data, &v, 4);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static enum exit_action mmio_handler(struct vcpu *v, void *opaque, uint64_t addr, uint8_t *data,
+				     uint32_t len, bool is_write)
+{
+	struct virtio_dev *d = opaque;
+
+	(void)v;
+	virtio_mmio_access(d, addr - d->base, data, len, is_write);
+	return EXIT_CONTINUE;
+}
+
+void virtio_kick(struct virtio_dev *d, unsigned q)
+{
+	pthread_mutex_lock(&d->lock);
+	if (virtio_queue_usable(d, q))
+		d->ops->queue_notify(d, q);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void *device_thread(void *arg)
+{
+	struct virtio_dev *d = arg;
+	struct pollfd fds[VIRTIO_MAX_QUEUES + 1];
+	unsigned n = d->ops->num_queues;
+
+	for (unsigned i = 0; i < n; i++)
+		fds[i] = (struct pollfd){.fd = d->kick_fd[i], .events = POLLIN};
+	fds[n] = (struct pollfd){.fd = d->stop_fd, .events = POLLIN};
+	for (;;) {
+		if (poll(fds, n + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("%s: poll failed: %s", d->ops->name, strerror(errno));
+			return NULL;
+		}
+		if (fds[n].revents)
+			return NULL;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t count;
+
+			if (!(fds[i].revents & POLLIN))
+				continue;
+			if (read(d->kick_fd[i], &count, sizeof(count)) == sizeof(count)) {
+				pthread_mutex_lock(&d->lock);
+				d->stats.kicks += count;
+				pthread_mutex_unlock(&d->lock);
+			}
+			virtio_kick(d, i);
+		}
+	}
+}
+
+static void wire_ioeventfds(struct virtio_dev *d)
+{
+	d->ioeventfd = d->vm->fd >= 0;
+	for (unsigned i = 0; i < d->ops->num_queues && d->ioeventfd; i++) {
+		struct kvm_ioeventfd io = {
+			.datamatch = i,
+			.addr = d->base + VIRTIO_MMIO_QUEUE_NOTIFY,
+			.len = 4,
+			.fd = d->kick_fd[i],
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+
+		if (ioctl(d->vm->fd, KVM_IOEVENTFD, &io) < 0) {
+			log_info("%s: no ioeventfd (%s); kicks go through the VMM",
+				 d->ops->name, strerror(errno));
+			d->ioeventfd = false;
+		}
+	}
+}
+
+int virtio_mmio_add(struct virtio_dev *d, struct vm *vm, const struct virtio_dev_ops *ops,
+		    void *priv, uint64_t base, struct irq_sink irq)
+{
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	d->ops = ops;
+	d->priv = priv;
+	d->vm = vm;
+	d->mem = &vm->mem;
+	d->base = base;
+	d->irq = irq;
+	d->stop_fd = -1;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		d->kick_fd[i] = -1;
+	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MAX_QUEUES ||
+	    ops->config_size > VIRTIO_CONFIG_MAX)
+		return -EINVAL;
+	pthread_mutex_init(&d->lock, NULL);
+	for (unsigned i = 0; i < ops->num_queues; i++) {
+		d->kick_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->kick_fd[i] < 0)
+			goto fail_errno;
+	}
+	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->stop_fd < 0)
+		goto fail_errno;
+	err = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, mmio_handler, d, ops->name);
+	if (err)
+		goto fail;
+	wire_ioeventfds(d);
+	err = -pthread_create(&d->thread, NULL, device_thread, d);
+	if (err)
+		goto fail;
+	d->thread_started = true;
+	return 0;
+fail_errno:
+	err = -errno;
+fail:
+	virtio_mmio_remove(d);
+	return err;
+}
+
+void virtio_mmio_remove(struct virtio_dev *d)
+{
+	if (d->thread_started) {
+		uint64_t one = 1;
+
+		if (write(d->stop_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(d->thread, NULL);
+		d->thread_started = false;
+	}
+	if (d->ops) {
+		pthread_mutex_lock(&d->lock);
+		if (d->ops->reset)
+			d->ops->reset(d);
+		pthread_mutex_unlock(&d->lock);
+	}
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		if (d->kick_fd[i] >= 0)
+			close(d->kick_fd[i]);
+		d->kick_fd[i] = -1;
+	}
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	d->stop_fd = -1;
+}
