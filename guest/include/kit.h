@@ -58,6 +58,9 @@ void *malloc(size_t n);
 void *calloc(size_t n, size_t size);
 void *memalign(size_t align, size_t n);
 void free(void *p);
+/* Whole 4 KiB pages, page-aligned, no header; page_free keeps them for page_alloc. */
+void *page_alloc(void);
+void page_free(void *p);
 
 /* Event channels. */
 int evtchn_alloc(unsigned vcpu);

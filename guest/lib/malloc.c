@@ -97,3 +97,40 @@ void free(void *p)
 	free_lists[c] = b;
 	spin_unlock(&heap_lock);
 }
+
+/* Whole pages without a header (what a balloon gives away must be entirely its own). */
+static struct block *free_pages;
+
+void *page_alloc(void)
+{
+	struct block *b;
+
+	spin_lock(&heap_lock);
+	b = free_pages;
+	if (b) {
+		free_pages = b->next;
+	} else {
+		uint64_t base = (heap_next + 4095) & ~4095ull;
+
+		if (base + 4096 > heap_end || base + 4096 < base) {
+			spin_unlock(&heap_lock);
+			return NULL;
+		}
+		heap_next = base + 4096;
+		b = (struct block *)(uintptr_t)base;
+	}
+	spin_unlock(&heap_lock);
+	return b;
+}
+
+void page_free(void *p)
+{
+	struct block *b = p;
+
+	if (!p)
+		return;
+	spin_lock(&heap_lock);
+	b->next = free_pages;
+	free_pages = b;
+	spin_unlock(&heap_lock);
+}

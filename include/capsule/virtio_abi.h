@@ -91,6 +91,17 @@ struct virtq_used {
 	struct virtq_used_elem ring[]; /* queue size entries, then avail_event */
 };
 
+/* The event-index fields after each ring (VIRTIO_F_EVENT_IDX). */
+static inline volatile uint16_t *virtq_used_event(struct virtq_avail *a, uint16_t size)
+{
+	return (volatile uint16_t *)((uint8_t *)a + 4 + 2u * size); /* written by the driver */
+}
+
+static inline volatile uint16_t *virtq_avail_event(struct virtq_used *u, uint16_t size)
+{
+	return (volatile uint16_t *)((uint8_t *)u + 4 + 8u * size); /* written by the device */
+}
+
 /* Bytes each part of a queue of `n` entries takes (with the event-index fields). */
 #define VIRTQ_DESC_BYTES(n) (16ull * (n))
 #define VIRTQ_AVAIL_BYTES(n) (6ull + 2ull * (n))

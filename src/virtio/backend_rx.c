@@ -9,11 +9,19 @@
 
 void rx_pump_retry(struct rx_pump *p)
 {
-	if (p->len && virtio_queue_usable(p->dev, p->queue) &&
-	    p->deliver(p->dev, p->buf, p->len)) {
-		p->len = 0;
-		pthread_cond_broadcast(&p->drained);
+	struct virtq *q = &p->dev->vq[p->queue];
+
+	while (p->len && virtio_queue_usable(p->dev, p->queue)) {
+		if (p->deliver(p->dev, p->buf, p->len)) {
+			p->len = 0;
+			pthread_cond_broadcast(&p->drained);
+		} else if (!vq_enable_notify(q)) {
+			return; /* no buffers: the driver's next kick brings us back */
+		}
 	}
+	/* Keep the event index current, or an event-idx driver stops kicking. */
+	if (virtio_queue_usable(p->dev, p->queue))
+		vq_enable_notify(q);
 }
 
 static void *pump_thread(void *arg)

@@ -111,6 +111,7 @@ static void take_stats(struct virtio_dev *d)
 		b->stats_held = true;
 		b->stats_head = c.head;
 	}
+	vq_enable_notify(&d->vq[STATSQ]); /* the driver kicks when it adds the next buffer */
 }
 
 static void balloon_notify(struct virtio_dev *d, unsigned q)

@@ -291,6 +291,15 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.queue_notify = blk_notify,
 };
 
+/* The id is 20 bytes, NUL-terminated only when shorter (virtio spec 5.2.6). */
+static void set_serial(struct blk_backend *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	memset(b->serial, 0, sizeof(b->serial));
+	memcpy(b->serial, s, n < sizeof(b->serial) ? n : sizeof(b->serial));
+}
+
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 {
 	char path[4096], *opt, *save = NULL;
@@ -312,7 +321,7 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 		if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
 			b->readonly = true;
 		} else if (!strncmp(opt, "serial=", 7)) {
-			strncpy(b->serial, opt + 7, sizeof(b->serial));
+			set_serial(b, opt + 7);
 		} else {
 			snprintf(err, errlen, "--disk: unknown option '%s' (readonly, serial=ID)",
 				 opt);
@@ -333,7 +342,7 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 	if (!b->serial[0]) {
 		const char *base = strrchr(path, '/');
 
-		strncpy(b->serial, base ? base + 1 : path, sizeof(b->serial));
+		set_serial(b, base ? base + 1 : path);
 	}
 	b->have_ring = io_uring_queue_init(BLK_BATCH * 2, &b->ring, 0) == 0;
 	if (!b->have_ring)

@@ -35,15 +35,6 @@ int vq_init(struct virtq *q, const struct guest_mem *m, uint16_t size, gpa_t des
 	return 0;
 }
 
-static uint16_t *used_event(struct virtq *q)
-{
-	return &q->avail->ring[q->size]; /* written by the driver */
-}
-
-static uint16_t *avail_event(struct virtq *q)
-{
-	return (uint16_t *)&q->used->ring[q->size]; /* written by us */
-}
 
 bool vq_has_avail(const struct virtq *q)
 {
@@ -194,14 +185,14 @@ bool vq_need_interrupt(struct virtq *q)
 		return false;
 	q->signalled = now;
 	if (q->event_idx)
-		return virtq_need_event(__atomic_load_n(used_event(q), __ATOMIC_RELAXED), now, old);
+		return virtq_need_event(*virtq_used_event(q->avail, q->size), now, old);
 	return !(__atomic_load_n(&q->avail->flags, __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
 bool vq_enable_notify(struct virtq *q)
 {
 	if (q->event_idx)
-		__atomic_store_n(avail_event(q), q->last_avail, __ATOMIC_RELAXED);
+		*virtq_avail_event(q->used, q->size) = q->last_avail;
 	else
 		__atomic_store_n(&q->used->flags, 0, __ATOMIC_RELAXED);
 	/* Publish before re-checking, or a buffer added meanwhile could go unnoticed. */

@@ -1,0 +1,139 @@
+/*
+ * Guest kit: virtio drivers over virtio-mmio, for PV guests. Devices are found in
+ * start_info's device list; each interrupts through its own event channel. Drivers poll the
+ * used rings and block on the event channel when there is nothing to do.
+ */
+#ifndef CAPSULE_KIT_VIRTIO_H
+#define CAPSULE_KIT_VIRTIO_H
+
+#include "capsule/virtio_abi.h"
+#include "kit.h"
+
+struct vdev {
+	volatile uint8_t *base;
+	uint32_t type;
+	int port; /* event channel the device raises */
+	uint64_t features;
+};
+
+struct vq {
+	struct vdev *dev;
+	unsigned index;
+	uint16_t size, free_head, num_free, last_used, avail_idx, kicked_idx;
+	bool event_idx;
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	void **cookie;
+	uint16_t *chain_len;
+};
+
+struct vbuf {
+	const void *addr;
+	uint32_t len;
+	bool write; /* the device writes it */
+};
+
+uint32_t vdev_read(struct vdev *d, uint32_t off);
+void vdev_write(struct vdev *d, uint32_t off, uint32_t v);
+/* The nth device of this type: 0, or CAP_ENOENT. */
+int vdev_find(uint32_t type, unsigned nth, struct vdev *d);
+/* Reset and negotiate; features offered & wanted (VERSION_1 always). 0 or CAP_EINVAL. */
+int vdev_begin(struct vdev *d, uint64_t wanted);
+int vq_setup(struct vdev *d, struct vq *q, unsigned index, uint16_t size);
+void vdev_ready(struct vdev *d);
+bool vdev_needs_reset(struct vdev *d);
+
+/* Queue a chain (readable buffers first); the head, or CAP_ENOSPC. Publishes, no kick. */
+int vq_add(struct vq *q, const struct vbuf *bufs, unsigned n, void *cookie);
+/* Tell the device (only if it asked to be told, with event idx). */
+void vq_kick(struct vq *q);
+/* A completed chain's cookie (and bytes written), or NULL if none. */
+void *vq_poll(struct vq *q, uint32_t *len);
+/* Like vq_poll, blocking on the device's event channel until the deadline (0: none). */
+void *vq_wait(struct vq *q, uint32_t *len, uint64_t deadline_ns);
+
+/* virtio-blk */
+struct vblk {
+	struct vdev dev;
+	struct vq q;
+	uint64_t sectors;
+	bool readonly;
+};
+struct vblk_req {
+	struct virtio_blk_req_hdr hdr;
+	void *data;
+	uint32_t len;
+	volatile uint8_t status;
+	bool done;
+};
+int vblk_open(struct vblk *b, unsigned nth);
+/* Queue a request (no kick): type VIRTIO_BLK_T_*. CAP_ENOSPC if the queue is full. */
+int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type, uint64_t sector, void *data,
+		uint32_t len);
+/* Wait for every submitted request to complete. */
+void vblk_wait_all(struct vblk *b);
+/* One request, synchronously: its status. */
+int vblk_io(struct vblk *b, uint32_t type, uint64_t sector, void *data, uint32_t len);
+
+/* virtio-rng */
+int vrng_read(struct vq *q, void *buf, uint32_t len);
+
+/* virtio-console */
+struct vcons {
+	struct vdev dev;
+	struct vq rx, tx;
+	uint8_t rxbuf[8][256];
+};
+int vcons_open(struct vcons *c);
+void vcons_write(struct vcons *c, const void *buf, uint32_t len);
+/* Bytes received (up to cap), 0 at the deadline. */
+uint32_t vcons_read(struct vcons *c, void *buf, uint32_t cap, uint64_t deadline_ns);
+
+/* virtio-net, with a tiny IPv4 stack (ARP, ICMP echo, UDP) in guest/lib/netstack.c */
+#define VNET_RXBUFS 64
+#define VNET_RXBUF_SIZE 2048
+struct vnet {
+	struct vdev dev;
+	struct vq rx, tx;
+	uint8_t mac[6];
+	uint8_t (*rxbufs)[VNET_RXBUF_SIZE];
+	uint8_t txbuf[8][VNET_RXBUF_SIZE];
+	unsigned tx_next;
+	uint32_t ip;   /* host byte order */
+};
+int vnet_open(struct vnet *n, uint32_t ip);
+int vnet_send(struct vnet *n, const void *frame, uint32_t len);
+/* One frame into buf (merged from its buffers); its length, 0 at the deadline. */
+uint32_t vnet_recv(struct vnet *n, void *buf, uint32_t cap, uint64_t deadline_ns);
+
+struct udp_msg {
+	uint32_t src_ip;
+	uint16_t src_port, dst_port;
+	uint32_t len;
+	uint8_t data[1500];
+};
+/* Handle frames (answer ARP and ping) until a UDP datagram arrives or the deadline. */
+int net_poll_udp(struct vnet *n, struct udp_msg *m, uint64_t deadline_ns);
+int net_send_udp(struct vnet *n, uint32_t dst_ip, const uint8_t dst_mac[6], uint16_t src_port,
+		 uint16_t dst_port, const void *data, uint32_t len);
+/* ARP for an address: 0 and its MAC, or CAP_ENOENT at the deadline. */
+int net_resolve(struct vnet *n, uint32_t ip, uint8_t mac[6], uint64_t deadline_ns);
+uint32_t ip_parse(const char *s);
+
+/* virtio-balloon */
+struct vballoon {
+	struct vdev dev;
+	struct vq inflate, deflate, stats;
+	uint32_t *pfns;     /* pages held by the balloon */
+	uint32_t held, cap;
+	struct virtio_balloon_stat stat[VIRTIO_BALLOON_S_NR];
+};
+int vballoon_open(struct vballoon *b);
+/* Move towards the device's target; the number of pages now held. */
+uint32_t vballoon_update(struct vballoon *b);
+uint32_t vballoon_target(struct vballoon *b);
+/* Answer a statistics request if the device made one. */
+void vballoon_stats(struct vballoon *b, uint64_t free_bytes, uint64_t total_bytes);
+
+#endif
