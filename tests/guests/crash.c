@@ -21,8 +21,10 @@ int main(void)
 		__asm__ volatile("int3");
 	else if (!strcmp(how, "hlt"))
 		__asm__ volatile("hlt");
-	else if (!strcmp(how, "beyond")) /* past the end of guest RAM */
-		*(volatile int *)(uintptr_t)(start_info->mem_bytes + 4096) = 1;
+	else if (!strcmp(how, "beyond")) /* past guest RAM and the device window: unmapped */
+		*(volatile int *)(uintptr_t)(start_info->mem_bytes + (4 << 20)) = 1;
+	else if (!strcmp(how, "mmio")) /* an empty slot of the device window */
+		*(volatile int *)(uintptr_t)(start_info->mem_bytes + 0x100000) = 1;
 	else if (!strcmp(how, "stack")) { /* point the stack at nothing and call */
 		__asm__ volatile("mov $8, %%rsp; call 1f; 1:" : : : "memory");
 	} else if (!strcmp(how, "secondary")) {

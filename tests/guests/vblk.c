@@ -96,6 +96,9 @@ int main(void)
 	TEST_CHECK(pass(VIRTIO_BLK_T_OUT, half, b.sectors));
 	TEST_CHECK(vblk_io(&b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0) == VIRTIO_BLK_S_OK);
 	printf("vblk: wrote and flushed %llu sectors\n", (unsigned long long)half);
+	if (!strcmp(start_info->cmdline, "flushkill")) /* the host kills us now */
+		for (;;)
+			block(0);
 
 	struct virtio_blk_discard_write_zeroes range = {.sector = 100, .num_sectors = 100};
 	TEST_CHECK(vblk_io(&b, VIRTIO_BLK_T_DISCARD, 0, &range, sizeof(range)) == VIRTIO_BLK_S_OK);

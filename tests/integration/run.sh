@@ -79,6 +79,96 @@ expect stats 0 '' 'stats: [0-9]+ exits; hypercalls: console_write=[0-9]+ shutdow
 	-- "$CAPSULE" run --stats "$E/hello.elf"
 expect demo 0 'demo: done' '' -- "$CAPSULE" run --vcpus 4 "$E/demo.elf"
 
+# --- virtio devices
+D=tests/integration
+"$D/disk.py" make "$tmp/disk.img"
+expect vblk-rw 0 'Test result: SUCCESS' 'virtio-blk: [0-9]+ requests, [0-9]+ kicks' \
+	-- "$CAPSULE" run --stats --disk "$tmp/disk.img,serial=capsule-test" "$G/vblk.elf"
+expect vblk-rw-file 0 '0 sectors differ' '' -- "$D/disk.py" check "$tmp/disk.img" rw
+"$D/disk.py" make "$tmp/disk.img"
+expect vblk-readonly 0 'read-only disk refused a write' '' \
+	-- "$CAPSULE" run --disk "$tmp/disk.img,readonly,serial=capsule-test" --cmdline ro "$G/vblk.elf"
+expect vblk-readonly-file 0 '0 sectors differ' '' -- "$D/disk.py" check "$tmp/disk.img" ro
+# An acknowledged flush survives the VMM being killed.
+"$D/disk.py" make "$tmp/disk.img"
+"$CAPSULE" run --disk "$tmp/disk.img,serial=capsule-test" --cmdline flushkill "$G/vblk.elf" \
+	>"$tmp/flush.out" 2>&1 &
+pid=$!
+for _ in $(seq 200); do grep -q 'wrote and flushed' "$tmp/flush.out" && break; sleep 0.05; done
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+expect vblk-flush-then-kill 0 '0 sectors differ' '' -- "$D/disk.py" check "$tmp/disk.img" flushed
+expect vrng 0 'Test result: SUCCESS' '' -- "$CAPSULE" run --rng "$G/vrng.elf"
+expect vcons 0 'HELLO CAPSULE' '' -- sh -c "printf 'hello capsule\nquit\n' | $CAPSULE run --virtio-console $G/vcons.elf"
+"$D/disk.py" make "$tmp/disk.img"
+expect vhostile-rings 0 'vhostile: devices recovered' \
+	'(needs a reset.*){1}' -- "$CAPSULE" run --rng --disk "$tmp/disk.img" "$G/vhostile.elf"
+n=$(grep -c 'virtio-rng at 0x[0-9a-f]*: queue 0: .*; the device needs a reset' "$tmp/err")
+[ "$n" = 11 ] && report vhostile-each-reported 1 "" || report vhostile-each-reported 0 "$n of 11 reports"
+
+# virtio-net: a TAP in a network namespace made for the test.
+ns=capsule-test-$$
+if ip netns add "$ns" 2>"$tmp/err"; then
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" "$CAPSULE" run --stats --net tap=cap0,mac=52:54:00:12:34:56 \
+		--cmdline "192.0.2.2 192.0.2.1" "$G/vnet.elf" >"$tmp/net.out" 2>&1 &
+	pid=$!
+	expect vnet-peer 0 'udp: 200/200 echoed intact' '' \
+		-- ip netns exec "$ns" python3 "$D/net_peer.py" cap0 192.0.2.1 192.0.2.2
+	wait $pid
+	status=$?
+	cp "$tmp/net.out" "$tmp/out"
+	if [ $status = 0 ] && grep -q 'echoed 200 datagrams' "$tmp/out" &&
+		grep -q 'mac 52:54:00:12:34:56' "$tmp/out"; then
+		report vnet-guest 1 ""
+	else
+		report vnet-guest 0 "exit status $status"
+	fi
+	ip netns del "$ns"
+else
+	report vnet 0 "cannot create a network namespace: $(cat "$tmp/err")"
+fi
+
+# virtio-balloon: the VMM's resident memory follows the balloon.
+"$CAPSULE" run --mem 256 --balloon 0 --control "$tmp/ctl" --cmdline 64 "$G/vballoon.elf" \
+	>"$tmp/balloon.out" 2>&1 &
+pid=$!
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+wait_line() { for _ in $(seq 200); do grep -q "$1" "$tmp/balloon.out" && return 0; sleep 0.05; done; return 1; }
+ok=1 why=""
+wait_line 'balloon: ready' || { ok=0 why="guest never ready"; }
+r1=$(rss)
+"$CAPSULE" control "$tmp/ctl" balloon 48 >/dev/null
+wait_line 'holding 12288 pages' || { ok=0 why="no inflate"; }
+r2=$(rss)
+"$CAPSULE" control "$tmp/ctl" balloon 0 >/dev/null
+wait_line 'holding 0 pages' || { ok=0 why="no deflate"; }
+r3=$(rss)
+drop=$(((r1 - r2) / 1024)) rise=$(((r3 - r2) / 1024))
+printf 'balloon: RSS %d kB -> %d kB (inflate 48 MiB: -%d MiB) -> %d kB (deflate: +%d MiB)\n' \
+	"$r1" "$r2" "$drop" "$r3" "$rise"
+[ $ok = 1 ] && [ $((r1 - r2)) -ge $((48 * 1024 * 9 / 10)) ] || { ok=0 why="${why:-RSS fell by $drop MiB, not 90% of 48}"; }
+[ $ok = 1 ] && [ $((r3 - r2)) -ge $((48 * 1024 * 9 / 10)) ] || { ok=0 why="${why:-RSS rose by $rise MiB, not 90% of 48}"; }
+report balloon-rss "$ok" "$why"
+"$CAPSULE" control "$tmp/ctl" balloon >/dev/null
+sleep 0.3
+expect balloon-stats 0 'actual_mib=0 .*free=[1-9][0-9]* total=268435456' '' \
+	-- "$CAPSULE" control "$tmp/ctl" balloon
+expect control-bad-command 125 "unknown command 'frobnicate'" '' \
+	-- "$CAPSULE" control "$tmp/ctl" frobnicate
+kill -TERM $pid
+wait $pid
+expect control-gone 125 '' 'cannot connect' -- "$CAPSULE" control "$tmp/ctl" balloon
+expect control-no-balloon 125 'has no balloon' '' -- sh -c \
+	"$CAPSULE run --control $tmp/ctl2 --timeout 5 $G/spin.elf >/dev/null 2>&1 & sleep 0.3; $CAPSULE control $tmp/ctl2 balloon; s=\$?; kill %1; exit \$s"
+
+# device options: clear errors
+expect disk-missing 125 '' 'cannot open /nonexistent.img' -- "$CAPSULE" run --disk /nonexistent.img x
+expect disk-bad-option 125 '' "unknown option 'bogus'" -- "$CAPSULE" run --disk "$tmp/disk.img,bogus" x
+expect net-no-tap 125 '' 'give a TAP device name' -- "$CAPSULE" run --net mac=52:54:00:00:00:01 x
+expect net-bad-mac 125 '' 'not a unicast MAC' -- "$CAPSULE" run --net tap=t0,mac=01:00:00:00:00:00 x
+expect balloon-bad 125 '' '--balloon expects a number' -- "$CAPSULE" run --balloon lots x
+
 # --- crashes: reported with the reason and registers, exit status 126, VMM intact
 crash() { # how stderr-pattern [extra args]
 	local how=$1 re=$2
@@ -93,7 +183,8 @@ crash port '#GP \(general protection\)'
 crash ud2 '#UD \(invalid opcode\)'
 crash int3 '#BP \(breakpoint\)'
 crash hlt '#GP \(general protection\)'
-crash beyond '#PF \(page fault\) at rip=0x[0-9a-f]+ cr2=0x4001000'
+crash beyond '#PF \(page fault\) at rip=0x[0-9a-f]+ cr2=0x4400000'
+crash mmio 'unhandled MMIO write at 0x4100000 \(4 bytes\)'
 crash stack '#PF \(page fault\)'
 crash secondary '#PF \(page fault\) at rip=0xdead0000 cr2=0xdead0000 error=0x14 on vCPU 1' --vcpus 2
 crash guest 'the guest reported a crash \(code 7\)'
