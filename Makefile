@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # Capsule: `make` builds the VMM and the guest kit, `make check` runs every test,
 # `make demo` installs what is missing, builds, and runs the demo domain.
 
@@ -34,7 +35,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/u
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BENCH_GUESTS := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c))
 
-.PHONY: all check unit integration demo bench clean deps format
+.PHONY: all check unit integration demo bench clean deps format fuzz
 all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS)
 
 $(BUILD)/capsule: $(VMM_OBJS)
@@ -101,10 +102,37 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LIBS)
 
+# libFuzzer harnesses (clang), run for FUZZ_SECONDS each; CI runs them.
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/*.c))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lpthread
+
+fuzz: $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$(basename $$f); \
+		echo "== $$f for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(FUZZ_BUILD)/corpus/$$(basename $$f) 2>&1 | \
+			grep -E 'Done|stat::number_of_executed_units|ERROR|SUMMARY|BINGO|crash-' ; \
+		test $${PIPESTATUS[0]} -eq 0; \
+	done
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD)
+
+# Keep objects: guests and benchmarks are linked from them in pattern rules.
+.SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -2,7 +2,8 @@
 # Installs what Capsule needs to build and test, from Debian's archive. As root it runs
 # apt-get; otherwise it prints the exact command to run.
 set -eu
-packages=(gcc make libc6-dev binutils libcmocka-dev liburing-dev pkg-config util-linux iproute2 iputils-ping python3)
+packages=(gcc make libc6-dev binutils libcmocka-dev liburing-dev pkg-config util-linux iproute2 iputils-ping python3
+	clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -58,6 +58,8 @@ unsigned balloon_parse_pfns(const struct vq_chain *c, uint32_t *pfns, unsigned m
 struct net_backend;
 /* Parse "tap=NAME[,mac=xx:xx:xx:xx:xx:xx]"; opens the TAP. NULL with a message in err. */
 struct net_backend *net_open(const char *spec, char *err, size_t errlen);
+/* A backend on an open fd (tests and the fuzzer: /dev/null). */
+struct net_backend *net_open_fd(int fd);
 void net_init_config(struct net_backend *n, struct virtio_dev *d);
 void net_start(struct net_backend *n, struct virtio_dev *d);
 void net_stop(struct net_backend *n); /* before its device goes away */

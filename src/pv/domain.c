@@ -14,12 +14,15 @@
 
 static uint64_t guest_tsc(const struct vcpu *v)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = {.hdr.nmsrs = 1, .e.index = MSR_IA32_TSC};
+	union {
+		struct kvm_msrs hdr; /* followed by its entries[] */
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} m;
 
-	return ioctl(v->fd, KVM_GET_MSRS, &m) == 1 ? m.e.data : 0;
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.hdr.entries[0].index = MSR_IA32_TSC;
+	return ioctl(v->fd, KVM_GET_MSRS, &m) == 1 ? m.hdr.entries[0].data : 0;
 }
 
 static int load_image(struct pv_domain *pv, const char *path, struct elf_image *img)

@@ -184,6 +184,17 @@ fail:
 	return NULL;
 }
 
+struct net_backend *net_open_fd(int fd)
+{
+	struct net_backend *n = fd >= 0 ? calloc(1, sizeof(*n)) : NULL;
+
+	if (n) {
+		n->tap = fd;
+		snprintf(n->ifname, sizeof(n->ifname), "fd%d", fd);
+	}
+	return n;
+}
+
 void net_init_config(struct net_backend *n, struct virtio_dev *d)
 {
 	struct virtio_net_config c = {.status = VIRTIO_NET_S_LINK_UP, .max_virtqueue_pairs = 1};
