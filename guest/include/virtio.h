@@ -59,6 +59,7 @@ struct vblk {
 	struct vq q;
 	uint64_t sectors;
 	bool readonly;
+	bool poll; /* wait by spinning on the used ring instead of blocking (benchmarks) */
 };
 struct vblk_req {
 	struct virtio_blk_req_hdr hdr;
@@ -93,12 +94,13 @@ uint32_t vcons_read(struct vcons *c, void *buf, uint32_t cap, uint64_t deadline_
 /* virtio-net, with a tiny IPv4 stack (ARP, ICMP echo, UDP) in guest/lib/netstack.c */
 #define VNET_RXBUFS 64
 #define VNET_RXBUF_SIZE 2048
+#define VNET_TXBUFS 16 /* = the transmit queue size: a buffer is reused only once sent */
 struct vnet {
 	struct vdev dev;
 	struct vq rx, tx;
 	uint8_t mac[6];
 	uint8_t (*rxbufs)[VNET_RXBUF_SIZE];
-	uint8_t txbuf[8][VNET_RXBUF_SIZE];
+	uint8_t txbuf[VNET_TXBUFS][VNET_RXBUF_SIZE];
 	unsigned tx_next;
 	uint32_t ip;   /* host byte order */
 };

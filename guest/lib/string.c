@@ -93,6 +93,8 @@ unsigned long strtoul(const char *s, char **end, int base)
 {
 	unsigned long v = 0;
 
+	while (*s == ' ' || *s == '\t' || *s == '\n')
+		s++;
 	if (base == 0)
 		base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
 	if (base == 16 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))

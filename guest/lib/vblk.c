@@ -45,7 +45,10 @@ void vblk_wait_all(struct vblk *b)
 {
 	vq_kick(&b->q);
 	while (b->q.num_free != b->q.size) {
-		struct vblk_req *r = vq_wait(&b->q, NULL, 0);
+		struct vblk_req *r = b->poll ? vq_poll(&b->q, NULL) : vq_wait(&b->q, NULL, 0);
+
+		if (!r && b->poll)
+			__asm__ volatile("pause");
 
 		if (r)
 			r->done = true;

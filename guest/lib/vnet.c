@@ -19,7 +19,7 @@ int vnet_open(struct vnet *n, uint32_t ip)
 	if (!rc)
 		rc = vq_setup(&n->dev, &n->rx, 0, VNET_RXBUFS);
 	if (!rc)
-		rc = vq_setup(&n->dev, &n->tx, 1, 16);
+		rc = vq_setup(&n->dev, &n->tx, 1, VNET_TXBUFS);
 	n->rxbufs = memalign(4096, VNET_RXBUFS * VNET_RXBUF_SIZE);
 	if (rc || !n->rxbufs)
 		return rc ? rc : CAP_ENOSPC;
@@ -45,7 +45,7 @@ int vnet_send(struct vnet *n, const void *frame, uint32_t len)
 		;
 	if (n->tx.num_free == 0)
 		vq_wait(&n->tx, NULL, 0);
-	b = n->txbuf[n->tx_next++ % 8];
+	b = n->txbuf[n->tx_next++ % VNET_TXBUFS];
 	memset(b, 0, sizeof(struct virtio_net_hdr));
 	memcpy(b + sizeof(struct virtio_net_hdr), frame, len);
 	v = (struct vbuf){b, (uint32_t)(len + sizeof(struct virtio_net_hdr)), false};

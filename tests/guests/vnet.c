@@ -26,6 +26,20 @@ int main(void)
 			printf("vnet: echoed %u datagrams\n", echoed);
 			test_finish(true);
 		}
+		if (m.len > 6 && !memcmp(m.data, "blast ", 6)) { /* "blast N SIZE": send N */
+			static uint8_t payload[1472];
+			char *e;
+			unsigned long count = strtoul((char *)m.data + 6, &e, 10);
+			unsigned long size = strtoul(e, NULL, 10);
+
+			m.data[m.len < sizeof(m.data) ? m.len : sizeof(m.data) - 1] = 0;
+			if (size > sizeof(payload))
+				size = sizeof(payload);
+			for (unsigned long i = 0; i < count; i++)
+				net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, payload, size);
+			net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, "done", 4);
+			continue;
+		}
 		if (m.dst_port == 7) {
 			net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, m.data, m.len);
 			echoed++;
