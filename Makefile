@@ -25,7 +25,8 @@ LIB_SRCS  := $(filter-out src/cli/%,$(VMM_SRCS))
 VMM_OBJS  := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 
-KIT_SRCS  := $(wildcard guest/lib/*.c) guest/lib/start.S
+KIT_COMMON := $(wildcard guest/lib/common/*.c)
+KIT_SRCS  := $(KIT_COMMON) $(wildcard guest/lib/pv/*.c) guest/lib/pv/start.S
 KIT_OBJS  := $(patsubst %,$(BUILD)/obj/%.o,$(basename $(KIT_SRCS)))
 KIT_LIB   := $(BUILD)/guest/libkit.a
 

@@ -53,7 +53,8 @@ char *strchr(const char *s, int c);
 char *strstr(const char *haystack, const char *needle);
 unsigned long strtoul(const char *s, char **end, int base);
 
-/* Allocator: power-of-two size classes over start_info's free RAM; thread-safe. */
+/* Allocator: power-of-two size classes over free RAM (heap_init); thread-safe. */
+void heap_init(uint64_t start, uint64_t end);
 void *malloc(size_t n);
 void *calloc(size_t n, size_t size);
 void *memalign(size_t align, size_t n);

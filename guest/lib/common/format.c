@@ -1,5 +1,5 @@
 /* vsnprintf: %d %i %u %x %X %p %s %c %%, with 0/-/width, and l, ll, z length modifiers. */
-#include "kit_internal.h"
+#include "kit.h"
 
 struct out {
 	char *buf;

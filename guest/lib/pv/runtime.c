@@ -152,18 +152,6 @@ void kit_main(const struct cap_start_info *si)
 	poweroff(main());
 }
 
-void spin_lock(spinlock_t *l)
-{
-	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
-			__asm__ volatile("pause");
-}
-
-void spin_unlock(spinlock_t *l)
-{
-	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
-}
-
 noreturn void test_finish(bool ok)
 {
 	printf("Test result: %s\n", ok ? "SUCCESS" : "FAILURE");

@@ -1,5 +1,5 @@
 /* The string and memory functions the compiler and guests expect. */
-#include "kit_internal.h"
+#include "kit.h"
 
 void *memcpy(void *dst, const void *src, size_t n)
 {

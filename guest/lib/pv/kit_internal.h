@@ -20,6 +20,5 @@ static inline struct kit_cpu *kit_cpu(void)
 	return (struct kit_cpu *)(sp & ~(KIT_STACK_SIZE - 1));
 }
 
-void heap_init(uint64_t start, uint64_t end);
 
 #endif

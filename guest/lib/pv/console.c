@@ -33,22 +33,3 @@ void console_write(const char *s, size_t n)
 	spin_unlock(&console_lock);
 }
 
-int puts(const char *s)
-{
-	console_write(s, strlen(s));
-	console_write("\n", 1);
-	return 0;
-}
-
-int printf(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	console_write(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-	return n;
-}

@@ -2,7 +2,7 @@
  * A simple allocator: blocks of power-of-two sizes carved from start_info's free RAM, and
  * one free list per size class. Freed memory is reused, never given back to the VMM.
  */
-#include "kit_internal.h"
+#include "kit.h"
 
 #define MIN_SHIFT 5 /* 32-byte blocks, 16 of them header */
 #define CLASSES 40
