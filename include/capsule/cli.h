@@ -26,20 +26,26 @@ struct run_devices {
 	struct balloon_backend *balloon;
 	bool rng;
 	/* the devices of the domain running now */
+	struct virtio_dev *active[CAP_MAX_DEVICES];
+	unsigned nr_active;
 	struct virtio_dev *balloon_dev;
 };
+
+/* How a kind of domain adds a virtio device (pv_add_device, hvm_add_device). */
+typedef struct virtio_dev *(*add_device_fn)(void *domain, const struct virtio_dev_ops *ops,
+					    void *priv);
 
 /* Add an option's device; -1 after printing why. */
 int devices_add_disk(struct run_devices *rd, const char *spec);
 int devices_add_net(struct run_devices *rd, const char *spec);
 int devices_add_balloon(struct run_devices *rd, const char *mib);
-/* Create every device on a PV domain about to be built; start their backends. */
-int devices_attach(struct run_devices *rd, struct pv_domain *pv);
-void devices_start(struct run_devices *rd, struct pv_domain *pv);
+/* Create every device on a domain about to be built; start their backends once it runs. */
+int devices_attach(struct run_devices *rd, add_device_fn add, void *domain);
+void devices_start(struct run_devices *rd);
 /* Stop the backends' threads before the domain's devices go away. */
 void devices_detach(struct run_devices *rd);
 void devices_close(struct run_devices *rd);
-void devices_print_stats(const struct pv_domain *pv);
+void devices_print_stats(const struct run_devices *rd);
 
 /* The control socket of a running domain (`capsule run --control PATH`). */
 struct control;

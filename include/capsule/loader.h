@@ -17,6 +17,7 @@ struct elf_image {
 	uint64_t entry;
 	uint64_t lo, hi;    /* lowest loaded address, end of the highest segment */
 	uint32_t pv_abi;    /* version from the Capsule ELF note; 0 if there is none */
+	uint32_t pvh_entry; /* XEN_ELFNOTE_PHYS32_ENTRY (PVH boot); 0 if there is none */
 };
 
 /* elf_load flags */
@@ -28,6 +29,36 @@ struct elf_image {
  */
 int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t min_gpa,
 	     unsigned flags, struct elf_image *out, char err[LOADER_ERR_MAX]);
+
+/* Does this file look like an ELF carrying the Capsule note (a PV image)? */
+int elf_is_pv(const uint8_t *file, size_t size);
+
+/* ---- kernels for HVM domains ---- */
+
+/* Linux x86 boot protocol: the bzImage's setup header, checked. */
+struct bzimage {
+	uint16_t version;
+	uint32_t kernel_off, kernel_size; /* the protected-mode kernel in the file */
+	uint32_t init_size;               /* memory it needs to decompress */
+	uint32_t initrd_addr_max;
+	uint32_t cmdline_size;            /* longest command line it accepts */
+	uint32_t header_len;              /* setup header bytes from 0x1f1, to copy */
+};
+#define BZ_LOAD_ADDR 0x100000ull
+/* 1 if file is a bzImage, 0 if not; -EINVAL with err if it claims to be and is broken. */
+int bzimage_parse(const uint8_t *file, size_t size, struct bzimage *bz,
+		  char err[LOADER_ERR_MAX]);
+
+/* Multiboot v1: the header and what loading it gives. */
+struct multiboot_image {
+	uint32_t flags;
+	uint64_t entry, lo, hi;
+};
+#define MULTIBOOT_MAGIC 0x1badb002u
+#define MULTIBOOT_BOOT_MAGIC 0x2badb002u
+/* Load a multiboot kernel (a.out-kludge addresses, or ELF): 1 loaded, 0 not multiboot. */
+int multiboot_load(const uint8_t *file, size_t size, struct guest_mem *mem,
+		   struct multiboot_image *mb, char err[LOADER_ERR_MAX]);
 
 /* Read a whole file (at most max_size bytes) into a malloc'd buffer. */
 int file_read_all(const char *path, uint64_t max_size, uint8_t **buf, size_t *size,

@@ -49,6 +49,7 @@ struct vcpu {
 struct vm_config {
 	uint64_t mem_bytes;
 	unsigned nr_vcpus;
+	bool platform; /* HVM: in-kernel PIC/IOAPIC/LAPIC and PIT, created before the vCPUs */
 };
 
 struct vm {
@@ -67,6 +68,9 @@ struct vm {
 	enum vm_end_reason end_reason; /* first reason wins; read with vm_ended() */
 	int end_code;
 	unsigned running_vcpus;
+	bool pause_requested;   /* under lock */
+	unsigned paused_vcpus;  /* under lock */
+	pthread_cond_t pause_cond;
 
 	void *pv;                /* struct pv_domain of a PV domain */
 	FILE *console;           /* where guest console output goes */
@@ -86,6 +90,17 @@ bool vm_end(struct vm *vm, enum vm_end_reason reason, int code);
 bool vm_ended(struct vm *vm);
 /* Wait until the domain ends or timeout_ms passes (0: no limit); returns the reason. */
 enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms);
+/* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
+
+/*
+ * Stop every running vCPU at an instruction boundary (out of KVM_RUN, in its thread) and
+ * wait until all have: returns how many, or -EBUSY. vm_resume lets them go on.
+ * For snapshots and `capsule control pause`.
+ */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+
 /* Nanoseconds since domain time 0. */
 uint64_t vm_time_ns(const struct vm *vm);
 uint64_t monotonic_ns(void);
@@ -104,6 +119,9 @@ enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs,
 			    const struct kvm_sregs *sregs, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void vcpu_dump_regs(const struct kvm_regs *r, const struct kvm_sregs *s, FILE *out);
+
+/* Make the vCPU leave KVM_RUN soon (vm->lock held). */
+void kick_vcpu(struct vcpu *v);
 
 /* The exit table: handles one KVM exit of v. */
 enum exit_action vcpu_handle_exit(struct vcpu *v);

@@ -49,36 +49,47 @@ int devices_add_balloon(struct run_devices *rd, const char *mib)
 	return rd->balloon ? 0 : -1;
 }
 
-int devices_attach(struct run_devices *rd, struct pv_domain *pv)
+static struct virtio_dev *add(struct run_devices *rd, add_device_fn fn, void *domain,
+			      const struct virtio_dev_ops *ops, void *priv)
+{
+	struct virtio_dev *d = fn(domain, ops, priv);
+
+	if (d)
+		rd->active[rd->nr_active++] = d;
+	return d;
+}
+
+int devices_attach(struct run_devices *rd, add_device_fn fn, void *domain)
 {
 	struct virtio_dev *d;
 
+	rd->nr_active = 0;
 	for (unsigned i = 0; i < rd->nr_disks; i++) {
-		if (!(d = pv_add_device(pv, &virtio_blk_ops, rd->disks[i])))
+		if (!(d = add(rd, fn, domain, &virtio_blk_ops, rd->disks[i])))
 			return -1;
 		blk_init_config(rd->disks[i], d);
 	}
 	if (rd->net) {
-		if (!(d = pv_add_device(pv, &virtio_net_ops, rd->net)))
+		if (!(d = add(rd, fn, domain, &virtio_net_ops, rd->net)))
 			return -1;
 		net_init_config(rd->net, d);
 	}
-	if (rd->console && !pv_add_device(pv, &virtio_console_ops, rd->console))
+	if (rd->console && !add(rd, fn, domain, &virtio_console_ops, rd->console))
 		return -1;
-	if (rd->rng && !pv_add_device(pv, &virtio_rng_ops, NULL))
+	if (rd->rng && !add(rd, fn, domain, &virtio_rng_ops, NULL))
 		return -1;
 	if (rd->balloon) {
-		if (!(rd->balloon_dev = pv_add_device(pv, &virtio_balloon_ops, rd->balloon)))
+		if (!(rd->balloon_dev = add(rd, fn, domain, &virtio_balloon_ops, rd->balloon)))
 			return -1;
 		balloon_start(rd->balloon, rd->balloon_dev);
 	}
 	return 0;
 }
 
-void devices_start(struct run_devices *rd, struct pv_domain *pv)
+void devices_start(struct run_devices *rd)
 {
-	for (unsigned i = 0; i < pv->nr_devices; i++) {
-		struct virtio_dev *d = &pv->devices[i].dev;
+	for (unsigned i = 0; i < rd->nr_active; i++) {
+		struct virtio_dev *d = rd->active[i];
 
 		if (d->ops == &virtio_net_ops)
 			net_start(rd->net, d);
@@ -91,7 +102,7 @@ void devices_detach(struct run_devices *rd)
 {
 	net_stop(rd->net);
 	console_stop(rd->console);
-	rd->balloon_dev = NULL;
+	rd->balloon_dev = NULL; /* active[] stays for the statistics; attach resets it */
 }
 
 void devices_close(struct run_devices *rd)
@@ -104,10 +115,10 @@ void devices_close(struct run_devices *rd)
 	balloon_close(rd->balloon);
 }
 
-void devices_print_stats(const struct pv_domain *pv)
+void devices_print_stats(const struct run_devices *rd)
 {
-	for (unsigned i = 0; i < pv->nr_devices; i++) {
-		const struct virtio_dev *d = &pv->devices[i].dev;
+	for (unsigned i = 0; i < rd->nr_active; i++) {
+		const struct virtio_dev *d = rd->active[i];
 		const struct virtio_stats *s = &d->stats;
 
 		fprintf(stderr,

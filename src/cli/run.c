@@ -8,11 +8,16 @@
 
 #include "capsule/cli.h"
 #include "capsule/log.h"
+#include "capsule/hvm.h"
+#include "capsule/loader.h"
 #include "capsule/pv.h"
 
 struct run_opts {
 	struct run_devices dev;
 	const char *control;
+	const char *initrd;
+	bool hvm;    /* the image is not a Capsule PV image: boot it as an unmodified kernel */
+	bool no_pvh;
 	uint64_t mem_mib;
 	uint64_t vcpus;
 	uint64_t timeout_s;
@@ -34,11 +39,15 @@ static void run_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: capsule run [OPTIONS] IMAGE\n\n"
-		"Run the PV domain in IMAGE (an ELF built with Capsule's guest kit) in the\n"
-		"foreground. Its console goes to stdout; capsule exits with the guest's exit code.\n\n"
+		"Run a domain in the foreground; capsule exits with the guest's exit code.\n"
+		"IMAGE is a PV image (an ELF built with Capsule's guest kit), or a kernel for an\n"
+		"HVM domain: a Linux bzImage or vmlinux, a PVH ELF, or a multiboot kernel. The\n"
+		"console (the PV console ring, or the HVM serial port COM1) is on stdout.\n\n"
 		"  -m, --mem MiB        guest memory (default 64)\n"
 		"  -c, --vcpus N        virtual CPUs, 1 to %u (default 1)\n"
 		"  -p, --cmdline STR    command line passed to the guest\n"
+		"      --initrd PATH    initial ramdisk for a kernel (HVM)\n"
+		"      --no-pvh         boot an ELF kernel at its 64-bit entry, not its PVH note\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
 		"      --no-reboot      exit instead of restarting when the guest reboots\n"
 		"\nDevices (virtio-mmio, listed to the guest in start_info):\n"
@@ -74,6 +83,31 @@ int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uin
 	return 0;
 }
 
+/* A PV image carries the Capsule ELF note; anything else is a kernel for an HVM domain. */
+static int image_kind(struct run_opts *o)
+{
+	char err[LOADER_ERR_MAX];
+	uint8_t *file;
+	size_t size;
+
+	if (file_read_all(o->image, (uint64_t)o->mem_mib << 20, &file, &size, err)) {
+		fprintf(stderr, "capsule run: %s\n", err);
+		return -1;
+	}
+	o->hvm = !elf_is_pv(file, size);
+	free(file);
+	if (!o->hvm && o->initrd) {
+		fprintf(stderr, "capsule run: --initrd is for kernels; %s is a PV image\n", o->image);
+		return -1;
+	}
+	if (o->hvm && o->mem_mib < 16) {
+		fprintf(stderr, "capsule run: %s is a kernel for an HVM domain, which needs at "
+			"least --mem 16\n", o->image);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
@@ -90,6 +124,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"virtio-console", no_argument, NULL, 'C'},
 		{"balloon", required_argument, NULL, 'B'},
 		{"control", required_argument, NULL, 'K'},
+		{"initrd", required_argument, NULL, 'I'},
+		{"no-pvh", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -162,6 +198,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'K':
 			o->control = optarg;
 			break;
+		case 'I':
+			o->initrd = optarg;
+			break;
+		case 'P':
+			o->no_pvh = true;
+			break;
 		case 'h':
 			run_usage(stdout);
 			exit(0);
@@ -177,6 +219,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		return -1;
 	}
 	o->image = argv[optind];
+	if (image_kind(o))
+		return -1;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
 	return 0;
 }
@@ -212,11 +256,55 @@ static void print_stats(const struct vm *vm, const struct pv_domain *pv)
 
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		exits += vm->vcpus[i].exits;
-	fprintf(stderr, "capsule: stats: %llu exits; hypercalls:", (unsigned long long)exits);
-	for (unsigned i = 0; i < CAP_HC_COUNT; i++)
+	fprintf(stderr, "capsule: stats: %llu exits%s", (unsigned long long)exits,
+		pv ? "; hypercalls:" : "");
+	for (unsigned i = 0; pv && i < CAP_HC_COUNT; i++)
 		if (pv->hypercalls[i])
 			fprintf(stderr, " %s=%llu", names[i], (unsigned long long)pv->hypercalls[i]);
 	fputc('\n', stderr);
+}
+
+/* One boot of the domain: returns why it ended and its code. */
+/* One domain of either kind: what run_once needs to build, start and tear it down. */
+struct domain {
+	bool hvm;
+	struct pv_domain pv;
+	struct hvm_domain hvm_dom;
+};
+
+static struct virtio_dev *add_pv(void *d, const struct virtio_dev_ops *ops, void *priv)
+{
+	return pv_add_device(d, ops, priv);
+}
+
+static struct virtio_dev *add_hvm(void *d, const struct virtio_dev_ops *ops, void *priv)
+{
+	return hvm_add_device(d, ops, priv);
+}
+
+static int build(struct run_opts *o, struct run_state *rs, struct domain *dom, struct vm *vm)
+{
+	struct pv_config pcfg = {
+		.image_path = o->image,
+		.cmdline = o->cmdline,
+		.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL,
+	};
+	struct hvm_config hcfg = {
+		.kernel = o->image, .initrd = o->initrd, .cmdline = o->cmdline, .no_pvh = o->no_pvh,
+	};
+	int rc;
+
+	/* The serial port reads stdin unless a virtio console does. */
+	rc = dom->hvm ? hvm_domain_init(&dom->hvm_dom, vm, stdout, o->dev.console ? -1 : 0)
+		      : pv_domain_init(&dom->pv, vm);
+	pthread_mutex_lock(&rs->lock);
+	if (!rc)
+		rc = devices_attach(&o->dev, dom->hvm ? add_hvm : add_pv,
+				    dom->hvm ? (void *)&dom->hvm_dom : (void *)&dom->pv);
+	pthread_mutex_unlock(&rs->lock);
+	if (!rc)
+		rc = dom->hvm ? hvm_domain_build(&dom->hvm_dom, &hcfg) : pv_domain_build(&dom->pv, &pcfg);
+	return rc;
 }
 
 /* One boot of the domain: returns why it ended and its code. */
@@ -224,37 +312,30 @@ static int run_once(struct run_opts *o, struct run_state *rs, enum vm_end_reason
 		    int *code, uint64_t deadline_ns)
 {
 	struct vm_config vcfg = {.mem_bytes = o->mem_mib << 20, .nr_vcpus = (unsigned)o->vcpus};
-	struct pv_config pcfg = {
-		.image_path = o->image,
-		.cmdline = o->cmdline,
-		.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL,
-	};
-	struct pv_domain pv;
+	static struct domain dom; /* large: not on the stack */
 	struct vm vm;
 	uint64_t now;
 	int rc;
 
+	memset(&dom, 0, sizeof(dom));
+	dom.hvm = o->hvm;
+	vcfg.platform = dom.hvm;
 	/* PV page tables map RAM in 2 MiB pages. */
-	vcfg.mem_bytes = (vcfg.mem_bytes + (2u << 20) - 1) & ~((2ull << 20) - 1);
+	if (!dom.hvm)
+		vcfg.mem_bytes = (vcfg.mem_bytes + (2u << 20) - 1) & ~((2ull << 20) - 1);
 	rc = vm_create(&vm, &vcfg);
 	if (rc)
 		return rc;
-	rc = pv_domain_init(&pv, &vm);
-	pthread_mutex_lock(&rs->lock);
-	if (!rc)
-		rc = devices_attach(&o->dev, &pv);
-	pthread_mutex_unlock(&rs->lock);
-	if (!rc)
-		rc = pv_domain_build(&pv, &pcfg);
+	rc = build(o, rs, &dom, &vm);
 	if (!rc) {
 		pthread_mutex_lock(&rs->lock);
 		rs->vm = &vm;
 		if (rs->signo)
 			vm_end(&vm, VM_END_POWEROFF, 128 + rs->signo);
 		pthread_mutex_unlock(&rs->lock);
-		rc = pv_domain_start(&pv);
+		rc = dom.hvm ? hvm_domain_start(&dom.hvm_dom) : pv_domain_start(&dom.pv);
 		if (!rc)
-			devices_start(&o->dev, &pv);
+			devices_start(&o->dev);
 		/* After the guest starts: signals queue (they are blocked) until it runs. */
 		if (!rc && rs->sig_thread && pthread_create(rs->sig_thread, NULL, signal_thread,
 							    rs) == 0) {
@@ -275,10 +356,13 @@ static int run_once(struct run_opts *o, struct run_state *rs, enum vm_end_reason
 	devices_detach(&o->dev);
 	pthread_mutex_unlock(&rs->lock);
 	if (!rc && o->stats) {
-		print_stats(&vm, &pv);
-		devices_print_stats(&pv);
+		print_stats(&vm, dom.hvm ? NULL : &dom.pv);
+		devices_print_stats(&o->dev);
 	}
-	pv_domain_destroy(&pv);
+	if (dom.hvm)
+		hvm_domain_destroy(&dom.hvm_dom);
+	else
+		pv_domain_destroy(&dom.pv);
 	vm_destroy(&vm);
 	return rc;
 }

@@ -51,6 +51,22 @@ enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs,
 	return EXIT_DOMAIN_END;
 }
 
+/* Paused: report in, sleep until resumed (or the end), then re-arm KVM_RUN. */
+static void wait_while_paused(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	vm->paused_vcpus++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->pause_requested && vm->end_reason == VM_END_NONE)
+		pthread_cond_wait(&vm->pause_cond, &vm->lock);
+	vm->paused_vcpus--;
+	if (vm->end_reason == VM_END_NONE)
+		v->run->immediate_exit = 0;
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void vcpu_run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -62,9 +78,11 @@ static void vcpu_run_loop(struct vcpu *v)
 		return;
 	}
 	while (!vm_ended(vm)) {
+		if (__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
+			wait_while_paused(v);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
-				continue; /* kicked: the loop condition says why */
+				continue; /* kicked: the loop conditions say why */
 			vcpu_crash(v, NULL, NULL, "KVM_RUN failed (%s)", strerror(errno));
 			return;
 		}

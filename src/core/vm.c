@@ -53,6 +53,7 @@ int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->ended_cond, &ca);
+	pthread_cond_init(&vm->pause_cond, &ca);
 	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -103,6 +104,32 @@ static int create_vcpu(struct vm *vm, struct vcpu *v)
 	return cpuid_setup(v);
 }
 
+/* The x86 PC's interrupt controllers and timer, inside KVM. */
+static int create_platform(struct vm *vm)
+{
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+
+	/* Needed on Intel hosts for real mode; three pages just below the BIOS area. */
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
+		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_err("cannot create the in-kernel interrupt controllers: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_err("cannot create the in-kernel PIT: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_irq_line(struct vm *vm, uint32_t gsi, bool level)
+{
+	struct kvm_irq_level irq = {.irq = gsi, .level = level};
+
+	return vm->fd >= 0 && ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
 	struct kvm_userspace_memory_region region;
@@ -147,6 +174,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		log_err("cannot give guest memory to KVM: %s", strerror(errno));
 		goto fail;
 	}
+	if (cfg->platform) {
+		err = create_platform(vm);
+		if (err)
+			goto fail;
+	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		err = create_vcpu(vm, &vm->vcpus[i]);
 		if (err) {
@@ -161,13 +193,14 @@ fail:
 	return err;
 }
 
-static void kick_vcpu(struct vcpu *v)
+void kick_vcpu(struct vcpu *v)
 {
 	if (v->run)
 		v->run->immediate_exit = 1; /* closes the race with a vCPU about to enter */
 	if (v->thread_started)
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 	pthread_cond_broadcast(&v->wake); /* a vCPU blocked in a hypercall */
+	pthread_cond_broadcast(&v->vm->pause_cond);
 }
 
 bool vm_end(struct vm *vm, enum vm_end_reason reason, int code)
@@ -185,6 +218,34 @@ bool vm_end(struct vm *vm, enum vm_end_reason reason, int code)
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return first;
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned running;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->pause_requested || vm->end_reason != VM_END_NONE) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EBUSY;
+	}
+	vm->pause_requested = true;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].state == VCPU_RUNNING)
+			kick_vcpu(&vm->vcpus[i]);
+	/* Each running vCPU acknowledges from its own thread, outside KVM_RUN. */
+	while (vm->paused_vcpus < (running = vm->running_vcpus) && vm->end_reason == VM_END_NONE)
+		pthread_cond_wait(&vm->pause_cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	return (int)running;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_requested = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 bool vm_ended(struct vm *vm)
@@ -253,6 +314,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 		pthread_cond_destroy(&vm->ended_cond);
+		pthread_cond_destroy(&vm->pause_cond);
 		pthread_mutex_destroy(&vm->lock);
 	}
 	free(vm->supported_cpuid);

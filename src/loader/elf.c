@@ -48,13 +48,15 @@ static int check_header(const Elf64_Ehdr *eh, size_t size, char err[LOADER_ERR_M
 }
 
 /* Scan one PT_NOTE segment for the Capsule ABI note. */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
 static int scan_notes(const uint8_t *file, size_t size, const Elf64_Phdr *ph,
-		      uint32_t *abi, char err[LOADER_ERR_MAX])
+		      struct elf_image *out, char err[LOADER_ERR_MAX])
 {
 	uint64_t off = ph->p_offset, end;
 
 	if (!in_file(ph->p_offset, ph->p_filesz, size))
-		return fail(err, "ELF note segment lies beyond the end of the file");
+		return fail(err, "ELF note segment lies beyond the end of the file (truncated?)");
 	end = ph->p_offset + ph->p_filesz;
 	while (end - off >= sizeof(Elf64_Nhdr)) {
 		Elf64_Nhdr nh;
@@ -69,8 +71,27 @@ static int scan_notes(const uint8_t *file, size_t size, const Elf64_Phdr *ph,
 		if (nh.n_namesz == sizeof(CAP_ELFNOTE_NAME) && nh.n_type == CAP_ELFNOTE_ABI &&
 		    nh.n_descsz == 4 &&
 		    memcmp(file + off, CAP_ELFNOTE_NAME, sizeof(CAP_ELFNOTE_NAME)) == 0)
-			memcpy(abi, file + off + name_len, 4);
+			memcpy(&out->pv_abi, file + off + name_len, 4);
+		/* Xen's PVH entry note: a 32-bit entry point (4 or 8 bytes). */
+		if (nh.n_namesz == 4 && nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY &&
+		    (nh.n_descsz == 4 || nh.n_descsz == 8) && memcmp(file + off, "Xen", 4) == 0)
+			memcpy(&out->pvh_entry, file + off + name_len, 4);
 		off += name_len + desc_len;
+	}
+	return 0;
+}
+
+static int scan_all_notes(const uint8_t *file, size_t size, const Elf64_Ehdr *eh,
+			  struct elf_image *out, char err[LOADER_ERR_MAX])
+{
+	if ((eh->e_phoff % _Alignof(Elf64_Phdr)) || ((uintptr_t)file % _Alignof(Elf64_Phdr)))
+		return fail(err, "ELF program headers are misaligned");
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = (const Elf64_Phdr *)(file + eh->e_phoff) + i;
+		int rc = ph->p_type == PT_NOTE ? scan_notes(file, size, ph, out, err) : 0;
+
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -112,17 +133,13 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t m
 	rc = check_header(&eh, size, err);
 	if (rc)
 		return rc;
+	rc = scan_all_notes(file, size, &eh, out, err);
+	if (rc)
+		return rc;
 	/* Validate everything before writing a byte into the guest. */
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		const Elf64_Phdr *ph = (const Elf64_Phdr *)(file + eh.e_phoff) + i;
 
-		if ((uintptr_t)ph % _Alignof(Elf64_Phdr))
-			return fail(err, "ELF program headers are misaligned");
-		if (ph->p_type == PT_NOTE) {
-			rc = scan_notes(file, size, ph, &out->pv_abi, err);
-			if (rc)
-				return rc;
-		}
 		if (ph->p_type != PT_LOAD || ph->p_memsz == 0)
 			continue;
 		rc = check_load(ph, i, size, mem, min_gpa, err);
@@ -159,4 +176,19 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t m
 	}
 	out->entry = eh.e_entry;
 	return 0;
+}
+
+int elf_is_pv(const uint8_t *file, size_t size)
+{
+	char err[LOADER_ERR_MAX];
+	struct elf_image img;
+	Elf64_Ehdr eh;
+
+	memset(&img, 0, sizeof(img));
+	if (size < sizeof(eh))
+		return 0;
+	memcpy(&eh, file, sizeof(eh));
+	if (check_header(&eh, size, err) || scan_all_notes(file, size, &eh, &img, err))
+		return 0;
+	return img.pv_abi != 0;
 }

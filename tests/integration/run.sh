@@ -209,7 +209,8 @@ fi
 # --- the command line and bad images: one clear line, status 125
 printf 'just text\n' >"$tmp/text.img"
 head -c 3000 "$E/hello.elf" >"$tmp/truncated.elf"
-objcopy -R .note.capsule "$E/hello.elf" "$tmp/nonote.elf"
+python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[18]=0xb7; open(sys.argv[2],'wb').write(d)" \
+	"$E/hello.elf" "$tmp/arm64.elf"
 expect help 0 'usage: capsule' '' -- "$CAPSULE" --help
 expect version 0 '^capsule [0-9]+\.[0-9]+\.[0-9]+$' '' -- "$CAPSULE" --version
 expect run-help 0 'usage: capsule run' '' -- "$CAPSULE" run --help
@@ -223,7 +224,7 @@ expect missing-image 125 '' 'cannot open /nonexistent.elf: No such file' \
 expect text-image 125 '' 'not an ELF file' -- "$CAPSULE" run "$tmp/text.img"
 expect dynamic-elf 125 '' 'not a static executable' -- "$CAPSULE" run /bin/true
 expect truncated-elf 125 '' 'beyond the end of the file' -- "$CAPSULE" run "$tmp/truncated.elf"
-expect no-note 125 '' 'not a Capsule PV image' -- "$CAPSULE" run "$tmp/nonote.elf"
+expect other-machine-elf 125 '' 'ELF machine is 183, not x86-64' -- "$CAPSULE" run "$tmp/arm64.elf"
 expect mem-too-small 125 '' '--mem expects a number from 4 to' -- "$CAPSULE" run --mem 1 x
 expect mem-not-number 125 '' "--mem expects a number .* got '12abc'" \
 	-- "$CAPSULE" run --mem 12abc x

@@ -1,0 +1,92 @@
+/*
+ * HVM domains: unmodified kernels on a small virtual PC.
+ *
+ *   layout.c   guest-physical layout and the E820 map
+ *   boot.c     entry register state: 64-bit (Linux boot protocol) or 32-bit flat (multiboot, PVH)
+ *   kernel.c   choose a loader by looking at the image; zero page, multiboot info, PVH start info
+ *   acpi.c     RSDP, XSDT, FADT, MADT, DSDT (aml.c encodes the DSDT's AML)
+ *   domain.c   platform devices, virtio over irqfd, start and teardown
+ */
+#ifndef CAPSULE_HVM_H
+#define CAPSULE_HVM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "capsule/platform.h"
+#include "capsule/virtio.h"
+#include "capsule/vm.h"
+
+/* Guest-physical layout below 1 MiB (what the firmware area holds on a PC). */
+#define HVM_GDT 0x500ull
+#define HVM_BOOT_INFO 0x6000ull   /* multiboot information or PVH start info */
+#define HVM_BOOT_MMAP 0x6400ull   /* its memory map */
+#define HVM_BOOT_MODS 0x6c00ull   /* its module list (the initrd) */
+#define HVM_ZERO_PAGE 0x7000ull   /* Linux boot_params */
+#define HVM_BOOT_STACK 0x8ff0ull
+#define HVM_PML4 0x9000ull        /* identity map of the first 4 GiB, 2 MiB pages */
+#define HVM_CMDLINE 0x20000ull
+#define HVM_CMDLINE_MAX 4096u
+#define HVM_EBDA 0x9fc00ull
+#define HVM_ACPI 0xe0000ull       /* RSDP and tables, in the BIOS area Linux scans */
+#define HVM_ACPI_END 0x100000ull
+#define HVM_MAX_MEM (3ull << 30)  /* RAM ends below the 32-bit device hole */
+#define HVM_VIRTIO_BASE 0xd0000000ull
+#define HVM_IOAPIC 0xfec00000ull
+#define HVM_LAPIC 0xfee00000ull
+#define HVM_MAX_DEVICES 9
+
+#define E820_RAM 1
+#define E820_RESERVED 2
+#define E820_MAX 8
+
+struct e820_entry {
+	uint64_t addr, size;
+	uint32_t type;
+} __attribute__((packed));
+
+struct hvm_device {
+	struct virtio_dev dev;
+	int irqfd;
+	uint32_t gsi;
+};
+
+struct hvm_domain {
+	struct vm *vm;
+	struct uart uart;
+	struct cmos cmos;
+	struct hvm_device devices[HVM_MAX_DEVICES];
+	unsigned nr_devices;
+	struct e820_entry e820[E820_MAX];
+	unsigned nr_e820;
+	uint64_t rsdp;
+};
+
+struct hvm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	bool no_pvh; /* boot an ELF kernel at its 64-bit entry even if it has a PVH note */
+};
+
+int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd);
+struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_ops *ops,
+				  void *priv);
+int hvm_domain_build(struct hvm_domain *h, const struct hvm_config *cfg);
+int hvm_domain_start(struct hvm_domain *h);
+void hvm_domain_destroy(struct hvm_domain *h);
+
+/* Pieces. */
+void hvm_build_e820(struct hvm_domain *h);
+/* The GSI of virtio device i (ISA range, edge-triggered, active high). */
+uint32_t hvm_device_gsi(unsigned i);
+int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg);
+int acpi_build(struct hvm_domain *h);
+
+enum hvm_entry { HVM_ENTRY_64, HVM_ENTRY_32 };
+/* Registers of the boot vCPU: long mode with RSI (64) or flat protected mode with EAX/EBX. */
+int hvm_boot_regs(struct hvm_domain *h, enum hvm_entry kind, uint64_t rip, uint32_t eax,
+		  uint32_t ebx_or_rsi);
+
+#endif

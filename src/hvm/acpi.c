@@ -1,0 +1,175 @@
+/*
+ * ACPI tables in the BIOS area (0xe0000), where Linux also finds them by scanning: RSDP,
+ * XSDT, a hardware-reduced FADT (with the i8042 reset register), MADT (one local APIC per
+ * vCPU, the IOAPIC) and a DSDT describing the serial port, the i8042, the RTC and each
+ * virtio-mmio device. tests/unit/test_acpi.c disassembles them with iasl.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aml.h"
+#include "capsule/hvm.h"
+#include "capsule/log.h"
+
+#define HDR 36
+
+static uint8_t checksum(const uint8_t *p, size_t n)
+{
+	uint8_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return (uint8_t)(0 - sum);
+}
+
+static void put(uint8_t *p, size_t off, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(t, sig, 4);
+	put(t, 4, len, 4);
+	t[8] = rev;
+	memcpy(t + 10, "CAPSUL", 6);
+	memcpy(t + 16, "CAPSULE ", 8);
+	put(t, 24, 1, 4);
+	memcpy(t + 28, "CAPS", 4);
+	put(t, 32, 1, 4);
+	t[9] = 0;
+	t[9] = checksum(t, len);
+}
+
+static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
+{
+	struct aml a = {.buf = t + HDR, .cap = cap - HDR};
+	size_t sb, dev, crs, buf;
+	char name[5];
+
+	aml_scope_begin(&a, "\\_SB_", &sb);
+
+	aml_device_begin(&a, "COM1", &dev);
+	aml_name(&a, "_HID"), aml_eisaid(&a, "PNP0501");
+	aml_name(&a, "_UID"), aml_integer(&a, 1);
+	aml_crs_begin(&a, &crs, &buf);
+	aml_res_io(&a, UART_COM1_BASE, 8);
+	aml_res_irq(&a, UART_COM1_IRQ);
+	aml_crs_end(&a, crs, buf);
+	aml_pkg_end(&a, dev);
+
+	aml_device_begin(&a, "PS2K", &dev);
+	aml_name(&a, "_HID"), aml_eisaid(&a, "PNP0303");
+	aml_crs_begin(&a, &crs, &buf);
+	aml_res_io(&a, I8042_DATA, 1);
+	aml_res_io(&a, I8042_CMD, 1);
+	aml_res_irq(&a, 1);
+	aml_crs_end(&a, crs, buf);
+	aml_pkg_end(&a, dev);
+
+	aml_device_begin(&a, "RTC_", &dev);
+	aml_name(&a, "_HID"), aml_eisaid(&a, "PNP0B00");
+	aml_crs_begin(&a, &crs, &buf);
+	aml_res_io(&a, RTC_PORT, 2);
+	aml_res_irq(&a, 8);
+	aml_crs_end(&a, crs, buf);
+	aml_pkg_end(&a, dev);
+
+	for (unsigned i = 0; i < h->nr_devices; i++) {
+		snprintf(name, sizeof(name), "VR%02u", i);
+		aml_device_begin(&a, name, &dev);
+		aml_name(&a, "_HID"), aml_string(&a, "LNRO0005"); /* Linux's virtio-mmio ID */
+		aml_name(&a, "_UID"), aml_integer(&a, i);
+		aml_crs_begin(&a, &crs, &buf);
+		aml_res_mem32(&a, (uint32_t)h->devices[i].dev.base, VIRTIO_MMIO_SIZE);
+		aml_res_interrupt(&a, h->devices[i].gsi, true);
+		aml_crs_end(&a, crs, buf);
+		aml_pkg_end(&a, dev);
+	}
+	aml_pkg_end(&a, sb);
+	if (a.overflow)
+		return 0;
+	header(t, "DSDT", (uint32_t)(HDR + a.len), 2);
+	return HDR + a.len;
+}
+
+static size_t build_madt(struct hvm_domain *h, uint8_t *t, size_t cap)
+{
+	size_t len = HDR + 8;
+
+	if (cap < len + 8 * h->vm->nr_vcpus + 12 + 6)
+		return 0;
+	put(t, HDR, HVM_LAPIC, 4);
+	put(t, HDR + 4, 1, 4); /* PCAT_COMPAT: there are 8259 PICs too */
+	for (unsigned i = 0; i < h->vm->nr_vcpus; i++, len += 8) {
+		uint8_t lapic[8] = {0, 8, (uint8_t)i, (uint8_t)i, 1, 0, 0, 0}; /* enabled */
+
+		memcpy(t + len, lapic, 8);
+	}
+	uint8_t ioapic[12] = {1, 12, 0, 0};
+	put(ioapic, 4, HVM_IOAPIC, 4);
+	memcpy(t + len, ioapic, 12);
+	len += 12;
+	uint8_t nmi[6] = {4, 6, 0xff, 0, 0, 1}; /* LINT1 of every processor is NMI */
+	memcpy(t + len, nmi, 6);
+	len += 6;
+	header(t, "APIC", (uint32_t)len, 5);
+	return len;
+}
+
+static size_t build_fadt(uint8_t *t, uint64_t dsdt)
+{
+	const size_t len = 276; /* revision 6 */
+
+	memset(t, 0, len);
+	put(t, 40, dsdt, 4);
+	put(t, 109, 0x0002 | 0x0004, 2); /* IAPC_BOOT_ARCH: 8042 present, no VGA */
+	/* Hardware-reduced ACPI, no power or sleep button, reset register supported. */
+	put(t, 112, (1u << 20) | (1u << 4) | (1u << 5) | (1u << 10), 4);
+	uint8_t reset_reg[12] = {1, 8, 0, 1}; /* SystemIO, 8 bits, byte access */
+	put(reset_reg, 4, I8042_CMD, 8);
+	memcpy(t + 116, reset_reg, 12);
+	t[128] = 0xfe; /* the i8042's reset command */
+	t[131] = 5;    /* FADT minor version: 6.5 */
+	put(t, 140, dsdt, 8);
+	memcpy(t + 268, "CAPSULE\0", 8); /* hypervisor vendor identity */
+	header(t, "FACP", (uint32_t)len, 6);
+	return len;
+}
+
+int acpi_build(struct hvm_domain *h)
+{
+	uint64_t rsdp = HVM_ACPI, xsdt = rsdp + 64, fadt = xsdt + 64, madt = fadt + 288;
+	uint64_t dsdt = madt + 1024;
+	uint8_t *base = gmem_ptr(&h->vm->mem, HVM_ACPI, HVM_ACPI_END - HVM_ACPI);
+	size_t madt_len, dsdt_len;
+
+	if (!base)
+		return -EINVAL;
+	memset(base, 0, HVM_ACPI_END - HVM_ACPI);
+	madt_len = build_madt(h, base + (madt - HVM_ACPI), dsdt - madt);
+	dsdt_len = build_dsdt(h, base + (dsdt - HVM_ACPI), HVM_ACPI_END - dsdt);
+	if (!madt_len || !dsdt_len) {
+		log_err("ACPI tables do not fit in the BIOS area");
+		return -ENOSPC;
+	}
+	build_fadt(base + (fadt - HVM_ACPI), dsdt);
+
+	uint8_t *x = base + (xsdt - HVM_ACPI);
+	put(x, HDR, fadt, 8);
+	put(x, HDR + 8, madt, 8);
+	header(x, "XSDT", HDR + 16, 1);
+
+	uint8_t *r = base;
+	memcpy(r, "RSD PTR ", 8);
+	memcpy(r + 9, "CAPSUL", 6);
+	r[15] = 2;           /* ACPI 2.0+ RSDP */
+	put(r, 20, 36, 4);   /* length */
+	put(r, 24, xsdt, 8); /* XSDT; no RSDT */
+	r[8] = checksum(r, 20);
+	r[32] = checksum(r, 36);
+	h->rsdp = rsdp;
+	return 0;
+}

@@ -1,0 +1,123 @@
+/* An HVM domain: the virtual PC around an unmodified kernel. */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "capsule/hvm.h"
+#include "capsule/log.h"
+
+int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
+{
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	h->vm = vm;
+	vm->strict_io = false; /* kernels probe for hardware: absent ports read as all ones */
+	if (vm->mem.size > HVM_MAX_MEM || vm->mem.size < (16ull << 20)) {
+		log_err("an HVM domain needs 16 MiB to %llu MiB of --mem",
+			(unsigned long long)(HVM_MAX_MEM >> 20));
+		return -EINVAL;
+	}
+	err = uart_init(&h->uart, vm, out, in_fd);
+	if (!err)
+		err = rtc_init(&h->cmos, vm);
+	if (!err)
+		err = i8042_init(vm);
+	if (!err)
+		err = debug_exit_init(vm);
+	if (err)
+		log_err("cannot set up the platform devices: %s", strerror(-err));
+	return err;
+}
+
+/* Completions arrive as an irqfd write: KVM pulses the GSI (edge-triggered). */
+static void raise_irqfd(void *opaque)
+{
+	struct hvm_device *hd = opaque;
+	uint64_t one = 1;
+
+	if (write(hd->irqfd, &one, sizeof(one)) < 0)
+		log_debug("irqfd write failed");
+}
+
+struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_ops *ops,
+				  void *priv)
+{
+	struct hvm_device *hd;
+	struct kvm_irqfd irqfd;
+
+	if (h->nr_devices == HVM_MAX_DEVICES) {
+		log_err("%s: an HVM domain has at most %d devices", ops->name, HVM_MAX_DEVICES);
+		return NULL;
+	}
+	hd = &h->devices[h->nr_devices];
+	hd->gsi = hvm_device_gsi(h->nr_devices);
+	hd->irqfd = eventfd(0, EFD_CLOEXEC);
+	irqfd = (struct kvm_irqfd){.fd = (uint32_t)hd->irqfd, .gsi = hd->gsi};
+	if (hd->irqfd < 0 || ioctl(h->vm->fd, KVM_IRQFD, &irqfd) < 0) {
+		log_err("%s: cannot wire its interrupt (irqfd): %s", ops->name, strerror(errno));
+		if (hd->irqfd >= 0)
+			close(hd->irqfd);
+		return NULL;
+	}
+	if (virtio_mmio_add(&hd->dev, h->vm, ops, priv,
+			    HVM_VIRTIO_BASE + h->nr_devices * VIRTIO_MMIO_SIZE,
+			    (struct irq_sink){raise_irqfd, hd})) {
+		log_err("%s: cannot create the device", ops->name);
+		close(hd->irqfd);
+		return NULL;
+	}
+	h->nr_devices++;
+	return &hd->dev;
+}
+
+int hvm_domain_build(struct hvm_domain *h, const struct hvm_config *cfg)
+{
+	int rc;
+
+	hvm_build_e820(h);
+	rc = acpi_build(h);
+	if (rc)
+		return rc;
+	rc = hvm_kernel_load(h, cfg);
+	if (rc)
+		return rc;
+	/* The other vCPUs start from reset and wait, inside KVM, for INIT and SIPI. */
+	for (unsigned i = 1; i < h->vm->nr_vcpus; i++) {
+		struct vcpu *v = &h->vm->vcpus[i];
+
+		if (ioctl(v->fd, KVM_GET_SREGS, &v->init_sregs) < 0 ||
+		    ioctl(v->fd, KVM_GET_REGS, &v->init_regs) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int hvm_domain_start(struct hvm_domain *h)
+{
+	for (unsigned i = 0; i < h->vm->nr_vcpus; i++) {
+		int rc = vcpu_start(&h->vm->vcpus[i], NULL);
+
+		if (rc) {
+			log_err("cannot start vCPU %u: %s", i, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void hvm_domain_destroy(struct hvm_domain *h)
+{
+	if (!h->vm)
+		return;
+	vm_join_vcpus(h->vm);
+	for (unsigned i = 0; i < h->nr_devices; i++) {
+		virtio_mmio_remove(&h->devices[i].dev);
+		close(h->devices[i].irqfd);
+	}
+	h->nr_devices = 0;
+	uart_destroy(&h->uart);
+	h->vm = NULL;
+}

@@ -1,0 +1,28 @@
+/* The HVM memory map: what the E820 table, multiboot and PVH all report. */
+#include "capsule/hvm.h"
+
+static const uint32_t device_gsis[HVM_MAX_DEVICES] = {5, 6, 7, 9, 10, 11, 12, 14, 15};
+
+uint32_t hvm_device_gsi(unsigned i)
+{
+	return device_gsis[i % HVM_MAX_DEVICES];
+}
+
+static void add(struct hvm_domain *h, uint64_t addr, uint64_t size, uint32_t type)
+{
+	if (h->nr_e820 < E820_MAX)
+		h->e820[h->nr_e820++] = (struct e820_entry){addr, size, type};
+}
+
+void hvm_build_e820(struct hvm_domain *h)
+{
+	uint64_t mem = h->vm->mem.size;
+
+	h->nr_e820 = 0;
+	add(h, 0, HVM_EBDA, E820_RAM);
+	add(h, HVM_EBDA, 0xa0000 - HVM_EBDA, E820_RESERVED);
+	add(h, HVM_ACPI, HVM_ACPI_END - HVM_ACPI, E820_RESERVED); /* ACPI tables live here */
+	add(h, 0x100000, mem - 0x100000, E820_RAM);
+	add(h, HVM_IOAPIC, 0x1000, E820_RESERVED);
+	add(h, HVM_LAPIC, 0x1000, E820_RESERVED);
+}

@@ -1,0 +1,65 @@
+/* The CMOS real-time clock: the host's UTC time, in BCD and 24-hour mode. */
+#include <string.h>
+#include <time.h>
+
+#include "capsule/bus.h"
+#include "capsule/platform.h"
+#include "capsule/vm.h"
+
+static uint8_t bcd(int v)
+{
+	return (uint8_t)((v / 10) << 4 | (v % 10));
+}
+
+void rtc_access(struct cmos *c, unsigned port, uint8_t *val, bool is_write)
+{
+	time_t now;
+	struct tm tm;
+
+	if (port == RTC_PORT) { /* index; bit 7 is the NMI mask */
+		if (is_write)
+			c->index = *val & 0x7f;
+		else
+			*val = 0xff;
+		return;
+	}
+	if (is_write) {
+		if (c->index >= 0x0e) /* clock registers are read-only here */
+			c->ram[c->index] = *val;
+		return;
+	}
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	switch (c->index) {
+	case 0x00: *val = bcd(tm.tm_sec); break;
+	case 0x02: *val = bcd(tm.tm_min); break;
+	case 0x04: *val = bcd(tm.tm_hour); break;
+	case 0x06: *val = bcd(tm.tm_wday + 1); break;
+	case 0x07: *val = bcd(tm.tm_mday); break;
+	case 0x08: *val = bcd(tm.tm_mon + 1); break;
+	case 0x09: *val = bcd(tm.tm_year % 100); break;
+	case 0x32: *val = bcd(19 + tm.tm_year / 100); break;
+	case 0x0a: *val = 0x26; break; /* no update in progress, 32.768 kHz */
+	case 0x0b: *val = 0x02; break; /* 24-hour, BCD */
+	case 0x0c: *val = 0x00; break;
+	case 0x0d: *val = 0x80; break; /* battery good */
+	default: *val = c->ram[c->index]; break;
+	}
+}
+
+static enum exit_action rtc_io(struct vcpu *v, void *opaque, uint64_t addr, uint8_t *data,
+			       uint32_t len, bool is_write)
+{
+	(void)v;
+	if (len == 1)
+		rtc_access(opaque, (unsigned)addr, data, is_write);
+	else if (!is_write)
+		memset(data, 0xff, len);
+	return EXIT_CONTINUE;
+}
+
+int rtc_init(struct cmos *c, struct vm *vm)
+{
+	memset(c, 0, sizeof(*c));
+	return bus_register(&vm->pio, RTC_PORT, 2, rtc_io, c, "rtc");
+}

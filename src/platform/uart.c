@@ -1,0 +1,207 @@
+/*
+ * A 16550A UART. Output bytes go to a FILE (stdout), flushed at each newline; input comes
+ * from an fd through a thread. Interrupts follow the 16550's priorities: received data,
+ * then transmitter empty; the line is driven through the in-kernel irqchip.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "capsule/bus.h"
+#include "capsule/platform.h"
+#include "capsule/vm.h"
+
+enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define IIR_NONE 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define LCR_DLAB 0x80
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define MCR_LOOP 0x10
+
+/* Which interrupt is pending now, by priority (under lock). */
+static uint8_t pending(const struct uart *u)
+{
+	if ((u->ier & IER_RDI) && u->rx_len)
+		return IIR_RDI;
+	if ((u->ier & IER_THRI) && u->thre_pending)
+		return IIR_THRI;
+	return IIR_NONE;
+}
+
+static void update_irq(struct uart *u)
+{
+	bool level = pending(u) != IIR_NONE;
+
+	if (level != u->irq_level) {
+		u->irq_level = level;
+		vm_irq_line(u->vm, UART_COM1_IRQ, level);
+	}
+}
+
+void uart_access(struct uart *u, unsigned reg, uint8_t *val, bool is_write)
+{
+	bool dlab = u->lcr & LCR_DLAB;
+
+	pthread_mutex_lock(&u->lock);
+	if (is_write) {
+		uint8_t v = *val;
+
+		switch (reg) {
+		case RBR_THR:
+			if (dlab) {
+				u->dll = v;
+			} else if (u->mcr & MCR_LOOP) {
+				if (u->rx_len < sizeof(u->rx))
+					u->rx[(u->rx_head + u->rx_len++) % sizeof(u->rx)] = v;
+			} else if (u->out) {
+				fputc(v, u->out);
+				if (v == '\n')
+					fflush(u->out);
+			}
+			u->thre_pending = true; /* we "sent" it at once */
+			break;
+		case IER:
+			if (dlab) {
+				u->dlm = v;
+			} else {
+				if ((v & IER_THRI) && !(u->ier & IER_THRI))
+					u->thre_pending = true; /* enabling THRI on an empty THR */
+				u->ier = v & 0x0f;
+			}
+			break;
+		case IIR_FCR:
+			u->fcr = v;
+			if (v & 0x02) /* clear the receive FIFO */
+				u->rx_len = 0;
+			break;
+		case LCR:
+			u->lcr = v;
+			break;
+		case MCR:
+			u->mcr = v & 0x1f;
+			break;
+		case SCR:
+			u->scr = v;
+			break;
+		default:
+			break;
+		}
+	} else {
+		switch (reg) {
+		case RBR_THR:
+			if (dlab) {
+				*val = u->dll;
+			} else if (u->rx_len) {
+				*val = u->rx[u->rx_head];
+				u->rx_head = (u->rx_head + 1) % sizeof(u->rx);
+				u->rx_len--;
+			} else {
+				*val = 0;
+			}
+			break;
+		case IER:
+			*val = dlab ? u->dlm : u->ier;
+			break;
+		case IIR_FCR:
+			*val = pending(u) | (u->fcr & 1 ? 0xc0 : 0);
+			if (pending(u) == IIR_THRI) /* reading IIR acknowledges THRE */
+				u->thre_pending = false;
+			break;
+		case LCR:
+			*val = u->lcr;
+			break;
+		case MCR:
+			*val = u->mcr;
+			break;
+		case LSR:
+			*val = LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0);
+			break;
+		case MSR: /* carrier, data set ready, clear to send */
+			*val = u->mcr & MCR_LOOP ? 0 : 0xb0;
+			break;
+		case SCR:
+			*val = u->scr;
+			break;
+		}
+	}
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static enum exit_action uart_io(struct vcpu *v, void *opaque, uint64_t addr, uint8_t *data,
+				uint32_t len, bool is_write)
+{
+	(void)v;
+	if (len == 1)
+		uart_access(opaque, (unsigned)(addr - UART_COM1_BASE), data, is_write);
+	else if (!is_write)
+		memset(data, 0xff, len);
+	return EXIT_CONTINUE;
+}
+
+static void *rx_thread(void *arg)
+{
+	struct uart *u = arg;
+	struct pollfd fds[2] = {{.fd = u->in_fd, .events = POLLIN},
+				{.fd = u->stop_fd, .events = POLLIN}};
+
+	for (;;) {
+		uint8_t buf[64];
+		ssize_t n;
+
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (fds[1].revents)
+			return NULL;
+		n = read(u->in_fd, buf, sizeof(buf));
+		if (n <= 0)
+			return NULL;
+		pthread_mutex_lock(&u->lock);
+		for (ssize_t i = 0; i < n && u->rx_len < sizeof(u->rx); i++)
+			u->rx[(u->rx_head + u->rx_len++) % sizeof(u->rx)] = buf[i];
+		update_irq(u);
+		pthread_mutex_unlock(&u->lock);
+	}
+}
+
+int uart_init(struct uart *u, struct vm *vm, FILE *out, int in_fd)
+{
+	memset(u, 0, sizeof(*u));
+	u->vm = vm;
+	u->out = out;
+	u->in_fd = in_fd;
+	u->stop_fd = -1;
+	pthread_mutex_init(&u->lock, NULL);
+	if (vm && bus_register(&vm->pio, UART_COM1_BASE, 8, uart_io, u, "uart"))
+		return -EEXIST;
+	if (in_fd >= 0) {
+		u->stop_fd = eventfd(0, EFD_CLOEXEC);
+		if (u->stop_fd < 0 || pthread_create(&u->rx_thread, NULL, rx_thread, u))
+			return -errno;
+		u->rx_started = true;
+	}
+	return 0;
+}
+
+void uart_destroy(struct uart *u)
+{
+	if (u->rx_started) {
+		uint64_t one = 1;
+
+		if (write(u->stop_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(u->rx_thread, NULL);
+		u->rx_started = false;
+	}
+	if (u->stop_fd >= 0)
+		close(u->stop_fd);
+	u->stop_fd = -1;
+	if (u->out)
+		fflush(u->out);
+}
