@@ -30,6 +30,18 @@ KIT_SRCS  := $(KIT_COMMON) $(wildcard guest/lib/pv/*.c) guest/lib/pv/start.S
 KIT_OBJS  := $(patsubst %,$(BUILD)/obj/%.o,$(basename $(KIT_SRCS)))
 KIT_LIB   := $(BUILD)/guest/libkit.a
 
+# The HVM flavour of the kit, for test kernels that boot by multiboot (and PVH).
+HVM_KIT_SRCS := $(KIT_COMMON) $(wildcard guest/lib/hvm/*.c) guest/lib/hvm/start.S
+HVM_KIT_OBJS := $(patsubst %,$(BUILD)/obj-hvm/%.o,$(basename $(HVM_KIT_SRCS)))
+# Kernel code: no SSE (kernels do not save it, and emulators may not know it), and no red
+# zone (interrupts at CPL 0 push onto the running stack).
+HVM_CFLAGS := $(GUEST_CFLAGS) -mgeneral-regs-only -mno-red-zone
+HVM_KIT_LIB := $(BUILD)/guest/libkit-hvm.a
+HVM_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/hvm.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+               -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
+HVM_KERNELS := $(patsubst tests/hvm/%.c,$(BUILD)/tests/hvm/%.elf,$(wildcard tests/hvm/*.c)) \
+               $(BUILD)/tests/hvm/serial-pvh.elf
+
 EXAMPLES  := $(patsubst guest/examples/%.c,$(BUILD)/guest/%.elf,$(wildcard guest/examples/*.c))
 TEST_GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(wildcard tests/guests/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
@@ -37,7 +49,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BENCH_GUESTS := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c))
 
 .PHONY: all check unit integration demo bench clean deps format fuzz
-all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS)
+all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS) $(HVM_KERNELS)
 
 $(BUILD)/capsule: $(VMM_OBJS)
 	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
@@ -68,6 +80,27 @@ $(KIT_LIB): $(KIT_OBJS)
 
 $(BUILD)/guest/%.elf: $(BUILD)/obj/guest/examples/%.o $(KIT_LIB) guest/link.ld
 	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(KIT_LIB) -lgcc
+
+$(HVM_KIT_LIB): $(HVM_KIT_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj-hvm/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HVM_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj-hvm/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(HVM_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/hvm/%.elf: $(BUILD)/obj-hvm/tests/hvm/%.o $(HVM_KIT_LIB) guest/hvm.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(HVM_CFLAGS) $(HVM_LDFLAGS) -o $@ $< $(HVM_KIT_LIB) -lgcc
+
+# The same serial test kernel, bootable through its PVH note as well.
+$(BUILD)/tests/hvm/serial-pvh.elf: $(BUILD)/obj-hvm/tests/hvm/serial.o $(BUILD)/obj-hvm/guest/lib/hvm/pvh_note.o $(HVM_KIT_LIB) guest/hvm.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(HVM_CFLAGS) $(HVM_LDFLAGS) -o $@ $< $(BUILD)/obj-hvm/guest/lib/hvm/pvh_note.o $(HVM_KIT_LIB) -lgcc
 
 $(BUILD)/tests/guests/%.elf: $(BUILD)/obj/tests/guests/%.o $(KIT_LIB) guest/link.ld
 	@mkdir -p $(dir $@)
@@ -136,4 +169,4 @@ clean:
 # Keep objects: guests and benchmarks are linked from them in pattern rules.
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-hvm -name '*.d' 2>/dev/null)

@@ -12,7 +12,7 @@
 struct vdev {
 	volatile uint8_t *base;
 	uint32_t type;
-	int port; /* event channel the device raises */
+	int port; /* PV: the event channel the device raises; HVM: its GSI */
 	uint64_t features;
 };
 
@@ -36,8 +36,12 @@ struct vbuf {
 
 uint32_t vdev_read(struct vdev *d, uint32_t off);
 void vdev_write(struct vdev *d, uint32_t off, uint32_t v);
-/* The nth device of this type: 0, or CAP_ENOENT. */
+/* The nth device of this type: 0, or CAP_ENOENT (PV: from start_info). */
 int vdev_find(uint32_t type, unsigned nth, struct vdev *d);
+/* The device at an MMIO address: 0, or CAP_EINVAL if it is not that device. */
+int vdev_at(struct vdev *d, uint64_t base, int port, uint32_t type);
+/* Sleep until the device may have signalled, or the deadline: 0 at the deadline. */
+int vdev_wait(struct vdev *d, uint64_t deadline_ns);
 /* Reset and negotiate; features offered & wanted (VERSION_1 always). 0 or CAP_EINVAL. */
 int vdev_begin(struct vdev *d, uint64_t wanted);
 int vq_setup(struct vdev *d, struct vq *q, unsigned index, uint16_t size);

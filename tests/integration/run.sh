@@ -169,6 +169,40 @@ expect net-no-tap 125 '' 'give a TAP device name' -- "$CAPSULE" run --net mac=52
 expect net-bad-mac 125 '' 'not a unicast MAC' -- "$CAPSULE" run --net tap=t0,mac=01:00:00:00:00:00 x
 expect balloon-bad 125 '' '--balloon expects a number' -- "$CAPSULE" run --balloon lots x
 
+# --- HVM domains: small test kernels (multiboot and PVH), which pass with the debug-exit
+# port's status 1 ((0 << 1) | 1, QEMU's isa-debug-exit convention) and the result line.
+H=$BUILD/tests/hvm
+hvm() { # name args...
+	local name=$1 status last ok=1 why=""
+	shift
+	timeout 120 "$CAPSULE" run "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?
+	last=$(tail -n 1 "$tmp/out")
+	if [ "$last" != "Test result: SUCCESS" ]; then
+		ok=0 why="last line is '$last'"
+	elif [ "$status" != 1 ]; then
+		ok=0 why="exit status $status, expected 1 (debug exit 0)"
+	fi
+	report "$name" "$ok" "$why"
+}
+hvm hvm-serial-multiboot --mem 64 --cmdline hvm-test "$H/serial.elf"
+hvm hvm-serial-pvh --mem 64 --cmdline "hvm-test pvh" "$H/serial-pvh.elf"
+expect hvm-pvh-chosen 1 'from a PVH kernel' '' -- "$CAPSULE" run --mem 64 --cmdline hvm-test "$H/serial-pvh.elf"
+hvm hvm-timer-interrupt --mem 64 "$H/timer.elf"
+hvm hvm-virtio-interrupt --mem 64 --rng "$H/virtio_irq.elf"
+hvm hvm-smp-2 --mem 64 --vcpus 2 --cmdline 2 "$H/smp.elf"
+hvm hvm-smp-4 --mem 64 --vcpus 4 --cmdline 4 "$H/smp.elf"
+hvm hvm-rtc --mem 64 --cmdline "$(date -u +%F)" "$H/rtc.elf"
+expect hvm-reset 0 'pulsing the i8042 reset line' 'domain rebooted; --no-reboot given' \
+	-- "$CAPSULE" run --mem 64 --no-reboot "$H/reset.elf"
+expect hvm-debug-exit-code 3 'Test result: FAILURE' '' \
+	-- "$CAPSULE" run --mem 64 --cmdline wrong "$H/serial.elf"
+expect hvm-mem-too-small 125 '' 'needs at least --mem 16' -- "$CAPSULE" run --mem 8 "$H/serial.elf"
+expect hvm-mem-too-big 125 '' 'an HVM domain needs 16 MiB to 3072 MiB' \
+	-- "$CAPSULE" run --mem 4096 "$H/serial.elf"
+expect hvm-missing-initrd 125 '' 'cannot open /nonexistent.cpio' \
+	-- "$CAPSULE" run --mem 64 --initrd /nonexistent.cpio "$H/serial.elf"
+
 # --- crashes: reported with the reason and registers, exit status 126, VMM intact
 crash() { # how stderr-pattern [extra args]
 	local how=$1 re=$2

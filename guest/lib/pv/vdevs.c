@@ -1,18 +1,5 @@
-/* Small virtio drivers: entropy and the console. */
+/* The virtio console driver (PV: found through start_info). */
 #include "virtio.h"
-
-int vrng_read(struct vq *q, void *buf, uint32_t len)
-{
-	struct vbuf b = {buf, len, true};
-	uint32_t got = 0;
-
-	if (vq_add(q, &b, 1, buf) < 0)
-		return CAP_ENOSPC;
-	vq_kick(q);
-	if (!vq_wait(q, &got, time_ns() + 5000000000ull))
-		return CAP_EBUSY;
-	return (int)got;
-}
 
 int vcons_open(struct vcons *c)
 {

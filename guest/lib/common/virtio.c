@@ -1,4 +1,4 @@
-/* The driver side of virtio-mmio and split virtqueues. */
+/* The driver side of virtio-mmio and split virtqueues, for every guest flavour. */
 #include "virtio.h"
 
 uint32_t vdev_read(struct vdev *d, uint32_t off)
@@ -11,23 +11,16 @@ void vdev_write(struct vdev *d, uint32_t off, uint32_t v)
 	*(volatile uint32_t *)(d->base + off) = v;
 }
 
-int vdev_find(uint32_t type, unsigned nth, struct vdev *d)
+int vdev_at(struct vdev *d, uint64_t base, int port, uint32_t type)
 {
-	for (unsigned i = 0; i < start_info->nr_devices && i < CAP_MAX_DEVICES; i++) {
-		const struct cap_device_desc *e = &start_info->devices[i];
-
-		if (e->type != type || nth--)
-			continue;
-		d->base = (volatile uint8_t *)(uintptr_t)e->mmio_base;
-		d->type = type;
-		d->port = (int)e->evtchn;
-		return vdev_read(d, VIRTIO_MMIO_MAGIC_VALUE) == VIRTIO_MMIO_MAGIC &&
-				       vdev_read(d, VIRTIO_MMIO_VERSION) == 2 &&
-				       vdev_read(d, VIRTIO_MMIO_DEVICE_ID) == type
-			       ? 0
-			       : CAP_EINVAL;
-	}
-	return CAP_ENOENT;
+	d->base = (volatile uint8_t *)(uintptr_t)base;
+	d->type = type;
+	d->port = port;
+	return vdev_read(d, VIRTIO_MMIO_MAGIC_VALUE) == VIRTIO_MMIO_MAGIC &&
+			       vdev_read(d, VIRTIO_MMIO_VERSION) == 2 &&
+			       vdev_read(d, VIRTIO_MMIO_DEVICE_ID) == type
+		       ? 0
+		       : CAP_EINVAL;
 }
 
 int vdev_begin(struct vdev *d, uint64_t wanted)
@@ -192,7 +185,21 @@ void *vq_wait(struct vq *q, uint32_t *len, uint64_t deadline_ns)
 		c = vq_poll(q, len); /* the device may have finished meanwhile */
 		if (c)
 			return c;
-		if (!evtchn_wait(q->dev->port, deadline_ns))
+		if (!vdev_wait(q->dev, deadline_ns)) /* the flavour's way to sleep */
 			return NULL;
 	}
+}
+
+/* virtio-rng: one buffer filled by the device. */
+int vrng_read(struct vq *q, void *buf, uint32_t len)
+{
+	struct vbuf b = {buf, len, true};
+	uint32_t got = 0;
+
+	if (vq_add(q, &b, 1, buf) < 0)
+		return CAP_ENOSPC;
+	vq_kick(q);
+	if (!vq_wait(q, &got, time_ns() + 5000000000ull))
+		return CAP_EBUSY;
+	return (int)got;
 }
