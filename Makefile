@@ -48,7 +48,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/u
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BENCH_GUESTS := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c))
 
-.PHONY: all check unit integration demo bench clean deps format fuzz
+.PHONY: all check check-linux unit integration demo bench clean deps format fuzz
 all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS) $(HVM_KERNELS)
 
 $(BUILD)/capsule: $(VMM_OBJS)
@@ -121,7 +121,11 @@ unit: $(UNIT_TESTS)
 integration: all
 	tests/integration/run.sh $(BUILD)
 
-check: unit integration
+# The first minute of a real Linux boot (downloads Debian's cloud kernel): several minutes.
+check-linux: all
+	tests/integration/linux.sh $(BUILD) $(BUILD)/linux-assets
+
+check: unit integration check-linux
 
 demo: deps all
 	$(BUILD)/capsule run --vcpus 4 --cmdline "demo" $(BUILD)/guest/demo.elf

@@ -3,7 +3,7 @@
 # apt-get; otherwise it prints the exact command to run.
 set -eu
 packages=(gcc make libc6-dev binutils libcmocka-dev liburing-dev pkg-config util-linux iproute2 iputils-ping python3
-	clang libclang-rt-14-dev)
+	clang libclang-rt-14-dev lz4 cpio acpica-tools qemu-system-x86)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

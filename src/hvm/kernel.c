@@ -76,6 +76,10 @@ static int place_initrd(struct hvm_domain *h, struct loaded *l, uint64_t limit)
 
 	if (!l->initrd)
 		return 0;
+	if (l->initrd_size == 0) {
+		log_err("the initrd is empty");
+		return -EINVAL;
+	}
 	l->initrd_addr = (top - l->initrd_size) & ~0xfffull;
 	if (l->initrd_size > top || l->initrd_addr < l->kernel_end ||
 	    !(dst = gmem_ptr(&h->vm->mem, l->initrd_addr, l->initrd_size))) {

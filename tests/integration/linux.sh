@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The first minute of a real Linux boot (Debian's cloud kernel): boots it in an HVM domain
+# with 2 vCPUs, 512 MiB and an initrd, and checks from the serial log that Linux echoed
+# Capsule's command line, printed Capsule's E820 map, found the ACPI tables and both CPUs
+# in the MADT, and found the initrd: for the vmlinux through its PVH note, the vmlinux at its
+# 64-bit entry, and the bzImage at its 64-bit entry (which first decompresses itself). Stops the domain at the "Memory:" line (on these hosts
+# the emulated kernel cannot go much further; see ../shared/HOST-NOTES.md).
+# Usage: linux.sh BUILD ASSET_DIR   Prints PASS/FAIL lines and "N passed, N failed".
+set -u
+BUILD=$1
+A=$2
+CAPSULE=$BUILD/capsule
+passed=0 failed=0
+tests/integration/linux_assets.sh "$A" >/dev/null || { echo "FAIL linux-assets"; echo "0 passed, 1 failed"; exit 1; }
+cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 capsule.test=first-minute"
+
+boot() { # name, seconds allowed, extra capsule args..., kernel last
+	local name=$1 limit=$2 log=/tmp/capsule-linux-$1.$$ start=$SECONDS
+	shift 2
+	"$CAPSULE" run --mem 512 --vcpus 2 --initrd "$A/initrd" --cmdline "$cmdline" "$@" \
+		>"$log" 2>&1 &
+	local pid=$!
+	while kill -0 $pid 2>/dev/null && ! grep -q '\] Memory: ' "$log" &&
+		[ $((SECONDS - start)) -lt "$limit" ]; do
+		sleep 1
+	done
+	kill -TERM $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	local want=(
+		"Command line: $cmdline"
+		'BIOS-e820: \[mem 0x0000000000000000-0x000000000009fbff\] usable'
+		'BIOS-e820: \[mem 0x0000000000100000-0x000000001fffffff\] usable'
+		'ACPI: RSDP 0x00000000000E0000 000024 \(v02 CAPSUL\)'
+		'ACPI: DSDT 0x[0-9A-F]+ [0-9A-F]+ \(v02 CAPSUL CAPSULE'
+		'ACPI: APIC 0x[0-9A-F]+'
+		'smpboot: Allowing 2 CPUs'
+		'RAMDISK: \[mem 0x[0-9a-f]+-0x[0-9a-f]+\]'
+		'\] Memory: [0-9]+K/[0-9]+K available'
+	)
+	local missing=""
+	for re in "${want[@]}"; do
+		grep -Eq -- "$re" "$log" || missing="$missing [$re]"
+	done
+	if [ -z "$missing" ]; then
+		passed=$((passed + 1))
+		echo "PASS $name ($((SECONDS - start)) s to the Memory: line)"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name: missing$missing"
+		tail -n 20 "$log" | sed 's/^/  log| /'
+	fi
+	rm -f "$log"
+}
+
+boot linux-vmlinux-pvh 240 "$A/vmlinux"
+boot linux-vmlinux-64bit 240 --no-pvh "$A/vmlinux"
+# The bzImage decompresses itself first: minutes of emulated CPL 0 on these hosts.
+boot linux-bzimage 600 "$A/vmlinuz"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
