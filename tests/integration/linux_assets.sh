@@ -9,7 +9,11 @@ dir=$1
 mkdir -p "$dir"
 cd "$dir"
 if [ ! -s vmlinuz ]; then
-	pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends:/ {print $2; exit}')
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends:/ {print $2; exit}')
+	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then # a fresh machine: no package lists yet
+		apt-get update -qq
+		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends:/ {print $2; exit}')
+	fi
 	[ -n "$pkg" ] || { echo "linux_assets: no linux-image-cloud-amd64 in apt (run apt-get update)" >&2; exit 1; }
 	rm -f ./*.deb
 	apt-get download "$pkg" >/dev/null 2>&1

@@ -1,0 +1,307 @@
+/*
+ * HVM pieces without KVM: ACPI tables (checksums, and iasl must disassemble them), the
+ * bzImage and multiboot parsers against hand-made images, the UART and RTC registers.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capsule/hvm.h"
+#include "capsule/loader.h"
+#include "capsule/log.h"
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Write one table to a file, run iasl -d on it, return the disassembly (malloc'd). */
+static char *disassemble(const uint8_t *table, const char *name)
+{
+	char dir[] = "/tmp/capsule-acpi-XXXXXX", path[256], cmd[512];
+	static char text[65536];
+	size_t n;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+	f = fopen(path, "wb");
+	fwrite(table, 1, le32(table + 4), f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cd %s && iasl -d %s.dat >iasl.log 2>&1", dir, name);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/%s.dsl", dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = 0;
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return text;
+}
+
+static void acpi_tables(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = 64 << 20, .nr_vcpus = 3};
+	static struct hvm_domain h;
+	struct vm vm;
+	uint8_t *rsdp, *xsdt, *fadt, *madt, *dsdt;
+	char *dsl;
+
+	(void)state;
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	memset(&h, 0, sizeof(h));
+	h.vm = &vm;
+	for (unsigned i = 0; i < 2; i++) { /* two virtio devices, as hvm_add_device places them */
+		h.devices[i].dev.base = HVM_VIRTIO_BASE + i * VIRTIO_MMIO_SIZE;
+		h.devices[i].gsi = hvm_device_gsi(i);
+	}
+	h.nr_devices = 2;
+	assert_int_equal(acpi_build(&h), 0);
+	rsdp = gmem_ptr(&vm.mem, h.rsdp, 36);
+	assert_memory_equal(rsdp, "RSD PTR ", 8);
+	assert_int_equal(sum(rsdp, 20), 0);
+	assert_int_equal(sum(rsdp, 36), 0);
+	xsdt = gmem_ptr(&vm.mem, le32(rsdp + 24), 36);
+	assert_memory_equal(xsdt, "XSDT", 4);
+	assert_int_equal(sum(xsdt, le32(xsdt + 4)), 0);
+	fadt = gmem_ptr(&vm.mem, le32(xsdt + 36), 276);
+	madt = gmem_ptr(&vm.mem, le32(xsdt + 44), 36);
+	assert_memory_equal(fadt, "FACP", 4);
+	assert_memory_equal(madt, "APIC", 4);
+	dsdt = gmem_ptr(&vm.mem, le32(fadt + 40), 36);
+	assert_memory_equal(dsdt, "DSDT", 4);
+	for (uint8_t *t = xsdt; t; t = t == xsdt ? fadt : t == fadt ? madt : t == madt ? dsdt : NULL)
+		assert_int_equal(sum(t, le32(t + 4)), 0);
+
+	dsl = disassemble(dsdt, "dsdt");
+	assert_non_null(strstr(dsl, "Device (COM1)"));
+	assert_non_null(strstr(dsl, "EisaId (\"PNP0501\")"));
+	assert_non_null(strstr(dsl, "0x03F8"));
+	assert_non_null(strstr(dsl, "EisaId (\"PNP0303\")"));
+	assert_non_null(strstr(dsl, "EisaId (\"PNP0B00\")"));
+	assert_non_null(strstr(dsl, "Device (VR00)"));
+	assert_non_null(strstr(dsl, "Device (VR01)"));
+	assert_non_null(strstr(dsl, "\"LNRO0005\""));
+	assert_non_null(strstr(dsl, "0xD0000000"));
+	assert_non_null(strstr(dsl, "0xD0000200"));
+
+	dsl = disassemble(madt, "apic");
+	assert_non_null(strstr(dsl, "Local Apic Address : FEE00000"));
+	int cpus = 0;
+	for (char *p = dsl; (p = strstr(p, "Processor Local APIC")); p++)
+		cpus++;
+	assert_int_equal(cpus, 3);
+	assert_non_null(strstr(dsl, "I/O APIC"));
+	assert_non_null(strstr(dsl, "Address : FEC00000"));
+
+	dsl = disassemble(fadt, "facp");
+	assert_non_null(strstr(dsl, "Hardware Reduced (V5) : 1"));
+	assert_non_null(strstr(dsl, "Reset Register Supported (V2) : 1"));
+	assert_non_null(strstr(dsl, "Value to cause reset : FE"));
+	vm_destroy(&vm);
+}
+
+/* A minimal bzImage: two setup sectors, the header, a 4 KiB kernel. */
+static size_t make_bzimage(uint8_t *f, uint16_t version, uint8_t loadflags, uint16_t xloadflags)
+{
+	memset(f, 0, 1024 + 4096);
+	f[0x1f1] = 1;                          /* setup_sects */
+	f[0x1f5] = (4096 / 16) >> 8;           /* syssize: 256 paragraphs */
+	f[0x1fe] = 0x55, f[0x1ff] = 0xaa;
+	f[0x200] = 0xeb, f[0x201] = 0x66;      /* jump over the header */
+	memcpy(f + 0x202, "HdrS", 4);
+	f[0x206] = (uint8_t)version, f[0x207] = (uint8_t)(version >> 8);
+	f[0x211] = loadflags;
+	f[0x236] = (uint8_t)xloadflags;
+	f[0x238] = 0xff, f[0x239] = 0x07;      /* cmdline_size 2047 */
+	f[0x262] = 0x01;                       /* init_size 64 KiB */
+	return 1024 + 4096;
+}
+
+static void bzimage_headers(void **state)
+{
+	static uint8_t f[1024 + 4096];
+	char err[LOADER_ERR_MAX];
+	struct bzimage bz;
+	size_t n;
+
+	(void)state;
+	n = make_bzimage(f, 0x20f, 1, 1);
+	assert_int_equal(bzimage_parse(f, n, &bz, err), 1);
+	assert_int_equal(bz.kernel_off, 1024);
+	assert_int_equal(bz.kernel_size, 4096);
+	assert_int_equal(bz.init_size, 0x10000);
+	assert_int_equal(bz.cmdline_size, 2047);
+	assert_int_equal(bz.header_len, 0x202 + 0x66 - 0x1f1);
+	/* not a bzImage at all: someone else's */
+	assert_int_equal(bzimage_parse((const uint8_t *)"\177ELF", 4, &bz, err), 0);
+	/* broken ones: refused with a reason */
+	assert_int_equal(bzimage_parse(f, 0x250, &bz, err), -EINVAL);
+	assert_non_null(strstr(err, "truncated"));
+	assert_int_equal(bzimage_parse(f, 2048, &bz, err), -EINVAL); /* shorter than syssize */
+	assert_non_null(strstr(err, "truncated"));
+	make_bzimage(f, 0x209, 1, 1);
+	assert_int_equal(bzimage_parse(f, n, &bz, err), -EINVAL);
+	assert_non_null(strstr(err, "2.10 or later"));
+	make_bzimage(f, 0x20f, 0, 1);
+	assert_int_equal(bzimage_parse(f, n, &bz, err), -EINVAL);
+	make_bzimage(f, 0x20f, 1, 0);
+	assert_int_equal(bzimage_parse(f, n, &bz, err), -EINVAL);
+	assert_non_null(strstr(err, "64-bit"));
+	make_bzimage(f, 0x20f, 1, 1);
+	f[0x1f1] = 200; /* setup runs past the end */
+	assert_int_equal(bzimage_parse(f, n, &bz, err), -EINVAL);
+	make_bzimage(f, 0x20f, 1, 1);
+	f[0x1fe] = 0;
+	assert_int_equal(bzimage_parse(f, n, &bz, err), -EINVAL);
+	assert_non_null(strstr(err, "boot flag"));
+}
+
+static size_t make_multiboot(uint8_t *f, uint32_t flags, uint32_t load, uint32_t load_end,
+			     uint32_t bss_end, uint32_t entry)
+{
+	uint32_t h[8] = {MULTIBOOT_MAGIC, flags, -(MULTIBOOT_MAGIC + flags), load + 64, load,
+			 load_end, bss_end, entry};
+
+	memset(f, 0x90, 8192);
+	memcpy(f + 64, h, sizeof(h));
+	return 8192;
+}
+
+static void multiboot_images(void **state)
+{
+	static uint8_t f[8192];
+	char err[LOADER_ERR_MAX];
+	struct multiboot_image mb;
+	struct guest_mem mem;
+	const uint32_t L = 0x200000;
+
+	(void)state;
+	assert_int_equal(gmem_init(&mem, 8 << 20), 0);
+	make_multiboot(f, 0x10003, L, L + 4096, L + 8192, L + 0x100);
+	memset(mem.host + L + 4096, 0x77, 4096);
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), 1);
+	assert_int_equal(mb.entry, L + 0x100);
+	assert_int_equal(mb.hi, L + 8192);
+	assert_memory_equal(mem.host + L, f, 4096);
+	assert_int_equal(mem.host[L + 4096], 0);  /* bss zeroed */
+	assert_int_equal(mem.host[L + 8191], 0);
+	/* no header: not multiboot */
+	memset(f, 0, sizeof(f));
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), 0);
+	/* a bad checksum is no header either */
+	make_multiboot(f, 0x10003, L, L + 4096, 0, L);
+	f[72]++;
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), 0);
+	/* features we cannot give (a video mode) */
+	make_multiboot(f, 0x10007, L, L + 4096, 0, L);
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	assert_non_null(strstr(err, "video"));
+	/* lying addresses */
+	make_multiboot(f, 0x10003, L, L + 0x100000, 0, L); /* longer than the file */
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	assert_non_null(strstr(err, "truncated"));
+	make_multiboot(f, 0x10003, L, L + 4096, 0, L + 8192); /* entry outside */
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	make_multiboot(f, 0x10003, L, L + 4096, L + 100, L); /* bss before the end */
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	make_multiboot(f, 0x10003, 0xfff000, 0xfff000 + 4096, 0xffffff00, 0xfff000);
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	assert_non_null(strstr(err, "outside guest memory"));
+	make_multiboot(f, 0x10003, 0x1000, 0x2000, 0, 0x1000); /* below 1 MiB */
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	gmem_destroy(&mem);
+}
+
+static void uart_registers(void **state)
+{
+	struct uart u;
+	uint8_t v;
+	char buf[64] = {0};
+	FILE *out = fmemopen(buf, sizeof(buf), "w");
+
+	(void)state;
+	assert_int_equal(uart_init(&u, NULL, out, -1), 0);
+	v = 'h', uart_access(&u, 0, &v, true);
+	v = 'i', uart_access(&u, 0, &v, true);
+	v = '\n', uart_access(&u, 0, &v, true);
+	assert_string_equal(buf, "hi\n");
+	uart_access(&u, 5, &v, false);
+	assert_int_equal(v & 0x60, 0x60); /* transmitter empty */
+	assert_int_equal(v & 0x01, 0);    /* nothing received */
+	/* Divisor latch: DLAB redirects registers 0 and 1. */
+	v = 0x80, uart_access(&u, 3, &v, true);
+	v = 12, uart_access(&u, 0, &v, true);
+	v = 0, uart_access(&u, 0, &v, false);
+	assert_int_equal(v, 12);
+	v = 0x03, uart_access(&u, 3, &v, true);
+	/* Loopback: what we send comes back, with the data-ready bit and an interrupt ID. */
+	v = 0x10, uart_access(&u, 4, &v, true);
+	v = 0x01, uart_access(&u, 1, &v, true); /* receive interrupt on */
+	v = 'x', uart_access(&u, 0, &v, true);
+	uart_access(&u, 5, &v, false);
+	assert_true(v & 0x01);
+	uart_access(&u, 2, &v, false);
+	assert_int_equal(v & 0x0f, 0x04); /* received data available */
+	uart_access(&u, 0, &v, false);
+	assert_int_equal(v, 'x');
+	uart_access(&u, 2, &v, false);
+	assert_int_equal(v & 0x0f, 0x01); /* no interrupt pending */
+	uart_destroy(&u);
+	fclose(out);
+}
+
+static void rtc_registers(void **state)
+{
+	struct cmos c = {0};
+	uint8_t v, year;
+
+	(void)state;
+	v = 0x09, rtc_access(&c, RTC_PORT, &v, true);
+	rtc_access(&c, RTC_PORT + 1, &year, false);
+	assert_true((year >> 4) <= 9 && (year & 15) <= 9); /* BCD */
+	v = 0x0b, rtc_access(&c, RTC_PORT, &v, true);
+	rtc_access(&c, RTC_PORT + 1, &v, false);
+	assert_int_equal(v, 0x02); /* 24-hour, BCD */
+	/* CMOS RAM keeps what is written; the clock registers are read-only. */
+	v = 0x40, rtc_access(&c, RTC_PORT, &v, true);
+	v = 0x5a, rtc_access(&c, RTC_PORT + 1, &v, true);
+	v = 0, rtc_access(&c, RTC_PORT + 1, &v, false);
+	assert_int_equal(v, 0x5a);
+	v = 0x80 | 0x40, rtc_access(&c, RTC_PORT, &v, true); /* NMI-mask bit ignored */
+	rtc_access(&c, RTC_PORT + 1, &v, false);
+	assert_int_equal(v, 0x5a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(acpi_tables),
+		cmocka_unit_test(bzimage_headers),
+		cmocka_unit_test(multiboot_images),
+		cmocka_unit_test(uart_registers),
+		cmocka_unit_test(rtc_registers),
+	};
+
+	log_set_level(LOG_ERROR);
+	return cmocka_run_group_tests_name("hvm", tests, NULL, NULL);
+}
