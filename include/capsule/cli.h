@@ -50,7 +50,7 @@ void devices_print_stats(const struct run_devices *rd);
 /* The control socket of a running domain (`capsule run --control PATH`). */
 struct control;
 struct control *control_open(const char *path, pthread_mutex_t *lock,
-			     struct run_devices *rd);
+			     struct run_devices *rd, struct vm **vm);
 void control_close(struct control *c);
 
 #endif

@@ -3,6 +3,7 @@
  * per connection, one line each way:
  *   balloon MIB     set the balloon target (memory taken from the guest)
  *   balloon         the balloon's size and the guest's memory statistics
+ *   pause, resume   stop every vCPU at an instruction boundary, and let them go on
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct control {
 	pthread_t thread;
 	pthread_mutex_t *lock; /* the run's lock: the domain may be rebooting */
 	struct run_devices *rd;
+	struct vm **vm;        /* the domain running now, or NULL */
 };
 
 static void reply(struct control *c, const char *cmd, char *out, size_t len)
@@ -32,8 +34,22 @@ static void reply(struct control *c, const char *cmd, char *out, size_t len)
 	pthread_mutex_lock(c->lock);
 	if (n < 1) {
 		snprintf(out, len, "error: empty command");
+	} else if (!strcmp(word, "pause") || !strcmp(word, "resume")) {
+		int r = 0;
+
+		if (!*c->vm)
+			snprintf(out, len, "error: no domain is running");
+		else if (word[0] == 'p' && (r = vm_pause(*c->vm)) < 0)
+			snprintf(out, len, "error: the domain is already paused or ending");
+		else if (word[0] == 'p')
+			snprintf(out, len, "ok: paused %d vCPUs", r);
+		else {
+			vm_resume(*c->vm);
+			snprintf(out, len, "ok: resumed");
+		}
 	} else if (strcmp(word, "balloon")) {
-		snprintf(out, len, "error: unknown command '%s' (balloon [MIB])", word);
+		snprintf(out, len, "error: unknown command '%s' (balloon [MIB], pause, resume)",
+			 word);
 	} else if (!c->rd->balloon_dev) {
 		snprintf(out, len, "error: this domain has no balloon (capsule run --balloon MIB)");
 	} else if (n == 2) {
@@ -72,7 +88,8 @@ static void *control_thread(void *arg)
 	}
 }
 
-struct control *control_open(const char *path, pthread_mutex_t *lock, struct run_devices *rd)
+struct control *control_open(const char *path, pthread_mutex_t *lock, struct run_devices *rd,
+			     struct vm **vm)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct control *c = calloc(1, sizeof(*c));
@@ -86,6 +103,7 @@ struct control *control_open(const char *path, pthread_mutex_t *lock, struct run
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->lock = lock;
 	c->rd = rd;
+	c->vm = vm;
 	unlink(path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
@@ -123,7 +141,9 @@ int cmd_control(int argc, char **argv)
 			"usage: capsule control SOCKET COMMAND [ARGS]\n\n"
 			"Send a command to a domain started with 'capsule run --control SOCKET'.\n"
 			"  balloon MIB   set the balloon target: take MIB of memory from the guest\n"
-			"  balloon       print the balloon's size and the guest's memory statistics\n");
+			"  balloon       print the balloon's size and the guest's memory statistics\n"
+			"  pause         stop every vCPU (the domain keeps its state)\n"
+			"  resume        let a paused domain run again\n");
 		return argc < 3 ? CAPSULE_EXIT_VMM_ERROR : 0;
 	}
 	for (int i = 2; i < argc; i++)

@@ -420,7 +420,7 @@ int cmd_run(int argc, char **argv)
 	int status = CAPSULE_EXIT_VMM_ERROR;
 
 	if (parse_opts(argc, argv, &o) == 0 &&
-	    (!o.control || (ctl = control_open(o.control, &rs.lock, &o.dev))))
+	    (!o.control || (ctl = control_open(o.control, &rs.lock, &o.dev, &rs.vm))))
 		status = run_domain(&o, &rs);
 	control_close(ctl);
 	devices_close(&o.dev);

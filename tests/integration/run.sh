@@ -162,6 +162,29 @@ expect control-gone 125 '' 'cannot connect' -- "$CAPSULE" control "$tmp/ctl" bal
 expect control-no-balloon 125 'has no balloon' '' -- sh -c \
 	"$CAPSULE run --control $tmp/ctl2 --timeout 5 $G/spin.elf >/dev/null 2>&1 & sleep 0.3; $CAPSULE control $tmp/ctl2 balloon; s=\$?; kill %1; exit \$s"
 
+# pause and resume: a paused domain prints nothing, and goes on where it was
+"$CAPSULE" run --control "$tmp/ctl3" "$G/ticker.elf" >"$tmp/tick.out" 2>&1 &
+pid=$!
+sleep 0.4
+expect control-pause 0 'ok: paused 1 vCPUs' '' -- "$CAPSULE" control "$tmp/ctl3" pause
+n1=$(grep -c tick "$tmp/tick.out")
+sleep 0.5
+n2=$(grep -c tick "$tmp/tick.out")
+expect control-pause-twice 125 'already paused' '' -- "$CAPSULE" control "$tmp/ctl3" pause
+expect control-resume 0 'ok: resumed' '' -- "$CAPSULE" control "$tmp/ctl3" resume
+sleep 0.4
+n3=$(grep -c tick "$tmp/tick.out")
+kill -TERM $pid
+wait $pid
+if [ "$n1" -gt 0 ] && [ "$n1" = "$n2" ] && [ "$n3" -gt "$n2" ]; then
+	report pause-stops-the-guest 1 ""
+else
+	report pause-stops-the-guest 0 "ticks: $n1 at pause, $n2 after 0.5 s paused, $n3 after resume"
+fi
+last=$(grep tick "$tmp/tick.out" | tail -n 1 | awk '{print $2}')
+[ "$(grep -c tick "$tmp/tick.out")" = $((last + 1)) ] && report resume-continues-in-order 1 "" ||
+	report resume-continues-in-order 0 "ticks are not 0..$last"
+
 # device options: clear errors
 expect disk-missing 125 '' 'cannot open /nonexistent.img' -- "$CAPSULE" run --disk /nonexistent.img x
 expect disk-bad-option 125 '' "unknown option 'bogus'" -- "$CAPSULE" run --disk "$tmp/disk.img,bogus" x
