@@ -11,6 +11,12 @@ echo "|---|---|---|---|"
 "$B/bench/cpu" "$B/capsule" "$B/bench/guests/cpubench.elf" 4000 | grep '^|'
 
 echo
+echo "## HVM domains"
+echo "| what | Capsule | floor or peer, same run | ratio |"
+echo "|---|---|---|---|"
+"$B/bench/hvm" "$B/capsule" "$B/tests/hvm/serial.elf" 20 | grep '^|'
+
+echo
 echo "## virtio devices"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
