@@ -30,6 +30,10 @@ struct elf_image {
 int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t min_gpa,
 	     unsigned flags, struct elf_image *out, char err[LOADER_ERR_MAX]);
 
+/* Fill err with a message and return -EINVAL: how every loader refuses an image. */
+int loader_error(char err[LOADER_ERR_MAX], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Does this file look like an ELF carrying the Capsule note (a PV image)? */
 int elf_is_pv(const uint8_t *file, size_t size);
 

@@ -65,6 +65,10 @@ bool vq_has_avail(const struct virtq *q);
 /* Give back the last n chains taken (not yet pushed): a backend could not use them now. */
 void vq_unpop(struct virtq *q, uint16_t n);
 
+/* iovecs over [off, off + len) of one direction of a chain; how many (at most c->nseg). */
+struct iovec;
+unsigned vq_iovecs(const struct vq_chain *c, bool write, uint64_t off, uint64_t len,
+		   struct iovec *iov);
 /* Copy between a chain's segments and a flat buffer, skipping `off` bytes of one direction. */
 uint64_t vq_copy_from(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len);
 uint64_t vq_copy_to(const struct vq_chain *c, uint64_t off, const void *src, uint64_t len);

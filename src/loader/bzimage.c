@@ -33,18 +33,7 @@ static uint32_t le(const uint8_t *p, int n)
 	return v;
 }
 
-static int bad(char err[LOADER_ERR_MAX], const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int bad(char err[LOADER_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, LOADER_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define bad loader_error
 
 int bzimage_parse(const uint8_t *f, size_t size, struct bzimage *bz, char err[LOADER_ERR_MAX])
 {

@@ -7,18 +7,7 @@
 #include "capsule/loader.h"
 #include "capsule/pv_abi.h"
 
-static int fail(char err[LOADER_ERR_MAX], const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int fail(char err[LOADER_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, LOADER_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail loader_error
 
 /* True if [off, off + len) lies inside a buffer of `size` bytes, without wrapping. */
 static int in_file(uint64_t off, uint64_t len, size_t size)

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,16 @@
 #include <unistd.h>
 
 #include "capsule/loader.h"
+
+int loader_error(char err[LOADER_ERR_MAX], const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, LOADER_ERR_MAX, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
 
 int file_read_all(const char *path, uint64_t max_size, uint8_t **buf, size_t *size,
 		  char err[LOADER_ERR_MAX])

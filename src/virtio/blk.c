@@ -66,30 +66,6 @@ int blk_parse(const struct vq_chain *c, struct blk_request *r)
 	return r->status ? 0 : -EINVAL;
 }
 
-/* iovecs over the data part of one direction of the chain. */
-static unsigned data_iovecs(const struct vq_chain *c, bool write, uint64_t off, uint64_t len,
-			    struct iovec *iov)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < c->nseg && len; i++) {
-		const struct vq_seg *s = &c->seg[i];
-		uint64_t take;
-
-		if (s->write != write)
-			continue;
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		take = s->len - off < len ? s->len - off : len;
-		iov[n++] = (struct iovec){s->ptr + off, take};
-		len -= take;
-		off = 0;
-	}
-	return n;
-}
-
 static bool in_disk(const struct blk_backend *b, uint64_t sector, uint64_t bytes)
 {
 	uint64_t sectors = b->size / VIRTIO_BLK_SECTOR;
@@ -147,8 +123,8 @@ static void prepare(struct blk_backend *b, struct blk_slot *s)
 			s->status = VIRTIO_BLK_S_IOERR;
 			return;
 		}
-		s->niov = data_iovecs(&s->chain, r->type == VIRTIO_BLK_T_IN, r->data_off,
-				      r->data_len, s->iov);
+		s->niov = vq_iovecs(&s->chain, r->type == VIRTIO_BLK_T_IN, r->data_off,
+				    r->data_len, s->iov);
 		s->expect = r->data_len;
 		s->queued = true;
 		break;

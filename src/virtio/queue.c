@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "capsule/virtio.h"
 
@@ -200,14 +201,14 @@ bool vq_enable_notify(struct virtq *q)
 	return vq_has_avail(q);
 }
 
-static uint64_t copy(const struct vq_chain *c, bool write, uint64_t off, uint8_t *buf,
-		     uint64_t len, bool to_chain)
+unsigned vq_iovecs(const struct vq_chain *c, bool write, uint64_t off, uint64_t len,
+		   struct iovec *iov)
 {
-	uint64_t done = 0;
+	unsigned n = 0;
 
-	for (unsigned i = 0; i < c->nseg && done < len; i++) {
+	for (unsigned i = 0; i < c->nseg && len; i++) {
 		const struct vq_seg *s = &c->seg[i];
-		uint64_t n;
+		uint64_t take;
 
 		if (s->write != write)
 			continue;
@@ -215,13 +216,27 @@ static uint64_t copy(const struct vq_chain *c, bool write, uint64_t off, uint8_t
 			off -= s->len;
 			continue;
 		}
-		n = s->len - off < len - done ? s->len - off : len - done;
-		if (to_chain)
-			memcpy(s->ptr + off, buf + done, n);
-		else
-			memcpy(buf + done, s->ptr + off, n);
-		done += n;
+		take = s->len - off < len ? s->len - off : len;
+		iov[n++] = (struct iovec){s->ptr + off, take};
+		len -= take;
 		off = 0;
+	}
+	return n;
+}
+
+static uint64_t copy(const struct vq_chain *c, bool write, uint64_t off, uint8_t *buf,
+		     uint64_t len, bool to_chain)
+{
+	static __thread struct iovec iov[VQ_MAX_SEGS];
+	unsigned n = vq_iovecs(c, write, off, len, iov);
+	uint64_t done = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (to_chain)
+			memcpy(iov[i].iov_base, buf + done, iov[i].iov_len);
+		else
+			memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
+		done += iov[i].iov_len;
 	}
 	return done;
 }

@@ -41,20 +41,23 @@ expect() {
 	report "$name" "$ok" "$why"
 }
 
-# guest NAME ARGS...: a test guest must exit 0 with "Test result: SUCCESS" as its last line.
-guest() {
-	local name=$1 status last ok=1 why=""
-	shift
+# result STATUS NAME ARGS...: a test domain must exit with STATUS and print
+# "Test result: SUCCESS" as its last line.
+result() {
+	local want=$1 name=$2 status last ok=1 why=""
+	shift 2
 	timeout 120 "$CAPSULE" run "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
 	status=$?
 	last=$(tail -n 1 "$tmp/out")
 	if [ "$last" != "Test result: SUCCESS" ]; then
 		ok=0 why="last line is '$last'"
-	elif [ "$status" != 0 ]; then
-		ok=0 why="exit status $status"
+	elif [ "$status" != "$want" ]; then
+		ok=0 why="exit status $status, expected $want"
 	fi
 	report "$name" "$ok" "$why"
 }
+guest() { result 0 "$@"; } # PV test guests power off with 0
+hvm() { result 1 "$@"; }   # HVM test kernels write 0 to the debug-exit port: (0 << 1) | 1
 
 # --- domains that must succeed
 expect hello 0 '^Hello from a Capsule PV domain: 64 MiB, 1 vCPU\(s\), cmdline ""$' EMPTY \
@@ -195,19 +198,6 @@ expect balloon-bad 125 '' '--balloon expects a number' -- "$CAPSULE" run --ballo
 # --- HVM domains: small test kernels (multiboot and PVH), which pass with the debug-exit
 # port's status 1 ((0 << 1) | 1, QEMU's isa-debug-exit convention) and the result line.
 H=$BUILD/tests/hvm
-hvm() { # name args...
-	local name=$1 status last ok=1 why=""
-	shift
-	timeout 120 "$CAPSULE" run "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	status=$?
-	last=$(tail -n 1 "$tmp/out")
-	if [ "$last" != "Test result: SUCCESS" ]; then
-		ok=0 why="last line is '$last'"
-	elif [ "$status" != 1 ]; then
-		ok=0 why="exit status $status, expected 1 (debug exit 0)"
-	fi
-	report "$name" "$ok" "$why"
-}
 hvm hvm-serial-multiboot --mem 64 --cmdline hvm-test "$H/serial.elf"
 hvm hvm-serial-pvh --mem 64 --cmdline "hvm-test pvh" "$H/serial-pvh.elf"
 expect hvm-pvh-chosen 1 'from a PVH kernel' '' -- "$CAPSULE" run --mem 64 --cmdline hvm-test "$H/serial-pvh.elf"

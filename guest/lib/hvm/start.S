@@ -3,6 +3,22 @@
  * both in flat 32-bit protected mode without paging. Identity-map 4 GiB, enter long mode,
  * call hvm_main(magic, info). Also the interrupt stubs and the AP trampoline.
  */
+/* From flat 32-bit mode with EAX = the PML4: PAE and SSE, EFER.LME, paging, far jump. */
+	.macro ENTER_LONG_MODE target
+	mov %eax, %cr3
+	mov %cr4, %eax
+	or $0x620, %eax         /* PAE, OSFXSR, OSXMMEXCPT */
+	mov %eax, %cr4
+	mov $0xc0000080, %ecx   /* EFER.LME */
+	rdmsr
+	or $0x100, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000001, %eax    /* PG, PE */
+	mov %eax, %cr0
+	ljmp $0x10, $\target
+	.endm
+
 #define MB_MAGIC 0x1badb002
 #define MB_FLAGS 0x00010003 /* page-aligned modules, memory info, load addresses */
 
@@ -50,18 +66,7 @@ _start32:
 	cmp $2048, %ecx
 	jb 2b
 	mov $pml4, %eax
-	mov %eax, %cr3
-	mov %cr4, %eax
-	or $0x620, %eax         /* PAE, OSFXSR, OSXMMEXCPT */
-	mov %eax, %cr4
-	mov $0xc0000080, %ecx   /* EFER.LME */
-	rdmsr
-	or $0x100, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $0x80000001, %eax
-	mov %eax, %cr0
-	ljmp $0x10, $long_mode
+	ENTER_LONG_MODE long_mode
 
 	.code64
 long_mode:
@@ -146,18 +151,7 @@ tramp32:
 	mov %ax, %es
 	mov %ax, %ss
 	mov TRAMP(tramp_cr3), %eax
-	mov %eax, %cr3
-	mov %cr4, %eax
-	or $0x620, %eax
-	mov %eax, %cr4
-	mov $0xc0000080, %ecx
-	rdmsr
-	or $0x100, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $0x80000001, %eax
-	mov %eax, %cr0
-	ljmp $0x10, $ap_long_mode
+	ENTER_LONG_MODE ap_long_mode
 	.balign 8
 tramp_gdt:
 	.word gdt_end - gdt - 1
