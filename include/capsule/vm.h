@@ -126,7 +126,9 @@ void kick_vcpu(struct vcpu *v);
 /* The exit table: handles one KVM exit of v. */
 enum exit_action vcpu_handle_exit(struct vcpu *v);
 
-/* CPUID from KVM_GET_SUPPORTED_CPUID, with this vCPU's APIC ID. */
+/* CPUID from KVM_GET_SUPPORTED_CPUID, with this vCPU's APIC ID and the topology. */
 int cpuid_setup(struct vcpu *v);
+/* The adjustment itself: vCPU `id` of `nr`, over `count` entries. */
+void cpuid_adjust(struct kvm_cpuid_entry2 *e, unsigned count, unsigned id, unsigned nr);
 
 #endif

@@ -1,4 +1,7 @@
-/* CPUID: what KVM can really run, with each vCPU's own APIC ID. */
+/*
+ * CPUID: what KVM can really run (KVM_GET_SUPPORTED_CPUID, asked once per VM), with each
+ * vCPU's APIC ID and a topology of N single-threaded cores in one package.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +11,54 @@
 
 #define CPUID_MAX_ENTRIES 256
 
+static unsigned bits_for(unsigned n)
+{
+	unsigned b = 0;
+
+	while ((1u << b) < n)
+		b++;
+	return b;
+}
+
+void cpuid_adjust(struct kvm_cpuid_entry2 *e, unsigned count, unsigned id, unsigned nr)
+{
+	unsigned shift = bits_for(nr);
+
+	for (unsigned i = 0; i < count; i++, e++) {
+		switch (e->function) {
+		case 1: /* initial APIC ID, logical processors per package, HTT */
+			e->ebx = (e->ebx & 0x0000ffffu) | (id << 24) | ((nr & 0xff) << 16);
+			e->edx = nr > 1 ? e->edx | (1u << 28) : e->edx & ~(1u << 28);
+			break;
+		case 4: /* cores per package, for the cache leaves */
+			e->eax = (e->eax & 0x03ffffffu) | ((nr - 1) << 26);
+			break;
+		case 0xb:
+		case 0x1f: /* extended topology: level 0 threads (1), level 1 cores (nr) */
+			e->edx = id;
+			if (e->index == 0) {
+				e->eax = 0, e->ebx = 1, e->ecx = (1u << 8) | 0;
+			} else if (e->index == 1) {
+				e->eax = shift, e->ebx = nr, e->ecx = (2u << 8) | 1;
+			} else {
+				e->eax = 0, e->ebx = 0, e->ecx = e->index;
+			}
+			break;
+		case 0x80000008: /* AMD: number of cores - 1 and the APIC ID size */
+			e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (nr - 1);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 int cpuid_setup(struct vcpu *v)
 {
 	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c;
 	int err = 0;
 
-	/* What KVM supports is asked once per VM; each vCPU gets its own copy to adjust. */
 	if (!v->vm->supported_cpuid) {
 		v->vm->supported_cpuid = calloc(1, size);
 		if (!v->vm->supported_cpuid)
@@ -27,14 +71,7 @@ int cpuid_setup(struct vcpu *v)
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, v->vm->supported_cpuid, size);
-	for (unsigned i = 0; i < c->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[i];
-
-		if (e->function == 1) /* initial APIC ID in EBX[31:24] */
-			e->ebx = (e->ebx & 0x00ffffffu) | (v->id << 24);
-		else if (e->function == 0xb || e->function == 0x1f) /* x2APIC ID */
-			e->edx = v->id;
-	}
+	cpuid_adjust(c->entries, c->nent, v->id, v->vm->nr_vcpus);
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
 		err = -errno;
 	free(c);

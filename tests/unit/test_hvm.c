@@ -292,9 +292,39 @@ static void rtc_registers(void **state)
 	assert_int_equal(v, 0x5a);
 }
 
+static void cpuid_topology(void **state)
+{
+	struct kvm_cpuid_entry2 e[5] = {
+		{.function = 1, .ebx = 0x00000800, .edx = 0x078bfbff},
+		{.function = 0xb, .index = 0},
+		{.function = 0xb, .index = 1},
+		{.function = 0xb, .index = 2},
+		{.function = 0x80000008, .ecx = 0x0000f0ff},
+	};
+
+	(void)state;
+	cpuid_adjust(e, 5, 5, 6);
+	assert_int_equal(e[0].ebx >> 24, 5);            /* APIC ID */
+	assert_int_equal((e[0].ebx >> 16) & 0xff, 6);   /* logical processors */
+	assert_int_equal(e[0].ebx & 0xffff, 0x0800);    /* CLFLUSH size kept */
+	assert_true(e[0].edx & (1u << 28));             /* HTT */
+	assert_int_equal(e[1].ebx, 1);                  /* one thread per core */
+	assert_int_equal(e[1].ecx, 0x100);
+	assert_int_equal(e[2].eax, 3);                  /* 6 cores: 3 bits of APIC ID */
+	assert_int_equal(e[2].ebx, 6);
+	assert_int_equal(e[2].ecx, 0x201);
+	assert_int_equal(e[2].edx, 5);                  /* x2APIC ID */
+	assert_int_equal(e[3].ecx, 2);                  /* no level beyond */
+	assert_int_equal(e[4].ecx & 0xff, 5);           /* AMD: cores - 1 */
+	assert_int_equal((e[4].ecx >> 12) & 0xf, 3);
+	cpuid_adjust(e, 1, 0, 1);
+	assert_false(e[0].edx & (1u << 28));            /* one CPU: no HTT */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(cpuid_topology),
 		cmocka_unit_test(acpi_tables),
 		cmocka_unit_test(bzimage_headers),
 		cmocka_unit_test(multiboot_images),
