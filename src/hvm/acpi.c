@@ -47,7 +47,7 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 {
 	struct aml a = {.buf = t + HDR, .cap = cap - HDR};
 	size_t sb, dev, crs, buf;
-	char name[5];
+	char name[8]; /* a 4-character NameSeg, "VR00".."VR08" */
 
 	aml_scope_begin(&a, "\\_SB_", &sb);
 
@@ -78,7 +78,7 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 	aml_pkg_end(&a, dev);
 
 	for (unsigned i = 0; i < h->nr_devices; i++) {
-		snprintf(name, sizeof(name), "VR%02u", i);
+		snprintf(name, sizeof(name), "VR%02u", i % 100);
 		aml_device_begin(&a, name, &dev);
 		aml_name(&a, "_HID"), aml_string(&a, "LNRO0005"); /* Linux's virtio-mmio ID */
 		aml_name(&a, "_UID"), aml_integer(&a, i);
