@@ -11,7 +11,7 @@ CFLAGS    ?= -O2 -g
 HOST_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
                -DCAPSULE_VERSION='"$(VERSION)"' -MMD -MP $(EXTRA_CFLAGS)
 HOST_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
-HOST_LIBS := -luring -lpthread
+HOST_LIBS := -luring -lseccomp -lpthread
 
 # Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see HOST-NOTES).
 GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \
@@ -152,7 +152,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lseccomp -lpthread
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \

@@ -2,7 +2,7 @@
 # Installs what Capsule needs to build and test, from Debian's archive. As root it runs
 # apt-get; otherwise it prints the exact command to run.
 set -eu
-packages=(gcc make libc6-dev binutils libcmocka-dev liburing-dev pkg-config util-linux iproute2 iputils-ping python3
+packages=(gcc make libc6-dev binutils libcmocka-dev liburing-dev libseccomp-dev pkg-config util-linux iproute2 iputils-ping python3
 	clang libclang-rt-14-dev lz4 cpio acpica-tools qemu-system-x86)
 missing=()
 for p in "${packages[@]}"; do

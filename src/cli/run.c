@@ -11,6 +11,7 @@
 #include "capsule/hvm.h"
 #include "capsule/loader.h"
 #include "capsule/pv.h"
+#include "capsule/sandbox.h"
 
 struct run_opts {
 	struct run_devices dev;
@@ -18,6 +19,7 @@ struct run_opts {
 	const char *initrd;
 	bool hvm;    /* the image is not a Capsule PV image: boot it as an unmodified kernel */
 	bool no_pvh;
+	bool no_seccomp;
 	uint64_t mem_mib;
 	uint64_t vcpus;
 	uint64_t timeout_s;
@@ -58,6 +60,7 @@ static void run_usage(FILE *out)
 		"      --balloon MiB                        virtio-balloon, initial target MiB\n"
 		"      --control SOCKET                     control socket ('capsule control')\n\n"
 		"      --stats          print exit and hypercall counts when the domain ends\n"
+		"      --no-seccomp     do not confine guest-facing threads (debugging only)\n"
 		"  -v, --verbose        more log output (repeat for debug)\n"
 		"  -h, --help           this text\n\n"
 		"Exit status: the guest's code (0-123) when it powers off, %d if it crashed,\n"
@@ -126,6 +129,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"control", required_argument, NULL, 'K'},
 		{"initrd", required_argument, NULL, 'I'},
 		{"no-pvh", no_argument, NULL, 'P'},
+		{"no-seccomp", no_argument, NULL, 'Z'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -204,6 +208,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'P':
 			o->no_pvh = true;
 			break;
+		case 'Z':
+			o->no_seccomp = true;
+			break;
 		case 'h':
 			run_usage(stdout);
 			exit(0);
@@ -219,6 +226,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		return -1;
 	}
 	o->image = argv[optind];
+	sandbox_set_enabled(!o->no_seccomp);
 	if (image_kind(o))
 		return -1;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 
 #include "capsule/log.h"
+#include "capsule/sandbox.h"
 #include "capsule/vm.h"
 
 #define VCPU_THREAD_STACK (256u << 10)
@@ -95,13 +96,18 @@ static void vcpu_run_loop(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	char name[16];
 	sigset_t set;
 
 	/* The kick signal must reach this thread while it is inside KVM_RUN. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	vcpu_run_loop(v);
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	if (sandbox_enter(name) == 0)
+		vcpu_run_loop(v);
+	else
+		vm_end(v->vm, VM_END_CRASH, 0);
 	pthread_mutex_lock(&v->vm->lock);
 	v->state = VCPU_STOPPED;
 	v->vm->running_vcpus--;

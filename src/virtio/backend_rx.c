@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "backend_rx.h"
+#include "capsule/sandbox.h"
 
 void rx_pump_retry(struct rx_pump *p)
 {
@@ -29,6 +30,8 @@ static void *pump_thread(void *arg)
 	struct rx_pump *p = arg;
 	struct pollfd fds[2] = {{.fd = p->fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
 
+	if (sandbox_enter("rx-pump"))
+		return NULL;
 	for (;;) {
 		ssize_t n;
 

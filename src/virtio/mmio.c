@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "capsule/log.h"
+#include "capsule/sandbox.h"
 #include "capsule/virtio.h"
 #include "capsule/vm.h"
 
@@ -313,6 +314,10 @@ static void *device_thread(void *arg)
 	for (unsigned i = 0; i < n; i++)
 		fds[i] = (struct pollfd){.fd = d->kick_fd[i], .events = POLLIN};
 	fds[n] = (struct pollfd){.fd = d->stop_fd, .events = POLLIN};
+	if (sandbox_enter(d->ops->name)) {
+		vm_end(d->vm, VM_END_CRASH, 0);
+		return NULL;
+	}
 	for (;;) {
 		if (poll(fds, n + 1, -1) < 0) {
 			if (errno == EINTR)

@@ -188,6 +188,29 @@ last=$(grep tick "$tmp/tick.out" | tail -n 1 | awk '{print $2}')
 [ "$(grep -c tick "$tmp/tick.out")" = $((last + 1)) ] && report resume-continues-in-order 1 "" ||
 	report resume-continues-in-order 0 "ticks are not 0..$last"
 
+# seccomp: the vCPU and device threads are confined, the main thread is not
+seccomp_of() { # pid thread-name: that thread's seccomp mode
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm")" = "$2" ] && awk '/^Seccomp:/ {print $2}' "$t/status" && return
+	done
+	echo missing
+}
+"$CAPSULE" run --rng "$G/ticker.elf" >/dev/null 2>&1 &
+pid=$!
+sleep 0.4
+modes="$(seccomp_of $pid vcpu0) $(seccomp_of $pid virtio-rng) $(seccomp_of $pid capsule)"
+kill -TERM $pid
+wait $pid
+[ "$modes" = "2 2 0" ] && report seccomp-confines-vcpu-and-device 1 "" ||
+	report seccomp-confines-vcpu-and-device 0 "seccomp modes of vcpu0, virtio-rng, main: $modes"
+"$CAPSULE" run --no-seccomp --rng "$G/ticker.elf" >/dev/null 2>&1 &
+pid=$!
+sleep 0.4
+modes="$(seccomp_of $pid vcpu0) $(seccomp_of $pid virtio-rng)"
+kill -TERM $pid
+wait $pid
+[ "$modes" = "0 0" ] && report seccomp-off 1 "" || report seccomp-off 0 "modes with --no-seccomp: $modes"
+
 # device options: clear errors
 expect disk-missing 125 '' 'cannot open /nonexistent.img' -- "$CAPSULE" run --disk /nonexistent.img x
 expect disk-bad-option 125 '' "unknown option 'bogus'" -- "$CAPSULE" run --disk "$tmp/disk.img,bogus" x
