@@ -11,7 +11,7 @@ CFLAGS    ?= -O2 -g
 HOST_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
                -DCAPSULE_VERSION='"$(VERSION)"' -MMD -MP $(EXTRA_CFLAGS)
 HOST_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
-HOST_LIBS := -luring -lseccomp -lpthread
+HOST_LIBS := -luring -lpthread
 
 # Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see HOST-NOTES).
 GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \
@@ -22,8 +22,11 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/link.ld -Wl,--build-id=n
 
 VMM_SRCS  := $(wildcard src/*/*.c)
 LIB_SRCS  := $(filter-out src/cli/%,$(VMM_SRCS))
-VMM_OBJS  := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# The seccomp program, compiled from src/util/sandbox_rules.h at build time.
+GEN_BPF   := $(BUILD)/gen/seccomp_bpf.c
+GEN_OBJS  := $(BUILD)/obj/gen/seccomp_bpf.o
+VMM_OBJS  := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(GEN_OBJS)
 
 KIT_COMMON := $(wildcard guest/lib/common/*.c)
 KIT_SRCS  := $(KIT_COMMON) $(wildcard guest/lib/pv/*.c) guest/lib/pv/start.S
@@ -53,6 +56,18 @@ all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS) $(HVM_KERNELS)
 
 $(BUILD)/capsule: $(VMM_OBJS)
 	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+
+$(BUILD)/tools/seccomp-gen: tools/seccomp-gen.c src/util/sandbox_rules.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< -lseccomp
+
+$(GEN_BPF): $(BUILD)/tools/seccomp-gen
+	@mkdir -p $(dir $@)
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -144,15 +159,19 @@ $(BUILD)/bench/%: bench/%.c
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer-no-link,address,undefined
-FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/seccomp_bpf.o
 FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/*.c))
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
+$(FUZZ_BUILD)/obj/gen/seccomp_bpf.o: $(GEN_BPF)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lseccomp -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lpthread
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \

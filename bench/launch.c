@@ -3,7 +3,7 @@
  * a raw KVM floor (create VM + 64 MiB memory + vCPU + first exit) measured in the same run,
  * both in-process and as an exec'd process (so both sides pay for exec).
  *
- *   build/bench/launch CAPSULE GUEST [RUNS]
+ *   build/bench/launch CAPSULE GUEST [RUNS [CAPSULE-RUN-OPTIONS...]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +93,13 @@ int main(int argc, char **argv)
 		bench_die("readlink");
 	self[n] = 0;
 	char *floor_argv[] = {self, "--floor-child", NULL};
-	char *cap_argv[] = {argv[1], "run", argv[2], NULL};
+	char *cap_argv[16] = {argv[1], "run"};
+	int k = 2;
+
+	for (int i = 4; i < argc && k < 14; i++)
+		cap_argv[k++] = argv[i];
+	cap_argv[k++] = argv[2];
+	cap_argv[k] = NULL;
 
 	/* Interleave the three so that machine noise hits them alike. */
 	for (int i = 0; i < runs; i++) {

@@ -1,11 +1,15 @@
 /*
- * The seccomp allowlist (libseccomp). Every syscall listed says why a guest-facing thread
- * needs it; anything else raises SIGSYS, whose handler names the syscall and ends the VMM:
- * a thread that handles guest data asking for something new is a bug or an attack.
+ * The seccomp sandbox. The allowlist is in sandbox_rules.h, compiled to BPF at build time
+ * (build/gen/seccomp_bpf.c, by tools/seccomp-gen.c). A call outside it raises SIGSYS, whose
+ * handler names the call and ends the VMM: a thread that handles guest data asking for
+ * something new is a bug or an attack.
  */
 #include <errno.h>
-#include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,56 +19,10 @@
 #include "capsule/sandbox.h"
 #include "capsule/vm.h"
 
-static bool enabled; /* set once by the CLI (sandbox_set_enabled) before any thread starts */
+extern const struct sock_filter capsule_seccomp_bpf[];
+extern const size_t capsule_seccomp_bpf_len;
 
-static const struct {
-	int nr;
-	const char *why;
-} allowed[] = {
-	{SCMP_SYS(ioctl), "KVM_RUN and register access on the vCPU fd"},
-	{SCMP_SYS(read), "eventfds, the TAP, stdin"},
-	{SCMP_SYS(write), "console output, the TAP, eventfds, irqfds"},
-	{SCMP_SYS(readv), "stdio"},
-	{SCMP_SYS(writev), "stdio"},
-	{SCMP_SYS(pread64), "virtio-blk without io_uring"},
-	{SCMP_SYS(pwrite64), "virtio-blk without io_uring"},
-	{SCMP_SYS(preadv), "virtio-blk without io_uring"},
-	{SCMP_SYS(pwritev), "virtio-blk without io_uring"},
-	{SCMP_SYS(fdatasync), "virtio-blk flush"},
-	{SCMP_SYS(fallocate), "virtio-blk discard, balloon page release"},
-	{SCMP_SYS(io_uring_enter), "virtio-blk batches"},
-	{SCMP_SYS(getrandom), "virtio-rng"},
-	{SCMP_SYS(poll), "device threads wait for kicks"},
-	{SCMP_SYS(ppoll), "device threads wait for kicks"},
-	{SCMP_SYS(futex), "locks and condition variables"},
-	{SCMP_SYS(sched_yield), "the yield hypercall"},
-	{SCMP_SYS(clock_gettime), "domain time"},
-	{SCMP_SYS(clock_nanosleep), "timed waits"},
-	{SCMP_SYS(nanosleep), "timed waits"},
-	{SCMP_SYS(gettimeofday), "wall clock"},
-	{SCMP_SYS(fstat), "stdio's first write"},
-	{SCMP_SYS(newfstatat), "stdio's first write"},
-	{SCMP_SYS(lseek), "stdio"},
-	{SCMP_SYS(mmap), "malloc, and stacks of vCPUs started by a vCPU"},
-	{SCMP_SYS(munmap), "malloc"},
-	{SCMP_SYS(mprotect), "thread stack guard pages"},
-	{SCMP_SYS(madvise), "malloc and thread exit"},
-	{SCMP_SYS(brk), "malloc"},
-	{SCMP_SYS(mremap), "malloc"},
-	{SCMP_SYS(clone), "a vCPU starting another vCPU (vcpu_up)"},
-	{SCMP_SYS(clone3), "a vCPU starting another vCPU (vcpu_up)"},
-	{SCMP_SYS(set_robust_list), "new threads"},
-	{SCMP_SYS(rseq), "new threads"},
-	{SCMP_SYS(rt_sigprocmask), "new threads, signal masks"},
-	{SCMP_SYS(rt_sigreturn), "the vCPU kick signal"},
-	{SCMP_SYS(sigaltstack), "thread exit"},
-	{SCMP_SYS(getpid), "kicking a vCPU (pthread_kill)"},
-	{SCMP_SYS(gettid), "kicking a vCPU (pthread_kill)"},
-	{SCMP_SYS(tgkill), "kicking a vCPU (pthread_kill)"},
-	{SCMP_SYS(exit), "thread exit"},
-	{SCMP_SYS(exit_group), "process exit"},
-	{SCMP_SYS(seccomp), "a thread started by a confined thread adds its own filter"},
-};
+static bool enabled; /* set once by the CLI (sandbox_set_enabled) before any thread starts */
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -94,12 +52,13 @@ void sandbox_set_enabled(bool on)
 
 int sandbox_enter(const char *who)
 {
-	scmp_filter_ctx ctx;
-	int err = 0;
+	struct sock_fprog prog = {
+		.len = (unsigned short)capsule_seccomp_bpf_len,
+		.filter = (struct sock_filter *)capsule_seccomp_bpf,
+	};
 
 	prctl(PR_SET_NAME, who, 0, 0, 0); /* what `top -H` and /proc/PID/task/TID/comm show */
 #if defined(__SANITIZE_ADDRESS__)
-	(void)who;
 	return 0; /* the sanitizer runtime makes system calls of its own */
 #endif
 	if (!enabled)
@@ -108,24 +67,11 @@ int sandbox_enter(const char *who)
 	 * filter already; stacking it again would change nothing. */
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2)
 		return 0;
-	ctx = seccomp_init(SCMP_ACT_TRAP);
-	if (!ctx)
-		return -ENOMEM;
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && !err; i++)
-		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);
-	/* prctl only to ask the question above, and for a new thread to name itself */
-	if (!err)
-		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				       SCMP_A0(SCMP_CMP_EQ, PR_GET_SECCOMP));
-	if (!err)
-		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				       SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-	if (!err)
-		err = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (err)
-		log_err("%s: cannot install the seccomp filter: %s", who, strerror(-err));
-	else
-		log_debug("%s: seccomp filter installed", who);
-	return err;
+	/* The program was compiled at build time: loading it is one system call. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+		log_err("%s: cannot install the seccomp filter: %s", who, strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
