@@ -54,8 +54,11 @@ BENCH_GUESTS := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildca
 .PHONY: all check check-linux unit integration demo bench clean deps format fuzz
 all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS) $(HVM_KERNELS)
 
+# capsule itself is linked statically: exec and dynamic loading are part of every launch
+# (docs/benchmarks.md). The sanitizer build sets CAPSULE_LDFLAGS= (ASan cannot be static).
+CAPSULE_LDFLAGS ?= -static
 $(BUILD)/capsule: $(VMM_OBJS)
-	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) $(CAPSULE_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
 $(BUILD)/tools/seccomp-gen: tools/seccomp-gen.c src/util/sandbox_rules.h
 	@mkdir -p $(dir $@)

@@ -68,6 +68,7 @@ struct vm {
 	enum vm_end_reason end_reason; /* first reason wins; read with vm_ended() */
 	int end_code;
 	unsigned running_vcpus;
+	bool cpuid_ready;       /* under lock: supported_cpuid is there for the vCPU threads */
 	bool pause_requested;   /* under lock */
 	unsigned paused_vcpus;  /* under lock */
 	pthread_cond_t pause_cond;
@@ -78,7 +79,10 @@ struct vm {
 
 /* Memory, buses and vCPU structs, without KVM: what unit tests drive. */
 int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg);
-/* All of the above plus the KVM VM, its memory slot and vCPUs with CPUID set. */
+/*
+ * All of the above plus the KVM VM, its memory slot and its vCPUs, each with a thread that
+ * names and confines itself, sets its CPUID and waits, parked, for vcpu_start().
+ */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 /* Ends the domain if it runs and joins every vCPU thread. */
 void vm_join_vcpus(struct vm *vm);
@@ -105,9 +109,11 @@ void vm_resume(struct vm *vm);
 uint64_t vm_time_ns(const struct vm *vm);
 uint64_t monotonic_ns(void);
 
+/* Create the parked thread of a vCPU (vm_create does this for every vCPU). */
+int vcpu_spawn(struct vcpu *v);
 /*
- * Start the vCPU's thread with init_sregs and regs (NULL: init_regs as they are).
- * -EBUSY if the vCPU is not down, -EINVAL if the domain is ending.
+ * Let the vCPU's thread run from init_sregs and regs (NULL: init_regs as they are).
+ * -EBUSY if the vCPU is not down, -EINVAL if the domain is ending or it has no thread.
  */
 int vcpu_start(struct vcpu *v, const struct kvm_regs *regs);
 /*
@@ -126,7 +132,9 @@ void kick_vcpu(struct vcpu *v);
 /* The exit table: handles one KVM exit of v. */
 enum exit_action vcpu_handle_exit(struct vcpu *v);
 
-/* CPUID from KVM_GET_SUPPORTED_CPUID, with this vCPU's APIC ID and the topology. */
+/* KVM_GET_SUPPORTED_CPUID into vm->supported_cpuid (once per VM). */
+int cpuid_fetch_supported(struct vm *vm);
+/* This vCPU's CPUID: the supported set with its APIC ID and the topology. */
 int cpuid_setup(struct vcpu *v);
 /* The adjustment itself: vCPU `id` of `nr`, over `count` entries. */
 void cpuid_adjust(struct kvm_cpuid_entry2 *e, unsigned count, unsigned id, unsigned nr);

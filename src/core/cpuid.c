@@ -53,27 +53,32 @@ void cpuid_adjust(struct kvm_cpuid_entry2 *e, unsigned count, unsigned id, unsig
 	}
 }
 
-int cpuid_setup(struct vcpu *v)
+int cpuid_fetch_supported(struct vm *vm)
 {
 	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c;
-	int err = 0;
 
-	if (!v->vm->supported_cpuid) {
-		v->vm->supported_cpuid = calloc(1, size);
-		if (!v->vm->supported_cpuid)
-			return -ENOMEM;
-		v->vm->supported_cpuid->nent = CPUID_MAX_ENTRIES;
-		if (ioctl(v->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, v->vm->supported_cpuid) < 0)
-			return -errno;
-	}
-	c = malloc(size);
-	if (!c)
+	vm->supported_cpuid = calloc(1, size);
+	if (!vm->supported_cpuid)
 		return -ENOMEM;
-	memcpy(c, v->vm->supported_cpuid, size);
-	cpuid_adjust(c->entries, c->nent, v->id, v->vm->nr_vcpus);
-	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
-		err = -errno;
-	free(c);
-	return err;
+	vm->supported_cpuid->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->supported_cpuid) < 0)
+		return -errno;
+	return 0;
+}
+
+int cpuid_setup(struct vcpu *v)
+{
+	const struct kvm_cpuid2 *sup = v->vm->supported_cpuid;
+	/* On the vCPU thread's stack: no allocation in a confined thread. */
+	union {
+		struct kvm_cpuid2 c;
+		uint8_t bytes[sizeof(struct kvm_cpuid2) +
+			      CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2)];
+	} copy;
+
+	if (sup->nent > CPUID_MAX_ENTRIES)
+		return -EINVAL;
+	memcpy(&copy, sup, sizeof(*sup) + sup->nent * sizeof(sup->entries[0]));
+	cpuid_adjust(copy.c.entries, copy.c.nent, v->id, v->vm->nr_vcpus);
+	return ioctl(v->fd, KVM_SET_CPUID2, &copy.c) < 0 ? -errno : 0;
 }

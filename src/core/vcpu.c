@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -93,26 +94,76 @@ static void vcpu_run_loop(struct vcpu *v)
 	}
 }
 
+/* Under vm->lock: wait until cond() holds or the domain ends; true if cond() holds. */
+static bool wait_for(struct vcpu *v, bool (*cond)(const struct vcpu *v))
+{
+	while (!cond(v) && v->vm->end_reason == VM_END_NONE)
+		pthread_cond_wait(&v->wake, &v->vm->lock);
+	return cond(v);
+}
+
+static bool cpuid_ready(const struct vcpu *v)
+{
+	return v->vm->cpuid_ready;
+}
+
+static bool started(const struct vcpu *v)
+{
+	return v->state != VCPU_DOWN;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
 	char name[16];
 	sigset_t set;
+	bool go;
+	int err;
 
 	/* The kick signal must reach this thread while it is inside KVM_RUN. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
-	if (sandbox_enter(name) == 0)
-		vcpu_run_loop(v);
-	else
-		vm_end(v->vm, VM_END_CRASH, 0);
-	pthread_mutex_lock(&v->vm->lock);
+	err = sandbox_enter(name);
+	pthread_mutex_lock(&vm->lock);
+	go = !err && wait_for(v, cpuid_ready);
+	pthread_mutex_unlock(&vm->lock);
+	if (go && (err = cpuid_setup(v)) < 0)
+		log_err("vCPU %u: cannot set its CPUID: %s", v->id, strerror(-err));
+	if (err) {
+		vm_end(vm, VM_END_CRASH, 0);
+		return NULL;
+	}
+	/* Parked until vcpu_start(), or until the domain ends without it. */
+	pthread_mutex_lock(&vm->lock);
+	go = wait_for(v, started);
+	pthread_mutex_unlock(&vm->lock);
+	if (!go)
+		return NULL;
+	vcpu_run_loop(v);
+	pthread_mutex_lock(&vm->lock);
 	v->state = VCPU_STOPPED;
-	v->vm->running_vcpus--;
-	pthread_mutex_unlock(&v->vm->lock);
+	vm->running_vcpus--;
+	pthread_mutex_unlock(&vm->lock);
 	return NULL;
+}
+
+int vcpu_spawn(struct vcpu *v)
+{
+	pthread_attr_t attr;
+	int err;
+
+	/* The run loop needs little stack; 8 MiB per vCPU is just address space to map. */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
+	err = -pthread_create(&v->thread, &attr, vcpu_thread, v);
+	pthread_attr_destroy(&attr);
+	pthread_mutex_lock(&v->vm->lock);
+	v->thread_started = err == 0;
+	pthread_mutex_unlock(&v->vm->lock);
+	return err;
 }
 
 int vcpu_start(struct vcpu *v, const struct kvm_regs *regs)
@@ -121,28 +172,16 @@ int vcpu_start(struct vcpu *v, const struct kvm_regs *regs)
 	int err = 0;
 
 	pthread_mutex_lock(&vm->lock);
-	if (v->state != VCPU_DOWN || v->thread_started) {
+	if (v->state != VCPU_DOWN) {
 		err = -EBUSY;
-	} else if (vm->end_reason != VM_END_NONE || v->fd < 0) {
+	} else if (vm->end_reason != VM_END_NONE || !v->thread_started) {
 		err = -EINVAL;
 	} else {
 		if (regs) /* under the lock: a losing racer must not touch them */
 			v->init_regs = *regs;
 		v->state = VCPU_RUNNING;
 		vm->running_vcpus++;
-		pthread_attr_t attr;
-
-		/* The run loop needs little stack; 8 MiB per vCPU is just address space to map. */
-		pthread_attr_init(&attr);
-		pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
-		err = -pthread_create(&v->thread, &attr, vcpu_thread, v);
-		pthread_attr_destroy(&attr);
-		if (err) {
-			v->state = VCPU_DOWN;
-			vm->running_vcpus--;
-		} else {
-			v->thread_started = true;
-		}
+		pthread_cond_broadcast(&v->wake);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return err;

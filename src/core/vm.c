@@ -101,7 +101,8 @@ static int create_vcpu(struct vm *vm, struct vcpu *v)
 		v->run = NULL;
 		return -errno;
 	}
-	return cpuid_setup(v);
+	/* The thread confines itself while this thread goes on building the domain. */
+	return vcpu_spawn(v);
 }
 
 /* The x86 PC's interrupt controllers and timer, inside KVM. */
@@ -186,6 +187,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			goto fail;
 		}
 	}
+	err = cpuid_fetch_supported(vm);
+	if (err) {
+		log_err("cannot read the CPUID KVM supports: %s", strerror(-err));
+		goto fail;
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->cpuid_ready = true;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		pthread_cond_broadcast(&vm->vcpus[i].wake);
+	pthread_mutex_unlock(&vm->lock);
 	vm->t0_ns = monotonic_ns();
 	return 0;
 fail:

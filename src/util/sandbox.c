@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <linux/filter.h>
+#include <malloc.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -43,6 +44,9 @@ void sandbox_set_enabled(bool on)
 	struct sigaction sa;
 
 	enabled = on;
+	/* glibc's malloc reads /sys to size its arenas when a new thread first allocates:
+	 * fix the number now, so that a confined thread never needs to open a file. */
+	mallopt(M_ARENA_MAX, 4);
 	/* Once per process, before any thread is confined (sigaction is not on the list). */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;

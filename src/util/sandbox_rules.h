@@ -36,17 +36,13 @@ static const struct sandbox_rule {
 	{SCMP_SYS(fstat), "stdio's first write"},
 	{SCMP_SYS(newfstatat), "stdio's first write"},
 	{SCMP_SYS(lseek), "stdio"},
-	{SCMP_SYS(mmap), "malloc, and stacks of vCPUs started by a vCPU"},
+	{SCMP_SYS(mmap), "malloc"},
 	{SCMP_SYS(munmap), "malloc"},
-	{SCMP_SYS(mprotect), "thread stack guard pages"},
+	{SCMP_SYS(mprotect), "malloc"},
 	{SCMP_SYS(madvise), "malloc and thread exit"},
 	{SCMP_SYS(brk), "malloc"},
 	{SCMP_SYS(mremap), "malloc"},
-	{SCMP_SYS(clone), "a vCPU starting another vCPU (vcpu_up)"},
-	{SCMP_SYS(clone3), "a vCPU starting another vCPU (vcpu_up)"},
-	{SCMP_SYS(set_robust_list), "new threads"},
-	{SCMP_SYS(rseq), "new threads"},
-	{SCMP_SYS(rt_sigprocmask), "new threads, signal masks"},
+	{SCMP_SYS(rt_sigprocmask), "signal masks"},
 	{SCMP_SYS(rt_sigreturn), "the vCPU kick signal"},
 	{SCMP_SYS(sigaltstack), "thread exit"},
 	{SCMP_SYS(getpid), "kicking a vCPU (pthread_kill)"},
@@ -54,7 +50,6 @@ static const struct sandbox_rule {
 	{SCMP_SYS(tgkill), "kicking a vCPU (pthread_kill)"},
 	{SCMP_SYS(exit), "thread exit"},
 	{SCMP_SYS(exit_group), "process exit"},
-	{SCMP_SYS(seccomp), "a thread started by a confined thread adds its own filter"},
 };
 
 #endif
