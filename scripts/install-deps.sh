@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs what Capsule needs to build and test, from Debian's archive. As root it runs
-# apt-get; otherwise it prints the exact command to run.
+# Installs what Capsule needs from Debian's archive. As root it runs apt-get; otherwise it
+# prints the exact command to run.
+#   install-deps.sh        to build and run capsule (what `make demo` needs)
+#   install-deps.sh test   also what the tests, the fuzzer and the benchmarks use (CI)
 set -eu
-packages=(gcc make libc6-dev binutils libcmocka-dev liburing-dev libseccomp-dev pkg-config util-linux iproute2 iputils-ping python3
-	clang libclang-rt-14-dev lz4 cpio acpica-tools qemu-system-x86)
+packages=(gcc make libc6-dev binutils liburing-dev libseccomp-dev)
+if [ "${1:-}" = test ]; then
+	packages+=(libcmocka-dev util-linux iproute2 iputils-ping python3 clang libclang-rt-14-dev
+		lz4 cpio acpica-tools qemu-system-x86)
+fi
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
