@@ -51,7 +51,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/u
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BENCH_GUESTS := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c))
 
-.PHONY: all check check-linux unit integration demo bench clean deps format fuzz
+.PHONY: all check check-linux unit integration demo bench clean deps deps-test format fuzz
 all: $(BUILD)/capsule $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS) $(HVM_KERNELS)
 
 # capsule itself is linked statically: exec and dynamic loading are part of every launch
@@ -143,13 +143,18 @@ integration: all
 check-linux: all
 	tests/integration/linux.sh $(BUILD) $(BUILD)/linux-assets
 
-check: unit integration check-linux
+check: deps-test
+	@$(MAKE) --no-print-directory unit integration check-linux
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	$(BUILD)/capsule run --vcpus 4 --cmdline "demo" $(BUILD)/guest/demo.elf
 
 deps:
 	@scripts/install-deps.sh
+
+deps-test:
+	@scripts/install-deps.sh test
 
 bench: all $(BENCH_BINS) $(BENCH_GUESTS)
 	bench/run.sh $(BUILD)
