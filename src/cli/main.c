@@ -39,6 +39,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("capsule %s\n", CAPSULE_VERSION);
+#if defined(__SANITIZE_ADDRESS__)
+		printf("sandbox: off in this sanitizer build\n");
+#else
+		printf("sandbox: seccomp allowlist on guest-facing threads\n");
+#endif
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -201,8 +201,11 @@ sleep 0.4
 modes="$(seccomp_of $pid vcpu0) $(seccomp_of $pid virtio-rng) $(seccomp_of $pid capsule)"
 kill -TERM $pid
 wait $pid
-[ "$modes" = "2 2 0" ] && report seccomp-confines-vcpu-and-device 1 "" ||
-	report seccomp-confines-vcpu-and-device 0 "seccomp modes of vcpu0, virtio-rng, main: $modes"
+# A sanitizer build runs without the filter (its runtime makes calls of its own): it says so.
+want="2 2 0"
+"$CAPSULE" --version | grep -q 'sandbox: off in this sanitizer build' && want="0 0 0"
+[ "$modes" = "$want" ] && report seccomp-confines-vcpu-and-device 1 "" ||
+	report seccomp-confines-vcpu-and-device 0 "seccomp modes of vcpu0, virtio-rng, main: $modes, want $want"
 "$CAPSULE" run --no-seccomp --rng "$G/ticker.elf" >/dev/null 2>&1 &
 pid=$!
 sleep 0.4
