@@ -49,7 +49,7 @@
 enum cap_hypercall {
 	CAP_HC_CONSOLE_WRITE = 0,  /* drain the console ring; ret = bytes written */
 	CAP_HC_YIELD = 1,          /* give the host CPU away */
-	CAP_HC_BLOCK = 2,          /* a0 = deadline ns (0: none); ret 1 event, 0 timeout */
+	CAP_HC_BLOCK = 2,          /* a0 = deadline ns (0: none); ret 1 event, 0 otherwise */
 	CAP_HC_SHUTDOWN = 3,       /* a0 = enum cap_shutdown_reason, a1 = exit code */
 	CAP_HC_SET_TIMER = 4,      /* a0 = deadline ns (domain time, 0 cancels), this vCPU */
 	CAP_HC_VCPU_UP = 5,        /* a0 = vcpu, a1 = rip, a2 = rsp, a3 = rdi */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -75,6 +76,10 @@ static void *control_thread(void *arg)
 				continue;
 			return NULL; /* the socket was shut down */
 		}
+		/* A client that says nothing must not hold the socket for everyone else. */
+		struct timeval tv = {.tv_sec = 2};
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		n = read(fd, cmd, sizeof(cmd) - 1);
 		if (n > 0) {
 			cmd[n] = 0;

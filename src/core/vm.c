@@ -241,6 +241,7 @@ int vm_pause(struct vm *vm)
 		return -EBUSY;
 	}
 	vm->pause_requested = true;
+	/* Out of KVM_RUN (signal), or out of a blocking hypercall (its condition variable). */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].state == VCPU_RUNNING)
 			kick_vcpu(&vm->vcpus[i]);

@@ -138,7 +138,8 @@ int64_t evtchn_block(struct pv_domain *pv, struct vcpu *v, uint64_t deadline)
 	ts.tv_nsec = (long)((vm->t0_ns + deadline) % 1000000000ull);
 	pthread_mutex_lock(&vm->lock);
 	for (;;) {
-		if (vm->end_reason != VM_END_NONE)
+		/* The domain ending, or being paused: return 0 (spurious; the guest re-checks). */
+		if (vm->end_reason != VM_END_NONE || vm->pause_requested)
 			break;
 		if (has_event_locked(pv, v->id)) {
 			ret = 1;

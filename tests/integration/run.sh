@@ -188,6 +188,21 @@ last=$(grep tick "$tmp/tick.out" | tail -n 1 | awk '{print $2}')
 [ "$(grep -c tick "$tmp/tick.out")" = $((last + 1)) ] && report resume-continues-in-order 1 "" ||
 	report resume-continues-in-order 0 "ticks are not 0..$last"
 
+# pause reaches a vCPU asleep in a hypercall with nothing to wake it, and a silent client
+# does not hold the control socket
+"$CAPSULE" run --control "$tmp/ctl4" "$G/blocker.elf" >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+python3 -c "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(5)" "$tmp/ctl4" &
+idle=$!
+sleep 0.2
+expect control-pause-blocked-vcpu 0 'ok: paused 1 vCPUs' '' -- timeout 10 "$CAPSULE" control "$tmp/ctl4" pause
+expect control-resume-blocked-vcpu 0 'ok: resumed' '' -- timeout 10 "$CAPSULE" control "$tmp/ctl4" resume
+kill $idle 2>/dev/null
+kill -TERM $pid
+wait $pid
+[ $? = 143 ] && report blocked-domain-terminates 1 "" || report blocked-domain-terminates 0 "exit status not 143"
+
 # seccomp: the vCPU and device threads are confined, the main thread is not
 seccomp_of() { # pid thread-name: that thread's seccomp mode
 	for t in /proc/"$1"/task/*; do
