@@ -50,7 +50,7 @@ static void put(uint8_t *p, unsigned off, uint64_t v, int n)
 }
 
 /* The command line the guest gets: the user's, then one entry per virtio device. */
-static int write_cmdline(struct hvm_domain *h, const char *user, uint32_t max, char **out)
+static int write_cmdline(struct hvm_domain *h, const char *user, uint32_t max)
 {
 	char *c = gmem_ptr(&h->vm->mem, HVM_CMDLINE, HVM_CMDLINE_MAX);
 	size_t n = (size_t)snprintf(c, HVM_CMDLINE_MAX, "%s", user ? user : "");
@@ -64,7 +64,6 @@ static int write_cmdline(struct hvm_domain *h, const char *user, uint32_t max, c
 			max ? max : HVM_CMDLINE_MAX - 1);
 		return -EINVAL;
 	}
-	*out = c;
 	return 0;
 }
 
@@ -94,9 +93,6 @@ static int place_initrd(struct hvm_domain *h, struct loaded *l, uint64_t limit)
 static int zero_page(struct hvm_domain *h, struct loaded *l, const struct bzimage *bz)
 {
 	uint8_t *bp = gmem_ptr(&h->vm->mem, HVM_ZERO_PAGE, 4096);
-	char *cmdline;
-	int rc;
-
 	memset(bp, 0, 4096);
 	if (bz) {
 		memcpy(bp + BP_HDR, l->file + BP_HDR, bz->header_len);
@@ -106,10 +102,6 @@ static int zero_page(struct hvm_domain *h, struct loaded *l, const struct bzimag
 		put(bp, BP_VERSION, 0x020c, 2);
 		put(bp, BP_KERNEL_ALIGN, 0x1000000, 4);
 	}
-	rc = write_cmdline(h, NULL, 0, &cmdline);
-	(void)cmdline;
-	if (rc)
-		return rc;
 	put(bp, BP_TYPE_OF_LOADER, 0xff, 1);
 	bp[BP_LOADFLAGS] |= 0x01 | 0x80; /* loaded high, can use heap */
 	put(bp, BP_HEAP_END, 0xfe00, 2);
@@ -130,7 +122,6 @@ static int boot_bzimage(struct hvm_domain *h, const struct hvm_config *cfg, stru
 {
 	uint64_t need = bz->kernel_size > bz->init_size ? bz->kernel_size : bz->init_size;
 	uint8_t *dst = gmem_ptr(&h->vm->mem, BZ_LOAD_ADDR, need);
-	char *c;
 	int rc;
 
 	if (!dst) {
@@ -144,7 +135,7 @@ static int boot_bzimage(struct hvm_domain *h, const struct hvm_config *cfg, stru
 	if (!rc)
 		rc = zero_page(h, l, bz);
 	if (!rc)
-		rc = write_cmdline(h, cfg->cmdline, bz->cmdline_size ? bz->cmdline_size : 255, &c);
+		rc = write_cmdline(h, cfg->cmdline, bz->cmdline_size ? bz->cmdline_size : 255);
 	log_info("booting bzImage (boot protocol %u.%02u) at its 64-bit entry",
 		 bz->version >> 8, bz->version & 0xff);
 	return rc ? rc : hvm_boot_regs(h, HVM_ENTRY_64, BZ_LOAD_ADDR + 0x200, 0, HVM_ZERO_PAGE);
@@ -156,8 +147,7 @@ static int boot_pvh(struct hvm_domain *h, const struct hvm_config *cfg, struct l
 	uint8_t *si = gmem_ptr(&h->vm->mem, HVM_BOOT_INFO, 56);
 	uint8_t *map = gmem_ptr(&h->vm->mem, HVM_BOOT_MMAP, 24 * E820_MAX);
 	uint8_t *mod = gmem_ptr(&h->vm->mem, HVM_BOOT_MODS, 32);
-	char *c;
-	int rc = write_cmdline(h, cfg->cmdline, 0, &c);
+	int rc = write_cmdline(h, cfg->cmdline, 0);
 
 	if (rc)
 		return rc;
@@ -189,8 +179,7 @@ static int boot_multiboot(struct hvm_domain *h, const struct hvm_config *cfg, st
 	uint8_t *mbi = gmem_ptr(&h->vm->mem, HVM_BOOT_INFO, 52);
 	uint8_t *map = gmem_ptr(&h->vm->mem, HVM_BOOT_MMAP, 24 * E820_MAX);
 	uint8_t *mod = gmem_ptr(&h->vm->mem, HVM_BOOT_MODS, 16);
-	char *c;
-	int rc = write_cmdline(h, cfg->cmdline, 0, &c);
+	int rc = write_cmdline(h, cfg->cmdline, 0);
 
 	if (rc)
 		return rc;
@@ -248,14 +237,12 @@ static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, str
 	rc = elf_load(l->file, l->size, &h->vm->mem, 0x100000, 0, &img, err);
 	if (rc)
 		return rc;
-	char *c;
-
 	l->kernel_end = img.hi;
 	rc = place_initrd(h, l, HVM_MAX_MEM);
 	if (!rc)
 		rc = zero_page(h, l, NULL);
 	if (!rc)
-		rc = write_cmdline(h, cfg->cmdline, 0, &c);
+		rc = write_cmdline(h, cfg->cmdline, 0);
 	log_info("booting an ELF kernel at its 64-bit entry 0x%llx", (unsigned long long)img.entry);
 	return rc ? rc : hvm_boot_regs(h, HVM_ENTRY_64, img.entry, 0, HVM_ZERO_PAGE);
 }
