@@ -1,6 +1,7 @@
 /*
  * The Capsule guest kit: what a PV guest links against. Freestanding, baseline x86-64.
- * A guest defines `int main(void)`; returning from it powers the domain off with that code.
+ * A guest defines `int main(void)`; returning from it powers the domain off with that code
+ * (0-123; see poweroff).
  */
 #ifndef CAPSULE_KIT_H
 #define CAPSULE_KIT_H
@@ -21,9 +22,13 @@ extern struct cap_shared_info *shared_info;
 int main(void);
 
 /* Hypercalls (docs/pv-abi.md). Results are >= 0 or a negative CAP_E* code. */
+/* The kit's own "not found" (device lookups, ARP): no hypercall returns it. */
+#define CAP_ENOENT (-2)
 int64_t hypercall(unsigned nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 /* The raw form: the caller's own argument struct (tests use it to pass bad pointers). */
 int64_t hypercall_raw(unsigned nr, uint32_t arg_gpa);
+/* Power off with code 0-123 (capsule run's exit status); any other code crashes the domain
+ * with that code instead (exit status 126), as main() returning it does. */
 noreturn void poweroff(int code);
 noreturn void reboot(void);
 noreturn void crash(int code);

@@ -416,7 +416,7 @@ static int run_domain(struct run_opts *o, struct run_state *rs)
 			(unsigned long long)o->timeout_s);
 		return CAPSULE_EXIT_TIMEOUT;
 	default:
-		return code & 0xff;
+		return code & 0xff; /* PV: 0-123 (hc_shutdown, R-SD-2); HVM: QEMU debug-exit */
 	}
 }
 

@@ -12,6 +12,8 @@
 
 #define MSR_IA32_TSC 0x10
 
+_Static_assert(PV_INITIAL_STACK == CAP_INITIAL_STACK, "the initial stack of docs/pv-abi.md");
+
 static uint64_t guest_tsc(const struct vcpu *v)
 {
 	union {

@@ -1,7 +1,8 @@
 /*
- * Event channels (Xen's model, within one domain): a port notifies one vCPU. Raising it
- * sets its pending bit in shared_info; if the port is unmasked, the vCPU's selector and
- * upcall flag are set and the vCPU is woken if it blocks. The guest writes the same bitmaps,
+ * Event channels (Xen's bitmaps, within one domain, without an upcall: docs/pv-abi.md §8):
+ * a port notifies one vCPU. Raising it sets its pending bit in shared_info; if the port is
+ * unmasked, the vCPU's selector and `notified` flag are set and the vCPU is woken if it
+ * blocks. The guest writes the same bitmaps,
  * so the VMM only ever uses atomic operations on them and trusts its own port table.
  */
 #include "capsule/pv.h"
@@ -20,7 +21,7 @@ static void notify_locked(struct pv_domain *pv, unsigned port)
 	struct cap_vcpu_info *vi = &pv->shared->vcpu[vcpu];
 
 	__atomic_fetch_or(&vi->pending_sel, 1ull << WORD(port), __ATOMIC_SEQ_CST);
-	__atomic_store_n(&vi->upcall_pending, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vi->notified, 1, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&pv->vm->vcpus[vcpu].wake);
 }
 

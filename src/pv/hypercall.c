@@ -23,6 +23,10 @@ static int64_t hc_shutdown(struct pv_domain *pv, struct vcpu *v, const struct ca
 
 	if (a->a[0] > CAP_SHUTDOWN_CRASH)
 		return CAP_EINVAL;
+	/* capsule run's status has 8 bits, and 124 and up are its own (timeout, error, crash,
+	 * signal): a code beyond them is refused and the domain goes on (docs/pv-abi.md R-SD-2). */
+	if (a->a[0] == CAP_SHUTDOWN_POWEROFF && a->a[1] > CAP_SHUTDOWN_CODE_MAX)
+		return CAP_EINVAL;
 	pv_console_drain(pv); /* the last words before the end */
 	if (a->a[0] == CAP_SHUTDOWN_CRASH)
 		*act = vcpu_crash(v, NULL, NULL, "the guest reported a crash (code %lld)",

@@ -111,6 +111,11 @@ static void unknown_and_bad_arguments(void **state)
 	assert_int_equal(call(f, 0, 1000, 0, 0), CAP_ENOSYS);
 	assert_int_equal(call(f, 0, CAP_HC_SHUTDOWN, 3, 0), CAP_EINVAL);
 	assert_int_equal(call(f, 0, CAP_HC_SHUTDOWN, UINT64_MAX, 0), CAP_EINVAL);
+	/* power-off codes beyond 123 are refused, not wrapped into capsule's exit status */
+	const uint64_t codes[] = {CAP_SHUTDOWN_CODE_MAX + 1, 255, 256, 300, 1ull << 32, UINT64_MAX};
+	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		assert_int_equal(call(f, 0, CAP_HC_SHUTDOWN, CAP_SHUTDOWN_POWEROFF, codes[i]),
+				 CAP_EINVAL);
 	assert_int_equal(call(f, 0, CAP_HC_SET_TIMER, UINT64_MAX, 0), CAP_EINVAL);
 	assert_int_equal(call(f, 0, CAP_HC_VCPU_DOWN, 0, 0), CAP_EINVAL);
 	assert_int_equal(action(f, 1, CAP_HC_VCPU_DOWN, 0, 0), EXIT_VCPU_STOP);
@@ -153,7 +158,7 @@ static void event_channels(void **state)
 	assert_true(p > 0 && p < CAP_EVTCHN_PORTS);
 	assert_int_equal(call(f, 0, CAP_HC_EVTCHN_SEND, (uint64_t)p, 0), 0);
 	assert_true(pending(f, p));
-	assert_int_equal(vi->upcall_pending, 1);
+	assert_int_equal(vi->notified, 1);
 	assert_true(vi->pending_sel & (1ull << (p / 64)));
 	/* vCPU 1 has an event: block returns at once; vCPU 0 has none: it times out. */
 	assert_int_equal(call(f, 1, CAP_HC_BLOCK, UINT64_MAX, 0), 1);
@@ -161,14 +166,14 @@ static void event_channels(void **state)
 
 	/* masked: pending is recorded but does not count for block, unmask re-raises */
 	f->pv.shared->evtchn_pending[p / 64] = 0;
-	vi->upcall_pending = 0;
+	vi->notified = 0;
 	assert_int_equal(call(f, 0, CAP_HC_EVTCHN_MASK, (uint64_t)p, 0), 0);
 	assert_int_equal(call(f, 0, CAP_HC_EVTCHN_SEND, (uint64_t)p, 0), 0);
 	assert_true(pending(f, p));
-	assert_int_equal(vi->upcall_pending, 0);
+	assert_int_equal(vi->notified, 0);
 	assert_int_equal(call(f, 1, CAP_HC_BLOCK, 1, 0), 0);
 	assert_int_equal(call(f, 0, CAP_HC_EVTCHN_UNMASK, (uint64_t)p, 0), 0);
-	assert_int_equal(vi->upcall_pending, 1);
+	assert_int_equal(vi->notified, 1);
 	assert_int_equal(call(f, 1, CAP_HC_BLOCK, 1, 0), 1);
 
 	/* a guest that scribbles all-ones over the bitmaps cannot wake a vCPU with no ports */

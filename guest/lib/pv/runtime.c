@@ -42,6 +42,10 @@ int64_t hypercall(unsigned nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a
 noreturn void poweroff(int code)
 {
 	console_flush();
+	/* The ABI refuses codes above CAP_SHUTDOWN_CODE_MAX (docs/pv-abi.md R-SD-2): rather
+	 * than go on or exit with something that looks like success, crash with the code. */
+	if (code < 0 || (unsigned)code > CAP_SHUTDOWN_CODE_MAX)
+		crash(code);
 	hypercall(CAP_HC_SHUTDOWN, CAP_SHUTDOWN_POWEROFF, (uint64_t)code, 0, 0);
 	for (;;)
 		;
