@@ -44,8 +44,8 @@ void console_close(struct console_backend *cb);
 
 /* ---- balloon ---- */
 struct balloon_backend;
-/* Pages below min_gpa are never given up (a PV domain's VMM-built tables live there). */
-struct balloon_backend *balloon_open(uint64_t target_mib, uint64_t min_gpa);
+/* Frames gmem_ptr refuses (a PV domain's VMM-owned pages) are never given up. */
+struct balloon_backend *balloon_open(uint64_t target_mib);
 void balloon_start(struct balloon_backend *b, struct virtio_dev *d);
 void balloon_set_target(struct virtio_dev *d, uint64_t mib);
 /* Current size in MiB and the guest's last statistics as "tag=value ..." text. */

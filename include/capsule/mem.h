@@ -11,20 +11,44 @@
 
 typedef uint64_t gpa_t; /* a guest-physical address: never dereference, translate it */
 
+#define GMEM_MAX_VMM_RANGES 4
+
+struct gmem_range {
+	gpa_t start, end; /* [start, end) */
+};
+
 struct guest_mem {
 	int fd;        /* memfd: later work snapshots, shares and migrates it */
 	uint8_t *host; /* mapping of the whole region */
 	uint64_t size;
+	/*
+	 * Pages inside RAM that the VMM owns (a PV domain's CPU tables, docs/pv-abi.md):
+	 * gmem_ptr refuses them, so no device, ring or hypercall ever reads or writes them on
+	 * the guest's behalf. Set while the domain is built, read-only afterwards.
+	 */
+	struct gmem_range vmm_owned[GMEM_MAX_VMM_RANGES];
+	unsigned nr_vmm_owned;
 };
 
 int gmem_init(struct guest_mem *m, uint64_t size);
 void gmem_destroy(struct guest_mem *m);
+/* Mark [gpa, gpa + len) as the VMM's own: 0, or -EINVAL (outside RAM, or no slot left). */
+int gmem_reserve(struct guest_mem *m, gpa_t gpa, uint64_t len);
 
-/* Host pointer to [gpa, gpa + len) or NULL if any byte is outside guest RAM. */
+/*
+ * The guest's door: host pointer to [gpa, gpa + len), or NULL if any byte is outside guest
+ * RAM or in a VMM-owned range. Every address that comes from the guest goes through here.
+ */
 void *gmem_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len);
-/* Copies that fail with -EFAULT instead of touching anything out of range. */
+/* Copies that fail with -EFAULT where gmem_ptr would refuse. */
 int gmem_read(const struct guest_mem *m, gpa_t gpa, void *dst, uint64_t len);
 int gmem_write(const struct guest_mem *m, gpa_t gpa, const void *src, uint64_t len);
+/*
+ * The VMM's own door, for the structures it builds in the ranges it reserved (page
+ * tables, IDT, trap stacks): like gmem_ptr but without the reservation check. Never call
+ * it with an address the guest chose.
+ */
+void *gmem_vmm_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len);
 
 /* Total RAM of this host in bytes (for refusing impossible --mem values). */
 uint64_t host_ram_bytes(void);

@@ -87,6 +87,10 @@ void pv_domain_destroy(struct pv_domain *pv);
 
 /* Pieces, exposed for the unit tests and for each other. */
 int pv_build_cpu_tables(struct vm *vm);
+/* Is this page the VMM's (supervisor-only, refused to devices)? docs/pv-abi.md */
+bool pv_vmm_owned(uint64_t gpa);
+/* Tell guest memory which ranges are the VMM's (pv_domain_init does it). */
+int pv_reserve_vmm_pages(struct vm *vm);
 void pv_vcpu_sregs(const struct vm *vm, unsigned vcpu, struct kvm_sregs *s);
 enum exit_action pv_hypercall(struct pv_domain *pv, struct vcpu *v, unsigned nr,
 			      struct cap_hcall *args);

@@ -32,6 +32,13 @@
 #define CAP_GPA_IMAGE_MIN   0x100000ull /* lowest address an image may load at (§2 R-IMG-6) */
 #define CAP_TSS_STRIDE      512u
 #define CAP_CONSOLE_PAGES   3u
+/*
+ * Below CAP_GPA_IMAGE_MIN only [CAP_GPA_GUEST_LOW, CAP_GPA_GUEST_LOW_END) belongs to the
+ * guest (start_info, shared_info, console). The rest is VMM-owned: mapped supervisor-only,
+ * and never read or written by a device or hypercall on the guest's behalf.
+ */
+#define CAP_GPA_GUEST_LOW     CAP_GPA_START_INFO
+#define CAP_GPA_GUEST_LOW_END (CAP_GPA_CONSOLE + CAP_CONSOLE_PAGES * 4096ull)
 /* §4.1 R-START-8: the initial stack, below the top of RAM; images must end before it. */
 #define CAP_INITIAL_STACK   0x10000ull
 

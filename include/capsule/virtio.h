@@ -157,6 +157,17 @@ void virtio_kick(struct virtio_dev *d, unsigned q);
 typedef int64_t (*virtio_chain_fn)(struct virtio_dev *d, unsigned q, const struct vq_chain *c);
 void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn);
 
+/*
+ * Work one kick may do before the device thread goes back to its loop (where it sees a
+ * stop request): a guest that queues much must not hold up the end of its domain.
+ */
+#define VIRTIO_SERVE_BUDGET VQ_MAX_SIZE
+/* After serving `done` chains of a kick: true if the handler must return now (the domain
+ * ended, or the budget is spent and the queue was requeued for the loop's next turn). */
+bool virtio_should_yield(struct virtio_dev *d, unsigned q, unsigned done);
+/* Serve queue q again on the device thread's next turn. */
+void virtio_requeue(struct virtio_dev *d, unsigned q);
+
 /* For device handlers (d->lock held). */
 bool virtio_queue_usable(const struct virtio_dev *d, unsigned q);
 void virtio_complete(struct virtio_dev *d, unsigned q, uint16_t head, uint32_t len);

@@ -99,9 +99,11 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
 
 /*
  * Stop every running vCPU at an instruction boundary (out of KVM_RUN, in its thread) and
- * wait until all have: returns how many, or -EBUSY. vm_resume lets them go on.
- * For snapshots and `capsule control pause`.
+ * wait until all have: returns how many, -EBUSY (paused already, or ending), or -ETIMEDOUT
+ * if they did not all stop within VM_PAUSE_TIMEOUT_MS (the domain then runs on).
+ * vm_resume lets them go on. For snapshots and `capsule control pause`.
  */
+#define VM_PAUSE_TIMEOUT_MS 5000u
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 

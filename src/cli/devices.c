@@ -45,7 +45,7 @@ int devices_add_balloon(struct run_devices *rd, const char *mib)
 	if (parse_u64("--balloon", mib, 0, PV_MAX_MEM >> 20, &v))
 		return -1;
 	balloon_close(rd->balloon);
-	rd->balloon = balloon_open(v, CAP_GPA_IMAGE_MIN);
+	rd->balloon = balloon_open(v);
 	return rd->balloon ? 0 : -1;
 }
 

@@ -146,6 +146,8 @@ static void *vcpu_thread(void *arg)
 	pthread_mutex_lock(&vm->lock);
 	v->state = VCPU_STOPPED;
 	vm->running_vcpus--;
+	/* A pause may be waiting for this vCPU: it now waits for one fewer. */
+	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->lock);
 	return NULL;
 }

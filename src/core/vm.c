@@ -231,9 +231,19 @@ bool vm_end(struct vm *vm, enum vm_end_reason reason, int code)
 	return first;
 }
 
+static struct timespec deadline_in(uint64_t ms)
+{
+	uint64_t t = monotonic_ns() + ms * 1000000ull;
+
+	return (struct timespec){.tv_sec = (time_t)(t / 1000000000ull),
+				 .tv_nsec = (long)(t % 1000000000ull)};
+}
+
 int vm_pause(struct vm *vm)
 {
+	struct timespec until = deadline_in(VM_PAUSE_TIMEOUT_MS);
 	unsigned running;
+	int err = 0;
 
 	pthread_mutex_lock(&vm->lock);
 	if (vm->pause_requested || vm->end_reason != VM_END_NONE) {
@@ -245,9 +255,18 @@ int vm_pause(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].state == VCPU_RUNNING)
 			kick_vcpu(&vm->vcpus[i]);
-	/* Each running vCPU acknowledges from its own thread, outside KVM_RUN. */
-	while (vm->paused_vcpus < (running = vm->running_vcpus) && vm->end_reason == VM_END_NONE)
-		pthread_cond_wait(&vm->pause_cond, &vm->lock);
+	/* Each running vCPU acknowledges from its own thread, outside KVM_RUN; one that stops
+	 * meanwhile lowers running_vcpus and wakes us too. */
+	while (vm->paused_vcpus < (running = vm->running_vcpus) && vm->end_reason == VM_END_NONE &&
+	       !err)
+		err = pthread_cond_timedwait(&vm->pause_cond, &vm->lock, &until);
+	if (err && vm->paused_vcpus < vm->running_vcpus) {
+		/* A vCPU did not stop in time (stuck in the host kernel): do not half-pause. */
+		vm->pause_requested = false;
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->lock);
+		return -ETIMEDOUT;
+	}
 	pthread_mutex_unlock(&vm->lock);
 	return (int)running;
 }
@@ -267,11 +286,7 @@ bool vm_ended(struct vm *vm)
 
 enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms)
 {
-	uint64_t deadline = monotonic_ns() + timeout_ms * 1000000ull;
-	struct timespec ts = {
-		.tv_sec = (time_t)(deadline / 1000000000ull),
-		.tv_nsec = (long)(deadline % 1000000000ull),
-	};
+	struct timespec ts = deadline_in(timeout_ms);
 	enum vm_end_reason r;
 
 	pthread_mutex_lock(&vm->lock);

@@ -11,9 +11,8 @@ int gmem_init(struct guest_mem *m, uint64_t size)
 {
 	int err;
 
+	memset(m, 0, sizeof(*m));
 	m->fd = -1;
-	m->host = NULL;
-	m->size = 0;
 	if (size == 0 || size % 4096)
 		return -EINVAL;
 	m->fd = memfd_create("capsule-guest-ram", MFD_CLOEXEC);
@@ -45,14 +44,36 @@ void gmem_destroy(struct guest_mem *m)
 	m->host = NULL;
 	m->fd = -1;
 	m->size = 0;
+	m->nr_vmm_owned = 0;
 }
 
-void *gmem_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)
+void *gmem_vmm_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)
 {
 	/* Written so that no sum can wrap: gpa < size, then len <= size - gpa. */
 	if (!m->host || gpa >= m->size || len > m->size - gpa)
 		return NULL;
 	return m->host + gpa;
+}
+
+int gmem_reserve(struct guest_mem *m, gpa_t gpa, uint64_t len)
+{
+	if (!gmem_vmm_ptr(m, gpa, len) || len == 0 || m->nr_vmm_owned == GMEM_MAX_VMM_RANGES)
+		return -EINVAL;
+	m->vmm_owned[m->nr_vmm_owned++] = (struct gmem_range){gpa, gpa + len};
+	return 0;
+}
+
+void *gmem_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)
+{
+	void *p = gmem_vmm_ptr(m, gpa, len);
+
+	if (!p)
+		return NULL;
+	/* In RAM, so gpa + len cannot wrap. A zero-length access touches nothing. */
+	for (unsigned i = 0; i < m->nr_vmm_owned && len; i++)
+		if (gpa < m->vmm_owned[i].end && gpa + len > m->vmm_owned[i].start)
+			return NULL;
+	return p;
 }
 
 int gmem_read(const struct guest_mem *m, gpa_t gpa, void *dst, uint64_t len)

@@ -33,11 +33,19 @@ static int has_error_code(unsigned vec)
 	       vec == 30;
 }
 
-static int user_page(uint64_t gpa)
+/* The one definition of the VMM-owned pages: the page tables and gmem both follow it. */
+bool pv_vmm_owned(uint64_t gpa)
 {
-	return gpa >= CAP_GPA_IMAGE_MIN ||
-	       (gpa >= CAP_GPA_START_INFO &&
-		gpa < CAP_GPA_CONSOLE + CAP_CONSOLE_PAGES * 4096ull);
+	return gpa < CAP_GPA_IMAGE_MIN &&
+	       (gpa < CAP_GPA_GUEST_LOW || gpa >= CAP_GPA_GUEST_LOW_END);
+}
+
+int pv_reserve_vmm_pages(struct vm *vm)
+{
+	int err = gmem_reserve(&vm->mem, 0, CAP_GPA_GUEST_LOW);
+
+	return err ? err : gmem_reserve(&vm->mem, CAP_GPA_GUEST_LOW_END,
+					CAP_GPA_IMAGE_MIN - CAP_GPA_GUEST_LOW_END);
 }
 
 #define PTE_PWT 0x8ull
@@ -47,7 +55,7 @@ static int build_page_tables(struct guest_mem *mem)
 {
 	uint64_t end = mem->size + PV_MMIO_WINDOW; /* RAM, then the device window */
 	uint64_t gib = (end + (1ull << 30) - 1) >> 30;
-	uint64_t *pml4 = gmem_ptr(mem, CAP_GPA_PAGETABLES, 0x3000 + gib * 0x1000);
+	uint64_t *pml4 = gmem_vmm_ptr(mem, CAP_GPA_PAGETABLES, 0x3000 + gib * 0x1000);
 	uint64_t *pdpt = pml4 + 512, *pt0 = pml4 + 1024, *pd = pml4 + 1536;
 
 	if (!pml4 || gib > 64 || CAP_GPA_PAGETABLES + 0x3000 + gib * 0x1000 > CAP_GPA_IMAGE_MIN)
@@ -58,7 +66,7 @@ static int build_page_tables(struct guest_mem *mem)
 		pdpt[g] = (CAP_GPA_PAGETABLES + 0x3000 + g * 0x1000) | PTE_P | PTE_RW | PTE_US;
 	/* First 2 MiB in 4 KiB pages: page 0 absent, the system area supervisor-only. */
 	for (uint64_t p = 1; p < 512; p++)
-		pt0[p] = (p << 12) | PTE_P | PTE_RW | (user_page(p << 12) ? PTE_US : 0);
+		pt0[p] = (p << 12) | PTE_P | PTE_RW | (pv_vmm_owned(p << 12) ? 0 : PTE_US);
 	pd[0] = (CAP_GPA_PAGETABLES + 0x2000) | PTE_P | PTE_RW | PTE_US;
 	for (uint64_t i = 1; i < (mem->size >> 21); i++)
 		pd[i] = (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
@@ -156,10 +164,10 @@ static void build_idt(uint64_t *idt)
 int pv_build_cpu_tables(struct vm *vm)
 {
 	struct guest_mem *m = &vm->mem;
-	uint64_t *gdt = gmem_ptr(m, CAP_GPA_GDT, 4096);
-	uint64_t *idt = gmem_ptr(m, CAP_GPA_IDT, 4096);
-	uint8_t *code = gmem_ptr(m, CAP_GPA_TRAP_CODE, 4096);
-	uint8_t *tss = gmem_ptr(m, CAP_GPA_TSS, (uint64_t)vm->nr_vcpus * CAP_TSS_STRIDE);
+	uint64_t *gdt = gmem_vmm_ptr(m, CAP_GPA_GDT, 4096);
+	uint64_t *idt = gmem_vmm_ptr(m, CAP_GPA_IDT, 4096);
+	uint8_t *code = gmem_vmm_ptr(m, CAP_GPA_TRAP_CODE, 4096);
+	uint8_t *tss = gmem_vmm_ptr(m, CAP_GPA_TSS, (uint64_t)vm->nr_vcpus * CAP_TSS_STRIDE);
 
 	if (!gdt || !idt || !code || !tss || vm->nr_vcpus > CAP_MAX_VCPUS)
 		return -EINVAL;

@@ -168,7 +168,7 @@ static enum exit_action hc_port(struct vcpu *v, void *opaque, uint64_t port, uin
 		return EXIT_CONTINUE;
 	}
 	memcpy(&gpa, data, 4);
-	/* Only the guest's own RAM: never the VMM-built tables below CAP_GPA_IMAGE_MIN. */
+	/* Only the guest's own RAM at or above 1 MiB (gmem_ptr refuses the VMM's pages). */
 	p = gpa % 8 || gpa < CAP_GPA_IMAGE_MIN ? NULL : gmem_ptr(&v->vm->mem, gpa, sizeof(args));
 	if (!p) {
 		log_debug("vCPU %u: hypercall %llu with bad argument address 0x%x", v->id,
@@ -194,7 +194,7 @@ int pv_domain_init(struct pv_domain *pv, struct vm *vm)
 	pv->start_info = gmem_ptr(&vm->mem, CAP_GPA_START_INFO, sizeof(*pv->start_info));
 	pv->shared = gmem_ptr(&vm->mem, CAP_GPA_SHARED_INFO, sizeof(*pv->shared));
 	pv->console = gmem_ptr(&vm->mem, CAP_GPA_CONSOLE, sizeof(*pv->console));
-	if (!pv->start_info || !pv->shared || !pv->console)
+	if (!pv->start_info || !pv->shared || !pv->console || pv_reserve_vmm_pages(vm))
 		return -EINVAL;
 	for (unsigned i = 0; i < CAP_MAX_VCPUS; i++)
 		pv->timers[i].port = -1;

@@ -40,8 +40,17 @@ enum exit_action pv_trap(struct vcpu *v, void *opaque, uint64_t port, uint8_t *d
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
 		return vcpu_crash(v, NULL, NULL, "exception, and its registers cannot be read (%s)",
 				  strerror(errno));
-	if (gmem_read(&v->vm->mem, regs.rsp, &f, sizeof(f)) < 0)
-		return vcpu_crash(v, NULL, NULL, "exception with an unreadable trap frame");
+	/* Only the VMM's stub, at CPL 0 on this vCPU's trap stack, reports here (the port is
+	 * closed to CPL 3): anything else is a forged report, and the domain is untrustworthy. */
+	uint64_t stack = CAP_GPA_TRAP_STACKS + (uint64_t)v->id * 4096;
+	const void *frame = regs.rsp >= stack && regs.rsp + sizeof(f) <= stack + 4096
+				    ? gmem_vmm_ptr(&v->vm->mem, regs.rsp, sizeof(f))
+				    : NULL;
+
+	if ((sregs.cs.selector & 3) || !frame)
+		return vcpu_crash(v, &regs, &sregs, "a trap report that is not from Capsule's "
+				  "exception stub");
+	memcpy(&f, frame, sizeof(f));
 	regs.rip = f.rip;
 	regs.rsp = f.rsp;
 	regs.rflags = f.rflags;

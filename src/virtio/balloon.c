@@ -24,7 +24,6 @@ static const char *const stat_names[VIRTIO_BALLOON_S_NR] = {
 
 struct balloon_backend {
 	uint64_t target_pages;
-	uint64_t min_gpa;
 	uint64_t stats[VIRTIO_BALLOON_S_NR];
 	bool have_stats;
 	bool stats_held; /* the driver's stats buffer, kept until we want new numbers */
@@ -55,15 +54,15 @@ static int64_t inflate(struct virtio_dev *d, unsigned q, const struct vq_chain *
 	struct balloon_backend *b = d->priv;
 	uint32_t pfns[PFNS_MAX];
 	unsigned n = balloon_parse_pfns(c, pfns, PFNS_MAX);
-	uint64_t limit = d->mem->size / VIRTIO_BALLOON_PAGE_SIZE;
 	uint64_t run_start = 0, run_len = 0;
 
 	(void)q;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t pfn = pfns[i];
 
-		/* Out-of-range frames are ignored: the guest only fools itself. */
-		if (pfn >= limit || pfn * VIRTIO_BALLOON_PAGE_SIZE < b->min_gpa)
+		/* Frames outside the guest's own RAM (beyond it, or the VMM-owned pages of a PV
+		 * domain) are ignored: the guest only fools itself. */
+		if (!gmem_ptr(d->mem, pfn * VIRTIO_BALLOON_PAGE_SIZE, VIRTIO_BALLOON_PAGE_SIZE))
 			continue;
 		b->inflated++;
 		if (run_len && pfn == run_start + run_len) {
@@ -139,13 +138,12 @@ const struct virtio_dev_ops virtio_balloon_ops = {
 	.reset = balloon_reset,
 };
 
-struct balloon_backend *balloon_open(uint64_t target_mib, uint64_t min_gpa)
+struct balloon_backend *balloon_open(uint64_t target_mib)
 {
 	struct balloon_backend *b = calloc(1, sizeof(*b));
 
 	if (b) {
 		b->target_pages = (target_mib << 20) / VIRTIO_BALLOON_PAGE_SIZE;
-		b->min_gpa = min_gpa;
 	}
 	return b;
 }

@@ -20,6 +20,16 @@
 #define BLK_BATCH 32
 #define BLK_MAX_RANGES 16
 #define BLK_MAX_RANGE_SECTORS (1u << 22)
+/*
+ * What one request may carry, told to the driver in the config space (seg_max, size_max):
+ * a request over it fails with IOERR. Segments may overlap, so without these one request
+ * could ask for terabytes of I/O and hold the device (and the end of the domain) for hours.
+ */
+#define BLK_SEG_MAX 126u
+#define BLK_SIZE_MAX (128u << 10)
+#define BLK_MAX_REQUEST ((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX)
+/* A batch closes early once its requests move this much. */
+#define BLK_BATCH_BYTES (64ull << 20)
 
 struct blk_slot {
 	struct vq_chain chain;
@@ -104,6 +114,15 @@ static uint8_t do_ranges(struct blk_backend *b, struct blk_slot *s)
 	return VIRTIO_BLK_S_OK;
 }
 
+/* Every data segment within size_max, and no more of them than seg_max. */
+static bool segments_fit(const struct vq_chain *c)
+{
+	for (unsigned i = 0; i < c->nseg; i++)
+		if (c->seg[i].len > BLK_SIZE_MAX)
+			return false;
+	return c->nseg <= BLK_SEG_MAX + 2;
+}
+
 /* Decide a request: finish it now (status set), or prepare its I/O (queued). */
 static void prepare(struct blk_backend *b, struct blk_slot *s)
 {
@@ -112,7 +131,8 @@ static void prepare(struct blk_backend *b, struct blk_slot *s)
 
 	s->queued = false;
 	s->status = VIRTIO_BLK_S_OK;
-	if (rw && (r->data_len % VIRTIO_BLK_SECTOR || !in_disk(b, r->sector, r->data_len))) {
+	if (rw && (r->data_len % VIRTIO_BLK_SECTOR || r->data_len > BLK_MAX_REQUEST ||
+		   !in_disk(b, r->sector, r->data_len) || !segments_fit(&s->chain))) {
 		s->status = VIRTIO_BLK_S_IOERR;
 		return;
 	}
@@ -162,19 +182,68 @@ static void submit_one(struct blk_backend *b, struct blk_slot *s, unsigned idx)
 	io_uring_sqe_set_data64(sqe, idx);
 }
 
+/* Drop the first `n` bytes from an iovec array; returns the new count. */
+static unsigned iov_advance(struct iovec *iov, unsigned niov, uint64_t n)
+{
+	unsigned i = 0;
+
+	while (i < niov && n >= iov[i].iov_len)
+		n -= iov[i++].iov_len;
+	if (i < niov) {
+		iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
+		iov[i].iov_len -= n;
+	}
+	memmove(iov, iov + i, (niov - i) * sizeof(*iov));
+	return niov - i;
+}
+
+/*
+ * Finish a read or write of which `done` bytes moved: the kernel may move less than asked
+ * (2 GiB at most per call, or a signal), and a request is acknowledged only once all of it
+ * is on the image. A call that moves nothing is an error.
+ */
+static uint8_t finish_rw(struct blk_backend *b, struct blk_slot *s, uint64_t done)
+{
+	off_t off = (off_t)(s->req.sector * VIRTIO_BLK_SECTOR);
+	uint64_t moved = done; /* not yet dropped from the iovecs */
+
+	while (done < s->expect) {
+		ssize_t n;
+
+		s->niov = iov_advance(s->iov, s->niov, moved);
+		moved = 0;
+		if (s->req.type == VIRTIO_BLK_T_IN)
+			n = preadv(b->fd, s->iov, (int)s->niov, off + (off_t)done);
+		else
+			n = pwritev(b->fd, s->iov, (int)s->niov, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return VIRTIO_BLK_S_IOERR;
+		done += (uint64_t)n;
+		moved = (uint64_t)n;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* A completion of `res` bytes (or -errno) for slot s. */
+static void complete_io(struct blk_backend *b, struct blk_slot *s, int64_t res)
+{
+	if (res < 0)
+		s->status = VIRTIO_BLK_S_IOERR;
+	else if (s->req.type == VIRTIO_BLK_T_FLUSH)
+		s->status = VIRTIO_BLK_S_OK;
+	else
+		s->status = finish_rw(b, s, (uint64_t)res);
+}
+
 /* Without io_uring (or if it fails): the same I/O, synchronously. */
 static void do_sync(struct blk_backend *b, struct blk_slot *s)
 {
-	off_t off = (off_t)(s->req.sector * VIRTIO_BLK_SECTOR);
-	ssize_t n;
-
 	if (s->req.type == VIRTIO_BLK_T_FLUSH)
-		n = fdatasync(b->fd);
-	else if (s->req.type == VIRTIO_BLK_T_IN)
-		n = preadv(b->fd, s->iov, (int)s->niov, off);
+		complete_io(b, s, fdatasync(b->fd) < 0 ? -errno : 0);
 	else
-		n = pwritev(b->fd, s->iov, (int)s->niov, off);
-	s->status = n == (ssize_t)s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		complete_io(b, s, 0);
 }
 
 static void run_batch(struct blk_backend *b, unsigned n)
@@ -200,12 +269,14 @@ static void run_batch(struct blk_backend *b, unsigned n)
 	while (queued) {
 		struct io_uring_cqe *cqe;
 		struct blk_slot *s;
+		int64_t res;
 
 		if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
 			break;
 		s = &b->slots[io_uring_cqe_get_data64(cqe) % BLK_BATCH];
-		s->status = cqe->res == (int)s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		res = cqe->res;
 		io_uring_cqe_seen(&b->ring, cqe);
+		complete_io(b, s, res);
 		queued--;
 	}
 }
@@ -214,13 +285,15 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 {
 	struct blk_backend *b = d->priv;
 	const char *why = NULL;
+	unsigned served = 0;
 	int r = 0;
 
 	do {
 		for (;;) {
+			uint64_t bytes = 0;
 			unsigned n = 0;
 
-			while (n < BLK_BATCH &&
+			while (n < BLK_BATCH && bytes < BLK_BATCH_BYTES &&
 			       (r = vq_pop(&d->vq[q], d->mem, &b->slots[n].chain, &why)) > 0) {
 				struct blk_slot *s = &b->slots[n++];
 
@@ -231,6 +304,8 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 					break;
 				}
 				prepare(b, s);
+				if (s->queued)
+					bytes += s->expect;
 			}
 			run_batch(b, n);
 			for (unsigned i = 0; i < n; i++) {
@@ -248,9 +323,12 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 				virtio_fail(d, "queue %u: %s", q, why);
 				return;
 			}
-			if (n < BLK_BATCH)
-				break;
 			virtio_flush_interrupt(d, q); /* let the driver refill while we go on */
+			served += n;
+			if (n && virtio_should_yield(d, q, served))
+				return;
+			if (n < BLK_BATCH && bytes < BLK_BATCH_BYTES)
+				break;
 		}
 	} while (vq_enable_notify(&d->vq[q]));
 	virtio_flush_interrupt(d, q);
@@ -260,7 +338,8 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.num_queues = 1,
-	.features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+	.features = (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
+		    (1ull << VIRTIO_BLK_F_BLK_SIZE) |
 		    (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
 		    (1ull << VIRTIO_BLK_F_WRITE_ZEROES),
 	.config_size = sizeof(struct virtio_blk_config),
@@ -333,7 +412,8 @@ void blk_init_config(struct blk_backend *b, struct virtio_dev *d)
 {
 	struct virtio_blk_config c = {
 		.capacity = b->size / VIRTIO_BLK_SECTOR,
-		.seg_max = VQ_MAX_SEGS - 2,
+		.size_max = BLK_SIZE_MAX,
+		.seg_max = BLK_SEG_MAX,
 		.blk_size = VIRTIO_BLK_SECTOR,
 		.max_discard_sectors = BLK_MAX_RANGE_SECTORS,
 		.max_discard_seg = BLK_MAX_RANGES,

@@ -71,10 +71,30 @@ void virtio_flush_interrupt(struct virtio_dev *d, unsigned q)
 		raise_irq(d, VIRTIO_MMIO_INT_VRING);
 }
 
+bool virtio_should_yield(struct virtio_dev *d, unsigned q, unsigned done)
+{
+	if (vm_ended(d->vm))
+		return true; /* the domain is over: its requests no longer matter */
+	if (done < VIRTIO_SERVE_BUDGET)
+		return false;
+	virtio_requeue(d, q);
+	return true;
+}
+
+void virtio_requeue(struct virtio_dev *d, unsigned q)
+{
+	uint64_t one = 1;
+
+	/* The device thread's own kick: it comes back here after checking its stop fd. */
+	if (d->kick_fd[q] >= 0 && write(d->kick_fd[q], &one, sizeof(one)) < 0)
+		log_warn("%s: cannot requeue queue %u", d->ops->name, q);
+}
+
 void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn)
 {
 	static __thread struct vq_chain c; /* 4 KiB: not on the small vCPU stacks */
 	const char *why = NULL;
+	unsigned done = 0;
 	int r;
 
 	do {
@@ -82,10 +102,14 @@ void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn)
 			int64_t n = fn(d, q, &c);
 
 			if (n < 0) {
-				virtio_fail(d, "queue %u: malformed request", q);
+				virtio_fail(d, "queue %u: malformed or oversized request", q);
 				return;
 			}
 			virtio_complete(d, q, c.head, (uint32_t)n);
+			if (virtio_should_yield(d, q, ++done)) {
+				virtio_flush_interrupt(d, q);
+				return;
+			}
 		}
 		if (r < 0) {
 			virtio_fail(d, "queue %u: %s", q, why);

@@ -26,7 +26,7 @@ int vq_init(struct virtq *q, const struct guest_mem *m, uint16_t size, gpa_t des
 	q->avail = gmem_ptr(m, avail, VIRTQ_AVAIL_BYTES(size));
 	q->used = gmem_ptr(m, used, VIRTQ_USED_BYTES(size));
 	if (!q->desc || !q->avail || !q->used) {
-		*why = "queue rings lie outside guest memory";
+		*why = "queue rings lie outside guest memory (or in VMM-owned pages)";
 		return -EINVAL;
 	}
 	q->size = size;
@@ -60,7 +60,7 @@ static int add_seg(struct vq_chain *c, const struct guest_mem *m, const struct v
 	s = &c->seg[c->nseg];
 	s->ptr = gmem_ptr(m, d->addr, d->len);
 	if (!s->ptr) {
-		*why = "descriptor points outside guest memory";
+		*why = "descriptor points outside guest memory (or at VMM-owned pages)";
 		return -EINVAL;
 	}
 	s->len = d->len;
@@ -85,7 +85,7 @@ static int walk_indirect(struct vq_chain *c, const struct guest_mem *m,
 	}
 	table = gmem_ptr(m, d->addr, d->len);
 	if (!table || d->addr % 8) {
-		*why = "indirect table lies outside guest memory";
+		*why = "indirect table lies outside guest memory (or in VMM-owned pages)";
 		return -EINVAL;
 	}
 	for (;;) {

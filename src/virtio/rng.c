@@ -1,22 +1,30 @@
-/* virtio-rng: every device-writable buffer is filled from getrandom(). */
+/*
+ * virtio-rng: the device-writable buffers are filled from getrandom(), at most
+ * RNG_MAX_REQUEST bytes a chain: the used length tells the driver how much it got (virtio
+ * 1.2, 5.4.6), and a guest cannot make the device thread work for seconds on one request.
+ */
 #include <errno.h>
 #include <sys/random.h>
 
 #include "capsule/devices.h"
+
+#define RNG_MAX_REQUEST (64u << 10)
 
 static int64_t rng_chain(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
 {
 	uint64_t written = 0;
 
 	(void)d, (void)q;
-	for (unsigned i = 0; i < c->nseg; i++) {
+	for (unsigned i = 0; i < c->nseg && written < RNG_MAX_REQUEST; i++) {
 		const struct vq_seg *s = &c->seg[i];
-		uint32_t off = 0;
+		uint32_t want = s->len, off = 0;
 
 		if (!s->write)
 			continue;
-		while (off < s->len) {
-			ssize_t n = getrandom(s->ptr + off, s->len - off, 0);
+		if (want > RNG_MAX_REQUEST - written)
+			want = (uint32_t)(RNG_MAX_REQUEST - written);
+		while (off < want) {
+			ssize_t n = getrandom(s->ptr + off, want - off, 0);
 
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -24,7 +32,9 @@ static int64_t rng_chain(struct virtio_dev *d, unsigned q, const struct vq_chain
 				return (int64_t)(written + off);
 			off += (uint32_t)n;
 		}
-		written += s->len;
+		written += want;
+		if (want < s->len)
+			break;
 	}
 	return (int64_t)written;
 }

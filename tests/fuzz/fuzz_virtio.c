@@ -52,7 +52,7 @@ static struct world *world(void)
 	w->blk = blk_open(path, err, sizeof(err));
 	unlink(path);
 	w->console = console_open(-1, fopen("/dev/null", "w"));
-	w->balloon = balloon_open(0, 0);
+	w->balloon = balloon_open(0);
 	/* A net backend writing to /dev/null: no TAP needed to parse transmit chains. */
 	w->net = net_open_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
 	if (!w->blk || !w->console || !w->balloon || !w->net)

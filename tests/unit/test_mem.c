@@ -99,6 +99,34 @@ static void memfd_backed(void **state)
 	assert_int_equal(b, 0xab);
 }
 
+/* VMM-owned ranges: the guest's door refuses every overlap, the VMM's door does not. */
+static void reserved_ranges(void **state)
+{
+	struct guest_mem *m = *state;
+
+	m->nr_vmm_owned = 0;
+	assert_int_equal(gmem_reserve(m, 0x2000, 0x1000), 0);
+	assert_null(gmem_ptr(m, 0x2000, 1));
+	assert_null(gmem_ptr(m, 0x2fff, 1));
+	assert_null(gmem_ptr(m, 0x1fff, 2));      /* straddles the start */
+	assert_null(gmem_ptr(m, 0x2fff, 0x100));  /* straddles the end */
+	assert_null(gmem_ptr(m, 0x1000, 0x3000)); /* covers it */
+	assert_null(gmem_ptr(m, 0, SIZE));
+	assert_ptr_equal(gmem_ptr(m, 0x1000, 0x1000), m->host + 0x1000); /* just below */
+	assert_ptr_equal(gmem_ptr(m, 0x3000, 8), m->host + 0x3000);       /* just above */
+	assert_ptr_equal(gmem_ptr(m, 0x2800, 0), m->host + 0x2800);       /* touches nothing */
+	assert_ptr_equal(gmem_vmm_ptr(m, 0x2000, 0x1000), m->host + 0x2000);
+	assert_int_equal(gmem_write(m, 0x2100, "x", 1), -EFAULT);
+	/* Out of RAM, empty, or no slot left: refused. */
+	assert_int_equal(gmem_reserve(m, SIZE - 4096, 8192), -EINVAL);
+	assert_int_equal(gmem_reserve(m, 0x5000, 0), -EINVAL);
+	for (unsigned i = 1; i < GMEM_MAX_VMM_RANGES; i++)
+		assert_int_equal(gmem_reserve(m, 0x10000 * (i + 1), 4096), 0);
+	assert_int_equal(gmem_reserve(m, 0x100000, 4096), -EINVAL);
+	m->nr_vmm_owned = 0;
+	assert_non_null(gmem_ptr(m, 0x2000, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -108,6 +136,7 @@ int main(void)
 		cmocka_unit_test(copies),
 		cmocka_unit_test(init_rejects_bad_sizes),
 		cmocka_unit_test(memfd_backed),
+		cmocka_unit_test(reserved_ranges),
 	};
 
 	return cmocka_run_group_tests_name("guest memory", tests, setup, teardown);
