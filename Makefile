@@ -143,8 +143,40 @@ integration: all
 check-linux: all
 	tests/integration/linux.sh $(BUILD) $(BUILD)/linux-assets
 
+# ---- PV ABI conformance suite (docs/pv-abi.md, "Conformance"): tiny guests written against
+# include/capsule/pv_abi.h alone, with their own framework (xtf*) instead of the guest kit.
+CONF_SRC  := tests/conformance
+CONF_DIR  := $(BUILD)/tests/conformance
+CONF_FW   := $(BUILD)/obj/$(CONF_SRC)/xtf.o $(BUILD)/obj/$(CONF_SRC)/xtf_entry.o \
+             $(BUILD)/obj/$(CONF_SRC)/xtf_virtio.o
+CONF_ELFS := $(patsubst $(CONF_SRC)/%.c,$(CONF_DIR)/%.elf,$(filter-out $(CONF_SRC)/xtf%,$(wildcard $(CONF_SRC)/*.c))) \
+             $(CONF_DIR)/image_high.elf
+CONF_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(CONF_SRC)/link.ld -Wl,--build-id=none \
+                -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
+.PHONY: conformance
+
+$(BUILD)/obj/$(CONF_SRC)/%.o: $(CONF_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/$(CONF_SRC)/%.o: $(CONF_SRC)/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(CONF_DIR)/%.elf: $(BUILD)/obj/$(CONF_SRC)/%.o $(CONF_FW) $(CONF_SRC)/link.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) $(CONF_LDFLAGS) -o $@ $< $(CONF_FW) -lgcc
+
+# The image test linked at 1 GiB instead of 1 MiB (R-IMG-9; -mcmodel=small stops at 2 GiB).
+$(CONF_DIR)/image_high.elf: $(BUILD)/obj/$(CONF_SRC)/image.o $(CONF_FW) $(CONF_SRC)/link.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -Wl,--defsym=XTF_LOAD=0x40000000 $(CONF_LDFLAGS) -o $@ $< $(CONF_FW) -lgcc
+
+conformance: $(BUILD)/capsule $(CONF_ELFS)
+	$(CONF_SRC)/run.sh $(BUILD)
+
 check: deps-test
-	@$(MAKE) --no-print-directory unit integration check-linux
+	@$(MAKE) --no-print-directory unit integration conformance check-linux
 
 demo: deps
 	@$(MAKE) --no-print-directory all
