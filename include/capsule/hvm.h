@@ -66,6 +66,7 @@ struct hvm_domain {
 struct hvm_config {
 	const char *kernel;
 	const char *initrd;
+	int kernel_fd, initrd_fd; /* open descriptors of them, or -1 to open the paths */
 	const char *cmdline;
 	bool no_pvh; /* boot an ELF kernel at its 64-bit entry even if it has a PVH note */
 };

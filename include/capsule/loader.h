@@ -64,8 +64,14 @@ struct multiboot_image {
 int multiboot_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 		   struct multiboot_image *mb, char err[LOADER_ERR_MAX]);
 
-/* Read a whole file (at most max_size bytes) into a malloc'd buffer. */
-int file_read_all(const char *path, uint64_t max_size, uint8_t **buf, size_t *size,
-		  char err[LOADER_ERR_MAX]);
+/*
+ * Read a whole file (at most max_size bytes) into a malloc'd buffer: from open_fd (an open
+ * descriptor of path, read from offset 0 and left open) or, if it is -1, by opening path.
+ * Keeping descriptors lets a domain be rebuilt on reboot with no privilege to open files.
+ */
+int file_read_all(const char *path, int open_fd, uint64_t max_size, uint8_t **buf,
+		  size_t *size, char err[LOADER_ERR_MAX]);
+/* Open a file for reading: the descriptor, or a negative errno with err filled. */
+int file_open(const char *path, char err[LOADER_ERR_MAX]);
 
 #endif

@@ -72,6 +72,7 @@ struct pv_domain {
 
 struct pv_config {
 	const char *image_path;
+	int image_fd; /* an open descriptor of it, or -1 to open the path */
 	const char *cmdline;
 	bool stamp_first_hypercall;
 };

@@ -1,20 +1,31 @@
 /*
- * The sandbox of the threads that handle guest input (vCPUs, device threads, receive
- * pumps): a seccomp allowlist installed by each such thread before it touches guest data.
- * The main thread, which builds domains (and rebuilds them on reboot), stays outside.
+ * The sandbox: every thread of the VMM runs under a seccomp allowlist for its kind
+ * (src/util/sandbox_rules.h), and once the domain is set up the process holds no
+ * capabilities. Guest-facing threads (vCPUs, device threads, receive pumps, the PV timer,
+ * the UART) get the narrowest list; the control socket and signal threads the service
+ * list; the main thread, once it has opened every file and device, the vmm list, which
+ * every thread it creates inherits beneath its own.
  */
 #ifndef CAPSULE_SANDBOX_H
 #define CAPSULE_SANDBOX_H
 
 #include <stdbool.h>
 
+enum sandbox_profile { SANDBOX_GUEST, SANDBOX_SERVICE, SANDBOX_VMM };
+
 /*
- * Whether sandbox_enter() installs the filter (capsule run --no-seccomp turns it off);
- * also installs the SIGSYS reporter. Call once, from the main thread, before any other.
+ * Whether sandbox_enter() installs filters (capsule run --no-seccomp turns it off); also
+ * installs the SIGSYS reporter. Call once, from the main thread, before any other.
  */
 void sandbox_set_enabled(bool on);
 /* Name the calling thread `who` (15 characters at most) and confine it: 0, or a negative
  * errno (the thread must not go on). */
-int sandbox_enter(const char *who);
+int sandbox_enter(const char *who, enum sandbox_profile profile);
+/*
+ * Drop every capability (effective, permitted, inheritable, ambient and the bounding set)
+ * and set no_new_privs: after this the process can use what it has opened but gains
+ * nothing new, even as root. 0, or a negative errno.
+ */
+int sandbox_drop_privileges(void);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,15 @@
 #define CAPSULE_EXIT_TIMEOUT 124
 #define CAPSULE_EXIT_VMM_ERROR 125
 #define CAPSULE_EXIT_CRASH 126
+
+/*
+ * The signal that makes a vCPU leave KVM_RUN: a real-time one, unblocked only in vCPU
+ * threads, so that SIGUSR1 and SIGUSR2 stay the user's (as in Firecracker).
+ */
+#define VCPU_KICK_SIGNAL (SIGRTMIN)
+
+/* Open /dev/kvm, with a message saying what to do if it cannot: the fd or -errno. */
+int kvm_open(void);
 
 enum vm_end_reason {
 	VM_END_NONE = 0, /* still running */
@@ -49,11 +59,13 @@ struct vcpu {
 struct vm_config {
 	uint64_t mem_bytes;
 	unsigned nr_vcpus;
+	int kvm_fd;    /* an open /dev/kvm the caller keeps; 0 (unset): vm_create opens its own */
 	bool platform; /* HVM: in-kernel PIC/IOAPIC/LAPIC and PIT, created before the vCPUs */
 };
 
 struct vm {
 	int kvm_fd, fd;          /* -1 in a VM built without KVM */
+	bool kvm_fd_borrowed;    /* the caller's (vm_config.kvm_fd): not ours to close */
 	int run_mmap_size;
 	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, asked once */
 	struct guest_mem mem;

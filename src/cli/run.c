@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capsule/cli.h"
 #include "capsule/log.h"
@@ -17,6 +18,8 @@ struct run_opts {
 	struct run_devices dev;
 	const char *control;
 	const char *initrd;
+	/* Opened once, before the process gives up its privileges: a reboot needs no open. */
+	int image_fd, initrd_fd, kvm_fd;
 	bool hvm;    /* the image is not a Capsule PV image: boot it as an unmodified kernel */
 	bool no_pvh;
 	bool no_seccomp;
@@ -29,12 +32,15 @@ struct run_opts {
 	int stats;
 };
 
-/* The domain a signal should end, shared with the signal thread. */
+struct domain;
+
+/* The domain a signal should end (or report on), shared with the signal thread. */
 struct run_state {
 	pthread_mutex_t lock;
 	struct vm *vm;
+	struct domain *dom;
+	struct run_opts *opts;
 	int signo;
-	pthread_t *sig_thread; /* not yet started while non-NULL */
 };
 
 static void run_usage(FILE *out)
@@ -93,7 +99,8 @@ static int image_kind(struct run_opts *o)
 	uint8_t *file;
 	size_t size;
 
-	if (file_read_all(o->image, (uint64_t)o->mem_mib << 20, &file, &size, err)) {
+	if ((o->image_fd = file_open(o->image, err)) < 0 ||
+	    file_read_all(o->image, o->image_fd, (uint64_t)o->mem_mib << 20, &file, &size, err)) {
 		fprintf(stderr, "capsule run: %s\n", err);
 		return -1;
 	}
@@ -106,6 +113,10 @@ static int image_kind(struct run_opts *o)
 	if (o->hvm && o->mem_mib < 16) {
 		fprintf(stderr, "capsule run: %s is a kernel for an HVM domain, which needs at "
 			"least --mem 16\n", o->image);
+		return -1;
+	}
+	if (o->initrd && (o->initrd_fd = file_open(o->initrd, err)) < 0) {
+		fprintf(stderr, "capsule run: %s\n", err);
 		return -1;
 	}
 	return 0;
@@ -137,6 +148,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	int c, verbose = 0;
 
 	memset(o, 0, sizeof(*o));
+	o->image_fd = o->initrd_fd = o->kvm_fd = -1;
 	o->mem_mib = 64;
 	o->vcpus = 1;
 	o->cmdline = "";
@@ -230,27 +242,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	if (image_kind(o))
 		return -1;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
-	return 0;
-}
-
-static void *signal_thread(void *arg)
-{
-	struct run_state *rs = arg;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigwait(&set, &sig) != 0)
-		return NULL;
-	pthread_mutex_lock(&rs->lock);
-	rs->signo = sig;
-	if (rs->vm)
-		vm_end(rs->vm, VM_END_POWEROFF, 128 + sig);
-	pthread_mutex_unlock(&rs->lock);
-	return NULL;
+	o->kvm_fd = kvm_open();
+	return o->kvm_fd < 0 ? -1 : 0;
 }
 
 static void print_stats(const struct vm *vm, const struct pv_domain *pv)
@@ -272,13 +265,78 @@ static void print_stats(const struct vm *vm, const struct pv_domain *pv)
 	fputc('\n', stderr);
 }
 
-/* One boot of the domain: returns why it ended and its code. */
 /* One domain of either kind: what run_once needs to build, start and tear it down. */
 struct domain {
 	bool hvm;
 	struct pv_domain pv;
 	struct hvm_domain hvm_dom;
 };
+
+/* The signals a user or a manager sends capsule, all handled by one thread. */
+static void run_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
+/*
+ * SIGINT, SIGTERM, SIGHUP end the domain cleanly (a second one ends capsule at once);
+ * SIGUSR1 prints the statistics of --stats and the domain goes on (as dd does).
+ */
+static void *signal_thread(void *arg)
+{
+	struct run_state *rs = arg;
+	sigset_t set;
+
+	run_signals(&set);
+	if (sandbox_enter("signals", SANDBOX_SERVICE))
+		return NULL;
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+
+		if (sig < 0)
+			continue;
+		pthread_mutex_lock(&rs->lock);
+		if (sig == SIGUSR1) {
+			if (rs->vm) {
+				print_stats(rs->vm, rs->dom->hvm ? NULL : &rs->dom->pv);
+				devices_print_stats(&rs->opts->dev);
+			}
+		} else if (rs->signo) {
+			fprintf(stderr, "capsule: %s received again; exiting now\n", strsignal(sig));
+			_exit(128 + sig);
+		} else {
+			rs->signo = sig;
+			if (rs->vm)
+				vm_end(rs->vm, VM_END_POWEROFF, 128 + sig);
+		}
+		pthread_mutex_unlock(&rs->lock);
+	}
+}
+
+/*
+ * Before any thread exists: the run signals are blocked everywhere (the signal thread
+ * takes them), whatever a parent left them as (a script's `&` ignores SIGINT); so is the
+ * vCPU kick, which only vCPU threads unblock. A closed pipe or a file-size limit is an
+ * error to report, not a reason to die.
+ */
+static void setup_signals(void)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
+	sigset_t set;
+
+	run_signals(&set);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig))
+			sigaction(sig, &dfl, NULL);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
+	sigaction(SIGXFSZ, &ign, NULL);
+}
 
 static struct virtio_dev *add_pv(void *d, const struct virtio_dev_ops *ops, void *priv)
 {
@@ -294,11 +352,13 @@ static int build(struct run_opts *o, struct run_state *rs, struct domain *dom, s
 {
 	struct pv_config pcfg = {
 		.image_path = o->image,
+		.image_fd = o->image_fd,
 		.cmdline = o->cmdline,
 		.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL,
 	};
 	struct hvm_config hcfg = {
 		.kernel = o->image, .initrd = o->initrd, .cmdline = o->cmdline, .no_pvh = o->no_pvh,
+		.kernel_fd = o->image_fd, .initrd_fd = o->initrd_fd,
 	};
 	int rc;
 
@@ -319,7 +379,8 @@ static int build(struct run_opts *o, struct run_state *rs, struct domain *dom, s
 static int run_once(struct run_opts *o, struct run_state *rs, enum vm_end_reason *why,
 		    int *code, uint64_t deadline_ns)
 {
-	struct vm_config vcfg = {.mem_bytes = o->mem_mib << 20, .nr_vcpus = (unsigned)o->vcpus};
+	struct vm_config vcfg = {.mem_bytes = o->mem_mib << 20, .nr_vcpus = (unsigned)o->vcpus,
+				 .kvm_fd = o->kvm_fd};
 	static struct domain dom; /* large: not on the stack */
 	struct vm vm;
 	uint64_t now;
@@ -338,18 +399,13 @@ static int run_once(struct run_opts *o, struct run_state *rs, enum vm_end_reason
 	if (!rc) {
 		pthread_mutex_lock(&rs->lock);
 		rs->vm = &vm;
+		rs->dom = &dom;
 		if (rs->signo)
 			vm_end(&vm, VM_END_POWEROFF, 128 + rs->signo);
 		pthread_mutex_unlock(&rs->lock);
 		rc = dom.hvm ? hvm_domain_start(&dom.hvm_dom) : pv_domain_start(&dom.pv);
 		if (!rc)
 			devices_start(&o->dev);
-		/* After the guest starts: signals queue (they are blocked) until it runs. */
-		if (!rc && rs->sig_thread && pthread_create(rs->sig_thread, NULL, signal_thread,
-							    rs) == 0) {
-			pthread_detach(*rs->sig_thread);
-			rs->sig_thread = NULL;
-		}
 	}
 	if (!rc) {
 		now = monotonic_ns();
@@ -380,17 +436,8 @@ static int run_domain(struct run_opts *o, struct run_state *rs)
 {
 	enum vm_end_reason why = VM_END_NONE;
 	uint64_t deadline = 0;
-	pthread_t sig_thread;
-	sigset_t set;
 	int code = 0;
 
-	/* Signals go to one thread that ends the domain cleanly; vCPU threads stay out. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	rs->sig_thread = &sig_thread;
 	if (o->timeout_s)
 		deadline = monotonic_ns() + o->timeout_s * 1000000000ull;
 	for (;;) {
@@ -420,17 +467,42 @@ static int run_domain(struct run_opts *o, struct run_state *rs)
 	}
 }
 
+/*
+ * Everything that needs a privilege happens first (backends, image, /dev/kvm); then the
+ * process drops every capability (capabilities are per thread: before any thread starts),
+ * the service threads start confined, and the main thread confines itself before the first
+ * guest instruction, and so does every thread it creates afterwards.
+ */
 int cmd_run(int argc, char **argv)
 {
 	struct run_state rs = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct control *ctl = NULL;
 	struct run_opts o;
 	int status = CAPSULE_EXIT_VMM_ERROR;
+	pthread_t sig_thread;
 
-	if (parse_opts(argc, argv, &o) == 0 &&
-	    (!o.control || (ctl = control_open(o.control, &rs.lock, &o.dev, &rs.vm))))
+	setup_signals();
+	tzset(); /* glibc opens the time zone file once, now, not under the sandbox (RTC) */
+	rs.opts = &o;
+	if (parse_opts(argc, argv, &o) || sandbox_drop_privileges() < 0)
+		goto out;
+	if (pthread_create(&sig_thread, NULL, signal_thread, &rs)) {
+		fprintf(stderr, "capsule run: cannot start the signal thread\n");
+		goto out;
+	}
+	pthread_detach(sig_thread);
+	if (o.control && !(ctl = control_open(o.control, &rs.lock, &o.dev, &rs.vm)))
+		goto out;
+	if (sandbox_enter("capsule", SANDBOX_VMM) == 0)
 		status = run_domain(&o, &rs);
+out:
 	control_close(ctl);
 	devices_close(&o.dev);
+	if (o.image_fd >= 0)
+		close(o.image_fd);
+	if (o.initrd_fd >= 0)
+		close(o.initrd_fd);
+	if (o.kvm_fd >= 0)
+		close(o.kvm_fd);
 	return status;
 }

@@ -123,10 +123,10 @@ static void *vcpu_thread(void *arg)
 
 	/* The kick signal must reach this thread while it is inside KVM_RUN. */
 	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
-	err = sandbox_enter(name);
+	err = sandbox_enter(name, SANDBOX_GUEST);
 	pthread_mutex_lock(&vm->lock);
 	go = !err && wait_for(v, cpuid_ready);
 	pthread_mutex_unlock(&vm->lock);

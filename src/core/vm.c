@@ -11,8 +11,6 @@
 #include "capsule/log.h"
 #include "capsule/vm.h"
 
-#define VCPU_KICK_SIGNAL SIGUSR1
-
 uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -73,7 +71,7 @@ static void kick_handler(int sig)
 	(void)sig; /* only there to make KVM_RUN return EINTR */
 }
 
-static int open_kvm(void)
+int kvm_open(void)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
@@ -147,7 +145,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return EINTR */
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 
-	vm->kvm_fd = open_kvm();
+	vm->kvm_fd_borrowed = cfg->kvm_fd > 0;
+	vm->kvm_fd = vm->kvm_fd_borrowed ? cfg->kvm_fd : kvm_open();
 	if (vm->kvm_fd < 0) {
 		err = vm->kvm_fd;
 		goto fail;
@@ -348,7 +347,7 @@ void vm_destroy(struct vm *vm)
 	vm->supported_cpuid = NULL;
 	if (vm->fd >= 0)
 		close(vm->fd);
-	if (vm->kvm_fd >= 0)
+	if (vm->kvm_fd >= 0 && !vm->kvm_fd_borrowed)
 		close(vm->kvm_fd);
 	vm->fd = vm->kvm_fd = -1;
 	gmem_destroy(&vm->mem);

@@ -253,9 +253,10 @@ int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg)
 	struct loaded l = {0};
 	int rc;
 
-	rc = file_read_all(cfg->kernel, h->vm->mem.size, &l.file, &l.size, err);
+	rc = file_read_all(cfg->kernel, cfg->kernel_fd, h->vm->mem.size, &l.file, &l.size, err);
 	if (!rc && cfg->initrd)
-		rc = file_read_all(cfg->initrd, h->vm->mem.size, &l.initrd, &l.initrd_size, err);
+		rc = file_read_all(cfg->initrd, cfg->initrd_fd, h->vm->mem.size, &l.initrd,
+				   &l.initrd_size, err);
 	if (!rc)
 		rc = load_and_boot(h, cfg, &l, err);
 	if (rc && err[0])

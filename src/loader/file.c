@@ -19,21 +19,26 @@ int loader_error(char err[LOADER_ERR_MAX], const char *fmt, ...)
 	return -EINVAL;
 }
 
-int file_read_all(const char *path, uint64_t max_size, uint8_t **buf, size_t *size,
+int file_open(const char *path, char err[LOADER_ERR_MAX])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		snprintf(err, LOADER_ERR_MAX, "cannot open %s: %s", path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+int file_read_all(const char *path, int open_fd, uint64_t max_size, uint8_t **buf, size_t *size,
 		  char err[LOADER_ERR_MAX])
 {
 	struct stat st;
 	size_t done = 0;
-	int fd, rc = 0;
+	int fd = open_fd, rc = 0;
 
 	*buf = NULL;
 	*size = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, LOADER_ERR_MAX, "cannot open %s: %s", path, strerror(errno));
-		return rc;
-	}
+	if (fd < 0 && (fd = file_open(path, err)) < 0)
+		return fd;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
 		snprintf(err, LOADER_ERR_MAX, "%s is not a regular file", path);
@@ -52,7 +57,7 @@ int file_read_all(const char *path, uint64_t max_size, uint8_t **buf, size_t *si
 		goto out;
 	}
 	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, *buf + done, (size_t)st.st_size - done);
+		ssize_t n = pread(fd, *buf + done, (size_t)st.st_size - done, (off_t)done);
 
 		if (n <= 0) {
 			rc = n < 0 ? -errno : -EIO;
@@ -65,6 +70,7 @@ int file_read_all(const char *path, uint64_t max_size, uint8_t **buf, size_t *si
 	}
 	*size = done;
 out:
-	close(fd);
+	if (open_fd < 0)
+		close(fd);
 	return rc;
 }

@@ -61,8 +61,7 @@ static enum exit_action rtc_io(struct vcpu *v, void *opaque, uint64_t addr, uint
 int rtc_init(struct cmos *c, struct vm *vm)
 {
 	memset(c, 0, sizeof(*c));
-	/* glibc reads the time zone file on the first gmtime_r: do it now, in the main thread,
-	 * not later in a sandboxed vCPU thread (src/util/sandbox.c forbids opening files). */
-	tzset();
+	/* glibc reads the time zone file on the first gmtime_r: whoever confines the process
+	 * calls tzset() before (capsule run does), since no confined thread may open files. */
 	return bus_register(&vm->pio, RTC_PORT, 2, rtc_io, c, "rtc");
 }

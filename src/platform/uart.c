@@ -11,6 +11,7 @@
 
 #include "capsule/bus.h"
 #include "capsule/platform.h"
+#include "capsule/sandbox.h"
 #include "capsule/vm.h"
 
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
@@ -153,6 +154,8 @@ static void *rx_thread(void *arg)
 	struct pollfd fds[2] = {{.fd = u->in_fd, .events = POLLIN},
 				{.fd = u->stop_fd, .events = POLLIN}};
 
+	if (sandbox_enter("uart-rx", SANDBOX_GUEST))
+		return NULL;
 	for (;;) {
 		uint8_t buf[64];
 		ssize_t n;

@@ -27,14 +27,14 @@ static uint64_t guest_tsc(const struct vcpu *v)
 	return ioctl(v->fd, KVM_GET_MSRS, &m) == 1 ? m.hdr.entries[0].data : 0;
 }
 
-static int load_image(struct pv_domain *pv, const char *path, struct elf_image *img)
+static int load_image(struct pv_domain *pv, const char *path, int fd, struct elf_image *img)
 {
 	char err[LOADER_ERR_MAX];
 	uint8_t *file;
 	size_t size;
 	int rc;
 
-	rc = file_read_all(path, pv->vm->mem.size, &file, &size, err);
+	rc = file_read_all(path, fd, pv->vm->mem.size, &file, &size, err);
 	if (rc) {
 		log_err("%s", err);
 		return rc;
@@ -108,7 +108,7 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 	int rc;
 
 	pv->stamp_first_hypercall = cfg->stamp_first_hypercall;
-	rc = load_image(pv, cfg->image_path, &img);
+	rc = load_image(pv, cfg->image_path, cfg->image_fd, &img);
 	if (rc)
 		return rc;
 	rc = pv_build_cpu_tables(vm);

@@ -6,12 +6,17 @@
 #include <time.h>
 
 #include "capsule/pv.h"
+#include "capsule/sandbox.h"
 
 static void *timer_thread(void *arg)
 {
 	struct pv_domain *pv = arg;
 	struct vm *vm = pv->vm;
 
+	if (sandbox_enter("pv-timer", SANDBOX_GUEST)) {
+		vm_end(vm, VM_END_CRASH, 0);
+		return NULL;
+	}
 	pthread_mutex_lock(&vm->lock);
 	while (vm->end_reason == VM_END_NONE) {
 		uint64_t now = vm_time_ns(vm), next = UINT64_MAX;

@@ -1,10 +1,11 @@
 /*
- * The seccomp sandbox. The allowlist is in sandbox_rules.h, compiled to BPF at build time
- * (build/gen/seccomp_bpf.c, by tools/seccomp-gen.c). A call outside it raises SIGSYS, whose
- * handler names the call and ends the VMM: a thread that handles guest data asking for
- * something new is a bug or an attack.
+ * The sandbox. The allowlists are in sandbox_rules.h, compiled to BPF at build time
+ * (build/gen/seccomp_bpf.c, by tools/seccomp-gen.c). A call outside them raises SIGSYS,
+ * whose handler names the call and ends the VMM: a thread asking for something new is a
+ * bug or an attack.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <malloc.h>
 #include <linux/seccomp.h>
@@ -20,8 +21,10 @@
 #include "capsule/sandbox.h"
 #include "capsule/vm.h"
 
-extern const struct sock_filter capsule_seccomp_bpf[];
-extern const size_t capsule_seccomp_bpf_len;
+extern const struct sock_filter capsule_seccomp_guest[], capsule_seccomp_service[],
+	capsule_seccomp_vmm[];
+extern const size_t capsule_seccomp_guest_len, capsule_seccomp_service_len,
+	capsule_seccomp_vmm_len;
 
 static bool enabled; /* set once by the CLI (sandbox_set_enabled) before any thread starts */
 
@@ -54,11 +57,15 @@ void sandbox_set_enabled(bool on)
 	sigaction(SIGSYS, &sa, NULL);
 }
 
-int sandbox_enter(const char *who)
+int sandbox_enter(const char *who, enum sandbox_profile profile)
 {
+	const struct sock_filter *const progs[] = {capsule_seccomp_guest, capsule_seccomp_service,
+						    capsule_seccomp_vmm};
+	const size_t lens[] = {capsule_seccomp_guest_len, capsule_seccomp_service_len,
+			       capsule_seccomp_vmm_len};
 	struct sock_fprog prog = {
-		.len = (unsigned short)capsule_seccomp_bpf_len,
-		.filter = (struct sock_filter *)capsule_seccomp_bpf,
+		.len = (unsigned short)lens[profile],
+		.filter = (struct sock_filter *)progs[profile],
 	};
 
 	prctl(PR_SET_NAME, who, 0, 0, 0); /* what `top -H` and /proc/PID/task/TID/comm show */
@@ -67,15 +74,33 @@ int sandbox_enter(const char *who)
 #endif
 	if (!enabled)
 		return 0;
-	/* A thread started by a confined thread (a vCPU brought up by another) inherited the
-	 * filter already; stacking it again would change nothing. */
-	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2)
-		return 0;
-	/* The program was compiled at build time: loading it is one system call. */
+	/* On top of whatever this thread inherited (the vmm list): both apply, so the
+	 * narrower one decides. The program was compiled at build time: one system call. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
 		log_err("%s: cannot install the seccomp filter: %s", who, strerror(errno));
 		return -errno;
 	}
+	return 0;
+}
+
+int sandbox_drop_privileges(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct none[2];
+
+	memset(none, 0, sizeof(none));
+	/* The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. */
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && errno != EPERM)
+			return -errno;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capset, &hdr, none) < 0) {
+		log_err("cannot drop capabilities: %s", strerror(errno));
+		return -errno;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	log_debug("dropped every capability");
 	return 0;
 }

@@ -1,17 +1,31 @@
 /*
- * The seccomp allowlist of guest-facing threads: each system call with the reason a vCPU,
- * device thread or receive pump needs it. tools/seccomp-gen.c compiles it to BPF at build
- * time (with libseccomp); src/util/sandbox.c loads that program at thread start.
+ * The seccomp allowlists, one per kind of thread, each system call with the reason it is
+ * needed. tools/seccomp-gen.c compiles them to BPF at build time (with libseccomp);
+ * src/util/sandbox.c loads a program when a thread confines itself.
+ *
+ *   guest    vCPUs, device threads, receive pumps, the PV timer, the UART: guest data
+ *   service  the control socket and the signal thread: input from the host
+ *   vmm      the main thread once the domain is set up, and so every thread it creates
+ *            (which then add their own, narrower list on top): it builds the domain again
+ *            on reboot and tears it down
+ * guest is a subset of service, which is a subset of vmm (the generator adds them up), so
+ * a list stacked on top of another only ever narrows it.
+ *
+ * Audit rule: a blocking call interrupted by a signal may come back as restart_syscall,
+ * and every thread can take a signal (SIGSTOP/SIGCONT from a shell, the vCPU kick), so
+ * restart_syscall is on every list.
  */
 #ifndef CAPSULE_SANDBOX_RULES_H
 #define CAPSULE_SANDBOX_RULES_H
 
 #include <seccomp.h>
 
-static const struct sandbox_rule {
+struct sandbox_rule {
 	int nr;
 	const char *why;
-} allowed[] = {
+};
+
+static const struct sandbox_rule guest_rules[] = {
 	{SCMP_SYS(ioctl), "KVM_RUN and register access on the vCPU fd"},
 	{SCMP_SYS(read), "eventfds, the TAP, stdin"},
 	{SCMP_SYS(write), "console output, the TAP, eventfds, irqfds"},
@@ -19,11 +33,11 @@ static const struct sandbox_rule {
 	{SCMP_SYS(writev), "stdio"},
 	{SCMP_SYS(pread64), "virtio-blk without io_uring"},
 	{SCMP_SYS(pwrite64), "virtio-blk without io_uring"},
-	{SCMP_SYS(preadv), "virtio-blk without io_uring"},
-	{SCMP_SYS(pwritev), "virtio-blk without io_uring"},
+	{SCMP_SYS(preadv), "virtio-blk without io_uring, and short transfers"},
+	{SCMP_SYS(pwritev), "virtio-blk without io_uring, and short transfers"},
 	{SCMP_SYS(fdatasync), "virtio-blk flush"},
 	{SCMP_SYS(fallocate), "virtio-blk discard, balloon page release"},
-	{SCMP_SYS(io_uring_enter), "virtio-blk batches"},
+	{SCMP_SYS(io_uring_enter), "virtio-blk batches (liburing submit and wait)"},
 	{SCMP_SYS(getrandom), "virtio-rng"},
 	{SCMP_SYS(poll), "device threads wait for kicks"},
 	{SCMP_SYS(ppoll), "device threads wait for kicks"},
@@ -44,12 +58,36 @@ static const struct sandbox_rule {
 	{SCMP_SYS(mremap), "malloc"},
 	{SCMP_SYS(rt_sigprocmask), "signal masks"},
 	{SCMP_SYS(rt_sigreturn), "the vCPU kick signal"},
+	{SCMP_SYS(restart_syscall), "a blocking call resumed after a signal (see above)"},
 	{SCMP_SYS(sigaltstack), "thread exit"},
 	{SCMP_SYS(getpid), "kicking a vCPU (pthread_kill)"},
 	{SCMP_SYS(gettid), "kicking a vCPU (pthread_kill)"},
 	{SCMP_SYS(tgkill), "kicking a vCPU (pthread_kill)"},
 	{SCMP_SYS(exit), "thread exit"},
 	{SCMP_SYS(exit_group), "process exit"},
+};
+
+static const struct sandbox_rule service_rules[] = {
+	{SCMP_SYS(accept4), "control socket clients"},
+	{SCMP_SYS(close), "control socket clients"},
+	{SCMP_SYS(epoll_wait), "the event loop"},
+	{SCMP_SYS(epoll_pwait), "the event loop"},
+	{SCMP_SYS(epoll_ctl), "the event loop"},
+	{SCMP_SYS(rt_sigtimedwait), "the signal thread (sigwaitinfo)"},
+};
+
+static const struct sandbox_rule vmm_rules[] = {
+	{SCMP_SYS(memfd_create), "guest memory of a rebooted domain"},
+	{SCMP_SYS(ftruncate), "guest memory of a rebooted domain"},
+	{SCMP_SYS(eventfd2), "kick, stop and irq eventfds of a rebooted domain"},
+	{SCMP_SYS(epoll_create1), "event loops of a rebooted domain"},
+	{SCMP_SYS(clone), "threads of a rebooted domain"},
+	{SCMP_SYS(clone3), "threads of a rebooted domain"},
+	{SCMP_SYS(set_robust_list), "new threads"},
+	{SCMP_SYS(rseq), "new threads"},
+	{SCMP_SYS(rt_sigaction), "the vCPU kick handler, set at every vm_create"},
+	{SCMP_SYS(seccomp), "new threads confine themselves further"},
+	{SCMP_SYS(unlink), "removing the control socket at exit"},
 };
 
 #endif

@@ -30,7 +30,7 @@ static void *pump_thread(void *arg)
 	struct rx_pump *p = arg;
 	struct pollfd fds[2] = {{.fd = p->fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
 
-	if (sandbox_enter("rx-pump"))
+	if (sandbox_enter("rx-pump", SANDBOX_GUEST))
 		return NULL;
 	for (;;) {
 		ssize_t n;

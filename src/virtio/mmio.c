@@ -338,7 +338,7 @@ static void *device_thread(void *arg)
 	for (unsigned i = 0; i < n; i++)
 		fds[i] = (struct pollfd){.fd = d->kick_fd[i], .events = POLLIN};
 	fds[n] = (struct pollfd){.fd = d->stop_fd, .events = POLLIN};
-	if (sandbox_enter(d->ops->name)) {
+	if (sandbox_enter(d->ops->name, SANDBOX_GUEST)) {
 		vm_end(d->vm, VM_END_CRASH, 0);
 		return NULL;
 	}

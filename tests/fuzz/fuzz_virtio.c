@@ -3,6 +3,8 @@
  * bytes choose the queue size, features, device and queue, and the rest is copied over the
  * rings and buffers. Then the device's real handler serves the queue, exactly as after a
  * guest's kick: the virtqueue parser and each device's request parser see hostile data.
+ * A range of the memory is VMM-owned (as a PV domain's CPU tables are): the harness aborts
+ * if any request ever changes a byte of it.
  *
  *   make fuzz            (clang, ASan + UBSan; FUZZ_SECONDS per run)
  */
@@ -17,6 +19,10 @@
 #include "capsule/vm.h"
 
 #define MEM (256u << 10)
+/* VMM-owned pages, as a PV domain has them: no request may ever change a byte of them. */
+#define OWNED_START (128u << 10)
+#define OWNED_LEN (64u << 10)
+#define OWNED_BYTE 0xa5
 
 struct world {
 	struct vm vm;
@@ -67,8 +73,13 @@ static struct world *world(void)
 		d->priv = priv[i];
 		d->vm = &w->vm;
 		d->mem = &w->vm.mem;
+		for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+			d->kick_fd[q] = -1;
 		pthread_mutex_init(&d->lock, NULL);
 	}
+	if (gmem_reserve(&w->vm.mem, OWNED_START, OWNED_LEN))
+		abort();
+	memset(w->vm.mem.host + OWNED_START, OWNED_BYTE, OWNED_LEN);
 	return w;
 }
 
@@ -88,7 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q = data[3] % d->ops->num_queues;
 	qsize = (uint16_t)(1u << (data[0] % 9));
 	memset(w->vm.mem.host, 0, 0x8000);
-	memcpy(w->vm.mem.host, data, size < MEM ? size : MEM);
+	/* The input is the guest's RAM, below the VMM-owned range (descriptors may still
+	 * point into it, or past it). */
+	memcpy(w->vm.mem.host, data, size < OWNED_START ? size : OWNED_START);
 	pthread_mutex_lock(&d->lock);
 	d->broken = false;
 	d->status = VIRTIO_STATUS_DRIVER_OK;
@@ -96,5 +109,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    &why) == 0)
 		d->ops->queue_notify(d, q);
 	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < OWNED_LEN; i++)
+		if (w->vm.mem.host[OWNED_START + i] != OWNED_BYTE) {
+			fprintf(stderr, "fuzz: %s wrote VMM-owned byte 0x%x\n", d->ops->name,
+				OWNED_START + i);
+			abort();
+		}
 	return 0;
 }
