@@ -109,7 +109,8 @@ static noreturn void drain(bool crash)
 		append(m, sizeof(m) - 1);
 		__asm__ volatile("ud2");
 	} else {
-		static const char m[] = "con-drain: written out at power-off\nTest result: SUCCESS\n";
+		static const char m[] = "con-drain: written out at power-off\n"
+					"Test result: SUCCESS\n";
 
 		if (xtf_failures)
 			xtf_finish();

@@ -37,7 +37,7 @@ static void ring_vmm(void)
 		{CAP_GPA_GDT, (uintptr_t)&vq.avail, (uintptr_t)&vq.used},     /* descriptors */
 		{(uintptr_t)vq.desc, CAP_GPA_IDT, (uintptr_t)&vq.used},       /* available ring */
 		{(uintptr_t)vq.desc, (uintptr_t)&vq.avail, CAP_GPA_PAGETABLES}, /* used ring */
-		{(uintptr_t)vq.desc, (uintptr_t)&vq.avail, 0x9f000},          /* unused, VMM-owned */
+		{(uintptr_t)vq.desc, (uintptr_t)&vq.avail, 0x9f000},          /* unused VMM page */
 	};
 
 	for (unsigned i = 0; i < sizeof(at) / sizeof(at[0]); i++) {

@@ -98,7 +98,8 @@ static void written_back(void)
 /* Not static, and used: the asm names them. */
 uint64_t regs_in[16] __attribute__((used)), regs_out[16] __attribute__((used));
 uint64_t flags_in __attribute__((used)), flags_out __attribute__((used));
-uint8_t xmm_in[32] __attribute__((aligned(16), used)), xmm_out[32] __attribute__((aligned(16), used));
+uint8_t xmm_in[32] __attribute__((aligned(16), used));
+uint8_t xmm_out[32] __attribute__((aligned(16), used));
 
 static void registers(void)
 {

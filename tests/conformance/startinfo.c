@@ -73,7 +73,8 @@ static void clocks(void)
 	if (si->tsc_khz) {
 		uint64_t ticks = rdtsc() - si->boot_tsc, now = now_ns(), tsc_ns;
 
-		tsc_ns = ticks / si->tsc_khz * 1000000 + ticks % si->tsc_khz * 1000000 / si->tsc_khz;
+		tsc_ns = ticks / si->tsc_khz * 1000000 +
+			 ticks % si->tsc_khz * 1000000 / si->tsc_khz;
 		diff = tsc_ns > now ? tsc_ns - now : now - tsc_ns;
 		printf("si: tsc_khz %llu, TSC clock - domain time = %llu ns\n",
 		       (unsigned long long)si->tsc_khz, (unsigned long long)diff);

@@ -26,8 +26,13 @@ static void probe(unsigned cpu)
 	count(cpu);
 }
 
+static volatile int ap_timer_port;
+
 static void down_now(unsigned cpu)
 {
+	/* A timer armed before going down still fires (R-VCPU-5). */
+	ap_timer_port = (int)hc_cpu(cpu, CAP_HC_EVTCHN_BIND_TIMER, 0, 0, 0, 0);
+	hc_cpu(cpu, CAP_HC_SET_TIMER, now_ns_cpu(cpu) + 30000000, 0, 0, 0);
 	count(cpu);
 	hc_cpu(cpu, CAP_HC_VCPU_DOWN, 0, 0, 0, 0); /* never returns on a vCPU other than 0 */
 	after_down = 1;
@@ -134,6 +139,8 @@ static void down(void)
 	xtf_delay(0, 20000000);
 	CHECK(ev_pending((unsigned)port));
 	CHECK_EQ(after_down, 0);
+	xtf_delay(0, 30000000); /* its timer, armed before it went down, has fired */
+	CHECK(ap_timer_port > 0 && ev_pending((unsigned)ap_timer_port));
 }
 
 void test_main(void)
