@@ -4,6 +4,30 @@
  */
 #include "xtf.h"
 
+/* The numbers docs/pv-abi.md states, against the header: a stranger's guest uses either. */
+#define AT(type, field, off) _Static_assert(__builtin_offsetof(type, field) == (off), #field)
+AT(struct cap_hcall, a, 8);                     /* §6.1 R-HC-2: 48 bytes */
+_Static_assert(sizeof(struct cap_hcall) == 48, "cap_hcall");
+AT(struct cap_console_ring, cons, 4);           /* §7 */
+AT(struct cap_console_ring, buf, 64);
+_Static_assert(CAP_CONSOLE_RING_SIZE == 8192, "console ring size");
+AT(struct cap_shared_info, evtchn_mask, 128);   /* §8 */
+AT(struct cap_shared_info, vcpu, 256);
+AT(struct cap_vcpu_info, pending_sel, 8);
+_Static_assert(sizeof(struct cap_start_info) == 1512, "start_info"); /* §5 */
+AT(struct cap_start_info, mem_bytes, 8);
+AT(struct cap_start_info, free_start, 64);
+AT(struct cap_start_info, nr_devices, 96);
+AT(struct cap_start_info, devices, 104);
+AT(struct cap_start_info, cmdline, 488);
+_Static_assert(CAP_GPA_START_INFO == 0x50000 && CAP_GPA_SHARED_INFO == 0x51000 &&
+		       CAP_GPA_CONSOLE == 0x52000 && CAP_GPA_IMAGE_MIN == 0x100000 &&
+		       CAP_INITIAL_STACK == 0x10000 && CAP_HC_PORT_BASE == 0x500,
+	       "§3, §4, §6 addresses");
+_Static_assert(CAP_EVTCHN_PORTS == 1024 && CAP_MAX_VCPUS == 64 && CAP_MAX_DEVICES == 16 &&
+		       CAP_CMDLINE_MAX == 1024 && CAP_SHUTDOWN_CODE_MAX == 123,
+	       "§5, §8, §11 limits");
+
 struct xtf_regs xtf_entry_regs;
 struct xtf_regs xtf_ap_regs[CAP_MAX_VCPUS];
 struct cap_start_info *si;
