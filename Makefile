@@ -216,6 +216,8 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$(basename $$f); \
+		if [ -x tests/fuzz/seeds.py ] && [ $$(basename $$f) = fuzz_virtio ]; then \
+			tests/fuzz/seeds.py $(FUZZ_BUILD)/corpus/$$(basename $$f); fi; \
 		echo "== $$f for $(FUZZ_SECONDS) s"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			$(FUZZ_BUILD)/corpus/$$(basename $$f) 2>&1 | \

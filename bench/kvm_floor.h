@@ -1,6 +1,6 @@
 /*
  * Raw KVM floors for the benchmarks: what the hardware and kernel cost with no VMM around.
- * Header-only so each bench program is one file; mirrors ../shared/tools/kvm-host-probe.c.
+ * Header-only so each bench program is one file; the same measurements as a host probe (docs/hosts.md).
  */
 #ifndef CAPSULE_BENCH_KVM_FLOOR_H
 #define CAPSULE_BENCH_KVM_FLOOR_H

@@ -19,9 +19,14 @@
 #include "capsule/vm.h"
 
 #define MEM (256u << 10)
-/* VMM-owned pages, as a PV domain has them: no request may ever change a byte of them. */
-#define OWNED_START (128u << 10)
-#define OWNED_LEN (64u << 10)
+/*
+ * VMM-owned pages, as a PV domain has them, right after the rings (where small addresses
+ * in fuzzed descriptors land): no request may ever change a byte of them. The input fills
+ * the rings below and the buffers above.
+ */
+#define RINGS_END 0x1000u
+#define OWNED_START RINGS_END
+#define OWNED_LEN (0x20000u - RINGS_END)
 #define OWNED_BYTE 0xa5
 
 struct world {
@@ -31,6 +36,7 @@ struct world {
 	struct net_backend *net;
 	struct console_backend *console;
 	struct balloon_backend *balloon;
+	uint8_t owned[OWNED_LEN]; /* what the VMM-owned range must still hold */
 };
 
 static const struct virtio_dev_ops *const ops[5] = {
@@ -80,6 +86,7 @@ static struct world *world(void)
 	if (gmem_reserve(&w->vm.mem, OWNED_START, OWNED_LEN))
 		abort();
 	memset(w->vm.mem.host + OWNED_START, OWNED_BYTE, OWNED_LEN);
+	memset(w->owned, OWNED_BYTE, OWNED_LEN);
 	return w;
 }
 
@@ -97,23 +104,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	d = &w->dev[data[2] % 5];
 	q = data[3] % d->ops->num_queues;
-	qsize = (uint16_t)(1u << (data[0] % 9));
-	memset(w->vm.mem.host, 0, 0x8000);
-	/* The input is the guest's RAM, below the VMM-owned range (descriptors may still
-	 * point into it, or past it). */
-	memcpy(w->vm.mem.host, data, size < OWNED_START ? size : OWNED_START);
+	qsize = (uint16_t)(1u << (data[0] % 7)); /* up to 64: the rings fit the first page */
+	memset(w->vm.mem.host, 0, RINGS_END);
+	/* The input is the guest's RAM around the VMM-owned range (descriptors may point into
+	 * it anyway). */
+	memcpy(w->vm.mem.host, data, size < RINGS_END ? size : RINGS_END);
+	if (size > RINGS_END)
+		memcpy(w->vm.mem.host + OWNED_START + OWNED_LEN, data + RINGS_END,
+		       size - RINGS_END < MEM - OWNED_START - OWNED_LEN
+			       ? size - RINGS_END
+			       : MEM - OWNED_START - OWNED_LEN);
 	pthread_mutex_lock(&d->lock);
 	d->broken = false;
 	d->status = VIRTIO_STATUS_DRIVER_OK;
-	if (vq_init(&d->vq[q], d->mem, qsize, 0x1000, 0x3000, 0x4000, data[1] & 1, data[1] & 2,
+	/* Rings in the first 4 KiB, which libFuzzer's first inputs fill: avail at 0x10 (after
+	 * the 4 control bytes), used at 0x100, descriptors at 0x400. */
+	if (vq_init(&d->vq[q], d->mem, qsize, 0x400, 0x10, 0x100, data[1] & 1, data[1] & 2,
 		    &why) == 0)
 		d->ops->queue_notify(d, q);
 	pthread_mutex_unlock(&d->lock);
-	for (unsigned i = 0; i < OWNED_LEN; i++)
-		if (w->vm.mem.host[OWNED_START + i] != OWNED_BYTE) {
-			fprintf(stderr, "fuzz: %s wrote VMM-owned byte 0x%x\n", d->ops->name,
-				OWNED_START + i);
-			abort();
-		}
+	if (memcmp(w->vm.mem.host + OWNED_START, w->owned, OWNED_LEN)) {
+		fprintf(stderr, "fuzz: %s changed VMM-owned memory\n", d->ops->name);
+		abort();
+	}
 	return 0;
 }

@@ -4,7 +4,7 @@
 # Capsule's command line, printed Capsule's E820 map, found the ACPI tables and both CPUs
 # in the MADT, and found the initrd: for the vmlinux through its PVH note, the vmlinux at its
 # 64-bit entry, and the bzImage at its 64-bit entry (which first decompresses itself). Stops the domain at the "Memory:" line (on these hosts
-# the emulated kernel cannot go much further; see ../shared/HOST-NOTES.md).
+# the emulated kernel cannot go much further; see docs/hosts.md).
 # Usage: linux.sh BUILD ASSET_DIR   Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 BUILD=$1
