@@ -16,6 +16,7 @@
 #define DEFLATEQ 1
 #define STATSQ 2
 #define PFNS_MAX 1024
+#define BALLOON_MIN_PFN (0x100000u / VIRTIO_BALLOON_PAGE_SIZE) /* docs/pv-abi.md, R-DEV-4 */
 
 static const char *const stat_names[VIRTIO_BALLOON_S_NR] = {
 	"swap_in", "swap_out", "major_faults", "minor_faults", "free",
@@ -60,9 +61,11 @@ static int64_t inflate(struct virtio_dev *d, unsigned q, const struct vq_chain *
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t pfn = pfns[i];
 
-		/* Frames outside the guest's own RAM (beyond it, or the VMM-owned pages of a PV
-		 * domain) are ignored: the guest only fools itself. */
-		if (!gmem_ptr(d->mem, pfn * VIRTIO_BALLOON_PAGE_SIZE, VIRTIO_BALLOON_PAGE_SIZE))
+		/* Frames below 1 MiB (a PV domain's VMM-owned pages and start_info, shared_info
+		 * and console, which the VMM keeps pointers into) and frames gmem_ptr refuses
+		 * are ignored: the guest only fools itself. */
+		if (pfn < BALLOON_MIN_PFN ||
+		    !gmem_ptr(d->mem, pfn * VIRTIO_BALLOON_PAGE_SIZE, VIRTIO_BALLOON_PAGE_SIZE))
 			continue;
 		b->inflated++;
 		if (run_len && pfn == run_start + run_len) {
