@@ -11,7 +11,7 @@ CFLAGS    ?= -O2 -g
 HOST_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
                -DCAPSULE_VERSION='"$(VERSION)"' -MMD -MP $(EXTRA_CFLAGS)
 HOST_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
-HOST_LIBS := -luring -lpthread
+HOST_LIBS := -luring -ljansson -lpthread
 
 # Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see HOST-NOTES).
 GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \
@@ -133,8 +133,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itests/unit -o $@ $^ $(HOST_LDFLAGS) -lcmocka $(HOST_LIBS)
 
-unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+# Unit tests need no KVM, except test_domain, which runs two real domains in one process.
+unit: $(UNIT_TESTS) $(EXAMPLES)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CAPSULE_GUESTS=$(BUILD)/guest $$t; done
 
 integration: all
 	tests/integration/run.sh $(BUILD)
@@ -211,7 +212,7 @@ $(FUZZ_BUILD)/obj/gen/seccomp_bpf.o: $(GEN_BPF)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -ljansson -lpthread
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \

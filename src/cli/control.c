@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "capsule/cli.h"
+#include "capsule/devices.h"
+#include "capsule/domain.h"
 #include "capsule/log.h"
 #include "capsule/loop.h"
 #include "capsule/sandbox.h"
@@ -43,9 +45,7 @@ struct control {
 	struct client clients[CONTROL_CLIENTS];
 	pthread_t thread;
 	bool thread_started;
-	pthread_mutex_t *lock; /* the run's lock: the domain may be rebooting */
-	struct run_devices *rd;
-	struct vm **vm;        /* the domain running now, or NULL */
+	struct domain *dom;
 };
 
 /* A whole decimal number and nothing else (no sign, no spaces): 0, or -1. */
@@ -61,24 +61,22 @@ static int parse_mib(const char *text, unsigned long long *v)
 
 static void balloon_cmd(struct control *c, int nargs, const char *arg, char *out, size_t len)
 {
+	struct domain *d = c->dom;
 	unsigned long long mib, max;
 
-	if (!c->rd->balloon_dev || !*c->vm) {
+	pthread_mutex_lock(&d->lock);
+	if (!d->balloon) {
 		snprintf(out, len, "error: this domain has no balloon (capsule run --balloon MIB)");
-		return;
-	}
-	if (nargs == 0) {
-		balloon_describe(c->rd->balloon_dev, out, len);
-		return;
-	}
-	max = (*c->vm)->mem.size >> 20;
-	if (nargs > 1 || parse_mib(arg, &mib) || mib > max) {
+	} else if (nargs == 0) {
+		balloon_describe(d->balloon, out, len);
+	} else if (max = d->cfg.mem_mib, nargs > 1 || parse_mib(arg, &mib) || mib > max) {
 		snprintf(out, len, "error: usage: balloon [MIB], MIB a whole number from 0 to %llu "
 			 "(the domain's memory)", max);
-		return;
+	} else {
+		balloon_set_target(d->balloon, mib);
+		snprintf(out, len, "ok: balloon target %llu MiB", mib);
 	}
-	balloon_set_target(c->rd->balloon_dev, mib);
-	snprintf(out, len, "ok: balloon target %llu MiB", mib);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* The answer to one command line, in out. */
@@ -88,7 +86,6 @@ static void reply(struct control *c, const char *cmd, char *out, size_t len)
 	int n = sscanf(cmd, "%31s %31s %1s", word, arg, extra);
 	int r = 0;
 
-	pthread_mutex_lock(c->lock);
 	if (n < 1)
 		snprintf(out, len, "error: empty command");
 	else if (!strcmp(word, "balloon"))
@@ -98,17 +95,18 @@ static void reply(struct control *c, const char *cmd, char *out, size_t len)
 			 word);
 	else if (n > 1)
 		snprintf(out, len, "error: %s takes no arguments", word);
-	else if (!*c->vm)
-		snprintf(out, len, "error: no domain is running");
+	else if (word[0] == 'r' && domain_resume(c->dom) < 0)
+		snprintf(out, len, "error: the domain is not paused");
 	else if (word[0] == 'r')
-		vm_resume(*c->vm), snprintf(out, len, "ok: resumed");
-	else if ((r = vm_pause(*c->vm)) == -ETIMEDOUT)
+		snprintf(out, len, "ok: resumed");
+	else if ((r = domain_pause(c->dom)) == -ETIMEDOUT)
 		snprintf(out, len, "error: the vCPUs did not stop in time; still running");
+	else if (r == -EBUSY)
+		snprintf(out, len, "error: the domain is already paused");
 	else if (r < 0)
-		snprintf(out, len, "error: the domain is already paused or ending");
+		snprintf(out, len, "error: no domain is running");
 	else
 		snprintf(out, len, "ok: paused %d vCPUs", r);
-	pthread_mutex_unlock(c->lock);
 }
 
 static void drop(struct control *c, struct client *cl)
@@ -222,17 +220,14 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-struct control *control_open(const char *path, pthread_mutex_t *lock, struct run_devices *rd,
-			     struct vm **vm)
+struct control *control_open(const char *path, struct domain *dom)
 {
 	struct control *c = calloc(1, sizeof(*c));
 	char err[256];
 
 	if (!c)
 		return NULL;
-	c->lock = lock;
-	c->rd = rd;
-	c->vm = vm;
+	c->dom = dom;
 	for (unsigned i = 0; i < CONTROL_CLIENTS; i++)
 		c->clients[i].src.fd = -1;
 	c->loop.epoll_fd = c->loop.stop_fd = -1;

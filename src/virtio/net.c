@@ -146,8 +146,12 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen)
 		n->mac[3] = 0x12, n->mac[4] = 0x34, n->mac[5] = 0x56;
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (opt = strtok_r(buf, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-		if (!strncmp(opt, "tap=", 4) && strlen(opt + 4) > 0 &&
-		    strlen(opt + 4) < IFNAMSIZ) {
+		if (!strncmp(opt, "tap=", 4)) {
+			if (!opt[4] || strlen(opt + 4) >= IFNAMSIZ) {
+				snprintf(err, errlen, "--net: a TAP name has 1 to %d characters, "
+					 "'%s' has %zu", IFNAMSIZ - 1, opt + 4, strlen(opt + 4));
+				goto fail;
+			}
 			snprintf(n->ifname, sizeof(n->ifname), "%s", opt + 4);
 		} else if (!strncmp(opt, "mac=", 4)) {
 			if (parse_mac(opt + 4, n->mac)) {

@@ -294,7 +294,7 @@ if ! listed sd-reboot "R-SD-3"; then # restarted from the image until --timeout
 		fail sd-reboot "exit status $status, $boots boots"
 	fi
 fi
-ends sd-reboot-no-reboot "R-SD-3" 0 '' 'domain rebooted; --no-reboot given, exiting' \
+ends sd-reboot-no-reboot "R-SD-3" 0 '' 'domain rebooted; on_reboot=destroy, exiting' \
 	shutdown --no-reboot --cmdline mode=reboot
 crashes sd-crash "R-SD-4" shutdown --cmdline mode=crash
 guest sd-bad-reason "R-SD-5" shutdown --cmdline mode=badreason

@@ -74,7 +74,7 @@ guest hostile-hypercalls "$G/hostile.elf"
 expect hostile-console-warning 0 'console recovered' 'console ring is inconsistent' \
 	-- "$CAPSULE" run "$G/hostile.elf"
 expect exit-code 42 'cmdline "42"' '' -- "$CAPSULE" run --cmdline 42 "$G/exitcode.elf"
-expect reboot-no-reboot 0 'boot' 'domain rebooted; --no-reboot given' \
+expect reboot-no-reboot 0 'boot' 'domain rebooted; on_reboot=destroy, exiting' \
 	-- "$CAPSULE" run --no-reboot --cmdline reboot "$G/exitcode.elf"
 expect reboot-restarts 124 '' 'domain rebooted; restarting it' \
 	-- "$CAPSULE" run --timeout 1 --cmdline reboot "$G/exitcode.elf"
@@ -247,7 +247,7 @@ hvm hvm-virtio-interrupt --mem 64 --rng "$H/virtio_irq.elf"
 hvm hvm-smp-2 --mem 64 --vcpus 2 --cmdline 2 "$H/smp.elf"
 hvm hvm-smp-4 --mem 64 --vcpus 4 --cmdline 4 "$H/smp.elf"
 hvm hvm-rtc --mem 64 --cmdline "$(date -u +%F)" "$H/rtc.elf"
-expect hvm-reset 0 'pulsing the i8042 reset line' 'domain rebooted; --no-reboot given' \
+expect hvm-reset 0 'pulsing the i8042 reset line' 'domain rebooted; on_reboot=destroy' \
 	-- "$CAPSULE" run --mem 64 --no-reboot "$H/reset.elf"
 expect hvm-debug-exit-code 3 'Test result: FAILURE' '' \
 	-- "$CAPSULE" run --mem 64 --cmdline wrong "$H/serial.elf"

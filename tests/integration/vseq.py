@@ -4,8 +4,8 @@
   vseq.py DISK LOG   exit 0 if every acknowledged block holds what the guest wrote
 
 The guest writes 4 KiB blocks whose every 8-byte word is (generation << 32 | block) and,
-after each flushed batch, prints "acked G N": blocks 0..N-1 hold generation G and blocks
-from N on hold generation G-1 (or G, or a mix, if the VMM died writing them).
+after each flushed batch, prints "acked G N": blocks 0..N-1 hold generation G (or G+1 once
+the next pass rewrote them) and blocks from N on hold G-1 (or G, if the VMM died writing them).
 """
 import struct
 import sys
@@ -22,7 +22,10 @@ data = open(disk, "rb").read()
 bad = []
 for blk in range(len(data) // BLOCK):
     words = struct.unpack("<%dQ" % (BLOCK // 8), data[blk * BLOCK:(blk + 1) * BLOCK])
-    want = {(gen << 32) | blk} if blk < n else {((gen - 1) << 32) | blk, (gen << 32) | blk}
+    # An acknowledged block holds generation G, or G+1 if the next pass has rewritten it
+    # since (not yet acknowledged); a later block holds G-1 or G (or 0 before pass 1).
+    want = ({(gen << 32) | blk, ((gen + 1) << 32) | blk} if blk < n else
+            {((gen - 1) << 32) | blk, (gen << 32) | blk})
     if blk >= n and gen == 1:
         want.add(0)
     if not set(words) <= want:

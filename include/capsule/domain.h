@@ -1,0 +1,171 @@
+/*
+ * A domain: what `capsule run` and the API drive. It owns its configuration (plain data,
+ * validated in one place), its backends, the VM of its current boot, its kind (PV or HVM
+ * behind struct domain_ops) and its lifecycle: created, running, paused, shutting down,
+ * shut off, crashed, with xl.cfg's on_poweroff / on_reboot / on_crash actions.
+ *
+ *   src/domain/config.c   struct domain_config: defaults, validation, actions by name
+ *   src/domain/devices.c  the device table: one row per kind of device
+ *   src/domain/domain.c   create, boot, run (the lifecycle loop), pause, resume, destroy
+ *   src/pv/ops.c, src/hvm/ops.c   the two kinds of domain
+ *
+ * Nothing here is file-level state: several domains may live in one process.
+ */
+#ifndef CAPSULE_DOMAIN_H
+#define CAPSULE_DOMAIN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "capsule/hvm.h"
+#include "capsule/pv.h"
+#include "capsule/virtio.h"
+#include "capsule/vm.h"
+
+enum domain_kind { DOMAIN_PV, DOMAIN_HVM };
+
+enum domain_state {
+	DOMAIN_CREATED,       /* backends open, not booted yet */
+	DOMAIN_RUNNING,
+	DOMAIN_PAUSED,
+	DOMAIN_SHUTTING_DOWN, /* ending: vCPUs stopping, devices going away */
+	DOMAIN_SHUTOFF,       /* powered off (or rebooted with on_reboot=destroy) */
+	DOMAIN_CRASHED,
+};
+
+/* What to do when the guest powers off, reboots or crashes (xl.cfg's names). */
+enum domain_action { ACTION_DESTROY, ACTION_RESTART, ACTION_PRESERVE };
+
+#define DOMAIN_NAME_MAX 64
+#define DOMAIN_MAX_DEVICES 16
+#define DEVICE_ARG_MAX 4096
+
+/* One device as configured: a kind from the device table and its option text. */
+struct device_spec {
+	const struct device_kind *kind;
+	char arg[DEVICE_ARG_MAX];
+};
+
+struct domain_config {
+	char name[DOMAIN_NAME_MAX];
+	const char *image;   /* PV image, or a kernel for an HVM domain */
+	const char *initrd;  /* HVM only */
+	const char *cmdline;
+	uint64_t mem_mib;
+	unsigned vcpus;
+	bool no_pvh;
+	enum domain_action on_poweroff, on_reboot, on_crash;
+	struct device_spec devices[DOMAIN_MAX_DEVICES];
+	unsigned nr_devices;
+	FILE *console;       /* where the console goes (stdout) */
+	int console_in;      /* where console input comes from (0), or -1 */
+	bool stamp_first_hypercall;
+	bool print_stats;    /* exit and device counts on stderr at the end of each boot */
+};
+
+/* Defaults: 64 MiB, 1 vCPU, empty command line, poweroff/crash destroy, reboot restart. */
+void domain_config_init(struct domain_config *c);
+/*
+ * The one place a configuration is checked, whoever wrote it (flags, a file, a client).
+ * Needs to know the kind (which depends on the image): 0, or -1 with a sentence in err.
+ */
+int domain_config_validate(const struct domain_config *c, enum domain_kind kind, char *err,
+			   size_t errlen);
+int domain_action_parse(const char *name, enum domain_action *a);
+const char *domain_action_name(enum domain_action a);
+const char *domain_state_name(enum domain_state s);
+
+struct domain;
+
+/* A kind of domain: how it is set up on a fresh VM, gets devices, boots and ends. */
+struct domain_ops {
+	const char *name;
+	bool platform; /* in-kernel PIC/IOAPIC/PIT before the vCPUs (vm_config.platform) */
+	uint64_t mem_align; /* guest memory is rounded up to this */
+	int (*init)(struct domain *d);
+	struct virtio_dev *(*add_device)(struct domain *d, const struct virtio_dev_ops *ops,
+					 void *priv);
+	int (*build)(struct domain *d);
+	int (*start)(struct domain *d);
+	void (*destroy)(struct domain *d);
+	/* Optional: hypercall counts and the like, one line on out. */
+	void (*print_stats)(struct domain *d, FILE *out);
+};
+extern const struct domain_ops pv_domain_ops, hvm_domain_ops;
+
+/*
+ * A kind of device: its name, its option and usage text, and how its backend is opened,
+ * attached to each boot, started once the guest runs, stopped and closed. Adding a device
+ * is one file and one row of the table (src/domain/devices.c).
+ */
+struct device_kind {
+	const char *name;   /* "disk" */
+	const char *option; /* "--disk" */
+	const char *usage;  /* "PATH[,readonly][,serial=ID]   virtio-blk on a raw image" */
+	bool has_arg;       /* the option takes an argument */
+	unsigned max;       /* how many a domain may have */
+	void *(*open)(const char *arg, char *err, size_t errlen);
+	/* Create its virtio device on a domain being built (or NULL). */
+	struct virtio_dev *(*attach)(struct domain *d, void *backend);
+	void (*start)(void *backend, struct virtio_dev *dev); /* optional */
+	void (*stop)(void *backend);                          /* optional, before detach */
+	void (*close)(void *backend);
+};
+
+/* The table, and the row for an option ("--disk") or a name ("disk"), or NULL. */
+extern const struct device_kind *const device_kinds[];
+const struct device_kind *device_kind_by_option(const char *option);
+const struct device_kind *device_kind_by_name(const char *name);
+/* The usage lines of every device, for --help. */
+void device_kinds_usage(FILE *out);
+
+struct domain_device {
+	const struct device_kind *kind;
+	void *backend;
+	struct virtio_dev *dev; /* in the current boot, or NULL */
+};
+
+struct domain {
+	struct domain_config cfg;
+	enum domain_kind kind;
+	const struct domain_ops *ops;
+	int image_fd, initrd_fd, kvm_fd; /* opened once: a reboot needs no privilege */
+
+	pthread_mutex_t lock;   /* state, vm, and the devices' dev pointers */
+	enum domain_state state;
+	struct vm *vm;          /* of the current boot, or NULL */
+	struct vm vm_storage;
+	union {
+		struct pv_domain pv;
+		struct hvm_domain hvm;
+	} k;
+	struct domain_device devices[DOMAIN_MAX_DEVICES];
+	unsigned nr_devices;
+	struct virtio_dev *balloon; /* the balloon of the current boot, or NULL */
+
+	bool end_requested;     /* ended from outside: no restart */
+	unsigned boots;
+	enum vm_end_reason last_end;
+	int last_code;
+};
+
+/* Open everything the domain needs (image, initrd, /dev/kvm, backends): 0, or -1 with a
+ * message on stderr. Nothing runs yet. */
+int domain_create(struct domain *d, const struct domain_config *cfg);
+/*
+ * Boot and run the domain until it ends for good, applying the lifecycle actions
+ * (restart on reboot, and so on) and stopping at deadline_ns (0: none) as a timeout.
+ * Returns why the last boot ended and its code in *code; -1 if a boot could not be built.
+ */
+int domain_run(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why, int *code);
+/* Ask the running domain to end (signals, the API): no-op if it is not running. */
+void domain_end(struct domain *d, enum vm_end_reason why, int code);
+int domain_pause(struct domain *d);  /* vCPUs paused, or a negative errno */
+int domain_resume(struct domain *d); /* 0, or -EINVAL if it was not paused */
+void domain_print_stats(struct domain *d, FILE *out);
+void domain_destroy(struct domain *d);
+
+#endif

@@ -1,0 +1,98 @@
+/* struct domain_config: defaults, and the one place a configuration is checked. */
+#include <stdio.h>
+#include <string.h>
+
+#include "capsule/domain.h"
+
+void domain_config_init(struct domain_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "domain");
+	c->cmdline = "";
+	c->mem_mib = 64;
+	c->vcpus = 1;
+	c->on_poweroff = ACTION_DESTROY;
+	c->on_reboot = ACTION_RESTART;
+	c->on_crash = ACTION_DESTROY;
+	c->console = stdout;
+	c->console_in = 0;
+}
+
+static const char *const action_names[] = {
+	[ACTION_DESTROY] = "destroy", [ACTION_RESTART] = "restart", [ACTION_PRESERVE] = "preserve",
+};
+
+int domain_action_parse(const char *name, enum domain_action *a)
+{
+	for (unsigned i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+		if (!strcmp(name, action_names[i])) {
+			*a = (enum domain_action)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *domain_action_name(enum domain_action a)
+{
+	return a <= ACTION_PRESERVE ? action_names[a] : "?";
+}
+
+const char *domain_state_name(enum domain_state s)
+{
+	static const char *const names[] = {
+		[DOMAIN_CREATED] = "created",           [DOMAIN_RUNNING] = "running",
+		[DOMAIN_PAUSED] = "paused",             [DOMAIN_SHUTTING_DOWN] = "shutting-down",
+		[DOMAIN_SHUTOFF] = "shutoff",           [DOMAIN_CRASHED] = "crashed",
+	};
+
+	return s <= DOMAIN_CRASHED ? names[s] : "?";
+}
+
+#define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+int domain_config_validate(const struct domain_config *c, enum domain_kind kind, char *err,
+			   size_t errlen)
+{
+	uint64_t host_mib = host_ram_bytes() >> 20;
+
+	if (!c->image || !*c->image)
+		return FAIL("no image given");
+	if (!c->name[0] || strspn(c->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789._-") != strlen(c->name))
+		return FAIL("name '%s' must be letters, digits, '.', '_' or '-'", c->name);
+	if (c->vcpus < 1 || c->vcpus > CAP_MAX_VCPUS)
+		return FAIL("vcpus must be from 1 to %u, not %u", CAP_MAX_VCPUS, c->vcpus);
+	if (c->mem_mib > host_mib)
+		return FAIL("memory of %llu MiB is more than this host has (%llu MiB)",
+			    (unsigned long long)c->mem_mib, (unsigned long long)host_mib);
+	if (kind == DOMAIN_PV && (c->mem_mib < (PV_MIN_MEM >> 20) || c->mem_mib > (PV_MAX_MEM >> 20)))
+		return FAIL("a PV domain needs %llu MiB to %llu MiB of memory",
+			    (unsigned long long)(PV_MIN_MEM >> 20),
+			    (unsigned long long)(PV_MAX_MEM >> 20));
+	if (kind == DOMAIN_HVM && c->mem_mib < 16)
+		return FAIL("%s is a kernel for an HVM domain, which needs at least --mem 16",
+			    c->image);
+	if (kind == DOMAIN_HVM && c->mem_mib > (HVM_MAX_MEM >> 20))
+		return FAIL("an HVM domain needs 16 MiB to %llu MiB of memory",
+			    (unsigned long long)(HVM_MAX_MEM >> 20));
+	if (strlen(c->cmdline) >= CAP_CMDLINE_MAX)
+		return FAIL("--cmdline is longer than %u bytes", CAP_CMDLINE_MAX - 1);
+	if (kind == DOMAIN_PV && c->initrd)
+		return FAIL("an initrd is for kernels; %s is a PV image", c->image);
+	if (kind == DOMAIN_PV && c->no_pvh)
+		return FAIL("--no-pvh is for kernels; %s is a PV image", c->image);
+	for (unsigned i = 0; i < c->nr_devices; i++) {
+		const struct device_kind *k = c->devices[i].kind;
+		unsigned n = 0;
+
+		for (unsigned j = 0; j < c->nr_devices; j++)
+			n += c->devices[j].kind == k;
+		if (n > k->max)
+			return FAIL("at most %u %s device%s", k->max, k->name, k->max > 1 ? "s" : "");
+	}
+	if (c->nr_devices > (kind == DOMAIN_HVM ? HVM_MAX_DEVICES : CAP_MAX_DEVICES))
+		return FAIL("at most %u devices in a%s domain",
+			    kind == DOMAIN_HVM ? HVM_MAX_DEVICES : CAP_MAX_DEVICES,
+			    kind == DOMAIN_HVM ? "n HVM" : " PV");
+	return 0;
+}

@@ -1,0 +1,284 @@
+/*
+ * A domain's life: created (files and backends open), then boots, each on a fresh VM,
+ * until one ends for good by the lifecycle actions. d->lock guards state, vm and the
+ * devices of the current boot against the threads that drive the domain from outside
+ * (signals, the control socket, the API).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capsule/domain.h"
+#include "capsule/loader.h"
+#include "capsule/log.h"
+
+static void set_state(struct domain *d, enum domain_state s)
+{
+	pthread_mutex_lock(&d->lock);
+	d->state = s;
+	pthread_mutex_unlock(&d->lock);
+	log_info("domain %s: %s", d->cfg.name, domain_state_name(s));
+}
+
+/* A PV image carries the Capsule ELF note; anything else is a kernel for an HVM domain. */
+static int open_image(struct domain *d)
+{
+	char err[LOADER_ERR_MAX];
+	uint8_t *file;
+	size_t size;
+
+	if ((d->image_fd = file_open(d->cfg.image, err)) < 0 ||
+	    file_read_all(d->cfg.image, d->image_fd, d->cfg.mem_mib << 20, &file, &size, err)) {
+		fprintf(stderr, "capsule: %s\n", err);
+		return -1;
+	}
+	d->kind = elf_is_pv(file, size) ? DOMAIN_PV : DOMAIN_HVM;
+	d->ops = d->kind == DOMAIN_PV ? &pv_domain_ops : &hvm_domain_ops;
+	free(file);
+	if (d->cfg.initrd && d->kind == DOMAIN_HVM &&
+	    (d->initrd_fd = file_open(d->cfg.initrd, err)) < 0) {
+		fprintf(stderr, "capsule: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int domain_create(struct domain *d, const struct domain_config *cfg)
+{
+	char err[512];
+
+	memset(d, 0, sizeof(*d));
+	d->cfg = *cfg;
+	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	d->state = DOMAIN_CREATED;
+	/* Backends are opened by the domain, once, before the first boot. */
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		struct domain_device *dd = &d->devices[d->nr_devices];
+
+		dd->kind = cfg->devices[i].kind;
+		dd->backend = dd->kind->open(cfg->devices[i].arg, err, sizeof(err));
+		if (!dd->backend) {
+			fprintf(stderr, "capsule: %s\n", err);
+			return -1;
+		}
+		d->nr_devices++;
+	}
+	if (open_image(d))
+		return -1;
+	if (domain_config_validate(&d->cfg, d->kind, err, sizeof(err))) {
+		fprintf(stderr, "capsule: %s\n", err);
+		return -1;
+	}
+	d->kvm_fd = kvm_open();
+	return d->kvm_fd < 0 ? -1 : 0;
+}
+
+/* The devices of this boot: created on the VM being built, in the table's order. */
+static int attach_devices(struct domain *d)
+{
+	for (unsigned k = 0; device_kinds[k]; k++)
+		for (unsigned i = 0; i < d->nr_devices; i++) {
+			struct domain_device *dd = &d->devices[i];
+
+			if (dd->kind != device_kinds[k])
+				continue;
+			dd->dev = dd->kind->attach(d, dd->backend);
+			if (!dd->dev)
+				return -1;
+		}
+	return 0;
+}
+
+static void stop_devices(struct domain *d)
+{
+	for (unsigned i = 0; i < d->nr_devices; i++)
+		if (d->devices[i].kind->stop)
+			d->devices[i].kind->stop(d->devices[i].backend);
+}
+
+/* One boot: build, start, wait for its end (or the deadline), tear down. */
+static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why,
+		     int *code)
+{
+	struct vm_config vcfg = {
+		.mem_bytes = d->cfg.mem_mib << 20,
+		.nr_vcpus = d->cfg.vcpus,
+		.platform = d->ops->platform,
+		.kvm_fd = d->kvm_fd,
+	};
+	struct vm *vm = &d->vm_storage;
+	uint64_t now;
+	int rc;
+
+	vcfg.mem_bytes = (vcfg.mem_bytes + d->ops->mem_align - 1) & ~(d->ops->mem_align - 1);
+	memset(&d->k, 0, sizeof(d->k));
+	rc = vm_create(vm, &vcfg);
+	if (rc)
+		return rc;
+	vm->console = d->cfg.console;
+	pthread_mutex_lock(&d->lock);
+	d->vm = vm;
+	pthread_mutex_unlock(&d->lock);
+	rc = d->ops->init(d);
+	if (!rc)
+		rc = attach_devices(d);
+	if (!rc)
+		rc = d->ops->build(d);
+	if (!rc) {
+		d->boots++;
+		set_state(d, DOMAIN_RUNNING);
+		rc = d->ops->start(d);
+	}
+	if (!rc) {
+		for (unsigned i = 0; i < d->nr_devices; i++)
+			if (d->devices[i].kind->start)
+				d->devices[i].kind->start(d->devices[i].backend, d->devices[i].dev);
+		now = monotonic_ns();
+		if (deadline_ns && now >= deadline_ns)
+			vm_end(vm, VM_END_TIMEOUT, 0);
+		*why = vm_wait(vm, deadline_ns ? (deadline_ns - now + 999999) / 1000000 : 0);
+		*code = vm->end_code;
+		set_state(d, DOMAIN_SHUTTING_DOWN);
+	}
+	vm_join_vcpus(vm);
+	stop_devices(d);
+	pthread_mutex_lock(&d->lock);
+	d->vm = NULL; /* nobody outside reaches this boot any more */
+	d->balloon = NULL;
+	pthread_mutex_unlock(&d->lock);
+	d->last_end = rc ? VM_END_CRASH : *why;
+	d->last_code = rc ? 0 : *code;
+	if (!rc && d->cfg.print_stats)
+		domain_print_stats(d, stderr);
+	d->ops->destroy(d);
+	for (unsigned i = 0; i < d->nr_devices; i++)
+		d->devices[i].dev = NULL;
+	vm_destroy(vm);
+	return rc;
+}
+
+/* What the lifecycle says after a boot ended this way. */
+static enum domain_action action_for(const struct domain *d, enum vm_end_reason why)
+{
+	switch (why) {
+	case VM_END_REBOOT:
+		return d->cfg.on_reboot;
+	case VM_END_CRASH:
+		return d->cfg.on_crash;
+	case VM_END_POWEROFF:
+		return d->cfg.on_poweroff;
+	default: /* a timeout, or the host ending it: destroyed */
+		return ACTION_DESTROY;
+	}
+}
+
+int domain_run(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why, int *code)
+{
+	for (;;) {
+		bool ended_by_host;
+
+		*why = VM_END_NONE;
+		*code = 0;
+		if (boot_once(d, deadline_ns, why, code)) {
+			set_state(d, DOMAIN_CRASHED);
+			return -1;
+		}
+		pthread_mutex_lock(&d->lock);
+		ended_by_host = d->end_requested;
+		pthread_mutex_unlock(&d->lock);
+		set_state(d, *why == VM_END_CRASH ? DOMAIN_CRASHED : DOMAIN_SHUTOFF);
+		if (ended_by_host || action_for(d, *why) != ACTION_RESTART)
+			return 0;
+		fprintf(stderr, "capsule: domain %s; restarting it\n",
+			*why == VM_END_REBOOT ? "rebooted" : *why == VM_END_CRASH ? "crashed"
+										 : "powered off");
+	}
+}
+
+void domain_end(struct domain *d, enum vm_end_reason why, int code)
+{
+	pthread_mutex_lock(&d->lock);
+	d->end_requested = true; /* no restart after this, whatever the actions say */
+	if (d->vm)
+		vm_end(d->vm, why, code);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int domain_pause(struct domain *d)
+{
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->vm && d->state == DOMAIN_RUNNING) {
+		r = vm_pause(d->vm);
+		if (r >= 0)
+			d->state = DOMAIN_PAUSED;
+	} else if (d->state == DOMAIN_PAUSED) {
+		r = -EBUSY;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int domain_resume(struct domain *d)
+{
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->vm && d->state == DOMAIN_PAUSED) {
+		vm_resume(d->vm);
+		d->state = DOMAIN_RUNNING;
+		r = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+/* Callers hold d->lock or own the boot (the statistics are counters read racily). */
+void domain_print_stats(struct domain *d, FILE *out)
+{
+	struct vm *vm = d->vm ? d->vm : &d->vm_storage;
+	uint64_t exits = 0;
+
+	if (!vm->vcpus)
+		return;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		exits += vm->vcpus[i].exits;
+	flockfile(out);
+	fprintf(out, "capsule: stats: %llu exits", (unsigned long long)exits);
+	if (d->ops->print_stats)
+		d->ops->print_stats(d, out);
+	fputc('\n', out);
+	for (unsigned i = 0; i < d->nr_devices; i++) {
+		const struct virtio_dev *dev = d->devices[i].dev;
+		const struct virtio_stats *s;
+
+		if (!dev)
+			continue;
+		s = &dev->stats;
+		fprintf(out,
+			"capsule: stats: %s: %llu requests, %llu kicks (%.1f requests per kick), "
+			"%llu interrupts\n",
+			dev->ops->name, (unsigned long long)s->requests, (unsigned long long)s->kicks,
+			s->kicks ? (double)s->requests / (double)s->kicks : 0.0,
+			(unsigned long long)s->interrupts);
+	}
+	funlockfile(out);
+}
+
+void domain_destroy(struct domain *d)
+{
+	for (unsigned i = 0; i < d->nr_devices; i++)
+		d->devices[i].kind->close(d->devices[i].backend);
+	d->nr_devices = 0;
+	if (d->image_fd >= 0)
+		close(d->image_fd);
+	if (d->initrd_fd >= 0)
+		close(d->initrd_fd);
+	if (d->kvm_fd >= 0)
+		close(d->kvm_fd);
+	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
+	pthread_mutex_destroy(&d->lock);
+}

@@ -1,0 +1,53 @@
+/* The HVM kind of domain (struct domain_ops): an unmodified kernel on a small PC. */
+#include "capsule/domain.h"
+
+static int hvm_init(struct domain *d)
+{
+	bool virtio_console = false;
+
+	/* The serial port reads the console's input unless a virtio console does. */
+	for (unsigned i = 0; i < d->nr_devices; i++)
+		virtio_console |= d->devices[i].kind == device_kind_by_name("virtio-console");
+	return hvm_domain_init(&d->k.hvm, d->vm, d->cfg.console,
+			       virtio_console ? -1 : d->cfg.console_in);
+}
+
+static struct virtio_dev *hvm_add(struct domain *d, const struct virtio_dev_ops *ops, void *priv)
+{
+	return hvm_add_device(&d->k.hvm, ops, priv);
+}
+
+static int hvm_build(struct domain *d)
+{
+	struct hvm_config cfg = {
+		.kernel = d->cfg.image,
+		.initrd = d->cfg.initrd,
+		.kernel_fd = d->image_fd,
+		.initrd_fd = d->initrd_fd,
+		.cmdline = d->cfg.cmdline,
+		.no_pvh = d->cfg.no_pvh,
+	};
+
+	return hvm_domain_build(&d->k.hvm, &cfg);
+}
+
+static int hvm_start(struct domain *d)
+{
+	return hvm_domain_start(&d->k.hvm);
+}
+
+static void hvm_destroy(struct domain *d)
+{
+	hvm_domain_destroy(&d->k.hvm);
+}
+
+const struct domain_ops hvm_domain_ops = {
+	.name = "hvm",
+	.platform = true,
+	.mem_align = 4096,
+	.init = hvm_init,
+	.add_device = hvm_add,
+	.build = hvm_build,
+	.start = hvm_start,
+	.destroy = hvm_destroy,
+};

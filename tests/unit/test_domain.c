@@ -1,0 +1,247 @@
+/*
+ * The domain object: configuration checks (every message), the device table, the event
+ * loop, and two real domains running at once in one process (needs /dev/kvm and the
+ * example guests: CAPSULE_GUESTS=build/guest, which `make unit` sets).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capsule/domain.h"
+#include "capsule/log.h"
+#include "capsule/loop.h"
+
+static void refused(const struct domain_config *c, enum domain_kind kind, const char *want)
+{
+	char err[256] = "";
+
+	assert_int_equal(domain_config_validate(c, kind, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("message '%s' does not say '%s'", err, want);
+}
+
+static void config_checks(void **state)
+{
+	struct domain_config c;
+	char err[256];
+	char long_cmdline[CAP_CMDLINE_MAX + 1];
+
+	(void)state;
+	domain_config_init(&c);
+	refused(&c, DOMAIN_PV, "no image given");
+	c.image = "x.elf";
+	assert_int_equal(domain_config_validate(&c, DOMAIN_PV, err, sizeof(err)), 0);
+	c.vcpus = 0;
+	refused(&c, DOMAIN_PV, "vcpus must be from 1 to 64, not 0");
+	c.vcpus = 65;
+	refused(&c, DOMAIN_PV, "vcpus must be from 1 to 64");
+	c.vcpus = 1;
+	c.mem_mib = 2;
+	refused(&c, DOMAIN_PV, "a PV domain needs 4 MiB");
+	c.mem_mib = 8;
+	refused(&c, DOMAIN_HVM, "which needs at least --mem 16");
+	c.mem_mib = 4096;
+	refused(&c, DOMAIN_HVM, "an HVM domain needs 16 MiB to 3072 MiB");
+	c.mem_mib = 1ull << 40;
+	refused(&c, DOMAIN_PV, "more than this host has");
+	c.mem_mib = 64;
+	memset(long_cmdline, 'a', CAP_CMDLINE_MAX);
+	long_cmdline[CAP_CMDLINE_MAX] = 0;
+	c.cmdline = long_cmdline;
+	refused(&c, DOMAIN_PV, "--cmdline is longer than 1023 bytes");
+	c.cmdline = "";
+	c.initrd = "initrd.img";
+	refused(&c, DOMAIN_PV, "an initrd is for kernels");
+	assert_int_equal(domain_config_validate(&c, DOMAIN_HVM, err, sizeof(err)), 0);
+	c.initrd = NULL;
+	c.no_pvh = true;
+	refused(&c, DOMAIN_PV, "--no-pvh is for kernels");
+	c.no_pvh = false;
+	snprintf(c.name, sizeof(c.name), "bad name!");
+	refused(&c, DOMAIN_PV, "name 'bad name!' must be letters");
+	snprintf(c.name, sizeof(c.name), "web-1.example_a");
+	for (unsigned i = 0; i < 2; i++)
+		c.devices[c.nr_devices++].kind = device_kind_by_name("net");
+	refused(&c, DOMAIN_PV, "at most 1 net device");
+	c.nr_devices = 0;
+	for (unsigned i = 0; i < 10; i++)
+		c.devices[c.nr_devices++].kind = device_kind_by_name("disk");
+	refused(&c, DOMAIN_PV, "at most 8 disk devices");
+}
+
+static void actions(void **state)
+{
+	enum domain_action a;
+
+	(void)state;
+	assert_int_equal(domain_action_parse("restart", &a), 0);
+	assert_int_equal(a, ACTION_RESTART);
+	assert_int_equal(domain_action_parse("preserve", &a), 0);
+	assert_int_equal(a, ACTION_PRESERVE);
+	assert_int_equal(domain_action_parse("reboot", &a), -1);
+	assert_string_equal(domain_action_name(ACTION_DESTROY), "destroy");
+	assert_string_equal(domain_state_name(DOMAIN_PAUSED), "paused");
+}
+
+static void device_table(void **state)
+{
+	char buf[4096] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	char err[256];
+
+	(void)state;
+	for (unsigned i = 0; device_kinds[i]; i++) {
+		const struct device_kind *k = device_kinds[i];
+
+		assert_ptr_equal(device_kind_by_name(k->name), k);
+		assert_ptr_equal(device_kind_by_option(k->option), k);
+		assert_true(k->max >= 1 && k->open && k->attach && k->close && k->usage);
+	}
+	assert_null(device_kind_by_option("--floppy"));
+	device_kinds_usage(f);
+	fclose(f);
+	for (unsigned i = 0; device_kinds[i]; i++)
+		assert_non_null(strstr(buf, device_kinds[i]->option));
+	/* Each row's own parser refuses bad options with a message. */
+	assert_null(device_kind_by_name("disk")->open("/nonexistent.img", err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot open /nonexistent.img"));
+	assert_null(device_kind_by_name("balloon")->open("-5", err, sizeof(err)));
+	assert_non_null(strstr(err, "--balloon expects a number"));
+	assert_null(device_kind_by_name("net")->open("tap=abcdefghijklmnopqrstuvwxyz", err,
+						     sizeof(err)));
+	assert_non_null(strstr(err, "a TAP name has 1 to 15 characters"));
+}
+
+struct counter {
+	struct loop_source src;
+	int ticks, reads;
+};
+
+static void on_read(struct loop *l, struct loop_source *s, uint32_t events)
+{
+	struct counter *c = s->opaque;
+	uint64_t v;
+
+	(void)events;
+	assert_int_equal(read(s->fd, &v, sizeof(v)), sizeof(v));
+	if (++c->reads == 3)
+		loop_stop(l);
+}
+
+static void on_tick(struct loop *l, void *opaque)
+{
+	struct counter *c = opaque;
+	uint64_t one = 1;
+
+	(void)l;
+	c->ticks++;
+	assert_int_equal(write(c->src.fd, &one, sizeof(one)), sizeof(one));
+}
+
+static void event_loop(void **state)
+{
+	struct counter c = {0};
+	struct loop l;
+
+	(void)state;
+	assert_int_equal(loop_init(&l), 0);
+	c.src = (struct loop_source){eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), on_read, &c};
+	assert_true(c.src.fd >= 0);
+	assert_int_equal(loop_add(&l, &c.src, 1 /* EPOLLIN */), 0);
+	loop_set_tick(&l, 5, on_tick, &c);
+	assert_int_equal(loop_run(&l), 0); /* each tick makes one read; the third stops it */
+	assert_int_equal(c.reads, 3);
+	assert_true(c.ticks >= 3);
+	close(c.src.fd);
+	loop_destroy(&l);
+}
+
+struct run {
+	struct domain d;
+	struct domain_config cfg;
+	char out[512];
+	FILE *console;
+	enum vm_end_reason why;
+	int code, rc;
+};
+
+static void *run_domain(void *arg)
+{
+	struct run *r = arg;
+
+	r->rc = domain_run(&r->d, monotonic_ns() + 20000000000ull, &r->why, &r->code);
+	return NULL;
+}
+
+static void two_domains(void **state)
+{
+	static struct run runs[2];
+	const char *dir = getenv("CAPSULE_GUESTS");
+	char image[512];
+	pthread_t t[2];
+
+	(void)state;
+	if (!dir || access("/dev/kvm", R_OK | W_OK)) {
+		fail_msg("needs /dev/kvm and CAPSULE_GUESTS=build/guest (make unit sets it)");
+		return;
+	}
+	snprintf(image, sizeof(image), "%s/hello.elf", dir);
+	log_set_level(LOG_ERROR);
+	for (unsigned i = 0; i < 2; i++) {
+		struct run *r = &runs[i];
+
+		domain_config_init(&r->cfg);
+		snprintf(r->cfg.name, sizeof(r->cfg.name), "dom%u", i);
+		r->cfg.image = image;
+		r->cfg.mem_mib = 64 + 32 * i;
+		r->cfg.vcpus = 1 + i;
+		r->cfg.cmdline = i ? "second" : "first";
+		r->console = fmemopen(r->out, sizeof(r->out) - 1, "w");
+		r->cfg.console = r->console;
+		assert_int_equal(domain_create(&r->d, &r->cfg), 0);
+		assert_int_equal(r->d.kind, DOMAIN_PV);
+		assert_int_equal(r->d.state, DOMAIN_CREATED);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, run_domain, &runs[i]), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		fflush(runs[i].console);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		struct run *r = &runs[i];
+
+		assert_int_equal(r->rc, 0);
+		assert_int_equal(r->why, VM_END_POWEROFF);
+		assert_int_equal(r->code, 0);
+		assert_int_equal(r->d.state, DOMAIN_SHUTOFF);
+		assert_int_equal(r->d.boots, 1);
+		fclose(r->console);
+		domain_destroy(&r->d);
+	}
+	assert_non_null(strstr(runs[0].out, "64 MiB, 1 vCPU(s), cmdline \"first\""));
+	assert_non_null(strstr(runs[1].out, "96 MiB, 2 vCPU(s), cmdline \"second\""));
+	assert_null(strstr(runs[0].out, "second")); /* each console is its own */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_checks),
+		cmocka_unit_test(actions),
+		cmocka_unit_test(device_table),
+		cmocka_unit_test(event_loop),
+		cmocka_unit_test(two_domains),
+	};
+
+	return cmocka_run_group_tests_name("domain", tests, NULL, NULL);
+}
