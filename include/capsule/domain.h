@@ -147,6 +147,7 @@ struct domain {
 	struct virtio_dev *balloon; /* the balloon of the current boot, or NULL */
 
 	bool end_requested;     /* ended from outside: no restart */
+	pthread_cond_t ended;   /* end_requested became true */
 	unsigned boots;
 	enum vm_end_reason last_end;
 	int last_code;

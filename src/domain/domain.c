@@ -52,6 +52,7 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 	d->cfg = *cfg;
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->ended, NULL);
 	d->state = DOMAIN_CREATED;
 	/* Backends are opened by the domain, once, before the first boot. */
 	for (unsigned i = 0; i < cfg->nr_devices; i++) {
@@ -96,6 +97,21 @@ static void stop_devices(struct domain *d)
 	for (unsigned i = 0; i < d->nr_devices; i++)
 		if (d->devices[i].kind->stop)
 			d->devices[i].kind->stop(d->devices[i].backend);
+}
+
+/* What the lifecycle says after a boot ended this way. */
+static enum domain_action action_for(const struct domain *d, enum vm_end_reason why)
+{
+	switch (why) {
+	case VM_END_REBOOT:
+		return d->cfg.on_reboot;
+	case VM_END_CRASH:
+		return d->cfg.on_crash;
+	case VM_END_POWEROFF:
+		return d->cfg.on_poweroff;
+	default: /* a timeout, or the host ending it: destroyed */
+		return ACTION_DESTROY;
+	}
 }
 
 /* One boot: build, start, wait for its end (or the deadline), tear down. */
@@ -145,6 +161,15 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	vm_join_vcpus(vm);
 	stop_devices(d);
 	pthread_mutex_lock(&d->lock);
+	if (!rc && action_for(d, *why) == ACTION_PRESERVE && !d->end_requested) {
+		/* xl's preserve: the ended domain's memory and state stay for inspection until
+		 * it is destroyed from outside (a signal, the API). */
+		d->state = *why == VM_END_CRASH ? DOMAIN_CRASHED : DOMAIN_SHUTOFF;
+		fprintf(stderr, "capsule: domain %s %s; preserved until destroyed\n", d->cfg.name,
+			*why == VM_END_CRASH ? "crashed" : "ended");
+		while (!d->end_requested)
+			pthread_cond_wait(&d->ended, &d->lock);
+	}
 	d->vm = NULL; /* nobody outside reaches this boot any more */
 	d->balloon = NULL;
 	pthread_mutex_unlock(&d->lock);
@@ -157,21 +182,6 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		d->devices[i].dev = NULL;
 	vm_destroy(vm);
 	return rc;
-}
-
-/* What the lifecycle says after a boot ended this way. */
-static enum domain_action action_for(const struct domain *d, enum vm_end_reason why)
-{
-	switch (why) {
-	case VM_END_REBOOT:
-		return d->cfg.on_reboot;
-	case VM_END_CRASH:
-		return d->cfg.on_crash;
-	case VM_END_POWEROFF:
-		return d->cfg.on_poweroff;
-	default: /* a timeout, or the host ending it: destroyed */
-		return ACTION_DESTROY;
-	}
 }
 
 int domain_run(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why, int *code)
@@ -201,6 +211,7 @@ void domain_end(struct domain *d, enum vm_end_reason why, int code)
 {
 	pthread_mutex_lock(&d->lock);
 	d->end_requested = true; /* no restart after this, whatever the actions say */
+	pthread_cond_broadcast(&d->ended);
 	if (d->vm)
 		vm_end(d->vm, why, code);
 	pthread_mutex_unlock(&d->lock);
@@ -280,5 +291,6 @@ void domain_destroy(struct domain *d)
 	if (d->kvm_fd >= 0)
 		close(d->kvm_fd);
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
+	pthread_cond_destroy(&d->ended);
 	pthread_mutex_destroy(&d->lock);
 }

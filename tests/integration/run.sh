@@ -78,6 +78,26 @@ expect reboot-no-reboot 0 'boot' 'domain rebooted; on_reboot=destroy, exiting' \
 	-- "$CAPSULE" run --no-reboot --cmdline reboot "$G/exitcode.elf"
 expect reboot-restarts 124 '' 'domain rebooted; restarting it' \
 	-- "$CAPSULE" run --timeout 1 --cmdline reboot "$G/exitcode.elf"
+# Lifecycle actions (xl.cfg's on_poweroff, on_reboot, on_crash).
+expect on-crash-restart 124 '' 'domain crashed; restarting it' \
+	-- "$CAPSULE" run --timeout 1 --on-crash restart --cmdline ud2 "$G/crash.elf"
+expect on-poweroff-restart 124 '' 'domain powered off; restarting it' \
+	-- "$CAPSULE" run --timeout 1 --on-poweroff restart "$E/hello.elf"
+"$CAPSULE" run --on-poweroff preserve "$E/hello.elf" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 0.5
+kill -0 $pid 2>/dev/null && alive=1 || alive=0
+kill -TERM $pid 2>/dev/null
+wait $pid
+status=$?
+[ $alive = 1 ] && [ $status = 143 ] && grep -q 'preserved until destroyed' "$tmp/err" &&
+	report on-poweroff-preserve 1 "" || report on-poweroff-preserve 0 "alive $alive, status $status"
+expect on-crash-bad-action 125 '' '--on-crash expects destroy, restart or preserve' \
+	-- "$CAPSULE" run --on-crash reboot "$E/hello.elf"
+expect options-after-image 0 '128 MiB, 2 vCPU' '' -- "$CAPSULE" run "$E/hello.elf" --mem 128 --vcpus 2
+expect exit-code-largest 123 'cmdline "123"' '' -- "$CAPSULE" run --cmdline 123 "$G/exitcode.elf"
+expect exit-code-out-of-range 126 '' 'the guest reported a crash \(code 300\)' \
+	-- "$CAPSULE" run --cmdline 300 "$G/exitcode.elf"
 expect stats 0 '' 'stats: [0-9]+ exits; hypercalls: console_write=[0-9]+ shutdown=1' \
 	-- "$CAPSULE" run --stats "$E/hello.elf"
 expect demo 0 'demo: done' '' -- "$CAPSULE" run --vcpus 4 "$E/demo.elf"
@@ -234,6 +254,9 @@ expect disk-missing 125 '' 'cannot open /nonexistent.img' -- "$CAPSULE" run --di
 expect disk-bad-option 125 '' "unknown option 'bogus'" -- "$CAPSULE" run --disk "$tmp/disk.img,bogus" x
 expect net-no-tap 125 '' 'give a TAP device name' -- "$CAPSULE" run --net mac=52:54:00:00:00:01 x
 expect net-bad-mac 125 '' 'not a unicast MAC' -- "$CAPSULE" run --net tap=t0,mac=01:00:00:00:00:00 x
+expect net-tap-too-long 125 '' 'a TAP name has 1 to 15 characters' \
+	-- "$CAPSULE" run --net tap=a-name-much-too-long x
+expect control-help 0 'usage: capsule control' '' -- "$CAPSULE" control --help
 expect balloon-bad 125 '' '--balloon expects a number' -- "$CAPSULE" run --balloon lots x
 
 # --- HVM domains: small test kernels (multiboot and PVH), which pass with the debug-exit
