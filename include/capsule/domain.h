@@ -64,6 +64,10 @@ struct domain_config {
 	int console_in;      /* where console input comes from (0), or -1 */
 	bool stamp_first_hypercall;
 	bool print_stats;    /* exit and device counts on stderr at the end of each boot */
+	/* Strings read from a file or a client live here (image, initrd, cmdline may point
+	 * into it); domain_config_copy keeps those pointers right. */
+	char strings[8192];
+	size_t strings_used;
 };
 
 /* Defaults: 64 MiB, 1 vCPU, empty command line, poweroff/crash destroy, reboot restart. */
@@ -74,6 +78,15 @@ void domain_config_init(struct domain_config *c);
  */
 int domain_config_validate(const struct domain_config *c, enum domain_kind kind, char *err,
 			   size_t errlen);
+/* A copy whose string pointers into src->strings point into dst->strings instead. */
+void domain_config_copy(struct domain_config *dst, const struct domain_config *src);
+/*
+ * Apply a JSON object (docs/domain-config.schema.json) on top of c: 0, or -1 with a
+ * sentence naming the key in err. domain_config_load reads it from a file first.
+ */
+int domain_config_from_json(struct domain_config *c, const char *text, size_t len, char *err,
+			    size_t errlen);
+int domain_config_load(struct domain_config *c, const char *path, char *err, size_t errlen);
 int domain_action_parse(const char *name, enum domain_action *a);
 const char *domain_action_name(enum domain_action a);
 const char *domain_state_name(enum domain_state s);

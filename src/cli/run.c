@@ -22,7 +22,8 @@ struct run_opts {
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: capsule run [OPTIONS] IMAGE [OPTIONS]\n\n"
+		"usage: capsule run [OPTIONS] IMAGE [OPTIONS]\n"
+		"       capsule run --config FILE [OPTIONS]\n\n"
 		"Run a domain in the foreground; capsule exits with the guest's exit code.\n"
 		"IMAGE is a PV image (an ELF built with Capsule's guest kit), or a kernel for an\n"
 		"HVM domain: a Linux bzImage or vmlinux, a PVH ELF, or a multiboot kernel. The\n"
@@ -31,6 +32,8 @@ static void run_usage(FILE *out)
 		"  -c, --vcpus N        virtual CPUs, 1 to %u (default 1)\n"
 		"  -p, --cmdline STR    command line passed to the guest\n"
 		"  -n, --name NAME      the domain's name (default \"domain\")\n"
+		"      --config FILE    a JSON domain configuration (docs/domain-config.schema.json);\n"
+		"                       options after it override it\n"
 		"      --initrd PATH    initial ramdisk for a kernel (HVM)\n"
 		"      --no-pvh         boot an ELF kernel at its 64-bit entry, not its PVH note\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
@@ -119,6 +122,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"initrd", required_argument, NULL, 'I'},
 		{"no-pvh", no_argument, NULL, 'P'},
 		{"no-seccomp", no_argument, NULL, 'Z'},
+		{"config", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option longopts[sizeof(base) / sizeof(base[0]) + 16];
@@ -202,6 +206,16 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'Z':
 			o->no_seccomp = true;
 			break;
+		case 'F': {
+			char err[512];
+
+			/* Options before --config are overridden by it, options after it win. */
+			if (domain_config_load(&o->cfg, optarg, err, sizeof(err))) {
+				fprintf(stderr, "capsule run: --config %s\n", err);
+				return -1;
+			}
+			break;
+		}
 		case 'h':
 			run_usage(stdout);
 			exit(0);
@@ -211,12 +225,13 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			return -1;
 		}
 	}
-	if (optind != argc - 1) {
+	if (argc - optind > 1 || (optind == argc && !o->cfg.image)) {
 		fprintf(stderr, "capsule run: %s; usage: capsule run [OPTIONS] IMAGE\n",
 			optind == argc ? "no image given" : "more than one image given");
 		return -1;
 	}
-	o->cfg.image = argv[optind];
+	if (optind < argc) /* the image on the command line wins over the file's */
+		o->cfg.image = argv[optind];
 	o->cfg.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
 	sandbox_set_enabled(!o->no_seccomp);

@@ -18,6 +18,16 @@ void domain_config_init(struct domain_config *c)
 	c->console_in = 0;
 }
 
+void domain_config_copy(struct domain_config *dst, const struct domain_config *src)
+{
+	const char **fields[] = {&dst->image, &dst->initrd, &dst->cmdline};
+
+	*dst = *src;
+	for (unsigned i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (*fields[i] >= src->strings && *fields[i] < src->strings + sizeof(src->strings))
+			*fields[i] = dst->strings + (*fields[i] - src->strings);
+}
+
 static const char *const action_names[] = {
 	[ACTION_DESTROY] = "destroy", [ACTION_RESTART] = "restart", [ACTION_PRESERVE] = "preserve",
 };

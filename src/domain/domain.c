@@ -49,7 +49,7 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 	char err[512];
 
 	memset(d, 0, sizeof(*d));
-	d->cfg = *cfg;
+	domain_config_copy(&d->cfg, cfg);
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->ended, NULL);

@@ -94,6 +94,12 @@ status=$?
 	report on-poweroff-preserve 1 "" || report on-poweroff-preserve 0 "alive $alive, status $status"
 expect on-crash-bad-action 125 '' '--on-crash expects destroy, restart or preserve' \
 	-- "$CAPSULE" run --on-crash reboot "$E/hello.elf"
+printf '{"name": "web", "image": "%s", "memory": 96, "vcpus": 2, "cmdline": "from json"}\n' \
+	"$E/hello.elf" >"$tmp/dom.json"
+expect config-file 0 '96 MiB, 2 vCPU\(s\), cmdline "from json"' '' -- "$CAPSULE" run --config "$tmp/dom.json"
+expect config-file-overridden 0 '128 MiB, 2 vCPU' '' -- "$CAPSULE" run --config "$tmp/dom.json" --mem 128
+printf '{"memroy": 96}\n' >"$tmp/bad.json"
+expect config-file-unknown-key 125 '' 'bad.json: unknown key "memroy"' -- "$CAPSULE" run --config "$tmp/bad.json"
 expect options-after-image 0 '128 MiB, 2 vCPU' '' -- "$CAPSULE" run "$E/hello.elf" --mem 128 --vcpus 2
 expect exit-code-largest 123 'cmdline "123"' '' -- "$CAPSULE" run --cmdline 123 "$G/exitcode.elf"
 expect exit-code-out-of-range 126 '' 'the guest reported a crash \(code 300\)' \

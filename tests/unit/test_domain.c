@@ -78,6 +78,63 @@ static void config_checks(void **state)
 	refused(&c, DOMAIN_PV, "at most 8 disk devices");
 }
 
+static void json_refused(const char *text, const char *want)
+{
+	struct domain_config c;
+	char err[512] = "";
+
+	domain_config_init(&c);
+	assert_int_equal(domain_config_from_json(&c, text, strlen(text), err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("for %s: message '%s' does not say '%s'", text, err, want);
+}
+
+static void json_config(void **state)
+{
+	static const char good[] =
+		"{\"name\": \"web\", \"image\": \"a.elf\", \"memory\": 96, \"vcpus\": 2,"
+		" \"cmdline\": \"x y\", \"on_reboot\": \"destroy\", \"rng\": true,"
+		" \"disk\": [{\"path\": \"d.img\", \"readonly\": true, \"serial\": \"s1\"}],"
+		" \"net\": [{\"tap\": \"cap0\", \"mac\": \"52:54:00:12:34:56\"}], \"balloon\": 16}";
+	struct domain_config c, copy;
+	char err[512];
+
+	(void)state;
+	domain_config_init(&c);
+	assert_int_equal(domain_config_from_json(&c, good, strlen(good), err, sizeof(err)), 0);
+	assert_string_equal(c.name, "web");
+	assert_string_equal(c.image, "a.elf");
+	assert_string_equal(c.cmdline, "x y");
+	assert_int_equal(c.mem_mib, 96);
+	assert_int_equal(c.vcpus, 2);
+	assert_int_equal(c.on_reboot, ACTION_DESTROY);
+	assert_int_equal(c.on_crash, ACTION_DESTROY); /* defaults stay */
+	assert_int_equal(c.nr_devices, 4);
+	assert_string_equal(c.devices[0].kind->name, "rng");
+	assert_string_equal(c.devices[1].arg, "d.img,readonly,serial=s1");
+	assert_string_equal(c.devices[2].arg, "tap=cap0,mac=52:54:00:12:34:56");
+	assert_string_equal(c.devices[3].arg, "16");
+	domain_config_copy(&copy, &c); /* the copy owns its strings */
+	memset(c.strings, 0, sizeof(c.strings));
+	assert_string_equal(copy.image, "a.elf");
+	assert_string_equal(copy.cmdline, "x y");
+	json_refused("[1, 2]", "is a JSON object, not an array");
+	json_refused("{\"memory\": 5", "line 1");
+	json_refused("{\"memroy\": 5}", "unknown key \"memroy\"");
+	json_refused("{\"memory\": \"lots\"}", "\"memory\" must be an integer");
+	json_refused("{\"memory\": -1}", "\"memory\" must be an integer");
+	json_refused("{\"vcpus\": 65}", "\"vcpus\" must be an integer from 1 to 64");
+	json_refused("{\"name\": 7}", "\"name\" must be a string, not an integer");
+	json_refused("{\"on_crash\": \"reboot\"}", "\"on_crash\" must be \"destroy\"");
+	json_refused("{\"rng\": 1}", "\"rng\" must be a boolean");
+	json_refused("{\"disk\": {}}", "\"disk\" must be an array");
+	json_refused("{\"disk\": [{}]}", "disk[0]: \"path\" must be a string");
+	json_refused("{\"disk\": [{\"path\": \"a\", \"ro\": true}]}", "disk[0]: unknown key \"ro\"");
+	json_refused("{\"disk\": [{\"path\": \"a,b\"}]}", "a path with a comma");
+	json_refused("{\"net\": [{\"tap\": \"t\", \"vlan\": \"1\"}]}", "net[0]: unknown key \"vlan\"");
+	json_refused("{\"name\": \"a\", \"name\": \"b\"}", "duplicate");
+}
+
 static void actions(void **state)
 {
 	enum domain_action a;
@@ -237,6 +294,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_checks),
+		cmocka_unit_test(json_config),
 		cmocka_unit_test(actions),
 		cmocka_unit_test(device_table),
 		cmocka_unit_test(event_loop),

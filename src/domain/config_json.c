@@ -1,0 +1,275 @@
+/*
+ * A domain configuration from JSON (capsule run --config FILE, and the API): the schema is
+ * docs/domain-config.schema.json. Every key is known or refused by name, every value has
+ * its type checked, and the result still goes through domain_config_validate.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "capsule/domain.h"
+
+#define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+/* Strings live in the config's own arena, so the config owns everything it points to. */
+static const char *keep(struct domain_config *c, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (n > sizeof(c->strings) - c->strings_used)
+		return NULL;
+	p = c->strings + c->strings_used;
+	memcpy(p, s, n);
+	c->strings_used += n;
+	return p;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static int want(const json_t *v, json_type t, const char *key, const char *what, char *err,
+		size_t errlen)
+{
+	bool ok = json_typeof(v) == t || (t == JSON_TRUE && json_is_boolean(v));
+
+	return ok ? 0 : FAIL("\"%s\" must be %s, not %s", key, what, type_name(v));
+}
+
+static int add_spec(struct domain_config *c, const char *kind, const char *arg, char *err,
+		    size_t errlen)
+{
+	struct device_spec *s;
+
+	if (c->nr_devices == DOMAIN_MAX_DEVICES)
+		return FAIL("at most %u devices", DOMAIN_MAX_DEVICES);
+	s = &c->devices[c->nr_devices++];
+	s->kind = device_kind_by_name(kind);
+	if (snprintf(s->arg, sizeof(s->arg), "%s", arg) >= (int)sizeof(s->arg))
+		return FAIL("\"%s\": too long", kind);
+	return 0;
+}
+
+/* "disk": [{"path": P, "readonly": B, "serial": S}, ...] */
+static int disks(struct domain_config *c, const json_t *v, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *d;
+
+	if (want(v, JSON_ARRAY, "disk", "an array of disks", err, errlen))
+		return -1;
+	json_array_foreach(v, i, d) {
+		char arg[DEVICE_ARG_MAX];
+		const char *key;
+		json_t *x;
+		int n;
+
+		if (want(d, JSON_OBJECT, "disk[]", "an object", err, errlen))
+			return -1;
+		x = json_object_get(d, "path");
+		if (!x || !json_is_string(x))
+			return FAIL("disk[%zu]: \"path\" must be a string", i);
+		n = snprintf(arg, sizeof(arg), "%s", json_string_value(x));
+		json_object_foreach(d, key, x) {
+			if (!strcmp(key, "path"))
+				continue;
+			if (!strcmp(key, "readonly")) {
+				if (want(x, JSON_TRUE, "readonly", "a boolean", err, errlen))
+					return -1;
+				if (json_is_true(x))
+					n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",readonly");
+			} else if (!strcmp(key, "serial")) {
+				if (want(x, JSON_STRING, "serial", "a string", err, errlen))
+					return -1;
+				n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",serial=%s",
+					      json_string_value(x));
+			} else {
+				return FAIL("disk[%zu]: unknown key \"%s\" (path, readonly, serial)", i,
+					    key);
+			}
+			if (n >= (int)sizeof(arg))
+				return FAIL("disk[%zu]: too long", i);
+		}
+		if (strchr(json_string_value(json_object_get(d, "path")), ','))
+			return FAIL("disk[%zu]: a path with a comma is not supported", i);
+		if (add_spec(c, "disk", arg, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+/* "net": [{"tap": NAME, "mac": MAC}] */
+static int nets(struct domain_config *c, const json_t *v, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *d;
+
+	if (want(v, JSON_ARRAY, "net", "an array of network devices", err, errlen))
+		return -1;
+	json_array_foreach(v, i, d) {
+		char arg[DEVICE_ARG_MAX] = "";
+		const char *key;
+		json_t *x;
+		int n = 0;
+
+		if (want(d, JSON_OBJECT, "net[]", "an object", err, errlen))
+			return -1;
+		json_object_foreach(d, key, x) {
+			if (strcmp(key, "tap") && strcmp(key, "mac"))
+				return FAIL("net[%zu]: unknown key \"%s\" (tap, mac)", i, key);
+			if (want(x, JSON_STRING, key, "a string", err, errlen))
+				return -1;
+			n += snprintf(arg + n, sizeof(arg) - (size_t)n, "%s%s=%s", n ? "," : "", key,
+				      json_string_value(x));
+			if (n >= (int)sizeof(arg))
+				return FAIL("net[%zu]: too long", i);
+		}
+		if (add_spec(c, "net", arg, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+static int action(const json_t *v, const char *key, enum domain_action *a, char *err,
+		  size_t errlen)
+{
+	if (want(v, JSON_STRING, key, "\"destroy\", \"restart\" or \"preserve\"", err, errlen))
+		return -1;
+	if (domain_action_parse(json_string_value(v), a))
+		return FAIL("\"%s\" must be \"destroy\", \"restart\" or \"preserve\", not \"%s\"", key,
+			    json_string_value(v));
+	return 0;
+}
+
+static int integer(const json_t *v, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+		   char *err, size_t errlen)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)min ||
+	    (uint64_t)json_integer_value(v) > max)
+		return FAIL("\"%s\" must be an integer from %llu to %llu", key,
+			    (unsigned long long)min, (unsigned long long)max);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int string(struct domain_config *c, const json_t *v, const char *key, const char **out,
+		  char *err, size_t errlen)
+{
+	if (want(v, JSON_STRING, key, "a string", err, errlen))
+		return -1;
+	*out = keep(c, json_string_value(v));
+	return *out ? 0 : FAIL("\"%s\": the configuration's strings are too long", key);
+}
+
+static int member(struct domain_config *c, const char *key, const json_t *v, char *err,
+		  size_t errlen)
+{
+	uint64_t n;
+
+	if (!strcmp(key, "name")) {
+		if (want(v, JSON_STRING, key, "a string", err, errlen))
+			return -1;
+		if (strlen(json_string_value(v)) >= sizeof(c->name))
+			return FAIL("\"name\" is longer than %d bytes", DOMAIN_NAME_MAX - 1);
+		snprintf(c->name, sizeof(c->name), "%s", json_string_value(v));
+	} else if (!strcmp(key, "image") || !strcmp(key, "kernel")) {
+		return string(c, v, key, &c->image, err, errlen);
+	} else if (!strcmp(key, "initrd")) {
+		return string(c, v, key, &c->initrd, err, errlen);
+	} else if (!strcmp(key, "cmdline")) {
+		return string(c, v, key, &c->cmdline, err, errlen);
+	} else if (!strcmp(key, "memory")) {
+		if (integer(v, key, 1, 1ull << 30, &c->mem_mib, err, errlen))
+			return -1;
+	} else if (!strcmp(key, "vcpus")) {
+		if (integer(v, key, 1, CAP_MAX_VCPUS, &n, err, errlen))
+			return -1;
+		c->vcpus = (unsigned)n;
+	} else if (!strcmp(key, "no_pvh")) {
+		if (want(v, JSON_TRUE, key, "a boolean", err, errlen))
+			return -1;
+		c->no_pvh = json_is_true(v);
+	} else if (!strcmp(key, "on_poweroff")) {
+		return action(v, key, &c->on_poweroff, err, errlen);
+	} else if (!strcmp(key, "on_reboot")) {
+		return action(v, key, &c->on_reboot, err, errlen);
+	} else if (!strcmp(key, "on_crash")) {
+		return action(v, key, &c->on_crash, err, errlen);
+	} else if (!strcmp(key, "disk")) {
+		return disks(c, v, err, errlen);
+	} else if (!strcmp(key, "net")) {
+		return nets(c, v, err, errlen);
+	} else if (!strcmp(key, "rng") || !strcmp(key, "virtio_console")) {
+		if (want(v, JSON_TRUE, key, "a boolean", err, errlen))
+			return -1;
+		if (json_is_true(v))
+			return add_spec(c, key[0] == 'r' ? "rng" : "virtio-console", "", err, errlen);
+	} else if (!strcmp(key, "balloon")) {
+		char arg[32];
+
+		if (integer(v, key, 0, PV_MAX_MEM >> 20, &n, err, errlen))
+			return -1;
+		snprintf(arg, sizeof(arg), "%llu", (unsigned long long)n);
+		return add_spec(c, "balloon", arg, err, errlen);
+	} else {
+		return FAIL("unknown key \"%s\"", key);
+	}
+	return 0;
+}
+
+int domain_config_from_json(struct domain_config *c, const char *text, size_t len, char *err,
+			    size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	if (!root)
+		return FAIL("line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "a domain configuration is a JSON object, not %s",
+			 type_name(root));
+		json_decref(root);
+		return -1;
+	}
+	json_object_foreach(root, key, v)
+		if ((rc = member(c, key, v, err, errlen)))
+			break;
+	json_decref(root);
+	return rc;
+}
+
+int domain_config_load(struct domain_config *c, const char *path, char *err, size_t errlen)
+{
+	static char text[1u << 20];
+	size_t n;
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (!f)
+		return FAIL("cannot open %s: %m", path);
+	n = fread(text, 1, sizeof(text), f);
+	rc = ferror(f) ? FAIL("cannot read %s", path)
+	     : n == sizeof(text) ? FAIL("%s is larger than 1 MiB", path)
+				 : domain_config_from_json(c, text, n, err, errlen);
+	fclose(f);
+	if (rc && strncmp(err, path, strlen(path))) { /* say which file */
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s: %s", path, err);
+		snprintf(err, errlen, "%s", msg);
+	}
+	return rc;
+}
