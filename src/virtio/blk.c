@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -355,8 +357,21 @@ static void set_serial(struct blk_backend *b, const char *s)
 	memcpy(b->serial, s, n < sizeof(b->serial) ? n : sizeof(b->serial));
 }
 
+/*
+ * An open-file-description lock on the whole image, as QEMU takes: exclusive for a
+ * read-write disk, shared for a read-only one, so two domains can never both write one
+ * image, nor one write what another reads. It goes with the descriptor.
+ */
+static int lock_image(int fd, bool readonly)
+{
+	struct flock fl = {.l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
+
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 {
+	uint64_t size;
 	char path[4096], *opt, *save = NULL;
 	struct blk_backend *b;
 	struct stat st;
@@ -388,12 +403,21 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "--disk: cannot open %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size < VIRTIO_BLK_SECTOR) {
-		snprintf(err, errlen, "--disk: %s is not a regular file of at least 512 bytes",
-			 path);
+	size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(b->fd, BLKGETSIZE64, &size) < 0)
+		size = 0;
+	if ((!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) || size < VIRTIO_BLK_SECTOR) {
+		snprintf(err, errlen, "--disk: %s is not a regular file or block device of at "
+			 "least 512 bytes", path);
 		goto fail;
 	}
-	b->size = (uint64_t)st.st_size & ~(uint64_t)(VIRTIO_BLK_SECTOR - 1);
+	if (lock_image(b->fd, b->readonly) < 0) {
+		snprintf(err, errlen, "--disk: %s is in use by another domain (%s); two domains "
+			 "may share an image only read-only", path,
+			 b->readonly ? "open read-write" : "locked");
+		goto fail;
+	}
+	b->size = size & ~(uint64_t)(VIRTIO_BLK_SECTOR - 1);
 	if (!b->serial[0]) {
 		const char *base = strrchr(path, '/');
 

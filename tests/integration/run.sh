@@ -127,6 +127,33 @@ for _ in $(seq 200); do grep -q 'wrote and flushed' "$tmp/flush.out" && break; s
 kill -KILL $pid 2>/dev/null
 wait $pid 2>/dev/null
 expect vblk-flush-then-kill 0 '0 sectors differ' '' -- "$D/disk.py" check "$tmp/disk.img" flushed
+# Images are locked: one writer, or any number of readers.
+"$D/disk.py" make "$tmp/disk.img"
+"$CAPSULE" run --disk "$tmp/disk.img" "$G/ticker.elf" >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+expect disk-locked-for-writers 125 '' 'disk.img is in use by another domain \(locked\)' \
+	-- "$CAPSULE" run --disk "$tmp/disk.img" "$E/hello.elf"
+expect disk-locked-for-readers 125 '' 'in use by another domain \(open read-write\)' \
+	-- "$CAPSULE" run --disk "$tmp/disk.img,readonly" "$E/hello.elf"
+kill -TERM $pid
+wait $pid
+"$CAPSULE" run --disk "$tmp/disk.img,readonly" "$G/ticker.elf" >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+expect disk-shared-readonly 0 'Hello' '' -- "$CAPSULE" run --disk "$tmp/disk.img,readonly" "$E/hello.elf"
+kill -TERM $pid
+wait $pid
+# A block device as a disk (a loop device over the test image).
+"$D/disk.py" make "$tmp/disk.img"
+if loop=$(losetup -f --show "$tmp/disk.img" 2>"$tmp/err"); then
+	expect vblk-block-device 0 'Test result: SUCCESS' '' \
+		-- "$CAPSULE" run --disk "$loop,serial=capsule-test" "$G/vblk.elf"
+	losetup -d "$loop"
+	expect vblk-block-device-file 0 '0 sectors differ' '' -- "$D/disk.py" check "$tmp/disk.img" rw
+else
+	report vblk-block-device 0 "cannot make a loop device: $(cat "$tmp/err")"
+fi
 expect vrng 0 'Test result: SUCCESS' '' -- "$CAPSULE" run --rng "$G/vrng.elf"
 expect vcons 0 'HELLO CAPSULE' '' -- sh -c "printf 'hello capsule\nquit\n' | $CAPSULE run --virtio-console $G/vcons.elf"
 "$D/disk.py" make "$tmp/disk.img"
