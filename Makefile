@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 SHELL := /bin/bash
 # Capsule: `make` builds the VMM and the guest kit, `make check` runs every test,
 # `make demo` installs what is missing, builds, and runs the demo domain.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Block throughput of virtio-blk against a host process doing the same access pattern on
  * the same file in the same run (synchronous pread/pwrite of the same block size: what a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The access patterns of the block benchmark, shared by the guest and the host process. */
 #ifndef CAPSULE_BENCH_BLK_PATTERN_H
 #define CAPSULE_BENCH_BLK_PATTERN_H

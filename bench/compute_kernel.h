@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The compute kernel of the CPU-efficiency benchmark, compiled into both the PV guest
  * (guest/examples/cpubench.c) and the host process (bench/cpu_host.c) with the same flags.

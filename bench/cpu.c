@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest CPU efficiency (Popek and Goldberg's efficiency property): the same compute kernel,
  * compiled with the same flags, in a PV domain and as this host process. Interleaved runs,

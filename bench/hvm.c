@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HVM launch: from fork+exec to the first byte the guest writes on its serial port, and the
  * VMM's peak resident memory, for Capsule and for QEMU's microvm booting the same test

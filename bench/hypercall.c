@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hypercall round trip in a PV domain against a bare `out` exit from CPL 3 to user space
  * on a raw KVM VM, measured in the same run (interleaved; medians).

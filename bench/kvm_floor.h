@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Raw KVM floors for the benchmarks: what the hardware and kernel cost with no VMM around.
  * Header-only so each bench program is one file; the same measurements as a host probe (docs/hosts.md).

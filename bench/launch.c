@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Launch benchmark: from fork+exec of `capsule run` to the guest's first hypercall, against
  * a raw KVM floor (create VM + 64 MiB memory + vCPU + first exit) measured in the same run,

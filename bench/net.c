@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Network benchmark, run inside a network namespace holding the guest's TAP: UDP round trip
  * and guest-to-host throughput, each against the same measurement between two sockets of

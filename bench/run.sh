@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every benchmark and prints the rows of the tables in docs/benchmarks.md.
 # Usage: bench/run.sh [BUILD]   (make bench runs it; needs root for the network namespace)
 set -euo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Run `capsule run ...` and pull one number out of the guest's console output. */
 #ifndef CAPSULE_BENCH_RUN_CAPSULE_H
 #define CAPSULE_BENCH_RUN_CAPSULE_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what Capsule needs from Debian's archive. As root it runs apt-get; otherwise it
 # prints the exact command to run.
 #   install-deps.sh        to build and run capsule (what `make demo` needs)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Build tool: compiles the sandbox allowlists (src/util/sandbox_rules.h) to BPF programs
  * with libseccomp and prints them as C, so that capsule loads a ready program when a

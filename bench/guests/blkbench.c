@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Block benchmark guest: `--cmdline "MODE BS_KIB TOTAL_MIB DEPTH"`, MODE one of seqread,
  * randread, seqwrite, randwrite. Keeps DEPTH requests per batch, one kick per batch, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU benchmark guest: runs the compute kernel; `--cmdline ROUNDS`. Prints ns and the hash. */
 #include "kit.h"
 

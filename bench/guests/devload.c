@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Device load for the requests-per-kick figures: batches to virtio-rng and virtio-console,
  * and a 32 MiB balloon inflation (256 pages per request), with one kick per batch.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Launch benchmark guest: its first action is a hypercall (poweroff flushes the console). */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hypercall benchmark guest: `--cmdline N` round trips of CAP_HC_TIME, timed in the guest. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The `make demo` domain: every vCPU comes up, runs its own timer, and reports back to
  * vCPU 0 through an event channel while vCPU 0 blocks (no busy waiting anywhere).

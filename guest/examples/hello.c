@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The smallest PV guest: print, then power off with code 0. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest kit, HVM flavour: for small test kernels that boot by multiboot or PVH on Capsule's
  * virtual PC (and on QEMU). Serial console, interrupts, local APIC and IOAPIC, other CPUs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Capsule guest kit: what a PV guest links against. Freestanding, baseline x86-64.
  * A guest defines `int main(void)`; returning from it powers the domain off with that code

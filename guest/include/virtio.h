@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest kit: virtio drivers over virtio-mmio, for PV guests. Devices are found in
  * start_info's device list; each interrupts through its own event channel. Drivers poll the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One I/O bus type for port I/O and MMIO traps: devices register address ranges on the VM
  * they belong to, with one handler signature.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The `capsule` command: one function per subcommand, each returning the exit status. */
 #ifndef CAPSULE_CLI_H
 #define CAPSULE_CLI_H

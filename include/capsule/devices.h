@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The virtio devices and their host backends. Each device is a const virtio_dev_ops plus
  * private state set up from its command-line option; `capsule run --help` lists them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A domain: what `capsule run` and the API drive. It owns its configuration (plain data,
  * validated in one place), its backends, the VM of its current boot, its kind (PV or HVM

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HVM domains: unmodified kernels on a small virtual PC.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Image loaders. Every size and offset read from an image is checked against the file and
  * against guest memory; a bad image is refused with a message that says what is wrong.

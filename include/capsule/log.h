@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One logging API for the VMM: levels, printf checking, debug lines name the function. */
 #ifndef CAPSULE_LOG_H
 #define CAPSULE_LOG_H

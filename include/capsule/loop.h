@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One small event loop (epoll) for the VMM's service threads: sources are file descriptors
  * with a handler, a stop eventfd ends loop_run from any thread, and a periodic tick serves

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest memory: one memfd-backed region from guest-physical 0, and the single checked path
  * from a guest-physical address to host memory. Nothing else in the VMM turns a guest

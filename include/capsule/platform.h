@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The legacy PC devices of an HVM domain, each a few registers on the port bus:
  *   uart.c        16550A at 0x3f8, IRQ 4: output to a FILE, input from an fd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PV domains: guests built with the guest kit that run at CPL 3 and talk to the VMM through
  * hypercalls, event channels and shared pages (docs/pv-abi.md).

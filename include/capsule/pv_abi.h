@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Capsule PV domain ABI, version 1: the one header shared by the VMM and its guests.
  *

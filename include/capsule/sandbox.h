@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sandbox: every thread of the VMM runs under a seccomp allowlist for its kind
  * (src/util/sandbox_rules.h), and once the domain is set up the process holds no

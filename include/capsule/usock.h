@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Listening Unix sockets at a path, made safely: an existing file that is not a socket is
  * never deleted, a socket some live process listens on is never stolen, and the mode is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Virtio device models. Three layers, one file each in src/virtio/:
  *   queue.c  the split virtqueue as the device sees it: every descriptor from the guest is

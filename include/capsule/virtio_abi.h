@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Virtio 1.x structures shared by the device models (src/virtio/) and the guest kit's
  * drivers: split virtqueue layout, virtio-mmio (version 2) registers, and device configs.

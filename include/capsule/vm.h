@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The core: a VM owns its KVM file descriptors, guest memory, I/O buses and vCPUs; a vCPU
  * is a thread whose run loop dispatches KVM exits through a table (src/core/exit.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The control socket of a running domain, and `capsule control`, its client. One command
  * per connection, a line each way (a command ends at a newline or when the client shuts

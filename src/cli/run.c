@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capsule run: options -> domain_config -> domain, run in the foreground, exit with its status. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CPUID: what KVM can really run (KVM_GET_SUPPORTED_CPUID, asked once per VM), with each
  * vCPU's APIC ID and a topology of N single-threaded cores in one package.

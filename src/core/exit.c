@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The exit table: one handler per KVM exit reason, each returning what the vCPU loop does
  * next. An exit without a handler ends the domain with a report, never a hang.

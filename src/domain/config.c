@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* struct domain_config: defaults, and the one place a configuration is checked. */
 #include <stdio.h>
 #include <string.h>

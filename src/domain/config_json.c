@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A domain configuration from JSON (capsule run --config FILE, and the API): the schema is
  * docs/domain-config.schema.json. Every key is known or refused by name, every value has

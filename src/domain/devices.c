@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device table: every kind of device a domain can have, one row each. The CLI's
  * options, --help, the configuration checks and the domain's boot all read it.

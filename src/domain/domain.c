@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A domain's life: created (files and backends open), then boots, each on a fresh VM,
  * until one ends for good by the lifecycle actions. d->lock guards state, vm and the

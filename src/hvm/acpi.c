@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ACPI tables in the BIOS area (0xe0000), where Linux also finds them by scanning: RSDP,
  * XSDT, a hardware-reduced FADT (with the i8042 reset register), MADT (one local APIC per

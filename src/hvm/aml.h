@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Just enough of an AML encoder to describe Capsule's devices in the DSDT: scopes, devices,
  * names, integers, strings, EISA IDs and resource templates (ACPI 6.4, chapters 19 and 20).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The boot vCPU's first registers, as each boot protocol defines them. */
 #include <errno.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An HVM domain: the virtual PC around an unmodified kernel. */
 #include <errno.h>
 #include <string.h>

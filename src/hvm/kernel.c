@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loading an HVM kernel, chosen by looking at it: a bzImage (64-bit entry, zero page), an
  * ELF with a PVH note (32-bit entry, hvm_start_info), a multiboot kernel (32-bit entry,

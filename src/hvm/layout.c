@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HVM memory map: what the E820 table, multiboot and PVH all report. */
 #include "capsule/hvm.h"
 

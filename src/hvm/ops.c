@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HVM kind of domain (struct domain_ops): an unmodified kernel on a small PC. */
 #include "capsule/domain.h"
 

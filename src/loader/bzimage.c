@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Linux bzImage, x86 boot protocol 2.10 or later (Documentation/arch/x86/boot.rst). Only
  * the setup header is read here; src/hvm/linux.c builds the zero page and enters the

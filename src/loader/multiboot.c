@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Multiboot v1 kernels (the format small test kernels use). The header is in the first
  * 8 KiB, 4-byte aligned; with flag 16 it gives load addresses (the a.out kludge), otherwise

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The event loop (include/capsule/loop.h): epoll, a stop eventfd, a periodic tick. */
 #include <errno.h>
 #include <string.h>

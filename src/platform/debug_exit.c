@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * QEMU's isa-debug-exit at port 0xf4: writing v ends the domain with exit status
  * (v << 1) | 1, so test kernels written for QEMU report their result unchanged.

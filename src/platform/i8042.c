@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The i8042 keyboard controller, reduced to what a guest uses to reset the machine. */
 #include <string.h>
 

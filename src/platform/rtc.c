@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CMOS real-time clock: the host's UTC time, in BCD and 24-hour mode. */
 #include <string.h>
 #include <time.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A 16550A UART. Output bytes go to a FILE (stdout), flushed at each newline; input comes
  * from an fd through a thread. Interrupts follow the 16550's priorities: received data,

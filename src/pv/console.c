@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The console ring: the guest appends bytes and advances prod, then one hypercall drains
  * everything written so far. The VMM keeps its own consumer index; the ring's `cons` only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The supervisor world of a PV domain, built by the VMM: the guest runs at CPL 3 and only
  * ever enters CPL 0 through an exception, which lands in a stub that reports to the VMM.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio devices of a PV domain: placed in the window after RAM, interrupting by event. */
 #include "capsule/log.h"
 #include "capsule/pv.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building a PV domain from an image and running it: the order of the steps is the ABI. */
 #include <errno.h>
 #include <stdio.h>

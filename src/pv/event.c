@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Event channels (Xen's bitmaps, within one domain, without an upcall: docs/pv-abi.md §8):
  * a port notifies one vCPU. Raising it sets its pending bit in shared_info; if the port is

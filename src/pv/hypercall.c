@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The hypercall port. The argument struct is copied out of guest memory once (another
  * vCPU may be rewriting it), every field is checked by the handler that uses it, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PV kind of domain (struct domain_ops): a Capsule PV image at CPL 3. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One-shot timers, one per vCPU, in domain time. One thread per domain sleeps until the
  * earliest deadline and raises the bound event channel of each timer that expired.

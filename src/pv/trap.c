@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Exceptions in a PV domain. The supervisor stubs built in cpu_tables.c push the vector
  * and error code and `out` to PV_TRAP_PORT; the frame on the trap stack tells us where the

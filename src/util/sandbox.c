@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sandbox. The allowlists are in sandbox_rules.h, compiled to BPF at build time
  * (build/gen/seccomp_bpf.c, by tools/seccomp-gen.c). A call outside them raises SIGSYS,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The seccomp allowlists, one per kind of thread, each system call with the reason it is
  * needed. tools/seccomp-gen.c compiles them to BPF at build time (with libseccomp);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Listening Unix sockets at a path (include/capsule/usock.h). */
 #include <errno.h>
 #include <fcntl.h>

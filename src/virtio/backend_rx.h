@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A receive path shared by the console and the network device: a thread reads from a host
  * fd into one pending buffer, then hands it to the device under its lock; when the guest has

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio-balloon. The host sets a target (config num_pages); the driver inflates by handing
  * page frame numbers back, and Capsule punches those pages out of the memfd, so the VMM's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio-blk on a raw image file. All requests available at a kick are parsed, checked
  * against the disk size, and submitted to io_uring together; a flush is queued with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-console, one port: transmit goes to a FILE (stdout), receive comes from an fd. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The virtio-mmio transport, version 2. Register accesses arrive from vCPU threads as MMIO
  * exits; queue notifications arrive on eventfds that KVM signals itself (KVM_IOEVENTFD), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio-net on a TAP device. Transmit: every chain is a 12-byte virtio_net_hdr and a frame,
  * written to the TAP. Receive: a frame read from the TAP is spread over as many receive

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The split virtqueue, device side. The guest owns the rings and may rewrite them at any
  * moment, so every descriptor is copied once before it is used, every address goes through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio-rng: the device-writable buffers are filled from getrandom(), at most
  * RNG_MAX_REQUEST bytes a chain: the used length tells the driver how much it got (virtio

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-BLK-1 R-BLK-2 R-BLK-3 R-BLK-4
  * block: what makes it return 1 at once, what wakes it, its deadline, and what it does not

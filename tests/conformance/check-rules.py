@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Keep docs/pv-abi.md, include/capsule/pv_abi.h and the conformance suite in step.
 
     check-rules.py              check; one line per problem, exit 1 if there is any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-CON-1 R-CON-2 R-CON-3 R-CON-4 R-CON-5 R-CON-6
  * The console ring's arithmetic, driven byte by byte; the runner checks what reached

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-DEV-3 R-DEV-4 R-DEV-5 R-EV-13
  * What devices may touch, through a minimal virtio-mmio driver (xtf_virtio.c): rings and

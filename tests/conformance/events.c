@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-EV-1 R-EV-2 R-EV-3 R-EV-4 R-EV-5 R-EV-6 R-EV-7 R-EV-8 R-EV-9 R-EV-10 R-EV-11
  * Rules: R-EV-12

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-FLT-1 R-FLT-2
  * Exceptions end the domain with a report that names the exception and where it was.

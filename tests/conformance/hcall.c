@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-HC-1 R-HC-2 R-HC-3 R-HC-4 R-HC-5 R-HC-6 R-HC-7 R-HC-8 R-HC-9 R-DEV-2 R-FLT-2
  * The hypercall calling convention: the port, EAX, the argument block and what makes its

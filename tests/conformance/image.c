@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-IMG-5 R-IMG-7 R-IMG-8 R-IMG-9 R-SI-4
  * An image as the loader placed it: at its p_paddr, with everything between a segment's

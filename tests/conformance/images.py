@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Craft PV images that break one rule of docs/pv-abi.md "Image" each (R-IMG-*).
 
 usage: images.py VARIANT GOOD.elf OUT [MEM_BYTES]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-MEM-1 R-MEM-2 R-MEM-3 R-MEM-4 R-MEM-5 R-DEV-1
  * The guest-physical map from the guest's side: what is mapped for it, what faults.

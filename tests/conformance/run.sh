@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The PV ABI conformance suite (docs/pv-abi.md, section 14): boots each case and checks
 # capsule's exit status and output. Every case names the rules it tests; the table in the
 # document must list the same cases for the same rules (check-rules.py, the first case).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-SD-1 R-SD-2 R-SD-3 R-SD-4 R-SD-5 R-SD-6
  * shutdown's reasons and codes; the runner checks capsule's exit status. "mode=" selects:

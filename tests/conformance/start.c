@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-START-1 R-START-2 R-START-3 R-START-4 R-START-5 R-START-6 R-START-7 R-START-8
  * Rules: R-START-9

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-SI-1 R-SI-2 R-SI-3 R-SI-5 R-SI-6 R-SI-7 R-EV-13 R-TIME-1
  * start_info field by field. The runner passes what it asked capsule for on the command

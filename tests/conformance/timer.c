@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-TM-1 R-TM-2 R-TM-3 R-TM-4 R-TM-5 R-TM-6 R-TIME-1 R-TIME-2
  * One-shot per-vCPU timers and domain time. Run with --vcpus 2 ("part=" selects).

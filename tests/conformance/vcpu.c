@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Rules: R-VCPU-1 R-VCPU-2 R-VCPU-3 R-VCPU-4 R-VCPU-5 R-VCPU-6 R-DEV-2
  * vcpu_up and vcpu_down: the three states, the start state of a secondary vCPU, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The framework's C half: start-up, the hypercall wrapper, a console ring writer and a
  * small printf, the result line, and secondary vCPUs. Written from docs/pv-abi.md alone.

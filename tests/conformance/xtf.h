@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The conformance suite's framework (in the style of the Xen Test Framework): what a
  * stranger writes from docs/pv-abi.md and include/capsule/pv_abi.h alone, without the

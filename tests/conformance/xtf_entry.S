@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The image's Capsule note and the two entry points (docs/pv-abi.md, "Image" and "Start").
  * Both entries save every register exactly as Capsule set it, before any instruction that

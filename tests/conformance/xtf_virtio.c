@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A minimal virtio-mmio driver for the device rules (R-DEV-*): find a device in
  * start_info, negotiate VERSION_1, place a split queue wherever the test says, post one

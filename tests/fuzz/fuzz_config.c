@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the JSON domain configuration (src/domain/config_json.c) and its
  * validation: any bytes must give a configuration or a message, never a crash.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the virtio device models. The input is guest memory: its first
  * bytes choose the queue size, features, device and queue, and the rest is copied over the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Seed inputs for fuzz_virtio: one well-formed request per device, against the memory
 layout of tests/fuzz/fuzz_virtio.c (control bytes, avail ring at 0x10, used at 0x100,
 descriptors at 0x400, buffers from 0x800). libFuzzer mutates them from there, so it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* start_info, shared_info and time as the ABI promises them. Run with --vcpus 2 --mem 96. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Faults the way its command line says; the VMM must report it and end the domain. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vCPUs that go down while the host pauses and resumes the domain in a loop (the pause
  * deadlock of the hostile-findings issue): every secondary vCPU spins for its own time,

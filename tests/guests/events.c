@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Event channels between vCPUs: ping-pong, blocking wake-ups, and every bad port refused. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Powers off with the code in its command line ("reboot" reboots instead). */
 #include "kit.h"
 

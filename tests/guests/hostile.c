@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Garbage hypercall pointers, widths, numbers and arguments: errors, never a dead VMM. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every vCPU comes up with its own id and stack; bad vCPU numbers are refused. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Never ends: `capsule run --timeout` must destroy it. */
 #include "kit.h"
 

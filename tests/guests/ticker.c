@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prints a numbered tick every 20 ms for ever: for pause and resume tests. */
 #include "kit.h"
 

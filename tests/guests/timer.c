@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Blocking with deadlines, timers, cancelling, and masked timer events. */
 #include "kit.h"
 

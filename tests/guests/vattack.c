@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A guest that asks its devices to write its VMM-owned pages (docs/pv-abi.md, "Guest-physical
  * ranges devices may touch"), as an attacker reaching CPL 0 would. `--cmdline ATTACK`:

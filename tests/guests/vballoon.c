@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio-balloon: touch `--cmdline MiB` of memory and free it to the page pool, then follow
  * the host's target: inflate (the host releases the pages) and deflate (we touch the pages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Requests far larger than a device should serve, as a hostile driver sends them.
  * `--cmdline CASE`:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio-blk: the host filled sector s of the first half with (s*31 + i) & 0xff; read and
  * check it all in batches, write our own pattern (s*17 + i + 5) over the second half, flush,

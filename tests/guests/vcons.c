@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-console: echo each line in capitals until "quit". */
 #include "virtio.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Malformed rings, written by hand into a virtio-rng queue: each must put the device into
  * DEVICE_NEEDS_RESET, never hurt the VMM; after a reset the device works again, and the

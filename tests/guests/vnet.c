@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio-net: `--cmdline "IP PEER"`. Say hello to PEER:9000 over UDP, answer ARP and ping,
  * echo every datagram sent to port 7, and power off when one says "quit".

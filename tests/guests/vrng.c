@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-rng: two reads differ and look random (about half the bits set). */
 #include "virtio.h"
 

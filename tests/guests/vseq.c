@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Data safety: write numbered 4 KiB blocks in batches, flush each batch, and only then say
  * "acked G N" (blocks 0..N-1 of generation G are on stable storage). The host kills the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reset through the i8042: the VMM restarts the domain (or exits with --no-reboot). */
 #include "hvm.h"
 

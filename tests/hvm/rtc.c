@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CMOS clock reads the host's date (the command line says which: YYYY-MM-DD). */
 #include "hvm.h"
 

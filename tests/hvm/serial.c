@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The smallest HVM test kernel: the serial port, the boot information, the debug exit. */
 #include "hvm.h"
 

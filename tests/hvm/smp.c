@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every vCPU comes up through INIT-SIPI-SIPI and the real-mode trampoline. */
 #include "hvm.h"
 

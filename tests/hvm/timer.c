@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A timer interrupt: the local APIC timer, periodic, through the IDT, while the CPU halts. */
 #include "hvm.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A virtio interrupt: the kernel finds the virtio-rng device from its
  * virtio_mmio.device=SIZE@BASE:GSI command line, routes the GSI through the IOAPIC and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Disk images for the virtio-blk tests.
 
   disk.py make PATH         8192 sectors: sector s < 4096 holds (s*31 + i) & 0xff, the rest 0

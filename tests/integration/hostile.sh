@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hostile guests, clients and faults (sourced by run.sh: uses its helpers and counters).
 # One block per finding of the hostile-findings issue; each fails on the code before the fix.
 

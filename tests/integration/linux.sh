@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The first minute of a real Linux boot (Debian's cloud kernel): boots it in an HVM domain
 # with 2 vCPUs, 512 MiB and an initrd, and checks from the serial log that Linux echoed
 # Capsule's command line, printed Capsule's E820 map, found the ACPI tables and both CPUs

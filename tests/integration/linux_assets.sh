@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fetches Debian's cloud kernel and prepares what the first-minute Linux test boots:
 #   DIR/vmlinuz   the bzImage from linux-image-cloud-amd64
 #   DIR/vmlinux   the uncompressed ELF inside it (payload decompressed with lz4)

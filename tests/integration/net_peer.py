@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The host side of the virtio-net test, run inside the test's network namespace.
 
 Listens before the link comes up (the guest says hello as soon as ARP answers), then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Integration tests: boot real domains with build/capsule and check what they print and
 # how they exit. Each case names the exit status it expects and patterns (extended regular
 # expressions) that stdout and stderr must match. Ends with "N passed, N failed".
@@ -386,6 +387,12 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 	expect kvm-permission 125 '' 'cannot open /dev/kvm: permission denied' \
 		-- setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/capsule" run "$tmp/hello.elf"
 fi
+
+# --- every source file says its licence (LICENSE: Apache-2.0)
+missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' Makefile 2>/dev/null |
+	while read -r f; do head -n 3 "$f" | grep -q 'SPDX-License-Identifier: Apache-2.0' || echo "$f"; done)
+[ -z "$missing" ] && [ -f LICENSE ] && report spdx-in-every-source-file 1 "" ||
+	report spdx-in-every-source-file 0 "no SPDX line: $(echo $missing | head -c 300)"
 
 # --- hostile guests, clients and faults
 . tests/integration/hostile.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Check a disk written by tests/guests/vseq.elf against the last line it acknowledged.
 
   vseq.py DISK LOG   exit 0 if every acknowledged block holds what the guest wrote

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The I/O bus: registration rules and lookup of whole accesses. */
 #include <errno.h>
 #include <setjmp.h>

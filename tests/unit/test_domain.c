@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The domain object: configuration checks (every message), the device table, the event
  * loop, and two real domains running at once in one process (needs /dev/kvm and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ELF loader against hand-built images: good ones load, lying ones are refused. */
 #include <elf.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HVM pieces without KVM: ACPI tables (checksums, and iasl must disassemble them), the
  * bzImage and multiboot parsers against hand-made images, the UART and RTC registers.

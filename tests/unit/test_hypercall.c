@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hypercalls against fake guest memory, no KVM: argument-address checks on the port,
  * every handler's range checks, event channel semantics, the console ring.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The checked guest-physical accessor: bounds, overflow, and the copies built on it. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A PV domain's VMM-owned pages (docs/pv-abi.md): the page tables map none of them to CPL 3,
  * guest memory refuses them to devices and hypercalls, and a virtqueue pointed at them

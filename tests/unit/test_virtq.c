@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device side of the split virtqueue and the mmio transport, against fake guest
  * memory: good chains are returned whole, every malformed ring is refused with a reason.

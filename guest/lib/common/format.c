@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vsnprintf: %d %i %u %x %X %p %s %c %%, with 0/-/width, and l, ll, z length modifiers. */
 #include "kit.h"
 

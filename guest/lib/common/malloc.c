@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A simple allocator: blocks of power-of-two sizes carved from start_info's free RAM, and
  * one free list per size class. Freed memory is reused, never given back to the VMM.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The string and memory functions the compiler and guests expect. */
 #include "kit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Spin locks and console formatting: the same for every guest flavour. */
 #include "kit.h"
 

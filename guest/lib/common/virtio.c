@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The driver side of virtio-mmio and split virtqueues, for every guest flavour. */
 #include "virtio.h"
 

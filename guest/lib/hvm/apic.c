@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Local APIC, IOAPIC and bringing up the other CPUs. */
 #include "hvm.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Linked into a kernel, this makes it bootable through PVH (XEN_ELFNOTE_PHYS32_ENTRY). */
 	.section .note.Xen, "a"
 	.balign 4

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HVM kit runtime: boot information, serial console, exit, interrupts. */
 #include "hvm.h"
 #include "virtio.h"

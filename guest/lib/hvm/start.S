@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HVM kernel entry: multiboot v1 (EAX = 0x2badb002, EBX = info) or PVH (EBX = start info),
  * both in flat 32-bit protected mode without paging. Identity-map 4 GiB, enter long mode,

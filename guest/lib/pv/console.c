@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Console output through the shared ring: bytes go in, a hypercall per line drains them. */
 #include "kit_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Event channels and timers on top of the hypercalls and shared_info bitmaps. */
 #include "kit_internal.h"
 

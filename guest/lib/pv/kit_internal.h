@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the kit's own files share. */
 #ifndef KIT_INTERNAL_H
 #define KIT_INTERNAL_H

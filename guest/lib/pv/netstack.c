@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The least IPv4 a test guest needs: ARP replies and requests, ICMP echo replies, UDP. */
 #include "virtio.h"
 

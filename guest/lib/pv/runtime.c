@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Start-up, hypercall wrappers, time and vCPUs. */
 #include "kit_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Entry points of a PV guest (docs/pv-abi.md, "Start"). */
 	.section .note.capsule, "a"
 	.balign 4

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-balloon driver: pages come from (and go back to) the kit's allocator. */
 #include "virtio.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-blk driver: batches of requests, one kick each batch. */
 #include "virtio.h"
 

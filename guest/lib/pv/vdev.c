@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio device discovery and waiting, PV flavour: start_info and event channels. */
 #include "virtio.h"
 

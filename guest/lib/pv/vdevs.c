@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The virtio console driver (PV: found through start_info). */
 #include "virtio.h"
 

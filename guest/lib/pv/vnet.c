@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-net driver with mergeable receive buffers. */
 #include "virtio.h"
 
