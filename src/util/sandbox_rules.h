@@ -75,6 +75,7 @@ static const struct sandbox_rule service_rules[] = {
 	{SCMP_SYS(epoll_pwait), "the event loop"},
 	{SCMP_SYS(epoll_ctl), "the event loop"},
 	{SCMP_SYS(rt_sigtimedwait), "the signal thread (sigwaitinfo)"},
+	{SCMP_SYS(sendto), "API responses: send(MSG_NOSIGNAL), a client gone is no SIGPIPE"},
 };
 
 static const struct sandbox_rule vmm_rules[] = {
