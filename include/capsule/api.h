@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP/1.1 + JSON API server (src/api/): a small, strict server on the event loop,
  * serving one Unix socket from one confined thread. Routes are a table of method, path

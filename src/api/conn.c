@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One API connection: read what the client sends into its parser, answer each whole
  * request in order (route, handler, response), and send the answers as the socket takes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The incremental HTTP/1.1 request parser (include/capsule/api.h). Input is buffered
  * (one whole request at most, HTTP_BUF_MAX bytes) and looked at once: every byte is

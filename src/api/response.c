@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Response heads and JSON bodies (include/capsule/api.h). */
 #include <jansson.h>
 #include <stdarg.h>

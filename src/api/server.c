@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The API server's thread (include/capsule/api.h): the listening socket and the client
  * slots on one event loop, the tick that enforces timeouts, start and stop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Inside the API server (src/api/): what server.c, conn.c and stream.c share. */
 #ifndef CAPSULE_API_SERVER_H
 #define CAPSULE_API_SERVER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Streaming responses: api_stream_send, from any thread, formats a line once as a chunk
  * and queues it under the server's lock (bounded: STREAM_QUEUE_MAX bytes), then wakes the
