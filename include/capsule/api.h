@@ -90,9 +90,10 @@ int api_server_start_opts(struct api_server **out, int listen_fd,
 			  const struct api_route *routes, size_t nr_routes, void *ctx,
 			  const struct api_options *opts);
 /*
- * Send line (one event, a JSON text without newlines; a '\n' is added) as one chunk on
- * every open streaming response. Safe from any thread, including a handler; the line is
- * copied. 0, or -ENOBUFS if too many lines are waiting (this one is dropped), -ENOMEM.
+ * Send line (one event, a JSON text without newlines; a '\n' is added unless it ends with
+ * one) as one chunk on every open streaming response. Safe from any thread, including a
+ * handler; the line is copied. 0, or -ENOBUFS if 128 KiB of lines wait for the server's thread already (this
+ * one is dropped), -EMSGSIZE for a line over HTTP_MAX_BODY, -ENOMEM.
  * Not after (or during) api_server_stop.
  */
 int api_stream_send(struct api_server *s, const char *line);

@@ -10,8 +10,9 @@
 
 /* Pending output past which a connection's next pipelined request waits its turn. */
 #define OUT_HIGH (64u << 10)
-/* Lines api_stream_send may queue (bytes) before the loop takes them. */
-#define STREAM_QUEUE_MAX (4u << 20)
+/* Lines api_stream_send may queue (bytes) before the loop takes them: half a client's
+ * bound, so that one batch never drops a client that keeps up. */
+#define STREAM_QUEUE_MAX (HTTP_MAX_STREAM_BUFFER / 2)
 
 struct obuf {
 	char *data; /* malloc'd while there is output */
@@ -78,7 +79,7 @@ void server_slot_freed(struct api_server *s);
 
 /* stream.c */
 void stream_ready(struct loop *l, struct loop_source *src, uint32_t events);
-/* Send data (one event, or a stream response's first body) to a streaming connection. */
+/* Queue data (a stream response's first body) to a streaming connection as one line. */
 int stream_chunk(struct conn *c, const char *data, size_t n);
 void stream_end_all(struct api_server *s);
 

@@ -17,14 +17,16 @@
 
 int stream_chunk(struct conn *c, const char *data, size_t n)
 {
+	bool nl = !n || data[n - 1] != '\n'; /* every event is a line */
 	char hex[24];
-	int h;
+	int h = snprintf(hex, sizeof(hex), "%zx\r\n", n + nl);
 
-	if (!c->chunked)
-		return conn_append(c, data, n);
-	h = snprintf(hex, sizeof(hex), "%zx\r\n", n);
-	return conn_append(c, hex, (size_t)h) || conn_append(c, data, n) ||
-	       conn_append(c, "\r\n", 2) ? -ENOMEM : 0;
+	if (c->chunked && conn_append(c, hex, (size_t)h))
+		return -ENOMEM;
+	if (conn_append(c, data, n) || (nl && conn_append(c, "\n", 1)) ||
+	    (c->chunked && conn_append(c, "\r\n", 2)))
+		return -ENOMEM;
+	return 0;
 }
 
 int api_stream_send(struct api_server *s, const char *line)
@@ -35,8 +37,8 @@ int api_stream_send(struct api_server *s, const char *line)
 	char hex[24];
 	int h = snprintf(hex, sizeof(hex), "%zx\r\n", data_len), rc = 0;
 
-	if (data_len > HTTP_MAX_STREAM_BUFFER / 2)
-		return -ENOBUFS;
+	if (data_len > HTTP_MAX_BODY)
+		return -EMSGSIZE;
 	if (!(m = malloc(sizeof(*m) + (size_t)h + data_len + 2)))
 		return -ENOMEM;
 	m->next = NULL;
