@@ -500,6 +500,36 @@ static int world_up(void **state)
 	return 0;
 }
 
+/* The server threads run under the service allowlist, as in capsule run. */
+static void confined(void **state)
+{
+	char path[64], text[2048];
+	int found = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	(void)state;
+	while ((e = readdir(d))) {
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/status", e->d_name);
+		if (e->d_name[0] == '.' || !(f = fopen(path, "r")))
+			continue;
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = 0;
+		fclose(f);
+		if (strncmp(text, "Name:\tapi\n", 10) && strncmp(text, "Name:\tapi-test\n", 15))
+			continue;
+		found++;
+#if !defined(__SANITIZE_ADDRESS__) /* sandbox_enter confines nothing under ASan */
+		assert_non_null(strstr(text, "\nSeccomp:\t2\n"));
+#endif
+	}
+	closedir(d);
+	assert_int_equal(found, 2);
+}
+
 static void statuses(void **state)
 {
 	struct world *w = *state;
@@ -777,8 +807,14 @@ static void streams(void **state)
 {
 	struct world *w = *state;
 	char r[4096], line[1024], want[1100];
-	int a = dial(&w->sock), b = dial(&w->sock);
+	int a = dial(&w->sock), b = dial(&w->sock), c = dial(&w->sock);
 
+	assert_true(puts_(c, "GET /events HTTP/1.0\r\n\r\n")); /* no chunks: until close */
+	slurp(c, r, sizeof(r), "start\"}\n");
+	assert_int_equal(status(r), 200);
+	assert_null(strstr(r, "Transfer-Encoding"));
+	assert_null(strstr(r, "Content-Length"));
+	assert_non_null(strstr(r, "\r\nConnection: close\r\n\r\n{\"stream\": \"start\"}\n"));
 	assert_true(puts_(a, "GET /events" H11 "\r\n"));
 	slurp(a, r, sizeof(r), "start\"}\n\r\n");
 	assert_int_equal(status(r), 200);
@@ -787,9 +823,12 @@ static void streams(void **state)
 	assert_non_null(strstr(r, "\r\n\r\n14\r\n{\"stream\": \"start\"}\n\r\n"));
 	assert_int_equal(api_stream_send(w->s, "{\"n\":1}"), 0);
 	check_chunk(a, "8\r\n{\"n\":1}\n\r\n");
+	check_chunk(c, "{\"n\":1}\n");
 	assert_int_equal(api_stream_send(w->s, "{\"n\":2}\n"), 0);
 	check_chunk(a, "8\r\n{\"n\":2}\n\r\n");
-	/* b subscribes and never reads: a MiB of lines later it is gone; a got every one. */
+	check_chunk(c, "{\"n\":2}\n");
+	/* b subscribes and never reads, c reads no more: a MiB of lines later both are gone,
+	 * and a got every line. */
 	assert_true(puts_(b, "GET /events" H11 "\r\n"));
 	usleep(100000);
 	memset(line, 'e', sizeof(line) - 1);
@@ -799,14 +838,14 @@ static void streams(void **state)
 		assert_int_equal(api_stream_send(w->s, line), 0);
 		check_chunk(a, want);
 	}
-	wait_fds(w->fds_running + 3); /* a's two ends, b's own */
+	wait_fds(w->fds_running + 4); /* a's two ends, b's and c's own */
 	api_server_stop(w->s);
 	slurp(a, r, sizeof(r), NULL);
 	assert_string_equal(r, "0\r\n\r\n");
 	api_server_stop(w->s2);
 	usock_close(&w->sock);
 	usock_close(&w->sock2);
-	close(a), close(b);
+	close(a), close(b), close(c);
 	assert_int_equal(fds(), w->fds_before);
 }
 
@@ -820,6 +859,7 @@ int main(void)
 		cmocka_unit_test(responses),
 	};
 	const struct CMUnitTest server[] = {
+		cmocka_unit_test(confined),
 		cmocka_unit_test(statuses),
 		cmocka_unit_test(header_too_large),
 		cmocka_unit_test(keep_alive),
