@@ -104,9 +104,9 @@ static void accept_ready(struct loop *l, struct loop_source *src, uint32_t event
 		}
 		fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			/* Out of descriptors or memory: the socket stays readable, so stop
-			 * watching it until the next tick rather than spin. */
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			/* Out of descriptors or memory (or not a listening socket at all): it
+			 * stays readable, so stop watching it until the next tick, not spin. */
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				pause_accepting(s);
 			return; /* EAGAIN: all taken */
 		}

@@ -843,8 +843,13 @@ static void streams(void **state)
 	slurp(a, r, sizeof(r), NULL);
 	assert_string_equal(r, "0\r\n\r\n");
 	api_server_stop(w->s2);
-	usock_close(&w->sock);
-	usock_close(&w->sock2);
+	for (int i = 0; i < 2; i++) {
+		struct usock *u = i ? &w->sock2 : &w->sock;
+
+		snprintf(line, sizeof(line), "%s.lock", u->path);
+		usock_close(u);
+		unlink(line); /* left behind on purpose by usock, but this is a test */
+	}
 	close(a), close(b), close(c);
 	assert_int_equal(fds(), w->fds_before);
 }
