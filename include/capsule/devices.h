@@ -24,6 +24,9 @@ struct blk_backend;
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen);
 void blk_close(struct blk_backend *b);
 void blk_init_config(struct blk_backend *b, struct virtio_dev *d);
+/* Tests: submit one request of this io_uring opcode on the disk's ring; its result (the
+ * restricted ring refuses anything but readv, writev and fsync with -EACCES). */
+int blk_ring_try_op(struct blk_backend *b, uint8_t opcode);
 
 /* The parsed form of one block request: what the fuzzer and the unit tests check. */
 struct blk_request {

@@ -50,7 +50,7 @@ struct control {
 };
 
 /* A whole decimal number and nothing else (no sign, no spaces): 0, or -1. */
-static int parse_mib(const char *text, unsigned long long *v)
+static int parse_number(const char *text, unsigned long long *v)
 {
 	char *end;
 
@@ -70,7 +70,7 @@ static void balloon_cmd(struct control *c, int nargs, const char *arg, char *out
 		snprintf(out, len, "error: this domain has no balloon (capsule run --balloon MIB)");
 	} else if (nargs == 0) {
 		balloon_describe(d->balloon, out, len);
-	} else if (max = d->cfg.mem_mib, nargs > 1 || parse_mib(arg, &mib) || mib > max) {
+	} else if (max = d->cfg.mem_mib, nargs > 1 || parse_number(arg, &mib) || mib > max) {
 		snprintf(out, len, "error: usage: balloon [MIB], MIB a whole number from 0 to %llu "
 			 "(the domain's memory)", max);
 	} else {
@@ -78,6 +78,30 @@ static void balloon_cmd(struct control *c, int nargs, const char *arg, char *out
 		snprintf(out, len, "ok: balloon target %llu MiB", mib);
 	}
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* shutdown [GRACE_S] (default 30) and reboot: ask the guest, as xl shutdown does. */
+static void request(struct control *c, const char *word, int nargs, const char *arg, char *out,
+		    size_t len)
+{
+	bool reboot = word[0] == 'r';
+	unsigned long long grace = DOMAIN_SHUTDOWN_GRACE_S;
+	int r;
+
+	if (nargs > (reboot ? 0 : 1) || (nargs == 1 && (parse_number(arg, &grace) || grace > 3600))) {
+		snprintf(out, len, "error: usage: shutdown [GRACE_S] (0 to 3600), reboot");
+		return;
+	}
+	r = domain_shutdown(c->dom, reboot, (unsigned)grace);
+	if (r == -ENOTSUP)
+		snprintf(out, len, "error: an HVM domain cannot be asked yet (no ACPI power button)");
+	else if (r < 0)
+		snprintf(out, len, "error: no domain is running");
+	else if (reboot)
+		snprintf(out, len, "ok: asked the guest to reboot");
+	else
+		snprintf(out, len, "ok: asked the guest to power off; destroyed in %llu s if not",
+			 grace);
 }
 
 /* The answer to one command line, in out. */
@@ -91,9 +115,11 @@ static void reply(struct control *c, const char *cmd, char *out, size_t len)
 		snprintf(out, len, "error: empty command");
 	else if (!strcmp(word, "balloon"))
 		balloon_cmd(c, n - 1, arg, out, len);
+	else if (!strcmp(word, "shutdown") || !strcmp(word, "reboot"))
+		request(c, word, n - 1, arg, out, len);
 	else if (strcmp(word, "pause") && strcmp(word, "resume"))
-		snprintf(out, len, "error: unknown command '%s' (balloon [MIB], pause, resume)",
-			 word);
+		snprintf(out, len, "error: unknown command '%s' (balloon [MIB], pause, resume, "
+			 "shutdown [GRACE_S], reboot)", word);
 	else if (n > 1)
 		snprintf(out, len, "error: %s takes no arguments", word);
 	else if (word[0] == 'r' && domain_resume(c->dom) < 0)
@@ -205,11 +231,16 @@ static void sweep(struct loop *l, void *opaque)
 	struct control *c = opaque;
 	uint64_t now = monotonic_ns();
 
-	(void)l;
-	for (unsigned i = 0; i < CONTROL_CLIENTS; i++)
-		if (c->clients[i].src.fd >= 0 &&
-		    now - c->clients[i].since > CONTROL_IDLE_MS * 1000000ull)
-			answer(c, &c->clients[i], "error: no command within 2 s; closing");
+	for (unsigned i = 0; i < CONTROL_CLIENTS; i++) {
+		struct client *cl = &c->clients[i];
+
+		if (cl->src.fd < 0 || now - cl->since <= CONTROL_IDLE_MS * 1000000ull)
+			continue;
+		/* Its command may be waiting, unread, behind a long command (a pause). */
+		client_ready(l, &cl->src, EPOLLIN);
+		if (cl->src.fd >= 0)
+			answer(c, cl, "error: no command within 2 s; closing");
+	}
 }
 
 static void *control_thread(void *arg)

@@ -70,9 +70,10 @@ void *gmem_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)
 
 	if (!p)
 		return NULL;
-	/* In RAM, so gpa + len cannot wrap. A zero-length access touches nothing. */
-	for (unsigned i = 0; i < m->nr_vmm_owned && len; i++)
-		if (gpa < m->vmm_owned[i].end && gpa + len > m->vmm_owned[i].start)
+	/* In RAM, so gpa + len cannot wrap. Even an empty range may not point into the VMM's
+	 * pages: a caller could still write through the pointer it got. */
+	for (unsigned i = 0; i < m->nr_vmm_owned; i++)
+		if (gpa < m->vmm_owned[i].end && gpa + (len ? len : 1) > m->vmm_owned[i].start)
 			return NULL;
 	return p;
 }

@@ -93,7 +93,9 @@ int usock_listen(struct usock *u, const char *path, mode_t mode, char *err, size
 	if (rc < 0)
 		goto fail_errno;
 	snprintf(u->path, sizeof(u->path), "%s", path); /* ours now: usock_close unlinks it */
-	if (chmod(path, mode) < 0 || listen(u->fd, BACKLOG) < 0)
+	/* No chmod of the path afterwards: it follows symbolic links, and the umask already
+	 * gave the socket its mode as bind created it. */
+	if (listen(u->fd, BACKLOG) < 0)
 		goto fail_errno;
 	return 0;
 fail_errno:

@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -41,7 +42,8 @@ struct blk_slot {
 	unsigned niov;
 	uint64_t expect;  /* bytes the I/O must move */
 	uint8_t status;
-	bool queued;      /* waits for an io_uring completion */
+	bool queued;      /* its I/O goes to io_uring */
+	bool in_flight;   /* submitted, its own completion not yet seen */
 };
 
 struct blk_backend {
@@ -51,6 +53,7 @@ struct blk_backend {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct io_uring ring;
 	bool have_ring;
+	uint64_t batch;   /* tags completions, so a stray one is never taken for another */
 	struct blk_slot slots[BLK_BATCH];
 };
 
@@ -182,7 +185,60 @@ static void submit_one(struct blk_backend *b, struct blk_slot *s, unsigned idx)
 		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
 	if (s->req.type == VIRTIO_BLK_T_FLUSH)
 		sqe->flags |= IOSQE_IO_DRAIN; /* after every write submitted before it */
-	io_uring_sqe_set_data64(sqe, idx);
+	io_uring_sqe_set_data64(sqe, b->batch * BLK_BATCH + idx);
+}
+
+/*
+ * The ring can do only what a disk does: readv, writev and fsync on our image, with no
+ * flag but IO_DRAIN. io_uring runs its requests without seccomp, so an unrestricted ring
+ * would let a thread that reaches it open, write or connect anything (the restrictions
+ * are set while the ring is disabled, and are final once it is enabled).
+ */
+static int ring_setup(struct blk_backend *b)
+{
+	struct io_uring_restriction r[] = {
+		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV},
+		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV},
+		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FSYNC},
+		{.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_IO_DRAIN},
+	};
+	int rc = io_uring_queue_init(BLK_BATCH * 2, &b->ring, IORING_SETUP_R_DISABLED);
+
+	if (rc)
+		return rc;
+	/* The system call itself: Debian's liburing.so does not export these two helpers. */
+	rc = (int)syscall(__NR_io_uring_register, b->ring.ring_fd, IORING_REGISTER_RESTRICTIONS,
+			  r, sizeof(r) / sizeof(r[0]));
+	if (!rc)
+		rc = (int)syscall(__NR_io_uring_register, b->ring.ring_fd,
+				  IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	rc = rc < 0 ? -errno : 0;
+	if (rc)
+		io_uring_queue_exit(&b->ring);
+	return rc;
+}
+
+int blk_ring_try_op(struct blk_backend *b, uint8_t opcode)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (!b->have_ring || !(sqe = io_uring_get_sqe(&b->ring)))
+		return -ENODEV;
+	io_uring_prep_nop(sqe);
+	sqe->opcode = opcode;
+	sqe->fd = -1;
+	io_uring_sqe_set_data64(sqe, ~0ull);
+	rc = io_uring_submit_and_wait(&b->ring, 1);
+	if (rc < 0)
+		return rc;
+	rc = io_uring_wait_cqe(&b->ring, &cqe);
+	if (rc < 0)
+		return rc;
+	rc = cqe->res;
+	io_uring_cqe_seen(&b->ring, cqe);
+	return rc;
 }
 
 /* Drop the first `n` bytes from an iovec array; returns the new count. */
@@ -249,39 +305,76 @@ static void do_sync(struct blk_backend *b, struct blk_slot *s)
 		complete_io(b, s, 0);
 }
 
+/* The ring is in an unknown state: tearing it down waits for everything in flight. */
+static void ring_reset(struct blk_backend *b, const char *why)
+{
+	log_warn("virtio-blk: io_uring %s; starting a new ring", why);
+	io_uring_queue_exit(&b->ring);
+	b->have_ring = ring_setup(b) == 0;
+}
+
+/*
+ * Submit the batch and wait for exactly its completions. A signal (a shell's SIGSTOP and
+ * SIGCONT, a debugger) interrupts the waits with -EINTR: they are simply retried. Each
+ * completion names its batch and slot; one from another batch is dropped, and a slot
+ * counts as done only with its own completion, so nothing is acknowledged early.
+ */
 static void run_batch(struct blk_backend *b, unsigned n)
 {
-	unsigned queued = 0;
+	unsigned queued = 0, submitted = 0;
+	int rc;
 
+	b->batch++;
 	for (unsigned i = 0; i < n; i++)
 		if (b->slots[i].queued) {
-			if (b->have_ring)
+			if (b->have_ring) {
 				submit_one(b, &b->slots[i], i);
-			else
+				b->slots[i].in_flight = true;
+			} else {
 				do_sync(b, &b->slots[i]);
+			}
 			queued++;
 		}
 	if (!b->have_ring || !queued)
 		return;
-	if (io_uring_submit_and_wait(&b->ring, queued) < 0) {
-		log_warn("virtio-blk: io_uring submit failed: %s", strerror(errno));
-		for (unsigned i = 0; i < n; i++)
-			b->slots[i].status = VIRTIO_BLK_S_IOERR;
-		return;
+	while (submitted < queued) {
+		rc = io_uring_submit(&b->ring);
+		if (rc == -EINTR || rc == -EAGAIN)
+			continue;
+		if (rc <= 0) {
+			ring_reset(b, "submit failed");
+			break;
+		}
+		submitted += (unsigned)rc;
 	}
 	while (queued) {
 		struct io_uring_cqe *cqe;
+		uint64_t tag;
 		struct blk_slot *s;
 		int64_t res;
 
-		if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+		rc = io_uring_wait_cqe(&b->ring, &cqe);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0) {
+			ring_reset(b, "wait failed");
 			break;
-		s = &b->slots[io_uring_cqe_get_data64(cqe) % BLK_BATCH];
+		}
+		tag = io_uring_cqe_get_data64(cqe);
 		res = cqe->res;
 		io_uring_cqe_seen(&b->ring, cqe);
+		s = &b->slots[tag % BLK_BATCH];
+		if (tag / BLK_BATCH != b->batch || !s->in_flight)
+			continue; /* not this batch's: a leftover of one that was reset */
+		s->in_flight = false;
 		complete_io(b, s, res);
 		queued--;
 	}
+	for (unsigned i = 0; i < n; i++) /* lost with a reset ring: failed, not done */
+		if (b->slots[i].in_flight) {
+			b->slots[i].in_flight = false;
+			b->slots[i].status = VIRTIO_BLK_S_IOERR;
+		}
 }
 
 static void blk_notify(struct virtio_dev *d, unsigned q)
@@ -316,9 +409,12 @@ static void blk_notify(struct virtio_dev *d, unsigned q)
 				uint32_t len = 1;
 
 				*s->req.status = s->status;
-				if (s->req.type == VIRTIO_BLK_T_IN || s->req.type == VIRTIO_BLK_T_GET_ID)
-					len += s->status == VIRTIO_BLK_S_OK ? (uint32_t)s->req.data_len
-									    : 0;
+				if (s->req.type == VIRTIO_BLK_T_IN && s->status == VIRTIO_BLK_S_OK)
+					len += (uint32_t)s->req.data_len;
+				else if (s->req.type == VIRTIO_BLK_T_GET_ID)
+					len += s->req.data_len < VIRTIO_BLK_ID_BYTES
+						       ? (uint32_t)s->req.data_len
+						       : VIRTIO_BLK_ID_BYTES;
 				virtio_complete(d, q, s->chain.head, len);
 			}
 			if (r < 0) {
@@ -424,7 +520,7 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 
 		set_serial(b, base ? base + 1 : path);
 	}
-	b->have_ring = io_uring_queue_init(BLK_BATCH * 2, &b->ring, 0) == 0;
+	b->have_ring = ring_setup(b) == 0;
 	if (!b->have_ring)
 		log_info("virtio-blk: io_uring unavailable; using synchronous I/O");
 	return b;

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-console, one port: transmit goes to a FILE (stdout), receive comes from an fd. */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "backend_rx.h"
 #include "capsule/devices.h"
+#include "capsule/vm.h"
 
 #define CONSOLE_RX 0
 #define CONSOLE_TX 1
@@ -17,6 +21,30 @@ struct console_backend {
 	bool rx_running;
 };
 
+/*
+ * Output that never holds up the end of the domain: whoever reads our stdout may stop
+ * reading (a stuck pipe, Ctrl-S), so we write only what poll says fits (a page at most,
+ * which a pipe with room takes whole) and give up once the domain has ended. The file's
+ * own flags stay as they are: stdout is shared with the shell.
+ */
+static void out_write(struct virtio_dev *d, int fd, const uint8_t *p, size_t n)
+{
+	while (n && !vm_ended(d->vm)) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		ssize_t w;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))
+			return; /* nobody reads: the output goes */
+		w = write(fd, p, n < 4096 ? n : 4096);
+		if (w < 0 && errno != EINTR && errno != EAGAIN)
+			return;
+		if (w > 0)
+			p += w, n -= (size_t)w;
+	}
+}
+
 static int64_t console_tx(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
 {
 	struct console_backend *cb = d->priv;
@@ -24,10 +52,10 @@ static int64_t console_tx(struct virtio_dev *d, unsigned q, const struct vq_chai
 	(void)q;
 	if (c->out_bytes > CONSOLE_TX_MAX)
 		return -1; /* segments may overlap: the guest could make us print terabytes */
+	fflush(cb->out); /* what went through the FILE before stays in order */
 	for (unsigned i = 0; i < c->nseg; i++)
 		if (!c->seg[i].write)
-			fwrite(c->seg[i].ptr, 1, c->seg[i].len, cb->out);
-	fflush(cb->out);
+			out_write(d, fileno(cb->out), c->seg[i].ptr, c->seg[i].len);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
  *                huge overlapping write all fail with IOERR; a request of exactly seg_max
  *                segments of size_max succeeds and the whole of it reaches the image
  *                (the host checks the file)
+ *   cons-flood   virtio-console output for ever, to a host that stopped reading it
  *   blk-enospc   writes until the host's file system is full: the write it cuts short
  *                fails with IOERR (the host checks that every acknowledged one landed)
  */
@@ -143,10 +144,26 @@ static void blk_enospc(void)
 	test_finish(true);
 }
 
+/* virtio-console output as fast as the device takes it, for ever (the host stops reading). */
+static void cons_flood(void)
+{
+	static struct vcons cons;
+	static char line[32 << 10];
+
+	TEST_CHECK(vcons_open(&cons) == 0);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	printf("cons-flood: writing\n");
+	for (;;)
+		vcons_write(&cons, line, sizeof(line));
+}
+
 int main(void)
 {
 	const char *c = start_info->cmdline;
 
+	if (!strcmp(c, "cons-flood"))
+		cons_flood();
 	if (!strcmp(c, "rng-flood") || !strcmp(c, "rng-flood-spin"))
 		rng_flood(c[9] != 0);
 	else if (!strcmp(c, "rng-partial"))

@@ -33,16 +33,25 @@ kill -KILL $pid 2>/dev/null
 [ "$status" = 143 ] && report rng-flood-sigterm 1 "" ||
 	report rng-flood-sigterm 0 "still running 5 s after SIGTERM (status $status)"
 result 0 rng-partial-fill --rng --cmdline rng-partial "$G/vbig.elf"
+# Whoever reads the console stops reading: --timeout still ends the domain on time.
+bash -c "( s=\$(date +%s%N); $CAPSULE run --virtio-console --timeout 2 --cmdline cons-flood \
+	$G/vbig.elf </dev/null >/dev/stdout; echo \"rc=\$? ms=\$(( (\$(date +%s%N) - s) / 1000000 ))\" >&2 ) |
+	sleep 8" 2>"$tmp/err"
+ms=$(sed -n 's/^rc=124 ms=\([0-9]*\)$/\1/p' "$tmp/err")
+[ -n "$ms" ] && [ "$ms" -lt 6000 ] && report console-stalled-reader-timeout 1 "" ||
+	report console-stalled-reader-timeout 0 "$(tail -n 2 "$tmp/err")"
 
 # --- 3. virtio-blk: requests over seg_max/size_max fail, the largest allowed one lands
 # whole, and a write the host cuts short is an error, not a success.
+# A sparse 8 GiB image: the 6 GiB write of 246 overlapping segments fits the disk, so only
+# the request limits can refuse it.
 rm -f "$tmp/big.img"
-truncate -s 32M "$tmp/big.img"
+truncate -s 8G "$tmp/big.img"
 result 0 blk-limits --mem 128 --disk "$tmp/big.img" --cmdline blk-limits "$G/vbig.elf"
 python3 - "$tmp/big.img" >"$tmp/out" 2>&1 <<'EOF'
 import sys
 chunk = bytes(((i * 7 + i // 4096) & 0xFF) for i in range(128 << 10))
-d = open(sys.argv[1], "rb").read()
+d = open(sys.argv[1], "rb").read(17 << 20)
 seg = [d[4096 + k * len(chunk):4096 + (k + 1) * len(chunk)] == chunk for k in range(126)]
 print("blk-limits: %d of 126 segments on the image" % sum(seg))
 sys.exit(0 if all(seg) and d[:4096] == bytes(4096) else 1)
@@ -75,7 +84,7 @@ EOF
 pid=$!
 ok=1 why="" rounds=0
 for _ in $(seq 100); do [ -S "$tmp/ctl-down" ] && break; sleep 0.02; done
-while kill -0 $pid 2>/dev/null; do
+while kill -0 $pid 2>/dev/null && [ $rounds -lt 1000 ]; do
 	out=$(timeout -k 2 10 "$CAPSULE" control "$tmp/ctl-down" pause 2>&1)
 	s=$?
 	if [ $s = 124 ] || [ $s = 137 ]; then ok=0 why="pause hung (round $rounds)"; break; fi
@@ -97,16 +106,52 @@ report pause-while-vcpus-go-down "$ok" "$why"
 "$D/disk.py" make "$tmp/stop.img"
 "$CAPSULE" run --disk "$tmp/stop.img,serial=capsule-test" "$G/vblk.elf" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-while kill -0 $pid 2>/dev/null; do
-	kill -STOP $pid 2>/dev/null
+for _ in $(seq 3000); do # 60 s at most
+	kill -STOP $pid 2>/dev/null || break
 	sleep 0.01
-	kill -CONT $pid 2>/dev/null
+	kill -CONT $pid 2>/dev/null || break
 	sleep 0.01
 done
+kill -KILL $pid 2>/dev/null
 wait $pid
 status=$?
 [ $status = 0 ] && ! grep -q seccomp "$tmp/err" && report seccomp-stop-cont-storm 1 "" ||
 	report seccomp-stop-cont-storm 0 "exit status $status: $(grep seccomp "$tmp/err")"
+# Reads from an image kept out of the page cache while the VMM is stopped and continued:
+# io_uring's waits end with EINTR, and no read may be acknowledged before its data is in.
+python3 - "$tmp/pattern.img" <<'EOF'
+import array, sys
+with open(sys.argv[1], "wb") as f:
+    for mib in range(256):
+        f.write(array.array("Q", range(mib << 17, (mib + 1) << 17)).tobytes())
+EOF
+python3 - "$tmp/pattern.img" 7 <<'EOF' &
+import os, sys, time
+fd, end = os.open(sys.argv[1], os.O_RDONLY), time.time() + float(sys.argv[2])
+while time.time() < end:  # keep the image out of the page cache
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    time.sleep(0.002)
+EOF
+fadv=$!
+"$CAPSULE" run --mem 128 --disk "$tmp/pattern.img,readonly" --cmdline 4 "$G/vrace.elf" \
+	>"$tmp/out" 2>"$tmp/err" </dev/null &
+pid=$!
+sleep 0.3
+for _ in $(seq 300); do
+	kill -STOP $pid 2>/dev/null || break
+	sleep 0.005
+	kill -CONT $pid 2>/dev/null || break
+	sleep 0.005
+done
+kill -CONT $pid 2>/dev/null
+wait $pid
+status=$?
+kill $fadv 2>/dev/null
+wait $fadv 2>/dev/null
+rm -f "$tmp/pattern.img"
+grep vrace: "$tmp/out" | tail -n 1
+[ $status = 0 ] && tail -n 1 "$tmp/out" | grep -q SUCCESS && report blk-no-early-ack-under-stop-cont 1 "" ||
+	report blk-no-early-ack-under-stop-cont 0 "exit status $status"
 hogs=()
 for _ in $(seq "$(nproc)"); do (while :; do :; done) & hogs+=($!); done
 lost=0 died=0
@@ -163,6 +208,8 @@ print("balloon -5: %r" % s.recv(200).decode().strip())
 EOF
 status=$?
 cat "$tmp/out"
+kill -TERM $pid
+wait $pid
 [ $status = 0 ] && grep -q 'too long: .error: command too long' "$tmp/out" &&
 	grep -q 'balloon -5: .error: this domain has no balloon' "$tmp/out" &&
 	report control-not-starved 1 "" || report control-not-starved 0 "see above"

@@ -115,7 +115,8 @@ static void reserved_ranges(void **state)
 	assert_null(gmem_ptr(m, 0, SIZE));
 	assert_ptr_equal(gmem_ptr(m, 0x1000, 0x1000), m->host + 0x1000); /* just below */
 	assert_ptr_equal(gmem_ptr(m, 0x3000, 8), m->host + 0x3000);       /* just above */
-	assert_ptr_equal(gmem_ptr(m, 0x2800, 0), m->host + 0x2800);       /* touches nothing */
+	assert_null(gmem_ptr(m, 0x2800, 0));                 /* not even an empty range */
+	assert_ptr_equal(gmem_ptr(m, 0x3000, 0), m->host + 0x3000);
 	assert_ptr_equal(gmem_vmm_ptr(m, 0x2000, 0x1000), m->host + 0x2000);
 	assert_int_equal(gmem_write(m, 0x2100, "x", 1), -EFAULT);
 	/* Out of RAM, empty, or no slot left: refused. */
