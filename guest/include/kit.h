@@ -80,6 +80,14 @@ bool evtchn_test_and_clear(int port);
 /* Wait for `port` to be pending (then clear it): 1, or 0 at the deadline (0 = none). */
 int evtchn_wait(int port, uint64_t deadline_ns);
 
+/*
+ * Host requests (docs/pv-abi.md 11.1): block() and so every wait in the kit looks at the
+ * control port, and calls the handler, which by default powers off (or reboots) with
+ * code 0. host_request_check does the same for a guest that never waits.
+ */
+void on_host_request(void (*fn)(uint32_t req));
+bool host_request_check(void);
+
 /* Timers: one per vCPU. */
 int timer_set(uint64_t deadline_ns);
 void sleep_ns(uint64_t ns);

@@ -43,6 +43,7 @@ enum domain_action { ACTION_DESTROY, ACTION_RESTART, ACTION_PRESERVE };
 #define DOMAIN_NAME_MAX 64
 #define DOMAIN_MAX_DEVICES 16
 #define DEVICE_ARG_MAX 4096
+#define DOMAIN_SHUTDOWN_GRACE_S 30 /* as xl shutdown -w waits, then destroy */
 
 /* One device as configured: a kind from the device table and its option text. */
 struct device_spec {
@@ -161,6 +162,9 @@ struct domain {
 	struct virtio_dev *balloon; /* the balloon of the current boot, or NULL */
 
 	bool end_requested;     /* ended from outside: no restart */
+	uint64_t shutdown_deadline; /* a power-off request is destroyed then (0: none) */
+	unsigned shutdown_grace_s;
+	bool shutdown_forced;   /* the guest ignored it and was destroyed */
 	pthread_cond_t ended;   /* end_requested became true */
 	unsigned boots;
 	enum vm_end_reason last_end;
@@ -178,6 +182,12 @@ int domain_create(struct domain *d, const struct domain_config *cfg);
 int domain_run(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why, int *code);
 /* Ask the running domain to end (signals, the API): no-op if it is not running. */
 void domain_end(struct domain *d, enum vm_end_reason why, int code);
+/*
+ * Ask the guest to power off (or reboot) cleanly: a PV domain through its control port
+ * (docs/pv-abi.md 11.1); one that has not powered off within grace_s is destroyed.
+ * 0, -EINVAL if it is not running, -ENOTSUP for HVM domains (no power button yet).
+ */
+int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s);
 int domain_pause(struct domain *d);  /* vCPUs paused, or a negative errno */
 int domain_resume(struct domain *d); /* 0, or -EINVAL if it was not paused */
 void domain_print_stats(struct domain *d, FILE *out);

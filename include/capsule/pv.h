@@ -66,6 +66,7 @@ struct pv_domain {
 	} devices[CAP_MAX_DEVICES];
 	unsigned nr_devices;
 
+	uint32_t control_port;      /* host requests (start_info.control_port) */
 	bool stamp_first_hypercall; /* bench: print the time of the first hypercall */
 	bool first_hypercall_seen;
 	uint64_t hypercalls[CAP_HC_COUNT]; /* statistics */
@@ -82,6 +83,11 @@ struct pv_config {
 int pv_domain_init(struct pv_domain *pv, struct vm *vm);
 /* Load the image, build tables and start_info, prepare vCPU 0. Needs a KVM VM. */
 int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg);
+/*
+ * Ask the guest to power off or reboot (docs/pv-abi.md 11.1): shared_info.host_request,
+ * then the control port. 0, or -EINVAL for a bad request or a domain not yet built.
+ */
+int pv_domain_request(struct pv_domain *pv, enum cap_host_request req);
 /* Start the timer thread and vCPU 0. */
 int pv_domain_start(struct pv_domain *pv);
 /* Stop threads and flush the console; the VM itself is destroyed by the caller. */

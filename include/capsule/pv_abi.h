@@ -120,8 +120,17 @@ struct cap_shared_info {
 	uint64_t evtchn_pending[CAP_EVTCHN_WORDS]; /* bit p: port p raised (R-EV-5) */
 	uint64_t evtchn_mask[CAP_EVTCHN_WORDS];    /* bit p: port p masked (R-EV-6) */
 	struct cap_vcpu_info vcpu[CAP_MAX_VCPUS];
+	uint32_t host_request; /* §11.1 R-REQ-2: enum cap_host_request, written by the VMM */
+	uint32_t pad;
 };
-_Static_assert(sizeof(struct cap_shared_info) == 256 + 1024, "cap_shared_info layout");
+_Static_assert(sizeof(struct cap_shared_info) == 256 + 1024 + 8, "cap_shared_info layout");
+
+/* §11.1 what the host asks of the guest through start_info.control_port (R-REQ-2). */
+enum cap_host_request {
+	CAP_REQUEST_NONE = 0,
+	CAP_REQUEST_POWEROFF = 1, /* shut down cleanly, then CAP_HC_SHUTDOWN poweroff */
+	CAP_REQUEST_REBOOT = 2,   /* shut down cleanly, then CAP_HC_SHUTDOWN reboot */
+};
 
 /* §7 the console ring: the guest produces, the VMM consumes on CAP_HC_CONSOLE_WRITE.
  * prod and cons are free-running; byte i is buf[i % CAP_CONSOLE_RING_SIZE] (R-CON-2). */
@@ -165,7 +174,7 @@ struct cap_start_info {
 	uint64_t image_start;      /* R-SI-4 */
 	uint64_t image_end;
 	uint32_t nr_devices;       /* R-SI-6 */
-	uint32_t pad;
+	uint32_t control_port;     /* §11.1 R-REQ-1: host requests arrive here (0: none) */
 	struct cap_device_desc devices[CAP_MAX_DEVICES];
 	char cmdline[CAP_CMDLINE_MAX]; /* R-SI-5 */
 };

@@ -107,6 +107,9 @@ bool vm_end(struct vm *vm, enum vm_end_reason reason, int code);
 bool vm_ended(struct vm *vm);
 /* Wait until the domain ends or timeout_ms passes (0: no limit); returns the reason. */
 enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms);
+/* Wait until the domain ends or CLOCK_MONOTONIC reaches deadline_ns (0: no limit), and
+ * only wait: VM_END_NONE at the deadline. */
+enum vm_end_reason vm_wait_until(struct vm *vm, uint64_t deadline_ns);
 /* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
 

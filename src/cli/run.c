@@ -324,8 +324,9 @@ static int exit_status(const struct run_opts *o, const struct run_state *rs,
 	case VM_END_CRASH:
 		return CAPSULE_EXIT_CRASH;
 	case VM_END_TIMEOUT:
-		fprintf(stderr, "capsule: domain timed out after %llu s and was destroyed\n",
-			(unsigned long long)o->timeout_s);
+		if (!rs->dom->shutdown_forced)
+			fprintf(stderr, "capsule: domain timed out after %llu s and was destroyed\n",
+				(unsigned long long)o->timeout_s);
 		return CAPSULE_EXIT_TIMEOUT;
 	case VM_END_REBOOT:
 		fprintf(stderr, "capsule: domain rebooted; on_reboot=%s, exiting\n",

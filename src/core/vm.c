@@ -284,20 +284,29 @@ bool vm_ended(struct vm *vm)
 	return __atomic_load_n(&vm->end_reason, __ATOMIC_ACQUIRE) != VM_END_NONE;
 }
 
-enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms)
+enum vm_end_reason vm_wait_until(struct vm *vm, uint64_t deadline_ns)
 {
-	struct timespec ts = deadline_in(timeout_ms);
+	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000ull),
+			      .tv_nsec = (long)(deadline_ns % 1000000000ull)};
 	enum vm_end_reason r;
 
 	pthread_mutex_lock(&vm->lock);
 	while (vm->end_reason == VM_END_NONE) {
-		if (!timeout_ms)
+		if (!deadline_ns)
 			pthread_cond_wait(&vm->ended_cond, &vm->lock);
 		else if (pthread_cond_timedwait(&vm->ended_cond, &vm->lock, &ts) == ETIMEDOUT)
 			break;
 	}
 	r = vm->end_reason;
 	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms)
+{
+	enum vm_end_reason r;
+
+	r = vm_wait_until(vm, timeout_ms ? monotonic_ns() + timeout_ms * 1000000ull : 0);
 	if (r == VM_END_NONE) {
 		vm_end(vm, VM_END_TIMEOUT, 0);
 		r = vm->end_reason;

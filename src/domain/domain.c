@@ -115,6 +115,60 @@ static enum domain_action action_for(const struct domain *d, enum vm_end_reason 
 	}
 }
 
+/*
+ * Until the boot ends: the run's deadline ends it as a timeout, and a shutdown request
+ * the guest ignored past its grace time destroys it (d->shutdown_deadline, under d->lock,
+ * may be set meanwhile: the wait is in slices).
+ */
+static enum vm_end_reason wait_boot(struct domain *d, struct vm *vm, uint64_t deadline_ns)
+{
+	for (;;) {
+		uint64_t now = monotonic_ns(), until = deadline_ns, grace;
+		enum vm_end_reason r;
+
+		pthread_mutex_lock(&d->lock);
+		grace = d->shutdown_deadline;
+		pthread_mutex_unlock(&d->lock);
+		if (deadline_ns && now >= deadline_ns)
+			vm_end(vm, VM_END_TIMEOUT, 0);
+		if (grace && now >= grace) {
+			fprintf(stderr, "capsule: domain %s did not shut down within %u s of the "
+				"request; destroying it\n", d->cfg.name, d->shutdown_grace_s);
+			d->shutdown_forced = true;
+			vm_end(vm, VM_END_TIMEOUT, 0);
+		}
+		if (grace && (!until || grace < until))
+			until = grace;
+		if (!until || until > now + 200000000ull) /* look at the grace again soon */
+			until = now + 200000000ull;
+		r = vm_wait_until(vm, until);
+		if (r != VM_END_NONE)
+			return r;
+	}
+}
+
+int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s)
+{
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->vm && (d->state == DOMAIN_RUNNING || d->state == DOMAIN_PAUSED)) {
+		r = d->kind == DOMAIN_PV
+			    ? pv_domain_request(&d->k.pv, reboot ? CAP_REQUEST_REBOOT
+								 : CAP_REQUEST_POWEROFF)
+			    : -ENOTSUP; /* HVM: the ACPI power button is not there yet */
+		if (!r && !reboot) {
+			d->shutdown_grace_s = grace_s;
+			d->shutdown_deadline = monotonic_ns() + grace_s * 1000000000ull;
+			d->end_requested = true; /* a power off, not a restart */
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!r)
+		log_info("domain %s: asked to %s", d->cfg.name, reboot ? "reboot" : "power off");
+	return r;
+}
+
 /* One boot: build, start, wait for its end (or the deadline), tear down. */
 static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why,
 		     int *code)
@@ -126,7 +180,6 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		.kvm_fd = d->kvm_fd,
 	};
 	struct vm *vm = &d->vm_storage;
-	uint64_t now;
 	int rc;
 
 	vcfg.mem_bytes = (vcfg.mem_bytes + d->ops->mem_align - 1) & ~(d->ops->mem_align - 1);
@@ -137,6 +190,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	vm->console = d->cfg.console;
 	pthread_mutex_lock(&d->lock);
 	d->vm = vm;
+	d->shutdown_deadline = 0;
 	pthread_mutex_unlock(&d->lock);
 	rc = d->ops->init(d);
 	if (!rc)
@@ -152,10 +206,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		for (unsigned i = 0; i < d->nr_devices; i++)
 			if (d->devices[i].kind->start)
 				d->devices[i].kind->start(d->devices[i].backend, d->devices[i].dev);
-		now = monotonic_ns();
-		if (deadline_ns && now >= deadline_ns)
-			vm_end(vm, VM_END_TIMEOUT, 0);
-		*why = vm_wait(vm, deadline_ns ? (deadline_ns - now + 999999) / 1000000 : 0);
+		*why = wait_boot(d, vm, deadline_ns);
 		*code = vm->end_code;
 		set_state(d, DOMAIN_SHUTTING_DOWN);
 	}

@@ -91,6 +91,7 @@ static void fill_start_info(struct pv_domain *pv, const struct elf_image *img,
 	si->free_start = (img->hi + 4095) & ~4095ull;
 	si->free_end = vm->mem.size - PV_INITIAL_STACK;
 	si->nr_devices = pv->nr_devices;
+	si->control_port = pv->control_port;
 	for (unsigned i = 0; i < pv->nr_devices; i++)
 		si->devices[i] = (struct cap_device_desc){
 			.type = pv->devices[i].dev.ops->device_id,
@@ -101,10 +102,21 @@ static void fill_start_info(struct pv_domain *pv, const struct elf_image *img,
 	snprintf(si->cmdline, sizeof(si->cmdline), "%s", cmdline ? cmdline : "");
 }
 
+int pv_domain_request(struct pv_domain *pv, enum cap_host_request req)
+{
+	if ((req != CAP_REQUEST_POWEROFF && req != CAP_REQUEST_REBOOT) || !pv->control_port)
+		return -EINVAL;
+	/* The request is in shared_info before the event that tells the guest to look. */
+	__atomic_store_n(&pv->shared->host_request, (uint32_t)req, __ATOMIC_RELEASE);
+	evtchn_send(pv, pv->control_port);
+	return 0;
+}
+
 int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 {
 	struct vm *vm = pv->vm;
 	struct elf_image img;
+	int64_t port;
 	struct vcpu *v0 = &vm->vcpus[0];
 	int rc;
 
@@ -112,6 +124,13 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 	rc = load_image(pv, cfg->image_path, cfg->image_fd, &img);
 	if (rc)
 		return rc;
+	/* The control port, after the devices': an ordinary port notifying vCPU 0 (R-REQ-1). */
+	port = evtchn_alloc(pv, 0, PV_PORT_VCPU);
+	if (port <= 0) {
+		log_err("no event channel left for the control port");
+		return -ENOSPC;
+	}
+	pv->control_port = (uint32_t)port;
 	rc = pv_build_cpu_tables(vm);
 	if (rc) {
 		log_err("cannot build the domain's CPU tables");

@@ -115,7 +115,8 @@ static void enospc(void)
 		last = (int)p;
 		n++;
 	}
-	CHECK_EQ(n, CAP_EVTCHN_PORTS - 1 - 1 - 1); /* 1023, minus the device's and the timer's */
+	/* 1023, minus the device's, the control port (R-REQ-1) and the timer's */
+	CHECK_EQ(n, CAP_EVTCHN_PORTS - 1 - 1 - 1 - 1);
 	/* No port is left for vCPU 1's timer either. */
 	CHECK_EQ(xtf_vcpu_up(1, bind_on_ap), 0);
 	CHECK(xtf_wait_flag(0, &ap_done, 5000000000ull));

@@ -211,6 +211,28 @@ guest si-no-devices "R-SI-6" startinfo --cmdline part=nodev
 guest si-devices "R-SI-6 R-EV-13" startinfo --rng --virtio-console --cmdline part=devices
 guest si-clocks "R-SI-7" startinfo --cmdline part=clocks
 
+# ---- host requests (section 11.1): the runner asks through --control and watches
+guest req-port "R-REQ-1 R-SI-8" request --rng --cmdline part=port
+# request NAME RULES WANT ERR_RE PART COMMAND: wait until the guest waits, then ask
+request() {
+	local name=$1 rules=$2 want=$3 err_re=$4 part=$5 cmd=$6 pid status
+	listed "$name" "$rules" && return
+	rm -f "$tmp/req.sock"
+	"$CAPSULE" run --control "$tmp/req.sock" --timeout 20 --cmdline "part=$part" \
+		"$C/request.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
+	pid=$!
+	for _ in $(seq 200); do grep -q '^request: waiting' "$tmp/out" && break; sleep 0.05; done
+	timeout 10 "$CAPSULE" control "$tmp/req.sock" $cmd >>"$tmp/err" 2>&1
+	wait $pid
+	status=$?
+	ENDS=$([ "$want" = 9 ] || [ "$want" = 0 ] && echo 0 || echo 1)
+	judge "$name" "$want" $status "" "$err_re"
+}
+request req-poweroff "R-REQ-2" 9 'asked the guest to power off' poweroff shutdown
+request req-reboot "R-REQ-2" 124 'domain rebooted; restarting it' reboot reboot
+request req-ignored "R-REQ-3" 124 'did not shut down within 1 s of the request; destroying it' \
+	ignore "shutdown 1"
+
 # ---- 6. Hypercalls
 guest hc-eax-only "R-HC-1" hcall --cmdline part=eax
 guest hc-bad-address "R-HC-2 R-DEV-2" hcall --cmdline part=badaddr

@@ -73,9 +73,41 @@ void yield(void)
 	hypercall(CAP_HC_YIELD, 0, 0, 0, 0);
 }
 
+static void default_request(uint32_t req)
+{
+	printf("guest: the host asked for a %s\n", req == CAP_REQUEST_REBOOT ? "reboot" : "power off");
+	if (req == CAP_REQUEST_REBOOT)
+		reboot();
+	poweroff(0);
+}
+
+static void (*request_handler)(uint32_t req) = default_request;
+
+void on_host_request(void (*fn)(uint32_t req))
+{
+	request_handler = fn ? fn : default_request;
+}
+
+bool host_request_check(void)
+{
+	uint32_t req;
+
+	if (!start_info->control_port || !evtchn_test_and_clear((int)start_info->control_port))
+		return false;
+	req = __atomic_load_n(&shared_info->host_request, __ATOMIC_ACQUIRE);
+	if (req != CAP_REQUEST_POWEROFF && req != CAP_REQUEST_REBOOT)
+		return false;
+	request_handler(req);
+	return true;
+}
+
 int64_t block(uint64_t deadline_ns)
 {
-	return hypercall(CAP_HC_BLOCK, deadline_ns, 0, 0, 0);
+	int64_t r = hypercall(CAP_HC_BLOCK, deadline_ns, 0, 0, 0);
+
+	/* Every wait goes through here: a host request is answered wherever the guest waits. */
+	host_request_check();
+	return r;
 }
 
 uint64_t time_ns(void)
