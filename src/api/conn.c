@@ -40,6 +40,8 @@ int conn_append(struct conn *c, const void *data, size_t n)
 {
 	struct obuf *o = &c->out;
 
+	if (!n)
+		return 0; /* data may be NULL then, and so may o->data */
 	if (!conn_pending(c)) {
 		o->off = o->len = 0;
 		c->progress = monotonic_ns(); /* the stall clock starts with the first byte */
@@ -87,7 +89,8 @@ static int flush(struct conn *c)
 	return 0;
 }
 
-static void send_head(struct conn *c, struct http_head *h)
+/* Queue a head: false (and the connection closing) if there is no memory for it. */
+static bool send_head(struct conn *c, struct http_head *h)
 {
 	char head[1024];
 	size_t n;
@@ -100,8 +103,11 @@ static void send_head(struct conn *c, struct http_head *h)
 		h->content_type = "application/octet-stream";
 		n = http_format_head(head, sizeof(head), h);
 	}
-	if (conn_append(c, head, n))
+	if (conn_append(c, head, n)) {
 		c->closing = true;
+		return false;
+	}
+	return true;
 }
 
 static void send_response(struct conn *c, const struct http_response *resp, bool keep_alive,
@@ -116,9 +122,8 @@ static void send_response(struct conn *c, const struct http_response *resp, bool
 		.allow = allow,
 	};
 
-	send_head(c, &h);
-	if (!head_only && resp->body_len && resp->status != 204 && resp->status != 304 &&
-	    conn_append(c, resp->body, resp->body_len))
+	if (send_head(c, &h) && !head_only && resp->body_len && resp->status != 204 &&
+	    resp->status != 304 && conn_append(c, resp->body, resp->body_len))
 		c->closing = true;
 	if (!keep_alive)
 		c->closing = true;
@@ -149,7 +154,8 @@ static void start_stream(struct conn *c, const struct http_request *req,
 		.keep_alive = false, /* a stream ends when the connection does */
 	};
 
-	send_head(c, &h);
+	if (!send_head(c, &h))
+		return;
 	c->streaming = true;
 	c->chunked = h.chunked;
 	c->srv->streams++;

@@ -242,9 +242,12 @@ static int line(struct http_parser *p, const char *s, size_t n, size_t next)
 /* Look at the bytes not looked at yet: 1 once the header block is whole. */
 static int scan(struct http_parser *p)
 {
-	const char *b = p->buf + p->off;
 	size_t avail = p->len - p->off;
+	const char *b;
 
+	if (!avail)
+		return 0; /* and buf may be NULL: no arithmetic on it */
+	b = p->buf + p->off;
 	for (; p->scan < avail; p->scan++) {
 		size_t i = p->scan;
 		unsigned char c = (unsigned char)b[i];
