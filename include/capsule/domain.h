@@ -161,6 +161,8 @@ struct domain {
 	unsigned nr_devices;
 	struct virtio_dev *balloon; /* the balloon of the current boot, or NULL */
 
+	void (*observer)(void *opaque, enum domain_state s); /* told every state change */
+	void *observer_opaque;
 	bool end_requested;     /* ended from outside: no restart */
 	uint64_t shutdown_deadline; /* a power-off request is destroyed then (0: none) */
 	unsigned shutdown_grace_s;
@@ -191,6 +193,10 @@ int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s);
 int domain_pause(struct domain *d);  /* vCPUs paused, or a negative errno */
 int domain_resume(struct domain *d); /* 0, or -EINVAL if it was not paused */
 void domain_print_stats(struct domain *d, FILE *out);
+/* Call fn (outside the domain's lock, from whichever thread changed it) at every state
+ * change; NULL stops it. */
+void domain_set_observer(struct domain *d, void (*fn)(void *opaque, enum domain_state s),
+			 void *opaque);
 void domain_destroy(struct domain *d);
 
 #endif

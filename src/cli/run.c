@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* capsule run: options -> domain_config -> domain, run in the foreground, exit with its status. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "capsule/cli.h"
 #include "capsule/domain.h"
 #include "capsule/log.h"
 #include "capsule/sandbox.h"
+#include "capsule/usock.h"
+#include "capsule/vmm_api.h"
 
 struct run_opts {
 	struct domain_config cfg;
 	const char *control;
+	const char *api_sock; /* PATH, or fd=N (a listening socket made by a manager) */
 	uint64_t timeout_s;
 	bool no_seccomp;
 };
@@ -46,7 +51,9 @@ static void run_usage(FILE *out)
 		CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT);
 	device_kinds_usage(out);
 	fprintf(out,
-		"      --control SOCKET                 control socket ('capsule control')\n\n"
+		"      --control SOCKET                 control socket ('capsule control')\n"
+		"      --api-sock PATH|fd=N             the REST API (docs/api.md) on a Unix socket\n"
+		"                                       (mode 0600), or on a listening socket N\n\n"
 		"      --stats          print exit and hypercall counts when the domain ends\n"
 		"                       (and whenever capsule gets SIGUSR1)\n"
 		"      --no-seccomp     do not confine the VMM's threads (debugging only)\n"
@@ -124,6 +131,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-pvh", no_argument, NULL, 'P'},
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		{"config", required_argument, NULL, 'F'},
+		{"api-sock", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option longopts[sizeof(base) / sizeof(base[0]) + 16];
@@ -197,6 +205,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'K':
 			o->control = optarg;
+			break;
+		case 'A':
+			o->api_sock = optarg;
 			break;
 		case 'I':
 			o->cfg.initrd = optarg;
@@ -342,6 +353,46 @@ static int exit_status(const struct run_opts *o, const struct run_state *rs,
 }
 
 /*
+ * The API socket: made here (mode 0600, never over a file that is not a stale socket), or
+ * handed over listening by a manager as fd=N (as libvirt does). The server owns the fd.
+ */
+static int open_api(const char *spec, struct domain *d, struct vmm_api *api, struct usock *u)
+{
+	char err[256];
+	int fd, flags;
+
+	if (!strncmp(spec, "fd=", 3)) {
+		char *end;
+		long n = strtol(spec + 3, &end, 10);
+		int listening = 0;
+		socklen_t len = sizeof(listening);
+
+		if (!spec[3] || *end || n < 3 || n > 65535 ||
+		    getsockopt((int)n, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+		    !listening) {
+			fprintf(stderr, "capsule run: --api-sock %s: not a listening socket\n", spec);
+			return -1;
+		}
+		fd = (int)n;
+		flags = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		u->fd = fd; /* no path: usock_close only closes it */
+	} else {
+		if (usock_listen(u, spec, 0600, err, sizeof(err))) {
+			fprintf(stderr, "capsule run: --api-sock: %s\n", err);
+			return -1;
+		}
+		fd = u->fd;
+	}
+	if (vmm_api_start(api, d, fd)) {
+		fprintf(stderr, "capsule run: --api-sock: cannot start the API server\n");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Everything that needs a privilege happens first (backends, image, /dev/kvm); then the
  * process drops every capability (capabilities are per thread: before any thread starts),
  * the service threads start confined, and the main thread confines itself before the first
@@ -358,6 +409,8 @@ int cmd_run(int argc, char **argv)
 	uint64_t deadline = 0;
 	pthread_t sig_thread;
 	bool created = false;
+	struct vmm_api api = {0};
+	struct usock api_sock = {.fd = -1, .lock_fd = -1}; /* closed after the server stops */
 
 	setup_signals();
 	tzset(); /* glibc opens the time zone file once, now, not under the sandbox (RTC) */
@@ -373,6 +426,8 @@ int cmd_run(int argc, char **argv)
 	pthread_detach(sig_thread);
 	if (o.control && !(ctl = control_open(o.control, &dom)))
 		goto out;
+	if (o.api_sock && open_api(o.api_sock, &dom, &api, &api_sock))
+		goto out;
 	if (sandbox_enter("capsule", SANDBOX_VMM))
 		goto out;
 	if (o.timeout_s)
@@ -380,6 +435,8 @@ int cmd_run(int argc, char **argv)
 	if (domain_run(&dom, deadline, &why, &code) == 0)
 		status = exit_status(&o, &rs, why, code);
 out:
+	vmm_api_stop(&api);
+	usock_close(&api_sock);
 	control_close(ctl);
 	if (created)
 		domain_destroy(&dom);

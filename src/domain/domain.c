@@ -14,12 +14,35 @@
 #include "capsule/loader.h"
 #include "capsule/log.h"
 
+static void notify(struct domain *d, enum domain_state s)
+{
+	void (*fn)(void *, enum domain_state);
+	void *opaque;
+
+	pthread_mutex_lock(&d->lock);
+	fn = d->observer;
+	opaque = d->observer_opaque;
+	pthread_mutex_unlock(&d->lock);
+	log_info("domain %s: %s", d->cfg.name, domain_state_name(s));
+	if (fn)
+		fn(opaque, s);
+}
+
 static void set_state(struct domain *d, enum domain_state s)
 {
 	pthread_mutex_lock(&d->lock);
 	d->state = s;
 	pthread_mutex_unlock(&d->lock);
-	log_info("domain %s: %s", d->cfg.name, domain_state_name(s));
+	notify(d, s);
+}
+
+void domain_set_observer(struct domain *d, void (*fn)(void *opaque, enum domain_state s),
+			 void *opaque)
+{
+	pthread_mutex_lock(&d->lock);
+	d->observer = fn;
+	d->observer_opaque = opaque;
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* A PV image carries the Capsule ELF note; anything else is a kernel for an HVM domain. */
@@ -282,6 +305,8 @@ int domain_pause(struct domain *d)
 		r = -EBUSY;
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (r >= 0)
+		notify(d, DOMAIN_PAUSED);
 	return r;
 }
 
@@ -296,6 +321,8 @@ int domain_resume(struct domain *d)
 		r = 0;
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (!r)
+		notify(d, DOMAIN_RUNNING);
 	return r;
 }
 

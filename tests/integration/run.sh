@@ -388,6 +388,14 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 		-- setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/capsule" run "$tmp/hello.elf"
 fi
 
+# --- the per-domain REST API with a real HTTP client (tests/integration/api.py)
+timeout -k 5 300 python3 tests/integration/api.py "$BUILD" >"$tmp/api.out" 2>&1
+grep -E '^(PASS|FAIL)' "$tmp/api.out"
+passed=$((passed + $(grep -c '^PASS' "$tmp/api.out")))
+failed=$((failed + $(grep -c '^FAIL' "$tmp/api.out")))
+grep -q '^[0-9]* passed, 0 failed$' "$tmp/api.out" ||
+	report api-suite-completes 0 "$(tail -n 5 "$tmp/api.out")"
+
 # --- every source file says its licence (LICENSE: Apache-2.0)
 missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' Makefile 2>/dev/null |
 	while read -r f; do head -n 3 "$f" | grep -q 'SPDX-License-Identifier: Apache-2.0' || echo "$f"; done)

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The per-domain VMM API (src/api/vm.c, docs/api/openapi.json): the domain's endpoints on
+ * the HTTP server of include/capsule/api.h, and its lifecycle events on vm.events.
+ */
+#ifndef CAPSULE_VMM_API_H
+#define CAPSULE_VMM_API_H
+
+struct domain;
+struct api_server;
+
+struct vmm_api {
+	struct domain *dom;
+	struct api_server *server;
+};
+
+/* Serve d's API on a listening socket (the server owns it): 0 or a negative errno. */
+int vmm_api_start(struct vmm_api *a, struct domain *d, int listen_fd);
+void vmm_api_stop(struct vmm_api *a);
+
+#endif
