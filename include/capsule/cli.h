@@ -14,10 +14,4 @@ int cmd_control(int argc, char **argv);
 /* Parse a decimal number in [min, max]; 0 or -1 with a message naming the option. */
 int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
-/* The control socket of a running domain (`capsule run --control PATH`). */
-struct control;
-struct domain;
-struct control *control_open(const char *path, struct domain *dom);
-void control_close(struct control *c);
-
 #endif

@@ -1,350 +1,174 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The control socket of a running domain, and `capsule control`, its client. One command
- * per connection, a line each way (a command ends at a newline or when the client shuts
- * its side down):
- *   balloon MIB     set the balloon target (memory taken from the guest)
- *   balloon         the balloon's size and the guest's memory statistics
- *   pause, resume   stop every vCPU at an instruction boundary, and let them go on
- * One thread serves every client from an event loop: a client that says nothing, or says
- * it slowly, holds only its own slot, and is dropped after CONTROL_IDLE_MS; when every slot
- * is taken the oldest client gives way.
+ * `capsule control SOCKET COMMAND`: a small client of a domain's REST API (docs/api.md),
+ * for scripts and people without curl. `capsule run --control SOCKET` is the same as
+ * `--api-sock SOCKET`.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "capsule/cli.h"
-#include "capsule/devices.h"
-#include "capsule/domain.h"
-#include "capsule/log.h"
-#include "capsule/loop.h"
-#include "capsule/sandbox.h"
-#include "capsule/usock.h"
+#include "capsule/vm.h"
 
-#define CONTROL_CLIENTS 32
-#define CONTROL_IDLE_MS 2000u
-#define CONTROL_LINE 256
+#define REPLY_MAX (64u << 10)
 
-struct client {
-	struct loop_source src; /* fd -1: free */
-	uint64_t since;         /* when it connected (ns) */
-	size_t len;
-	char buf[CONTROL_LINE];
-};
-
-struct control {
-	struct usock sock;
-	struct loop loop;
-	struct loop_source listen_src;
-	struct client clients[CONTROL_CLIENTS];
-	pthread_t thread;
-	bool thread_started;
-	struct domain *dom;
-};
-
-/* A whole decimal number and nothing else (no sign, no spaces): 0, or -1. */
-static int parse_number(const char *text, unsigned long long *v)
+/* One request, Connection: close; the status, and the body in buf (NUL-terminated). */
+static int http(const char *sock, const char *method, const char *path, const char *body,
+		char *buf, size_t cap)
 {
-	char *end;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 30};
+	char req[1024];
+	size_t got = 0;
+	int fd, n, status = -1;
+	char *start;
 
-	if (!*text || strspn(text, "0123456789") != strlen(text) || strlen(text) > 12)
+	if (strlen(sock) >= sizeof(addr.sun_path)) {
+		snprintf(buf, cap, "socket path too long");
 		return -1;
-	*v = strtoull(text, &end, 10);
-	return 0;
-}
-
-static void balloon_cmd(struct control *c, int nargs, const char *arg, char *out, size_t len)
-{
-	struct domain *d = c->dom;
-	unsigned long long mib, max;
-
-	pthread_mutex_lock(&d->lock);
-	if (!d->balloon) {
-		snprintf(out, len, "error: this domain has no balloon (capsule run --balloon MIB)");
-	} else if (nargs == 0) {
-		balloon_describe(d->balloon, out, len);
-	} else if (max = d->cfg.mem_mib, nargs > 1 || parse_number(arg, &mib) || mib > max) {
-		snprintf(out, len, "error: usage: balloon [MIB], MIB a whole number from 0 to %llu "
-			 "(the domain's memory)", max);
-	} else {
-		balloon_set_target(d->balloon, mib);
-		snprintf(out, len, "ok: balloon target %llu MiB", mib);
 	}
-	pthread_mutex_unlock(&d->lock);
-}
-
-/* shutdown [GRACE_S] (default 30) and reboot: ask the guest, as xl shutdown does. */
-static void request(struct control *c, const char *word, int nargs, const char *arg, char *out,
-		    size_t len)
-{
-	bool reboot = word[0] == 'r';
-	unsigned long long grace = DOMAIN_SHUTDOWN_GRACE_S;
-	int r;
-
-	if (nargs > (reboot ? 0 : 1) || (nargs == 1 && (parse_number(arg, &grace) || grace > 3600))) {
-		snprintf(out, len, "error: usage: shutdown [GRACE_S] (0 to 3600), reboot");
-		return;
-	}
-	r = domain_shutdown(c->dom, reboot, (unsigned)grace);
-	if (r == -ENOTSUP)
-		snprintf(out, len, "error: an HVM domain cannot be asked yet (no ACPI power button)");
-	else if (r < 0)
-		snprintf(out, len, "error: no domain is running");
-	else if (reboot)
-		snprintf(out, len, "ok: asked the guest to reboot");
-	else
-		snprintf(out, len, "ok: asked the guest to power off; destroyed in %llu s if not",
-			 grace);
-}
-
-/* The answer to one command line, in out. */
-static void reply(struct control *c, const char *cmd, char *out, size_t len)
-{
-	char word[32] = "", arg[32] = "", extra[2];
-	int n = sscanf(cmd, "%31s %31s %1s", word, arg, extra);
-	int r = 0;
-
-	if (n < 1)
-		snprintf(out, len, "error: empty command");
-	else if (!strcmp(word, "balloon"))
-		balloon_cmd(c, n - 1, arg, out, len);
-	else if (!strcmp(word, "shutdown") || !strcmp(word, "reboot"))
-		request(c, word, n - 1, arg, out, len);
-	else if (strcmp(word, "pause") && strcmp(word, "resume"))
-		snprintf(out, len, "error: unknown command '%s' (balloon [MIB], pause, resume, "
-			 "shutdown [GRACE_S], reboot)", word);
-	else if (n > 1)
-		snprintf(out, len, "error: %s takes no arguments", word);
-	else if (word[0] == 'r' && domain_resume(c->dom) < 0)
-		snprintf(out, len, "error: the domain is not paused");
-	else if (word[0] == 'r')
-		snprintf(out, len, "ok: resumed");
-	else if ((r = domain_pause(c->dom)) == -ETIMEDOUT)
-		snprintf(out, len, "error: the vCPUs did not stop in time; still running");
-	else if (r == -EBUSY)
-		snprintf(out, len, "error: the domain is already paused");
-	else if (r < 0)
-		snprintf(out, len, "error: no domain is running");
-	else
-		snprintf(out, len, "ok: paused %d vCPUs", r);
-}
-
-static void drop(struct control *c, struct client *cl)
-{
-	(void)c;
-	if (cl->src.fd < 0)
-		return;
-	loop_del(&c->loop, &cl->src);
-	close(cl->src.fd);
-	cl->src.fd = -1;
-}
-
-static void answer(struct control *c, struct client *cl, const char *msg)
-{
-	char out[1024];
-	size_t n;
-
-	if (msg) {
-		snprintf(out, sizeof(out), "%s\n", msg);
-	} else {
-		cl->buf[cl->len] = 0;
-		cl->buf[strcspn(cl->buf, "\r\n")] = 0;
-		reply(c, cl->buf, out, sizeof(out) - 1);
-		strcat(out, "\n");
-	}
-	n = strlen(out);
-	/* Small, into an empty socket buffer: one write; a client that left loses it. */
-	if (write(cl->src.fd, out, n) != (ssize_t)n)
-		log_debug("control: could not answer a client");
-	drop(c, cl);
-}
-
-static void client_ready(struct loop *l, struct loop_source *s, uint32_t events)
-{
-	struct client *cl = (struct client *)s; /* src is its first member */
-	struct control *c = s->opaque;
-	ssize_t n;
-
-	(void)l, (void)events;
-	if (s->fd < 0)
-		return; /* dropped earlier in this batch */
-	n = read(s->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0) {
-		drop(c, cl);
-		return;
-	}
-	cl->len += (size_t)n;
-	if (memchr(cl->buf, '\n', cl->len) || (n == 0 && cl->len))
-		answer(c, cl, NULL);
-	else if (n == 0)
-		drop(c, cl);
-	else if (cl->len == sizeof(cl->buf) - 1)
-		answer(c, cl, "error: command too long");
-}
-
-/* A free slot, or the oldest client's (it gives way). */
-static struct client *slot(struct control *c)
-{
-	struct client *oldest = &c->clients[0];
-
-	for (unsigned i = 0; i < CONTROL_CLIENTS; i++) {
-		if (c->clients[i].src.fd < 0)
-			return &c->clients[i];
-		if (c->clients[i].since < oldest->since)
-			oldest = &c->clients[i];
-	}
-	answer(c, oldest, "error: too many clients; dropped the oldest (you)");
-	return oldest;
-}
-
-static void accept_ready(struct loop *l, struct loop_source *s, uint32_t events)
-{
-	struct control *c = s->opaque;
-
-	(void)events;
-	for (;;) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		struct client *cl;
-
-		if (fd < 0)
-			return; /* EAGAIN: all taken; anything else: try at the next event */
-		cl = slot(c);
-		*cl = (struct client){.src = {fd, client_ready, c}, .since = monotonic_ns()};
-		if (loop_add(l, &cl->src, EPOLLIN | EPOLLRDHUP)) {
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		snprintf(buf, cap, "cannot connect to %s: %s (is the domain running with "
+			 "--api-sock or --control?)", sock, strerror(errno));
+		if (fd >= 0)
 			close(fd);
-			cl->src.fd = -1;
-		}
+		return -1;
 	}
-}
-
-static void sweep(struct loop *l, void *opaque)
-{
-	struct control *c = opaque;
-	uint64_t now = monotonic_ns();
-
-	for (unsigned i = 0; i < CONTROL_CLIENTS; i++) {
-		struct client *cl = &c->clients[i];
-
-		if (cl->src.fd < 0 || now - cl->since <= CONTROL_IDLE_MS * 1000000ull)
-			continue;
-		/* Its command may be waiting, unread, behind a long command (a pause). */
-		client_ready(l, &cl->src, EPOLLIN);
-		if (cl->src.fd >= 0)
-			answer(c, cl, "error: no command within 2 s; closing");
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = snprintf(req, sizeof(req),
+		     "%s %s HTTP/1.1\r\nHost: capsule\r\nConnection: close\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		     method, path, body ? strlen(body) : 0, body ? body : "");
+	if (n >= (int)sizeof(req) || write(fd, req, (size_t)n) != n) {
+		snprintf(buf, cap, "cannot send the request to %s", sock);
+		close(fd);
+		return -1;
 	}
-}
+	for (;;) {
+		ssize_t r = read(fd, buf + got, cap - 1 - got);
 
-static void *control_thread(void *arg)
-{
-	struct control *c = arg;
-
-	if (sandbox_enter("control", SANDBOX_SERVICE) == 0)
-		loop_run(&c->loop);
-	return NULL;
-}
-
-struct control *control_open(const char *path, struct domain *dom)
-{
-	struct control *c = calloc(1, sizeof(*c));
-	char err[256];
-
-	if (!c)
-		return NULL;
-	c->dom = dom;
-	for (unsigned i = 0; i < CONTROL_CLIENTS; i++)
-		c->clients[i].src.fd = -1;
-	c->loop.epoll_fd = c->loop.stop_fd = -1;
-	if (usock_listen(&c->sock, path, 0600, err, sizeof(err))) {
-		fprintf(stderr, "capsule run: --control: %s\n", err);
-		goto fail;
+		if (r <= 0 || (got += (size_t)r) == cap - 1)
+			break;
 	}
-	c->listen_src = (struct loop_source){c->sock.fd, accept_ready, c};
-	if (loop_init(&c->loop) || loop_add(&c->loop, &c->listen_src, EPOLLIN))
-		goto fail_serve;
-	loop_set_tick(&c->loop, CONTROL_IDLE_MS / 4, sweep, c);
-	if (pthread_create(&c->thread, NULL, control_thread, c))
-		goto fail_serve;
-	c->thread_started = true;
-	return c;
-fail_serve:
-	fprintf(stderr, "capsule run: --control: cannot serve %s\n", path);
-fail:
-	loop_destroy(&c->loop);
-	usock_close(&c->sock);
-	free(c);
-	return NULL;
+	close(fd);
+	buf[got] = 0;
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+		snprintf(buf, cap, "no answer from %s", sock);
+		return -1;
+	}
+	start = strstr(buf, "\r\n\r\n");
+	memmove(buf, start ? start + 4 : buf + got, strlen(start ? start + 4 : buf + got) + 1);
+	return status;
 }
 
-void control_close(struct control *c)
+/* The "error" of a JSON error body, or the body itself. */
+static const char *error_text(const char *body, char *out, size_t len)
 {
-	if (!c)
-		return;
-	loop_stop(&c->loop);
-	if (c->thread_started)
-		pthread_join(c->thread, NULL);
-	for (unsigned i = 0; i < CONTROL_CLIENTS; i++)
-		if (c->clients[i].src.fd >= 0)
-			close(c->clients[i].src.fd);
-	loop_destroy(&c->loop);
-	usock_close(&c->sock);
-	free(c);
+	json_t *j = json_loads(body, 0, NULL);
+	json_t *e = j ? json_object_get(j, "error") : NULL;
+
+	const char *text = e && json_is_string(e) ? json_string_value(e) : body;
+	size_t n = strnlen(text, len - 1);
+
+	memcpy(out, text, n); /* cut to fit: a message, not data */
+	out[n] = 0;
+	json_decref(j);
+	return out;
+}
+
+static bool whole_number(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 12;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: capsule control SOCKET COMMAND [ARGS]\n\n"
+		"Drive a domain started with 'capsule run --api-sock SOCKET' (or --control).\n"
+		"  info              the domain's configuration and state (JSON)\n"
+		"  pause, resume     stop every vCPU (the domain keeps its state), and go on\n"
+		"  shutdown [GRACE]  ask the guest to power off; destroy it after GRACE s (30)\n"
+		"  reboot            ask the guest to reboot\n"
+		"  destroy           end the domain and its VMM at once\n"
+		"  balloon [MIB]     print the balloon's statistics, or set its target\n"
+		"  counters          exits, device requests and hypercalls (JSON)\n");
 }
 
 int cmd_control(int argc, char **argv)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = 30};
-	char cmd[CONTROL_LINE] = "", out[1024];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	static char buf[REPLY_MAX];
+	char body[64] = "", msg[512];
+	const char *cmd, *arg, *method = "PUT", *path, *ok;
+	int status;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: capsule control SOCKET COMMAND [ARGS]\n\n"
-		       "Send a command to a domain started with 'capsule run --control SOCKET'.\n"
-		       "  balloon MIB   set the balloon target: take MIB of memory from the guest\n"
-		       "  balloon       print the balloon's size and the guest's memory statistics\n"
-		       "  pause         stop every vCPU (the domain keeps its state)\n"
-		       "  resume        let a paused domain run again\n");
+		usage(stdout);
 		return 0;
 	}
-	if (argc < 3) {
-		fprintf(stderr, "usage: capsule control SOCKET COMMAND [ARGS]; see 'capsule "
-			"control --help'\n");
+	if (argc < 3 || argc > 4) {
+		fprintf(stderr, "usage: capsule control SOCKET COMMAND [ARG]; see 'capsule control "
+			"--help'\n");
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
-	for (int i = 2; i < argc; i++)
-		len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, "%s%s", i > 2 ? " " : "",
-					argv[i]);
-	if (len + 1 >= sizeof(cmd) || strlen(argv[1]) >= sizeof(addr.sun_path)) {
-		fprintf(stderr, "capsule control: command or socket path too long\n");
+	cmd = argv[2];
+	arg = argc == 4 ? argv[3] : NULL;
+	if (!strcmp(cmd, "pause") && !arg) {
+		path = "/api/v1/vm.pause", ok = "ok: paused";
+	} else if (!strcmp(cmd, "resume") && !arg) {
+		path = "/api/v1/vm.resume", ok = "ok: resumed";
+	} else if (!strcmp(cmd, "reboot") && !arg) {
+		path = "/api/v1/vm.reboot", ok = "ok: asked the guest to reboot";
+	} else if (!strcmp(cmd, "destroy") && !arg) {
+		path = "/api/v1/vmm.shutdown", ok = "ok: destroyed";
+	} else if (!strcmp(cmd, "shutdown") && (!arg || whole_number(arg))) {
+		path = "/api/v1/vm.shutdown", ok = "ok: asked the guest to power off";
+		snprintf(body, sizeof(body), "{\"grace_s\": %s}", arg ? arg : "30");
+	} else if (!strcmp(cmd, "balloon") && arg && whole_number(arg)) {
+		path = "/api/v1/vm.balloon", ok = "ok: balloon target set";
+		snprintf(body, sizeof(body), "{\"target_mib\": %s}", arg);
+	} else if ((!strcmp(cmd, "balloon") || !strcmp(cmd, "info") || !strcmp(cmd, "counters")) &&
+		   !arg) {
+		method = "GET", ok = NULL;
+		path = cmd[0] == 'b' ? "/api/v1/vm.balloon"
+		       : cmd[0] == 'i' ? "/api/v1/vm.info" : "/api/v1/vm.counters";
+	} else if (!strcmp(cmd, "balloon") || !strcmp(cmd, "shutdown")) {
+		fprintf(stderr, "capsule control: %s takes a whole number; see 'capsule control "
+			"--help'\n", cmd);
+		return CAPSULE_EXIT_VMM_ERROR;
+	} else {
+		fprintf(stderr, "capsule control: unknown command '%s' or wrong arguments (info, "
+			"pause, resume, shutdown [GRACE], reboot, destroy, balloon [MIB], counters)\n",
+			cmd);
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
-	cmd[len++] = '\n';
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", argv[1]);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "capsule control: cannot connect to %s: %s (is the domain running "
-			"with --control?)\n", argv[1], strerror(errno));
+	status = http(argv[1], method, path, body[0] ? body : NULL, buf, sizeof(buf));
+	if (status < 0) {
+		fprintf(stderr, "capsule control: %s\n", buf);
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (write(fd, cmd, len) != (ssize_t)len || (n = read(fd, out, sizeof(out) - 1)) <= 0) {
-		fprintf(stderr, "capsule control: no answer from %s\n", argv[1]);
-		close(fd);
+	if (status >= 300) {
+		printf("error: %s\n", error_text(buf, msg, sizeof(msg)));
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
-	close(fd);
-	out[n] = 0;
-	fputs(out, stdout);
-	return strncmp(out, "error", 5) ? 0 : CAPSULE_EXIT_VMM_ERROR;
+	if (!ok && !strcmp(cmd, "balloon")) {
+		json_t *j = json_loads(buf, 0, NULL);
+
+		printf("%s\n", j && json_is_string(json_object_get(j, "stats"))
+				       ? json_string_value(json_object_get(j, "stats"))
+				       : buf);
+		json_decref(j);
+	} else {
+		printf("%s\n", ok ? ok : buf);
+	}
+	return 0;
 }

@@ -19,7 +19,6 @@
 
 struct run_opts {
 	struct domain_config cfg;
-	const char *control;
 	const char *api_sock; /* PATH, or fd=N (a listening socket made by a manager) */
 	uint64_t timeout_s;
 	bool no_seccomp;
@@ -51,9 +50,10 @@ static void run_usage(FILE *out)
 		CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT);
 	device_kinds_usage(out);
 	fprintf(out,
-		"      --control SOCKET                 control socket ('capsule control')\n"
 		"      --api-sock PATH|fd=N             the REST API (docs/api.md) on a Unix socket\n"
-		"                                       (mode 0600), or on a listening socket N\n\n"
+		"                                       (mode 0600), or on a listening socket N;\n"
+		"                                       'capsule control PATH' is its client\n"
+		"      --control PATH                   the same as --api-sock PATH\n\n"
 		"      --stats          print exit and hypercall counts when the domain ends\n"
 		"                       (and whenever capsule gets SIGUSR1)\n"
 		"      --no-seccomp     do not confine the VMM's threads (debugging only)\n"
@@ -203,8 +203,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'v':
 			verbose++;
 			break;
-		case 'K':
-			o->control = optarg;
+		case 'K': /* the old name of --api-sock: the text protocol is gone */
+			o->api_sock = optarg;
 			break;
 		case 'A':
 			o->api_sock = optarg;
@@ -402,7 +402,6 @@ int cmd_run(int argc, char **argv)
 {
 	static struct domain dom; /* large: not on the stack */
 	struct run_state rs = {.dom = &dom, .lock = PTHREAD_MUTEX_INITIALIZER};
-	struct control *ctl = NULL;
 	struct run_opts o;
 	int status = CAPSULE_EXIT_VMM_ERROR, code = 0;
 	enum vm_end_reason why = VM_END_NONE;
@@ -424,8 +423,6 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	pthread_detach(sig_thread);
-	if (o.control && !(ctl = control_open(o.control, &dom)))
-		goto out;
 	if (o.api_sock && open_api(o.api_sock, &dom, &api, &api_sock))
 		goto out;
 	if (sandbox_enter("capsule", SANDBOX_VMM))
@@ -437,7 +434,6 @@ int cmd_run(int argc, char **argv)
 out:
 	vmm_api_stop(&api);
 	usock_close(&api_sock);
-	control_close(ctl);
 	if (created)
 		domain_destroy(&dom);
 	return status;

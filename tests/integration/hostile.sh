@@ -173,45 +173,52 @@ echo "data-safety: ${DATASAFETY_RUNS:-20} kills under load; last: $(cat "$tmp/ou
 [ $lost = 0 ] && [ $died = 0 ] && report data-safety-kill-under-load 1 "" ||
 	report data-safety-kill-under-load 0 "$lost runs lost acknowledged blocks, $died VMMs died early"
 
-# --- 6. Control socket: silent and slow clients do not starve a real one.
+# --- 6. The API socket (--control is its old name): silent and slow clients do not starve
+# a real one.
 "$CAPSULE" run --control "$tmp/ctl6" "$G/ticker.elf" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -S "$tmp/ctl6" ] && break; sleep 0.02; done
+sleep 0.2
 python3 - "$tmp/ctl6" "$CAPSULE" >"$tmp/out" 2>&1 <<'EOF'
 import socket, subprocess, sys, time
 path, capsule = sys.argv[1], sys.argv[2]
 def conn():
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
+    s.settimeout(10)
     return s
+def control(*args):
+    return subprocess.run([capsule, "control", path] + list(args), capture_output=True,
+                          text=True, timeout=20).stdout.strip()
 silent = [conn() for _ in range(10)]          # say nothing
 t = time.monotonic()
-r = subprocess.run([capsule, "control", path, "pause"], capture_output=True, text=True, timeout=20)
+r = control("pause")
 took = time.monotonic() - t
-print("pause with 10 silent clients: %r in %.2f s" % (r.stdout.strip(), took))
-assert r.stdout.startswith("ok: paused") and took < 1.5, "starved"
-s = conn()                                    # a command in two writes
-s.sendall(b"res"); time.sleep(0.3); s.sendall(b"ume\n")
+print("pause with 10 silent clients: %r in %.2f s" % (r, took))
+assert r.startswith("ok: paused") and took < 1.5, "starved"
+s = conn()                                    # a request in two writes
+s.sendall(b"PUT /api/v1/vm.res"); time.sleep(0.3)
+s.sendall(b"ume HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
 reply = s.recv(200).decode()
-print("two writes: %r" % reply.strip())
-assert reply.startswith("ok: resumed"), reply
-flood = [conn() for _ in range(100)]          # more clients than slots
-r = subprocess.run([capsule, "control", path, "pause"], capture_output=True, text=True, timeout=20)
-print("pause with 110 silent clients: %r" % r.stdout.strip())
-assert r.stdout.startswith("ok: paused"), r.stdout
-r = subprocess.run([capsule, "control", path, "resume"], capture_output=True, text=True, timeout=20)
-assert r.stdout.startswith("ok: resumed"), r.stdout
-s = conn(); s.sendall(b"x" * 300)             # too long
-print("too long: %r" % s.recv(200).decode().strip())
-s = conn(); s.sendall(b"balloon -5\n")
-print("balloon -5: %r" % s.recv(200).decode().strip())
+print("two writes: %r" % reply.split("\r\n")[0])
+assert reply.startswith("HTTP/1.1 204"), reply
+flood = [conn() for _ in range(200)]          # more clients than slots
+r = control("pause")
+print("pause with 210 silent clients: %r" % r)
+assert r.startswith("ok: paused"), r
+assert control("resume").startswith("ok: resumed")
+s = conn(); s.sendall(b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\n")  # too long
+print("too long: %r" % s.recv(200).decode().split("\r\n")[0])
+s = conn(); s.sendall(b"PUT /api/v1/vm.balloon HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\n"
+                      b'{"target_mib": -5}')
+print("balloon -5: %r" % s.recv(300).decode().split("\r\n")[0])
 EOF
 status=$?
 cat "$tmp/out"
 kill -TERM $pid
 wait $pid
-[ $status = 0 ] && grep -q 'too long: .error: command too long' "$tmp/out" &&
-	grep -q 'balloon -5: .error: this domain has no balloon' "$tmp/out" &&
+[ $status = 0 ] && grep -Eq "too long: 'HTTP/1.1 (414|431)" "$tmp/out" &&
+	grep -q "balloon -5: 'HTTP/1.1 40[04]" "$tmp/out" &&
 	report control-not-starved 1 "" || report control-not-starved 0 "see above"
 
 # --- 7. Privileges: no capabilities, every thread confined, the socket 0600 whatever
@@ -230,7 +237,7 @@ wait $pid
 echo "privileges: caps $caps; threads $modes; socket mode $mode"
 bad=$(echo "$modes" | tr ' ' '\n' | grep -v "=$want_seccomp\$" | grep -v '^$')
 [ "$caps" = "0000000000000000 " ] && [ -z "$bad" ] && [ "$mode" = 600 ] &&
-	echo "$modes" | grep -q 'control=' && echo "$modes" | grep -q 'signals=' &&
+	echo "$modes" | grep -q 'api=' && echo "$modes" | grep -q 'signals=' &&
 	echo "$modes" | grep -q 'pv-timer=' && report privileges-dropped 1 "" ||
 	report privileges-dropped 0 "caps '$caps', unconfined: '$bad', mode $mode"
 
