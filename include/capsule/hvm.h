@@ -34,6 +34,8 @@
 #define HVM_ACPI_END 0x100000ull
 #define HVM_MAX_MEM (3ull << 30)  /* RAM ends below the 32-bit device hole */
 #define HVM_VIRTIO_BASE 0xd0000000ull
+#define HVM_GED 0xfeb00000ull     /* the ACPI Generic Event Device's register (power button) */
+#define HVM_GED_GSI 16u           /* its interrupt: above the ISA GSIs the devices take */
 #define HVM_IOAPIC 0xfec00000ull
 #define HVM_LAPIC 0xfee00000ull
 #define HVM_MAX_DEVICES 9
@@ -57,6 +59,7 @@ struct hvm_domain {
 	struct vm *vm;
 	struct uart uart;
 	struct cmos cmos;
+	struct ged ged;
 	struct hvm_device devices[HVM_MAX_DEVICES];
 	unsigned nr_devices;
 	struct e820_entry e820[E820_MAX];
@@ -78,6 +81,8 @@ struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_
 int hvm_domain_build(struct hvm_domain *h, const struct hvm_config *cfg);
 int hvm_domain_start(struct hvm_domain *h);
 void hvm_domain_destroy(struct hvm_domain *h);
+/* Press the ACPI power button (the GED's event, then its interrupt): 0 or a negative errno. */
+int hvm_power_button(struct hvm_domain *h);
 
 /* Pieces. */
 void hvm_build_e820(struct hvm_domain *h);

@@ -5,6 +5,7 @@
  *   i8042.c       keyboard controller: only what reset (0xfe to port 0x64) needs
  *   rtc.c         MC146818 CMOS clock at 0x70/0x71, time from the host, in BCD
  *   debug_exit.c  QEMU's isa-debug-exit at 0xf4: exit status (value << 1) | 1
+ *   ged.c         ACPI Generic Event Device (MMIO): the power button of hardware-reduced ACPI
  */
 #ifndef CAPSULE_PLATFORM_H
 #define CAPSULE_PLATFORM_H
@@ -49,6 +50,21 @@ struct cmos {
 };
 int rtc_init(struct cmos *c, struct vm *vm);
 void rtc_access(struct cmos *c, unsigned port, uint8_t *val, bool is_write);
+
+/* Generic Event Device: a 32-bit event register (read clears it) and an edge GSI. */
+#define GED_MMIO_SIZE 0x10u
+#define GED_EVENT_POWER_BUTTON (1u << 0)
+struct ged {
+	struct vm *vm;
+	uint64_t base;
+	uint32_t gsi;
+	uint32_t events; /* pending, atomically: set by the host, taken by a guest read */
+};
+int ged_init(struct ged *g, struct vm *vm, uint64_t base, uint32_t gsi);
+/* Set these event bits and pulse the GSI (from any thread): 0 or a negative errno. */
+int ged_raise(struct ged *g, uint32_t events);
+/* What a guest read of the register returns (and clears). */
+uint32_t ged_read(struct ged *g);
 
 int i8042_init(struct vm *vm);
 int debug_exit_init(struct vm *vm);

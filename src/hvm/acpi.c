@@ -2,8 +2,8 @@
 /*
  * ACPI tables in the BIOS area (0xe0000), where Linux also finds them by scanning: RSDP,
  * XSDT, a hardware-reduced FADT (with the i8042 reset register), MADT (one local APIC per
- * vCPU, the IOAPIC) and a DSDT describing the serial port, the i8042, the RTC and each
- * virtio-mmio device. tests/unit/test_acpi.c disassembles them with iasl.
+ * vCPU, the IOAPIC) and a DSDT describing the serial port, the i8042, the RTC, each
+ * virtio-mmio device, and the power button behind a Generic Event Device. tests/unit/test_acpi.c disassembles them with iasl.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +42,56 @@ static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 	put(t, 32, 1, 4);
 	t[9] = 0;
 	t[9] = checksum(t, len);
+}
+
+/*
+ * The power button of hardware-reduced ACPI, as Cloud Hypervisor has it: there is no fixed
+ * power button (FADT PWR_BUTTON) and no GPE block, so a Generic Event Device takes the
+ * interrupt and its _EVT tells the control-method button (PNP0C0C) that it was pressed.
+ *
+ *	Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) Name (_UID, Zero) }
+ *	Device (GED0) {
+ *		Name (_HID, "ACPI0013") Name (_UID, Zero)
+ *		Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, HVM_GED, 16)
+ *			Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { HVM_GED_GSI } })
+ *		OperationRegion (GDST, SystemMemory, HVM_GED, 4)
+ *		Field (GDST, DWordAcc, NoLock, Preserve) { GDAT, 32 }
+ *		Method (_EVT, 1, Serialized) {
+ *			Local0 = GDAT	// one read: it clears the register
+ *			If ((Local0 & One) == One) { Notify (\_SB.PWRB, 0x80) }
+ *		}
+ *	}
+ */
+static void build_power_button(struct aml *a)
+{
+	size_t dev, crs, buf, field, method, cond;
+
+	aml_device_begin(a, "PWRB", &dev);
+	aml_name(a, "_HID"), aml_eisaid(a, "PNP0C0C");
+	aml_name(a, "_UID"), aml_integer(a, 0);
+	aml_pkg_end(a, dev);
+
+	aml_device_begin(a, "GED0", &dev);
+	aml_name(a, "_HID"), aml_string(a, "ACPI0013");
+	aml_name(a, "_UID"), aml_integer(a, 0);
+	aml_crs_begin(a, &crs, &buf);
+	aml_res_mem32(a, (uint32_t)HVM_GED, GED_MMIO_SIZE);
+	aml_res_interrupt(a, HVM_GED_GSI, true);
+	aml_crs_end(a, crs, buf);
+	aml_operation_region(a, "GDST", AML_SPACE_SYSTEM_MEMORY, HVM_GED, 4);
+	aml_field_begin(a, "GDST", AML_FIELD_DWORD_ACC, &field);
+	aml_field_unit(a, "GDAT", 32);
+	aml_pkg_end(a, field);
+	aml_method_begin(a, "_EVT", 1, true, &method);
+	aml_store(a), aml_name_ref(a, "GDAT"), aml_local(a, 0);
+	aml_if_begin(a, &cond);
+	aml_lequal(a);
+	aml_and(a), aml_local(a, 0), aml_integer(a, GED_EVENT_POWER_BUTTON), aml_null_name(a);
+	aml_integer(a, GED_EVENT_POWER_BUTTON);
+	aml_notify(a), aml_name_ref(a, "\\_SB_.PWRB"), aml_integer(a, 0x80); /* status change */
+	aml_pkg_end(a, cond);
+	aml_pkg_end(a, method);
+	aml_pkg_end(a, dev);
 }
 
 static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
@@ -89,6 +139,7 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 		aml_crs_end(&a, crs, buf);
 		aml_pkg_end(&a, dev);
 	}
+	build_power_button(&a);
 	aml_pkg_end(&a, sb);
 	if (a.overflow)
 		return 0;

@@ -9,6 +9,18 @@
 #define STRING_PREFIX 0x0d
 #define EXT_OP 0x5b
 #define DEVICE_OP 0x82
+#define METHOD_OP 0x14
+#define IF_OP 0xa0
+#define STORE_OP 0x70
+#define AND_OP 0x7b
+#define LEQUAL_OP 0x93
+#define NOTIFY_OP 0x86
+#define LOCAL0_OP 0x60
+#define ARG0_OP 0x68
+#define OPREGION_OP 0x80 /* after EXT_OP */
+#define FIELD_OP 0x81    /* after EXT_OP */
+#define DUAL_NAME_PREFIX 0x2e
+#define MULTI_NAME_PREFIX 0x2f
 
 void aml_bytes(struct aml *a, const void *p, size_t n)
 {
@@ -63,12 +75,23 @@ void aml_pkg_end(struct aml *a, size_t mark)
 	a->len = mark + n + body;
 }
 
-/* "\\_SB_" or "COM1": an optional root prefix and 4-character segments joined by dots. */
+/*
+ * "\\_SB_", "COM1" or "\\_SB_.PWRB": an optional root prefix and 4-character segments
+ * joined by dots (a path of two or more takes a prefix saying how many follow).
+ */
 static void name_string(struct aml *a, const char *path)
 {
+	size_t segs;
+
 	if (*path == '\\')
 		aml_byte(a, *path++);
-	aml_bytes(a, path, 4);
+	segs = (strlen(path) + 1) / 5;
+	if (segs == 2)
+		aml_byte(a, DUAL_NAME_PREFIX);
+	else if (segs > 2)
+		aml_byte(a, MULTI_NAME_PREFIX), aml_byte(a, (uint8_t)segs);
+	for (size_t i = 0; i < segs; i++)
+		aml_bytes(a, path + 5 * i, 4);
 }
 
 void aml_scope_begin(struct aml *a, const char *path, size_t *mark)
@@ -90,6 +113,11 @@ void aml_name(struct aml *a, const char *name)
 {
 	aml_byte(a, NAME_OP);
 	name_string(a, name);
+}
+
+void aml_name_ref(struct aml *a, const char *path)
+{
+	name_string(a, path);
 }
 
 void aml_integer(struct aml *a, uint64_t v)
@@ -186,4 +214,89 @@ void aml_res_interrupt(struct aml *a, uint32_t gsi, bool edge)
 	for (int i = 0; i < 4; i++)
 		d[5 + i] = (uint8_t)(gsi >> (8 * i));
 	aml_bytes(a, d, sizeof(d));
+}
+
+void aml_method_begin(struct aml *a, const char *name, unsigned nargs, bool serialized,
+		      size_t *mark)
+{
+	aml_byte(a, METHOD_OP);
+	*mark = aml_pkg_begin(a);
+	name_string(a, name);
+	aml_byte(a, (uint8_t)((nargs & 7) | (serialized ? 0x08 : 0))); /* sync level 0 */
+}
+
+void aml_if_begin(struct aml *a, size_t *mark)
+{
+	aml_byte(a, IF_OP);
+	*mark = aml_pkg_begin(a);
+}
+
+void aml_store(struct aml *a)
+{
+	aml_byte(a, STORE_OP);
+}
+
+void aml_and(struct aml *a)
+{
+	aml_byte(a, AND_OP);
+}
+
+void aml_lequal(struct aml *a)
+{
+	aml_byte(a, LEQUAL_OP);
+}
+
+void aml_notify(struct aml *a)
+{
+	aml_byte(a, NOTIFY_OP);
+}
+
+void aml_local(struct aml *a, unsigned n)
+{
+	aml_byte(a, (uint8_t)(LOCAL0_OP + (n & 7)));
+}
+
+void aml_arg(struct aml *a, unsigned n)
+{
+	aml_byte(a, (uint8_t)(ARG0_OP + (n < 7 ? n : 6)));
+}
+
+void aml_null_name(struct aml *a)
+{
+	aml_byte(a, 0x00);
+}
+
+void aml_operation_region(struct aml *a, const char *name, uint8_t space, uint64_t offset,
+			  uint64_t len)
+{
+	aml_byte(a, EXT_OP);
+	aml_byte(a, OPREGION_OP);
+	name_string(a, name);
+	aml_byte(a, space);
+	aml_integer(a, offset);
+	aml_integer(a, len);
+}
+
+void aml_field_begin(struct aml *a, const char *region, uint8_t flags, size_t *mark)
+{
+	aml_byte(a, EXT_OP);
+	aml_byte(a, FIELD_OP);
+	*mark = aml_pkg_begin(a);
+	name_string(a, region);
+	aml_byte(a, flags);
+}
+
+void aml_field_unit(struct aml *a, const char *name, unsigned bits)
+{
+	uint8_t len[2];
+
+	aml_bytes(a, name, 4);
+	/* Its width is a PkgLength: one byte below 64 bits, else two. */
+	if (bits < 0x40) {
+		aml_byte(a, (uint8_t)bits);
+		return;
+	}
+	len[0] = (uint8_t)(0x40 | (bits & 0xf));
+	len[1] = (uint8_t)(bits >> 4);
+	aml_bytes(a, len, 2);
 }

@@ -28,9 +28,17 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
 		err = i8042_init(vm);
 	if (!err)
 		err = debug_exit_init(vm);
+	if (!err)
+		err = ged_init(&h->ged, vm, HVM_GED, HVM_GED_GSI);
 	if (err)
 		log_err("cannot set up the platform devices: %s", strerror(-err));
 	return err;
+}
+
+/* The DSDT's GED0._EVT reads the event and notifies PWRB: Linux's button driver. */
+int hvm_power_button(struct hvm_domain *h)
+{
+	return ged_raise(&h->ged, GED_EVENT_POWER_BUTTON);
 }
 
 /* Completions arrive as an irqfd write: KVM pulses the GSI (edge-triggered). */

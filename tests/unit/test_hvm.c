@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HVM pieces without KVM: ACPI tables (checksums, and iasl must disassemble them), the
- * bzImage and multiboot parsers against hand-made images, the UART and RTC registers.
+ * bzImage and multiboot parsers against hand-made images, the UART, RTC and GED registers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "capsule/bus.h"
 #include "capsule/hvm.h"
 #include "capsule/loader.h"
 #include "capsule/log.h"
@@ -104,6 +105,28 @@ static void acpi_tables(void **state)
 	assert_non_null(strstr(dsl, "\"LNRO0005\""));
 	assert_non_null(strstr(dsl, "0xD0000000"));
 	assert_non_null(strstr(dsl, "0xD0000200"));
+	/* The power button: a GED whose _EVT reads its register and notifies PWRB. */
+	assert_non_null(strstr(dsl, "Device (PWRB)"));
+	assert_non_null(strstr(dsl, "EisaId (\"PNP0C0C\")"));
+	char *ged = strstr(dsl, "Device (GED0)");
+	assert_non_null(ged);
+	assert_non_null(strstr(ged, "Name (_HID, \"ACPI0013\""));
+	assert_non_null(strstr(ged, "Name (_UID, Zero)"));
+	assert_non_null(strstr(ged, "Memory32Fixed (ReadWrite,\n"
+				    "                    0xFEB00000,         // Address Base\n"
+				    "                    0x00000010,         // Address Length"));
+	assert_non_null(strstr(ged, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )\n"
+				    "                {\n"
+				    "                    0x00000010,\n"));
+	assert_non_null(strstr(ged, "OperationRegion (GDST, SystemMemory, 0xFEB00000, 0x04)"));
+	assert_non_null(strstr(ged, "Field (GDST, DWordAcc, NoLock, Preserve)"));
+	assert_non_null(strstr(ged, "GDAT,   32"));
+	char *evt = strstr(ged, "Method (_EVT, 1, Serialized)");
+	assert_non_null(evt);
+	assert_non_null(strstr(evt, "Local0 = GDAT"));
+	assert_non_null(strstr(evt, "If (((Local0 & One) == One))"));
+	assert_non_null(strstr(evt, "Notify (\\_SB.PWRB, 0x80)"));
+	assert_null(strstr(dsl, "External (")); /* every name the method uses resolved */
 
 	dsl = disassemble(madt, "apic");
 	assert_non_null(strstr(dsl, "Local Apic Address : FEE00000"));
@@ -118,6 +141,38 @@ static void acpi_tables(void **state)
 	assert_non_null(strstr(dsl, "Hardware Reduced (V5) : 1"));
 	assert_non_null(strstr(dsl, "Reset Register Supported (V2) : 1"));
 	assert_non_null(strstr(dsl, "Value to cause reset : FE"));
+	vm_destroy(&vm);
+}
+
+/* The GED's register: events accumulate, a whole read takes and clears them. */
+static void ged_register(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = 16 << 20, .nr_vcpus = 1};
+	const struct io_range *r;
+	struct ged g;
+	struct vm vm;
+	uint8_t data[4];
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	assert_int_equal(ged_init(&g, &vm, HVM_GED, HVM_GED_GSI), 0);
+	r = bus_find(&vm.mmio, HVM_GED, 4);
+	assert_non_null(r);
+	assert_int_equal(r->fn(NULL, r->opaque, HVM_GED, data, 4, false), EXIT_CONTINUE);
+	memcpy(&v, data, 4);
+	assert_int_equal(v, 0); /* nothing pressed */
+	assert_int_equal(ged_raise(&g, GED_EVENT_POWER_BUTTON), 0);
+	assert_int_equal(ged_raise(&g, GED_EVENT_POWER_BUTTON), 0); /* twice: still one bit */
+	data[0] = 0x55, r->fn(NULL, r->opaque, HVM_GED, data, 1, false);
+	assert_int_equal(data[0], 0); /* a byte read sees nothing and takes nothing */
+	memset(data, 0xff, 4), r->fn(NULL, r->opaque, HVM_GED, data, 4, true);
+	memset(data, 0, 4), r->fn(NULL, r->opaque, HVM_GED, data, 4, false);
+	memcpy(&v, data, 4);
+	assert_int_equal(v, GED_EVENT_POWER_BUTTON); /* the write changed nothing */
+	r->fn(NULL, r->opaque, HVM_GED, data, 4, false);
+	memcpy(&v, data, 4);
+	assert_int_equal(v, 0); /* read clears */
 	vm_destroy(&vm);
 }
 
@@ -331,6 +386,7 @@ int main(void)
 		cmocka_unit_test(multiboot_images),
 		cmocka_unit_test(uart_registers),
 		cmocka_unit_test(rtc_registers),
+		cmocka_unit_test(ged_register),
 	};
 
 	log_set_level(LOG_ERROR);
