@@ -15,6 +15,7 @@
 #include "capsule/api.h"
 #include "capsule/devices.h"
 #include "capsule/domain.h"
+#include "capsule/log.h"
 #include "capsule/vmm_api.h"
 
 #ifndef CAPSULE_VERSION
@@ -382,6 +383,8 @@ int vmm_api_start(struct vmm_api *a, struct domain *d, int listen_fd)
 			      a);
 	if (!rc)
 		domain_set_observer(d, on_state, a);
+	if (!rc)
+		log_info("domain %s: API served (docs/api.md)", d->cfg.name);
 	return rc;
 }
 

@@ -97,7 +97,15 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 		return -1;
 	}
 	d->kvm_fd = kvm_open();
-	return d->kvm_fd < 0 ? -1 : 0;
+	if (d->kvm_fd < 0)
+		return -1;
+	log_info("domain %s: %s domain from %s, %llu MiB, %u vCPU(s), %u device(s), cmdline "
+		 "\"%s\"", d->cfg.name, d->ops->name, d->cfg.image,
+		 (unsigned long long)d->cfg.mem_mib, d->cfg.vcpus, d->nr_devices, d->cfg.cmdline);
+	log_info("domain %s: on_poweroff=%s on_reboot=%s on_crash=%s", d->cfg.name,
+		 domain_action_name(d->cfg.on_poweroff), domain_action_name(d->cfg.on_reboot),
+		 domain_action_name(d->cfg.on_crash));
+	return 0;
 }
 
 /* The devices of this boot: created on the VM being built, in the table's order. */
@@ -112,6 +120,8 @@ static int attach_devices(struct domain *d)
 			dd->dev = dd->kind->attach(d, dd->backend);
 			if (!dd->dev)
 				return -1;
+			log_info("domain %s: %s at mmio 0x%llx", d->cfg.name, dd->dev->ops->name,
+				 (unsigned long long)dd->dev->base);
 		}
 	return 0;
 }
@@ -210,6 +220,8 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	rc = vm_create(vm, &vcfg);
 	if (rc)
 		return rc;
+	log_debug("boot %u: VM with %llu bytes of memory", d->boots + 1,
+		  (unsigned long long)vcfg.mem_bytes);
 	vm->console = d->cfg.console;
 	pthread_mutex_lock(&d->lock);
 	d->vm = vm;
@@ -248,6 +260,10 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	d->vm = NULL; /* nobody outside reaches this boot any more */
 	d->balloon = NULL;
 	pthread_mutex_unlock(&d->lock);
+	if (!rc)
+		log_info("domain %s: boot %u ended (%s, code %d)", d->cfg.name, d->boots,
+			 *why == VM_END_POWEROFF ? "power off" : *why == VM_END_REBOOT ? "reboot"
+			 : *why == VM_END_CRASH ? "crash" : "timeout", *code);
 	d->last_end = rc ? VM_END_CRASH : *why;
 	d->last_code = rc ? 0 : *code;
 	if (!rc && d->cfg.print_stats)

@@ -150,6 +150,9 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 	v0->init_regs.rsi = 0;
 	v0->init_regs.rflags = 0x2;
 	fill_start_info(pv, &img, cfg->cmdline);
+	log_info("PV image %s: [0x%llx, 0x%llx), entry 0x%llx, control port %u", cfg->image_path,
+		 (unsigned long long)img.lo, (unsigned long long)img.hi,
+		 (unsigned long long)img.entry, pv->control_port);
 	return 0;
 }
 

@@ -82,6 +82,8 @@ int sandbox_enter(const char *who, enum sandbox_profile profile)
 		log_err("%s: cannot install the seccomp filter: %s", who, strerror(errno));
 		return -errno;
 	}
+	log_debug("%s: confined (%s allowlist)", who,
+		  profile == SANDBOX_GUEST ? "guest" : profile == SANDBOX_SERVICE ? "service" : "vmm");
 	return 0;
 }
 
@@ -102,6 +104,6 @@ int sandbox_drop_privileges(void)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	log_debug("dropped every capability");
+	log_info("dropped every capability (effective, permitted, bounding, ambient)");
 	return 0;
 }

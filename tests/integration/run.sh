@@ -101,6 +101,8 @@ expect config-file 0 '96 MiB, 2 vCPU\(s\), cmdline "from json"' '' -- "$CAPSULE"
 expect config-file-overridden 0 '128 MiB, 2 vCPU' '' -- "$CAPSULE" run --config "$tmp/dom.json" --mem 128
 printf '{"memroy": 96}\n' >"$tmp/bad.json"
 expect config-file-unknown-key 125 '' 'bad.json: unknown key "memroy"' -- "$CAPSULE" run --config "$tmp/bad.json"
+expect verbose-log 0 'Hello' 'info: domain web: pv domain from .*hello.elf, 64 MiB, 1 vCPU.*info: domain web: boot 1 ended \(power off, code 0\)' \
+	-- sh -c "$CAPSULE run -v --name web $E/hello.elf 2>&1 | tr '\n' ' ' >&2; echo Hello"
 expect options-after-image 0 '128 MiB, 2 vCPU' '' -- "$CAPSULE" run "$E/hello.elf" --mem 128 --vcpus 2
 expect exit-code-largest 123 'cmdline "123"' '' -- "$CAPSULE" run --cmdline 123 "$G/exitcode.elf"
 expect exit-code-out-of-range 126 '' 'the guest reported a crash \(code 300\)' \
