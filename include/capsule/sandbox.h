@@ -28,5 +28,8 @@ int sandbox_enter(const char *who, enum sandbox_profile profile);
  * nothing new, even as root. 0, or a negative errno.
  */
 int sandbox_drop_privileges(void);
+/* Call fn (async-signal-safe) before the process stops on a forbidden call. Set it once,
+ * before any thread starts. */
+void sandbox_on_fatal(void (*fn)(void));
 
 #endif

@@ -247,6 +247,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	o->cfg.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
 	sandbox_set_enabled(!o->no_seccomp);
+	sandbox_on_fatal(terminal_restore);
 	return 0;
 }
 
@@ -293,6 +294,7 @@ static void *signal_thread(void *arg)
 		}
 		pthread_mutex_lock(&rs->lock);
 		if (rs->signo) {
+			terminal_restore();
 			fprintf(stderr, "capsule: %s received again; exiting now\n", strsignal(sig));
 			_exit(128 + sig);
 		}
@@ -330,6 +332,10 @@ static int exit_status(const struct run_opts *o, const struct run_state *rs,
 	if (rs->signo) {
 		fprintf(stderr, "capsule: %s received, domain destroyed\n", strsignal(rs->signo));
 		return 128 + rs->signo;
+	}
+	if (terminal_escaped()) {
+		fprintf(stderr, "capsule: Ctrl-] on the console, domain destroyed\n");
+		return 128 + SIGINT;
 	}
 	switch (why) {
 	case VM_END_CRASH:
@@ -425,6 +431,10 @@ int cmd_run(int argc, char **argv)
 	pthread_detach(sig_thread);
 	if (o.api_sock && open_api(o.api_sock, &dom, &api, &api_sock))
 		goto out;
+	if (terminal_take(&dom)) {
+		fprintf(stderr, "capsule run: cannot set up the console's terminal\n");
+		goto out;
+	}
 	if (sandbox_enter("capsule", SANDBOX_VMM))
 		goto out;
 	if (o.timeout_s)
@@ -432,6 +442,7 @@ int cmd_run(int argc, char **argv)
 	if (domain_run(&dom, deadline, &why, &code) == 0)
 		status = exit_status(&o, &rs, why, code);
 out:
+	terminal_restore();
 	vmm_api_stop(&api);
 	usock_close(&api_sock);
 	if (created)

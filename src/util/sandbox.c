@@ -28,6 +28,12 @@ extern const size_t capsule_seccomp_guest_len, capsule_seccomp_service_len,
 	capsule_seccomp_vmm_len;
 
 static bool enabled; /* set once by the CLI (sandbox_set_enabled) before any thread starts */
+static void (*fatal_hook)(void); /* set once, likewise: put the terminal back */
+
+void sandbox_on_fatal(void (*fn)(void))
+{
+	fatal_hook = fn;
+}
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -35,6 +41,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	int n;
 
 	(void)sig, (void)ctx;
+	if (fatal_hook)
+		fatal_hook(); /* async-signal-safe by contract */
 	n = snprintf(msg, sizeof(msg),
 		     "capsule: seccomp: a guest-facing thread made system call %d, which its "
 		     "allowlist forbids (src/util/sandbox.c); stopping\n", si->si_syscall);

@@ -158,6 +158,8 @@ else
 	report vblk-block-device 0 "cannot make a loop device: $(cat "$tmp/err")"
 fi
 expect vrng 0 'Test result: SUCCESS' '' -- "$CAPSULE" run --rng "$G/vrng.elf"
+expect console-terminal 0 'escape: True restored: True' '' \
+	-- timeout -k 5 60 python3 "$D/console_tty.py" "$CAPSULE" "$G/vcons.elf"
 expect vcons 0 'HELLO CAPSULE' '' -- sh -c "printf 'hello capsule\nquit\n' | $CAPSULE run --virtio-console $G/vcons.elf"
 "$D/disk.py" make "$tmp/disk.img"
 expect vhostile-rings 0 'vhostile: devices recovered' \
@@ -315,6 +317,32 @@ expect hvm-mem-too-big 125 '' 'an HVM domain needs 16 MiB to 3072 MiB' \
 	-- "$CAPSULE" run --mem 4096 "$H/serial.elf"
 expect hvm-missing-initrd 125 '' 'cannot open /nonexistent.cpio' \
 	-- "$CAPSULE" run --mem 64 --initrd /nonexistent.cpio "$H/serial.elf"
+# The ACPI power button (docs/hvm.md): start the kernel with a control socket, wait until
+# it waits, press the button with `capsule control SOCK CMD...`, and judge how it ended.
+# hvm_button NAME STATUS STDOUT_RE STDERR_RE CMDLINE CMD...
+hvm_button() {
+	local name=$1 want=$2 out_re=$3 err_re=$4 cmdline=$5 status ok=1 why=""
+	shift 5
+	rm -f "$tmp/pb.sock"
+	timeout -k 5 60 "$CAPSULE" run --mem 64 --control "$tmp/pb.sock" --cmdline "$cmdline" \
+		"$H/powerbutton.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
+	local pid=$!
+	for _ in $(seq 400); do grep -q '^powerbutton: waiting' "$tmp/out" && break; sleep 0.05; done
+	timeout -k 5 20 "$CAPSULE" control "$tmp/pb.sock" "$@" >>"$tmp/err" 2>&1
+	wait $pid
+	status=$?
+	if [ "$status" != "$want" ]; then
+		ok=0 why="exit status $status, expected $want"
+	elif ! grep -Eq -- "$out_re" "$tmp/out"; then
+		ok=0 why="stdout does not match /$out_re/"
+	elif ! grep -Eq -- "$err_re" "$tmp/err"; then
+		ok=0 why="stderr does not match /$err_re/"
+	fi
+	report "$name" "$ok" "$why"
+}
+hvm_button hvm-power-button 1 '^Test result: SUCCESS$' 'asked the guest to power off' press shutdown
+hvm_button hvm-power-button-ignored 124 '^powerbutton: waiting \(ignoring' \
+	'did not shut down within 1 s of the request; destroying it' ignore shutdown 1
 
 # --- crashes: reported with the reason and registers, exit status 126, VMM intact
 crash() { # how stderr-pattern [extra args]
