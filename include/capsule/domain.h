@@ -186,8 +186,9 @@ int domain_run(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why, 
 void domain_end(struct domain *d, enum vm_end_reason why, int code);
 /*
  * Ask the guest to power off (or reboot) cleanly: a PV domain through its control port
- * (docs/pv-abi.md 11.1); one that has not powered off within grace_s is destroyed.
- * 0, -EINVAL if it is not running, -ENOTSUP for HVM domains (no power button yet).
+ * (docs/pv-abi.md 11.1), an HVM domain by its ACPI power button; one that has not powered
+ * off within grace_s is destroyed. 0, -EINVAL if it is not running, -ENOTSUP for a reboot
+ * of an HVM domain (ACPI has no reboot button).
  */
 int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s);
 int domain_pause(struct domain *d);  /* vCPUs paused, or a negative errno */

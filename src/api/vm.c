@@ -171,7 +171,7 @@ static void request(struct vmm_api *a, const struct http_request *req,
 	json_decref(j);
 	r = domain_shutdown(a->dom, reboot, (unsigned)grace);
 	if (r == -ENOTSUP)
-		api_error(resp, 501, "an HVM domain cannot be asked yet (no ACPI power button)");
+		api_error(resp, 501, "an HVM domain cannot be asked to reboot (it has a power button only)");
 	else if (r < 0)
 		wrong_state(a->dom, resp, reboot ? "reboot" : "shut down");
 	else

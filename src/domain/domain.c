@@ -186,10 +186,11 @@ int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s)
 
 	pthread_mutex_lock(&d->lock);
 	if (d->vm && (d->state == DOMAIN_RUNNING || d->state == DOMAIN_PAUSED)) {
-		r = d->kind == DOMAIN_PV
-			    ? pv_domain_request(&d->k.pv, reboot ? CAP_REQUEST_REBOOT
-								 : CAP_REQUEST_POWEROFF)
-			    : -ENOTSUP; /* HVM: the ACPI power button is not there yet */
+		if (d->kind == DOMAIN_PV)
+			r = pv_domain_request(&d->k.pv, reboot ? CAP_REQUEST_REBOOT
+							      : CAP_REQUEST_POWEROFF);
+		else /* HVM: the ACPI power button; ACPI has no event that asks for a reboot */
+			r = reboot ? -ENOTSUP : hvm_power_button(&d->k.hvm);
 		if (!r && !reboot) {
 			d->shutdown_grace_s = grace_s;
 			d->shutdown_deadline = monotonic_ns() + grace_s * 1000000000ull;

@@ -3,7 +3,8 @@
  * ACPI tables in the BIOS area (0xe0000), where Linux also finds them by scanning: RSDP,
  * XSDT, a hardware-reduced FADT (with the i8042 reset register), MADT (one local APIC per
  * vCPU, the IOAPIC) and a DSDT describing the serial port, the i8042, the RTC, each
- * virtio-mmio device, and the power button behind a Generic Event Device. tests/unit/test_acpi.c disassembles them with iasl.
+ * virtio-mmio device, and the power button behind a Generic Event Device.
+ * tests/unit/test_hvm.c disassembles them with iasl.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -115,8 +115,8 @@ static void acpi_tables(void **state)
 	assert_non_null(strstr(ged, "Memory32Fixed (ReadWrite,\n"
 				    "                    0xFEB00000,         // Address Base\n"
 				    "                    0x00000010,         // Address Length"));
-	assert_non_null(strstr(ged, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )\n"
-				    "                {\n"
+	assert_non_null(strstr(ged, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, "
+				    ",, )\n                {\n"
 				    "                    0x00000010,\n"));
 	assert_non_null(strstr(ged, "OperationRegion (GDST, SystemMemory, 0xFEB00000, 0x04)"));
 	assert_non_null(strstr(ged, "Field (GDST, DWordAcc, NoLock, Preserve)"));
