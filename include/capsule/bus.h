@@ -39,6 +39,11 @@ void bus_init(struct io_bus *bus);
 /* 0, -EINVAL (empty or wrapping range), -EEXIST (overlap) or -ENOSPC. */
 int bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn fn,
 		 void *opaque, const char *name);
+/*
+ * Remove the range that starts at base: 0, or -ENOENT. Only while no vCPU can look the
+ * bus up (the domain paused, or its vCPUs joined): lookups take no lock.
+ */
+int bus_unregister(struct io_bus *bus, uint64_t base);
 /* The range holding all of [addr, addr + len), or NULL. */
 const struct io_range *bus_find(const struct io_bus *bus, uint64_t addr, uint32_t len);
 

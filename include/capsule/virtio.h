@@ -133,16 +133,44 @@ struct virtio_dev {
 
 	int kick_fd[VIRTIO_MAX_QUEUES]; /* eventfds, wired to QueueNotify by KVM_IOEVENTFD */
 	bool ioeventfd;
+	bool on_bus;
 	int stop_fd;
 	pthread_t thread;
 	bool thread_started;
 	struct virtio_stats stats;
 };
 
+/*
+ * The state of a device as a snapshot needs it: transport registers, each queue's layout
+ * and indices, the config space. Plain data: guest addresses, never pointers. A restore
+ * rebuilds every live queue through vq_init, so a state from a file is checked as a
+ * driver's would be, never trusted (a queue outside the guest's RAM or in the VMM's pages
+ * is refused, and nothing is changed).
+ */
+struct virtio_state {
+	uint32_t device_id;
+	uint32_t status, dev_features_sel, drv_features_sel, queue_sel, int_status, config_gen;
+	uint64_t driver_features;
+	struct {
+		uint16_t num;
+		uint8_t ready;
+		uint64_t desc, avail, used;
+		uint16_t last_avail, used_idx, signalled;
+	} queue[VIRTIO_MAX_QUEUES];
+	uint8_t config[VIRTIO_CONFIG_MAX];
+	uint8_t broken;
+};
+
+/* Under d->lock (or with the device quiet): the state to save. */
+void virtio_save(struct virtio_dev *d, struct virtio_state *st);
+/* The saved state on a freshly added device of the same kind: 0, or -EINVAL with *why. */
+int virtio_restore(struct virtio_dev *d, const struct virtio_state *st, const char **why);
+
 /* Register a device at `base` on vm's MMIO bus, wire its kicks, start its thread. */
 int virtio_mmio_add(struct virtio_dev *d, struct vm *vm, const struct virtio_dev_ops *ops,
 		    void *priv, uint64_t base, struct irq_sink irq);
-/* Stop the thread and release the eventfds (the device's own state is the caller's). */
+/* Stop the thread, unwire the kicks, leave the bus and release the eventfds (the device's
+ * own state is the caller's). Only while no vCPU runs. */
 void virtio_mmio_remove(struct virtio_dev *d);
 /* The register handler (exposed for tests and the fuzzer). */
 void virtio_mmio_access(struct virtio_dev *d, uint64_t off, uint8_t *data, uint32_t len,

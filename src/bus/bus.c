@@ -31,6 +31,18 @@ int bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn 
 	return 0;
 }
 
+int bus_unregister(struct io_bus *bus, uint64_t base)
+{
+	for (unsigned i = 0; i < bus->count; i++)
+		if (bus->ranges[i].base == base) {
+			memmove(&bus->ranges[i], &bus->ranges[i + 1],
+				(bus->count - i - 1) * sizeof(bus->ranges[0]));
+			bus->count--;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 const struct io_range *bus_find(const struct io_bus *bus, uint64_t addr, uint32_t len)
 {
 	unsigned lo = 0, hi = bus->count;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The virtio-mmio transport, version 2. Register accesses arrive from vCPU threads as MMIO
- * exits; queue notifications arrive on eventfds that KVM signals itself (KVM_IOEVENTFD), so
- * a kick costs the guest no exit to user space, and one device thread serves them.
+ * The virtio-mmio transport, version 2: registers onto the device core (device.c). Register
+ * accesses arrive from vCPU threads as MMIO exits; queue notifications arrive on eventfds
+ * that KVM signals itself (KVM_IOEVENTFD), so a kick costs the guest no exit to user space,
+ * and the device thread serves them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -17,138 +18,19 @@
 #include "capsule/sandbox.h"
 #include "capsule/virtio.h"
 #include "capsule/vm.h"
+#include "transport.h"
 
-#define TRANSPORT_FEATURES                                                                  \
-	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                      \
-	 (1ull << VIRTIO_F_INDIRECT_DESC))
 #define VENDOR_ID 0x53504143u /* "CAPS" */
-
-static uint64_t offered(const struct virtio_dev *d)
-{
-	return TRANSPORT_FEATURES | d->ops->features | d->host_features;
-}
-
-static void raise_irq(struct virtio_dev *d, uint32_t why)
-{
-	d->int_status |= why;
-	d->stats.interrupts++;
-	if (d->irq.raise)
-		d->irq.raise(d->irq.opaque);
-}
-
-void virtio_fail(struct virtio_dev *d, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (d->broken)
-		return;
-	log_warn("%s at 0x%llx: %s; the device needs a reset", d->ops->name,
-		 (unsigned long long)d->base, msg);
-	d->broken = true;
-	d->status |= VIRTIO_STATUS_NEEDS_RESET;
-	if (d->status & VIRTIO_STATUS_DRIVER_OK)
-		raise_irq(d, VIRTIO_MMIO_INT_CONFIG);
-}
-
-bool virtio_queue_usable(const struct virtio_dev *d, unsigned q)
-{
-	return q < d->ops->num_queues && d->vq[q].ready && !d->broken &&
-	       (d->status & VIRTIO_STATUS_DRIVER_OK);
-}
-
-void virtio_complete(struct virtio_dev *d, unsigned q, uint16_t head, uint32_t len)
-{
-	vq_push(&d->vq[q], head, len);
-	d->stats.requests++;
-}
-
-void virtio_flush_interrupt(struct virtio_dev *d, unsigned q)
-{
-	if (vq_need_interrupt(&d->vq[q]))
-		raise_irq(d, VIRTIO_MMIO_INT_VRING);
-}
-
-bool virtio_should_yield(struct virtio_dev *d, unsigned q, unsigned done)
-{
-	if (vm_ended(d->vm))
-		return true; /* the domain is over: its requests no longer matter */
-	if (done < VIRTIO_SERVE_BUDGET)
-		return false;
-	virtio_requeue(d, q);
-	return true;
-}
-
-void virtio_requeue(struct virtio_dev *d, unsigned q)
-{
-	uint64_t one = 1;
-
-	/* The device thread's own kick: it comes back here after checking its stop fd. */
-	if (d->kick_fd[q] >= 0 && write(d->kick_fd[q], &one, sizeof(one)) < 0)
-		log_warn("%s: cannot requeue queue %u", d->ops->name, q);
-}
-
-void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn)
-{
-	static __thread struct vq_chain c; /* 4 KiB: not on the small vCPU stacks */
-	const char *why = NULL;
-	unsigned done = 0;
-	int r;
-
-	do {
-		while ((r = vq_pop(&d->vq[q], d->mem, &c, &why)) > 0) {
-			int64_t n = fn(d, q, &c);
-
-			if (n < 0) {
-				virtio_fail(d, "queue %u: malformed or oversized request", q);
-				return;
-			}
-			virtio_complete(d, q, c.head, (uint32_t)n);
-			if (virtio_should_yield(d, q, ++done)) {
-				virtio_flush_interrupt(d, q);
-				return;
-			}
-		}
-		if (r < 0) {
-			virtio_fail(d, "queue %u: %s", q, why);
-			return;
-		}
-	} while (vq_enable_notify(&d->vq[q]));
-	virtio_flush_interrupt(d, q);
-}
-
-void virtio_config_changed(struct virtio_dev *d)
-{
-	d->config_gen++;
-	if (d->status & VIRTIO_STATUS_DRIVER_OK)
-		raise_irq(d, VIRTIO_MMIO_INT_CONFIG);
-}
-
-static void device_reset(struct virtio_dev *d)
-{
-	if (d->ops->reset)
-		d->ops->reset(d);
-	d->status = 0;
-	d->driver_features = 0;
-	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
-	d->int_status = 0;
-	d->broken = false;
-	memset(d->qcfg, 0, sizeof(d->qcfg));
-	memset(d->vq, 0, sizeof(d->vq));
-}
 
 static void set_status(struct virtio_dev *d, uint32_t v)
 {
 	if (v == 0) {
-		device_reset(d);
+		virtio_reset(d);
 		return;
 	}
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
 		/* Refuse features we did not offer, and legacy drivers. */
-		if ((d->driver_features & ~offered(d)) ||
+		if ((d->driver_features & ~virtio_offered(d)) ||
 		    !(d->driver_features & (1ull << VIRTIO_F_VERSION_1)))
 			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
 	}
@@ -159,20 +41,6 @@ static void set_status(struct virtio_dev *d, uint32_t v)
 		return;
 	}
 	d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
-}
-
-static void queue_ready(struct virtio_dev *d, unsigned q, uint32_t v)
-{
-	const char *why = NULL;
-
-	if (!v) {
-		d->vq[q].ready = false;
-		return;
-	}
-	if (vq_init(&d->vq[q], d->mem, d->qcfg[q].num, d->qcfg[q].desc, d->qcfg[q].avail,
-		    d->qcfg[q].used, d->driver_features & (1ull << VIRTIO_F_EVENT_IDX),
-		    d->driver_features & (1ull << VIRTIO_F_INDIRECT_DESC), &why))
-		virtio_fail(d, "queue %u: %s", q, why);
 }
 
 static uint32_t reg_read(struct virtio_dev *d, uint64_t off)
@@ -191,7 +59,7 @@ static uint32_t reg_read(struct virtio_dev *d, uint64_t off)
 		return VENDOR_ID;
 	case VIRTIO_MMIO_DEVICE_FEATURES:
 		return d->dev_features_sel > 1 ? 0
-					       : (uint32_t)(offered(d) >> (32 * d->dev_features_sel));
+					       : (uint32_t)(virtio_offered(d) >> (32 * d->dev_features_sel));
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		return qok ? VQ_MAX_SIZE : 0;
 	case VIRTIO_MMIO_QUEUE_READY:
@@ -240,7 +108,7 @@ static void reg_write(struct virtio_dev *d, uint64_t off, uint32_t v)
 		break;
 	case VIRTIO_MMIO_QUEUE_READY:
 		if (qok)
-			queue_ready(d, q, v);
+			virtio_queue_ready(d, q, v != 0);
 		break;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
 		/* Only reached without ioeventfd; otherwise KVM signals the eventfd itself. */
@@ -322,66 +190,31 @@ static enum exit_action mmio_handler(struct vcpu *v, void *opaque, uint64_t addr
 	return EXIT_CONTINUE;
 }
 
-void virtio_kick(struct virtio_dev *d, unsigned q)
+/* Wire (or, with KVM_IOEVENTFD_FLAG_DEASSIGN, unwire) queue q's QueueNotify to its fd. */
+static int ioeventfd(struct virtio_dev *d, unsigned q, uint32_t flags)
 {
-	pthread_mutex_lock(&d->lock);
-	if (virtio_queue_usable(d, q))
-		d->ops->queue_notify(d, q);
-	pthread_mutex_unlock(&d->lock);
-}
+	struct kvm_ioeventfd io = {
+		.datamatch = q,
+		.addr = d->base + VIRTIO_MMIO_QUEUE_NOTIFY,
+		.len = 4,
+		.fd = d->kick_fd[q],
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
+	};
 
-static void *device_thread(void *arg)
-{
-	struct virtio_dev *d = arg;
-	struct pollfd fds[VIRTIO_MAX_QUEUES + 1];
-	unsigned n = d->ops->num_queues;
-
-	for (unsigned i = 0; i < n; i++)
-		fds[i] = (struct pollfd){.fd = d->kick_fd[i], .events = POLLIN};
-	fds[n] = (struct pollfd){.fd = d->stop_fd, .events = POLLIN};
-	if (sandbox_enter(d->ops->name, SANDBOX_GUEST)) {
-		vm_end(d->vm, VM_END_CRASH, 0);
-		return NULL;
-	}
-	for (;;) {
-		if (poll(fds, n + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("%s: poll failed: %s", d->ops->name, strerror(errno));
-			return NULL;
-		}
-		if (fds[n].revents)
-			return NULL;
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t count;
-
-			if (!(fds[i].revents & POLLIN))
-				continue;
-			if (read(d->kick_fd[i], &count, sizeof(count)) == sizeof(count)) {
-				pthread_mutex_lock(&d->lock);
-				d->stats.kicks += count;
-				pthread_mutex_unlock(&d->lock);
-			}
-			virtio_kick(d, i);
-		}
-	}
+	return ioctl(d->vm->fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
 static void wire_ioeventfds(struct virtio_dev *d)
 {
 	d->ioeventfd = d->vm->fd >= 0;
 	for (unsigned i = 0; i < d->ops->num_queues && d->ioeventfd; i++) {
-		struct kvm_ioeventfd io = {
-			.datamatch = i,
-			.addr = d->base + VIRTIO_MMIO_QUEUE_NOTIFY,
-			.len = 4,
-			.fd = d->kick_fd[i],
-			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
+		int err = ioeventfd(d, i, 0);
 
-		if (ioctl(d->vm->fd, KVM_IOEVENTFD, &io) < 0) {
+		if (err) {
 			log_info("%s: no ioeventfd (%s); kicks go through the VMM",
-				 d->ops->name, strerror(errno));
+				 d->ops->name, strerror(-err));
+			while (i-- > 0) /* all queues one way or the other */
+				ioeventfd(d, i, KVM_IOEVENTFD_FLAG_DEASSIGN);
 			d->ioeventfd = false;
 		}
 	}
@@ -417,8 +250,9 @@ int virtio_mmio_add(struct virtio_dev *d, struct vm *vm, const struct virtio_dev
 	err = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, mmio_handler, d, ops->name);
 	if (err)
 		goto fail;
+	d->on_bus = true;
 	wire_ioeventfds(d);
-	err = -pthread_create(&d->thread, NULL, device_thread, d);
+	err = -pthread_create(&d->thread, NULL, virtio_device_thread, d);
 	if (err)
 		goto fail;
 	d->thread_started = true;
@@ -430,6 +264,11 @@ fail:
 	return err;
 }
 
+/*
+ * Take the device off the VM: no thread, no kick wiring, no bus range, no fds; its queues
+ * are forgotten. Only while no vCPU can reach it (the domain paused or its vCPUs joined):
+ * the bus is read without a lock on the exit path.
+ */
 void virtio_mmio_remove(struct virtio_dev *d)
 {
 	if (d->thread_started) {
@@ -445,6 +284,12 @@ void virtio_mmio_remove(struct virtio_dev *d)
 			d->ops->reset(d);
 		pthread_mutex_unlock(&d->lock);
 	}
+	for (unsigned i = 0; d->ioeventfd && i < d->ops->num_queues; i++)
+		ioeventfd(d, i, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	d->ioeventfd = false;
+	if (d->on_bus)
+		bus_unregister(&d->vm->mmio, d->base);
+	d->on_bus = false;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
 		if (d->kick_fd[i] >= 0)
 			close(d->kick_fd[i]);

@@ -37,6 +37,25 @@ static void register_and_find(void **state)
 	assert_true(bus.ranges[1].base < bus.ranges[2].base);
 }
 
+static void unregister(void **state)
+{
+	struct io_bus bus;
+	int a, b;
+
+	(void)state;
+	bus_init(&bus);
+	assert_int_equal(bus_register(&bus, 0x1000, 0x200, handler, &a, "dev0"), 0);
+	assert_int_equal(bus_register(&bus, 0x1200, 0x200, handler, &b, "dev1"), 0);
+	assert_int_equal(bus_unregister(&bus, 0x1000), 0);
+	assert_null(bus_find(&bus, 0x1000, 4));
+	assert_ptr_equal(bus_find(&bus, 0x1200, 4)->opaque, &b);
+	assert_int_equal(bus_unregister(&bus, 0x1000), -ENOENT);
+	assert_int_equal(bus_unregister(&bus, 0x1201), -ENOENT); /* only by its base */
+	/* The range is free again. */
+	assert_int_equal(bus_register(&bus, 0x1000, 0x200, handler, &a, "dev0"), 0);
+	assert_int_equal(bus.count, 2);
+}
+
 static void find_misses(void **state)
 {
 	struct io_bus bus;
@@ -89,6 +108,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(register_and_find),
 		cmocka_unit_test(find_misses),
+		cmocka_unit_test(unregister),
 		cmocka_unit_test(overlaps_refused),
 		cmocka_unit_test(bad_ranges_refused),
 	};

@@ -342,6 +342,80 @@ static void mmio_transport(void **state)
 	vm_destroy(&vm);
 }
 
+/* Save a live device, restore it on a fresh one: the same registers and queue indices;
+ * a state naming rings outside RAM, in VMM pages or of another device is refused whole. */
+static void save_restore(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = MEM, .nr_vcpus = 1};
+	static struct virtio_dev d, e;
+	struct virtio_state st, bad;
+	const char *reason = NULL;
+	struct vm vm;
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	assert_int_equal(virtio_mmio_add(&d, &vm, &virtio_rng_ops, NULL, 0x40000000,
+					 (struct irq_sink){0}), 0);
+	assert_int_equal(virtio_mmio_add(&e, &vm, &virtio_rng_ops, NULL, 0x40000200,
+					 (struct irq_sink){0}), 0);
+	WR(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	WR(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	WR(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+				       VIRTIO_STATUS_FEATURES_OK);
+	WR(VIRTIO_MMIO_QUEUE_NUM, 8);
+	WR(VIRTIO_MMIO_QUEUE_DESC_LOW, DESC);
+	WR(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL);
+	WR(VIRTIO_MMIO_QUEUE_USED_LOW, USED);
+	WR(VIRTIO_MMIO_QUEUE_READY, 1);
+	WR(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+				       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	d.vq[0].last_avail = 5; /* as if five requests had been served */
+	d.vq[0].used_idx = 5;
+	virtio_save(&d, &st);
+	assert_int_equal(virtio_restore(&e, &st, &reason), 0);
+	assert_int_equal(e.status, d.status);
+	assert_int_equal(e.driver_features, d.driver_features);
+	assert_true(e.vq[0].ready);
+	assert_int_equal(e.vq[0].size, 8);
+	assert_int_equal(e.vq[0].last_avail, 5);
+	assert_int_equal(e.vq[0].used_idx, 5);
+	assert_ptr_equal(e.vq[0].desc, d.vq[0].desc);
+	/* Hostile states: nothing of them is taken. */
+	e.status = 0x77;
+	bad = st;
+	bad.queue[0].desc = (uint64_t)MEM + 4096;
+	assert_int_equal(virtio_restore(&e, &bad, &reason), -EINVAL);
+	assert_non_null(strstr(reason, "outside guest memory"));
+	assert_int_equal(e.status, 0x77);
+	assert_int_equal(gmem_reserve(&vm.mem, 0x80000, 0x1000), 0);
+	bad = st;
+	bad.queue[0].used = 0x80000;
+	assert_int_equal(virtio_restore(&e, &bad, &reason), -EINVAL);
+	bad = st;
+	bad.queue[0].num = 7;
+	assert_int_equal(virtio_restore(&e, &bad, &reason), -EINVAL);
+	bad = st;
+	bad.device_id = VIRTIO_ID_BLOCK;
+	assert_int_equal(virtio_restore(&e, &bad, &reason), -EINVAL);
+	assert_non_null(strstr(reason, "another kind of device"));
+	bad = st;
+	bad.driver_features |= 1ull << 60;
+	assert_int_equal(virtio_restore(&e, &bad, &reason), -EINVAL);
+	bad = st;
+	bad.queue[2].num = 8;
+	assert_int_equal(virtio_restore(&e, &bad, &reason), -EINVAL);
+	assert_int_equal(e.status, 0x77);
+	virtio_mmio_remove(&d);
+	virtio_mmio_remove(&e);
+	/* Removed: off the bus, so the range can be taken again. */
+	assert_null(bus_find(&vm.mmio, 0x40000000, 4));
+	assert_int_equal(virtio_mmio_add(&d, &vm, &virtio_rng_ops, NULL, 0x40000000,
+					 (struct irq_sink){0}), 0);
+	virtio_mmio_remove(&d);
+	vm_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup(blk_request_parsing, reset),
 		cmocka_unit_test_setup(balloon_pfns, reset),
 		cmocka_unit_test_setup(mmio_transport, reset),
+		cmocka_unit_test_setup(save_restore, reset),
 	};
 
 	return cmocka_run_group_tests_name("virtqueue", tests, setup, teardown);

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The virtio device core, whatever the transport: features offered, interrupts, the
+ * protocol-error path (DEVICE_NEEDS_RESET), serving a queue within a budget, reset, queue
+ * enabling through the checked virtqueue, and the device thread that waits for kicks.
+ * The transport (mmio.c) maps registers onto these.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capsule/log.h"
+#include "capsule/sandbox.h"
+#include "capsule/virtio.h"
+#include "capsule/vm.h"
+#include "transport.h"
+
+#define TRANSPORT_FEATURES                                                                  \
+	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                      \
+	 (1ull << VIRTIO_F_INDIRECT_DESC))
+
+uint64_t virtio_offered(const struct virtio_dev *d)
+{
+	return TRANSPORT_FEATURES | d->ops->features | d->host_features;
+}
+
+
+void virtio_raise(struct virtio_dev *d, uint32_t why)
+{
+	d->int_status |= why;
+	d->stats.interrupts++;
+	if (d->irq.raise)
+		d->irq.raise(d->irq.opaque);
+}
+
+
+void virtio_fail(struct virtio_dev *d, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d->broken)
+		return;
+	log_warn("%s at 0x%llx: %s; the device needs a reset", d->ops->name,
+		 (unsigned long long)d->base, msg);
+	d->broken = true;
+	d->status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+		virtio_raise(d, VIRTIO_MMIO_INT_CONFIG);
+}
+
+
+bool virtio_queue_usable(const struct virtio_dev *d, unsigned q)
+{
+	return q < d->ops->num_queues && d->vq[q].ready && !d->broken &&
+	       (d->status & VIRTIO_STATUS_DRIVER_OK);
+}
+
+
+void virtio_complete(struct virtio_dev *d, unsigned q, uint16_t head, uint32_t len)
+{
+	vq_push(&d->vq[q], head, len);
+	d->stats.requests++;
+}
+
+
+void virtio_flush_interrupt(struct virtio_dev *d, unsigned q)
+{
+	if (vq_need_interrupt(&d->vq[q]))
+		virtio_raise(d, VIRTIO_MMIO_INT_VRING);
+}
+
+
+bool virtio_should_yield(struct virtio_dev *d, unsigned q, unsigned done)
+{
+	if (vm_ended(d->vm))
+		return true; /* the domain is over: its requests no longer matter */
+	if (done < VIRTIO_SERVE_BUDGET)
+		return false;
+	virtio_requeue(d, q);
+	return true;
+}
+
+
+void virtio_requeue(struct virtio_dev *d, unsigned q)
+{
+	uint64_t one = 1;
+
+	/* The device thread's own kick: it comes back here after checking its stop fd. */
+	if (d->kick_fd[q] >= 0 && write(d->kick_fd[q], &one, sizeof(one)) < 0)
+		log_warn("%s: cannot requeue queue %u", d->ops->name, q);
+}
+
+
+void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn)
+{
+	static __thread struct vq_chain c; /* 4 KiB: not on the small vCPU stacks */
+	const char *why = NULL;
+	unsigned done = 0;
+	int r;
+
+	do {
+		while ((r = vq_pop(&d->vq[q], d->mem, &c, &why)) > 0) {
+			int64_t n = fn(d, q, &c);
+
+			if (n < 0) {
+				virtio_fail(d, "queue %u: malformed or oversized request", q);
+				return;
+			}
+			virtio_complete(d, q, c.head, (uint32_t)n);
+			if (virtio_should_yield(d, q, ++done)) {
+				virtio_flush_interrupt(d, q);
+				return;
+			}
+		}
+		if (r < 0) {
+			virtio_fail(d, "queue %u: %s", q, why);
+			return;
+		}
+	} while (vq_enable_notify(&d->vq[q]));
+	virtio_flush_interrupt(d, q);
+}
+
+
+void virtio_config_changed(struct virtio_dev *d)
+{
+	d->config_gen++;
+	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+		virtio_raise(d, VIRTIO_MMIO_INT_CONFIG);
+}
+
+
+void virtio_reset(struct virtio_dev *d)
+{
+	if (d->ops->reset)
+		d->ops->reset(d);
+	d->status = 0;
+	d->driver_features = 0;
+	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
+	d->int_status = 0;
+	d->broken = false;
+	memset(d->qcfg, 0, sizeof(d->qcfg));
+	memset(d->vq, 0, sizeof(d->vq));
+}
+
+
+void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready)
+{
+	const char *why = NULL;
+
+	if (!ready) {
+		d->vq[q].ready = false;
+		return;
+	}
+	if (vq_init(&d->vq[q], d->mem, d->qcfg[q].num, d->qcfg[q].desc, d->qcfg[q].avail,
+		    d->qcfg[q].used, d->driver_features & (1ull << VIRTIO_F_EVENT_IDX),
+		    d->driver_features & (1ull << VIRTIO_F_INDIRECT_DESC), &why))
+		virtio_fail(d, "queue %u: %s", q, why);
+}
+
+
+void virtio_kick(struct virtio_dev *d, unsigned q)
+{
+	pthread_mutex_lock(&d->lock);
+	if (virtio_queue_usable(d, q))
+		d->ops->queue_notify(d, q);
+	pthread_mutex_unlock(&d->lock);
+}
+
+
+void *virtio_device_thread(void *arg)
+{
+	struct virtio_dev *d = arg;
+	struct pollfd fds[VIRTIO_MAX_QUEUES + 1];
+	unsigned n = d->ops->num_queues;
+
+	for (unsigned i = 0; i < n; i++)
+		fds[i] = (struct pollfd){.fd = d->kick_fd[i], .events = POLLIN};
+	fds[n] = (struct pollfd){.fd = d->stop_fd, .events = POLLIN};
+	if (sandbox_enter(d->ops->name, SANDBOX_GUEST)) {
+		vm_end(d->vm, VM_END_CRASH, 0);
+		return NULL;
+	}
+	for (;;) {
+		if (poll(fds, n + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("%s: poll failed: %s", d->ops->name, strerror(errno));
+			return NULL;
+		}
+		if (fds[n].revents)
+			return NULL;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t count;
+
+			if (!(fds[i].revents & POLLIN))
+				continue;
+			if (read(d->kick_fd[i], &count, sizeof(count)) == sizeof(count)) {
+				pthread_mutex_lock(&d->lock);
+				d->stats.kicks += count;
+				pthread_mutex_unlock(&d->lock);
+			}
+			virtio_kick(d, i);
+		}
+	}
+}
+
