@@ -351,6 +351,7 @@ hvm_button hvm-power-button-ignored 124 '^powerbutton: waiting \(ignoring' \
 # ... and the reboot asked for first was refused: ACPI has no reboot button.
 grep -q 'error: an HVM domain cannot be asked to reboot' "$tmp/replies" &&
 	report hvm-reboot-refused 1 "" || report hvm-reboot-refused 0 "no refusal of the reboot"
+
 # --- crashes: reported with the reason and registers, exit status 126, VMM intact
 crash() { # how stderr-pattern [extra args]
 	local how=$1 re=$2
