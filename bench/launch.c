@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "kvm_floor.h"
+#include "run_capsule.h"
 
 static uint64_t floor_in_process(void)
 {
@@ -23,47 +23,6 @@ static uint64_t floor_in_process(void)
 	t = bench_now_ns() - t0;
 	floor_vm_destroy(&f);
 	return t;
-}
-
-/* fork+exec argv, wait for a line "... monotonic S.NNNNNNNNN" on stderr; ns from fork. */
-static uint64_t exec_until_stamp(char **argv, const char *marker)
-{
-	int pipefd[2];
-	uint64_t t0, stamp = 0;
-	char line[256];
-	pid_t pid;
-	FILE *in;
-
-	if (pipe(pipefd) < 0)
-		bench_die("pipe");
-	t0 = bench_now_ns();
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 2);
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(127);
-		close(pipefd[0]);
-		setenv("CAPSULE_STAMP_FIRST_HYPERCALL", "1", 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	in = fdopen(pipefd[0], "r");
-	while (fgets(line, sizeof(line), in)) {
-		char *p = strstr(line, marker);
-		long long s;
-		long ns;
-
-		if (p && sscanf(p + strlen(marker), " %lld.%ld", &s, &ns) == 2)
-			stamp = (uint64_t)s * 1000000000ull + (uint64_t)ns;
-	}
-	fclose(in);
-	waitpid(pid, NULL, 0);
-	if (!stamp) {
-		fprintf(stderr, "launch: %s printed no '%s' line\n", argv[0], marker);
-		exit(1);
-	}
-	return stamp - t0;
 }
 
 int main(int argc, char **argv)

@@ -53,3 +53,12 @@ truncate -s 64M "$img"
 rm -f "$img"
 "$B/capsule" run --stats --mem 128 --rng --virtio-console --balloon 32 \
 	"$B/bench/guests/devload.elf" 2>&1 </dev/null | per_kick
+
+echo
+echo "## The per-domain API"
+echo "host load before: $(cat /proc/loadavg)"
+echo "| what | Capsule | floor or peer, same run | ratio |"
+echo "|---|---|---|---|"
+"$B/bench/api_launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 40 | grep '^|'
+"$B/bench/api" "$B/capsule" "$B/tests/guests/ticker.elf" 7 | grep '^|'
+echo "host load after: $(cat /proc/loadavg)"
