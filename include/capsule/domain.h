@@ -187,7 +187,8 @@ void domain_end(struct domain *d, enum vm_end_reason why, int code);
 /*
  * Ask the guest to power off (or reboot) cleanly: a PV domain through its control port
  * (docs/pv-abi.md 11.1), an HVM domain by its ACPI power button; one that has not powered
- * off within grace_s is destroyed. 0, -EINVAL if it is not running, -ENOTSUP for a reboot
+ * off within grace_s is destroyed. 0, -EINVAL if it is not running, -EBUSY if it is paused
+ * (it could not see the request: resume it first), -ENOTSUP for a reboot
  * of an HVM domain (ACPI has no reboot button).
  */
 int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s);

@@ -81,6 +81,8 @@ static int disks(struct domain_config *c, const json_t *v, char *err, size_t err
 		if (!x || !json_is_string(x))
 			return FAIL("disk[%zu]: \"path\" must be a string", i);
 		n = snprintf(arg, sizeof(arg), "%s", json_string_value(x));
+		if (n >= (int)sizeof(arg))
+			return FAIL("disk[%zu]: \"path\" is too long", i);
 		json_object_foreach(d, key, x) {
 			if (!strcmp(key, "path"))
 				continue;

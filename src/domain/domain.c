@@ -117,9 +117,13 @@ static int attach_devices(struct domain *d)
 
 			if (dd->kind != device_kinds[k])
 				continue;
-			dd->dev = dd->kind->attach(d, dd->backend);
-			if (!dd->dev)
+			struct virtio_dev *dev = dd->kind->attach(d, dd->backend);
+
+			if (!dev)
 				return -1;
+			pthread_mutex_lock(&d->lock);
+			dd->dev = dev;
+			pthread_mutex_unlock(&d->lock);
 			log_info("domain %s: %s at mmio 0x%llx", d->cfg.name, dd->dev->ops->name,
 				 (unsigned long long)dd->dev->base);
 		}
@@ -185,7 +189,9 @@ int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s)
 	int r = -EINVAL;
 
 	pthread_mutex_lock(&d->lock);
-	if (d->vm && (d->state == DOMAIN_RUNNING || d->state == DOMAIN_PAUSED)) {
+	if (d->vm && d->state == DOMAIN_PAUSED) {
+		r = -EBUSY; /* a paused guest cannot see the request: resume it first */
+	} else if (d->vm && d->state == DOMAIN_RUNNING) {
 		if (d->kind == DOMAIN_PV)
 			r = pv_domain_request(&d->k.pv, reboot ? CAP_REQUEST_REBOOT
 							      : CAP_REQUEST_POWEROFF);
@@ -227,6 +233,8 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	pthread_mutex_lock(&d->lock);
 	d->vm = vm;
 	d->shutdown_deadline = 0;
+	if (d->end_requested) /* asked to end between two boots: this one ends at once */
+		vm_end(vm, VM_END_POWEROFF, 0);
 	pthread_mutex_unlock(&d->lock);
 	rc = d->ops->init(d);
 	if (!rc)
@@ -269,9 +277,11 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	d->last_code = rc ? 0 : *code;
 	if (!rc && d->cfg.print_stats)
 		domain_print_stats(d, stderr);
-	d->ops->destroy(d);
+	pthread_mutex_lock(&d->lock); /* the API reads dev pointers under it */
 	for (unsigned i = 0; i < d->nr_devices; i++)
 		d->devices[i].dev = NULL;
+	pthread_mutex_unlock(&d->lock);
+	d->ops->destroy(d);
 	vm_destroy(vm);
 	return rc;
 }
@@ -316,8 +326,12 @@ int domain_pause(struct domain *d)
 	pthread_mutex_lock(&d->lock);
 	if (d->vm && d->state == DOMAIN_RUNNING) {
 		r = vm_pause(d->vm);
-		if (r >= 0)
+		if (r >= 0 && vm_ended(d->vm)) { /* it stopped because the domain is ending */
+			vm_resume(d->vm);
+			r = -EINVAL;
+		} else if (r >= 0) {
 			d->state = DOMAIN_PAUSED;
+		}
 	} else if (d->state == DOMAIN_PAUSED) {
 		r = -EBUSY;
 	}

@@ -44,7 +44,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	if (fatal_hook)
 		fatal_hook(); /* async-signal-safe by contract */
 	n = snprintf(msg, sizeof(msg),
-		     "capsule: seccomp: a guest-facing thread made system call %d, which its "
+		     "capsule: seccomp: a confined thread made system call %d, which its "
 		     "allowlist forbids (src/util/sandbox.c); stopping\n", si->si_syscall);
 	if (write(2, msg, (size_t)n) < 0)
 		_exit(CAPSULE_EXIT_VMM_ERROR);
@@ -56,9 +56,12 @@ void sandbox_set_enabled(bool on)
 	struct sigaction sa;
 
 	enabled = on;
-	/* glibc's malloc reads /sys to size its arenas when a new thread first allocates:
-	 * fix the number now, so that a confined thread never needs to open a file. */
-	mallopt(M_ARENA_MAX, 4);
+	/* glibc's malloc opens files behind a confined thread's back: /sys to size its arenas
+	 * when a thread first allocates, and /proc/sys/vm/overcommit_memory the first time it
+	 * shrinks a thread arena's heap (which a busy API thread does within seconds). One
+	 * arena, the main one, does neither: it grows and shrinks with brk. The VMM's threads
+	 * allocate little, and not on the guest's fast paths. */
+	mallopt(M_ARENA_MAX, 1);
 	/* Once per process, before any thread is confined (sigaction is not on the list). */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;

@@ -174,6 +174,12 @@ def errors():
         call(d.sock, "PUT", "/api/v1/vm.pause")
         st, data, _, _ = call(d.sock, "PUT", "/api/v1/vm.pause")
         report("error-pause-paused", st == 409, "status %d" % st)
+        st, data, _, _ = call(d.sock, "PUT", "/api/v1/vm.shutdown", '{"grace_s": 1}')
+        report("error-shutdown-paused", st == 409 and b"paused" in data, "status %d" % st)
+        # A big body of many small objects: jansson allocates and frees 20,000 of them.
+        st, data, _, _ = call(d.sock, "PUT", "/api/v1/vm.shutdown",
+                              '{"grace_s": [' + ",".join(["{}"] * 20000) + "]}")
+        report("error-many-objects", st == 400 and d.p.poll() is None, "status %d" % st)
         call(d.sock, "PUT", "/api/v1/vm.resume")
 
         # A 100 MiB body: refused at once, nothing read.
@@ -229,6 +235,28 @@ def errors():
                "%d of 100 answered 200: %r" % (results.count(200), results[:3]))
         report("guest-runs-through-hostile-clients", after > before,
                "ticks %d -> %d" % (before, after))
+        # Load: many requests that allocate and free (glibc trimming a thread's heap used
+        # to open a file under the sandbox and kill the VMM within seconds).
+        errs = []
+
+        def loader():
+            for _ in range(150):
+                try:
+                    for path in ("/metrics", "/api/v1/vm.info", "/api/v1/vm.counters"):
+                        if call(d.sock, "GET", path, timeout=30)[0] != 200:
+                            errs.append(path)
+                except Exception as e:  # noqa: BLE001 - counted below
+                    errs.append(repr(e))
+                    return
+        ls = [threading.Thread(target=loader) for _ in range(8)]
+        for t in ls:
+            t.start()
+        for t in ls:
+            t.join()
+        report("load-3600-requests", not errs and d.p.poll() is None,
+               "%d errors (%r), VMM %s" % (len(errs), errs[:2],
+                                           "alive" if d.p.poll() is None else "dead: " +
+                                           open(d.err.name).read()[-300:]))
         st = call(d.sock, "GET", "/api/v1/vmm.ping")[0]
         stop.set()
         for t in slows:

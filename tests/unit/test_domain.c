@@ -134,6 +134,15 @@ static void json_config(void **state)
 	json_refused("{\"disk\": [{\"path\": \"a,b\"}]}", "a path with a comma");
 	json_refused("{\"net\": [{\"tap\": \"t\", \"vlan\": \"1\"}]}", "net[0]: unknown key \"vlan\"");
 	json_refused("{\"name\": \"a\", \"name\": \"b\"}", "duplicate");
+	{ /* a path as long as a device's whole argument, then more after it */
+		static char big[DEVICE_ARG_MAX + 600];
+		int n = snprintf(big, sizeof(big), "{\"disk\": [{\"path\": \"/");
+
+		memset(big + n, 'A', DEVICE_ARG_MAX + 10);
+		snprintf(big + n + DEVICE_ARG_MAX + 10, 80, "\", \"serial\": \"%s\"}]}",
+			 "BBBBBBBBBBBBBBBBBBBB");
+		json_refused(big, "disk[0]: \"path\" is too long");
+	}
 }
 
 static void actions(void **state)
