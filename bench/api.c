@@ -277,11 +277,6 @@ static pid_t start_capsule(const char *capsule, const char *guest, const char *s
 	if (pid == 0) {
 		/* Never outlives us; and capsule destroys the domain after 120 s whatever. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		/* glibc's malloc opens /proc/sys/vm/overcommit_memory the first time it shrinks
-		 * a thread's heap, and the API thread's seccomp list has no openat: under this
-		 * load the filter stops capsule within seconds. Not trimming thread heaps keeps
-		 * that path closed until the VMM is fixed (docs/benchmarks.md). */
-		setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=1073741824", 1);
 		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "r", stdin) ||
 		    !freopen(capsule_log, "w", stderr))
 			_exit(127);
