@@ -163,6 +163,10 @@ struct domain {
 
 	void (*observer)(void *opaque, enum domain_state s); /* told every state change */
 	void *observer_opaque;
+	/* Called once, on the main thread, right after the first boot's vCPUs start: what can
+	 * wait until the guest runs waits there (launch is measured to the first hypercall). */
+	void (*on_started)(struct domain *d, void *opaque);
+	void *on_started_opaque;
 	bool end_requested;     /* ended from outside: no restart */
 	uint64_t shutdown_deadline; /* a power-off request is destroyed then (0: none) */
 	unsigned shutdown_grace_s;

@@ -256,6 +256,7 @@ struct run_state {
 	struct domain *dom;
 	pthread_mutex_t lock;
 	int signo;
+	bool confined; /* the main thread confined and the signal thread started */
 };
 
 /* The signals a user or a manager sends capsule, all handled by one thread. */
@@ -358,6 +359,21 @@ static int exit_status(const struct run_opts *o, const struct run_state *rs,
 	}
 }
 
+/* The first boot's vCPUs run: confine this thread and take the signals. */
+static void started(struct domain *d, void *opaque)
+{
+	struct run_state *rs = opaque;
+	pthread_t thread;
+
+	if (sandbox_enter("capsule", SANDBOX_VMM) || pthread_create(&thread, NULL, signal_thread,
+								     rs)) {
+		domain_end(d, VM_END_CRASH, 0);
+		return;
+	}
+	pthread_detach(thread);
+	rs->confined = true;
+}
+
 /*
  * The API socket: made here (mode 0600, never over a file that is not a stale socket), or
  * handed over listening by a manager as fd=N (as libvirt does). The server owns the fd.
@@ -412,7 +428,6 @@ int cmd_run(int argc, char **argv)
 	int status = CAPSULE_EXIT_VMM_ERROR, code = 0;
 	enum vm_end_reason why = VM_END_NONE;
 	uint64_t deadline = 0;
-	pthread_t sig_thread;
 	bool created = false;
 	struct vmm_api api = {0};
 	struct usock api_sock = {.fd = -1, .lock_fd = -1}; /* closed after the server stops */
@@ -424,23 +439,24 @@ int cmd_run(int argc, char **argv)
 	created = true;
 	if (domain_create(&dom, &o.cfg) || sandbox_drop_privileges() < 0)
 		goto out;
-	if (pthread_create(&sig_thread, NULL, signal_thread, &rs)) {
-		fprintf(stderr, "capsule run: cannot start the signal thread\n");
-		goto out;
-	}
-	pthread_detach(sig_thread);
 	if (o.api_sock && open_api(o.api_sock, &dom, &api, &api_sock))
 		goto out;
 	if (terminal_take(&dom)) {
 		fprintf(stderr, "capsule run: cannot set up the console's terminal\n");
 		goto out;
 	}
-	if (sandbox_enter("capsule", SANDBOX_VMM))
-		goto out;
+	/* The main thread and the signal thread are confined and started as soon as the guest
+	 * runs, off the path to its first instruction: the main thread handles no guest input,
+	 * and signals wait, blocked, until their thread takes them. */
+	dom.on_started = started;
+	dom.on_started_opaque = &rs;
 	if (o.timeout_s)
 		deadline = monotonic_ns() + o.timeout_s * 1000000000ull;
-	if (domain_run(&dom, deadline, &why, &code) == 0)
+	if (domain_run(&dom, deadline, &why, &code) == 0 && rs.confined)
 		status = exit_status(&o, &rs, why, code);
+	else if (!rs.confined && dom.boots)
+		fprintf(stderr, "capsule run: cannot confine the main thread or start the signal "
+			"thread\n");
 out:
 	terminal_restore();
 	vmm_api_stop(&api);

@@ -246,6 +246,12 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		set_state(d, DOMAIN_RUNNING);
 		rc = d->ops->start(d);
 	}
+	if (!rc && d->on_started) {
+		void (*fn)(struct domain *, void *) = d->on_started;
+
+		d->on_started = NULL;
+		fn(d, d->on_started_opaque);
+	}
 	if (!rc) {
 		for (unsigned i = 0; i < d->nr_devices; i++)
 			if (d->devices[i].kind->start)
