@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capsule/loop.h"
 #include "capsule/mem.h"
 #include "capsule/virtio_abi.h"
 
@@ -134,7 +135,8 @@ struct virtio_dev {
 	int kick_fd[VIRTIO_MAX_QUEUES]; /* eventfds, wired to QueueNotify by KVM_IOEVENTFD */
 	bool ioeventfd;
 	bool on_bus;
-	int stop_fd;
+	struct loop loop;       /* the device thread's: a source per kick eventfd */
+	struct loop_source kick_src[VIRTIO_MAX_QUEUES];
 	pthread_t thread;
 	bool thread_started;
 	struct virtio_stats stats;

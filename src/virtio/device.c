@@ -6,7 +6,7 @@
  * The transport (mmio.c) maps registers onto these.
  */
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -174,40 +174,46 @@ void virtio_kick(struct virtio_dev *d, unsigned q)
 }
 
 
+/* A kick: KVM signalled queue q's eventfd (count is how many notifications it folded). */
+static void kicked(struct loop *l, struct loop_source *src, uint32_t events)
+{
+	struct virtio_dev *d = src->opaque;
+	unsigned q = (unsigned)(src - d->kick_src);
+	uint64_t count;
+
+	(void)l, (void)events;
+	if (read(src->fd, &count, sizeof(count)) == sizeof(count)) {
+		pthread_mutex_lock(&d->lock);
+		d->stats.kicks += count;
+		pthread_mutex_unlock(&d->lock);
+	}
+	virtio_kick(d, q);
+}
+
+int virtio_loop_setup(struct virtio_dev *d)
+{
+	int err = loop_init(&d->loop);
+
+	for (unsigned q = 0; !err && q < d->ops->num_queues; q++) {
+		d->kick_src[q] = (struct loop_source){d->kick_fd[q], kicked, d};
+		err = loop_add(&d->loop, &d->kick_src[q], EPOLLIN);
+	}
+	return err;
+}
+
 void *virtio_device_thread(void *arg)
 {
 	struct virtio_dev *d = arg;
-	struct pollfd fds[VIRTIO_MAX_QUEUES + 1];
-	unsigned n = d->ops->num_queues;
+	int err;
 
-	for (unsigned i = 0; i < n; i++)
-		fds[i] = (struct pollfd){.fd = d->kick_fd[i], .events = POLLIN};
-	fds[n] = (struct pollfd){.fd = d->stop_fd, .events = POLLIN};
 	if (sandbox_enter(d->ops->name, SANDBOX_GUEST)) {
 		vm_end(d->vm, VM_END_CRASH, 0);
 		return NULL;
 	}
-	for (;;) {
-		if (poll(fds, n + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("%s: poll failed: %s", d->ops->name, strerror(errno));
-			return NULL;
-		}
-		if (fds[n].revents)
-			return NULL;
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t count;
-
-			if (!(fds[i].revents & POLLIN))
-				continue;
-			if (read(d->kick_fd[i], &count, sizeof(count)) == sizeof(count)) {
-				pthread_mutex_lock(&d->lock);
-				d->stats.kicks += count;
-				pthread_mutex_unlock(&d->lock);
-			}
-			virtio_kick(d, i);
-		}
-	}
+	/* The event loop of src/loop/: kicks until virtio_mmio_remove stops it. */
+	err = loop_run(&d->loop);
+	if (err)
+		log_err("%s: its event loop failed: %s", d->ops->name, strerror(-err));
+	return NULL;
 }
 

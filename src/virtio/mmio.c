@@ -6,7 +6,6 @@
  * and the device thread serves them.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -232,7 +231,7 @@ int virtio_mmio_add(struct virtio_dev *d, struct vm *vm, const struct virtio_dev
 	d->mem = &vm->mem;
 	d->base = base;
 	d->irq = irq;
-	d->stop_fd = -1;
+	d->loop.epoll_fd = d->loop.stop_fd = -1;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		d->kick_fd[i] = -1;
 	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MAX_QUEUES ||
@@ -244,9 +243,9 @@ int virtio_mmio_add(struct virtio_dev *d, struct vm *vm, const struct virtio_dev
 		if (d->kick_fd[i] < 0)
 			goto fail_errno;
 	}
-	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->stop_fd < 0)
-		goto fail_errno;
+	err = virtio_loop_setup(d);
+	if (err)
+		goto fail;
 	err = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, mmio_handler, d, ops->name);
 	if (err)
 		goto fail;
@@ -272,10 +271,8 @@ fail:
 void virtio_mmio_remove(struct virtio_dev *d)
 {
 	if (d->thread_started) {
-		uint64_t one = 1;
-
-		if (write(d->stop_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(d->thread, NULL);
+		loop_stop(&d->loop);
+		pthread_join(d->thread, NULL);
 		d->thread_started = false;
 	}
 	if (d->ops) {
@@ -295,7 +292,5 @@ void virtio_mmio_remove(struct virtio_dev *d)
 			close(d->kick_fd[i]);
 		d->kick_fd[i] = -1;
 	}
-	if (d->stop_fd >= 0)
-		close(d->stop_fd);
-	d->stop_fd = -1;
+	loop_destroy(&d->loop);
 }

@@ -13,7 +13,9 @@ void virtio_raise(struct virtio_dev *d, uint32_t why);
 void virtio_reset(struct virtio_dev *d);
 /* QueueReady: map and check the queue's rings (or the device needs a reset). */
 void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready);
-/* The thread that waits on the kick eventfds and the stop fd. */
+/* The device's event loop with a source per queue's kick eventfd (d->kick_fd set). */
+int virtio_loop_setup(struct virtio_dev *d);
+/* The thread that runs it. */
 void *virtio_device_thread(void *arg);
 
 #endif
