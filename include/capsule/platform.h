@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "capsule/loop.h"
+
 struct vm;
 
 #define UART_COM1_BASE 0x3f8
@@ -34,7 +36,8 @@ struct uart {
 	uint8_t rx[256];
 	unsigned rx_head, rx_len;
 	bool irq_level;
-	int stop_fd;
+	struct loop loop;         /* the input thread's, with in_fd as its one source */
+	struct loop_source input;
 	pthread_t rx_thread;
 	bool rx_started;
 };

@@ -5,12 +5,13 @@
  * then transmitter empty; the line is driven through the in-kernel irqchip.
  */
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "capsule/bus.h"
+#include "capsule/log.h"
 #include "capsule/platform.h"
 #include "capsule/sandbox.h"
 #include "capsule/vm.h"
@@ -149,31 +150,36 @@ static enum exit_action uart_io(struct vcpu *v, void *opaque, uint64_t addr, uin
 	return EXIT_CONTINUE;
 }
 
+/* Input from the host: into the receive FIFO (what does not fit is dropped, as a real
+ * UART overruns), and the interrupt follows. End of input ends the loop. */
+static void input(struct loop *l, struct loop_source *src, uint32_t events)
+{
+	struct uart *u = src->opaque;
+	uint8_t buf[64];
+	ssize_t n;
+
+	(void)events;
+	n = read(src->fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		loop_stop(l); /* no more input: the thread ends (uart_destroy still joins it) */
+		return;
+	}
+	pthread_mutex_lock(&u->lock);
+	for (ssize_t i = 0; i < n && u->rx_len < sizeof(u->rx); i++)
+		u->rx[(u->rx_head + u->rx_len++) % sizeof(u->rx)] = buf[i];
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 static void *rx_thread(void *arg)
 {
 	struct uart *u = arg;
-	struct pollfd fds[2] = {{.fd = u->in_fd, .events = POLLIN},
-				{.fd = u->stop_fd, .events = POLLIN}};
 
-	if (sandbox_enter("uart-rx", SANDBOX_GUEST))
-		return NULL;
-	for (;;) {
-		uint8_t buf[64];
-		ssize_t n;
-
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
-			return NULL;
-		if (fds[1].revents)
-			return NULL;
-		n = read(u->in_fd, buf, sizeof(buf));
-		if (n <= 0)
-			return NULL;
-		pthread_mutex_lock(&u->lock);
-		for (ssize_t i = 0; i < n && u->rx_len < sizeof(u->rx); i++)
-			u->rx[(u->rx_head + u->rx_len++) % sizeof(u->rx)] = buf[i];
-		update_irq(u);
-		pthread_mutex_unlock(&u->lock);
-	}
+	if (sandbox_enter("uart-rx", SANDBOX_GUEST) == 0)
+		loop_run(&u->loop);
+	return NULL;
 }
 
 int uart_init(struct uart *u, struct vm *vm, FILE *out, int in_fd)
@@ -182,14 +188,24 @@ int uart_init(struct uart *u, struct vm *vm, FILE *out, int in_fd)
 	u->vm = vm;
 	u->out = out;
 	u->in_fd = in_fd;
-	u->stop_fd = -1;
+	u->loop.epoll_fd = u->loop.stop_fd = -1;
 	pthread_mutex_init(&u->lock, NULL);
 	if (vm && bus_register(&vm->pio, UART_COM1_BASE, 8, uart_io, u, "uart"))
 		return -EEXIST;
 	if (in_fd >= 0) {
-		u->stop_fd = eventfd(0, EFD_CLOEXEC);
-		if (u->stop_fd < 0 || pthread_create(&u->rx_thread, NULL, rx_thread, u))
-			return -errno;
+		int err = loop_init(&u->loop);
+
+		u->input = (struct loop_source){in_fd, input, u};
+		if (!err)
+			err = loop_add(&u->loop, &u->input, EPOLLIN);
+		if (err == -EPERM) { /* a regular file or /dev/null: nothing to wait for */
+			log_info("the serial port's input cannot be waited on; it gets none");
+			return 0;
+		}
+		if (!err)
+			err = -pthread_create(&u->rx_thread, NULL, rx_thread, u);
+		if (err)
+			return err;
 		u->rx_started = true;
 	}
 	return 0;
@@ -198,15 +214,11 @@ int uart_init(struct uart *u, struct vm *vm, FILE *out, int in_fd)
 void uart_destroy(struct uart *u)
 {
 	if (u->rx_started) {
-		uint64_t one = 1;
-
-		if (write(u->stop_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(u->rx_thread, NULL);
+		loop_stop(&u->loop);
+		pthread_join(u->rx_thread, NULL);
 		u->rx_started = false;
 	}
-	if (u->stop_fd >= 0)
-		close(u->stop_fd);
-	u->stop_fd = -1;
+	loop_destroy(&u->loop);
 	if (u->out)
 		fflush(u->out);
 }
