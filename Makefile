@@ -14,7 +14,7 @@ HOST_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
 HOST_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
 HOST_LIBS := -luring -ljansson -lpthread
 
-# Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see HOST-NOTES).
+# Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see docs/hosts.md).
 GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \
                 -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
                 -march=x86-64 -mtune=generic -mcmodel=small -Iinclude -Iguest/include -MMD -MP
