@@ -46,6 +46,13 @@ int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int puts(const char *s);
+/*
+ * Console input (docs/pv-abi.md 7.1): up to cap bytes of what the host typed or piped in;
+ * waits (block(), so host requests are answered) until some arrive or until deadline_ns
+ * (domain time; 0 = no deadline), then 0. CAP_ENOENT if the domain has no console input
+ * (start_info.flags lacks CAP_SI_CONSOLE_INPUT). One reader at a time.
+ */
+int console_read(void *buf, size_t cap, uint64_t deadline_ns);
 
 /* Strings and memory. */
 void *memcpy(void *dst, const void *src, size_t n);

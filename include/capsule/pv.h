@@ -9,6 +9,7 @@
  *   event.c       event channels, block and wake-up
  *   timer.c       per-vCPU one-shot timers, served by one thread per domain
  *   console.c     the console ring
+ *   console_in.c  console input: a thread fills the input ring from an fd
  *   trap.c        exceptions in the guest, reported as crashes
  *   devices.c     virtio-mmio devices: the window after RAM, event channels as interrupts
  */
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capsule/loop.h"
 #include "capsule/pv_abi.h"
 #include "capsule/virtio.h"
 #include "capsule/vm.h"
@@ -58,6 +60,15 @@ struct pv_domain {
 	pthread_mutex_t console_lock;
 	uint32_t console_cons; /* the VMM's copy; the ring's cons is only a mirror */
 
+	/* Console input (console_in.c): none unless console_in_port is set. */
+	struct cap_console_in *console_in; /* inside guest RAM */
+	uint32_t console_in_prod;          /* the VMM's copy; the ring's prod only mirrors it */
+	uint32_t console_in_port;
+	struct loop console_in_loop;       /* the input thread's, with the fd as its one source */
+	struct loop_source console_in_src;
+	pthread_t console_in_thread;
+	bool console_in_started;
+
 	/* virtio devices in the MMIO window, each interrupting through an event channel */
 	struct pv_device {
 		struct virtio_dev dev;
@@ -77,6 +88,7 @@ struct pv_config {
 	int image_fd; /* an open descriptor of it, or -1 to open the path */
 	const char *cmdline;
 	bool stamp_first_hypercall;
+	int console_in_fd; /* console input for the guest, or -1 (docs/pv-abi.md 7.1) */
 };
 
 /* State, shared pages and the hypercall port on an existing VM (no KVM needed). */
@@ -105,6 +117,11 @@ enum exit_action pv_hypercall(struct pv_domain *pv, struct vcpu *v, unsigned nr,
 enum exit_action pv_trap(struct vcpu *v, void *opaque, uint64_t port, uint8_t *data,
 			 uint32_t len, bool is_write);
 int64_t pv_console_drain(struct pv_domain *pv);
+/* Console input: the ring and its port (at build; fd -1 or one that cannot be waited on
+ * gives none), the thread (at start), and its end (at destroy; idempotent). */
+int pv_console_in_setup(struct pv_domain *pv, int fd);
+int pv_console_in_start(struct pv_domain *pv);
+void pv_console_in_stop(struct pv_domain *pv);
 
 int64_t evtchn_alloc(struct pv_domain *pv, uint64_t vcpu, enum pv_port_kind kind);
 int64_t evtchn_close(struct pv_domain *pv, uint64_t port);

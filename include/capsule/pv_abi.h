@@ -2,7 +2,7 @@
 /*
  * Capsule PV domain ABI, version 1: the one header shared by the VMM and its guests.
  *
- * docs/pv-abi.md (revision 2) is the specification; each definition below names the
+ * docs/pv-abi.md (revision 4) is the specification; each definition below names the
  * section ("§n") that defines it, and tests/conformance/ checks that the two agree.
  * Every layout is pinned with static_assert. Guest-physical addresses are plain uint64_t
  * on both sides; the VMM only turns them into pointers through its checked accessor
@@ -144,6 +144,31 @@ struct cap_console_ring {
 _Static_assert(sizeof(struct cap_console_ring) == 64 + 8192, "console ring layout");
 _Static_assert(sizeof(struct cap_console_ring) <= CAP_CONSOLE_PAGES * 4096, "console pages");
 
+/*
+ * §7.1 console input (revision 4): the VMM produces, the guest consumes; present only if
+ * start_info.flags has CAP_SI_CONSOLE_INPUT (R-CIN-1). Free-running counters as the output
+ * ring: byte i is buf[i % CAP_CONSOLE_IN_SIZE], prod - cons <= CAP_CONSOLE_IN_SIZE
+ * (R-CIN-2). A cons further than that from prod stops input until it is sane (R-CIN-4).
+ */
+#define CAP_GPA_CONSOLE_IN  (CAP_GPA_CONSOLE + 0x2400ull) /* after the output ring */
+#define CAP_CONSOLE_IN_SIZE 2048u /* power of two */
+#define CAP_SI_CONSOLE_INPUT 1u   /* start_info.flags: the input ring is there (R-CIN-1) */
+struct cap_console_in {
+	uint32_t prod;  /* written by the VMM, after the bytes (release) */
+	uint32_t cons;  /* written by the guest once it has read the bytes */
+	uint32_t port;  /* R-CIN-3: raised when input arrives, notifies vCPU 0 */
+	uint32_t flags; /* 0 */
+	uint8_t pad[48];
+	uint8_t buf[CAP_CONSOLE_IN_SIZE];
+};
+_Static_assert(sizeof(struct cap_console_in) == 64 + 2048, "console input ring layout");
+_Static_assert((CAP_CONSOLE_IN_SIZE & (CAP_CONSOLE_IN_SIZE - 1)) == 0, "a power of two");
+_Static_assert(CAP_GPA_CONSOLE_IN >= CAP_GPA_CONSOLE + sizeof(struct cap_console_ring),
+	       "the input ring does not overlap the output ring");
+_Static_assert(CAP_GPA_CONSOLE_IN + sizeof(struct cap_console_in) <= CAP_GPA_GUEST_LOW_END,
+	       "the input ring is inside the console pages");
+_Static_assert(CAP_GPA_CONSOLE_IN % 64 == 0, "the input ring is cache-line aligned");
+
 #define CAP_START_MAGIC 0x43415053u /* "CAPS"; §5 R-SI-1 */
 #define CAP_CMDLINE_MAX 1024u       /* with its NUL (§5 R-SI-5) */
 #define CAP_MAX_DEVICES 16u         /* §5 R-SI-6 */
@@ -163,7 +188,7 @@ struct cap_start_info {
 	uint32_t version;          /* R-SI-1 */
 	uint64_t mem_bytes;        /* R-SI-2: guest RAM, from gpa 0 */
 	uint32_t nr_vcpus;         /* R-SI-2 */
-	uint32_t flags;            /* R-SI-1: 0 */
+	uint32_t flags;            /* R-SI-1: CAP_SI_* bits (R-CIN-1) */
 	uint64_t tsc_khz;          /* R-SI-7: guest TSC frequency, 0 if unknown */
 	uint64_t boot_tsc;         /* R-SI-7: guest TSC at domain time 0 (approximate) */
 	uint64_t boot_wallclock_ns; /* R-SI-7: UTC ns at domain time 0 */

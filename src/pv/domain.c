@@ -92,6 +92,7 @@ static void fill_start_info(struct pv_domain *pv, const struct elf_image *img,
 	si->free_end = vm->mem.size - PV_INITIAL_STACK;
 	si->nr_devices = pv->nr_devices;
 	si->control_port = pv->control_port;
+	si->flags = pv->console_in_port ? CAP_SI_CONSOLE_INPUT : 0;
 	for (unsigned i = 0; i < pv->nr_devices; i++)
 		si->devices[i] = (struct cap_device_desc){
 			.type = pv->devices[i].dev.ops->device_id,
@@ -131,6 +132,10 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 		return -ENOSPC;
 	}
 	pv->control_port = (uint32_t)port;
+	/* Console input's port after it, so the control port's number does not change. */
+	rc = pv_console_in_setup(pv, cfg->console_in_fd);
+	if (rc)
+		return rc;
 	rc = pv_build_cpu_tables(vm);
 	if (rc) {
 		log_err("cannot build the domain's CPU tables");
@@ -170,6 +175,12 @@ int pv_domain_start(struct pv_domain *pv)
 	if (rc) {
 		log_err("cannot start the timer thread: %s", strerror(-rc));
 		vm_end(pv->vm, VM_END_CRASH, 0);
+		return rc;
+	}
+	rc = pv_console_in_start(pv);
+	if (rc) {
+		log_err("cannot start the console input thread: %s", strerror(-rc));
+		vm_end(pv->vm, VM_END_CRASH, 0);
 	}
 	return rc;
 }
@@ -181,6 +192,7 @@ void pv_domain_destroy(struct pv_domain *pv)
 	vm_join_vcpus(pv->vm); /* nothing may be in a hypercall while this is torn down */
 	pv_remove_devices(pv);
 	pv_timer_stop(pv);
+	pv_console_in_stop(pv); /* before the memory it writes goes away */
 	pv_console_drain(pv); /* output the guest wrote but did not flush */
 	pthread_cond_destroy(&pv->timer_cond);
 	pthread_mutex_destroy(&pv->console_lock);

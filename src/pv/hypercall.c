@@ -195,7 +195,11 @@ int pv_domain_init(struct pv_domain *pv, struct vm *vm)
 	pv->start_info = gmem_ptr(&vm->mem, CAP_GPA_START_INFO, sizeof(*pv->start_info));
 	pv->shared = gmem_ptr(&vm->mem, CAP_GPA_SHARED_INFO, sizeof(*pv->shared));
 	pv->console = gmem_ptr(&vm->mem, CAP_GPA_CONSOLE, sizeof(*pv->console));
-	if (!pv->start_info || !pv->shared || !pv->console || pv_reserve_vmm_pages(vm))
+	pv->console_in = gmem_ptr(&vm->mem, CAP_GPA_CONSOLE_IN, sizeof(*pv->console_in));
+	/* not fd 0, which the zeroed struct would say: pv_console_in_stop closes them */
+	pv->console_in_loop.epoll_fd = pv->console_in_loop.stop_fd = -1;
+	if (!pv->start_info || !pv->shared || !pv->console || !pv->console_in ||
+	    pv_reserve_vmm_pages(vm))
 		return -EINVAL;
 	for (unsigned i = 0; i < CAP_MAX_VCPUS; i++)
 		pv->timers[i].port = -1;

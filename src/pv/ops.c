@@ -16,12 +16,18 @@ static struct virtio_dev *pv_add(struct domain *d, const struct virtio_dev_ops *
 
 static int pv_build(struct domain *d)
 {
+	bool virtio_console = false;
 	struct pv_config cfg = {
 		.image_path = d->cfg.image,
 		.image_fd = d->image_fd,
 		.cmdline = d->cfg.cmdline,
 		.stamp_first_hypercall = d->cfg.stamp_first_hypercall,
 	};
+
+	/* The console input ring reads the console's input unless a virtio console does. */
+	for (unsigned i = 0; i < d->nr_devices; i++)
+		virtio_console |= d->devices[i].kind == device_kind_by_name("virtio-console");
+	cfg.console_in_fd = virtio_console ? -1 : d->cfg.console_in;
 
 	return pv_domain_build(&d->k.pv, &cfg);
 }

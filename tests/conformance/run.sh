@@ -261,6 +261,29 @@ domain con-drain-crash "R-CON-5" 126 '^con-drain: written out after a crash$' ''
 domain con-other-vcpu "R-CON-6" 0 '^con-other-vcpu: appended on vCPU 1$' '' \
 	console --vcpus 2 --cmdline part=other
 
+# ---- 7.1 Console input (revision 4)
+# fed NAME RULES WANT OUT_RE FEED GUEST [options...]: the guest with FEED's output as its
+# standard input, through a pipe (a file or /dev/null cannot be waited on: R-CIN-5)
+fed() {
+	local name=$1 rules=$2 want=$3 out_re=$4 feed=$5 guest=$6
+	shift 6
+	listed "$name" "$rules" && return
+	bash -c "$feed" 2>/dev/null | timeout 60 "$CAPSULE" run "$@" "$C/$guest.elf" >"$tmp/out" 2>"$tmp/err"
+	judge "$name" "$want" "${PIPESTATUS[1]}" "$out_re" ""
+}
+cin_bytes() { # N: the pattern of consin.c, N bytes
+	echo "python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 7 + 3) % 256 for i in range($1)))'"
+}
+fed cin-layout "R-CIN-1 R-CIN-3" 0 '' "printf 'cin-layout\\n'" consin --rng --cmdline part=layout
+fed cin-read "R-CIN-2 R-CIN-3" 0 "^cin-read: got 'cin-read: hello, capsule'$" \
+	"printf 'cin-read: hello, capsule\\n'" consin --cmdline part=read
+fed cin-full "R-CIN-2" 0 '' "$(cin_bytes 5000)" consin --cmdline part=full
+fed cin-hostile-cons "R-CIN-4" 0 '^cin-hostile: the domain kept running$' "$(cin_bytes 3000)" \
+	consin --cmdline part=hostile
+guest cin-no-input "R-CIN-5" consin --cmdline part=noflag
+fed cin-virtio-console "R-CIN-5" 0 '' "printf 'for virtio-console\\n'" consin --virtio-console \
+	--cmdline part=noflag
+
 # ---- 8. Event channels and block
 ev() { guest "$1" "$2" events --vcpus 2 "${@:3}"; }
 ev ev-no-upcall "R-EV-1" --cmdline part=noupcall

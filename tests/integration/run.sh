@@ -161,6 +161,26 @@ expect vrng 0 'Test result: SUCCESS' '' -- "$CAPSULE" run --rng "$G/vrng.elf"
 expect console-terminal 0 'escape: True restored: True' '' \
 	-- timeout -k 5 60 python3 "$D/console_tty.py" "$CAPSULE" "$G/vcons.elf"
 expect vcons 0 'HELLO CAPSULE' '' -- sh -c "printf 'hello capsule\nquit\n' | $CAPSULE run --virtio-console $G/vcons.elf"
+# PV console input (docs/pv-abi.md 7.1): the input ring, fed from stdin.
+expect consin 0 'HELLO CAPSULE' '' -- sh -c "printf 'hello capsule\nquit\n' | timeout -k 5 60 $CAPSULE run $G/consin.elf"
+# More than the ring holds (2 KiB): back-pressure, every line echoed, in order.
+seq -f 'line %05g of the console input, abcdefghij' 1 400 >"$tmp/cin.txt" # 14 KB
+tr a-z A-Z <"$tmp/cin.txt" >"$tmp/cin.want"
+expect consin-big 0 'Test result: SUCCESS' '' -- sh -c "{ cat '$tmp/cin.txt'; echo quit; } | timeout -k 5 60 $CAPSULE run $G/consin.elf"
+grep -v '^consin: ready$\|^Test result: ' "$tmp/out" >"$tmp/cin.got"
+cmp -s "$tmp/cin.got" "$tmp/cin.want" && report consin-big-in-order 1 "" ||
+	report consin-big-in-order 0 "$(wc -l <"$tmp/cin.got") lines echoed, differing: $(cmp "$tmp/cin.got" "$tmp/cin.want" 2>&1)"
+# A reboot stops the input thread; the next domain reads on from the same stdin.
+expect consin-reboot 0 'ONE.*' '' -- sh -c "(printf 'one\nreboot\n'; sleep 1; printf 'two\nquit\n') | timeout -k 5 60 $CAPSULE run $G/consin.elf"
+n=$(grep -c '^consin: ready$' "$tmp/out"); t=$(grep -c '^TWO$' "$tmp/out")
+[ "$n" = 2 ] && [ "$t" = 1 ] && report consin-reboot-reads-on 1 "" ||
+	report consin-reboot-reads-on 0 "$n boots, $t TWO lines"
+# Endless input into a guest that stopped reading: the ring stays full, and the domain
+# still ends at once when the guest powers off (the thread waits in slices).
+expect consin-full-ends 0 'Test result: SUCCESS' '' -- sh -c "{ echo stop; yes; } | timeout -k 5 10 $CAPSULE run $G/consin.elf"
+# No input without the flag: stdin that cannot be waited on, or taken by virtio-console.
+expect consin-devnull 1 'check failed: start_info->flags' '' -- timeout -k 5 60 "$CAPSULE" run "$G/consin.elf"
+expect consin-virtio-console 1 'check failed: start_info->flags' '' -- sh -c "printf 'quit\n' | timeout -k 5 60 $CAPSULE run --virtio-console $G/consin.elf"
 "$D/disk.py" make "$tmp/disk.img"
 expect vhostile-rings 0 'vhostile: devices recovered' \
 	'(needs a reset.*){1}' -- "$CAPSULE" run --rng --disk "$tmp/disk.img" "$G/vhostile.elf"
