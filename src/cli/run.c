@@ -257,6 +257,8 @@ struct run_state {
 	pthread_mutex_t lock;
 	int signo;
 	bool confined; /* the main thread confined and the signal thread started */
+	struct vmm_api *api; /* served from the guest's start on: clients queue until then */
+	int api_fd;          /* listening, or -1 */
 };
 
 /* The signals a user or a manager sends capsule, all handled by one thread. */
@@ -372,13 +374,19 @@ static void started(struct domain *d, void *opaque)
 	}
 	pthread_detach(thread);
 	rs->confined = true;
+	if (rs->api_fd >= 0 && vmm_api_start(rs->api, d, rs->api_fd)) {
+		fprintf(stderr, "capsule run: --api-sock: cannot start the API server\n");
+		domain_end(d, VM_END_CRASH, 0);
+	}
 }
 
 /*
  * The API socket: made here (mode 0600, never over a file that is not a stale socket), or
- * handed over listening by a manager as fd=N (as libvirt does). The server owns the fd.
+ * handed over listening by a manager as fd=N (as libvirt does). It listens from now on;
+ * its server starts with the guest (started), off the launch path, and clients that came
+ * earlier wait in the backlog. The fd, or -1.
  */
-static int open_api(const char *spec, struct domain *d, struct vmm_api *api, struct usock *u)
+static int open_api(const char *spec, struct usock *u)
 {
 	char err[256];
 	int fd, flags;
@@ -407,11 +415,7 @@ static int open_api(const char *spec, struct domain *d, struct vmm_api *api, str
 		}
 		fd = u->fd;
 	}
-	if (vmm_api_start(api, d, fd)) {
-		fprintf(stderr, "capsule run: --api-sock: cannot start the API server\n");
-		return -1;
-	}
-	return 0;
+	return fd;
 }
 
 /*
@@ -439,7 +443,9 @@ int cmd_run(int argc, char **argv)
 	created = true;
 	if (domain_create(&dom, &o.cfg) || sandbox_drop_privileges() < 0)
 		goto out;
-	if (o.api_sock && open_api(o.api_sock, &dom, &api, &api_sock))
+	rs.api = &api;
+	rs.api_fd = -1;
+	if (o.api_sock && (rs.api_fd = open_api(o.api_sock, &api_sock)) < 0)
 		goto out;
 	if (terminal_take(&dom)) {
 		fprintf(stderr, "capsule run: cannot set up the console's terminal\n");
