@@ -160,6 +160,7 @@ struct domain {
 	struct domain_device devices[DOMAIN_MAX_DEVICES];
 	unsigned nr_devices;
 	struct virtio_dev *balloon; /* the balloon of the current boot, or NULL */
+	struct console_log console_log; /* the console's history, across boots */
 
 	void (*observer)(void *opaque, enum domain_state s); /* told every state change */
 	void *observer_opaque;

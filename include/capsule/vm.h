@@ -43,6 +43,19 @@ enum vcpu_state { VCPU_DOWN, VCPU_RUNNING, VCPU_STOPPED };
 
 struct vm;
 
+/* The console's history (src/core/console_log.c): the last CONSOLE_LOG_SIZE bytes. */
+#define CONSOLE_LOG_SIZE (64u << 10)
+struct console_log {
+	pthread_mutex_t lock;
+	uint64_t total;              /* bytes ever appended */
+	char buf[CONSOLE_LOG_SIZE];  /* byte i is buf[i % CONSOLE_LOG_SIZE] */
+};
+void console_log_init(struct console_log *l);
+/* Append what a console device wrote; NULL l: nothing. */
+void console_log_append(struct console_log *l, const void *p, size_t n);
+/* The last min(cap, kept) bytes, oldest first, into out; how many. *total: bytes ever. */
+size_t console_log_read(struct console_log *l, char *out, size_t cap, uint64_t *total);
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -88,6 +101,7 @@ struct vm {
 
 	void *pv;                /* struct pv_domain of a PV domain */
 	FILE *console;           /* where guest console output goes */
+	struct console_log *console_log; /* and its history (the domain's), or NULL */
 };
 
 /* Memory, buses and vCPU structs, without KVM: what unit tests drive. */

@@ -348,6 +348,35 @@ static void metrics(void *ctx, const struct http_request *req, struct http_respo
 	resp->body_len = len;
 }
 
+/* The console's history: the last 64 KiB (or ?bytes=N), oldest first, as text. */
+static void console_history(void *ctx, const struct http_request *req,
+			    struct http_response *resp)
+{
+	struct domain *d = ((struct vmm_api *)ctx)->dom;
+	unsigned long want = CONSOLE_LOG_SIZE;
+	char *buf;
+
+	if (req->query[0]) {
+		char *end;
+
+		if (strncmp(req->query, "bytes=", 6) || !req->query[6] ||
+		    (want = strtoul(req->query + 6, &end, 10), *end) || want == 0 ||
+		    want > CONSOLE_LOG_SIZE) {
+			api_error(resp, 400, "the query is bytes=N, N from 1 to %u", CONSOLE_LOG_SIZE);
+			return;
+		}
+	}
+	buf = malloc(want);
+	if (!buf) {
+		api_error(resp, 500, "out of memory");
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = "text/plain; charset=utf-8";
+	resp->body = buf;
+	resp->body_len = console_log_read(&d->console_log, buf, want, NULL);
+}
+
 static const struct api_route routes[] = {
 	{"GET", "/api/v1/vmm.ping", ping},
 	{"PUT", "/api/v1/vmm.shutdown", vmm_shutdown},
@@ -361,6 +390,7 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/vm.balloon", balloon_get},
 	{"PUT", "/api/v1/vm.balloon", balloon_put},
 	{"GET", "/api/v1/vm.events", events},
+	{"GET", "/api/v1/vm.console", console_history},
 	{"GET", "/metrics", metrics},
 };
 

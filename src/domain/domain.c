@@ -77,6 +77,7 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->ended, NULL);
+	console_log_init(&d->console_log);
 	d->state = DOMAIN_CREATED;
 	/* Backends are opened by the domain, once, before the first boot. */
 	for (unsigned i = 0; i < cfg->nr_devices; i++) {
@@ -230,6 +231,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	log_debug("boot %u: VM with %llu bytes of memory", d->boots + 1,
 		  (unsigned long long)vcfg.mem_bytes);
 	vm->console = d->cfg.console;
+	vm->console_log = &d->console_log;
 	pthread_mutex_lock(&d->lock);
 	d->vm = vm;
 	d->shutdown_deadline = 0;

@@ -69,6 +69,8 @@ void uart_access(struct uart *u, unsigned reg, uint8_t *val, bool is_write)
 				if (v == '\n')
 					fflush(u->out);
 			}
+			if (!(u->mcr & MCR_LOOP) && !dlab && u->vm)
+				console_log_append(u->vm->console_log, &v, 1);
 			u->thre_pending = true; /* we "sent" it at once */
 			break;
 		case IER:

@@ -32,6 +32,10 @@ int64_t pv_console_drain(struct pv_domain *pv)
 		fwrite(ring->buf, 1, n - first, pv->vm->console);
 		fflush(pv->vm->console);
 	}
+	if (n) {
+		console_log_append(pv->vm->console_log, ring->buf + off, first);
+		console_log_append(pv->vm->console_log, ring->buf, n - first);
+	}
 	pv->console_cons = prod;
 	ret = n;
 out:

@@ -54,8 +54,10 @@ static int64_t console_tx(struct virtio_dev *d, unsigned q, const struct vq_chai
 		return -1; /* segments may overlap: the guest could make us print terabytes */
 	fflush(cb->out); /* what went through the FILE before stays in order */
 	for (unsigned i = 0; i < c->nseg; i++)
-		if (!c->seg[i].write)
+		if (!c->seg[i].write) {
 			out_write(d, fileno(cb->out), c->seg[i].ptr, c->seg[i].len);
+			console_log_append(d->vm->console_log, c->seg[i].ptr, c->seg[i].len);
+		}
 	return 0;
 }
 

@@ -131,6 +131,15 @@ def documented():
                     ok = all(k in body for k in want)
                 report("documented %s %s" % (method.upper(), path), ok,
                        "status %d (documented: %s), %r" % (st, list(op["responses"]), data[:200]))
+        # vm.console: the console's history as text
+        time.sleep(0.2)
+        st, data, ctype, _ = call(d.sock, "GET", "/api/v1/vm.console")
+        report("console-history", st == 200 and b"tick 0\n" in data and
+               ctype.startswith("text/plain"), "status %d, %r" % (st, data[:80]))
+        st, data, _, _ = call(d.sock, "GET", "/api/v1/vm.console?bytes=7")
+        report("console-history-bytes", st == 200 and len(data) == 7, "status %d, %r" % (st, data))
+        st = call(d.sock, "GET", "/api/v1/vm.console?bytes=0")[0]
+        report("console-history-bad-query", st == 400, "status %d" % st)
         # vm.events: a stream that starts with the state and follows a change
         c = UnixHTTP(d.sock, 5)
         c.request("GET", "/api/v1/vm.events")

@@ -145,6 +145,36 @@ static void json_config(void **state)
 	}
 }
 
+static void console_history(void **state)
+{
+	static struct console_log l;
+	static char big[CONSOLE_LOG_SIZE + 100], out[CONSOLE_LOG_SIZE];
+	uint64_t total;
+	size_t n;
+
+	(void)state;
+	console_log_init(&l);
+	assert_int_equal(console_log_read(&l, out, sizeof(out), &total), 0);
+	console_log_append(&l, "hello ", 6);
+	console_log_append(&l, "world", 5);
+	n = console_log_read(&l, out, sizeof(out), &total);
+	assert_int_equal(n, 11);
+	assert_memory_equal(out, "hello world", 11);
+	assert_int_equal(console_log_read(&l, out, 5, NULL), 5); /* the last 5 */
+	assert_memory_equal(out, "world", 5);
+	/* More than it holds: only the newest CONSOLE_LOG_SIZE bytes, in order. */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	console_log_append(&l, big, sizeof(big));
+	console_log_append(&l, "!", 1);
+	n = console_log_read(&l, out, sizeof(out), &total);
+	assert_int_equal(n, CONSOLE_LOG_SIZE);
+	assert_int_equal(total, 11 + sizeof(big) + 1);
+	assert_memory_equal(out, big + 101, CONSOLE_LOG_SIZE - 1);
+	assert_int_equal(out[CONSOLE_LOG_SIZE - 1], '!');
+	console_log_append(NULL, "x", 1); /* no log: nothing happens */
+}
+
 static void actions(void **state)
 {
 	enum domain_action a;
@@ -305,6 +335,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_checks),
 		cmocka_unit_test(json_config),
+		cmocka_unit_test(console_history),
 		cmocka_unit_test(actions),
 		cmocka_unit_test(device_table),
 		cmocka_unit_test(event_loop),
