@@ -103,15 +103,20 @@ report pause-while-vcpus-go-down "$ok" "$why"
 # --- 5. The seccomp filter holds under load: restart_syscall after SIGSTOP/SIGCONT, and
 # the data-safety test (write, flush, SIGKILL at a random moment, every acknowledged
 # block intact) DATASAFETY_RUNS times with a CPU hog on every core.
+# storm PID ROUNDS PAUSE: stop and continue PID until it ends or ROUNDS pass; it runs after.
+storm() {
+	for _ in $(seq "$2"); do
+		kill -STOP "$1" 2>/dev/null || break
+		sleep "$3"
+		kill -CONT "$1" 2>/dev/null || break
+		sleep "$3"
+	done
+	kill -CONT "$1" 2>/dev/null
+}
 "$D/disk.py" make "$tmp/stop.img"
 "$CAPSULE" run --disk "$tmp/stop.img,serial=capsule-test" "$G/vblk.elf" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 3000); do # 60 s at most
-	kill -STOP $pid 2>/dev/null || break
-	sleep 0.01
-	kill -CONT $pid 2>/dev/null || break
-	sleep 0.01
-done
+storm $pid 3000 0.01 # 60 s at most
 kill -KILL $pid 2>/dev/null
 wait $pid
 status=$?
@@ -137,13 +142,7 @@ fadv=$!
 	>"$tmp/out" 2>"$tmp/err" </dev/null &
 pid=$!
 sleep 0.3
-for _ in $(seq 300); do
-	kill -STOP $pid 2>/dev/null || break
-	sleep 0.005
-	kill -CONT $pid 2>/dev/null || break
-	sleep 0.005
-done
-kill -CONT $pid 2>/dev/null
+storm $pid 300 0.005
 wait $pid
 status=$?
 kill $fadv 2>/dev/null
