@@ -38,6 +38,10 @@ struct http_request {
 	size_t body_len;
 	bool keep_alive;
 	int minor;        /* HTTP/1.minor: 0 or 1 */
+	/* The client's credentials (SO_PEERCRED at accept), when the socket has them. */
+	bool peer_known;
+	uint32_t peer_uid, peer_gid;
+	int32_t peer_pid;
 };
 
 struct http_response {
@@ -49,6 +53,9 @@ struct http_response {
 	 * the first chunk), the server keeps the connection and sends it every line given to
 	 * api_stream_send until the client goes away. */
 	bool stream;
+	/* The stream's topic: it gets the lines of api_stream_send_topic(topic) only.
+	 * 0 (the default) is the topic of api_stream_send. */
+	uint64_t stream_topic;
 };
 
 struct api_server;
@@ -74,6 +81,12 @@ struct api_options {
 	unsigned idle_ms;        /* HTTP_IDLE_MS */
 	unsigned max_clients;    /* HTTP_MAX_CLIENTS (also the most there can be) */
 	const char *thread_name; /* "api" */
+	/* Run the server's thread unconfined (a daemon whose handlers open files and start
+	 * processes, with its own sandboxing, or none): false confines it as SANDBOX_SERVICE. */
+	bool unconfined;
+	/* Called on each new connection (fd) before anything is read: 0 admits it, an HTTP
+	 * status (403) refuses every request on it with that status and the sentence in why. */
+	int (*admit)(void *ctx, int fd, char *why, size_t whylen);
 };
 
 /*
@@ -97,6 +110,10 @@ int api_server_start_opts(struct api_server **out, int listen_fd,
  * Not after (or during) api_server_stop.
  */
 int api_stream_send(struct api_server *s, const char *line);
+/* The same, to the streams of one topic only (http_response.stream_topic). */
+int api_stream_send_topic(struct api_server *s, uint64_t topic, const char *line);
+/* How many streams of topic are open now (a snapshot: safe from any thread). */
+unsigned api_stream_watchers(struct api_server *s, uint64_t topic);
 /* Stop the thread, end every stream, close every connection and free s. */
 void api_server_stop(struct api_server *s);
 

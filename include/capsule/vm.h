@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "capsule/bus.h"
+#include "capsule/console_ring.h"
 #include "capsule/mem.h"
 
 /* Exit statuses of `capsule run` that are not the guest's own code (see README). */
@@ -49,12 +50,16 @@ struct console_log {
 	pthread_mutex_t lock;
 	uint64_t total;              /* bytes ever appended */
 	char buf[CONSOLE_LOG_SIZE];  /* byte i is buf[i % CONSOLE_LOG_SIZE] */
+	struct console_ring_head *mirror; /* a shared mapping of a ring file, or NULL */
 };
 void console_log_init(struct console_log *l);
 /* Append what a console device wrote; NULL l: nothing. */
 void console_log_append(struct console_log *l, const void *p, size_t n);
 /* The last min(cap, kept) bytes, oldest first, into out; how many. *total: bytes ever. */
 size_t console_log_read(struct console_log *l, char *out, size_t cap, uint64_t *total);
+/* Mirror everything appended from now on into the ring file fd (include/capsule/
+ * console_ring.h), made or continued (a valid ring's history is kept). 0 or -errno. */
+int console_log_mirror(struct console_log *l, int fd);
 
 struct vcpu {
 	struct vm *vm;

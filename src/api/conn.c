@@ -158,6 +158,9 @@ static void start_stream(struct conn *c, const struct http_request *req,
 		return;
 	c->streaming = true;
 	c->chunked = h.chunked;
+	pthread_mutex_lock(&c->srv->lock);
+	c->topic = resp->stream_topic + 1; /* 0: not a stream (api_stream_watchers) */
+	pthread_mutex_unlock(&c->srv->lock);
 	c->srv->streams++;
 	if (resp->body_len && stream_chunk(c, resp->body, resp->body_len))
 		c->closing = true;
@@ -205,7 +208,9 @@ static void answer(struct conn *c, const struct http_request *req)
 	}
 	if (!route)
 		route = get;
-	if (route)
+	if (c->refused)
+		api_error(&resp, c->refused, "%s", c->refuse_why);
+	else if (route)
 		route->fn(s->ctx, req, &resp);
 	else if (known)
 		api_error(&resp, 405, "%s is not allowed on %s", req->method, req->path);
@@ -243,6 +248,8 @@ static bool serve_one(struct conn *c)
 		conn_fail(c, -r, "%s", c->in.reason);
 		return false;
 	}
+	req.peer_known = c->peer_known;
+	req.peer_uid = c->peer_uid, req.peer_gid = c->peer_gid, req.peer_pid = c->peer_pid;
 	answer(c, &req);
 	http_consume(&c->in);
 	c->answered++;
@@ -335,6 +342,17 @@ void conn_ready(struct loop *l, struct loop_source *src, uint32_t events)
 	conn_pump(c);
 }
 
+static void peer_creds(struct conn *c, int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 && len == sizeof(uc)) {
+		c->peer_known = true;
+		c->peer_uid = uc.uid, c->peer_gid = uc.gid, c->peer_pid = uc.pid;
+	}
+}
+
 void conn_open(struct api_server *s, struct conn *c, int fd)
 {
 	http_parser_free(&c->in);
@@ -346,6 +364,10 @@ void conn_open(struct api_server *s, struct conn *c, int fd)
 		.watching = EPOLLIN,
 	};
 	http_parser_init(&c->in);
+	if (s->admit) { /* a daemon's socket (the VMM's threads may not call getsockopt) */
+		peer_creds(c, fd);
+		c->refused = s->admit(s->ctx, fd, c->refuse_why, sizeof(c->refuse_why));
+	}
 	if (loop_add(&s->loop, &c->src, EPOLLIN)) {
 		log_debug("api: cannot watch a new client");
 		close(fd);
@@ -360,8 +382,12 @@ void conn_close(struct conn *c)
 	loop_del(&c->srv->loop, &c->src);
 	close(c->src.fd);
 	c->src.fd = -1;
-	if (c->streaming)
+	if (c->streaming) {
 		c->srv->streams--;
+		pthread_mutex_lock(&c->srv->lock);
+		c->topic = 0;
+		pthread_mutex_unlock(&c->srv->lock);
+	}
 	c->streaming = false;
 	http_parser_free(&c->in);
 	free(c->out.data);

@@ -147,7 +147,7 @@ static void sweep(struct loop *l, void *opaque)
 static void *server_thread(void *arg)
 {
 	struct api_server *s = arg;
-	int rc = sandbox_enter(s->name, SANDBOX_SERVICE);
+	int rc = s->unconfined ? 0 : sandbox_enter(s->name, SANDBOX_SERVICE);
 
 	pthread_mutex_lock(&s->lock);
 	s->start_rc = rc;
@@ -209,6 +209,8 @@ int api_server_start_opts(struct api_server **out, int listen_fd,
 				 ? o->max_clients : HTTP_MAX_CLIENTS;
 	s->max_streams = s->max_clients / 4 ? s->max_clients / 4 : 1;
 	snprintf(s->name, sizeof(s->name), "%s", o && o->thread_name ? o->thread_name : "api");
+	s->unconfined = o && o->unconfined;
+	s->admit = o ? o->admit : NULL;
 	for (unsigned i = 0; i < HTTP_MAX_CLIENTS; i++)
 		s->conns[i].src.fd = -1;
 	s->queue_tail = &s->queue;

@@ -32,12 +32,19 @@ struct conn {
 	bool peer_eof;     /* the client sends nothing more */
 	bool streaming;    /* an event stream: gets every api_stream_send line */
 	bool chunked;      /* ... as chunks (HTTP/1.1), or raw until close (HTTP/1.0) */
+	uint64_t topic;    /* a stream's topic; written under srv->lock (api_stream_watchers) */
+	int refused;       /* an HTTP status every request gets (admit), or 0 */
+	char refuse_why[128];
+	bool peer_known;
+	uint32_t peer_uid, peer_gid;
+	int32_t peer_pid;
 };
 
 /* One line for the streams, formatted once as a chunk: bytes[data_off, +data_len) is the
  * line itself (for HTTP/1.0 streams). */
 struct stream_line {
 	struct stream_line *next;
+	uint64_t topic;
 	size_t len, data_off, data_len;
 	char bytes[];
 };
@@ -50,6 +57,8 @@ struct api_server {
 	void *ctx;
 	unsigned idle_ms, max_clients, max_streams, streams;
 	bool accepting, stopping;
+	bool unconfined;
+	int (*admit)(void *ctx, int fd, char *why, size_t whylen);
 	char name[16];
 	pthread_t thread;
 	pthread_mutex_t lock; /* the stream queue, and the start handshake */

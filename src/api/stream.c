@@ -31,6 +31,23 @@ int stream_chunk(struct conn *c, const char *data, size_t n)
 
 int api_stream_send(struct api_server *s, const char *line)
 {
+	return api_stream_send_topic(s, 0, line);
+}
+
+unsigned api_stream_watchers(struct api_server *s, uint64_t topic)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < s->max_clients; i++)
+		if (s->conns[i].topic == topic + 1) /* +1: 0 is no stream */
+			n++;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int api_stream_send_topic(struct api_server *s, uint64_t topic, const char *line)
+{
 	size_t n = strlen(line), data_len = n + (n && line[n - 1] == '\n' ? 0 : 1);
 	uint64_t one = 1;
 	struct stream_line *m;
@@ -42,6 +59,7 @@ int api_stream_send(struct api_server *s, const char *line)
 	if (!(m = malloc(sizeof(*m) + (size_t)h + data_len + 2)))
 		return -ENOMEM;
 	m->next = NULL;
+	m->topic = topic;
 	m->data_off = (size_t)h;
 	m->data_len = data_len;
 	m->len = (size_t)h + data_len + 2;
@@ -73,7 +91,7 @@ static void deliver(struct api_server *s, const struct stream_line *m)
 		struct conn *c = &s->conns[i];
 		size_t n = c->chunked ? m->len : m->data_len;
 
-		if (c->src.fd < 0 || !c->streaming || c->closing)
+		if (c->src.fd < 0 || !c->streaming || c->closing || c->topic != m->topic + 1)
 			continue;
 		if (conn_pending(c) + n > HTTP_MAX_STREAM_BUFFER ||
 		    conn_append(c, c->chunked ? m->bytes : m->bytes + m->data_off, n)) {

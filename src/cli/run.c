@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capsule/cli.h"
 #include "capsule/domain.h"
@@ -22,6 +23,8 @@ struct run_opts {
 	const char *api_sock; /* PATH, or fd=N (a listening socket made by a manager) */
 	uint64_t timeout_s;
 	bool no_seccomp;
+	int exit_fd;    /* --exit-file, or -1 */
+	int console_fd; /* --console-log, or -1 */
 };
 
 static void run_usage(FILE *out)
@@ -50,6 +53,11 @@ static void run_usage(FILE *out)
 		CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT);
 	device_kinds_usage(out);
 	fprintf(out,
+		"      --exit-file PATH                 write how the domain ended there, as one\n"
+		"                                       JSON line, when capsule exits (for a manager)\n"
+		"      --console-log PATH               keep the console's last 64 KiB in a ring file\n"
+		"                                       (include/capsule/console_ring.h), kept across\n"
+		"                                       runs\n"
 		"      --api-sock PATH|fd=N             the REST API (docs/api.md) on a Unix socket\n"
 		"                                       (mode 0600), or on a listening socket N;\n"
 		"                                       'capsule control PATH' is its client\n"
@@ -132,6 +140,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		{"config", required_argument, NULL, 'F'},
 		{"api-sock", required_argument, NULL, 'A'},
+		{"exit-file", required_argument, NULL, 'E'},
+		{"console-log", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option longopts[sizeof(base) / sizeof(base[0]) + 16];
@@ -148,6 +158,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 						NULL, OPT_DEVICE};
 	longopts[n] = (struct option){0};
 	memset(o, 0, sizeof(*o));
+	o->exit_fd = o->console_fd = -1;
 	domain_config_init(&o->cfg);
 	opterr = 0;
 	optind = 1;
@@ -209,6 +220,20 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'A':
 			o->api_sock = optarg;
 			break;
+		case 'E':
+		case 'L': {
+			int *fd = c == 'E' ? &o->exit_fd : &o->console_fd;
+
+			if (*fd >= 0)
+				close(*fd);
+			*fd = open(optarg, O_RDWR | O_CREAT | O_CLOEXEC | (c == 'E' ? O_TRUNC : 0), 0600);
+			if (*fd < 0) {
+				fprintf(stderr, "capsule run: %s %s: %s\n",
+					c == 'E' ? "--exit-file" : "--console-log", optarg, strerror(errno));
+				return -1;
+			}
+			break;
+		}
 		case 'I':
 			o->cfg.initrd = optarg;
 			break;
@@ -419,6 +444,33 @@ static int open_api(const char *spec, struct usock *u)
 }
 
 /*
+ * --exit-file: one JSON line, written once at the very end with one write (the file was
+ * opened before the sandbox), so a reader sees all of it or nothing; a VMM killed by a
+ * signal it cannot catch leaves the file empty, and its manager calls that a crash.
+ */
+static void write_exit_file(int fd, int status, const struct run_state *rs,
+			    enum vm_end_reason why, int code, bool ran)
+{
+	static const char *const reasons[] = {
+		[VM_END_NONE] = "error", [VM_END_POWEROFF] = "poweroff", [VM_END_REBOOT] = "reboot",
+		[VM_END_CRASH] = "crash", [VM_END_TIMEOUT] = "timeout",
+	};
+	const char *reason = !ran ? "error" : rs->signo ? "signal" : reasons[why];
+	char line[160];
+	int n;
+
+	if (fd < 0)
+		return;
+	if (ran && why == VM_END_POWEROFF && terminal_escaped())
+		reason = "signal";
+	n = snprintf(line, sizeof(line), "{\"status\": %d, \"reason\": \"%s\", \"code\": %d, "
+		     "\"signal\": %d}\n", status, reason, code & 0xff, rs->signo);
+	if (pwrite(fd, line, (size_t)n, 0) == n)
+		fdatasync(fd);
+	close(fd);
+}
+
+/*
  * Everything that needs a privilege happens first (backends, image, /dev/kvm); then the
  * process drops every capability (capabilities are per thread: before any thread starts),
  * the service threads start confined, and the main thread confines itself before the first
@@ -432,7 +484,7 @@ int cmd_run(int argc, char **argv)
 	int status = CAPSULE_EXIT_VMM_ERROR, code = 0;
 	enum vm_end_reason why = VM_END_NONE;
 	uint64_t deadline = 0;
-	bool created = false;
+	bool created = false, ran = false;
 	struct vmm_api api = {0};
 	struct usock api_sock = {.fd = -1, .lock_fd = -1}; /* closed after the server stops */
 
@@ -443,6 +495,10 @@ int cmd_run(int argc, char **argv)
 	created = true;
 	if (domain_create(&dom, &o.cfg) || sandbox_drop_privileges() < 0)
 		goto out;
+	if (o.console_fd >= 0 && console_log_mirror(&dom.console_log, o.console_fd)) {
+		fprintf(stderr, "capsule run: --console-log: cannot map the ring file\n");
+		goto out;
+	}
 	rs.api = &api;
 	rs.api_fd = -1;
 	if (o.api_sock && (rs.api_fd = open_api(o.api_sock, &api_sock)) < 0)
@@ -458,9 +514,10 @@ int cmd_run(int argc, char **argv)
 	dom.on_started_opaque = &rs;
 	if (o.timeout_s)
 		deadline = monotonic_ns() + o.timeout_s * 1000000000ull;
-	if (domain_run(&dom, deadline, &why, &code) == 0 && rs.confined)
+	if (domain_run(&dom, deadline, &why, &code) == 0 && rs.confined) {
 		status = exit_status(&o, &rs, why, code);
-	else if (!rs.confined && dom.boots)
+		ran = true;
+	} else if (!rs.confined && dom.boots)
 		fprintf(stderr, "capsule run: cannot confine the main thread or start the signal "
 			"thread\n");
 out:
@@ -469,5 +526,10 @@ out:
 	usock_close(&api_sock);
 	if (created)
 		domain_destroy(&dom);
+	if (created) {
+		write_exit_file(o.exit_fd, status, &rs, why, code, ran);
+		if (o.console_fd >= 0)
+			close(o.console_fd);
+	}
 	return status;
 }
