@@ -42,8 +42,8 @@ int blk_parse(const struct vq_chain *c, struct blk_request *r);
 /* ---- console: the terminal (stdin/stdout) ---- */
 struct console_backend;
 struct console_backend *console_open(int in_fd, FILE *out);
-void console_start(struct console_backend *cb, struct virtio_dev *d);
-void console_stop(struct console_backend *cb); /* before its device goes away */
+/* Its config space (one 80x25 port), on a freshly added device. */
+void console_init_config(struct virtio_dev *d);
 void console_close(struct console_backend *cb);
 
 /* ---- balloon ---- */
@@ -65,8 +65,6 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen);
 /* A backend on an open fd (tests and the fuzzer: /dev/null). */
 struct net_backend *net_open_fd(int fd);
 void net_init_config(struct net_backend *n, struct virtio_dev *d);
-void net_start(struct net_backend *n, struct virtio_dev *d);
-void net_stop(struct net_backend *n); /* before its device goes away */
 void net_close(struct net_backend *n);
 
 #endif

@@ -125,9 +125,7 @@ struct device_kind {
 	void *(*open)(const char *arg, char *err, size_t errlen);
 	/* Create its virtio device on a domain being built (or NULL). */
 	struct virtio_dev *(*attach)(struct domain *d, void *backend);
-	void (*start)(void *backend, struct virtio_dev *dev); /* optional */
-	void (*stop)(void *backend);                          /* optional, before detach */
-	void (*close)(void *backend);
+	void (*close)(void *backend); /* after the domain's last boot */
 };
 
 /* The table, and the row for an option ("--disk") or a name ("disk"), or NULL. */

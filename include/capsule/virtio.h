@@ -103,6 +103,16 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *d);
 	/* Optional, d->lock held: the driver set DRIVER_OK. */
 	void (*driver_ok)(struct virtio_dev *d);
+	/* Optional, without d->lock: begin serving the host side (receive pumps); 0 or -errno. */
+	int (*start)(struct virtio_dev *d);
+	/* Optional, without d->lock: quiesce the backend, no host I/O until the next start. */
+	void (*stop)(struct virtio_dev *d);
+	/* Optional, d->lock held: the device's own state beyond the transport's (at most cap
+	 * bytes, plain data); how many bytes. */
+	size_t (*save)(struct virtio_dev *d, uint8_t *buf, size_t cap);
+	/* Optional, d->lock held: take back what save wrote; it comes from a file, so check
+	 * all of it before changing anything. 0, or -EINVAL with *why. */
+	int (*restore)(struct virtio_dev *d, const uint8_t *buf, size_t len, const char **why);
 };
 
 struct virtio_stats {
@@ -139,8 +149,11 @@ struct virtio_dev {
 	struct loop_source kick_src[VIRTIO_MAX_QUEUES];
 	pthread_t thread;
 	bool thread_started;
+	bool stopped; /* between virtio_dev_stop and virtio_dev_start: kicks wait */
 	struct virtio_stats stats;
 };
+
+#define VIRTIO_EXTRA_MAX 64
 
 /*
  * The state of a device as a snapshot needs it: transport registers, each queue's layout
@@ -161,6 +174,8 @@ struct virtio_state {
 	} queue[VIRTIO_MAX_QUEUES];
 	uint8_t config[VIRTIO_CONFIG_MAX];
 	uint8_t broken;
+	uint32_t extra_len;                /* the device's own state (ops->save) */
+	uint8_t extra[VIRTIO_EXTRA_MAX];
 };
 
 /* Under d->lock (or with the device quiet): the state to save. */
@@ -179,6 +194,14 @@ void virtio_mmio_access(struct virtio_dev *d, uint64_t off, uint8_t *data, uint3
 			bool is_write);
 /* Run queue q's handler now (device thread or a backend thread that has data). */
 void virtio_kick(struct virtio_dev *d, unsigned q);
+/*
+ * The device's lifecycle within a boot (any thread but the device's): stop quiesces it (a
+ * kick in progress finishes, later kicks wait, the backend does no host I/O: what a
+ * paused or saved domain needs); start serves it again, every queue once over, so no kick
+ * that came in between is lost. Devices start running; start is idempotent.
+ */
+int virtio_dev_start(struct virtio_dev *d);
+void virtio_dev_stop(struct virtio_dev *d);
 
 /*
  * Serve every available chain of queue q with fn, which returns the bytes it wrote into the

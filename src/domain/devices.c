@@ -43,16 +43,6 @@ static struct virtio_dev *net_attach(struct domain *d, void *n)
 	return dev;
 }
 
-static void net_start_dev(void *n, struct virtio_dev *dev)
-{
-	net_start(n, dev);
-}
-
-static void net_stop_dev(void *n)
-{
-	net_stop(n);
-}
-
 static void net_close_dev(void *n)
 {
 	net_close(n);
@@ -90,17 +80,11 @@ static void *console_open_dev(const char *arg, char *err, size_t len)
 
 static struct virtio_dev *console_attach(struct domain *d, void *c)
 {
-	return d->ops->add_device(d, &virtio_console_ops, c);
-}
+	struct virtio_dev *dev = d->ops->add_device(d, &virtio_console_ops, c);
 
-static void console_start_dev(void *c, struct virtio_dev *dev)
-{
-	console_start(c, dev);
-}
-
-static void console_stop_dev(void *c)
-{
-	console_stop(c);
+	if (dev)
+		console_init_config(dev);
+	return dev;
 }
 
 static void console_close_dev(void *c)
@@ -149,8 +133,7 @@ static const struct device_kind disk = {
 static const struct device_kind net = {
 	.name = "net", .option = "--net", .has_arg = true, .max = 1,
 	.usage = "tap=NAME[,mac=MAC]            virtio-net on a TAP device",
-	.open = net_open_spec, .attach = net_attach, .start = net_start_dev, .stop = net_stop_dev,
-	.close = net_close_dev,
+	.open = net_open_spec, .attach = net_attach, .close = net_close_dev,
 };
 static const struct device_kind rng = {
 	.name = "rng", .option = "--rng", .max = 1,
@@ -160,8 +143,7 @@ static const struct device_kind rng = {
 static const struct device_kind console = {
 	.name = "virtio-console", .option = "--virtio-console", .max = 1,
 	.usage = "                   virtio-console on stdin/stdout",
-	.open = console_open_dev, .attach = console_attach, .start = console_start_dev,
-	.stop = console_stop_dev, .close = console_close_dev,
+	.open = console_open_dev, .attach = console_attach, .close = console_close_dev,
 };
 static const struct device_kind balloon = {
 	.name = "balloon", .option = "--balloon", .has_arg = true, .max = 1,

@@ -131,11 +131,18 @@ static int attach_devices(struct domain *d)
 	return 0;
 }
 
+static void start_devices(struct domain *d)
+{
+	for (unsigned i = 0; i < d->nr_devices; i++)
+		if (d->devices[i].dev)
+			virtio_dev_start(d->devices[i].dev);
+}
+
 static void stop_devices(struct domain *d)
 {
 	for (unsigned i = 0; i < d->nr_devices; i++)
-		if (d->devices[i].kind->stop)
-			d->devices[i].kind->stop(d->devices[i].backend);
+		if (d->devices[i].dev)
+			virtio_dev_stop(d->devices[i].dev);
 }
 
 /* What the lifecycle says after a boot ended this way. */
@@ -255,9 +262,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		fn(d, d->on_started_opaque);
 	}
 	if (!rc) {
-		for (unsigned i = 0; i < d->nr_devices; i++)
-			if (d->devices[i].kind->start)
-				d->devices[i].kind->start(d->devices[i].backend, d->devices[i].dev);
+		start_devices(d);
 		*why = wait_boot(d, vm, deadline_ns);
 		*code = vm->end_code;
 		set_state(d, DOMAIN_SHUTTING_DOWN);
@@ -339,6 +344,7 @@ int domain_pause(struct domain *d)
 			r = -EINVAL;
 		} else if (r >= 0) {
 			d->state = DOMAIN_PAUSED;
+			stop_devices(d); /* and no host input reaches its memory while paused */
 		}
 	} else if (d->state == DOMAIN_PAUSED) {
 		r = -EBUSY;
@@ -355,6 +361,7 @@ int domain_resume(struct domain *d)
 
 	pthread_mutex_lock(&d->lock);
 	if (d->vm && d->state == DOMAIN_PAUSED) {
+		start_devices(d);
 		vm_resume(d->vm);
 		d->state = DOMAIN_RUNNING;
 		r = 0;

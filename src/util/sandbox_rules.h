@@ -44,6 +44,7 @@ static const struct sandbox_rule guest_rules[] = {
 	{SCMP_SYS(ppoll), "the same, as glibc may call it"},
 	{SCMP_SYS(epoll_wait), "device threads wait for kicks on their event loop"},
 	{SCMP_SYS(epoll_pwait), "the same, as glibc may call it"},
+	{SCMP_SYS(epoll_ctl), "the event loop: receive pumps stop watching input while it waits"},
 	{SCMP_SYS(futex), "locks and condition variables"},
 	{SCMP_SYS(sched_yield), "the yield hypercall"},
 	{SCMP_SYS(clock_gettime), "domain time"},
@@ -73,7 +74,6 @@ static const struct sandbox_rule guest_rules[] = {
 static const struct sandbox_rule service_rules[] = {
 	{SCMP_SYS(accept4), "control socket clients"},
 	{SCMP_SYS(close), "control socket clients"},
-	{SCMP_SYS(epoll_ctl), "the event loop"},
 	{SCMP_SYS(rt_sigtimedwait), "the signal thread (sigwaitinfo)"},
 	{SCMP_SYS(sendto), "API responses: send(MSG_NOSIGNAL), a client gone is no SIGPIPE"},
 };

@@ -1,107 +1,107 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "backend_rx.h"
-#include "capsule/sandbox.h"
+#include "capsule/log.h"
+
+/* Watch the host fd exactly while there is room for what it brings (d->lock held). */
+static void watch(struct rx_pump *p, bool on)
+{
+	if (on == p->watching)
+		return;
+	if (!on) {
+		loop_del(&p->dev->loop, &p->src);
+		p->watching = false;
+	} else if (loop_add(&p->dev->loop, &p->src, EPOLLIN) == 0) {
+		p->watching = true;
+	} else {
+		log_warn("%s: cannot watch its input; it gets none", p->dev->ops->name);
+		p->eof = true;
+	}
+}
 
 void rx_pump_retry(struct rx_pump *p)
 {
 	struct virtq *q = &p->dev->vq[p->queue];
 
 	while (p->len && virtio_queue_usable(p->dev, p->queue)) {
-		if (p->deliver(p->dev, p->buf, p->len)) {
+		if (p->deliver(p->dev, p->buf, p->len))
 			p->len = 0;
-			pthread_cond_broadcast(&p->drained);
-		} else if (!vq_enable_notify(q)) {
-			return; /* no buffers: the driver's next kick brings us back */
-		}
+		else if (!vq_enable_notify(q))
+			break; /* no buffers: the driver's next kick brings us back */
 	}
 	/* Keep the event index current, or an event-idx driver stops kicking. */
-	if (virtio_queue_usable(p->dev, p->queue))
+	if (!p->len && virtio_queue_usable(p->dev, p->queue))
 		vq_enable_notify(q);
+	watch(p, p->running && !p->len && !p->eof);
 }
 
-static void *pump_thread(void *arg)
+/* The host fd is readable (the device's thread). */
+static void readable(struct loop *l, struct loop_source *src, uint32_t events)
 {
-	struct rx_pump *p = arg;
-	struct pollfd fds[2] = {{.fd = p->fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
+	struct rx_pump *p = src->opaque;
+	ssize_t n;
 
-	if (sandbox_enter("rx-pump", SANDBOX_GUEST))
-		return NULL;
-	for (;;) {
-		ssize_t n;
-
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (fds[1].revents)
-			break;
-		if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		n = read(p->fd, p->buf, p->cap);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		pthread_mutex_lock(&p->dev->lock);
-		if (n <= 0) {
-			p->eof = true;
-			pthread_mutex_unlock(&p->dev->lock);
-			break;
-		}
-		p->len = (size_t)n;
-		rx_pump_retry(p);
-		/* Hold further input until the guest took this (back-pressure, no drops). */
-		while (p->len) {
-			pthread_cond_wait(&p->drained, &p->dev->lock);
-			if (p->len && p->eof) /* stopping */
-				break;
-		}
+	(void)l, (void)events;
+	pthread_mutex_lock(&p->dev->lock);
+	if (!p->running || p->len || p->eof) { /* stopped, or full: an event already queued */
+		watch(p, false);
 		pthread_mutex_unlock(&p->dev->lock);
-		if (p->eof)
-			break;
+		return;
 	}
-	return NULL;
+	n = read(p->src.fd, p->buf, p->cap);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		pthread_mutex_unlock(&p->dev->lock);
+		return;
+	}
+	if (n <= 0) {
+		p->eof = true;
+		log_debug("%s: its input ended", p->dev->ops->name);
+	} else {
+		p->len = (size_t)n;
+	}
+	rx_pump_retry(p);
+	pthread_mutex_unlock(&p->dev->lock);
 }
 
 int rx_pump_start(struct rx_pump *p, struct virtio_dev *d, unsigned queue, int fd, size_t cap,
 		  bool (*deliver)(struct virtio_dev *, const uint8_t *, size_t))
 {
-	memset(p, 0, sizeof(*p));
-	p->fd = fd;
+	if (!p->buf) {
+		memset(p, 0, sizeof(*p));
+		p->buf = malloc(cap);
+		p->cap = cap;
+		if (!p->buf)
+			return -ENOMEM;
+	}
+	pthread_mutex_lock(&d->lock);
+	/* Input pending from an earlier boot is kept: it was typed for the domain. */
+	p->src = (struct loop_source){fd, readable, p};
 	p->dev = d;
 	p->queue = queue;
 	p->deliver = deliver;
-	p->cap = cap;
-	p->buf = malloc(cap);
-	p->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (!p->buf || p->stop_fd < 0)
-		return -ENOMEM;
-	pthread_cond_init(&p->drained, NULL);
-	if (pthread_create(&p->thread, NULL, pump_thread, p))
-		return -EAGAIN;
-	p->started = true;
+	p->running = true;
+	rx_pump_retry(p);
+	pthread_mutex_unlock(&d->lock);
 	return 0;
 }
 
 void rx_pump_stop(struct rx_pump *p)
 {
-	if (p->started) {
-		uint64_t one = 1;
+	if (!p->dev)
+		return;
+	pthread_mutex_lock(&p->dev->lock);
+	p->running = false;
+	watch(p, false);
+	pthread_mutex_unlock(&p->dev->lock);
+}
 
-		pthread_mutex_lock(&p->dev->lock);
-		p->eof = true;
-		pthread_cond_broadcast(&p->drained);
-		pthread_mutex_unlock(&p->dev->lock);
-		if (write(p->stop_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(p->thread, NULL);
-		p->started = false;
-	}
-	if (p->stop_fd >= 0)
-		close(p->stop_fd);
-	p->stop_fd = -1;
+void rx_pump_release(struct rx_pump *p)
+{
 	free(p->buf);
-	p->buf = NULL;
+	memset(p, 0, sizeof(*p));
 }

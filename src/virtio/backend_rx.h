@@ -1,38 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A receive path shared by the console and the network device: a thread reads from a host
- * fd into one pending buffer, then hands it to the device under its lock; when the guest has
- * no buffers, the data waits until the driver kicks the receive queue.
+ * A receive path shared by the console and the network device, served by the device's own
+ * event loop (no thread of its own): when the host fd (stdin, a TAP) is readable, one read
+ * fills the pending buffer and the device delivers it into the receive queue. While data is
+ * pending (the guest has no buffers), the fd is not watched: input waits in the host (the
+ * pipe, the TAP's queue) until the driver kicks the receive queue and the data is taken.
+ * Back-pressure without a drop and without a thread blocked on a condition.
  */
 #ifndef CAPSULE_VIRTIO_BACKEND_RX_H
 #define CAPSULE_VIRTIO_BACKEND_RX_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capsule/loop.h"
 #include "capsule/virtio.h"
 
 struct rx_pump {
-	int fd;       /* host side: stdin, a TAP */
-	int stop_fd;
+	struct loop_source src; /* fd: the host side; on dev->loop while watched */
 	struct virtio_dev *dev;
 	unsigned queue;
 	/* Deliver pending data into the queue (d->lock held); true once it is consumed. */
 	bool (*deliver)(struct virtio_dev *d, const uint8_t *buf, size_t len);
-	uint8_t *buf;
-	size_t cap, len; /* len > 0: pending, under dev->lock */
-	bool eof;
-	pthread_cond_t drained;
-	pthread_t thread;
-	bool started;
+	uint8_t *buf;      /* cap bytes, from the first start until rx_pump_release */
+	size_t cap, len;   /* all under dev->lock; len > 0: pending */
+	bool running;      /* between start and stop */
+	bool watching;     /* src is on the loop */
+	bool eof;          /* the host side ended: nothing more will come */
 };
 
+/* Begin receiving from fd into queue (any thread; d's loop may be running). 0 or -errno. */
 int rx_pump_start(struct rx_pump *p, struct virtio_dev *d, unsigned queue, int fd, size_t cap,
 		  bool (*deliver)(struct virtio_dev *, const uint8_t *, size_t));
-/* The receive queue was kicked (d->lock held): retry pending data. */
+/* The receive queue was kicked (d->lock held): deliver pending data, watch again. */
 void rx_pump_retry(struct rx_pump *p);
+/* Stop receiving (any thread); pending data stays for the next start. */
 void rx_pump_stop(struct rx_pump *p);
+/* Free the buffer: only once the device's loop no longer runs. */
+void rx_pump_release(struct rx_pump *p);
 
 #endif

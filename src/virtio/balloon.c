@@ -5,6 +5,7 @@
  * resident memory really falls. Deflated pages need nothing: they fault back in, zeroed.
  * The statistics queue keeps the driver's buffer until the host asks for fresh numbers.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,49 @@ static void balloon_reset(struct virtio_dev *d)
 	b->stats_held = false;
 }
 
+/* The extras of a saved balloon: plain little-endian data, checked on the way back. */
+struct balloon_saved {
+	uint64_t target_pages, inflated, deflated;
+	uint16_t stats_head;
+	uint8_t stats_held, pad[5];
+};
+
+static size_t balloon_save(struct virtio_dev *d, uint8_t *buf, size_t cap)
+{
+	struct balloon_backend *b = d->priv;
+	struct balloon_saved s = {b->target_pages, b->inflated, b->deflated, b->stats_head,
+				  b->stats_held, {0}};
+
+	if (cap < sizeof(s))
+		return 0;
+	memcpy(buf, &s, sizeof(s));
+	return sizeof(s);
+}
+
+static int balloon_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
+			   const char **why)
+{
+	struct balloon_backend *b = d->priv;
+	struct balloon_saved s;
+
+	if (len != sizeof(s)) {
+		*why = "the balloon's own state has the wrong size";
+		return -EINVAL;
+	}
+	memcpy(&s, buf, sizeof(s));
+	if (s.target_pages > d->mem->size / VIRTIO_BALLOON_PAGE_SIZE || s.stats_held > 1 ||
+	    s.stats_head >= VQ_MAX_SIZE) {
+		*why = "the balloon's own state is out of range";
+		return -EINVAL;
+	}
+	b->target_pages = s.target_pages;
+	b->inflated = s.inflated;
+	b->deflated = s.deflated;
+	b->stats_head = s.stats_head;
+	b->stats_held = s.stats_held;
+	return 0;
+}
+
 const struct virtio_dev_ops virtio_balloon_ops = {
 	.name = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON,
@@ -140,6 +184,8 @@ const struct virtio_dev_ops virtio_balloon_ops = {
 	.config_size = sizeof(struct virtio_balloon_config),
 	.queue_notify = balloon_notify,
 	.reset = balloon_reset,
+	.save = balloon_save,
+	.restore = balloon_restore,
 };
 
 struct balloon_backend *balloon_open(uint64_t target_mib)

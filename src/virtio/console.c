@@ -18,7 +18,6 @@ struct console_backend {
 	int in_fd;
 	FILE *out;
 	struct rx_pump rx;
-	bool rx_running;
 };
 
 /*
@@ -90,8 +89,24 @@ static void console_notify(struct virtio_dev *d, unsigned q)
 
 	if (q == CONSOLE_TX)
 		virtio_serve(d, q, console_tx);
-	else if (cb->rx_running)
+	else if (cb->rx.running)
 		rx_pump_retry(&cb->rx);
+}
+
+static int console_dev_start(struct virtio_dev *d)
+{
+	struct console_backend *cb = d->priv;
+
+	if (cb->in_fd < 0)
+		return 0;
+	return rx_pump_start(&cb->rx, d, CONSOLE_RX, cb->in_fd, 4096, console_deliver);
+}
+
+static void console_dev_stop(struct virtio_dev *d)
+{
+	struct console_backend *cb = d->priv;
+
+	rx_pump_stop(&cb->rx);
 }
 
 const struct virtio_dev_ops virtio_console_ops = {
@@ -100,6 +115,8 @@ const struct virtio_dev_ops virtio_console_ops = {
 	.num_queues = 2,
 	.config_size = sizeof(struct virtio_console_config),
 	.queue_notify = console_notify,
+	.start = console_dev_start,
+	.stop = console_dev_stop,
 };
 
 struct console_backend *console_open(int in_fd, FILE *out)
@@ -113,26 +130,16 @@ struct console_backend *console_open(int in_fd, FILE *out)
 	return cb;
 }
 
-void console_start(struct console_backend *cb, struct virtio_dev *d)
+void console_init_config(struct virtio_dev *d)
 {
 	struct virtio_console_config cfg = {.cols = 80, .rows = 25, .max_nr_ports = 1};
 
 	memcpy(d->config, &cfg, sizeof(cfg));
-	if (cb->in_fd >= 0)
-		cb->rx_running = rx_pump_start(&cb->rx, d, CONSOLE_RX, cb->in_fd, 4096,
-					       console_deliver) == 0;
-}
-
-void console_stop(struct console_backend *cb)
-{
-	if (cb && cb->rx_running)
-		rx_pump_stop(&cb->rx);
-	if (cb)
-		cb->rx_running = false;
 }
 
 void console_close(struct console_backend *cb)
 {
-	console_stop(cb);
+	if (cb)
+		rx_pump_release(&cb->rx);
 	free(cb);
 }

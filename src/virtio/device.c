@@ -168,9 +168,38 @@ void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready)
 void virtio_kick(struct virtio_dev *d, unsigned q)
 {
 	pthread_mutex_lock(&d->lock);
-	if (virtio_queue_usable(d, q))
+	if (!d->stopped && virtio_queue_usable(d, q))
 		d->ops->queue_notify(d, q);
 	pthread_mutex_unlock(&d->lock);
+}
+
+
+int virtio_dev_start(struct virtio_dev *d)
+{
+	bool was_stopped;
+	int err = 0;
+
+	pthread_mutex_lock(&d->lock);
+	was_stopped = d->stopped;
+	d->stopped = false;
+	pthread_mutex_unlock(&d->lock);
+	if (d->ops->start)
+		err = d->ops->start(d);
+	for (unsigned q = 0; was_stopped && q < d->ops->num_queues; q++)
+		virtio_requeue(d, q);
+	return err;
+}
+
+
+void virtio_dev_stop(struct virtio_dev *d)
+{
+	/* The device thread holds the lock through a kick: once we have it, none is running,
+	 * and none starts after. */
+	pthread_mutex_lock(&d->lock);
+	d->stopped = true;
+	pthread_mutex_unlock(&d->lock);
+	if (d->ops->stop)
+		d->ops->stop(d);
 }
 
 

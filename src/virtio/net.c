@@ -30,7 +30,6 @@ struct net_backend {
 	char ifname[IFNAMSIZ];
 	uint8_t mac[6];
 	struct rx_pump rx;
-	bool rx_running;
 	uint8_t tx_frame[FRAME_MAX];
 	struct vq_chain rx_chains[RX_CHAINS_MAX];
 	uint64_t tx_frames, rx_frames, rx_dropped;
@@ -100,8 +99,25 @@ static void net_notify(struct virtio_dev *d, unsigned q)
 
 	if (q == NET_TX)
 		virtio_serve(d, q, net_tx);
-	else if (n->rx_running)
+	else if (n->rx.running)
 		rx_pump_retry(&n->rx);
+}
+
+static int net_dev_start(struct virtio_dev *d)
+{
+	struct net_backend *n = d->priv;
+	int err = rx_pump_start(&n->rx, d, NET_RX, n->tap, FRAME_MAX, net_deliver);
+
+	if (err)
+		log_warn("virtio-net: cannot receive: %s", strerror(-err));
+	return err;
+}
+
+static void net_dev_stop(struct virtio_dev *d)
+{
+	struct net_backend *n = d->priv;
+
+	rx_pump_stop(&n->rx);
 }
 
 const struct virtio_dev_ops virtio_net_ops = {
@@ -112,6 +128,8 @@ const struct virtio_dev_ops virtio_net_ops = {
 		    (1ull << VIRTIO_NET_F_STATUS),
 	.config_size = sizeof(struct virtio_net_config),
 	.queue_notify = net_notify,
+	.start = net_dev_start,
+	.stop = net_dev_stop,
 };
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -208,26 +226,11 @@ void net_init_config(struct net_backend *n, struct virtio_dev *d)
 	memcpy(d->config, &c, sizeof(c));
 }
 
-void net_start(struct net_backend *n, struct virtio_dev *d)
-{
-	n->rx_running = rx_pump_start(&n->rx, d, NET_RX, n->tap, FRAME_MAX, net_deliver) == 0;
-	if (!n->rx_running)
-		log_warn("virtio-net: cannot start the receive thread");
-}
-
-void net_stop(struct net_backend *n)
-{
-	if (n && n->rx_running)
-		rx_pump_stop(&n->rx);
-	if (n)
-		n->rx_running = false;
-}
-
 void net_close(struct net_backend *n)
 {
 	if (!n)
 		return;
-	net_stop(n);
+	rx_pump_release(&n->rx);
 	if (n->tap >= 0)
 		close(n->tap);
 	free(n);

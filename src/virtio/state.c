@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A device's state for snapshots and migration (include/capsule/virtio.h): saved as guest
- * addresses and indices, restored by rebuilding and re-checking each queue. The device's
- * own extras (a balloon's target, a disk's in-flight requests, drained at pause) are its
- * own business; this is the generic part every device shares.
+ * addresses and indices, restored by rebuilding and re-checking each queue, plus the
+ * device's own extras (a balloon's target and held buffer) through its save and restore
+ * ops. Save a stopped device (virtio_dev_stop): nothing is then in flight.
  */
 #include <errno.h>
 #include <string.h>
@@ -34,6 +34,8 @@ void virtio_save(struct virtio_dev *d, struct virtio_state *st)
 		st->queue[q].signalled = d->vq[q].signalled;
 	}
 	memcpy(st->config, d->config, sizeof(st->config));
+	if (d->ops->save)
+		st->extra_len = (uint32_t)d->ops->save(d, st->extra, sizeof(st->extra));
 }
 
 int virtio_restore(struct virtio_dev *d, const struct virtio_state *st, const char **why)
@@ -67,6 +69,13 @@ int virtio_restore(struct virtio_dev *d, const struct virtio_state *st, const ch
 		vq[q].used_idx = st->queue[q].used_idx;
 		vq[q].signalled = st->queue[q].signalled;
 	}
+	if (st->extra_len > sizeof(st->extra) || (st->extra_len && !d->ops->restore)) {
+		*why = "the state has more of the device's own state than this device keeps";
+		return -EINVAL;
+	}
+	/* The device's extras last among the checks: they apply themselves if valid. */
+	if (d->ops->restore && d->ops->restore(d, st->extra, st->extra_len, why))
+		return -EINVAL;
 	d->status = st->status;
 	d->dev_features_sel = st->dev_features_sel;
 	d->drv_features_sel = st->drv_features_sel;

@@ -160,10 +160,17 @@ for i in $(seq "${DATASAFETY_RUNS:-20}"); do
 	"$CAPSULE" run --disk "$tmp/seq.img" "$G/vseq.elf" >"$tmp/seq.out" 2>&1 &
 	pid=$!
 	sleep "0.$((RANDOM % 9 + 1))$((RANDOM % 10))"
-	kill -0 $pid 2>/dev/null || died=$((died + 1))
+	early=0
+	kill -0 $pid 2>/dev/null || early=1
 	kill -KILL $pid 2>/dev/null
 	wait $pid 2>/dev/null
-	grep -q seccomp "$tmp/seq.out" && died=$((died + 1))
+	status=$?
+	grep -q seccomp "$tmp/seq.out" && early=1
+	if [ $early = 1 ]; then
+		died=$((died + 1))
+		echo "data-safety: run $i: the VMM ended before the kill (status $status):"
+		tail -n 5 "$tmp/seq.out"
+	fi
 	"$D/vseq.py" "$tmp/seq.img" "$tmp/seq.out" >"$tmp/out" 2>&1 || { lost=$((lost + 1)); cat "$tmp/out"; }
 done
 kill "${hogs[@]}" 2>/dev/null
