@@ -197,7 +197,8 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LIBS)
 
-# libFuzzer harnesses (clang), run for FUZZ_SECONDS each; CI runs them.
+# libFuzzer harnesses (clang), run for FUZZ_SECONDS each; CI runs them. A harness's seed
+# inputs, if it has any, are in tests/fuzz/seeds/HARNESS/.
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer-no-link,address,undefined
@@ -220,6 +221,8 @@ fuzz: $(FUZZERS)
 		mkdir -p $(FUZZ_BUILD)/corpus/$$(basename $$f); \
 		if [ -x tests/fuzz/seeds.py ] && [ $$(basename $$f) = fuzz_virtio ]; then \
 			tests/fuzz/seeds.py $(FUZZ_BUILD)/corpus/$$(basename $$f); fi; \
+		if [ -d tests/fuzz/seeds/$$(basename $$f) ]; then \
+			cp tests/fuzz/seeds/$$(basename $$f)/* $(FUZZ_BUILD)/corpus/$$(basename $$f)/; fi; \
 		echo "== $$f for $(FUZZ_SECONDS) s"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			$(FUZZ_BUILD)/corpus/$$(basename $$f) 2>&1 | \
