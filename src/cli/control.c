@@ -9,80 +9,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "capsule/cli.h"
+#include "capsule/httpc.h"
 #include "capsule/vm.h"
 
-#define REPLY_MAX (64u << 10)
-
-/* One request, Connection: close; the status, and the body in buf (NUL-terminated). */
+/* One request: the status, and the body in buf (NUL-terminated, cut to fit). */
 static int http(const char *sock, const char *method, const char *path, const char *body,
 		char *buf, size_t cap)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = 30};
-	char req[1024];
-	size_t got = 0;
-	int fd, n, status = -1;
-	char *start;
+	struct httpc_reply r;
+	int status = httpc_request(sock, method, path, NULL, body, body ? strlen(body) : 0,
+				   30000, &r, buf, cap);
 
-	if (strlen(sock) >= sizeof(addr.sun_path)) {
-		snprintf(buf, cap, "socket path too long");
+	if (status < 0) {
+		if (status == -ENOENT || status == -ECONNREFUSED)
+			snprintf(buf + strlen(buf), cap - strlen(buf),
+				 " (is the domain running with --api-sock or --control?)");
 		return -1;
 	}
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		snprintf(buf, cap, "cannot connect to %s: %s (is the domain running with "
-			 "--api-sock or --control?)", sock, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	n = snprintf(req, sizeof(req),
-		     "%s %s HTTP/1.1\r\nHost: capsule\r\nConnection: close\r\n"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		     method, path, body ? strlen(body) : 0, body ? body : "");
-	if (n >= (int)sizeof(req) || write(fd, req, (size_t)n) != n) {
-		snprintf(buf, cap, "cannot send the request to %s", sock);
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + got, cap - 1 - got);
-
-		if (r <= 0 || (got += (size_t)r) == cap - 1)
-			break;
-	}
-	close(fd);
-	buf[got] = 0;
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
-		snprintf(buf, cap, "no answer from %s", sock);
-		return -1;
-	}
-	start = strstr(buf, "\r\n\r\n");
-	memmove(buf, start ? start + 4 : buf + got, strlen(start ? start + 4 : buf + got) + 1);
+	snprintf(buf, cap, "%s", r.body ? r.body : "");
+	httpc_reply_free(&r);
 	return status;
-}
-
-/* The "error" of a JSON error body, or the body itself. */
-static const char *error_text(const char *body, char *out, size_t len)
-{
-	json_t *j = json_loads(body, 0, NULL);
-	json_t *e = j ? json_object_get(j, "error") : NULL;
-
-	const char *text = e && json_is_string(e) ? json_string_value(e) : body;
-	size_t n = strnlen(text, len - 1);
-
-	memcpy(out, text, n); /* cut to fit: a message, not data */
-	out[n] = 0;
-	json_decref(j);
-	return out;
 }
 
 static bool whole_number(const char *s)
@@ -106,7 +54,7 @@ static void usage(FILE *out)
 
 int cmd_control(int argc, char **argv)
 {
-	static char buf[REPLY_MAX];
+	static char buf[64u << 10];
 	char body[64] = "", msg[512];
 	const char *cmd, *arg, *method = "PUT", *path, *ok;
 	int status;
@@ -157,7 +105,7 @@ int cmd_control(int argc, char **argv)
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
 	if (status >= 300) {
-		printf("error: %s\n", error_text(buf, msg, sizeof(msg)));
+		printf("error: %s\n", httpc_error_text(buf, msg, sizeof(msg)));
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
 	if (!ok && !strcmp(cmd, "balloon")) {

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pause, unpause, shutdown, reboot, mem-set: forwarded to the domain's VMM (its per-domain
+ * API, docs/api.md) with a bounded wait, never under the daemon's lock; the VMM's refusal
+ * comes back as it is (status and sentence). destroy ends the VMM at once (SIGKILL through
+ * its pidfd, as `xl destroy`) and removes the domain.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capsule/api.h"
+#include "capsule/httpc.h"
+#include "daemon.h"
+
+#define DESTROY_WAIT_S 5
+
+enum need { NEED_RUNNING, NEED_PAUSED, NEED_LIVE };
+
+/* Forward one request; on success move the domain to next (or leave it, next < 0). */
+static void forward(struct daemon *dm, const struct http_request *req, struct http_response *resp,
+		    enum need need, const char *path, const char *body, int next,
+		    const char *event)
+{
+	struct httpc_reply r = {0};
+	char sock[4200], err[512];
+	struct ddom *d;
+	int64_t id;
+	int status;
+
+	pthread_mutex_lock(&dm->lock);
+	if (!(d = req_domain(dm, req, resp)))
+		goto unlock;
+	if ((need == NEED_RUNNING && d->state != DS_RUNNING) ||
+	    (need == NEED_PAUSED && d->state != DS_PAUSED) ||
+	    (need == NEED_LIVE && d->state != DS_RUNNING && d->state != DS_PAUSED) ||
+	    d->pidfd < 0) {
+		api_error(resp, 409, "domain %s is %s", d->name, dstate_name(d->state));
+		goto unlock;
+	}
+	id = d->id;
+	dom_path(dm, d, "api.sock", sock, sizeof(sock));
+	pthread_mutex_unlock(&dm->lock);
+
+	status = httpc_request(sock, "PUT", path, NULL, body, body ? strlen(body) : 0,
+			       VMM_TIMEOUT_MS, &r, err, sizeof(err));
+	if (status < 0) {
+		api_error(resp, status == -ETIMEDOUT ? 504 : 502, "the domain's VMM does not "
+			  "answer: %s", err);
+		goto out;
+	}
+	if (status >= 300) {
+		api_error(resp, status, "%s", httpc_error_text(r.body, err, sizeof(err)));
+		goto out;
+	}
+	pthread_mutex_lock(&dm->lock);
+	if ((d = dom_find_id(dm, id))) {
+		if (next >= 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED)) {
+			d->state = (enum dstate)next;
+			db_update_domain(dm, d);
+		}
+		if (event)
+			dom_event_uid(dm, d, req->peer_uid, event, body ? body : "");
+	}
+	pthread_mutex_unlock(&dm->lock);
+	api_json(resp, 200, r.body && r.len ? r.body : "{}");
+out:
+	httpc_reply_free(&r);
+	log_request(req, resp->status);
+	return;
+unlock:
+	pthread_mutex_unlock(&dm->lock);
+	log_request(req, resp->status);
+}
+
+void api_pause(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	forward(ctx, req, resp, NEED_RUNNING, "/api/v1/vm.pause", NULL, DS_PAUSED, "paused");
+}
+
+void api_unpause(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	forward(ctx, req, resp, NEED_PAUSED, "/api/v1/vm.resume", NULL, DS_RUNNING, "resumed");
+}
+
+void api_reboot(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	forward(ctx, req, resp, NEED_LIVE, "/api/v1/vm.reboot", NULL, -1, "reboot-requested");
+}
+
+static bool body_number(const struct http_request *req, const char *key, long long min,
+			long long max, long long *out, struct http_response *resp)
+{
+	json_t *j = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+	json_t *v = json_object_get(j, key);
+	bool ok = json_is_integer(v) && json_integer_value(v) >= min &&
+		  json_integer_value(v) <= max;
+
+	if (ok)
+		*out = json_integer_value(v);
+	else
+		api_error(resp, 400, "%s: a whole number from %lld to %lld", key, min, max);
+	json_decref(j);
+	return ok;
+}
+
+void api_shutdown(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	long long grace = 30;
+	char body[64];
+
+	if (req->body_len && !body_number(req, "grace_s", 0, 3600, &grace, resp)) {
+		log_request(req, resp->status);
+		return;
+	}
+	snprintf(body, sizeof(body), "{\"grace_s\": %lld}", grace);
+	forward(ctx, req, resp, NEED_LIVE, "/api/v1/vm.shutdown", body, -1,
+		"shutdown-requested");
+}
+
+void api_memset(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	long long mib;
+	char body[64];
+
+	if (!body_number(req, "target_mib", 0, 1 << 20, &mib, resp)) {
+		log_request(req, resp->status);
+		return;
+	}
+	snprintf(body, sizeof(body), "{\"target_mib\": %lld}", mib);
+	forward(ctx, req, resp, NEED_LIVE, "/api/v1/vm.balloon", body, -1, "mem-set");
+}
+
+void api_destroy(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct daemon *dm = ctx;
+	struct timespec until;
+	char name[64];
+	struct ddom *d;
+	int64_t id;
+
+	pthread_mutex_lock(&dm->lock);
+	if (!(d = req_domain(dm, req, resp)))
+		goto out;
+	id = d->id;
+	snprintf(name, sizeof(name), "%s", d->name);
+	dom_event_uid(dm, d, req->peer_uid, "destroyed", "");
+	if (d->pidfd < 0) {
+		dom_remove(dm, d);
+	} else {
+		d->state = DS_DYING;
+		db_update_domain(dm, d);
+		syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
+		/* The monitor removes it when the VMM is gone: milliseconds. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += DESTROY_WAIT_S;
+		while (dom_find_id(dm, id) &&
+		       pthread_cond_timedwait(&dm->changed, &dm->lock, &until) != ETIMEDOUT)
+			;
+	}
+	if (dom_find_id(dm, id))
+		api_json(resp, 202, "{\"destroyed\": false, \"state\": \"dying\"}");
+	else
+		api_json(resp, 200, "{\"destroyed\": true}");
+out:
+	pthread_mutex_unlock(&dm->lock);
+	log_request(req, resp->status);
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * capsuled's insides (docs/capsuled.md is the reference):
+ *
+ *   main.c      options, the socket, start and stop
+ *   db.c        the SQLite database: schema, migrations, rows
+ *   spawn.c     one VMM process per domain: double fork, pre-bound socket, pidfd
+ *   domains.c   the table of domains, lookups, what happens when a VMM ends
+ *   reattach.c  start-up: re-attach to running VMMs, settle the ones that ended
+ *   monitor.c   the monitor thread: VMM exits (pidfds) and console relays
+ *   config.c    a create request's configuration: parse (JSON or xl.cfg), check
+ *   api.c       the routes, access control, request logging
+ *   api_dom.c   create, list, info
+ *   api_ctl.c   pause, unpause, shutdown, reboot, destroy, mem-set
+ *   api_io.c    console, events, log, metrics
+ *
+ * Threads: the API server's (handlers), the monitor, and main (signals). One mutex
+ * (daemon.lock) guards the table and the database; nobody holds it while talking to a VMM.
+ */
+#ifndef CAPSULE_DAEMON_H
+#define CAPSULE_DAEMON_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DAEMON_MAX_DOMAINS 4096
+#define TOPIC_EVENTS 1ull
+#define TOPIC_CONSOLE(id) ((1ull << 32) + (uint64_t)(id))
+#define VMM_TIMEOUT_MS 3000
+
+enum dstate { DS_RUNNING, DS_PAUSED, DS_SHUTOFF, DS_CRASHED, DS_DYING };
+
+struct ddom {
+	int64_t id;
+	char uuid[37];
+	char name[64];
+	char kind[4];          /* "pv" or "hvm" */
+	unsigned mem_mib, vcpus;
+	enum dstate state;
+	pid_t pid;             /* the VMM, 0 when none */
+	uint64_t pid_start;    /* its start time (/proc/PID/stat field 22) */
+	int pidfd;             /* -1 when none */
+	int64_t created_at, started_at, ended_at; /* unix seconds */
+	int exit_status;       /* capsule run's, -1 if none recorded */
+	char exit_reason[16];  /* poweroff, reboot, crash, timeout, signal, error, killed */
+	char on_poweroff[10], on_reboot[10], on_crash[10];
+	unsigned restarts;
+	void *ring;            /* the console ring file, mapped read-only, or NULL */
+	uint64_t con_sent;     /* console position relayed to streams */
+	int con_in;            /* the console input FIFO, for writing, or -1 */
+	int32_t writer_pid;    /* the console's writer (one at a time) */
+	int64_t writer_at;
+	bool removed;          /* destroyed: the row is gone, the struct goes soon */
+};
+
+struct daemon {
+	const char *socket_path, *state_dir, *vmm_path;
+	bool vmm_no_seccomp;
+	char dom_dir[4096];    /* state_dir/domains */
+	gid_t group;           /* the capsule group, or (gid_t)-1 */
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* a domain ended or went */
+	sqlite3 *db;
+	struct ddom *doms[DAEMON_MAX_DOMAINS];
+	unsigned nr_doms;
+	struct api_server *server;
+	int epfd;              /* the monitor's epoll: pidfds */
+	int stop_fd;           /* eventfd: the monitor stops */
+	pthread_t monitor;
+	uint64_t host_mem_mib;
+	int64_t started_ns;
+};
+
+/* db.c */
+int db_open(struct daemon *dm, char *err, size_t errlen);
+void db_close(struct daemon *dm);
+int db_begin(struct daemon *dm);
+int db_commit(struct daemon *dm);
+void db_rollback(struct daemon *dm);
+/* Insert or update d's row (with the config text on insert: config non-NULL). */
+int db_insert_domain(struct daemon *dm, struct ddom *d, const char *config);
+int db_update_domain(struct daemon *dm, const struct ddom *d);
+int db_delete_domain(struct daemon *dm, int64_t id);
+char *db_domain_config(struct daemon *dm, int64_t id); /* malloc'd, or NULL */
+int db_load_domains(struct daemon *dm);
+int db_add_event(struct daemon *dm, const struct ddom *d, const char *event, const char *detail,
+		 uint32_t uid, char *line, size_t linelen);
+/* The last n events (of domain id, or all when id < 0), oldest first, as a JSON array. */
+json_t *db_events(struct daemon *dm, int64_t id, unsigned n);
+long db_count(struct daemon *dm, const char *table);
+
+/* spawn.c */
+uint64_t proc_start_time(pid_t pid); /* 0 if no such process */
+int pidfd_open_checked(pid_t pid, uint64_t start); /* a pidfd for exactly that process, or -1 */
+/* Start d's VMM on its directory's files: 0 (d->pid, pid_start, pidfd set), or -errno. */
+int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen);
+void dom_path(const struct daemon *dm, const struct ddom *d, const char *file, char *out,
+	      size_t len);
+void remove_dom_dir(const char *dir);
+void kill_orphan(const char *dir);
+
+/* domains.c */
+const char *dstate_name(enum dstate s);
+char dstate_letter(enum dstate s);
+struct ddom *dom_find(struct daemon *dm, const char *key);
+struct ddom *dom_find_id(struct daemon *dm, int64_t id);
+int dom_add(struct daemon *dm, struct ddom *d);
+void dom_forget(struct daemon *dm, struct ddom *d);
+/* Record an event (the database, then the streams); under dm->lock. */
+void dom_event(struct daemon *dm, const struct ddom *d, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void dom_event_uid(struct daemon *dm, const struct ddom *d, uint32_t uid, const char *event,
+		   const char *detail);
+/* d's VMM is gone: record how, apply the lifecycle action. Under dm->lock. */
+void dom_vmm_ended(struct daemon *dm, struct ddom *d);
+/* Remove d for good (row, files); under dm->lock. */
+void dom_remove(struct daemon *dm, struct ddom *d);
+json_t *dom_json(const struct ddom *d, bool full);
+void monitor_watch(struct daemon *dm, struct ddom *d);
+uint64_t proc_cpu_ns(pid_t pid);
+uint64_t proc_rss_kib(pid_t pid);
+
+/* reattach.c */
+int daemon_reattach(struct daemon *dm);
+
+/* monitor.c */
+int monitor_start(struct daemon *dm);
+void monitor_stop(struct daemon *dm);
+
+/* config.c */
+/* A create body (JSON or xl.cfg) into a complete JSON config, checked: NULL with err. */
+json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kind, char *err,
+		      size_t errlen);
+
+/* api.c */
+int daemon_api_start(struct daemon *dm, int listen_fd);
+struct http_request;
+struct http_response;
+/* The domain a request's ?domain= names, or NULL with a 400/404 answered. Under lock. */
+struct ddom *req_domain(struct daemon *dm, const struct http_request *req,
+			struct http_response *resp);
+bool query_get(const char *query, const char *key, char *out, size_t len);
+void log_request(const struct http_request *req, int status);
+void api_create(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_list(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_info(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_pause(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_unpause(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_shutdown(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_reboot(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_destroy(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_memset(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_console(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_console_input(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_events(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_log(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_metrics(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_daemon_info(void *ctx, const struct http_request *req, struct http_response *resp);
+/* The console relay (monitor.c's tick). */
+void console_relay(struct daemon *dm);
+
+#endif

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * capsuled: the host's domain manager (docs/capsuled.md). Owns the state directory (one
+ * capsuled per directory, by a lock), re-attaches to the domains that run, serves the API
+ * and watches the VMMs. SIGTERM or SIGINT stop it; the domains keep running.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capsule/api.h"
+#include "capsule/usock.h"
+#include "capsule/vm.h"
+#include "daemon.h"
+
+#ifndef CAPSULE_VERSION
+#define CAPSULE_VERSION "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: capsuled [OPTIONS]\n\n"
+		"The host's domain manager: runs every domain in a VMM process of its own\n"
+		"(capsule run), keeps their records in SQLite, and serves the REST API that the\n"
+		"capsule CLI (capsule create, list, ...) speaks. Domains outlive capsuled: a new\n"
+		"capsuled re-attaches to them.\n\n"
+		"  -s, --socket PATH     the API socket (default /run/capsule/capsuled.sock),\n"
+		"                        mode 0660, group capsule if that group exists\n"
+		"  -d, --state-dir DIR   the database and the domains' files (default\n"
+		"                        /var/lib/capsule)\n"
+		"      --vmm PATH        the VMM binary (default: capsule next to capsuled)\n"
+		"  -f, --foreground      stay in the foreground, log to stderr (for systemd:\n"
+		"                        Type=simple); otherwise detach once the socket listens\n"
+		"                        and log to STATE_DIR/capsuled.log\n"
+		"      --vmm-no-seccomp  start VMMs with --no-seccomp (debugging only)\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         the version\n\n"
+		"Access: root and members of the capsule group; anyone else gets 403.\n"
+		"Signals: SIGTERM, SIGINT stop capsuled and leave every domain running.\n");
+}
+
+static int mkdirs(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static uint64_t host_mem_mib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kib = 0;
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib / 1024;
+}
+
+static const char *default_vmm(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+
+	if (n <= 0)
+		return "capsule";
+	path[n] = 0;
+	snprintf(dirname(path) + strlen(path), 16, "/capsule");
+	return path;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"vmm", required_argument, NULL, 'm'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"vmm-no-seccomp", no_argument, NULL, 'Z'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	static struct daemon dm = {
+		.socket_path = "/run/capsule/capsuled.sock",
+		.state_dir = "/var/lib/capsule",
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.changed = PTHREAD_COND_INITIALIZER,
+		.stop_fd = -1,
+	};
+	struct usock u = {.fd = -1, .lock_fd = -1};
+	bool foreground = false;
+	char err[512], path[4200];
+	struct rlimit rl;
+	struct group *g;
+	sigset_t set;
+	int c, lock_fd, sig;
+
+	while ((c = getopt_long(argc, argv, "s:d:fhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': dm.socket_path = optarg; break;
+		case 'd': dm.state_dir = optarg; break;
+		case 'm': dm.vmm_path = optarg; break;
+		case 'f': foreground = true; break;
+		case 'Z': dm.vmm_no_seccomp = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("capsuled %s\n", CAPSULE_VERSION); return 0;
+		default:
+			fprintf(stderr, "capsuled: unknown option; see 'capsuled --help'\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "capsuled: unexpected argument '%s'; see 'capsuled --help'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!dm.vmm_path)
+		dm.vmm_path = default_vmm();
+	if (access(dm.vmm_path, X_OK) < 0) {
+		fprintf(stderr, "capsuled: the VMM %s cannot be run: %s (use --vmm PATH)\n",
+			dm.vmm_path, strerror(errno));
+		return 1;
+	}
+	if (strlen(dm.state_dir) > 3000 || dm.state_dir[0] != '/') {
+		fprintf(stderr, "capsuled: --state-dir must be an absolute path (of at most 3000 "
+			"bytes)\n");
+		return 2;
+	}
+	snprintf(dm.dom_dir, sizeof(dm.dom_dir), "%s/domains", dm.state_dir);
+	if (mkdirs(dm.state_dir, 0755) || mkdirs(dm.dom_dir, 0700)) {
+		fprintf(stderr, "capsuled: cannot make the state directory %s: %s\n", dm.state_dir,
+			strerror(errno));
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/capsuled.lock", dm.state_dir);
+	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "capsuled: another capsuled uses %s already\n", dm.state_dir);
+		return 1;
+	}
+	/* One descriptor per domain (its pidfd) and some: take what the hard limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	g = getgrnam("capsule");
+	dm.group = g ? g->gr_gid : (gid_t)-1;
+	dm.host_mem_mib = host_mem_mib();
+	dm.started_ns = (int64_t)monotonic_ns();
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* for every thread: main takes them */
+	snprintf(path, sizeof(path), "%s", dm.socket_path);
+	if (mkdirs(dirname(path), 0755)) {
+		fprintf(stderr, "capsuled: cannot make the directory of %s\n", dm.socket_path);
+		return 1;
+	}
+	if (usock_listen(&u, dm.socket_path, 0660, err, sizeof(err))) {
+		fprintf(stderr, "capsuled: %s\n", err);
+		return 1;
+	}
+	if (dm.group != (gid_t)-1 && chown(dm.socket_path, 0, dm.group) < 0)
+		fprintf(stderr, "capsuled: cannot give %s to the capsule group: %s\n",
+			dm.socket_path, strerror(errno));
+	if (!foreground) {
+		pid_t pid = fork();
+		int fd;
+
+		if (pid < 0) {
+			fprintf(stderr, "capsuled: cannot fork: %s\n", strerror(errno));
+			return 1;
+		}
+		if (pid > 0)
+			_exit(0); /* the socket listens: clients can queue already */
+		setsid();
+		snprintf(path, sizeof(path), "%s/capsuled.log", dm.state_dir);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if ((dm.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || db_open(&dm, err, sizeof(err))) {
+		fprintf(stderr, "capsuled: %s\n", dm.epfd < 0 ? strerror(errno) : err);
+		return 1;
+	}
+	if (daemon_reattach(&dm) || monitor_start(&dm) || daemon_api_start(&dm, u.fd)) {
+		fprintf(stderr, "capsuled: cannot start\n");
+		return 1;
+	}
+	fprintf(stderr, "capsuled %s: serving %s, state in %s, VMM %s, pid %d\n", CAPSULE_VERSION,
+		dm.socket_path, dm.state_dir, dm.vmm_path, (int)getpid());
+	while ((sig = sigwaitinfo(&set, NULL)) < 0 || sig == SIGHUP)
+		;
+	fprintf(stderr, "capsuled: %s: stopping; the domains keep running\n", strsignal(sig));
+	api_server_stop(dm.server);
+	monitor_stop(&dm);
+	pthread_mutex_lock(&dm.lock);
+	db_close(&dm);
+	pthread_mutex_unlock(&dm.lock);
+	usock_close(&u);
+	return 0;
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One VMM process per domain. capsuled binds the domain's API socket itself (so it listens
+ * before the VMM runs, and a client never races the VMM's start), then double-forks
+ * `capsule run --api-sock fd=3`: the VMM is in a session of its own, not capsuled's child,
+ * with stdio on files, never on the daemon, so a kill -9 of capsuled touches no domain.
+ * A VMM is known by its pid and its start time (/proc/PID/stat), so a reused pid is never
+ * taken for it, and watched through a pidfd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "capsule/usock.h"
+#include "daemon.h"
+
+#define VMM_LOG_MAX (1u << 20) /* the VMM's stderr file starts over past this */
+
+void dom_path(const struct daemon *dm, const struct ddom *d, const char *file, char *out,
+	      size_t len)
+{
+	snprintf(out, len, "%s/%s%s%s", dm->dom_dir, d->uuid, file ? "/" : "", file ? file : "");
+}
+
+uint64_t proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (!(p = strrchr(buf, ')'))) /* the name may hold anything, but not after its ')' */
+		return 0;
+	/* Fields after the name: state is the 3rd field, starttime the 22nd. */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu", &start) != 1)
+		return 0;
+	if (p[2] == 'Z' || p[2] == 'X') /* a zombie has ended */
+		return 0;
+	return start;
+}
+
+int pidfd_open_checked(pid_t pid, uint64_t start)
+{
+	int fd;
+
+	if (!start || proc_start_time(pid) != start)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -1;
+	/* The pid could have been reused between the check and the open: check again, now
+	 * that the pidfd pins what it names. */
+	if (proc_start_time(pid) != start) {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static int write_pidfile(const char *dir, pid_t pid, uint64_t start)
+{
+	char path[4200], tmp[4200], line[64];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/vmm.pid", dir);
+	snprintf(tmp, sizeof(tmp), "%s/vmm.pid.tmp", dir);
+	n = snprintf(line, sizeof(line), "%d %llu\n", (int)pid, (unsigned long long)start);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	if (write(fd, line, (size_t)n) != n) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen)
+{
+	char dir[4200], cfg[4200], sock[4200], exitp[4200], ring[4200], fifo[4200], logp[4200];
+	struct usock u = {.fd = -1, .lock_fd = -1};
+	int in_fd = -1, log_fd = -1, null_fd = -1, pipefd[2] = {-1, -1}, rc = -EIO;
+	char *argv[16];
+	unsigned argc = 0;
+	struct stat st;
+	pid_t child, vmm = 0;
+
+	dom_path(dm, d, NULL, dir, sizeof(dir));
+	dom_path(dm, d, "config.json", cfg, sizeof(cfg));
+	dom_path(dm, d, "api.sock", sock, sizeof(sock));
+	dom_path(dm, d, "exit", exitp, sizeof(exitp));
+	dom_path(dm, d, "console.ring", ring, sizeof(ring));
+	dom_path(dm, d, "console.in", fifo, sizeof(fifo));
+	dom_path(dm, d, "vmm.log", logp, sizeof(logp));
+	unlink(exitp); /* a stale exit file would describe the previous VMM */
+	if (usock_listen(&u, sock, 0600, err, errlen))
+		return -EADDRINUSE;
+	if (mkfifo(fifo, 0600) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot make the console FIFO %s: %s", fifo, strerror(errno));
+		goto out;
+	}
+	/* Read and write: the VMM never sees end-of-file on its console when nobody types. */
+	in_fd = open(fifo, O_RDWR | O_CLOEXEC);
+	if (stat(logp, &st) == 0 && st.st_size > VMM_LOG_MAX)
+		(void)!truncate(logp, 0);
+	log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (in_fd < 0 || log_fd < 0 || null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot open the domain's files in %s: %s", dir,
+			 strerror(errno));
+		goto out;
+	}
+	argv[argc++] = (char *)dm->vmm_path;
+	argv[argc++] = "run";
+	argv[argc++] = "--config";
+	argv[argc++] = cfg;
+	argv[argc++] = "--api-sock";
+	argv[argc++] = "fd=3";
+	argv[argc++] = "--exit-file";
+	argv[argc++] = exitp;
+	argv[argc++] = "--console-log";
+	argv[argc++] = ring;
+	if (dm->vmm_no_seccomp)
+		argv[argc++] = "--no-seccomp";
+	argv[argc] = NULL;
+	child = fork();
+	if (child < 0) {
+		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	if (child == 0) {
+		/* Only async-signal-safe calls from here: the daemon has threads. */
+		sigset_t none;
+		pid_t gc;
+
+		setsid();
+		gc = fork();
+		if (gc != 0) {
+			(void)!write(pipefd[1], &gc, sizeof(gc));
+			_exit(gc < 0);
+		}
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(in_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+		    dup2(u.fd, 3) < 0)
+			_exit(127);
+		close_range(4, ~0u, 0);
+		execv(dm->vmm_path, argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	if (read(pipefd[0], &vmm, sizeof(vmm)) != sizeof(vmm) || vmm <= 0) {
+		snprintf(err, errlen, "cannot start the VMM process");
+		waitpid(child, NULL, 0);
+		goto out;
+	}
+	waitpid(child, NULL, 0);
+	d->pid = vmm;
+	d->pid_start = proc_start_time(vmm);
+	d->pidfd = pidfd_open_checked(vmm, d->pid_start);
+	write_pidfile(dir, vmm, d->pid_start);
+	rc = 0;
+out:
+	/* The VMM has the socket now; ours goes, the path stays (it is the VMM's). */
+	if (u.fd >= 0)
+		close(u.fd);
+	if (u.lock_fd >= 0)
+		close(u.lock_fd);
+	if (rc)
+		unlink(sock);
+	for (int *fd = (int[]){in_fd, log_fd, null_fd, pipefd[0], pipefd[1]}, i = 0; i < 5; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return rc;
+}
+
+void remove_dom_dir(const char *dir)
+{
+	static const char *const files[] = {
+		"config.json", "api.sock", "api.sock.lock", "console.ring", "console.in",
+		"exit", "vmm.log", "vmm.pid", "vmm.pid.tmp", "config.json.tmp",
+	};
+	char path[4200];
+
+	for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		fprintf(stderr, "capsuled: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
+/* A VMM whose create never committed (capsuled died in between): end it. */
+void kill_orphan(const char *dir)
+{
+	char path[4200];
+	int pid = 0, fd;
+	unsigned long long start = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/vmm.pid", dir);
+	if (!(f = fopen(path, "re")))
+		return;
+	if (fscanf(f, "%d %llu", &pid, &start) == 2 && (fd = pidfd_open_checked(pid, start)) >= 0) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+		poll(&p, 1, 2000);
+		close(fd);
+	}
+	fclose(f);
+}
