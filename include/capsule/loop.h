@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One small event loop (epoll) for the VMM's service threads: sources are file descriptors
- * with a handler, a stop eventfd ends loop_run from any thread, and a periodic tick serves
- * timeouts. The caller owns each source's memory (embed it in the object it serves).
+ * with a handler, timers are timerfds on CLOCK_MONOTONIC, a stop eventfd ends loop_run from
+ * any thread, and a periodic tick serves timeouts. The caller owns each source's memory
+ * (embed it in the object it serves). Used by the virtio device threads (kicks and receive
+ * input), a PV domain's service thread (timers, console input), the UART's input and the
+ * API server.
  */
 #ifndef CAPSULE_LOOP_H
 #define CAPSULE_LOOP_H
@@ -41,5 +44,16 @@ int loop_run(struct loop *l);
 /* Make loop_run return soon; safe from any thread and from the loop's own handlers. */
 void loop_stop(struct loop *l);
 void loop_destroy(struct loop *l);
+
+/*
+ * Timers: a timerfd source. loop_timer_add creates it (disarmed) and watches it; arm it
+ * for an absolute CLOCK_MONOTONIC time in ns (0 disarms; a time past fires at once), every
+ * interval_ns after that if nonzero; safe from any thread. Its handler calls
+ * loop_timer_read, which returns how many expiries it folds (0: a spurious wake-up).
+ */
+int loop_timer_add(struct loop *l, struct loop_source *s, loop_fn fn, void *opaque);
+int loop_timer_arm(struct loop_source *s, uint64_t when_ns, uint64_t interval_ns);
+uint64_t loop_timer_read(struct loop_source *s);
+void loop_timer_del(struct loop *l, struct loop_source *s);
 
 #endif

@@ -7,9 +7,10 @@
  *   domain.c      build a domain from an image: load, start_info, vCPU 0, lifecycle
  *   hypercall.c   the hypercall port: argument checks and the dispatch table
  *   event.c       event channels, block and wake-up
- *   timer.c       per-vCPU one-shot timers, served by one thread per domain
+ *   service.c     the domain's service thread: one event loop for timers and console input
+ *   timer.c       per-vCPU one-shot timers, one timerfd at the earliest deadline
  *   console.c     the console ring
- *   console_in.c  console input: a thread fills the input ring from an fd
+ *   console_in.c  console input: fills the input ring from an fd, as it has room
  *   trap.c        exceptions in the guest, reported as crashes
  *   devices.c     virtio-mmio devices: the window after RAM, event channels as interrupts
  */
@@ -53,9 +54,13 @@ struct pv_domain {
 	struct pv_port ports[CAP_EVTCHN_PORTS];
 	uint64_t vcpu_ports[CAP_MAX_VCPUS][CAP_EVTCHN_WORDS]; /* ports notifying vCPU v */
 	struct pv_timer timers[CAP_MAX_VCPUS];
-	pthread_cond_t timer_cond;
-	pthread_t timer_thread;
-	bool timer_thread_started;
+	uint64_t timer_armed;          /* the deadline timer_src is armed for (0: none) */
+
+	/* The service thread's loop (service.c): timers, console input. */
+	struct loop loop;
+	struct loop_source timer_src;  /* a timerfd */
+	pthread_t service_thread;
+	bool service_started;
 
 	pthread_mutex_t console_lock;
 	uint32_t console_cons; /* the VMM's copy; the ring's cons is only a mirror */
@@ -64,10 +69,9 @@ struct pv_domain {
 	struct cap_console_in *console_in; /* inside guest RAM */
 	uint32_t console_in_prod;          /* the VMM's copy; the ring's prod only mirrors it */
 	uint32_t console_in_port;
-	struct loop console_in_loop;       /* the input thread's, with the fd as its one source */
-	struct loop_source console_in_src;
-	pthread_t console_in_thread;
-	bool console_in_started;
+	struct loop_source console_in_src; /* the fd, on the loop while the ring has room */
+	struct loop_source console_in_retry; /* a timerfd: is there room yet? */
+	bool console_in_watching, console_in_eof;
 
 	/* virtio devices in the MMIO window, each interrupting through an event channel */
 	struct pv_device {
@@ -100,7 +104,7 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg);
  * then the control port. 0, or -EINVAL for a bad request or a domain not yet built.
  */
 int pv_domain_request(struct pv_domain *pv, enum cap_host_request req);
-/* Start the timer thread and vCPU 0. */
+/* Start vCPU 0, then the service thread. */
 int pv_domain_start(struct pv_domain *pv);
 /* Stop threads and flush the console; the VM itself is destroyed by the caller. */
 void pv_domain_destroy(struct pv_domain *pv);
@@ -117,11 +121,14 @@ enum exit_action pv_hypercall(struct pv_domain *pv, struct vcpu *v, unsigned nr,
 enum exit_action pv_trap(struct vcpu *v, void *opaque, uint64_t port, uint8_t *data,
 			 uint32_t len, bool is_write);
 int64_t pv_console_drain(struct pv_domain *pv);
-/* Console input: the ring and its port (at build; fd -1 or one that cannot be waited on
- * gives none), the thread (at start), and its end (at destroy; idempotent). */
+/* The service loop (at init), its thread (at start, after vCPU 0), its end (at destroy;
+ * idempotent). */
+int pv_service_init(struct pv_domain *pv);
+int pv_service_start(struct pv_domain *pv);
+void pv_service_stop(struct pv_domain *pv);
+/* Console input on the service loop: the ring and its port (at build; fd -1 or one that
+ * cannot be waited on gives none). */
 int pv_console_in_setup(struct pv_domain *pv, int fd);
-int pv_console_in_start(struct pv_domain *pv);
-void pv_console_in_stop(struct pv_domain *pv);
 
 int64_t evtchn_alloc(struct pv_domain *pv, uint64_t vcpu, enum pv_port_kind kind);
 int64_t evtchn_close(struct pv_domain *pv, uint64_t port);
@@ -136,8 +143,7 @@ struct virtio_dev *pv_add_device(struct pv_domain *pv, const struct virtio_dev_o
 void pv_remove_devices(struct pv_domain *pv);
 uint64_t pv_mmio_base(const struct vm *vm);
 
-int pv_timer_start(struct pv_domain *pv);
-void pv_timer_stop(struct pv_domain *pv);
+int pv_timer_setup(struct pv_domain *pv); /* its timerfd on the service loop */
 int64_t pv_timer_set(struct pv_domain *pv, struct vcpu *v, uint64_t deadline);
 int64_t pv_timer_bind(struct pv_domain *pv, struct vcpu *v);
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The event loop (include/capsule/loop.h): epoll, a stop eventfd, a periodic tick. */
+/* The event loop (include/capsule/loop.h): epoll, timerfds, a stop eventfd, a tick. */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capsule/loop.h"
@@ -99,4 +101,49 @@ void loop_destroy(struct loop *l)
 	if (l->stop_fd >= 0)
 		close(l->stop_fd);
 	l->epoll_fd = l->stop_fd = -1;
+}
+
+int loop_timer_add(struct loop *l, struct loop_source *s, loop_fn fn, void *opaque)
+{
+	int err;
+
+	*s = (struct loop_source){timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), fn,
+				  opaque};
+	if (s->fd < 0)
+		return -errno;
+	err = loop_add(l, s, EPOLLIN);
+	if (err) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	return err;
+}
+
+static struct timespec ts_of(uint64_t ns)
+{
+	return (struct timespec){(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+}
+
+int loop_timer_arm(struct loop_source *s, uint64_t when_ns, uint64_t interval_ns)
+{
+	struct itimerspec its = {ts_of(interval_ns), ts_of(when_ns)};
+
+	/* it_value zero disarms; an absolute time already past expires at once. */
+	return timerfd_settime(s->fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
+}
+
+uint64_t loop_timer_read(struct loop_source *s)
+{
+	uint64_t n = 0;
+
+	return read(s->fd, &n, sizeof(n)) == sizeof(n) ? n : 0;
+}
+
+void loop_timer_del(struct loop *l, struct loop_source *s)
+{
+	if (s->fd < 0)
+		return;
+	loop_del(l, s);
+	close(s->fd);
+	s->fd = -1;
 }

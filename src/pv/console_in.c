@@ -1,23 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Console input (docs/pv-abi.md 7.1): a thread copies the domain's console input fd into
- * the input ring and raises its port. It reads only as much as the ring has room for, so
- * bytes the guest has not taken yet stay in the host's fd (back-pressure) and nothing is
- * lost when the domain ends or reboots: the next domain reads on from where this one left.
- * The VMM keeps its own producer index and never trusts the guest's cons beyond it.
+ * Console input (docs/pv-abi.md 7.1), on the domain's service loop (service.c): when the
+ * console input fd is readable, as much as the ring has room for is copied in and the port
+ * is raised. While the ring is full the fd is not watched, so bytes the guest has not taken
+ * yet stay in the host's fd (back-pressure) and nothing is lost when the domain ends or
+ * reboots: the next domain reads on from where this one left. The guest does not say when
+ * it consumes (that would cost it an exit): a timer looks at its cons again every
+ * FULL_SLICE_MS until there is room. The VMM keeps its own producer index and never trusts
+ * the guest's cons beyond it.
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "capsule/log.h"
 #include "capsule/pv.h"
-#include "capsule/sandbox.h"
 
-/* While the ring is full: how long to wait before looking at cons again. The guest does not
- * say when it consumes (that would cost it an exit); a stop ends the wait at once. */
 #define FULL_SLICE_MS 5
 
 /* Free bytes in the ring, or 0 if the guest's cons is inconsistent (R-CIN-4): ahead of
@@ -30,6 +29,22 @@ static uint32_t room(struct pv_domain *pv)
 	return used > CAP_CONSOLE_IN_SIZE ? 0 : CAP_CONSOLE_IN_SIZE - used;
 }
 
+static void watch(struct pv_domain *pv, bool on)
+{
+	uint64_t slice = FULL_SLICE_MS * 1000000ull;
+
+	if (on == pv->console_in_watching)
+		return;
+	if (on) {
+		loop_timer_arm(&pv->console_in_retry, 0, 0);
+		pv->console_in_watching = loop_add(&pv->loop, &pv->console_in_src, EPOLLIN) == 0;
+	} else {
+		loop_del(&pv->loop, &pv->console_in_src);
+		pv->console_in_watching = false;
+		loop_timer_arm(&pv->console_in_retry, monotonic_ns() + slice, slice);
+	}
+}
+
 static void input(struct loop *l, struct loop_source *src, uint32_t events)
 {
 	struct pv_domain *pv = src->opaque;
@@ -38,13 +53,10 @@ static void input(struct loop *l, struct loop_source *src, uint32_t events)
 	uint32_t space, prod = pv->console_in_prod;
 	ssize_t n;
 
-	(void)events;
-	while (!(space = room(pv))) {
-		struct pollfd stop = {.fd = l->stop_fd, .events = POLLIN};
-
-		if (__atomic_load_n(&l->stopping, __ATOMIC_ACQUIRE))
-			return;
-		poll(&stop, 1, FULL_SLICE_MS);
+	(void)l, (void)events;
+	if (!(space = room(pv))) {
+		watch(pv, false); /* until the retry timer sees room */
+		return;
 	}
 	n = read(src->fd, buf, space);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -52,7 +64,9 @@ static void input(struct loop *l, struct loop_source *src, uint32_t events)
 	if (n <= 0) {
 		/* End of input (or an error): no more input, the port is not raised again. */
 		log_debug("console input: %s; the guest gets no more", n ? strerror(errno) : "EOF");
-		loop_stop(l);
+		loop_del(&pv->loop, &pv->console_in_src);
+		pv->console_in_watching = false;
+		pv->console_in_eof = true;
 		return;
 	}
 	/* Only buf[prod % size] for prod - cons < size: the index never leaves buf, whatever
@@ -66,13 +80,14 @@ static void input(struct loop *l, struct loop_source *src, uint32_t events)
 	evtchn_send(pv, pv->console_in_port);
 }
 
-static void *input_thread(void *arg)
+/* While the ring was full: is there room now? */
+static void retry(struct loop *l, struct loop_source *src, uint32_t events)
 {
-	struct pv_domain *pv = arg;
+	struct pv_domain *pv = src->opaque;
 
-	if (sandbox_enter("pv-console-in", SANDBOX_GUEST) == 0)
-		loop_run(&pv->console_in_loop);
-	return NULL;
+	(void)l, (void)events;
+	if (loop_timer_read(src) && !pv->console_in_eof && room(pv))
+		watch(pv, true);
 }
 
 int pv_console_in_setup(struct pv_domain *pv, int fd)
@@ -83,51 +98,29 @@ int pv_console_in_setup(struct pv_domain *pv, int fd)
 
 	if (fd < 0)
 		return 0;
-	err = loop_init(&pv->console_in_loop);
 	pv->console_in_src = (struct loop_source){fd, input, pv};
-	if (!err)
-		err = loop_add(&pv->console_in_loop, &pv->console_in_src, EPOLLIN);
+	err = loop_add(&pv->loop, &pv->console_in_src, EPOLLIN);
 	if (err == -EPERM) {
 		/* A regular file or /dev/null cannot be waited on: no input, and no flag
 		 * (R-CIN-5), as the serial port of an HVM domain gets none either. */
 		log_info("the console's input cannot be waited on; the domain gets none");
-		loop_destroy(&pv->console_in_loop);
 		return 0;
+	}
+	if (!err) {
+		pv->console_in_watching = true;
+		err = loop_timer_add(&pv->loop, &pv->console_in_retry, retry, pv);
 	}
 	if (err) {
 		log_err("cannot set up console input: %s", strerror(-err));
-		loop_destroy(&pv->console_in_loop);
 		return err;
 	}
 	port = evtchn_alloc(pv, 0, PV_PORT_VCPU);
 	if (port <= 0) {
 		log_err("no event channel left for console input");
-		loop_destroy(&pv->console_in_loop);
 		return -ENOSPC;
 	}
 	pv->console_in_port = (uint32_t)port;
 	memset(r, 0, sizeof(*r));
 	r->port = pv->console_in_port;
 	return 0;
-}
-
-int pv_console_in_start(struct pv_domain *pv)
-{
-	int err;
-
-	if (!pv->console_in_port)
-		return 0;
-	err = pthread_create(&pv->console_in_thread, NULL, input_thread, pv);
-	pv->console_in_started = err == 0;
-	return -err;
-}
-
-void pv_console_in_stop(struct pv_domain *pv)
-{
-	if (pv->console_in_started) {
-		loop_stop(&pv->console_in_loop);
-		pthread_join(pv->console_in_thread, NULL);
-		pv->console_in_started = false;
-	}
-	loop_destroy(&pv->console_in_loop);
 }

@@ -163,23 +163,17 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 
 int pv_domain_start(struct pv_domain *pv)
 {
-	/* vCPU 0 first: the timer thread is not on the path to the first guest instruction
-	 * (a timer armed before it runs is only state, which the thread reads when it starts). */
+	/* vCPU 0 first: the service thread is not on the path to the first guest instruction
+	 * (a timer armed before it runs is only a timerfd's state, served once it runs). */
 	int rc = vcpu_start(&pv->vm->vcpus[0], NULL);
 
 	if (rc) {
 		log_err("cannot start vCPU 0: %s", strerror(-rc));
 		return rc;
 	}
-	rc = pv_timer_start(pv);
+	rc = pv_service_start(pv);
 	if (rc) {
-		log_err("cannot start the timer thread: %s", strerror(-rc));
-		vm_end(pv->vm, VM_END_CRASH, 0);
-		return rc;
-	}
-	rc = pv_console_in_start(pv);
-	if (rc) {
-		log_err("cannot start the console input thread: %s", strerror(-rc));
+		log_err("cannot start the domain's service thread: %s", strerror(-rc));
 		vm_end(pv->vm, VM_END_CRASH, 0);
 	}
 	return rc;
@@ -191,10 +185,8 @@ void pv_domain_destroy(struct pv_domain *pv)
 		return;
 	vm_join_vcpus(pv->vm); /* nothing may be in a hypercall while this is torn down */
 	pv_remove_devices(pv);
-	pv_timer_stop(pv);
-	pv_console_in_stop(pv); /* before the memory it writes goes away */
+	pv_service_stop(pv); /* timers and console input, before the memory they write goes */
 	pv_console_drain(pv); /* output the guest wrote but did not flush */
-	pthread_cond_destroy(&pv->timer_cond);
 	pthread_mutex_destroy(&pv->console_lock);
 	pv->vm->pv = NULL;
 	pv->vm = NULL;

@@ -185,10 +185,11 @@ static enum exit_action hc_port(struct vcpu *v, void *opaque, uint64_t port, uin
 
 int pv_domain_init(struct pv_domain *pv, struct vm *vm)
 {
-	pthread_condattr_t ca;
 	int err;
 
 	memset(pv, 0, sizeof(*pv));
+	pv->loop.epoll_fd = pv->loop.stop_fd = -1; /* not fd 0: pv_service_stop closes them */
+	pv->timer_src.fd = pv->console_in_retry.fd = -1;
 	pv->vm = vm;
 	vm->pv = pv;
 	vm->strict_io = true; /* a PV guest has no business on any other port */
@@ -196,19 +197,15 @@ int pv_domain_init(struct pv_domain *pv, struct vm *vm)
 	pv->shared = gmem_ptr(&vm->mem, CAP_GPA_SHARED_INFO, sizeof(*pv->shared));
 	pv->console = gmem_ptr(&vm->mem, CAP_GPA_CONSOLE, sizeof(*pv->console));
 	pv->console_in = gmem_ptr(&vm->mem, CAP_GPA_CONSOLE_IN, sizeof(*pv->console_in));
-	/* not fd 0, which the zeroed struct would say: pv_console_in_stop closes them */
-	pv->console_in_loop.epoll_fd = pv->console_in_loop.stop_fd = -1;
 	if (!pv->start_info || !pv->shared || !pv->console || !pv->console_in ||
 	    pv_reserve_vmm_pages(vm))
 		return -EINVAL;
 	for (unsigned i = 0; i < CAP_MAX_VCPUS; i++)
 		pv->timers[i].port = -1;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pv->timer_cond, &ca);
-	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&pv->console_lock, NULL);
-	err = bus_register(&vm->pio, CAP_HC_PORT_BASE, CAP_HC_PORT_SPAN, hc_port, pv,
+	err = pv_service_init(pv);
+	if (!err)
+		err = bus_register(&vm->pio, CAP_HC_PORT_BASE, CAP_HC_PORT_SPAN, hc_port, pv,
 			   "hypercall");
 	if (!err)
 		err = bus_register(&vm->pio, PV_TRAP_PORT, 1, pv_trap, pv, "trap");

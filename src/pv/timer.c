@@ -1,72 +1,62 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One-shot timers, one per vCPU, in domain time. One thread per domain sleeps until the
- * earliest deadline and raises the bound event channel of each timer that expired.
+ * One-shot timers, one per vCPU, in domain time, on the domain's service loop (service.c):
+ * one timerfd is armed for the earliest deadline; when it fires, every timer that expired
+ * raises its bound event channel and the timerfd is armed for the next one.
  */
 #include <errno.h>
-#include <time.h>
 
+#include "capsule/log.h"
 #include "capsule/pv.h"
-#include "capsule/sandbox.h"
 
-static void *timer_thread(void *arg)
+/* Arm the timerfd for the earliest deadline (vm->lock held). */
+static void rearm_locked(struct pv_domain *pv)
 {
-	struct pv_domain *pv = arg;
 	struct vm *vm = pv->vm;
+	uint64_t next = 0;
 
-	if (sandbox_enter("pv-timer", SANDBOX_GUEST)) {
-		vm_end(vm, VM_END_CRASH, 0);
-		return NULL;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		uint64_t d = pv->timers[i].deadline;
+
+		if (d && (!next || d < next))
+			next = d;
 	}
-	pthread_mutex_lock(&vm->lock);
-	while (vm->end_reason == VM_END_NONE) {
-		uint64_t now = vm_time_ns(vm), next = UINT64_MAX;
-
-		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-			struct pv_timer *t = &pv->timers[i];
-
-			if (!t->deadline)
-				continue;
-			if (t->deadline <= now) {
-				t->deadline = 0;
-				if (t->port >= 0)
-					evtchn_raise_locked(pv, (unsigned)t->port);
-			} else if (t->deadline < next) {
-				next = t->deadline;
-			}
-		}
-		if (next == UINT64_MAX) {
-			pthread_cond_wait(&pv->timer_cond, &vm->lock);
-		} else {
-			uint64_t abs = vm->t0_ns + next;
-			struct timespec ts = {(time_t)(abs / 1000000000ull),
-					      (long)(abs % 1000000000ull)};
-
-			pthread_cond_timedwait(&pv->timer_cond, &vm->lock, &ts);
-		}
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return NULL;
-}
-
-int pv_timer_start(struct pv_domain *pv)
-{
-	int err = pthread_create(&pv->timer_thread, NULL, timer_thread, pv);
-
-	pv->timer_thread_started = err == 0;
-	return -err;
-}
-
-void pv_timer_stop(struct pv_domain *pv)
-{
-	if (!pv->timer_thread_started)
+	if (next == pv->timer_armed)
 		return;
-	vm_end(pv->vm, VM_END_POWEROFF, 0); /* no-op if it already ended */
-	pthread_mutex_lock(&pv->vm->lock);
-	pthread_cond_broadcast(&pv->timer_cond);
-	pthread_mutex_unlock(&pv->vm->lock);
-	pthread_join(pv->timer_thread, NULL);
-	pv->timer_thread_started = false;
+	/* Domain time 0 is vm->t0_ns; a deadline already past fires at once. */
+	if (loop_timer_arm(&pv->timer_src, next ? vm->t0_ns + next : 0, 0))
+		log_warn("cannot arm the domain's timer: %m");
+	pv->timer_armed = next;
+}
+
+static void timer_fired(struct loop *l, struct loop_source *s, uint32_t events)
+{
+	struct pv_domain *pv = s->opaque;
+	struct vm *vm = pv->vm;
+	uint64_t now;
+
+	(void)l, (void)events;
+	loop_timer_read(s);
+	pthread_mutex_lock(&vm->lock);
+	now = vm_time_ns(vm);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct pv_timer *t = &pv->timers[i];
+
+		if (t->deadline && t->deadline <= now) {
+			t->deadline = 0;
+			if (t->port >= 0)
+				evtchn_raise_locked(pv, (unsigned)t->port);
+		}
+	}
+	pv->timer_armed = UINT64_MAX; /* the timerfd is spent: arm it whatever comes next */
+	rearm_locked(pv);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+int pv_timer_setup(struct pv_domain *pv)
+{
+	pv->timer_armed = 0;
+	return loop_timer_add(&pv->loop, &pv->timer_src, timer_fired, pv);
 }
 
 int64_t pv_timer_set(struct pv_domain *pv, struct vcpu *v, uint64_t deadline)
@@ -76,7 +66,7 @@ int64_t pv_timer_set(struct pv_domain *pv, struct vcpu *v, uint64_t deadline)
 		return CAP_EINVAL;
 	pthread_mutex_lock(&pv->vm->lock);
 	pv->timers[v->id].deadline = deadline;
-	pthread_cond_broadcast(&pv->timer_cond);
+	rearm_locked(pv);
 	pthread_mutex_unlock(&pv->vm->lock);
 	return 0;
 }

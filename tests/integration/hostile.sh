@@ -244,7 +244,7 @@ echo "privileges: caps $caps; threads $modes; socket mode $mode"
 bad=$(echo "$modes" | tr ' ' '\n' | grep -v "=$want_seccomp\$" | grep -v '^$')
 [ "$caps" = "0000000000000000 " ] && [ -z "$bad" ] && [ "$mode" = 600 ] &&
 	echo "$modes" | grep -q 'api=' && echo "$modes" | grep -q 'signals=' &&
-	echo "$modes" | grep -q 'pv-timer=' && report privileges-dropped 1 "" ||
+	echo "$modes" | grep -q 'pv-service=' && report privileges-dropped 1 "" ||
 	report privileges-dropped 0 "caps '$caps', unconfined: '$bad', mode $mode"
 
 # --- 8. --control never deletes a file that is not its socket, nor steals a live one.

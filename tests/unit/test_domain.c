@@ -262,6 +262,65 @@ static void event_loop(void **state)
 	loop_destroy(&l);
 }
 
+struct timers {
+	struct loop_source once, periodic;
+	uint64_t armed_at;
+	int once_fired, periodic_fired;
+	bool early;
+};
+
+static void on_once(struct loop *l, struct loop_source *s, uint32_t events)
+{
+	struct timers *t = s->opaque;
+
+	(void)l, (void)events;
+	if (!loop_timer_read(s))
+		return;
+	t->once_fired++;
+	t->early |= monotonic_ns() < t->armed_at + 20000000ull;
+}
+
+static void on_periodic(struct loop *l, struct loop_source *s, uint32_t events)
+{
+	struct timers *t = s->opaque;
+
+	(void)events;
+	t->periodic_fired += (int)loop_timer_read(s);
+	if (t->periodic_fired >= 3 && t->once_fired) {
+		assert_int_equal(loop_timer_arm(s, 0, 0), 0); /* disarmed: no more */
+		loop_stop(l);
+	}
+}
+
+/* Timers on the loop: a one-shot fires once and not before its time; a periodic one fires
+ * until disarmed; a one-shot re-armed for a time past fires at once. */
+static void loop_timers(void **state)
+{
+	struct timers t = {0};
+	struct loop l;
+
+	(void)state;
+	assert_int_equal(loop_init(&l), 0);
+	assert_int_equal(loop_timer_add(&l, &t.once, on_once, &t), 0);
+	assert_int_equal(loop_timer_add(&l, &t.periodic, on_periodic, &t), 0);
+	t.armed_at = monotonic_ns();
+	assert_int_equal(loop_timer_arm(&t.once, t.armed_at + 20000000ull, 0), 0);
+	assert_int_equal(loop_timer_arm(&t.periodic, t.armed_at + 1000000ull, 2000000ull), 0);
+	assert_int_equal(loop_run(&l), 0);
+	assert_int_equal(t.once_fired, 1);
+	assert_false(t.early);
+	assert_true(t.periodic_fired >= 3);
+	/* Past: at once (the loop is not running; the timerfd holds the expiry). */
+	assert_int_equal(loop_timer_arm(&t.once, 1, 0), 0);
+	usleep(1000);
+	assert_int_equal(loop_timer_read(&t.once), 1);
+	assert_int_equal(loop_timer_read(&t.periodic), 0); /* disarmed */
+	loop_timer_del(&l, &t.once);
+	loop_timer_del(&l, &t.periodic);
+	assert_int_equal(t.once.fd, -1);
+	loop_destroy(&l);
+}
+
 struct run {
 	struct domain d;
 	struct domain_config cfg;
@@ -339,6 +398,7 @@ int main(void)
 		cmocka_unit_test(actions),
 		cmocka_unit_test(device_table),
 		cmocka_unit_test(event_loop),
+		cmocka_unit_test(loop_timers),
 		cmocka_unit_test(two_domains),
 	};
 
