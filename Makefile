@@ -187,7 +187,7 @@ conformance: $(BUILD)/capsule $(CONF_ELFS)
 	$(CONF_SRC)/run.sh $(BUILD)
 
 check: deps-test
-	@$(MAKE) --no-print-directory unit integration conformance check-linux
+	@$(MAKE) --no-print-directory unit integration conformance check-install check-linux
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -238,6 +238,69 @@ fuzz: $(FUZZERS)
 			grep -E 'Done|stat::number_of_executed_units|ERROR|SUMMARY|BINGO|crash-' ; \
 		test $${PIPESTATUS[0]} -eq 0; \
 	done
+
+# ---- make install: PREFIX (default /usr/local) and DESTDIR, as usual; make uninstall undoes
+# it. The guest kit goes to include/capsule-guest (its headers and the ABI headers they
+# include) and lib/capsule-guest (libkit.a, link.ld), with lib/pkgconfig/capsule-guest.pc:
+#   cc -O2 -o guest.elf guest.c $(pkg-config --cflags --libs capsule-guest)
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL     ?= install
+# The programs (INSTALL_SBIN= installs no daemon).
+INSTALL_BIN  ?= $(BUILD)/capsule
+INSTALL_SBIN ?= $(BUILD)/capsuled
+KIT_HEADERS := guest/include/kit.h guest/include/virtio.h
+KIT_ABI_HEADERS := include/capsule/pv_abi.h include/capsule/virtio_abi.h
+MAN_PAGES   := $(wildcard man/*.[1-8])
+# The .pc's directories relative to ${prefix} where they are, so that
+# pkg-config --define-variable=prefix=DIR finds a kit installed with a DESTDIR.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+.PHONY: install uninstall check-install
+
+install: $(INSTALL_BIN) $(INSTALL_SBIN) $(KIT_LIB) guest/capsule-guest.pc.in
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule \
+		$(DESTDIR)$(LIBDIR)/capsule-guest $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/
+	$(if $(INSTALL_SBIN),$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR))
+	$(if $(INSTALL_SBIN),$(INSTALL) -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)/)
+	$(if $(INSTALL_SBIN),sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' systemd/capsuled.service > $(DESTDIR)$(SYSTEMDUNITDIR)/capsuled.service)
+	$(if $(INSTALL_SBIN),$(INSTALL) -m 0644 systemd/capsule.sysusers $(DESTDIR)$(SYSUSERSDIR)/capsule.conf)
+	$(INSTALL) -m 0644 $(KIT_HEADERS) $(DESTDIR)$(INCLUDEDIR)/capsule-guest/
+	$(INSTALL) -m 0644 $(KIT_ABI_HEADERS) $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule/
+	$(INSTALL) -m 0644 $(KIT_LIB) guest/link.ld $(DESTDIR)$(LIBDIR)/capsule-guest/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' \
+		-e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+		guest/capsule-guest.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/capsule-guest.pc
+	for p in $(MAN_PAGES); do \
+		$(INSTALL) -d $(DESTDIR)$(MANDIR)/man$${p##*.} && \
+		$(INSTALL) -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; done
+	$(INSTALL) -m 0644 completions/capsule.bash $(DESTDIR)$(BASHCOMPDIR)/capsule
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALL_BIN))) \
+		$(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(INSTALL_SBIN))) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/capsuled.service $(DESTDIR)$(SYSUSERSDIR)/capsule.conf \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/capsule-guest/,$(notdir $(KIT_HEADERS))) \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule/,$(notdir $(KIT_ABI_HEADERS))) \
+		$(DESTDIR)$(LIBDIR)/capsule-guest/libkit.a $(DESTDIR)$(LIBDIR)/capsule-guest/link.ld \
+		$(DESTDIR)$(PKGCONFIGDIR)/capsule-guest.pc $(DESTDIR)$(BASHCOMPDIR)/capsule \
+		$(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule $(DESTDIR)$(INCLUDEDIR)/capsule-guest \
+		$(DESTDIR)$(LIBDIR)/capsule-guest 2>/dev/null || true
+
+# Install into a scratch DESTDIR, build a guest out of tree from it, run it; man pages,
+# completion, unit, uninstall (tests/install/run.sh).
+check-install: $(INSTALL_BIN) $(INSTALL_SBIN) $(KIT_LIB)
+	tests/install/run.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -8,7 +8,7 @@ set -eu
 packages=(gcc make libc6-dev binutils liburing-dev libseccomp-dev libjansson-dev)
 if [ "${1:-}" = test ]; then
 	packages+=(libcmocka-dev util-linux iproute2 iputils-ping python3 clang libclang-rt-14-dev
-		lz4 cpio acpica-tools qemu-system-x86 curl)
+		lz4 cpio acpica-tools qemu-system-x86 curl pkg-config groff-base man-db)
 fi
 missing=()
 for p in "${packages[@]}"; do
