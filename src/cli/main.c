@@ -4,6 +4,7 @@
 
 #include "capsule/cli.h"
 #include "capsule/vm.h"
+#include "xl.h"
 
 #ifndef CAPSULE_VERSION
 #define CAPSULE_VERSION "unknown"
@@ -16,6 +17,20 @@ static const struct command {
 } commands[] = {
 	{"run", cmd_run, "run a domain in the foreground, console on stdout"},
 	{"control", cmd_control, "send a command to a running domain's control socket"},
+	/* xl's verbs, clients of capsuled (docs/capsuled.md) */
+	{"create", cmd_create, "create a domain from a JSON or xl.cfg configuration"},
+	{"list", cmd_list, "list the domains (xl's columns)"},
+	{"info", cmd_info, "one domain's state and configuration"},
+	{"pause", cmd_pause, "pause a domain"},
+	{"unpause", cmd_unpause, "let a paused domain run"},
+	{"shutdown", cmd_shutdown, "ask a domain to power off (-w: and wait)"},
+	{"reboot", cmd_reboot, "ask a domain to reboot"},
+	{"destroy", cmd_destroy, "end a domain at once and remove it"},
+	{"mem-set", cmd_memset, "set a domain's memory target (MiB)"},
+	{"console", cmd_console, "attach to a domain's console (Ctrl-] detaches)"},
+	{"top", cmd_top, "a live table of the domains (like xentop)"},
+	{"events", cmd_events, "follow the domains' lifecycle events"},
+	{"log", cmd_log, "a domain's history and its VMM's log"},
 };
 
 static void usage(FILE *out)

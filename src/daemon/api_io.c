@@ -199,32 +199,28 @@ out:
 	pthread_mutex_unlock(&dm->lock);
 }
 
-void console_relay(struct daemon *dm)
+/* New output of d to its readers; under dm->lock. buf: RELAY_MAX bytes, or NULL. */
+static void relay_one(struct daemon *dm, struct ddom *d, char **buf)
 {
-	char *buf = NULL;
+	uint64_t total, topic = TOPIC_CONSOLE(d->id);
+	size_t n, len;
+	char *lines;
 
-	pthread_mutex_lock(&dm->lock);
-	for (unsigned i = 0; i < dm->nr_doms; i++) {
-		struct ddom *d = dm->doms[i];
-		uint64_t total, topic = TOPIC_CONSOLE(d->id);
-		size_t n, len;
-		char *lines;
-
-		if (!d->ring)
-			continue;
-		total = __atomic_load_n(&((struct console_ring_head *)d->ring)->total,
-					__ATOMIC_ACQUIRE);
-		if (total == d->con_sent)
-			continue;
-		if (api_stream_watchers(dm->server, topic) == 0) {
-			d->con_sent = total;
-			continue;
-		}
-		if (!buf && !(buf = malloc(RELAY_MAX)))
-			break;
-		n = ring_bytes(d, d->con_sent, buf, RELAY_MAX, &total);
+	if (!d->ring || !dm->server)
+		return;
+	total = __atomic_load_n(&((struct console_ring_head *)d->ring)->total, __ATOMIC_ACQUIRE);
+	if (total == d->con_sent)
+		return;
+	if (api_stream_watchers(dm->server, topic) == 0) {
 		d->con_sent = total;
-		if (n && (lines = b64_lines(buf, n, "", &len))) {
+		return;
+	}
+	if (!*buf && !(*buf = malloc(RELAY_MAX)))
+		return;
+	{
+		n = ring_bytes(d, d->con_sent, *buf, RELAY_MAX, &total);
+		d->con_sent = total;
+		if (n && (lines = b64_lines(*buf, n, "", &len))) {
 			/* One stream line per call: split at the newlines b64_lines put in. */
 			for (char *p = lines, *nl; p < lines + len; p = nl + 1) {
 				nl = memchr(p, '\n', (size_t)(lines + len - p));
@@ -234,6 +230,23 @@ void console_relay(struct daemon *dm)
 			free(lines);
 		}
 	}
+}
+
+void console_relay_one(struct daemon *dm, struct ddom *d)
+{
+	char *buf = NULL;
+
+	relay_one(dm, d, &buf);
+	free(buf);
+}
+
+void console_relay(struct daemon *dm)
+{
+	char *buf = NULL;
+
+	pthread_mutex_lock(&dm->lock);
+	for (unsigned i = 0; i < dm->nr_doms; i++)
+		relay_one(dm, dm->doms[i], &buf);
 	pthread_mutex_unlock(&dm->lock);
 	free(buf);
 }

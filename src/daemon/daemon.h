@@ -162,5 +162,6 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
 void api_daemon_info(void *ctx, const struct http_request *req, struct http_response *resp);
 /* The console relay (monitor.c's tick). */
 void console_relay(struct daemon *dm);
+void console_relay_one(struct daemon *dm, struct ddom *d);
 
 #endif

@@ -191,12 +191,23 @@ static void restart(struct daemon *dm, struct ddom *d, const char *why)
 	pthread_cond_broadcast(&dm->changed);
 }
 
+/* Tell the console's readers (they stop, or wait for a restart). */
+static void console_end(struct daemon *dm, const struct ddom *d)
+{
+	char line[96];
+
+	snprintf(line, sizeof(line), "{\"end\": \"%s\"}", dstate_name(d->state));
+	if (dm->server)
+		api_stream_send_topic(dm->server, TOPIC_CONSOLE(d->id), line);
+}
+
 void dom_vmm_ended(struct daemon *dm, struct ddom *d)
 {
 	int status = -1, code = 0;
 	char reason[16] = "";
 
 	unwatch(dm, d);
+	console_relay_one(dm, d); /* its last words first */
 	if (d->state == DS_DYING) {
 		dom_remove(dm, d);
 		return;
@@ -217,6 +228,7 @@ void dom_vmm_ended(struct daemon *dm, struct ddom *d)
 		db_update_domain(dm, d);
 		dom_event(dm, d, "crashed", "the VMM ended without recording how (killed by a "
 			  "signal); on_crash=%s", d->on_crash);
+		console_end(dm, d);
 		pthread_cond_broadcast(&dm->changed);
 		return;
 	}
@@ -233,6 +245,7 @@ void dom_vmm_ended(struct daemon *dm, struct ddom *d)
 		dom_event(dm, d, "shutdown", "%s, code %d, exit status %d; %s=destroy", reason,
 			  code, status, !strcmp(reason, "reboot") ? "on_reboot" : "on_poweroff");
 	}
+	console_end(dm, d);
 	pthread_cond_broadcast(&dm->changed);
 }
 
