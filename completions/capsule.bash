@@ -2,10 +2,10 @@
 # bash completion for capsule(1): commands, options, and the names of capsuled's domains
 # (from `capsule list --json`; nothing, silently, when capsuled is not running).
 
-_capsule_domains()
+_capsule_domains() # capsule [socket]
 {
 	# Any JSON layout: every "name": "..." member. A stuck daemon costs two seconds at most.
-	timeout 2 "${1:-capsule}" list --json 2>/dev/null |
+	timeout 2 "$1" ${2:+--socket "$2"} list --json 2>/dev/null |
 		grep -o '"name"[[:space:]]*:[[:space:]]*"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'
 }
 
@@ -57,26 +57,39 @@ _capsule()
 	create)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
-	list | top | events)
-		COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
-		;;
-	info | pause | unpause | shutdown | reboot | destroy | console | mem-set | log)
-		if [[ $cur == -* ]]; then
-			local opts="--help"
-			case $cmd in
-			info | log) opts="--json --help" ;;
-			shutdown) opts="-w --help" ;;
+	list | info | pause | unpause | shutdown | reboot | destroy | console | top | mem-set | \
+		events | log)
+		# The xl verbs (src/cli/xl*.c): -S/--socket, --json, their own options, and the
+		# domain's name as the first other word (every name for list).
+		local opts="-S --socket --json --help" takes="-S --socket" sock="" i nwords=0
+		case $cmd in
+		shutdown) opts="$opts -w -g"; takes="$takes -g" ;;
+		top) opts="$opts -b -n -d"; takes="$takes -n -d" ;;
+		events) opts="$opts -n"; takes="$takes -n" ;;
+		esac
+		case " $takes " in *" $prev "*)
+			[[ $prev == -S || $prev == --socket ]] && COMPREPLY=($(compgen -f -- "$cur"))
+			return ;;
+		esac
+		for ((i = 2; i < COMP_CWORD; i++)); do
+			case " $takes " in *" ${COMP_WORDS[i]} "*)
+				[[ ${COMP_WORDS[i]} == -S || ${COMP_WORDS[i]} == --socket ]] &&
+					sock=${COMP_WORDS[i + 1]}
+				i=$((i + 1))
+				continue ;;
 			esac
+			[[ ${COMP_WORDS[i]} == -* ]] || nwords=$((nwords + 1))
+		done
+		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 			return
 		fi
-		# The domain is the first word that is not an option; after it (mem-set's MiB)
-		# there is nothing to offer.
-		local i
-		for ((i = 2; i < COMP_CWORD; i++)); do
-			[[ ${COMP_WORDS[i]} == -* ]] || return
-		done
-		COMPREPLY=($(compgen -W "$(_capsule_domains "${COMP_WORDS[0]}")" -- "$cur"))
+		case $cmd in
+		top | events) return ;;
+		list) ;;
+		*) [ $nwords = 0 ] || return ;; # after the name (mem-set's MiB): nothing
+		esac
+		COMPREPLY=($(compgen -W "$(_capsule_domains "${COMP_WORDS[0]}" "$sock")" -- "$cur"))
 		;;
 	esac
 }

@@ -135,6 +135,9 @@ mkdir -p "$tmp/bin"
 cat >"$tmp/bin/capsule" <<'FAKE'
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
+if [ "$1" = --socket ]; then sock=$2; shift 2; fi
+[ "$1 $2" = "list --json" ] && [ -z "$CAPSULED_DOWN" ] && [ -n "$sock" ] &&
+	printf '[\n  {\n    "name": "on-%s"\n  }\n]\n' "$(basename "$sock")" && exit 0
 [ "$1 $2" = "list --json" ] && [ -z "$CAPSULED_DOWN" ] &&
 	printf '[{"name": "web", "id": 1}, {"name":"db-2","id":2}]\n' && exit 0
 echo "capsuled is not running" >&2
@@ -145,7 +148,7 @@ complete_words() { # words... -> the completions of the last one
 	PATH=$tmp/bin:$PATH bash -c '
 		source "$1"; shift
 		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _capsule
-		[ ${#COMPREPLY[@]} = 0 ] || printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' \
+		[ ${#COMPREPLY[@]} = 0 ] || printf "%s\n" "${COMPREPLY[@]}" | LC_ALL=C sort | tr "\n" " "' \
 		_ "$root/usr/share/bash-completion/completions/capsule" "$@"
 }
 ok=1 why=""
@@ -161,10 +164,16 @@ check_completion "--on-crash --on-poweroff --on-reboot " capsule run --on
 check_completion "preserve " capsule run --on-crash pr
 check_completion "db-2 web " capsule console ""
 check_completion "web " capsule pause w
-check_completion "--help -w " capsule shutdown -
+check_completion "--help --json --socket -S -g -w " capsule shutdown -
+check_completion "web " capsule shutdown -w -g 10 w
 check_completion "--json " capsule list --j
+check_completion "db-2 web " capsule list web ""
 check_completion "" capsule mem-set web ""
+check_completion "" capsule top -d ""
+check_completion "on-s1 " capsule info -S /tmp/s1 ""
+check_completion "on-s2 " capsule destroy --socket /tmp/s2 o
 check_completion "counters " capsule control /tmp/s co
+check_completion "" capsule frobnicate ""
 CAPSULED_DOWN=1 check_completion "" capsule info ""
 report bash-completion $ok "$why"
 
