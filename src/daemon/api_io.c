@@ -125,19 +125,26 @@ void api_console(void *ctx, const struct http_request *req, struct http_response
 		n = (size_t)cap;
 	}
 	if (follow) {
-		char extra[64];
+		bool ended = d->state == DS_SHUTOFF || d->state == DS_CRASHED;
+		size_t len = 0;
+		char *lines = n ? b64_lines(buf, n, ", \"history\": true", &len) : NULL;
+		char *body = malloc(len + 64);
 
-		snprintf(extra, sizeof(extra), ", \"history\": true, \"state\": \"%s\"",
-			 dstate_name(d->state));
+		/* A domain that has ended: its history, then the end, and the client stops. */
+		if (body) {
+			if (lines)
+				memcpy(body, lines, len);
+			if (ended)
+				len += (size_t)snprintf(body + len, 64, "{\"end\": \"%s\"}\n",
+							dstate_name(d->state));
+			else if (!len)
+				len = (size_t)snprintf(body, 64, "{\"b64\": \"\"}\n");
+		}
+		free(lines);
 		resp->status = 200;
 		resp->content_type = "application/x-ndjson";
-		resp->body = n ? b64_lines(buf, n, ", \"history\": true", &resp->body_len)
-			       : NULL;
-		if (!n) {
-			resp->body = malloc(96);
-			resp->body_len = resp->body ? (size_t)snprintf(resp->body, 96,
-					 "{\"b64\": \"\"%s}\n", extra) : 0;
-		}
+		resp->body = body;
+		resp->body_len = body ? len : 0;
 		resp->stream = true;
 		resp->stream_topic = TOPIC_CONSOLE(d->id);
 	} else {
@@ -344,6 +351,9 @@ static void relabel(FILE *f, const char *text, const char *name, bool comments)
 		if (n && p[0] == '#') {
 			if (comments)
 				fprintf(f, "%.*s\n", (int)n, p);
+		} else if (n && brace && (!space || brace < space) &&
+			   memmem(brace, n - (size_t)(brace - p), "domain=\"", 8)) {
+			fprintf(f, "%.*s\n", (int)n, p); /* labelled by the VMM already */
 		} else if (n && brace && (!space || brace < space)) {
 			fprintf(f, "%.*sdomain=\"%s\",%.*s\n", (int)(brace + 1 - p), p, name,
 				(int)(n - (size_t)(brace + 1 - p)), brace + 1);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP client of include/capsule/httpc.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -283,6 +284,8 @@ int httpc_stream(const char *sock, const char *path, int timeout_ms, char *err, 
 		close(fd);
 		return -EPROTO;
 	}
+	/* The caller reads the stream as it comes: blocking, or with poll. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
 }
 

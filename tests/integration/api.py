@@ -117,8 +117,8 @@ def documented():
                        "/api/v1/vm.power-button", "/api/v1/vm.events"}
         for path in paths:
             for method, op in SPEC["paths"][path].items():
-                if path in skip_ending:
-                    continue
+                if path in skip_ending or op.get("tags", ["vmm"]) == ["capsuled"]:
+                    continue  # capsuled's paths: tests/daemon/run.py
                 st, data, ctype, _ = call(d.sock, method.upper(), path,
                                           bodies.get((method.upper(), path)))
                 ok = str(st) in op["responses"]

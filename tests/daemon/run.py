@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""capsuled and the xl-style CLI against real domains: a capsuled started here with its own
+state directory and socket under a temporary directory (never /run/capsule or
+/var/lib/capsule), driven through the CLI and through raw HTTP.
+
+  run.py BUILD [--domains N] [--only NAME,...]
+      prints PASS/FAIL lines and ends with "N passed, N failed"; exit 1 if any failed.
+      --domains N: the scale test's domain count (200 in make check, 1000 in soak-daemon)
+"""
+import http.client
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ARGS = sys.argv[1:]
+BUILD = os.path.abspath(ARGS[0] if ARGS and not ARGS[0].startswith("--") else "build")
+SCALE = int(ARGS[ARGS.index("--domains") + 1]) if "--domains" in ARGS else 200
+ONLY = ARGS[ARGS.index("--only") + 1].split(",") if "--only" in ARGS else None
+CAPSULE = os.path.join(BUILD, "capsule")
+CAPSULED = os.path.join(BUILD, "capsuled")
+GUESTS = os.path.join(BUILD, "tests", "guests")
+HVM = os.path.join(BUILD, "tests", "hvm")
+SPEC = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                   "docs", "api", "openapi.json")))
+passed = failed = 0
+
+
+def report(name, ok, why=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("PASS daemon-%s" % name, flush=True)
+    else:
+        failed += 1
+        print("FAIL daemon-%s: %s" % (name, why), flush=True)
+    return ok
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def call(sock, method, path, body=None, timeout=30):
+    c = UnixHTTP(sock, timeout)
+    c.request(method, path, body=body)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def wait_for(cond, seconds=10, step=0.05):
+    until = time.time() + seconds
+    while time.time() < until:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+class Daemon:
+    def __init__(self, root):
+        self.root = root
+        self.sock = os.path.join(root, "capsuled.sock")
+        self.state = os.path.join(root, "state")
+        self.log = os.path.join(root, "capsuled.log")
+        self.p = None
+
+    def start(self):
+        self.logf = open(self.log, "a")
+        self.p = subprocess.Popen(["timeout", "-s", "KILL", "900", CAPSULED, "--foreground",
+                                   "--socket", self.sock, "--state-dir", self.state],
+                                  stdout=self.logf, stderr=self.logf, stdin=subprocess.DEVNULL)
+        ok = wait_for(lambda: os.path.exists(self.sock) and self.ping(), 30)
+        assert ok, "capsuled did not start: %s" % open(self.log).read()[-2000:]
+
+    def ping(self):
+        try:
+            return call(self.sock, "GET", "/api/v1/daemon.info", timeout=5)[0] == 200
+        except OSError:
+            return False
+
+    def pid(self):
+        return json.loads(call(self.sock, "GET", "/api/v1/daemon.info")[1])["pid"]
+
+    def info(self):
+        return json.loads(call(self.sock, "GET", "/api/v1/daemon.info")[1])
+
+    def kill9(self):
+        pid = self.pid()
+        os.kill(pid, signal.SIGKILL)
+        self.p.wait(10)
+        wait_for(lambda: not alive(pid), 5)
+
+    def stop(self):
+        if self.p and self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+    def cli(self, *args, timeout=60, stdin=subprocess.DEVNULL, user=None):
+        env = dict(os.environ, CAPSULE_SOCKET=self.sock)
+        cmd = [CAPSULE] + list(args)
+        if user:
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+        r = subprocess.run(cmd, env=env, stdin=stdin, capture_output=True, timeout=timeout,
+                           text=True)
+        return r.returncode, r.stdout, r.stderr
+
+    def domains(self):
+        return json.loads(call(self.sock, "GET", "/api/v1/domains")[1])["domains"]
+
+    def dom(self, name):
+        st, data = call(self.sock, "GET", "/api/v1/domain.info?domain=" + name)
+        return json.loads(data) if st == 200 else None
+
+    def create(self, name, image, memory=4, **extra):
+        cfg = dict(name=name, kernel=image, memory=memory, **extra)
+        return call(self.sock, "POST", "/api/v1/domains", json.dumps(cfg))
+
+    def vmms(self):
+        """VMM processes of this daemon's domains (by their state directory)."""
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read().split(b"\0")
+            except OSError:
+                continue
+            if len(cmd) > 3 and cmd[1] == b"run" and self.state.encode() in cmd[3]:
+                out.append(int(pid))
+        return out
+
+    def destroy_all(self):
+        for d in self.domains():
+            call(self.sock, "PUT", "/api/v1/domain.destroy?domain=%d" % d["id"])
+
+
+def state_col(out, name):
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == name:
+            return f[4]
+    return None
+
+
+def test_verbs_pv(dm):
+    cfg = os.path.join(dm.root, "pv.json")
+    with open(cfg, "w") as f:  # a relative path: the CLI makes it absolute
+        json.dump({"name": "pv1", "kernel": os.path.relpath(os.path.join(GUESTS, "ticker.elf")),
+                   "memory": 8, "balloon": 0}, f)
+    rc, out, err = dm.cli("create", cfg)
+    report("pv-create", rc == 0 and "created domain pv1" in out, out + err)
+    rc, out, err = dm.cli("list")
+    report("pv-list", rc == 0 and out.startswith("Name") and "Time(s)" in out.splitlines()[0]
+           and state_col(out, "pv1") == "r-----", out + err)
+    rc, out, err = dm.cli("pause", "pv1")
+    rc2, out2, _ = dm.cli("list", "pv1")
+    report("pv-pause", rc == 0 and state_col(out2, "pv1") == "--p---", out2 + err)
+    rc, _, err = dm.cli("pause", "pv1")
+    report("pv-pause-twice-refused", rc == 1 and "paused" in err, err)
+    rc, out, err = dm.cli("unpause", "pv1")
+    rc2, out2, _ = dm.cli("list", "pv1")
+    report("pv-unpause", rc == 0 and state_col(out2, "pv1") == "r-----", out2 + err)
+    rc, out, err = dm.cli("info", "pv1")
+    report("pv-info", rc == 0 and "type        : pv" in out and "state       : running" in out,
+           out + err)
+    rc, out, err = dm.cli("info", "--json", "pv1")
+    j = json.loads(out) if rc == 0 else {}
+    report("pv-info-json", j.get("name") == "pv1" and j.get("vmm", {}).get("state") ==
+           "running", out + err)
+    rc, out, err = dm.cli("mem-set", "pv1", "4")
+    report("pv-mem-set", rc == 0, err)
+    time.sleep(0.3)
+    rc, out, err = dm.cli("console", "pv1", timeout=10) if False else (0, "", "")
+    p = subprocess.run(["timeout", "2", CAPSULE, "-S" if False else "console", "pv1"],
+                       env=dict(os.environ, CAPSULE_SOCKET=dm.sock), capture_output=True,
+                       stdin=subprocess.DEVNULL, text=True)
+    report("pv-console", "tick 1\n" in p.stdout, p.stdout[-200:] + p.stderr)
+    rc, out, err = dm.cli("top", "-b", "-n", "2", "-d", "0.3")
+    report("pv-top", rc == 0 and out.count("capsule top") == 2 and "pv1" in out and
+           "EXITS/s" in out, out + err)
+    rc, out, err = dm.cli("log", "pv1")
+    report("pv-log", rc == 0 and "created" in out and "paused" in out and "resumed" in out,
+           out + err)
+    rc, out, err = dm.cli("list", "--json")
+    report("pv-list-json", rc == 0 and json.loads(out)[0]["name"] == "pv1", out + err)
+    ev = subprocess.Popen([CAPSULE, "events"], env=dict(os.environ, CAPSULE_SOCKET=dm.sock),
+                          stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    rc, out, err = dm.cli("shutdown", "-w", "pv1")
+    rc2, out2, _ = dm.cli("list", "pv1")
+    report("pv-shutdown-w", rc == 0 and state_col(out2, "pv1") == "---s--", out2 + err)
+    rc, out, err = dm.cli("destroy", "pv1")
+    rc2, out2, _ = dm.cli("list")
+    report("pv-destroy", rc == 0 and "pv1" not in out2, out2 + err)
+    time.sleep(0.3)
+    ev.terminate()
+    evout = ev.communicate(timeout=5)[0]
+    report("pv-events", all(w in evout for w in ("shutdown-requested", "shutdown", "destroyed")),
+           evout)
+    rc, _, err = dm.cli("info", "pv1")
+    report("pv-gone", rc == 1 and "no domain pv1" in err, err)
+
+
+def test_verbs_hvm(dm):
+    cfg = os.path.join(dm.root, "hvm.cfg")
+    with open(cfg, "w") as f:  # xl.cfg syntax
+        f.write('# an HVM test kernel\nname = "hvm1"\ntype = "hvm"\nkernel = "%s"\n'
+                'memory = 32\nvcpus = 1\non_poweroff = "destroy"\n' %
+                os.path.join(HVM, "powerbutton.elf"))
+    rc, out, err = dm.cli("create", cfg)
+    report("hvm-create-xlcfg", rc == 0 and "created domain hvm1" in out, out + err)
+    rc, out, err = dm.cli("list")
+    report("hvm-list", state_col(out, "hvm1") == "r-----", out + err)
+    rc, _, err = dm.cli("pause", "hvm1")
+    rc2, out2, _ = dm.cli("list", "hvm1")
+    report("hvm-pause", rc == 0 and state_col(out2, "hvm1") == "--p---", out2 + err)
+    rc, _, err = dm.cli("unpause", "hvm1")
+    rc2, out2, _ = dm.cli("list", "hvm1")
+    report("hvm-unpause", rc == 0 and state_col(out2, "hvm1") == "r-----", out2 + err)
+    rc, out, err = dm.cli("info", "hvm1")
+    report("hvm-info", rc == 0 and "type        : hvm" in out, out + err)
+    rc, _, err = dm.cli("reboot", "hvm1")
+    report("hvm-reboot-refused", rc == 1 and err.strip() != "", err)
+    rc, out, err = dm.cli("shutdown", "-w", "hvm1")
+    d = dm.dom("hvm1")
+    report("hvm-shutdown-w", rc == 0 and d and d["state"] == "shutoff" and
+           d["exit_reason"] == "poweroff", "%s %s" % (err, d))
+    rc, out, err = dm.cli("log", "hvm1")
+    report("hvm-log", rc == 0 and "shutdown" in out, out + err)
+    rc, _, err = dm.cli("destroy", "hvm1")
+    report("hvm-destroy", rc == 0 and dm.dom("hvm1") is None, err)
+
+
+def dir_count(dm):
+    return len(os.listdir(os.path.join(dm.state, "domains")))
+
+
+def test_bad_configs(dm):
+    tick = os.path.join(GUESTS, "ticker.elf")
+    st, _ = dm.create("dup", tick)
+    before = (len(dm.domains()), dir_count(dm), len(dm.vmms()))
+    cases = [
+        ("unknown-key", {"name": "u", "kernel": tick, "colour": "red"}, "colour"),
+        ("wrong-type", {"name": "w", "kernel": tick, "memory": "lots"}, "memory"),
+        ("duplicate-name", {"name": "dup", "kernel": tick, "memory": 4}, "name"),
+        ("missing-kernel", {"name": "m", "kernel": "/nonexistent/kernel.elf"}, "kernel"),
+        ("no-kernel", {"name": "n", "memory": 4}, "kernel"),
+        ("memory-over-host", {"name": "big", "kernel": tick, "memory": 60000000}, "memory"),
+        ("relative-path", {"name": "r", "kernel": "ticker.elf"}, "kernel"),
+        ("no-name", {"kernel": tick}, "name"),
+        ("bad-action", {"name": "a", "kernel": tick, "on_crash": "explode"}, "on_crash"),
+    ]
+    for name, cfg, key in cases:
+        st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(cfg))
+        msg = json.loads(data).get("error", "") if data.startswith(b"{") else data
+        report("bad-config-" + name, st in (400, 409) and key in msg,
+               "status %d: %r" % (st, data))
+    st, data = call(dm.sock, "POST", "/api/v1/domains", b"{not json")
+    report("bad-config-not-json", st == 400, "status %d %r" % (st, data))
+    st, data = call(dm.sock, "POST", "/api/v1/domains", b'name = "x"\nmemory = "a"\n')
+    report("bad-config-xlcfg", st == 400 and b"memory" in data, "status %d %r" % (st, data))
+    after = (len(dm.domains()), dir_count(dm), len(dm.vmms()))
+    report("bad-config-nothing-half-created", before == after, "%s -> %s" % (before, after))
+    rc, _, err = dm.cli("create", "/nonexistent.cfg")
+    report("bad-config-cli-missing-file", rc == 1 and "cannot read" in err, err)
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.pause?domain=nosuch")
+    report("unknown-domain-404", st == 404, "status %d" % st)
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.pause")
+    report("no-domain-400", st == 400, "status %d" % st)
+    dm.destroy_all()
+
+
+def test_access(dm):
+    os.chmod(dm.root, 0o755)  # nobody may reach the socket's directory, not the socket
+    cfg = os.path.join(dm.root, "nobody.json")
+    with open(cfg, "w") as f:
+        json.dump({"name": "nobody", "kernel": os.path.join(GUESTS, "ticker.elf")}, f)
+    os.chmod(cfg, 0o644)
+    rc, out, err = dm.cli("list", user="nobody")
+    report("access-socket-mode", rc == 1 and "permission denied" in err, err)
+    mode = os.stat(dm.sock).st_mode & 0o777
+    report("access-socket-0660", mode == 0o660, oct(mode))
+    os.chmod(dm.sock, 0o666)  # past the file mode: SO_PEERCRED must still refuse
+    try:
+        rc, out, err = dm.cli("list", user="nobody")
+        report("access-peercred-403", rc == 1 and "neither root nor in the capsule group"
+               in err, err)
+        rc, out, err = dm.cli("create", cfg, user="nobody")
+        report("access-peercred-create-403", rc == 1 and "permission denied" in err and
+               dm.dom("nobody") is None, err)
+    finally:
+        os.chmod(dm.sock, 0o660)
+    log = open(dm.log).read()
+    report("access-refusal-logged", "refused a client: uid 65534" in log, log[-500:])
+    report("access-requests-logged-with-uid", "uid 0 pid" in log and "POST /api/v1/domains"
+           in log, log[-500:])
+
+
+def test_vmm_kill(dm):
+    tick = os.path.join(GUESTS, "ticker.elf")
+    for n in ("k1", "k2", "k3"):
+        dm.create(n, tick)
+    dm.create("kr", tick, on_crash="restart")
+    k1, kr = dm.dom("k1"), dm.dom("kr")
+    os.kill(k1["pid"], signal.SIGKILL)
+    d = wait_for(lambda: (dm.dom("k1") or {}).get("state") == "crashed" and dm.dom("k1"), 10)
+    report("vmm-kill9-crashed", d and d["exit_reason"] == "killed", str(d))
+    rc, out, _ = dm.cli("list")
+    report("vmm-kill9-list-c", state_col(out, "k1") == "----c-", out)
+    report("vmm-kill9-others-run", all(dm.dom(n)["state"] == "running" and alive(dm.dom(n)["pid"])
+                                       for n in ("k2", "k3")), out)
+    os.kill(kr["pid"], signal.SIGKILL)
+    d = wait_for(lambda: (dm.dom("kr") or {}).get("restarts") == 1 and dm.dom("kr"), 10)
+    report("vmm-kill9-on-crash-restart", d and d["state"] == "running" and d["pid"] != kr["pid"]
+           and alive(d["pid"]), str(d))
+    st, _ = call(dm.sock, "PUT", "/api/v1/domain.pause?domain=kr")
+    report("vmm-restarted-controllable", st == 200, "status %d" % st)
+    dm.destroy_all()
+
+
+def test_console(dm):
+    dm.create("con", os.path.join(GUESTS, "ticker.elf"))
+    time.sleep(0.3)
+    env = dict(os.environ, CAPSULE_SOCKET=dm.sock)
+    readers = [subprocess.Popen(["timeout", "2", CAPSULE, "console", "con"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outs = [r.communicate(timeout=10)[0] for r in readers]
+
+    def last_tick(s):
+        t = [int(l.split()[1]) for l in s.splitlines() if l.startswith("tick ") and
+             len(l.split()) == 2 and l.split()[1].isdigit()]
+        return t[-1] if t else -1
+    first = [int(l.split()[1]) for l in outs[0].splitlines() if l.startswith("tick ")][:1]
+    report("console-two-readers", all(last_tick(o) > 20 for o in outs) and
+           abs(last_tick(outs[0]) - last_tick(outs[1])) < 30, "%r / %r" %
+           (outs[0][-60:], outs[1][-60:]))
+    report("console-history-first", first == [0], "%r" % outs[0][:40])
+    # Ctrl-] on a pseudo-terminal detaches; the domain runs on
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["CAPSULE_SOCKET"] = dm.sock
+        os.execv(CAPSULE, [CAPSULE, "console", "con"])
+    seen = b""
+    until = time.time() + 5
+    while time.time() < until and b"tick" not in seen:
+        if select.select([fd], [], [], 0.5)[0]:
+            seen += os.read(fd, 4096)
+    os.write(fd, b"\x1d")
+    status = None
+    until = time.time() + 5
+    while time.time() < until:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        try:
+            if select.select([fd], [], [], 0.1)[0]:
+                os.read(fd, 4096)
+        except OSError:
+            pass
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    os.close(fd)
+    report("console-ctrl-bracket-detaches", status is not None and os.WIFEXITED(status) and
+           os.WEXITSTATUS(status) == 0 and b"tick" in seen and dm.dom("con")["state"] ==
+           "running", "status %r, seen %r" % (status, seen[-80:]))
+    # input: to the PV console's input ring (consin echoes lines in capitals)
+    dm.create("cin", os.path.join(GUESTS, "consin.elf"))
+    wait_for(lambda: b"ready" in call(dm.sock, "GET", "/api/v1/domain.console?domain=cin")[1], 5)
+    st, _ = call(dm.sock, "POST", "/api/v1/domain.console?domain=cin", b"hello\n")
+    got = wait_for(lambda: b"HELLO" in call(dm.sock, "GET",
+                                            "/api/v1/domain.console?domain=cin")[1], 5)
+    report("console-input", st == 200 and got, "status %d" % st)
+    # history after a crash: the ring file outlives the VMM
+    dm.create("crasher", os.path.join(GUESTS, "crash.elf"), cmdline="null")
+    d = wait_for(lambda: (dm.dom("crasher") or {}).get("state") == "crashed" and
+                 dm.dom("crasher"), 10)
+    st, data = call(dm.sock, "GET", "/api/v1/domain.console?domain=crasher")
+    report("console-history-after-crash", d and st == 200 and b"crash: about to null" in data,
+           "%s %r" % (d and d["state"], data[-200:]))
+    rc, out, err = dm.cli("console", "crasher", timeout=10)
+    report("console-cli-after-crash", rc == 0 and "crash: about to null" in out and
+           "crashed" in err, out[-200:] + err)
+    dm.destroy_all()
+
+
+def test_daemon_kill9(dm, n=50):
+    tick = os.path.join(GUESTS, "ticker.elf")
+    for i in range(n):
+        st, data = dm.create("d%02d" % i, os.path.join(GUESTS, "blocker.elf") if i != 7
+                             else tick)
+        if st != 201:
+            return report("kill9-setup", False, "create %d: %d %r" % (i, st, data))
+    before = {d["name"]: d for d in dm.domains()}
+    dm.kill9()
+    report("kill9-domains-survive", all(alive(d["pid"]) for d in before.values()),
+           "some VMM died with capsuled")
+    # d07 powers off while capsuled is down: ask its VMM directly
+    sock7 = dm.dom if False else os.path.join(dm.state, "domains", before["d07"]["uuid"],
+                                              "api.sock")
+    st, _ = call(sock7, "PUT", "/api/v1/vm.shutdown", '{"grace_s": 5}')
+    wait_for(lambda: not alive(before["d07"]["pid"]), 10)
+    t0 = time.time()
+    dm.start()
+    doms = {d["name"]: d for d in dm.domains()}
+    report("kill9-all-listed", len(doms) == n and set(doms) == set(before),
+           "%d of %d" % (len(doms), n))
+    running = [k for k, d in doms.items() if d["state"] == "running"]
+    report("kill9-states", len(running) == n - 1 and doms["d07"]["state"] == "shutoff" and
+           all(doms[k]["pid"] == before[k]["pid"] for k in running),
+           "%d running, d07 %s" % (len(running), doms["d07"]["state"]))
+    d7 = dm.dom("d07")
+    report("kill9-poweroff-exit-code", d7["exit_reason"] == "poweroff" and d7["exit_status"] == 0,
+           str(d7))
+    rc, out, _ = dm.cli("log", "d07")
+    report("kill9-on-poweroff-applied", "on_poweroff=destroy" in out and not alive(
+        before["d07"]["pid"]), out)
+    st1, _ = call(dm.sock, "PUT", "/api/v1/domain.pause?domain=d03")
+    st2, _ = call(dm.sock, "PUT", "/api/v1/domain.unpause?domain=d03")
+    report("kill9-still-controllable", st1 == 200 and st2 == 200, "%d %d" % (st1, st2))
+    dm.destroy_all()
+    report("kill9-destroyed-all", not dm.domains() and not dm.vmms(), str(dm.vmms()))
+
+
+def test_kill9_mid_create(dm, rounds=6):
+    blk = os.path.join(GUESTS, "blocker.elf")
+    for r in range(rounds):
+        def go():
+            try:
+                dm.create("mid%d" % r, blk)
+            except OSError:
+                pass
+        t = threading.Thread(target=go)
+        t.start()
+        time.sleep(0.001 + 0.003 * r)
+        dm.kill9()
+        t.join(10)
+        dm.start()
+    db = sqlite3.connect(os.path.join(dm.state, "capsuled.db"))
+    integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    rows = db.execute("SELECT name, state, pid FROM domains").fetchall()
+    db.close()
+    doms = dm.domains()
+    ok = all(d["state"] == "running" and alive(d["pid"]) for d in doms)
+    dirs = dir_count(dm)
+    report("mid-create-db-intact", integrity == "ok", integrity)
+    report("mid-create-all-or-nothing", ok and len(rows) == len(doms) == dirs and
+           sorted(dm.vmms()) == sorted(d["pid"] for d in doms),
+           "rows %d, listed %d, dirs %d, vmms %d" % (len(rows), len(doms), dirs, len(dm.vmms())))
+    dm.destroy_all()
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_scale(dm, n):
+    blk = os.path.join(GUESTS, "blocker.elf")
+    pid = dm.pid()
+    rss0, fd0 = dm.info()["rss_kib"], fds(pid)
+    t0 = time.time()
+    for i in range(n):
+        st, data = dm.create("s%04d" % i, blk)
+        if st != 201:
+            return report("scale-create", False, "create %d: %d %r" % (i, st, data))
+    t_create = time.time() - t0
+    t0 = time.time()
+    rc, out, err = dm.cli("list")
+    t_list = time.time() - t0
+    rows = [l for l in out.splitlines()[1:] if l.startswith("s")]
+    rss1 = dm.info()["rss_kib"]
+    report("scale-created-listed", rc == 0 and len(rows) == n and
+           all(l.split()[4] == "r-----" for l in rows), "%d rows" % len(rows))
+    report("scale-list-fast", t_list < 2.0, "%.2f s" % t_list)
+    report("scale-rss-bounded", rss1 - rss0 < n * 64, "%d -> %d KiB" % (rss0, rss1))
+    t0 = time.time()
+    for i in range(n):
+        call(dm.sock, "PUT", "/api/v1/domain.destroy?domain=s%04d" % i)
+    t_destroy = time.time() - t0
+    time.sleep(0.2)
+    info = dm.info()
+    leftovers = (len(dm.domains()), len(dm.vmms()), dir_count(dm), info["db_domains"],
+                 fds(pid) - fd0)
+    report("scale-no-leaks", leftovers == (0, 0, 0, 0, 0) or (leftovers[:4] == (0, 0, 0, 0)
+           and abs(leftovers[4]) <= 2), "domains, vmms, dirs, rows, fds: %s" % (leftovers,))
+    print("# scale %d: create %.1f s (%.1f ms each), list %.0f ms, destroy %.1f s, RSS %d -> "
+          "%d KiB" % (n, t_create, t_create / n * 1e3, t_list * 1e3, t_destroy, rss0, rss1),
+          flush=True)
+
+
+def test_documented(dm):
+    """Every capsuled path of docs/api/openapi.json answers a documented status."""
+    dm.create("doc", os.path.join(GUESTS, "ticker.elf"), balloon=0, memory=16)
+    bodies = {("POST", "/api/v1/domains"): json.dumps({"name": "doc2", "memory": 4, "kernel":
+                                                        os.path.join(GUESTS, "ticker.elf")}),
+              ("PUT", "/api/v1/domain.mem-set"): '{"target_mib": 8}',
+              ("POST", "/api/v1/domain.console"): "x"}
+    order = ["/api/v1/domain.pause", "/api/v1/domain.unpause"]
+    last = ["/api/v1/domain.shutdown", "/api/v1/domain.reboot", "/api/v1/domain.destroy"]
+    paths = [p for p, ops in SPEC["paths"].items()
+             if any("capsuled" in op.get("tags", []) for op in ops.values())]
+    paths.sort(key=lambda p: (2 if p in last else 0 if p in order else 1,
+                              order.index(p) if p in order else last.index(p) if p in last else 0))
+    report("documented-some", len(paths) >= 13, str(paths))
+    st, data = call(dm.sock, "GET", "/metrics")
+    report("metrics-labelled", st == 200 and b'domain="doc"' in data and
+           b"capsuled_domains{" in data and b'capsule_domain_up{domain="doc"} 1' in data and
+           data.count(b"# TYPE capsule_domain_up ") == 1, data[:300])
+    for path in paths:
+        for method, op in SPEC["paths"][path].items():
+            if "capsuled" not in op.get("tags", []):
+                continue
+            q = "" if path in ("/api/v1/domains", "/api/v1/events", "/metrics",
+                               "/api/v1/daemon.info") else "?domain=doc"
+            if op.get("x-stream") or path == "/api/v1/events":
+                c = UnixHTTP(dm.sock, 5)
+                c.request(method.upper(), path + q)
+                st = c.getresponse().status
+                c.close()
+            else:
+                st, data = call(dm.sock, method.upper(), path + q,
+                                bodies.get((method.upper(), path)))
+            report("documented %s %s" % (method.upper(), path), str(st) in op["responses"],
+                   "status %d (documented %s)" % (st, list(op["responses"])))
+    dm.destroy_all()
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="capsuled-test-")
+    dm = Daemon(root)
+    tests = [("verbs-pv", lambda: test_verbs_pv(dm)), ("verbs-hvm", lambda: test_verbs_hvm(dm)),
+             ("bad-configs", lambda: test_bad_configs(dm)), ("access", lambda: test_access(dm)),
+             ("vmm-kill", lambda: test_vmm_kill(dm)), ("console", lambda: test_console(dm)),
+             ("documented", lambda: test_documented(dm)),
+             ("daemon-kill9", lambda: test_daemon_kill9(dm)),
+             ("mid-create", lambda: test_kill9_mid_create(dm)),
+             ("scale", lambda: test_scale(dm, SCALE))]
+    rc, out, err = Daemon(root).cli("list")
+    report("not-running-message", rc == 1 and "capsuled is not running" in err and
+           "capsuled --foreground" in err, err)
+    try:
+        dm.start()
+        for name, fn in tests:
+            if ONLY and name not in ONLY:
+                continue
+            t0 = time.time()
+            try:
+                fn()
+            except Exception as e:  # a test that throws has failed; the others go on
+                report(name, False, "exception: %r" % e)
+                try:
+                    if not dm.ping():
+                        dm.start()
+                    dm.destroy_all()
+                except Exception:
+                    pass
+            print("# %s: %.1f s" % (name, time.time() - t0), flush=True)
+    finally:
+        try:
+            dm.destroy_all()
+        except Exception:
+            pass
+        dm.stop()
+        for pid in dm.vmms():  # nothing of ours may outlive the test
+            os.kill(pid, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", root])
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
