@@ -34,11 +34,12 @@
 #define HVM_ACPI_END 0x100000ull
 #define HVM_MAX_MEM (3ull << 30)  /* RAM ends below the 32-bit device hole */
 #define HVM_VIRTIO_BASE 0xd0000000ull
-#define HVM_GED 0xfeb00000ull     /* the ACPI Generic Event Device's register (power button) */
-#define HVM_GED_GSI 16u           /* its interrupt: above the ISA GSIs the devices take */
+#define HVM_GED GED_MMIO_BASE     /* the ACPI Generic Event Device's register (power button) */
+#define HVM_GED_GSI GED_GSI       /* its interrupt: above the ISA GSIs the devices take */
 #define HVM_IOAPIC 0xfec00000ull
 #define HVM_LAPIC 0xfee00000ull
 #define HVM_MAX_DEVICES 9
+#define HVM_PLATFORM_DEVICES 5 /* uart, rtc, i8042, debug-exit, ged */
 
 #define E820_RAM 1
 #define E820_RESERVED 2
@@ -60,6 +61,7 @@ struct hvm_domain {
 	struct uart uart;
 	struct cmos cmos;
 	struct ged ged;
+	struct platform_dev platform[HVM_PLATFORM_DEVICES]; /* the PC: uart, rtc, ... */
 	struct hvm_device devices[HVM_MAX_DEVICES];
 	unsigned nr_devices;
 	struct e820_entry e820[E820_MAX];

@@ -22,14 +22,18 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
 		return -EINVAL;
 	}
 	err = uart_init(&h->uart, vm, out, in_fd);
-	if (!err)
-		err = rtc_init(&h->cmos, vm);
-	if (!err)
-		err = i8042_init(vm);
-	if (!err)
-		err = debug_exit_init(vm);
-	if (!err)
-		err = ged_init(&h->ged, vm, HVM_GED, HVM_GED_GSI);
+	rtc_init(&h->cmos);
+	ged_init(&h->ged, vm);
+	/* The PC, one row a device: its descriptor and its state. */
+	const struct {
+		const struct platform_dev_ops *ops;
+		void *dev;
+	} pc[HVM_PLATFORM_DEVICES] = {
+		{&uart_ops, &h->uart}, {&rtc_ops, &h->cmos}, {&i8042_ops, NULL},
+		{&debug_exit_ops, NULL}, {&ged_ops, &h->ged},
+	};
+	for (unsigned i = 0; !err && i < HVM_PLATFORM_DEVICES; i++)
+		err = platform_add(&h->platform[i], vm, pc[i].ops, pc[i].dev);
 	if (err)
 		log_err("cannot set up the platform devices: %s", strerror(-err));
 	return err;
@@ -114,6 +118,12 @@ int hvm_domain_start(struct hvm_domain *h)
 			return rc;
 		}
 	}
+	for (unsigned i = 0; i < HVM_PLATFORM_DEVICES; i++) {
+		int rc = platform_start(&h->platform[i]);
+
+		if (rc)
+			log_warn("%s: cannot start: %s", h->platform[i].ops->name, strerror(-rc));
+	}
 	return 0;
 }
 
@@ -127,6 +137,8 @@ void hvm_domain_destroy(struct hvm_domain *h)
 		close(h->devices[i].irqfd);
 	}
 	h->nr_devices = 0;
+	for (unsigned i = 0; i < HVM_PLATFORM_DEVICES; i++)
+		platform_remove(&h->platform[i], h->vm);
 	uart_destroy(&h->uart);
 	h->vm = NULL;
 }

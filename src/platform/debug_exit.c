@@ -24,7 +24,8 @@ static enum exit_action debug_exit_io(struct vcpu *v, void *opaque, uint64_t add
 	return EXIT_DOMAIN_END;
 }
 
-int debug_exit_init(struct vm *vm)
-{
-	return bus_register(&vm->pio, DEBUG_EXIT_PORT, 4, debug_exit_io, NULL, "debug-exit");
-}
+const struct platform_dev_ops debug_exit_ops = {
+	.name = "debug-exit",
+	.ranges = {{PLATFORM_PIO, DEBUG_EXIT_PORT, 4}},
+	.io = debug_exit_io,
+};

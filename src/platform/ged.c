@@ -6,6 +6,7 @@
  * to look. The host sets bits from any thread; the vCPU that reads takes them all at once,
  * so an event raised meanwhile is either in this read or in the next, never lost.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "capsule/bus.h"
@@ -52,11 +53,46 @@ int ged_raise(struct ged *g, uint32_t events)
 	return rc;
 }
 
-int ged_init(struct ged *g, struct vm *vm, uint64_t base, uint32_t gsi)
+void ged_init(struct ged *g, struct vm *vm)
 {
 	memset(g, 0, sizeof(*g));
 	g->vm = vm;
-	g->base = base;
-	g->gsi = gsi;
-	return bus_register(&vm->mmio, base, GED_MMIO_SIZE, ged_io, g, "ged");
+	g->base = GED_MMIO_BASE;
+	g->gsi = GED_GSI;
 }
+
+/* Events raised and not yet read: the one piece of state (the GSI is an edge). */
+static size_t ged_save(void *dev, uint8_t *buf, size_t cap)
+{
+	uint32_t events = __atomic_load_n(&((struct ged *)dev)->events, __ATOMIC_SEQ_CST);
+
+	if (cap < sizeof(events))
+		return 0;
+	memcpy(buf, &events, sizeof(events));
+	return sizeof(events);
+}
+
+static int ged_restore(void *dev, const uint8_t *buf, size_t len, const char **why)
+{
+	uint32_t events;
+
+	if (len != sizeof(events)) {
+		*why = "the GED state has the wrong size";
+		return -EINVAL;
+	}
+	memcpy(&events, buf, sizeof(events));
+	if (events & ~GED_EVENT_POWER_BUTTON) {
+		*why = "the GED state has events this device does not have";
+		return -EINVAL;
+	}
+	__atomic_store_n(&((struct ged *)dev)->events, events, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+const struct platform_dev_ops ged_ops = {
+	.name = "ged",
+	.ranges = {{PLATFORM_MMIO, GED_MMIO_BASE, GED_MMIO_SIZE}},
+	.io = ged_io,
+	.save = ged_save,
+	.restore = ged_restore,
+};

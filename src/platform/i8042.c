@@ -26,9 +26,8 @@ static enum exit_action i8042_io(struct vcpu *v, void *opaque, uint64_t addr, ui
 	return EXIT_CONTINUE;
 }
 
-int i8042_init(struct vm *vm)
-{
-	int err = bus_register(&vm->pio, I8042_DATA, 1, i8042_io, NULL, "i8042");
-
-	return err ? err : bus_register(&vm->pio, I8042_CMD, 1, i8042_io, NULL, "i8042");
-}
+const struct platform_dev_ops i8042_ops = {
+	.name = "i8042",
+	.ranges = {{PLATFORM_PIO, I8042_DATA, 1}, {PLATFORM_PIO, I8042_CMD, 1}},
+	.io = i8042_io,
+};

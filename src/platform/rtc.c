@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The CMOS real-time clock: the host's UTC time, in BCD and 24-hour mode. */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -59,10 +60,42 @@ static enum exit_action rtc_io(struct vcpu *v, void *opaque, uint64_t addr, uint
 	return EXIT_CONTINUE;
 }
 
-int rtc_init(struct cmos *c, struct vm *vm)
+void rtc_init(struct cmos *c)
 {
-	memset(c, 0, sizeof(*c));
 	/* glibc reads the time zone file on the first gmtime_r: whoever confines the process
 	 * calls tzset() before (capsule run does), since no confined thread may open files. */
-	return bus_register(&vm->pio, RTC_PORT, 2, rtc_io, c, "rtc");
+	memset(c, 0, sizeof(*c));
 }
+
+/* The clock's own registers come from the host's time; the index and the RAM are state. */
+static size_t rtc_save(void *dev, uint8_t *buf, size_t cap)
+{
+	const struct cmos *c = dev;
+
+	if (cap < 1 + sizeof(c->ram))
+		return 0;
+	buf[0] = c->index;
+	memcpy(buf + 1, c->ram, sizeof(c->ram));
+	return 1 + sizeof(c->ram);
+}
+
+static int rtc_restore(void *dev, const uint8_t *buf, size_t len, const char **why)
+{
+	struct cmos *c = dev;
+
+	if (len != 1 + sizeof(c->ram) || buf[0] >= sizeof(c->ram)) {
+		*why = "the CMOS state has the wrong size or index";
+		return -EINVAL;
+	}
+	c->index = buf[0];
+	memcpy(c->ram, buf + 1, sizeof(c->ram));
+	return 0;
+}
+
+const struct platform_dev_ops rtc_ops = {
+	.name = "rtc",
+	.ranges = {{PLATFORM_PIO, RTC_PORT, 2}},
+	.io = rtc_io,
+	.save = rtc_save,
+	.restore = rtc_restore,
+};

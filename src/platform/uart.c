@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A 16550A UART. Output bytes go to a FILE (stdout), flushed at each newline; input comes
- * from an fd through a thread. Interrupts follow the 16550's priorities: received data,
+ * from an fd through a thread's event loop, while the device is started. Interrupts follow the 16550's priorities: received data,
  * then transmitter empty; the line is driven through the in-kernel irqchip.
  */
 #include <errno.h>
@@ -164,8 +164,12 @@ static void input(struct loop *l, struct loop_source *src, uint32_t events)
 	n = read(src->fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (n <= 0) {
-		loop_stop(l); /* no more input: the thread ends (uart_destroy still joins it) */
+	if (n <= 0) { /* no more input: the fd is not watched again */
+		pthread_mutex_lock(&u->lock);
+		loop_del(l, src);
+		u->watching = false;
+		u->in_eof = true;
+		pthread_mutex_unlock(&u->lock);
 		return;
 	}
 	pthread_mutex_lock(&u->lock);
@@ -189,11 +193,9 @@ int uart_init(struct uart *u, struct vm *vm, FILE *out, int in_fd)
 	memset(u, 0, sizeof(*u));
 	u->vm = vm;
 	u->out = out;
-	u->in_fd = in_fd;
+	u->in_fd = -1;
 	u->loop.epoll_fd = u->loop.stop_fd = -1;
 	pthread_mutex_init(&u->lock, NULL);
-	if (vm && bus_register(&vm->pio, UART_COM1_BASE, 8, uart_io, u, "uart"))
-		return -EEXIST;
 	if (in_fd >= 0) {
 		int err = loop_init(&u->loop);
 
@@ -204,14 +206,106 @@ int uart_init(struct uart *u, struct vm *vm, FILE *out, int in_fd)
 			log_info("the serial port's input cannot be waited on; it gets none");
 			return 0;
 		}
-		if (!err)
-			err = -pthread_create(&u->rx_thread, NULL, rx_thread, u);
 		if (err)
 			return err;
-		u->rx_started = true;
+		u->in_fd = in_fd;
+		u->watching = true;
 	}
 	return 0;
 }
+
+/* Input flows while started: the thread's loop watches the fd (the first start makes the
+ * thread, off the path to the first guest instruction). */
+static int uart_start(void *dev)
+{
+	struct uart *u = dev;
+	int err = 0;
+
+	if (u->in_fd < 0)
+		return 0;
+	pthread_mutex_lock(&u->lock);
+	if (!u->watching && !u->in_eof)
+		u->watching = loop_add(&u->loop, &u->input, EPOLLIN) == 0;
+	pthread_mutex_unlock(&u->lock);
+	if (!u->rx_started) {
+		err = -pthread_create(&u->rx_thread, NULL, rx_thread, u);
+		u->rx_started = err == 0;
+	}
+	return err;
+}
+
+static void uart_stop(void *dev)
+{
+	struct uart *u = dev;
+
+	pthread_mutex_lock(&u->lock);
+	if (u->watching)
+		loop_del(&u->loop, &u->input);
+	u->watching = false;
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* The registers and the receive FIFO, as plain data. */
+struct uart_saved {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thre_pending, irq_level, pad[3];
+	uint16_t rx_head, rx_len;
+	uint8_t rx[256];
+};
+
+static size_t uart_save(void *dev, uint8_t *buf, size_t cap)
+{
+	struct uart *u = dev;
+	struct uart_saved st;
+
+	if (cap < sizeof(st))
+		return 0;
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&u->lock);
+	st = (struct uart_saved){u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr,
+				 u->thre_pending, u->irq_level, {0}, (uint16_t)u->rx_head,
+				 (uint16_t)u->rx_len, {0}};
+	memcpy(st.rx, u->rx, sizeof(st.rx));
+	pthread_mutex_unlock(&u->lock);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int uart_restore(void *dev, const uint8_t *buf, size_t len, const char **why)
+{
+	struct uart *u = dev;
+	struct uart_saved st;
+
+	if (len != sizeof(st)) {
+		*why = "the UART state has the wrong size";
+		return -EINVAL;
+	}
+	memcpy(&st, buf, sizeof(st));
+	if (st.rx_head >= sizeof(u->rx) || st.rx_len > sizeof(u->rx) || st.ier > 0x0f ||
+	    st.mcr > 0x1f || st.thre_pending > 1 || st.irq_level > 1) {
+		*why = "the UART state is out of range";
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&u->lock);
+	u->ier = st.ier, u->lcr = st.lcr, u->mcr = st.mcr, u->scr = st.scr;
+	u->dll = st.dll, u->dlm = st.dlm, u->fcr = st.fcr;
+	u->thre_pending = st.thre_pending;
+	u->rx_head = st.rx_head, u->rx_len = st.rx_len;
+	memcpy(u->rx, st.rx, sizeof(u->rx));
+	u->irq_level = !st.irq_level; /* so that update_irq drives the line as restored */
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+const struct platform_dev_ops uart_ops = {
+	.name = "uart",
+	.ranges = {{PLATFORM_PIO, UART_COM1_BASE, 8}},
+	.io = uart_io,
+	.start = uart_start,
+	.stop = uart_stop,
+	.save = uart_save,
+	.restore = uart_restore,
+};
 
 void uart_destroy(struct uart *u)
 {

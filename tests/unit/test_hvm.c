@@ -156,7 +156,10 @@ static void ged_register(void **state)
 
 	(void)state;
 	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
-	assert_int_equal(ged_init(&g, &vm, HVM_GED, HVM_GED_GSI), 0);
+	struct platform_dev pd;
+
+	ged_init(&g, &vm);
+	assert_int_equal(platform_add(&pd, &vm, &ged_ops, &g), 0);
 	r = bus_find(&vm.mmio, HVM_GED, 4);
 	assert_non_null(r);
 	assert_int_equal(r->fn(NULL, r->opaque, HVM_GED, data, 4, false), EXIT_CONTINUE);
@@ -377,6 +380,104 @@ static void cpuid_topology(void **state)
 	assert_false(e[0].edx & (1u << 28));            /* one CPU: no HTT */
 }
 
+/* The PC as a table of descriptors: every device's ranges go on the buses and come off
+ * again; each device's state survives save and restore onto a fresh one, and a hostile
+ * state is refused whole. */
+static void platform_devices(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = 16 << 20, .nr_vcpus = 1};
+	static uint8_t saved[PLATFORM_STATE_MAX], bad[PLATFORM_STATE_MAX];
+	struct platform_dev pd[5], fresh;
+	static struct uart u, u2;
+	struct cmos c, c2;
+	struct ged g, g2;
+	const char *why = NULL;
+	struct vm vm;
+	size_t n;
+	uint8_t v;
+
+	(void)state;
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	assert_int_equal(uart_init(&u, &vm, NULL, -1), 0);
+	rtc_init(&c);
+	ged_init(&g, &vm);
+	const struct platform_dev_ops *ops[5] = {&uart_ops, &rtc_ops, &i8042_ops, &debug_exit_ops,
+						 &ged_ops};
+	void *devs[5] = {&u, &c, NULL, NULL, &g};
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(platform_add(&pd[i], &vm, ops[i], devs[i]), 0);
+	assert_non_null(bus_find(&vm.pio, UART_COM1_BASE + 5, 1));
+	assert_non_null(bus_find(&vm.pio, RTC_PORT + 1, 1));
+	assert_non_null(bus_find(&vm.pio, I8042_CMD, 1));
+	assert_non_null(bus_find(&vm.pio, DEBUG_EXIT_PORT, 4));
+	assert_non_null(bus_find(&vm.mmio, GED_MMIO_BASE, 4));
+	/* A second UART at the same ports is refused, and leaves nothing behind. */
+	assert_int_equal(platform_add(&fresh, &vm, &uart_ops, &u2), -EEXIST);
+
+	/* UART: registers and the receive FIFO (loopback puts bytes in it). */
+	v = 0x10, uart_access(&u, 4, &v, true);
+	v = 'a', uart_access(&u, 0, &v, true);
+	v = 'b', uart_access(&u, 0, &v, true);
+	v = 0x5a, uart_access(&u, 7, &v, true);
+	n = platform_save(&pd[0], saved, sizeof(saved));
+	assert_true(n > 0);
+	assert_int_equal(uart_init(&u2, NULL, NULL, -1), 0);
+	fresh = (struct platform_dev){.ops = &uart_ops, .dev = &u2};
+	assert_int_equal(platform_restore(&fresh, saved, n - 1, &why), -EINVAL);
+	memcpy(bad, saved, n);
+	bad[14] = 0xff, bad[15] = 0xff; /* rx_len 65535 */
+	assert_int_equal(platform_restore(&fresh, bad, n, &why), -EINVAL);
+	assert_non_null(strstr(why, "out of range"));
+	uart_access(&u2, 7, &v, false);
+	assert_int_equal(v, 0); /* nothing of it taken */
+	assert_int_equal(platform_restore(&fresh, saved, n, &why), 0);
+	uart_access(&u2, 7, &v, false);
+	assert_int_equal(v, 0x5a);
+	uart_access(&u2, 0, &v, false);
+	assert_int_equal(v, 'a');
+	uart_access(&u2, 0, &v, false);
+	assert_int_equal(v, 'b');
+
+	/* CMOS RAM and index. */
+	v = 0x20, rtc_access(&c, RTC_PORT, &v, true);
+	v = 0x77, rtc_access(&c, RTC_PORT + 1, &v, true);
+	n = platform_save(&pd[1], saved, sizeof(saved));
+	rtc_init(&c2);
+	fresh = (struct platform_dev){.ops = &rtc_ops, .dev = &c2};
+	memcpy(bad, saved, n);
+	bad[0] = 200; /* an index past the RAM */
+	assert_int_equal(platform_restore(&fresh, bad, n, &why), -EINVAL);
+	assert_int_equal(platform_restore(&fresh, saved, n, &why), 0);
+	rtc_access(&c2, RTC_PORT + 1, &v, false);
+	assert_int_equal(v, 0x77);
+
+	/* GED: a pending power-button press is state. */
+	assert_int_equal(ged_raise(&g, GED_EVENT_POWER_BUTTON), 0);
+	n = platform_save(&pd[4], saved, sizeof(saved));
+	ged_init(&g2, &vm);
+	fresh = (struct platform_dev){.ops = &ged_ops, .dev = &g2};
+	memset(bad, 0xff, 4);
+	assert_int_equal(platform_restore(&fresh, bad, 4, &why), -EINVAL);
+	assert_int_equal(ged_read(&g2), 0);
+	assert_int_equal(platform_restore(&fresh, saved, n, &why), 0);
+	assert_int_equal(ged_read(&g2), GED_EVENT_POWER_BUTTON);
+
+	/* Devices without state save nothing and refuse a state that has some. */
+	assert_int_equal(platform_save(&pd[2], saved, sizeof(saved)), 0);
+	assert_int_equal(platform_restore(&pd[2], saved, 0, &why), 0);
+	assert_int_equal(platform_restore(&pd[2], saved, 3, &why), -EINVAL);
+
+	for (unsigned i = 0; i < 5; i++)
+		platform_remove(&pd[i], &vm);
+	assert_null(bus_find(&vm.pio, UART_COM1_BASE, 1));
+	assert_null(bus_find(&vm.mmio, GED_MMIO_BASE, 4));
+	assert_int_equal(platform_add(&pd[0], &vm, &uart_ops, &u), 0); /* the ports are free */
+	platform_remove(&pd[0], &vm);
+	uart_destroy(&u);
+	uart_destroy(&u2);
+	vm_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +488,7 @@ int main(void)
 		cmocka_unit_test(uart_registers),
 		cmocka_unit_test(rtc_registers),
 		cmocka_unit_test(ged_register),
+		cmocka_unit_test(platform_devices),
 	};
 
 	log_set_level(LOG_ERROR);
