@@ -62,3 +62,11 @@ echo "|---|---|---|---|"
 "$B/bench/api_launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 40 | grep '^|'
 "$B/bench/api" "$B/capsule" "$B/tests/guests/ticker.elf" 7 | grep '^|'
 echo "host load after: $(cat /proc/loadavg)"
+
+echo
+echo "## capsuled"
+echo "host load before: $(cat /proc/loadavg)"
+echo "| what | Capsule | floor or peer, same run | ratio |"
+echo "|---|---|---|---|"
+bench/daemon.py "$B" 21
+echo "host load after: $(cat /proc/loadavg)"

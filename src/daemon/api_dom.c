@@ -40,7 +40,7 @@ static void make_uuid(char out[37])
 		 b[13], b[14], b[15]);
 }
 
-static int write_config(const char *dir, const char *text)
+int write_config(const char *dir, const char *text)
 {
 	char path[4200], tmp[4200];
 	size_t n = strlen(text);
@@ -50,7 +50,9 @@ static int write_config(const char *dir, const char *text)
 	snprintf(tmp, sizeof(tmp), "%s/config.json.tmp", dir);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return -errno;
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) < 0) {
+	/* No fsync: the database holds the configuration (committed with full sync); this
+	 * file is what the VMM reads, and restart() writes it again from the row. */
+	if (write(fd, text, n) != (ssize_t)n) {
 		close(fd);
 		return -EIO;
 	}

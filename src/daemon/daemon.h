@@ -136,6 +136,9 @@ void monitor_stop(struct daemon *dm);
 json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kind, char *err,
 		      size_t errlen);
 
+/* api_dom.c */
+int write_config(const char *dir, const char *text);
+
 /* api.c */
 int daemon_api_start(struct daemon *dm, int listen_fd);
 struct http_request;

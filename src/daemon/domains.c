@@ -172,14 +172,17 @@ static bool read_exit(struct daemon *dm, const struct ddom *d, int *status, char
 
 static void restart(struct daemon *dm, struct ddom *d, const char *why)
 {
-	char err[512];
+	char err[512] = "cannot write its configuration", dir[4200], *cfg = db_domain_config(dm, d->id);
 
-	if (spawn_vmm(dm, d, err, sizeof(err))) {
+	dom_path(dm, d, NULL, dir, sizeof(dir));
+	if (!cfg || write_config(dir, cfg) || spawn_vmm(dm, d, err, sizeof(err))) {
+		free(cfg);
 		d->state = DS_CRASHED;
 		db_update_domain(dm, d);
 		dom_event(dm, d, "crashed", "%s; on_crash=restart failed: %s", why, err);
 		return;
 	}
+	free(cfg);
 	d->state = DS_RUNNING;
 	d->started_at = time(NULL);
 	d->restarts++;
