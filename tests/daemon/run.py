@@ -331,6 +331,48 @@ def test_access(dm):
            in log, log[-500:])
 
 
+def test_group(root):
+    """A member of the capsule group is let in (the group made for the test if missing)."""
+    made = subprocess.run(["getent", "group", "capsule"], capture_output=True).returncode != 0
+    if made and subprocess.run(["groupadd", "--system", "capsule"]).returncode != 0:
+        return report("group-member-admitted", False, "cannot make the capsule group")
+    os.chmod(root, 0o755)
+    g = Daemon(os.path.join(root, "g"))
+    os.makedirs(g.root)
+    os.chmod(g.root, 0o755)
+    try:
+        g.start()
+        st = os.stat(g.sock)
+        gid = int(subprocess.run(["getent", "group", "capsule"], capture_output=True,
+                                 text=True).stdout.split(":")[2])
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--groups=%d" % gid, CAPSULE, "list"],
+                           env=dict(os.environ, CAPSULE_SOCKET=g.sock), capture_output=True,
+                           text=True, timeout=30)
+        report("group-socket-owner", st.st_gid == gid and st.st_mode & 0o777 == 0o660,
+               "gid %d mode %o" % (st.st_gid, st.st_mode & 0o777))
+        report("group-member-admitted", r.returncode == 0 and r.stdout.startswith("Name"),
+               r.stdout + r.stderr)
+    finally:
+        g.stop()
+        if made:
+            subprocess.run(["groupdel", "capsule"])
+
+
+def test_detach(root):
+    """capsuled without --foreground: it detaches once its socket listens."""
+    d = Daemon(os.path.join(root, "bg"))
+    os.makedirs(d.root)
+    r = subprocess.run([CAPSULED, "-s", d.sock, "-d", d.state], timeout=30)
+    ok = r.returncode == 0 and wait_for(d.ping, 10)
+    pid = d.pid() if ok else None
+    report("background-daemon", ok and os.path.exists(os.path.join(d.state, "capsuled.log")),
+           "rc %d" % r.returncode)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not alive(pid), 10)
+
+
 def test_vmm_kill(dm):
     tick = os.path.join(GUESTS, "ticker.elf")
     for n in ("k1", "k2", "k3"):
@@ -573,7 +615,8 @@ def main():
              ("documented", lambda: test_documented(dm)),
              ("daemon-kill9", lambda: test_daemon_kill9(dm, KILL9)),
              ("mid-create", lambda: test_kill9_mid_create(dm)),
-             ("scale", lambda: test_scale(dm, SCALE))]
+             ("scale", lambda: test_scale(dm, SCALE)),
+             ("group", lambda: test_group(root)), ("detach", lambda: test_detach(root))]
     rc, out, err = Daemon(root).cli("list")
     report("not-running-message", rc == 1 and "capsuled is not running" in err and
            "capsuled --foreground" in err, err)
