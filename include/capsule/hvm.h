@@ -39,7 +39,7 @@
 #define HVM_IOAPIC 0xfec00000ull
 #define HVM_LAPIC 0xfee00000ull
 #define HVM_MAX_DEVICES 9
-#define HVM_PLATFORM_DEVICES 5 /* uart, rtc, i8042, debug-exit, ged */
+#define HVM_PLATFORM_DEVICES 6 /* uart, rtc, i8042, debug-exit, ged, acpi-sleep */
 
 #define E820_RAM 1
 #define E820_RESERVED 2

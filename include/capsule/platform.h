@@ -8,6 +8,7 @@
  *   rtc.c         MC146818 CMOS clock at 0x70/0x71, time from the host, in BCD
  *   debug_exit.c  QEMU's isa-debug-exit at 0xf4: exit status (value << 1) | 1
  *   ged.c         ACPI Generic Event Device (MMIO): the power button of hardware-reduced ACPI
+ *   acpi_sleep.c  the sleep control/status registers at 0x600: S5 powers the domain off
  */
 #ifndef CAPSULE_PLATFORM_H
 #define CAPSULE_PLATFORM_H
@@ -64,7 +65,8 @@ void platform_remove(struct platform_dev *p, struct vm *vm);
 size_t platform_save(const struct platform_dev *p, uint8_t *buf, size_t cap);
 int platform_restore(struct platform_dev *p, const uint8_t *buf, size_t len, const char **why);
 
-extern const struct platform_dev_ops uart_ops, rtc_ops, i8042_ops, debug_exit_ops, ged_ops;
+extern const struct platform_dev_ops uart_ops, rtc_ops, i8042_ops, debug_exit_ops, ged_ops,
+	acpi_sleep_ops;
 
 /* ---- the devices ---- */
 
@@ -74,6 +76,9 @@ extern const struct platform_dev_ops uart_ops, rtc_ops, i8042_ops, debug_exit_op
 #define I8042_CMD 0x64
 #define RTC_PORT 0x70
 #define DEBUG_EXIT_PORT 0xf4
+#define ACPI_SLEEP_CONTROL 0x600 /* the FADT's SLEEP_CONTROL_REG; SLEEP_STATUS_REG is 0x601 */
+#define ACPI_SLEEP_STATUS 0x601
+#define ACPI_S5_SLP_TYP 5        /* \_S5's SLP_TYP: soft off */
 
 struct uart {
 	struct vm *vm;

@@ -101,6 +101,13 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 	size_t sb, dev, crs, buf;
 	char name[8]; /* a 4-character NameSeg, "VR00".."VR08" */
 
+	/* Soft off (S5): the guest writes SLP_TYP 5 to the FADT's sleep control register. */
+	size_t pkg;
+	aml_name(&a, "_S5_");
+	aml_package_begin(&a, 2, &pkg);
+	aml_integer(&a, ACPI_S5_SLP_TYP), aml_integer(&a, 0);
+	aml_pkg_end(&a, pkg);
+
 	aml_scope_begin(&a, "\\_SB_", &sb);
 
 	aml_device_begin(&a, "COM1", &dev);
@@ -185,6 +192,12 @@ static size_t build_fadt(uint8_t *t, uint64_t dsdt)
 	put(reset_reg, 4, I8042_CMD, 8);
 	memcpy(t + 116, reset_reg, 12);
 	t[128] = 0xfe; /* the i8042's reset command */
+	/* Sleep control and status registers (hardware-reduced ACPI): S5 powers off. */
+	uint8_t sleep_reg[12] = {1, 8, 0, 1};
+	put(sleep_reg, 4, ACPI_SLEEP_CONTROL, 8);
+	memcpy(t + 244, sleep_reg, 12);
+	put(sleep_reg, 4, ACPI_SLEEP_STATUS, 8);
+	memcpy(t + 256, sleep_reg, 12);
 	t[131] = 5;    /* FADT minor version: 6.5 */
 	put(t, 140, dsdt, 8);
 	memcpy(t + 268, "CAPSULE\0", 8); /* hypervisor vendor identity */

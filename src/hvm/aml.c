@@ -94,6 +94,13 @@ static void name_string(struct aml *a, const char *path)
 		aml_bytes(a, path + 5 * i, 4);
 }
 
+void aml_package_begin(struct aml *a, uint8_t elements, size_t *mark)
+{
+	aml_byte(a, 0x12); /* PackageOp */
+	*mark = aml_pkg_begin(a);
+	aml_byte(a, elements);
+}
+
 void aml_scope_begin(struct aml *a, const char *path, size_t *mark)
 {
 	aml_byte(a, SCOPE_OP);

@@ -26,6 +26,8 @@ void aml_byte(struct aml *a, uint8_t b);
 size_t aml_pkg_begin(struct aml *a);
 void aml_pkg_end(struct aml *a, size_t mark);
 
+/* Package (elements) { ... }: the elements follow, then aml_pkg_end(mark). */
+void aml_package_begin(struct aml *a, uint8_t elements, size_t *mark);
 void aml_scope_begin(struct aml *a, const char *path, size_t *mark);
 void aml_device_begin(struct aml *a, const char *name, size_t *mark);
 void aml_name(struct aml *a, const char *name); /* NameOp + NameSeg: follow with a value */

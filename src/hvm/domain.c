@@ -30,7 +30,7 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
 		void *dev;
 	} pc[HVM_PLATFORM_DEVICES] = {
 		{&uart_ops, &h->uart}, {&rtc_ops, &h->cmos}, {&i8042_ops, NULL},
-		{&debug_exit_ops, NULL}, {&ged_ops, &h->ged},
+		{&debug_exit_ops, NULL}, {&ged_ops, &h->ged}, {&acpi_sleep_ops, NULL},
 	};
 	for (unsigned i = 0; !err && i < HVM_PLATFORM_DEVICES; i++)
 		err = platform_add(&h->platform[i], vm, pc[i].ops, pc[i].dev);

@@ -7,6 +7,10 @@
  * The host presses the button (capsule control SOCK shutdown). The LAPIC timer bounds the
  * wait so that a button that never comes fails instead of hanging.
  *
+ * Then it turns the machine off as Linux does on hardware-reduced ACPI: SLP_TYP 5 (\_S5)
+ * with SLP_EN to the sleep control register that the FADT names (found from the RSDP, as
+ * a kernel finds it), so the domain powers off with code 0.
+ *
  * "ignore" on the command line: take no notice of the button, as a guest without ACPI
  * would, so that the host has to destroy it after the grace time.
  */
@@ -40,10 +44,40 @@ static uint32_t ged_events(void)
 	return *(volatile uint32_t *)GED_EVENTS;
 }
 
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* The FADT's SLEEP_CONTROL_REG (a SystemIO port), or 0: RSDP in 0xe0000-0xfffff, its
+ * XSDT, the FACP among the XSDT's tables. */
+static uint16_t sleep_control_port(void)
+{
+	for (uintptr_t p = 0xe0000; p < 0x100000; p += 16) {
+		const uint8_t *rsdp = (const uint8_t *)p, *xsdt;
+
+		if (memcmp(rsdp, "RSD PTR ", 8))
+			continue;
+		xsdt = (const uint8_t *)(uintptr_t)le(rsdp + 24, 8);
+		for (uint32_t off = 36; off + 8 <= le(xsdt + 4, 4); off += 8) {
+			const uint8_t *t = (const uint8_t *)(uintptr_t)le(xsdt + off, 8);
+
+			if (!memcmp(t, "FACP", 4) && le(t + 4, 4) >= 256 && t[244] == 1)
+				return (uint16_t)le(t + 248, 8);
+		}
+	}
+	return 0;
+}
+
 int main(void)
 {
 	bool ignore = strstr(hvm_boot.cmdline, "ignore") != NULL;
 	uint32_t first, second;
+	uint16_t port;
 
 	isr_register(VEC_GED, on_ged);
 	isr_register(VEC_TIMER, on_tick);
@@ -69,5 +103,11 @@ int main(void)
 	TEST_CHECK(first & GED_POWER_BUTTON);
 	TEST_CHECK(second == 0); /* the read cleared it */
 	printf("powerbutton: the power button was pressed\n");
-	test_finish(true);
+	port = sleep_control_port();
+	printf("powerbutton: powering off: S5 to the sleep control register at 0x%x\n", port);
+	TEST_CHECK(port != 0);
+	printf("Test result: SUCCESS\n");
+	outb(port, 5 << 2 | 0x20); /* SLP_TYP 5, SLP_EN */
+	printf("powerbutton: still running after S5\n");
+	test_finish(false);
 }

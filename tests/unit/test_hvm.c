@@ -127,6 +127,10 @@ static void acpi_tables(void **state)
 	assert_non_null(strstr(evt, "If (((Local0 & One) == One))"));
 	assert_non_null(strstr(evt, "Notify (\\_SB.PWRB, 0x80)"));
 	assert_null(strstr(dsl, "External (")); /* every name the method uses resolved */
+	/* Soft off: \_S5 says SLP_TYP 5 for the FADT's sleep control register. */
+	char *s5 = strstr(dsl, "Name (_S5, Package (0x02)");
+	assert_non_null(s5);
+	assert_non_null(strstr(s5, "0x05"));
 
 	dsl = disassemble(madt, "apic");
 	assert_non_null(strstr(dsl, "Local Apic Address : FEE00000"));
@@ -141,6 +145,12 @@ static void acpi_tables(void **state)
 	assert_non_null(strstr(dsl, "Hardware Reduced (V5) : 1"));
 	assert_non_null(strstr(dsl, "Reset Register Supported (V2) : 1"));
 	assert_non_null(strstr(dsl, "Value to cause reset : FE"));
+	char *slp = strstr(dsl, "Sleep Control Register");
+	assert_non_null(slp);
+	assert_non_null(strstr(slp, "Address : 0000000000000600"));
+	slp = strstr(dsl, "Sleep Status Register");
+	assert_non_null(slp);
+	assert_non_null(strstr(slp, "Address : 0000000000000601"));
 	vm_destroy(&vm);
 }
 
