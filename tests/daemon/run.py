@@ -359,6 +359,24 @@ def test_group(root):
             subprocess.run(["groupdel", "capsule"])
 
 
+def test_schema(dm, root):
+    """The schema is versioned: the database says 1; a newer one is refused by name."""
+    db = sqlite3.connect(os.path.join(dm.state, "capsuled.db"))
+    v = db.execute("PRAGMA user_version").fetchone()[0]
+    mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    db.close()
+    report("schema-version-wal", v == 1 and mode == "wal", "version %d, %s" % (v, mode))
+    state = os.path.join(root, "future")
+    os.makedirs(state)
+    db = sqlite3.connect(os.path.join(state, "capsuled.db"))
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    r = subprocess.run([CAPSULED, "-f", "-s", os.path.join(root, "future.sock"), "-d", state],
+                       capture_output=True, text=True, timeout=30)
+    report("schema-newer-refused", r.returncode == 1 and "schema version 99" in r.stderr,
+           r.stderr)
+
+
 def test_detach(root):
     """capsuled without --foreground: it detaches once its socket listens."""
     d = Daemon(os.path.join(root, "bg"))
@@ -371,6 +389,39 @@ def test_detach(root):
     if pid:
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: not alive(pid), 10)
+
+
+def test_hostile(dm):
+    """Malformed and hostile requests get errors; capsuled answers on."""
+    dm.create("h", os.path.join(GUESTS, "ticker.elf"))
+    cases = [("GET", "/api/v1/domain.info?domain=../../etc", None, 400),
+             ("GET", "/api/v1/domain.info?domain=" + "a" * 400, None, 400),
+             ("GET", "/api/v1/domain.info?domain=", None, 400),
+             ("GET", "/api/v1/domain.console?domain=h&bytes=abc", None, 400),
+             ("GET", "/api/v1/domain.console?domain=h&bytes=99999999", None, 400),
+             ("PUT", "/api/v1/domain.mem-set?domain=h", "{\"target_mib\": -5}", 400),
+             ("PUT", "/api/v1/domain.mem-set?domain=h", "[]", 400),
+             ("PUT", "/api/v1/domain.shutdown?domain=h", "{\"grace_s\": \"x\"}", 400),
+             ("POST", "/api/v1/domains", "[1, 2]", 400),
+             ("POST", "/api/v1/domains", "\x00\xff garbage", 400),
+             ("POST", "/api/v1/domains", json.dumps({"name": "x" * 300, "kernel": "/k"}), 400),
+             ("DELETE", "/api/v1/domains", None, 405),
+             ("GET", "/api/v1/nothing", None, 404)]
+    for method, path, body, want in cases:
+        st, data = call(dm.sock, method, path, body)
+        report("hostile %s %s" % (method, path[:60]), st == want and data.startswith(b"{"),
+               "status %d (want %d) %r" % (st, want, data[:120]))
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(dm.sock)
+    s.sendall(b"GET /api/v1/domains HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
+    s.close()
+    for _ in range(20):  # clients that go away mid-request
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(dm.sock)
+        s.sendall(b"POST /api/v1/domains HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
+        s.close()
+    report("hostile-still-answers", dm.ping() and dm.dom("h")["state"] == "running", "")
+    dm.destroy_all()
 
 
 def test_vmm_kill(dm):
@@ -611,12 +662,13 @@ def main():
     dm = Daemon(root)
     tests = [("verbs-pv", lambda: test_verbs_pv(dm)), ("verbs-hvm", lambda: test_verbs_hvm(dm)),
              ("bad-configs", lambda: test_bad_configs(dm)), ("access", lambda: test_access(dm)),
-             ("vmm-kill", lambda: test_vmm_kill(dm)), ("console", lambda: test_console(dm)),
+             ("hostile", lambda: test_hostile(dm)), ("vmm-kill", lambda: test_vmm_kill(dm)), ("console", lambda: test_console(dm)),
              ("documented", lambda: test_documented(dm)),
              ("daemon-kill9", lambda: test_daemon_kill9(dm, KILL9)),
              ("mid-create", lambda: test_kill9_mid_create(dm)),
              ("scale", lambda: test_scale(dm, SCALE)),
-             ("group", lambda: test_group(root)), ("detach", lambda: test_detach(root))]
+             ("group", lambda: test_group(root)), ("detach", lambda: test_detach(root)),
+             ("schema", lambda: test_schema(dm, root))]
     rc, out, err = Daemon(root).cli("list")
     report("not-running-message", rc == 1 and "capsuled is not running" in err and
            "capsuled --foreground" in err, err)
