@@ -120,11 +120,24 @@ static void unwatch(struct daemon *dm, struct ddom *d)
 	d->pid_start = 0;
 }
 
+/* Tell the console's readers (they stop, or wait for a restart). */
+static void console_end(struct daemon *dm, const struct ddom *d)
+{
+	char line[96];
+
+	snprintf(line, sizeof(line), "{\"end\": \"%s\"}",
+		 d->removed ? "destroyed" : dstate_name(d->state));
+	if (dm->server)
+		api_stream_send_topic(dm->server, TOPIC_CONSOLE(d->id), line);
+}
+
 void dom_remove(struct daemon *dm, struct ddom *d)
 {
 	char dir[4200];
 
 	unwatch(dm, d);
+	d->removed = true;
+	console_end(dm, d);
 	if (db_delete_domain(dm, d->id))
 		fprintf(stderr, "capsuled: cannot delete domain %s from the database\n", d->name);
 	if (d->ring)
@@ -192,16 +205,6 @@ static void restart(struct daemon *dm, struct ddom *d, const char *why)
 		  d->restarts);
 	monitor_watch(dm, d);
 	pthread_cond_broadcast(&dm->changed);
-}
-
-/* Tell the console's readers (they stop, or wait for a restart). */
-static void console_end(struct daemon *dm, const struct ddom *d)
-{
-	char line[96];
-
-	snprintf(line, sizeof(line), "{\"end\": \"%s\"}", dstate_name(d->state));
-	if (dm->server)
-		api_stream_send_topic(dm->server, TOPIC_CONSOLE(d->id), line);
 }
 
 void dom_vmm_ended(struct daemon *dm, struct ddom *d)
