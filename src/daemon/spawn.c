@@ -7,6 +7,7 @@
  * A VMM is known by its pid and its start time (/proc/PID/stat), so a reused pid is never
  * taken for it, and watched through a pidfd.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -211,23 +212,72 @@ void remove_dom_dir(const char *dir)
 		fprintf(stderr, "capsuled: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
-/* A VMM whose create never committed (capsuled died in between): end it. */
+static void kill_pidfd(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+	poll(&p, 1, 2000);
+	close(fd);
+}
+
+/* Whether pid runs with an argument inside dir (the VMM's --config DIR/config.json). */
+static bool runs_in(pid_t pid, const char *dir)
+{
+	char path[64], buf[8192];
+	size_t dl = strlen(dir);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (char *a = buf; a < buf + n; a += strlen(a) + 1)
+		if (!strncmp(a, dir, dl) && a[dl] == '/')
+			return true;
+	return false;
+}
+
+/*
+ * A VMM whose create never committed (capsuled died in between): end it. By its pid file
+ * if capsuled got to write it, and by its command line (which names the directory) in
+ * case it did not.
+ */
 void kill_orphan(const char *dir)
 {
 	char path[4200];
-	int pid = 0, fd;
 	unsigned long long start = 0;
+	int pid = 0, fd;
+	struct dirent *e;
+	DIR *proc;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/vmm.pid", dir);
-	if (!(f = fopen(path, "re")))
-		return;
-	if (fscanf(f, "%d %llu", &pid, &start) == 2 && (fd = pidfd_open_checked(pid, start)) >= 0) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-
-		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
-		poll(&p, 1, 2000);
-		close(fd);
+	if ((f = fopen(path, "re"))) {
+		if (fscanf(f, "%d %llu", &pid, &start) == 2 &&
+		    (fd = pidfd_open_checked(pid, start)) >= 0)
+			kill_pidfd(fd);
+		fclose(f);
 	}
-	fclose(f);
+	if (!(proc = opendir("/proc")))
+		return;
+	while ((e = readdir(proc))) {
+		pid_t p = (pid_t)atoi(e->d_name);
+		uint64_t st;
+
+		if (p <= 0 || p == getpid() || !runs_in(p, dir) || !(st = proc_start_time(p)))
+			continue;
+		if ((fd = pidfd_open_checked(p, st)) >= 0) {
+			if (runs_in(p, dir)) /* still the same process: the pidfd pins it */
+				kill_pidfd(fd);
+			else
+				close(fd);
+		}
+	}
+	closedir(proc);
 }
