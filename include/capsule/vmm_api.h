@@ -12,6 +12,11 @@ struct api_server;
 struct vmm_api {
 	struct domain *dom;
 	struct api_server *server;
+	/* vm.info's answer, made again only when what it says can have changed (the state
+	 * or a new boot): the API thread's alone. */
+	char *info;
+	size_t info_len;
+	unsigned info_state, info_boots;
 };
 
 /* Serve d's API on a listening socket (the server owns it): 0 or a negative errno. */

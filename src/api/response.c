@@ -70,7 +70,6 @@ static bool has_body(int status)
 
 size_t http_format_head(char *out, size_t size, const struct http_head *h)
 {
-	char date[64];
 	size_t n = 0;
 	int k;
 
@@ -85,8 +84,15 @@ size_t http_format_head(char *out, size_t size, const struct http_head *h)
 		return 0;
 	ADD("HTTP/1.1 %d %s\r\n", h->status, http_status_text(h->status));
 	if (h->date) {
-		imf_date(date, sizeof(date), h->date);
-		ADD("Date: %s\r\n", date);
+		/* The same second as the last answer of this thread's: the same text. */
+		static __thread time_t last;
+		static __thread char text[40];
+
+		if (h->date != last) {
+			imf_date(text, sizeof(text), h->date);
+			last = h->date;
+		}
+		ADD("Date: %s\r\n", text);
 	}
 	if (h->content_type && has_body(h->status))
 		ADD("Content-Type: %s\r\n", h->content_type);

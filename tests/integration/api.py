@@ -180,7 +180,17 @@ def errors():
             if want == 405:
                 ok = ok and allow and "GET" in allow
             report("error-" + name, ok, "status %d %r" % (st, data[:200]))
+        # vm.info follows the state (its answer is kept between changes, never stale).
+        states = [json.loads(call(d.sock, "GET", "/api/v1/vm.info")[1])["state"]]
         call(d.sock, "PUT", "/api/v1/vm.pause")
+        states.append(json.loads(call(d.sock, "GET", "/api/v1/vm.info")[1])["state"])
+        states.append(json.loads(call(d.sock, "GET", "/api/v1/vm.info")[1])["state"])
+        call(d.sock, "PUT", "/api/v1/vm.resume")
+        states.append(json.loads(call(d.sock, "GET", "/api/v1/vm.info")[1])["state"])
+        call(d.sock, "PUT", "/api/v1/vm.pause")
+        states.append(json.loads(call(d.sock, "GET", "/api/v1/vm.info")[1])["state"])
+        report("info-follows-state", states == ["running", "paused", "paused", "running",
+                                                "paused"], "%r" % states)
         st, data, _, _ = call(d.sock, "PUT", "/api/v1/vm.pause")
         report("error-pause-paused", st == 409, "status %d" % st)
         st, data, _, _ = call(d.sock, "PUT", "/api/v1/vm.shutdown", '{"grace_s": 1}')
