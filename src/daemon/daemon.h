@@ -96,6 +96,7 @@ long db_count(struct daemon *dm, const char *table);
 /* spawn.c */
 uint64_t proc_start_time(pid_t pid); /* 0 if no such process */
 int pidfd_open_checked(pid_t pid, uint64_t start); /* a pidfd for exactly that process, or -1 */
+int vmm_pidfd(pid_t pid, uint64_t start, const char *dir); /* ... and it runs on dir's files */
 /* Start d's VMM on its directory's files: 0 (d->pid, pid_start, pidfd set), or -errno. */
 int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen);
 void dom_path(const struct daemon *dm, const struct ddom *d, const char *file, char *out,

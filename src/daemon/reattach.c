@@ -65,12 +65,14 @@ int daemon_reattach(struct daemon *dm)
 		ids[i] = dm->doms[i]->id;
 	for (unsigned i = 0; i < n; i++) {
 		struct ddom *d = dom_find_id(dm, ids[i]);
+		char dir[4200];
 
 		if (!d)
 			continue;
 		if (d->state != DS_RUNNING && d->state != DS_PAUSED && d->state != DS_DYING)
 			continue;
-		d->pidfd = pidfd_open_checked(d->pid, d->pid_start);
+		dom_path(dm, d, NULL, dir, sizeof(dir));
+		d->pidfd = vmm_pidfd(d->pid, d->pid_start, dir);
 		if (d->pidfd >= 0) {
 			monitor_watch(dm, d);
 			if (d->state == DS_DYING) /* a destroy that capsuled did not see through */

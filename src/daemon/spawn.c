@@ -78,6 +78,45 @@ int pidfd_open_checked(pid_t pid, uint64_t start)
 	return fd;
 }
 
+/* Whether pid runs with an argument inside dir (the VMM's --config DIR/config.json). */
+static bool runs_in(pid_t pid, const char *dir)
+{
+	char path[64], buf[8192];
+	size_t dl = strlen(dir);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (char *a = buf; a < buf + n; a += strlen(a) + 1)
+		if (!strncmp(a, dir, dl) && a[dl] == '/')
+			return true;
+	return false;
+}
+
+/*
+ * A pidfd for d's VMM as a row or a pid file names it (pid and start time), or -1: only
+ * if the process also runs on dir's files. A pid and start time alone may name another
+ * process after the host rebooted, or in a file someone edited; a wrong match here would
+ * have capsuled kill it.
+ */
+int vmm_pidfd(pid_t pid, uint64_t start, const char *dir)
+{
+	int fd = pidfd_open_checked(pid, start);
+
+	if (fd >= 0 && !runs_in(pid, dir)) { /* checked with the pidfd pinning the process */
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int write_pidfile(const char *dir, pid_t pid, uint64_t start)
 {
 	char path[4200], tmp[4200], line[64];
@@ -221,28 +260,6 @@ static void kill_pidfd(int fd)
 	close(fd);
 }
 
-/* Whether pid runs with an argument inside dir (the VMM's --config DIR/config.json). */
-static bool runs_in(pid_t pid, const char *dir)
-{
-	char path[64], buf[8192];
-	size_t dl = strlen(dir);
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	for (char *a = buf; a < buf + n; a += strlen(a) + 1)
-		if (!strncmp(a, dir, dl) && a[dl] == '/')
-			return true;
-	return false;
-}
-
 /*
  * A VMM whose create never committed (capsuled died in between): end it. By its pid file
  * if capsuled got to write it, and by its command line (which names the directory) in
@@ -260,7 +277,7 @@ void kill_orphan(const char *dir)
 	snprintf(path, sizeof(path), "%s/vmm.pid", dir);
 	if ((f = fopen(path, "re"))) {
 		if (fscanf(f, "%d %llu", &pid, &start) == 2 &&
-		    (fd = pidfd_open_checked(pid, start)) >= 0)
+		    (fd = vmm_pidfd(pid, start, dir)) >= 0)
 			kill_pidfd(fd);
 		fclose(f);
 	}

@@ -590,6 +590,47 @@ def test_kill9_mid_create(dm, rounds=12):
     dm.destroy_all()
 
 
+def test_pid_reuse(dm):
+    """A row or a pid file whose pid and start time now name another process (the host
+    rebooted, or someone edited the file): capsuled neither adopts nor kills it."""
+    blk = os.path.join(GUESTS, "blocker.elf")
+    for n in ("pr1", "pr2", "pr3"):
+        dm.create(n, blk)
+    doms = {d["name"]: d for d in dm.domains()}
+    dm.kill9()
+    for d in doms.values():  # the VMMs are gone; their pids now belong to others
+        os.kill(d["pid"], signal.SIGKILL)
+        wait_for(lambda: not alive(d["pid"]), 5)
+    sleeps = [subprocess.Popen(["sleep", "1000"]) for _ in range(3)]
+    starts = [int(open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()[19])
+              for p in sleeps]
+    orphan = os.path.join(dm.state, "domains", "00000000-0000-4000-8000-000000000000")
+    os.makedirs(orphan)
+    with open(os.path.join(orphan, "vmm.pid"), "w") as f:
+        f.write("%d %d\n" % (sleeps[0].pid, starts[0]))
+    db = sqlite3.connect(os.path.join(dm.state, "capsuled.db"))
+    db.execute("UPDATE domains SET pid = ?, pid_start = ?, state = 'dying' WHERE name = 'pr1'",
+               (sleeps[1].pid, starts[1]))
+    db.execute("UPDATE domains SET pid = ?, pid_start = ? WHERE name = 'pr2'",
+               (sleeps[2].pid, starts[2]))
+    db.commit()
+    db.close()
+    try:
+        dm.start()
+        pr2 = dm.dom("pr2")
+        call(dm.sock, "PUT", "/api/v1/domain.destroy?domain=pr2")
+        time.sleep(0.3)
+        report("pid-reuse-not-killed", all(alive(p.pid) for p in sleeps),
+               "alive: %s" % [alive(p.pid) for p in sleeps])
+        report("pid-reuse-not-adopted", pr2 and pr2["state"] == "crashed" and
+               dm.dom("pr1") is None and not os.path.exists(orphan), str(pr2))
+    finally:
+        for p in sleeps:
+            p.kill()
+            p.wait()
+    dm.destroy_all()
+
+
 def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -674,6 +715,7 @@ def main():
              ("documented", lambda: test_documented(dm)),
              ("daemon-kill9", lambda: test_daemon_kill9(dm, KILL9)),
              ("mid-create", lambda: test_kill9_mid_create(dm)),
+             ("pid-reuse", lambda: test_pid_reuse(dm)),
              ("scale", lambda: test_scale(dm, SCALE)),
              ("group", lambda: test_group(root)), ("detach", lambda: test_detach(root)),
              ("schema", lambda: test_schema(dm, root))]
