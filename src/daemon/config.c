@@ -54,7 +54,7 @@ json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kin
 	char lerr[LOADER_ERR_MAX];
 	json_error_t jerr;
 	json_t *cfg = NULL;
-	const char *image;
+	const char *image, *name;
 	uint8_t *file = NULL;
 	size_t size, i = 0;
 	char *text = NULL;
@@ -83,6 +83,13 @@ json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kin
 	}
 	if (!json_is_string(json_object_get(cfg, "name"))) {
 		snprintf(err, errlen, "name: a domain managed by capsuled needs a name");
+		goto fail;
+	}
+	/* Domains are addressed by name, then id: a name of digits would hide the domain
+	 * whose id it spells (and `capsule destroy 12` end the wrong one). */
+	name = json_string_value(json_object_get(cfg, "name"));
+	if (*name && strspn(name, "0123456789") == strlen(name)) {
+		snprintf(err, errlen, "name: '%s' is all digits, which reads as a domain id", name);
 		goto fail;
 	}
 	if (check_paths(cfg, err, errlen))

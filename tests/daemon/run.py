@@ -283,6 +283,7 @@ def test_bad_configs(dm):
         ("memory-over-host", {"name": "big", "kernel": tick, "memory": 60000000}, "memory"),
         ("relative-path", {"name": "r", "kernel": "ticker.elf"}, "kernel"),
         ("no-name", {"kernel": tick}, "name"),
+        ("numeric-name", {"name": "%d" % (dm.dom("dup")["id"] + 1), "kernel": tick}, "name"),
         ("bad-action", {"name": "a", "kernel": tick, "on_crash": "explode"}, "on_crash"),
     ]
     for name, cfg, key in cases:
