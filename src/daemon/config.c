@@ -7,6 +7,8 @@
  * sentence naming the key before anything exists.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,8 @@
 #define HAVE_XLCFG 1
 #endif
 #include "daemon.h"
+
+#define KERNEL_MAX (512ull << 20) /* a kernel or image read to be checked, at most */
 
 static int check_path(json_t *cfg, const char *key, const char *what, char *err, size_t errlen)
 {
@@ -109,10 +113,16 @@ json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kin
 			 (unsigned long long)c.mem_mib, (unsigned long long)dm->host_mem_mib);
 		goto fail;
 	}
-	if ((fd = file_open(image, lerr)) < 0 ||
-	    file_read_all(image, fd, c.mem_mib << 20, &file, &size, lerr)) {
-		if (fd >= 0)
-			close(fd);
+	/* O_NONBLOCK: a FIFO would block the open, and the API with it, until someone
+	 * writes; file_read_all refuses what is not a regular file. Read at most
+	 * KERNEL_MAX: the whole file comes into capsuled's memory. */
+	if ((fd = open(image, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		snprintf(err, errlen, "kernel: cannot open %s: %s", image, strerror(errno));
+		goto fail;
+	}
+	if (file_read_all(image, fd, c.mem_mib << 20 < KERNEL_MAX ? c.mem_mib << 20 : KERNEL_MAX,
+			  &file, &size, lerr)) {
+		close(fd);
 		snprintf(err, errlen, "kernel: %s", lerr);
 		goto fail;
 	}

@@ -422,6 +422,18 @@ def test_hostile(dm):
         s.sendall(b"POST /api/v1/domains HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
         s.close()
     report("hostile-still-answers", dm.ping() and dm.dom("h")["state"] == "running", "")
+    fifo = os.path.join(dm.root, "kernel.fifo")  # an open of it blocks until a writer comes
+    os.mkfifo(fifo)
+    for name, kernel in (("fifo", fifo), ("dev-zero", "/dev/zero"), ("dir", "/")):
+        try:
+            st, data = call(dm.sock, "POST", "/api/v1/domains",
+                            json.dumps({"name": "k", "kernel": kernel}), timeout=5)
+        except OSError as e:
+            st, data = 0, repr(e).encode()
+        report("hostile-kernel-" + name, st == 400 and b"kernel" in data, "status %d %r" %
+               (st, data[:120]))
+    os.close(os.open(fifo, os.O_RDWR))  # a capsuled stuck in the open goes on
+    os.unlink(fifo)
     dm.destroy_all()
 
 
