@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,29 +25,42 @@
 
 #define KERNEL_MAX (512ull << 20) /* a kernel or image read to be checked, at most */
 
-static int check_path(json_t *cfg, const char *key, const char *what, char *err, size_t errlen)
+static int check_path(struct daemon *dm, json_t *cfg, const char *key, const char *what,
+		      char *err, size_t errlen)
 {
 	json_t *v = json_object_get(cfg, key);
+	char real[PATH_MAX], state[PATH_MAX];
+	size_t n;
 
-	if (v && json_is_string(v) && json_string_value(v)[0] != '/') {
+	if (!v || !json_is_string(v))
+		return 0;
+	if (json_string_value(v)[0] != '/') {
 		snprintf(err, errlen, "%s: the path must be absolute (capsuled does not share the "
 			 "client's working directory): %s", what, json_string_value(v));
+		return -1;
+	}
+	/* Not capsuled's own files (the database, another domain's console ring), by any
+	 * name: a guest would write them through its disk. */
+	if (realpath(json_string_value(v), real) && realpath(dm->state_dir, state) &&
+	    !strncmp(real, state, n = strlen(state)) && (real[n] == '/' || !real[n])) {
+		snprintf(err, errlen, "%s: %s is in capsuled's state directory %s", what,
+			 json_string_value(v), dm->state_dir);
 		return -1;
 	}
 	return 0;
 }
 
-static int check_paths(json_t *cfg, char *err, size_t errlen)
+static int check_paths(struct daemon *dm, json_t *cfg, char *err, size_t errlen)
 {
 	json_t *disks = json_object_get(cfg, "disk"), *disk;
 	size_t i;
 
-	if (check_path(cfg, "image", "image", err, errlen) ||
-	    check_path(cfg, "kernel", "kernel", err, errlen) ||
-	    check_path(cfg, "initrd", "initrd", err, errlen))
+	if (check_path(dm, cfg, "image", "image", err, errlen) ||
+	    check_path(dm, cfg, "kernel", "kernel", err, errlen) ||
+	    check_path(dm, cfg, "initrd", "initrd", err, errlen))
 		return -1;
 	json_array_foreach(disks, i, disk)
-		if (check_path(disk, "path", "disk", err, errlen))
+		if (check_path(dm, disk, "path", "disk", err, errlen))
 			return -1;
 	return 0;
 }
@@ -96,7 +110,7 @@ json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kin
 		snprintf(err, errlen, "name: '%s' is all digits, which reads as a domain id", name);
 		goto fail;
 	}
-	if (check_paths(cfg, err, errlen))
+	if (check_paths(dm, cfg, err, errlen))
 		goto fail;
 	if (!(text = json_dumps(cfg, JSON_COMPACT)))
 		goto fail;

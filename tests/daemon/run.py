@@ -286,6 +286,14 @@ def test_bad_configs(dm):
         ("numeric-name", {"name": "%d" % (dm.dom("dup")["id"] + 1), "kernel": tick}, "name"),
         ("bad-action", {"name": "a", "kernel": tick, "on_crash": "explode"}, "on_crash"),
     ]
+    ring = os.path.join(dm.state, "domains", dm.dom("dup")["uuid"], "console.ring")
+    os.symlink(os.path.join(dm.state, "capsuled.db-wal"), os.path.join(dm.root, "wal.img"))
+    cases += [  # capsuled's own files as a guest's disk, by any name
+        ("disk-other-ring", {"name": "o1", "kernel": tick, "disk": [{"path": ring}]}, "disk"),
+        ("disk-db-symlink", {"name": "o2", "kernel": tick, "disk": [
+            {"path": os.path.join(dm.root, "wal.img")}]}, "disk"),
+        ("disk-dotdot", {"name": "o3", "kernel": tick, "disk": [
+            {"path": os.path.join(dm.root, "x", "..", "state", "capsuled.db")}]}, "disk")]
     for name, cfg, key in cases:
         st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(cfg))
         msg = json.loads(data).get("error", "") if data.startswith(b"{") else data
