@@ -12,7 +12,7 @@ CFLAGS    ?= -O2 -g
 HOST_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
                -DCAPSULE_VERSION='"$(VERSION)"' -MMD -MP $(EXTRA_CFLAGS)
 HOST_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
-HOST_LIBS := -luring -ljansson -lpthread
+HOST_LIBS := -luring -ljansson -lz -lpthread
 
 # Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see docs/hosts.md).
 GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \
@@ -48,6 +48,14 @@ HVM_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/hvm.ld -Wl,--build-id=none
                -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
 HVM_KERNELS := $(patsubst tests/hvm/%.c,$(BUILD)/tests/hvm/%.elf,$(wildcard tests/hvm/*.c)) \
                $(BUILD)/tests/hvm/serial-pvh.elf
+# ... each as an ELF32 too (objcopy -O elf32-i386, as multiboot kernels are usually shipped),
+# and the real-mode kernel linked at 0x8000 (tests/hvm/realmode/), an ELF32 and an ELF64 copy.
+HVM_KERNELS += $(HVM_KERNELS:.elf=.elf32) $(BUILD)/tests/hvm/realmode.elf32 \
+               $(BUILD)/tests/hvm/realmode.elf
+RM_CFLAGS := -m16 -march=i386 -O2 -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \
+             -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
+             -mgeneral-regs-only
+RM_SRCS := tests/hvm/realmode/entry.S tests/hvm/realmode/main.c
 
 EXAMPLES  := $(patsubst guest/examples/%.c,$(BUILD)/guest/%.elf,$(wildcard guest/examples/*.c))
 TEST_GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(wildcard tests/guests/*.c))
@@ -68,7 +76,7 @@ $(BUILD)/capsule: $(VMM_OBJS)
 # fit: gcc's truncation guesses about those snprintf calls are noise.
 $(DAEMON_OBJS): HOST_CFLAGS += -Wno-format-truncation
 $(BUILD)/capsuled: $(DAEMON_OBJS) $(LIB_OBJS)
-	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ -lsqlite3 $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ -lsqlite3 -lnettle $(HOST_LIBS)
 
 $(BUILD)/tools/seccomp-gen: tools/seccomp-gen.c src/util/sandbox_rules.h
 	@mkdir -p $(dir $@)
@@ -129,6 +137,17 @@ $(BUILD)/tests/hvm/%.elf: $(BUILD)/obj-hvm/tests/hvm/%.o $(HVM_KIT_LIB) guest/hv
 $(BUILD)/tests/hvm/serial-pvh.elf: $(BUILD)/obj-hvm/tests/hvm/serial.o $(BUILD)/obj-hvm/guest/lib/hvm/pvh_note.o $(HVM_KIT_LIB) guest/hvm.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(HVM_CFLAGS) $(HVM_LDFLAGS) -o $@ $< $(BUILD)/obj-hvm/guest/lib/hvm/pvh_note.o $(HVM_KIT_LIB) -lgcc
+
+$(BUILD)/tests/hvm/%.elf32: $(BUILD)/tests/hvm/%.elf
+	objcopy -O elf32-i386 $< $@
+
+$(BUILD)/tests/hvm/realmode.elf32: $(RM_SRCS) tests/hvm/realmode/link.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(RM_CFLAGS) -static -no-pie -Wl,-m,elf_i386 -Wl,-T,tests/hvm/realmode/link.ld \
+		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -o $@ $(RM_SRCS)
+
+$(BUILD)/tests/hvm/realmode.elf: $(BUILD)/tests/hvm/realmode.elf32
+	objcopy -O elf64-x86-64 $< $@
 
 $(BUILD)/tests/guests/%.elf: $(BUILD)/obj/tests/guests/%.o $(KIT_LIB) guest/link.ld
 	@mkdir -p $(dir $@)

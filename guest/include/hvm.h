@@ -12,7 +12,9 @@
 
 struct hvm_boot {
 	bool pvh;            /* booted through PVH (else multiboot) */
-	const char *cmdline;
+	const char *cmdline;  /* the arguments (multiboot: after the kernel's path) */
+	const char *progname; /* multiboot: the kernel's path, progname_len bytes; else "" */
+	unsigned progname_len;
 	uint64_t mem_top;    /* end of the RAM above 1 MiB */
 	uint64_t initrd, initrd_size;
 	unsigned nr_mmap;

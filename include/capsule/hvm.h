@@ -19,16 +19,26 @@
 #include "capsule/virtio.h"
 #include "capsule/vm.h"
 
-/* Guest-physical layout below 1 MiB (what the firmware area holds on a PC). */
+/*
+ * Guest-physical layout below 1 MiB (what the firmware area holds on a PC). The Linux boot
+ * protocols (64-bit entry) use these fixed places; the kernel is at 1 MiB or above.
+ */
 #define HVM_GDT 0x500ull
-#define HVM_BOOT_INFO 0x6000ull   /* multiboot information or PVH start info */
-#define HVM_BOOT_MMAP 0x6400ull   /* its memory map */
-#define HVM_BOOT_MODS 0x6c00ull   /* its module list (the initrd) */
 #define HVM_ZERO_PAGE 0x7000ull   /* Linux boot_params */
 #define HVM_BOOT_STACK 0x8ff0ull
 #define HVM_PML4 0x9000ull        /* identity map of the first 4 GiB, 2 MiB pages */
 #define HVM_CMDLINE 0x20000ull
 #define HVM_CMDLINE_MAX 4096u
+/*
+ * The 32-bit entries (multiboot, PVH) take kernels linked anywhere from 4 KiB up, below
+ * 1 MiB too, so their boot structures are one block (struct hvm_boot_area) placed where the
+ * image and the initrd are not: the lowest free pages from 4 KiB.
+ */
+#define HVM_BOOT_AREA_SIZE 0x3000ull
+#define HVM_BOOT_AREA_INFO 0x100u   /* multiboot information or PVH start info */
+#define HVM_BOOT_AREA_MODS 0x300u   /* its module list (the initrd) */
+#define HVM_BOOT_AREA_MMAP 0x400u   /* its memory map, up to 0x1000 */
+#define HVM_BOOT_AREA_CMDLINE 0x1000u
 #define HVM_EBDA 0x9fc00ull
 #define HVM_ACPI 0xe0000ull       /* RSDP and tables, in the BIOS area Linux scans */
 #define HVM_ACPI_END 0x100000ull
@@ -56,6 +66,11 @@ struct hvm_device {
 	uint32_t gsi;
 };
 
+/* Where the boot structures of this boot went (the GDT is always the first bytes). */
+struct hvm_boot_area {
+	uint64_t gdt, info, mods, mmap, cmdline, stack;
+};
+
 struct hvm_domain {
 	struct vm *vm;
 	struct uart uart;
@@ -67,6 +82,7 @@ struct hvm_domain {
 	struct e820_entry e820[E820_MAX];
 	unsigned nr_e820;
 	uint64_t rsdp;
+	struct hvm_boot_area boot;
 };
 
 struct hvm_config {
@@ -91,6 +107,10 @@ void hvm_build_e820(struct hvm_domain *h);
 /* The GSI of virtio device i (ISA range, edge-triggered, active high). */
 uint32_t hvm_device_gsi(unsigned i);
 int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg);
+/* Choose the boot area of a 32-bit entry: the lowest pages from 4 KiB, below the end of RAM
+ * and 4 GiB, that miss every range in avoid[n] ({start, end}) and the firmware area. 0, or
+ * -ENOSPC (then the image and initrd leave no room). */
+int hvm_place_boot_area(struct hvm_domain *h, const uint64_t (*avoid)[2], unsigned n);
 int acpi_build(struct hvm_domain *h);
 
 enum hvm_entry { HVM_ENTRY_64, HVM_ENTRY_32 };

@@ -6,6 +6,7 @@
 #ifndef CAPSULE_LOADER_H
 #define CAPSULE_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,14 +20,24 @@ struct elf_image {
 	uint64_t lo, hi;    /* lowest loaded address, end of the highest segment */
 	uint32_t pv_abi;    /* version from the Capsule ELF note; 0 if there is none */
 	uint32_t pvh_entry; /* XEN_ELFNOTE_PHYS32_ENTRY (PVH boot); 0 if there is none */
+	bool elf32;         /* an ELFCLASS32 i386 file (only with ELF_LOAD_ELF32) */
 };
 
 /* elf_load flags */
 #define ELF_LOAD_MEM_ZEROED 1u /* guest memory is fresh: skip zeroing .bss (saves page faults) */
+#define ELF_LOAD_ELF32 2u      /* also take ELFCLASS32 i386 files (kernels booted by multiboot) */
+#define ELF_LOAD_PC_LOW 4u     /* a PC's low memory: refuse segments in the firmware area */
+
+/* The PC's firmware area below 1 MiB (EBDA, VGA, option ROMs, BIOS: where Capsule keeps the
+ * ACPI and MP tables), which no image may overlap; and the lowest address an image may use. */
+#define LOADER_PC_HOLE 0x9fc00ull
+#define LOADER_PC_HOLE_END 0x100000ull
+#define LOADER_PC_LOW_MIN 0x1000ull /* the real-mode IVT and BDA stay the PC's */
 
 /*
- * Load the static ELF64 x86-64 executable in file[0..size) into mem. Every PT_LOAD segment
- * must lie in [min_gpa, mem->size) and not overlap another. 0 or -EINVAL with err filled.
+ * Load the static ELF64 x86-64 executable (or, with ELF_LOAD_ELF32, ELF32 i386) in
+ * file[0..size) into mem. Every PT_LOAD segment must lie in [min_gpa, mem->size) and not
+ * overlap another (nor, with ELF_LOAD_PC_LOW, the PC's firmware area). 0 or -EINVAL with err.
  */
 int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t min_gpa,
 	     unsigned flags, struct elf_image *out, char err[LOADER_ERR_MAX]);
@@ -57,6 +68,7 @@ int bzimage_parse(const uint8_t *file, size_t size, struct bzimage *bz,
 /* Multiboot v1: the header and what loading it gives. */
 struct multiboot_image {
 	uint32_t flags;
+	bool elf32; /* loaded from an ELF32 file */
 	uint64_t entry, lo, hi;
 };
 #define MULTIBOOT_MAGIC 0x1badb002u

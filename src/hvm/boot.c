@@ -5,10 +5,41 @@
 #include <sys/ioctl.h>
 
 #include "capsule/hvm.h"
+#include "capsule/loader.h"
 
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull
 #define PTE_PS 0x80ull
+
+int hvm_place_boot_area(struct hvm_domain *h, const uint64_t (*avoid)[2], unsigned n)
+{
+	uint64_t top = h->vm->mem.size < (4ull << 30) ? h->vm->mem.size : (4ull << 30);
+	uint64_t base = LOADER_PC_LOW_MIN;
+
+	while (base + HVM_BOOT_AREA_SIZE <= top) {
+		uint64_t next = 0;
+
+		if (base < LOADER_PC_HOLE_END && base + HVM_BOOT_AREA_SIZE > LOADER_PC_HOLE)
+			next = LOADER_PC_HOLE_END;
+		for (unsigned i = 0; i < n; i++)
+			if (base < avoid[i][1] && avoid[i][0] < base + HVM_BOOT_AREA_SIZE &&
+			    avoid[i][1] > next)
+				next = avoid[i][1];
+		if (!next) {
+			h->boot = (struct hvm_boot_area){
+				.gdt = base,
+				.info = base + HVM_BOOT_AREA_INFO,
+				.mods = base + HVM_BOOT_AREA_MODS,
+				.mmap = base + HVM_BOOT_AREA_MMAP,
+				.cmdline = base + HVM_BOOT_AREA_CMDLINE,
+				.stack = base + HVM_BOOT_AREA_SIZE - 16,
+			};
+			return 0;
+		}
+		base = (next + 0xfff) & ~0xfffull;
+	}
+	return -ENOSPC;
+}
 
 static struct kvm_segment flat(uint16_t sel, uint8_t type, bool code64)
 {
@@ -22,7 +53,7 @@ int hvm_boot_regs(struct hvm_domain *h, enum hvm_entry kind, uint64_t rip, uint3
 		  uint32_t ebx_or_rsi)
 {
 	struct vcpu *v = &h->vm->vcpus[0];
-	uint64_t *gdt = gmem_ptr(&h->vm->mem, HVM_GDT, 4 * 8);
+	uint64_t *gdt = gmem_ptr(&h->vm->mem, h->boot.gdt, 4 * 8);
 	struct kvm_sregs *s = &v->init_sregs;
 	struct kvm_regs *r = &v->init_regs;
 
@@ -33,7 +64,7 @@ int hvm_boot_regs(struct hvm_domain *h, enum hvm_entry kind, uint64_t rip, uint3
 	gdt[1] = 0x00cf9b000000ffffull;
 	gdt[2] = 0x00af9b000000ffffull;
 	gdt[3] = 0x00cf93000000ffffull;
-	s->gdt.base = HVM_GDT;
+	s->gdt.base = h->boot.gdt;
 	s->gdt.limit = 4 * 8 - 1;
 	s->idt.base = 0;
 	s->idt.limit = 0;
@@ -41,7 +72,7 @@ int hvm_boot_regs(struct hvm_domain *h, enum hvm_entry kind, uint64_t rip, uint3
 	memset(r, 0, sizeof(*r));
 	r->rip = rip;
 	r->rflags = 0x2;
-	r->rsp = HVM_BOOT_STACK;
+	r->rsp = h->boot.stack;
 	if (kind == HVM_ENTRY_32) {
 		s->cs = flat(0x08, 11, false);
 		s->cr0 = 0x11; /* PE, ET: flat protected mode, no paging */

@@ -41,8 +41,10 @@ struct loaded {
 	uint8_t *initrd;
 	size_t initrd_size;
 	uint64_t initrd_addr;
-	uint64_t kernel_end;
+	uint64_t kernel_lo, kernel_end; /* what the image took */
 };
+
+#define MODS_LEN (HVM_BOOT_AREA_MMAP - HVM_BOOT_AREA_MODS) /* one module and its string */
 
 static void put(uint8_t *p, unsigned off, uint64_t v, int n)
 {
@@ -50,11 +52,20 @@ static void put(uint8_t *p, unsigned off, uint64_t v, int n)
 		p[off + i] = (uint8_t)(v >> (8 * i));
 }
 
-/* The command line the guest gets: the user's, then one entry per virtio device. */
-static int write_cmdline(struct hvm_domain *h, const char *user, uint32_t max)
+/* The command line the guest gets: a first word if given (multiboot: the kernel's path, as
+ * GRUB and QEMU pass it), the user's, then one entry per virtio device. */
+static int write_cmdline(struct hvm_domain *h, const char *first, const char *user, uint32_t max)
 {
-	char *c = gmem_ptr(&h->vm->mem, HVM_CMDLINE, HVM_CMDLINE_MAX);
-	size_t n = (size_t)snprintf(c, HVM_CMDLINE_MAX, "%s", user ? user : "");
+	char *c = gmem_ptr(&h->vm->mem, h->boot.cmdline, HVM_CMDLINE_MAX);
+	size_t n;
+
+	if (!c)
+		return -EINVAL;
+	if (first)
+		n = (size_t)snprintf(c, HVM_CMDLINE_MAX, "%s%s%s", first, user && *user ? " " : "",
+				     user ? user : "");
+	else
+		n = (size_t)snprintf(c, HVM_CMDLINE_MAX, "%s", user ? user : "");
 
 	for (unsigned i = 0; i < h->nr_devices && n < HVM_CMDLINE_MAX; i++)
 		n += (size_t)snprintf(c + n, HVM_CMDLINE_MAX - n, "%svirtio_mmio.device=512@0x%llx:%u",
@@ -91,6 +102,24 @@ static int place_initrd(struct hvm_domain *h, struct loaded *l, uint64_t limit)
 	return 0;
 }
 
+/* The 32-bit entries' boot structures, where the image and the initrd are not. */
+static int place_boot_area(struct hvm_domain *h, const struct loaded *l)
+{
+	const uint64_t avoid[2][2] = {
+		{l->kernel_lo, l->kernel_end},
+		{l->initrd_addr, l->initrd_addr + l->initrd_size},
+	};
+
+	if (hvm_place_boot_area(h, avoid, 2)) {
+		log_err("no room for the boot information (%llu KiB) outside the kernel "
+			"[0x%llx, 0x%llx) and the initrd; give the domain more --mem",
+			(unsigned long long)(HVM_BOOT_AREA_SIZE >> 10),
+			(unsigned long long)l->kernel_lo, (unsigned long long)l->kernel_end);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 static int zero_page(struct hvm_domain *h, struct loaded *l, const struct bzimage *bz)
 {
 	uint8_t *bp = gmem_ptr(&h->vm->mem, HVM_ZERO_PAGE, 4096);
@@ -106,7 +135,7 @@ static int zero_page(struct hvm_domain *h, struct loaded *l, const struct bzimag
 	put(bp, BP_TYPE_OF_LOADER, 0xff, 1);
 	bp[BP_LOADFLAGS] |= 0x01 | 0x80; /* loaded high, can use heap */
 	put(bp, BP_HEAP_END, 0xfe00, 2);
-	put(bp, BP_CMD_LINE_PTR, HVM_CMDLINE, 4);
+	put(bp, BP_CMD_LINE_PTR, h->boot.cmdline, 4);
 	put(bp, BP_RAMDISK_IMAGE, (uint32_t)l->initrd_addr, 4);
 	put(bp, BP_RAMDISK_SIZE, (uint32_t)l->initrd_size, 4);
 	put(bp, BP_EXT_RAMDISK_IMAGE, l->initrd_addr >> 32, 4);
@@ -136,7 +165,7 @@ static int boot_bzimage(struct hvm_domain *h, const struct hvm_config *cfg, stru
 	if (!rc)
 		rc = zero_page(h, l, bz);
 	if (!rc)
-		rc = write_cmdline(h, cfg->cmdline, bz->cmdline_size ? bz->cmdline_size : 255);
+		rc = write_cmdline(h, NULL, cfg->cmdline, bz->cmdline_size ? bz->cmdline_size : 255);
 	log_info("booting bzImage (boot protocol %u.%02u) at its 64-bit entry",
 		 bz->version >> 8, bz->version & 0xff);
 	return rc ? rc : hvm_boot_regs(h, HVM_ENTRY_64, BZ_LOAD_ADDR + 0x200, 0, HVM_ZERO_PAGE);
@@ -145,21 +174,23 @@ static int boot_bzimage(struct hvm_domain *h, const struct hvm_config *cfg, stru
 static int boot_pvh(struct hvm_domain *h, const struct hvm_config *cfg, struct loaded *l,
 		    uint32_t entry)
 {
-	uint8_t *si = gmem_ptr(&h->vm->mem, HVM_BOOT_INFO, 56);
-	uint8_t *map = gmem_ptr(&h->vm->mem, HVM_BOOT_MMAP, 24 * E820_MAX);
-	uint8_t *mod = gmem_ptr(&h->vm->mem, HVM_BOOT_MODS, 32);
-	int rc = write_cmdline(h, cfg->cmdline, 0);
+	int rc = place_boot_area(h, l);
+	uint8_t *si = gmem_ptr(&h->vm->mem, h->boot.info, 56);
+	uint8_t *map = gmem_ptr(&h->vm->mem, h->boot.mmap, 24 * E820_MAX);
+	uint8_t *mod = gmem_ptr(&h->vm->mem, h->boot.mods, 32);
 
+	if (!rc)
+		rc = write_cmdline(h, NULL, cfg->cmdline, 0);
 	if (rc)
 		return rc;
 	memset(si, 0, 56);
 	put(si, 0, PVH_MAGIC, 4);
 	put(si, 4, 1, 4); /* version 1: with the memory map */
 	put(si, 12, l->initrd ? 1 : 0, 4);
-	put(si, 16, HVM_BOOT_MODS, 8);
-	put(si, 24, HVM_CMDLINE, 8);
+	put(si, 16, h->boot.mods, 8);
+	put(si, 24, h->boot.cmdline, 8);
 	put(si, 32, h->rsdp, 8);
-	put(si, 40, HVM_BOOT_MMAP, 8);
+	put(si, 40, h->boot.mmap, 8);
 	put(si, 48, h->nr_e820, 4);
 	for (unsigned i = 0; i < h->nr_e820; i++) {
 		put(map, 24 * i, h->e820[i].addr, 8);
@@ -171,17 +202,19 @@ static int boot_pvh(struct hvm_domain *h, const struct hvm_config *cfg, struct l
 	put(mod, 0, l->initrd_addr, 8);
 	put(mod, 8, l->initrd_size, 8);
 	log_info("booting through the PVH entry at 0x%x", entry);
-	return hvm_boot_regs(h, HVM_ENTRY_32, entry, 0, HVM_BOOT_INFO);
+	return hvm_boot_regs(h, HVM_ENTRY_32, entry, 0, (uint32_t)h->boot.info);
 }
 
 static int boot_multiboot(struct hvm_domain *h, const struct hvm_config *cfg, struct loaded *l,
 			  const struct multiboot_image *mb)
 {
-	uint8_t *mbi = gmem_ptr(&h->vm->mem, HVM_BOOT_INFO, 52);
-	uint8_t *map = gmem_ptr(&h->vm->mem, HVM_BOOT_MMAP, 24 * E820_MAX);
-	uint8_t *mod = gmem_ptr(&h->vm->mem, HVM_BOOT_MODS, 16);
-	int rc = write_cmdline(h, cfg->cmdline, 0);
+	int rc = place_boot_area(h, l);
+	uint8_t *mbi = gmem_ptr(&h->vm->mem, h->boot.info, 52);
+	uint8_t *map = gmem_ptr(&h->vm->mem, h->boot.mmap, 24 * E820_MAX);
+	uint8_t *mod = gmem_ptr(&h->vm->mem, h->boot.mods, MODS_LEN);
 
+	if (!rc)
+		rc = write_cmdline(h, cfg->kernel, cfg->cmdline, 0);
 	if (rc)
 		return rc;
 	memset(mbi, 0, 52);
@@ -189,20 +222,25 @@ static int boot_multiboot(struct hvm_domain *h, const struct hvm_config *cfg, st
 	put(mbi, 0, 0x1 | 0x4 | (l->initrd ? 0x8 : 0) | 0x40, 4);
 	put(mbi, 4, HVM_EBDA / 1024, 4);
 	put(mbi, 8, (h->vm->mem.size - 0x100000) / 1024, 4);
-	put(mbi, 16, HVM_CMDLINE, 4);
+	put(mbi, 16, h->boot.cmdline, 4);
 	put(mbi, 20, l->initrd ? 1 : 0, 4);
-	put(mbi, 24, HVM_BOOT_MODS, 4);
+	put(mbi, 24, h->boot.mods, 4);
 	put(mbi, 44, 24 * h->nr_e820, 4);
-	put(mbi, 48, HVM_BOOT_MMAP, 4);
+	put(mbi, 48, h->boot.mmap, 4);
 	for (unsigned i = 0; i < h->nr_e820; i++) {
 		put(map, 24 * i, 20, 4);
 		memcpy(map + 24 * i + 4, &h->e820[i], 20);
 	}
+	/* The module's string (its path, as GRUB gives it) right after the list. */
+	memset(mod, 0, MODS_LEN);
 	put(mod, 0, l->initrd_addr, 4);
 	put(mod, 4, l->initrd_addr + l->initrd_size, 4);
-	put(mod, 8, HVM_CMDLINE, 4);
-	log_info("booting a multiboot kernel at 0x%llx", (unsigned long long)mb->entry);
-	return hvm_boot_regs(h, HVM_ENTRY_32, mb->entry, MULTIBOOT_BOOT_MAGIC, HVM_BOOT_INFO);
+	put(mod, 8, h->boot.mods + 16, 4);
+	snprintf((char *)mod + 16, MODS_LEN - 16, "%s", cfg->initrd ? cfg->initrd : "");
+	log_info("booting a multiboot kernel at 0x%llx (%s)", (unsigned long long)mb->entry,
+		 mb->elf32 ? "ELF32" : mb->flags & (1u << 16) ? "load addresses" : "ELF64");
+	return hvm_boot_regs(h, HVM_ENTRY_32, mb->entry, MULTIBOOT_BOOT_MAGIC,
+			     (uint32_t)h->boot.info);
 }
 
 static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, struct loaded *l,
@@ -213,6 +251,10 @@ static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, str
 	struct bzimage bz;
 	int rc;
 
+	/* The Linux protocols' fixed places; the 32-bit entries choose their own. */
+	h->boot = (struct hvm_boot_area){
+		.gdt = HVM_GDT, .cmdline = HVM_CMDLINE, .stack = HVM_BOOT_STACK,
+	};
 	rc = bzimage_parse(l->file, l->size, &bz, err);
 	if (rc < 0)
 		return rc;
@@ -220,8 +262,10 @@ static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, str
 		return boot_bzimage(h, cfg, l, &bz);
 	/* An ELF with a PVH note boots through it unless told otherwise. */
 	if (l->size >= 4 && !memcmp(l->file, "\177ELF", 4)) {
-		rc = elf_load(l->file, l->size, &h->vm->mem, 0x100000, 0, &img, err);
+		rc = elf_load(l->file, l->size, &h->vm->mem, LOADER_PC_LOW_MIN,
+			      ELF_LOAD_ELF32 | ELF_LOAD_PC_LOW, &img, err);
 		if (rc == 0 && img.pvh_entry && !cfg->no_pvh) {
+			l->kernel_lo = img.lo;
 			l->kernel_end = img.hi;
 			rc = place_initrd(h, l, HVM_MAX_MEM);
 			return rc ? rc : boot_pvh(h, cfg, l, img.pvh_entry);
@@ -231,6 +275,7 @@ static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, str
 	if (rc < 0)
 		return rc;
 	if (rc) {
+		l->kernel_lo = mb.lo;
 		l->kernel_end = mb.hi;
 		rc = place_initrd(h, l, HVM_MAX_MEM);
 		return rc ? rc : boot_multiboot(h, cfg, l, &mb);
@@ -243,7 +288,7 @@ static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, str
 	if (!rc)
 		rc = zero_page(h, l, NULL);
 	if (!rc)
-		rc = write_cmdline(h, cfg->cmdline, 0);
+		rc = write_cmdline(h, NULL, cfg->cmdline, 0);
 	log_info("booting an ELF kernel at its 64-bit entry 0x%llx", (unsigned long long)img.entry);
 	return rc ? rc : hvm_boot_regs(h, HVM_ENTRY_64, img.entry, 0, HVM_ZERO_PAGE);
 }

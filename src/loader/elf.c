@@ -16,38 +16,98 @@ static int in_file(uint64_t off, uint64_t len, size_t size)
 	return off <= size && len <= size - off;
 }
 
-static int check_header(const Elf64_Ehdr *eh, size_t size, char err[LOADER_ERR_MAX])
+/* A program header of either class, widened. */
+struct phdr {
+	uint32_t type, flags;
+	uint64_t offset, paddr, filesz, memsz;
+};
+
+/* The header fields the loader needs, of either class. */
+struct ehdr {
+	unsigned class; /* ELFCLASS64 or ELFCLASS32 */
+	uint64_t entry, phoff;
+	unsigned phnum, phentsize;
+};
+
+static int read_header(const uint8_t *file, size_t size, unsigned flags, struct ehdr *eh,
+		       char err[LOADER_ERR_MAX])
 {
-	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+	Elf64_Ehdr e64;
+	Elf32_Ehdr e32;
+	unsigned type, machine, want_phentsize;
+
+	if (size < SELFMAG || memcmp(file, ELFMAG, SELFMAG) != 0)
 		return fail(err, "not an ELF file");
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return fail(err, "not a 64-bit little-endian ELF file");
-	if (eh->e_machine != EM_X86_64)
-		return fail(err, "ELF machine is %u, not x86-64", eh->e_machine);
-	if (eh->e_type != ET_EXEC)
-		return fail(err, "ELF type is %u, not a static executable (ET_EXEC)", eh->e_type);
-	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return fail(err, "ELF program header size is %u, expected %zu", eh->e_phentsize,
-			    sizeof(Elf64_Phdr));
-	if (eh->e_phnum == 0 || eh->e_phnum > ELF_MAX_PHDRS)
-		return fail(err, "ELF has %u program headers (1 to %d allowed)", eh->e_phnum,
+	if (size < EI_NIDENT || file[EI_DATA] != ELFDATA2LSB ||
+	    (file[EI_CLASS] != ELFCLASS64 &&
+	     !(file[EI_CLASS] == ELFCLASS32 && (flags & ELF_LOAD_ELF32))))
+		return fail(err, (flags & ELF_LOAD_ELF32)
+					 ? "not a little-endian ELF file of 32 or 64 bits"
+					 : "not a 64-bit little-endian ELF file");
+	eh->class = file[EI_CLASS];
+	if (eh->class == ELFCLASS64) {
+		if (size < sizeof(e64))
+			return fail(err, "file too short for an ELF header (%zu bytes)", size);
+		memcpy(&e64, file, sizeof(e64));
+		type = e64.e_type, machine = e64.e_machine;
+		eh->entry = e64.e_entry, eh->phoff = e64.e_phoff;
+		eh->phnum = e64.e_phnum, eh->phentsize = e64.e_phentsize;
+		want_phentsize = sizeof(Elf64_Phdr);
+		if (machine != EM_X86_64)
+			return fail(err, "ELF machine is %u, not x86-64", machine);
+	} else {
+		if (size < sizeof(e32))
+			return fail(err, "file too short for an ELF header (%zu bytes)", size);
+		memcpy(&e32, file, sizeof(e32));
+		type = e32.e_type, machine = e32.e_machine;
+		eh->entry = e32.e_entry, eh->phoff = e32.e_phoff;
+		eh->phnum = e32.e_phnum, eh->phentsize = e32.e_phentsize;
+		want_phentsize = sizeof(Elf32_Phdr);
+		if (machine != EM_386)
+			return fail(err, "32-bit ELF machine is %u, not i386", machine);
+	}
+	if (type != ET_EXEC)
+		return fail(err, "ELF type is %u, not a static executable (ET_EXEC)", type);
+	if (eh->phentsize != want_phentsize)
+		return fail(err, "ELF program header size is %u, expected %u", eh->phentsize,
+			    want_phentsize);
+	if (eh->phnum == 0 || eh->phnum > ELF_MAX_PHDRS)
+		return fail(err, "ELF has %u program headers (1 to %d allowed)", eh->phnum,
 			    ELF_MAX_PHDRS);
-	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), size))
+	if (!in_file(eh->phoff, (uint64_t)eh->phnum * eh->phentsize, size))
 		return fail(err, "ELF program headers lie beyond the end of the file");
 	return 0;
 }
 
-/* Scan one PT_NOTE segment for the Capsule ABI note. */
+static struct phdr phdr_at(const uint8_t *file, const struct ehdr *eh, unsigned i)
+{
+	const uint8_t *p = file + eh->phoff + (uint64_t)i * eh->phentsize; /* checked */
+
+	if (eh->class == ELFCLASS64) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, p, sizeof(ph));
+		return (struct phdr){ph.p_type, ph.p_flags, ph.p_offset, ph.p_paddr, ph.p_filesz,
+				     ph.p_memsz};
+	}
+	Elf32_Phdr ph;
+
+	memcpy(&ph, p, sizeof(ph));
+	return (struct phdr){ph.p_type, ph.p_flags, ph.p_offset, ph.p_paddr, ph.p_filesz,
+			     ph.p_memsz};
+}
+
+/* Scan one PT_NOTE segment for the Capsule ABI note (notes have one layout in both classes). */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
-static int scan_notes(const uint8_t *file, size_t size, const Elf64_Phdr *ph,
+static int scan_notes(const uint8_t *file, size_t size, const struct phdr *ph,
 		      struct elf_image *out, char err[LOADER_ERR_MAX])
 {
-	uint64_t off = ph->p_offset, end;
+	uint64_t off = ph->offset, end;
 
-	if (!in_file(ph->p_offset, ph->p_filesz, size))
+	if (!in_file(ph->offset, ph->filesz, size))
 		return fail(err, "ELF note segment lies beyond the end of the file (truncated?)");
-	end = ph->p_offset + ph->p_filesz;
+	end = ph->offset + ph->filesz;
 	while (end - off >= sizeof(Elf64_Nhdr)) {
 		Elf64_Nhdr nh;
 		uint64_t name_len, desc_len;
@@ -71,14 +131,12 @@ static int scan_notes(const uint8_t *file, size_t size, const Elf64_Phdr *ph,
 	return 0;
 }
 
-static int scan_all_notes(const uint8_t *file, size_t size, const Elf64_Ehdr *eh,
+static int scan_all_notes(const uint8_t *file, size_t size, const struct ehdr *eh,
 			  struct elf_image *out, char err[LOADER_ERR_MAX])
 {
-	if ((eh->e_phoff % _Alignof(Elf64_Phdr)) || ((uintptr_t)file % _Alignof(Elf64_Phdr)))
-		return fail(err, "ELF program headers are misaligned");
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = (const Elf64_Phdr *)(file + eh->e_phoff) + i;
-		int rc = ph->p_type == PT_NOTE ? scan_notes(file, size, ph, out, err) : 0;
+	for (unsigned i = 0; i < eh->phnum; i++) {
+		struct phdr ph = phdr_at(file, eh, i);
+		int rc = ph.type == PT_NOTE ? scan_notes(file, size, &ph, out, err) : 0;
 
 		if (rc)
 			return rc;
@@ -86,61 +144,62 @@ static int scan_all_notes(const uint8_t *file, size_t size, const Elf64_Ehdr *eh
 	return 0;
 }
 
-static int check_load(const Elf64_Phdr *ph, unsigned idx, size_t size,
-		      const struct guest_mem *mem, uint64_t min_gpa, char err[LOADER_ERR_MAX])
+static int check_load(const struct phdr *ph, unsigned idx, size_t size,
+		      const struct guest_mem *mem, uint64_t min_gpa, unsigned flags,
+		      char err[LOADER_ERR_MAX])
 {
-	if (ph->p_filesz > ph->p_memsz)
+	if (ph->filesz > ph->memsz)
 		return fail(err, "segment %u: file size 0x%llx exceeds memory size 0x%llx", idx,
-			    (unsigned long long)ph->p_filesz, (unsigned long long)ph->p_memsz);
-	if (!in_file(ph->p_offset, ph->p_filesz, size))
+			    (unsigned long long)ph->filesz, (unsigned long long)ph->memsz);
+	if (!in_file(ph->offset, ph->filesz, size))
 		return fail(err, "segment %u: its data lies beyond the end of the file (truncated?)",
 			    idx);
-	if (ph->p_paddr < min_gpa || ph->p_paddr >= mem->size ||
-	    ph->p_memsz > mem->size - ph->p_paddr)
+	if (ph->paddr < min_gpa || ph->paddr >= mem->size || ph->memsz > mem->size - ph->paddr)
 		return fail(err,
 			    "segment %u (0x%llx, 0x%llx bytes) lies outside guest memory "
 			    "[0x%llx, 0x%llx); link the image higher or give the domain more --mem",
-			    idx, (unsigned long long)ph->p_paddr, (unsigned long long)ph->p_memsz,
+			    idx, (unsigned long long)ph->paddr, (unsigned long long)ph->memsz,
 			    (unsigned long long)min_gpa, (unsigned long long)mem->size);
+	if ((flags & ELF_LOAD_PC_LOW) && ph->paddr < LOADER_PC_HOLE_END &&
+	    ph->paddr + ph->memsz > LOADER_PC_HOLE)
+		return fail(err,
+			    "segment %u (0x%llx, 0x%llx bytes) overlaps the PC's firmware area "
+			    "[0x%llx, 0x%llx) (EBDA, VGA, BIOS and the ACPI tables)",
+			    idx, (unsigned long long)ph->paddr, (unsigned long long)ph->memsz,
+			    (unsigned long long)LOADER_PC_HOLE, (unsigned long long)LOADER_PC_HOLE_END);
 	return 0;
 }
 
 int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t min_gpa,
 	     unsigned flags, struct elf_image *out, char err[LOADER_ERR_MAX])
 {
-	const Elf64_Phdr *load[ELF_MAX_PHDRS];
-	Elf64_Ehdr eh;
+	struct phdr load[ELF_MAX_PHDRS];
+	struct ehdr eh;
 	unsigned nload = 0;
 	int entry_ok = 0, rc;
 
 	memset(out, 0, sizeof(*out));
 	err[0] = 0;
-	if (size < SELFMAG || memcmp(file, ELFMAG, SELFMAG) != 0)
-		return fail(err, "not an ELF file");
-	if (size < sizeof(eh))
-		return fail(err, "file too short for an ELF header (%zu bytes)", size);
-	memcpy(&eh, file, sizeof(eh));
-	rc = check_header(&eh, size, err);
+	rc = read_header(file, size, flags, &eh, err);
 	if (rc)
 		return rc;
 	rc = scan_all_notes(file, size, &eh, out, err);
 	if (rc)
 		return rc;
 	/* Validate everything before writing a byte into the guest. */
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		const Elf64_Phdr *ph = (const Elf64_Phdr *)(file + eh.e_phoff) + i;
+	for (unsigned i = 0; i < eh.phnum; i++) {
+		struct phdr ph = phdr_at(file, &eh, i);
 
-		if (ph->p_type != PT_LOAD || ph->p_memsz == 0)
+		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
-		rc = check_load(ph, i, size, mem, min_gpa, err);
+		rc = check_load(&ph, i, size, mem, min_gpa, flags, err);
 		if (rc)
 			return rc;
 		for (unsigned j = 0; j < nload; j++)
-			if (ph->p_paddr < load[j]->p_paddr + load[j]->p_memsz &&
-			    load[j]->p_paddr < ph->p_paddr + ph->p_memsz)
+			if (ph.paddr < load[j].paddr + load[j].memsz &&
+			    load[j].paddr < ph.paddr + ph.memsz)
 				return fail(err, "segment %u overlaps another loadable segment", i);
-		if ((ph->p_flags & PF_X) && eh.e_entry >= ph->p_paddr &&
-		    eh.e_entry - ph->p_paddr < ph->p_memsz)
+		if ((ph.flags & PF_X) && eh.entry >= ph.paddr && eh.entry - ph.paddr < ph.memsz)
 			entry_ok = 1;
 		load[nload++] = ph;
 	}
@@ -148,23 +207,24 @@ int elf_load(const uint8_t *file, size_t size, struct guest_mem *mem, uint64_t m
 		return fail(err, "ELF has no loadable segment");
 	if (!entry_ok)
 		return fail(err, "entry point 0x%llx is not inside an executable segment",
-			    (unsigned long long)eh.e_entry);
+			    (unsigned long long)eh.entry);
 	out->lo = UINT64_MAX;
 	for (unsigned j = 0; j < nload; j++) {
-		const Elf64_Phdr *ph = load[j];
-		uint8_t *dst = gmem_ptr(mem, ph->p_paddr, ph->p_memsz); /* checked above */
+		const struct phdr *ph = &load[j];
+		uint8_t *dst = gmem_ptr(mem, ph->paddr, ph->memsz); /* checked above */
 
 		if (!dst)
 			return fail(err, "segment lies outside guest memory");
-		memcpy(dst, file + ph->p_offset, ph->p_filesz);
+		memcpy(dst, file + ph->offset, ph->filesz);
 		if (!(flags & ELF_LOAD_MEM_ZEROED))
-			memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
-		if (ph->p_paddr < out->lo)
-			out->lo = ph->p_paddr;
-		if (ph->p_paddr + ph->p_memsz > out->hi)
-			out->hi = ph->p_paddr + ph->p_memsz;
+			memset(dst + ph->filesz, 0, ph->memsz - ph->filesz);
+		if (ph->paddr < out->lo)
+			out->lo = ph->paddr;
+		if (ph->paddr + ph->memsz > out->hi)
+			out->hi = ph->paddr + ph->memsz;
 	}
-	out->entry = eh.e_entry;
+	out->entry = eh.entry;
+	out->elf32 = eh.class == ELFCLASS32;
 	return 0;
 }
 
@@ -172,13 +232,10 @@ int elf_is_pv(const uint8_t *file, size_t size)
 {
 	char err[LOADER_ERR_MAX];
 	struct elf_image img;
-	Elf64_Ehdr eh;
+	struct ehdr eh;
 
 	memset(&img, 0, sizeof(img));
-	if (size < sizeof(eh))
-		return 0;
-	memcpy(&eh, file, sizeof(eh));
-	if (check_header(&eh, size, err) || scan_all_notes(file, size, &eh, &img, err))
+	if (read_header(file, size, 0, &eh, err) || scan_all_notes(file, size, &eh, &img, err))
 		return 0;
 	return img.pv_abi != 0;
 }

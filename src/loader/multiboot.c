@@ -2,7 +2,8 @@
 /*
  * Multiboot v1 kernels (the format small test kernels use). The header is in the first
  * 8 KiB, 4-byte aligned; with flag 16 it gives load addresses (the a.out kludge), otherwise
- * the file is an ELF and is loaded as such. Entry is in 32-bit protected mode
+ * the file is an ELF (64-bit, or 32-bit i386 as `objcopy -O elf32-i386` makes it) and is
+ * loaded as such, anywhere from 4 KiB up outside the PC's firmware area. Entry is in 32-bit protected mode
  * (src/hvm/boot.c) with EAX = 0x2badb002 and EBX = the multiboot information.
  */
 #include <errno.h>
@@ -42,10 +43,19 @@ static int load_aout(const uint8_t *file, size_t size, size_t hoff, const struct
 	bss_end = h->bss_end_addr ? h->bss_end_addr : end;
 	if (bss_end < end || h->entry_addr < h->load_addr || h->entry_addr >= end)
 		goto bad;
-	if (h->load_addr < 0x100000 || !(dst = gmem_ptr(mem, h->load_addr, bss_end - h->load_addr))) {
+	if (h->load_addr < LOADER_PC_LOW_MIN ||
+	    !(dst = gmem_ptr(mem, h->load_addr, bss_end - h->load_addr))) {
 		snprintf(err, LOADER_ERR_MAX, "multiboot kernel [0x%x, 0x%llx) lies outside guest "
-			 "memory above 1 MiB; give the domain more --mem", h->load_addr,
-			 (unsigned long long)bss_end);
+			 "memory [0x%llx, 0x%llx); give the domain more --mem", h->load_addr,
+			 (unsigned long long)bss_end, (unsigned long long)LOADER_PC_LOW_MIN,
+			 (unsigned long long)mem->size);
+		return -EINVAL;
+	}
+	if (h->load_addr < LOADER_PC_HOLE_END && bss_end > LOADER_PC_HOLE) {
+		snprintf(err, LOADER_ERR_MAX, "multiboot kernel [0x%x, 0x%llx) overlaps the PC's "
+			 "firmware area [0x%llx, 0x%llx) (EBDA, VGA, BIOS and the ACPI tables)",
+			 h->load_addr, (unsigned long long)bss_end,
+			 (unsigned long long)LOADER_PC_HOLE, (unsigned long long)LOADER_PC_HOLE_END);
 		return -EINVAL;
 	}
 	memcpy(dst, file + file_off, load_len);
@@ -79,10 +89,12 @@ int multiboot_load(const uint8_t *file, size_t size, struct guest_mem *mem,
 			return load_aout(file, size, off, &h, mem, mb, err);
 		/* Otherwise it must be an ELF. */
 		struct elf_image img;
-		int rc = elf_load(file, size, mem, 0x100000, 0, &img, err);
+		int rc = elf_load(file, size, mem, LOADER_PC_LOW_MIN,
+				  ELF_LOAD_ELF32 | ELF_LOAD_PC_LOW, &img, err);
 
 		if (rc)
 			return rc;
+		mb->elf32 = img.elf32;
 		mb->entry = img.entry;
 		mb->lo = img.lo;
 		mb->hi = img.hi;

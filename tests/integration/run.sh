@@ -324,6 +324,35 @@ hvm hvm-serial-multiboot --mem 64 --cmdline hvm-test "$H/serial.elf"
 hvm hvm-serial-pvh --mem 64 --cmdline "hvm-test pvh" "$H/serial-pvh.elf"
 expect hvm-pvh-chosen 1 'from a PVH kernel' '' -- "$CAPSULE" run --mem 64 --cmdline hvm-test "$H/serial-pvh.elf"
 hvm hvm-timer-interrupt --mem 64 "$H/timer.elf"
+# ELF32 images (objcopy -O elf32-i386) and a real-mode kernel linked at 0x8000, as ELF32
+# (multiboot's ELF loading) and ELF64; an image over the firmware area is refused.
+hvm hvm-serial-elf32 --mem 64 --cmdline hvm-test "$H/serial.elf32"
+hvm hvm-timer-elf32 --mem 64 "$H/timer.elf32"
+hvm hvm-realmode-0x8000-elf32 --mem 64 --cmdline lowload-test "$H/realmode.elf32"
+hvm hvm-realmode-0x8000-elf64 --mem 64 --cmdline lowload-test "$H/realmode.elf"
+# The same binaries on QEMU where it is installed: both platforms pass them alike.
+# qemu_hvm NAME APPEND KERNEL [QEMU ARGS...]
+qemu_hvm() {
+	local name=$1 append=$2 kernel=$3 status last ok=1 why=""
+	shift 3
+	command -v qemu-system-x86_64 >/dev/null && [ -w /dev/kvm ] || return 0
+	timeout -k 5 60 qemu-system-x86_64 -M microvm -enable-kvm -m 64 -nographic -nodefaults \
+		-no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 "$@" \
+		-kernel "$kernel" -append "$append" >"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?
+	last=$(tr -d '\r' <"$tmp/out" | tail -n 1)
+	if [ "$last" != "Test result: SUCCESS" ]; then
+		ok=0 why="last line is '$last'"
+	elif [ "$status" != 1 ]; then
+		ok=0 why="exit status $status, expected 1"
+	fi
+	report "$name" "$ok" "$why"
+}
+qemu_hvm qemu-serial-elf32 hvm-test "$H/serial.elf32"
+qemu_hvm qemu-realmode-0x8000-elf32 lowload-test "$H/realmode.elf32"
+objcopy --change-addresses 0x97000 "$H/realmode.elf32" "$tmp/over-ebda.elf" 2>/dev/null
+expect hvm-load-over-firmware 125 '' 'overlaps the PC.s firmware area' \
+	-- "$CAPSULE" run --mem 64 "$tmp/over-ebda.elf"
 hvm hvm-virtio-interrupt --mem 64 --rng "$H/virtio_irq.elf"
 hvm hvm-smp-2 --mem 64 --vcpus 2 --cmdline 2 "$H/smp.elf"
 hvm hvm-smp-4 --mem 64 --vcpus 4 --cmdline 4 "$H/smp.elf"

@@ -296,8 +296,14 @@ static void multiboot_images(void **state)
 	make_multiboot(f, 0x10003, 0xfff000, 0xfff000 + 4096, 0xffffff00, 0xfff000);
 	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
 	assert_non_null(strstr(err, "outside guest memory"));
-	make_multiboot(f, 0x10003, 0x1000, 0x2000, 0, 0x1000); /* below 1 MiB */
+	make_multiboot(f, 0x10003, 0x8000, 0x9000, 0, 0x8000); /* below 1 MiB: fine */
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), 1);
+	assert_int_equal(mb.lo, 0x8000);
+	make_multiboot(f, 0x10003, 0x0, 0x1000, 0, 0x0); /* over the IVT and BDA */
 	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	make_multiboot(f, 0x10003, 0x9f000, 0xa0000, 0, 0x9f000); /* into the EBDA */
+	assert_int_equal(multiboot_load(f, sizeof(f), &mem, &mb, err), -EINVAL);
+	assert_non_null(strstr(err, "firmware area"));
 	gmem_destroy(&mem);
 }
 

@@ -87,6 +87,13 @@ static void read_boot_info(uint32_t magic, uint32_t info)
 
 	if (magic == MB_BOOT_MAGIC) {
 		hvm_boot.cmdline = p[0] & 4 ? (const char *)(uintptr_t)p[4] : "";
+		/* GRUB and QEMU put the kernel's path first, then the arguments. */
+		hvm_boot.progname = hvm_boot.cmdline;
+		while (*hvm_boot.cmdline && *hvm_boot.cmdline != ' ')
+			hvm_boot.cmdline++;
+		hvm_boot.progname_len = (unsigned)(hvm_boot.cmdline - hvm_boot.progname);
+		while (*hvm_boot.cmdline == ' ')
+			hvm_boot.cmdline++;
 		hvm_boot.mem_top = 0x100000 + (uint64_t)p[2] * 1024;
 		hvm_boot.nr_mmap = p[0] & 0x40 ? p[11] / 24 : 0;
 		if (p[0] & 8 && p[5]) {
@@ -100,6 +107,7 @@ static void read_boot_info(uint32_t magic, uint32_t info)
 		const uint64_t *map = (const uint64_t *)(uintptr_t)q[3];
 
 		hvm_boot.pvh = true;
+		hvm_boot.progname = "";
 		hvm_boot.cmdline = (const char *)(uintptr_t)q[1];
 		hvm_boot.nr_mmap = p[12];
 		for (unsigned i = 0; i < hvm_boot.nr_mmap; i++)
