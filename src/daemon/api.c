@@ -63,13 +63,60 @@ static int admit(void *ctx, int fd, char *why, size_t whylen)
 	return 403;
 }
 
+/*
+ * API_THREADS servers accept on the one socket, each on a thread of its own: a handler
+ * waits for a VMM (up to VMM_TIMEOUT_MS, or a create's start), and one VMM that stopped
+ * answering must not stop every other client with it.
+ */
 int daemon_api_start(struct daemon *dm, int listen_fd)
 {
-	struct api_options o = {.thread_name = "capsuled-api", .unconfined = true,
-				.admit = admit};
+	struct api_server *s[API_THREADS];
+	char name[16];
+	int rc = 0;
+	unsigned n;
 
-	return api_server_start_opts(&dm->server, listen_fd, routes,
-				     sizeof(routes) / sizeof(routes[0]), dm, &o);
+	for (n = 0; n < API_THREADS; n++) {
+		struct api_options o = {.thread_name = name, .unconfined = true, .admit = admit};
+
+		snprintf(name, sizeof(name), "capsuled-api%u", n);
+		if ((rc = api_server_start_opts(&s[n], listen_fd, routes,
+						sizeof(routes) / sizeof(routes[0]), dm, &o)))
+			break;
+	}
+	pthread_mutex_lock(&dm->lock);
+	memcpy(dm->servers, s, n * sizeof(s[0]));
+	dm->nr_servers = n;
+	pthread_mutex_unlock(&dm->lock);
+	return rc;
+}
+
+void daemon_api_stop(struct daemon *dm)
+{
+	struct api_server *s[API_THREADS];
+	unsigned n;
+
+	pthread_mutex_lock(&dm->lock);
+	n = dm->nr_servers;
+	memcpy(s, dm->servers, n * sizeof(s[0]));
+	dm->nr_servers = 0;
+	pthread_mutex_unlock(&dm->lock);
+	for (unsigned i = 0; i < n; i++)
+		api_server_stop(s[i]);
+}
+
+void streams_send(struct daemon *dm, uint64_t topic, const char *line)
+{
+	for (unsigned i = 0; i < dm->nr_servers; i++)
+		api_stream_send_topic(dm->servers[i], topic, line);
+}
+
+unsigned streams_watchers(struct daemon *dm, uint64_t topic)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < dm->nr_servers; i++)
+		n += api_stream_watchers(dm->servers[i], topic);
+	return n;
 }
 
 bool query_get(const char *query, const char *key, char *out, size_t len)

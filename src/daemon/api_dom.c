@@ -193,6 +193,11 @@ void api_create(void *ctx, const struct http_request *req, struct http_response 
 		}
 	}
 	pthread_mutex_lock(&dm->lock);
+	if (dom_find(dm, d->name)) { /* a create of the same name on another API thread */
+		pthread_mutex_unlock(&dm->lock);
+		api_error(resp, 409, "name: a domain named %s exists already", d->name);
+		goto fail_vmm;
+	}
 	if (db_begin(dm) || db_insert_domain(dm, d, text) || dom_add(dm, d)) {
 		db_rollback(dm);
 		pthread_mutex_unlock(&dm->lock);

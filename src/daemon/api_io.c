@@ -115,7 +115,7 @@ void api_console(void *ctx, const struct http_request *req, struct http_response
 
 		/* Readers already there get output from con_sent on: history ends there, so
 		 * that nothing comes twice; with none, the relay starts from now. */
-		if (api_stream_watchers(dm->server, topic) == 0)
+		if (streams_watchers(dm, topic) == 0)
 			d->con_sent = total;
 		if (total > d->con_sent && total - d->con_sent <= n)
 			n -= (size_t)(total - d->con_sent);
@@ -213,12 +213,12 @@ static void relay_one(struct daemon *dm, struct ddom *d, char **buf)
 	size_t n, len;
 	char *lines;
 
-	if (!d->ring || !dm->server)
+	if (!d->ring || !dm->nr_servers)
 		return;
 	total = __atomic_load_n(&((struct console_ring_head *)d->ring)->total, __ATOMIC_ACQUIRE);
 	if (total == d->con_sent)
 		return;
-	if (api_stream_watchers(dm->server, topic) == 0) {
+	if (streams_watchers(dm, topic) == 0) {
 		d->con_sent = total;
 		return;
 	}
@@ -232,7 +232,7 @@ static void relay_one(struct daemon *dm, struct ddom *d, char **buf)
 			for (char *p = lines, *nl; p < lines + len; p = nl + 1) {
 				nl = memchr(p, '\n', (size_t)(lines + len - p));
 				*nl = 0;
-				api_stream_send_topic(dm->server, topic, p);
+				streams_send(dm, topic, p);
 			}
 			free(lines);
 		}

@@ -68,7 +68,7 @@ static int check_paths(struct daemon *dm, json_t *cfg, char *err, size_t errlen)
 json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kind, char *err,
 		      size_t errlen)
 {
-	static struct domain_config c; /* large; only the server's thread comes here */
+	static __thread struct domain_config c; /* large: one per API thread */
 	char lerr[LOADER_ERR_MAX];
 	json_error_t jerr;
 	json_t *cfg = NULL;

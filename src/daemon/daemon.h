@@ -14,8 +14,9 @@
  *   api_ctl.c   pause, unpause, shutdown, reboot, destroy, mem-set
  *   api_io.c    console, events, log, metrics
  *
- * Threads: the API server's (handlers), the monitor, and main (signals). One mutex
- * (daemon.lock) guards the table and the database; nobody holds it while talking to a VMM.
+ * Threads: API_THREADS API servers on the one socket (handlers), the monitor, and main
+ * (signals). One mutex (daemon.lock) guards the table and the database; nobody holds it
+ * while talking to a VMM, and a VMM that does not answer holds one API thread only.
  */
 #ifndef CAPSULE_DAEMON_H
 #define CAPSULE_DAEMON_H
@@ -31,6 +32,7 @@
 #define TOPIC_EVENTS 1ull
 #define TOPIC_CONSOLE(id) ((1ull << 32) + (uint64_t)(id))
 #define VMM_TIMEOUT_MS 3000
+#define API_THREADS 8 /* requests served at once (each may wait on a VMM) */
 
 enum dstate { DS_RUNNING, DS_PAUSED, DS_SHUTOFF, DS_CRASHED, DS_DYING };
 
@@ -67,7 +69,8 @@ struct daemon {
 	sqlite3 *db;
 	struct ddom *doms[DAEMON_MAX_DOMAINS];
 	unsigned nr_doms;
-	struct api_server *server;
+	struct api_server *servers[API_THREADS];
+	unsigned nr_servers;   /* set once they all run (under lock) */
 	int epfd;              /* the monitor's epoll: pidfds */
 	int stop_fd;           /* eventfd: the monitor stops */
 	pthread_t monitor;
@@ -142,6 +145,10 @@ int write_config(const char *dir, const char *text);
 
 /* api.c */
 int daemon_api_start(struct daemon *dm, int listen_fd);
+void daemon_api_stop(struct daemon *dm);
+/* A line to the streams of topic on every API thread; how many there are. Under lock. */
+void streams_send(struct daemon *dm, uint64_t topic, const char *line);
+unsigned streams_watchers(struct daemon *dm, uint64_t topic);
 struct http_request;
 struct http_response;
 /* The domain a request's ?domain= names, or NULL with a 400/404 answered. Under lock. */

@@ -83,8 +83,8 @@ void dom_event_uid(struct daemon *dm, const struct ddom *d, uint32_t uid, const 
 
 	if (db_add_event(dm, d, event, detail, uid, line, sizeof(line)))
 		return;
-	if (dm->server && line[0])
-		api_stream_send_topic(dm->server, TOPIC_EVENTS, line);
+	if (line[0])
+		streams_send(dm, TOPIC_EVENTS, line);
 	fprintf(stderr, "capsuled: domain %s (id %lld): %s%s%s\n", d->name, (long long)d->id,
 		event, detail[0] ? ": " : "", detail);
 }
@@ -127,8 +127,7 @@ static void console_end(struct daemon *dm, const struct ddom *d)
 
 	snprintf(line, sizeof(line), "{\"end\": \"%s\"}",
 		 d->removed ? "destroyed" : dstate_name(d->state));
-	if (dm->server)
-		api_stream_send_topic(dm->server, TOPIC_CONSOLE(d->id), line);
+	streams_send(dm, TOPIC_CONSOLE(d->id), line);
 }
 
 void dom_remove(struct daemon *dm, struct ddom *d)

@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 	while ((sig = sigwaitinfo(&set, NULL)) < 0 || sig == SIGHUP)
 		;
 	fprintf(stderr, "capsuled: %s: stopping; the domains keep running\n", strsignal(sig));
-	api_server_stop(dm.server);
+	daemon_api_stop(&dm);
 	monitor_stop(&dm);
 	pthread_mutex_lock(&dm.lock);
 	db_close(&dm);

@@ -652,6 +652,50 @@ def test_pid_reuse(dm):
     dm.destroy_all()
 
 
+def test_stuck_vmm(dm):
+    """A VMM that stops answering (SIGSTOP) delays only the requests that name it; creates
+    of one name racing on the API threads make one domain."""
+    blk = os.path.join(GUESTS, "blocker.elf")
+    dm.create("stuck", blk)
+    dm.create("fine", blk)
+    stuck = dm.dom("stuck")
+    os.kill(stuck["pid"], signal.SIGSTOP)
+    try:
+        slow = [threading.Thread(target=call, args=(dm.sock, method, path + "?domain=stuck"))
+                for method, path in (("PUT", "/api/v1/domain.pause"),
+                                     ("PUT", "/api/v1/domain.shutdown"),
+                                     ("GET", "/api/v1/domain.info"))]
+        for t in slow:
+            t.start()
+        time.sleep(0.2)
+        worst = 0.0
+        for method, path in (("GET", "/api/v1/domains"), ("GET", "/api/v1/daemon.info"),
+                             ("GET", "/api/v1/domain.info?domain=fine"),
+                             ("PUT", "/api/v1/domain.pause?domain=fine"),
+                             ("PUT", "/api/v1/domain.unpause?domain=fine")):
+            t0 = time.time()
+            st, _ = call(dm.sock, method, path, timeout=10)
+            worst = max(worst, time.time() - t0 if st == 200 else 99)
+        for t in slow:
+            t.join(10)
+        report("stuck-vmm-others-answer", worst < 0.5, "slowest %.2f s" % worst)
+    finally:
+        os.kill(stuck["pid"], signal.SIGCONT)
+    body = json.dumps({"name": "twin", "kernel": blk, "memory": 4})
+    got = []
+    racers = [threading.Thread(target=lambda: got.append(call(dm.sock, "POST", "/api/v1/domains",
+                                                              body)[0])) for _ in range(8)]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join(30)
+    twins = [d for d in dm.domains() if d["name"] == "twin"]
+    report("parallel-creates-one-name", sorted(got) == [201] + [409] * 7 and len(twins) == 1
+           and len(dm.vmms()) == 3 and dir_count(dm) == 3, "%s, %d vmms" % (sorted(got),
+                                                                         len(dm.vmms())))
+    dm.destroy_all()
+
+
 def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -737,6 +781,7 @@ def main():
              ("daemon-kill9", lambda: test_daemon_kill9(dm, KILL9)),
              ("mid-create", lambda: test_kill9_mid_create(dm)),
              ("pid-reuse", lambda: test_pid_reuse(dm)),
+             ("stuck-vmm", lambda: test_stuck_vmm(dm)),
              ("scale", lambda: test_scale(dm, SCALE)),
              ("group", lambda: test_group(root)), ("detach", lambda: test_detach(root)),
              ("schema", lambda: test_schema(dm, root))]
