@@ -28,6 +28,7 @@
 #define HTTP_MAX_BODY (64u << 10)   /* larger bodies get 413 */
 #define HTTP_MAX_CLIENTS 128u       /* more: the oldest idle connection gives way */
 #define HTTP_IDLE_MS 10000u         /* a request must arrive whole within this (else 408) */
+#define HTTP_MAX_FDS 4u              /* descriptors a request may carry (more are closed) */
 #define HTTP_MAX_STREAM_BUFFER (256u << 10) /* a streaming client this far behind is dropped */
 
 struct http_request {
@@ -42,6 +43,14 @@ struct http_request {
 	bool peer_known;
 	uint32_t peer_uid, peer_gid;
 	int32_t peer_pid;
+	/* The request line and header lines as received (CRLF-separated, checked by the
+	 * parser), for http_header; valid during the handler only. */
+	const char *head;
+	size_t head_len;
+	/* File descriptors the client passed (SCM_RIGHTS) with this request's bytes: a handler
+	 * that keeps one sets its slot to -1; the server closes the rest after the handler. */
+	int *fds;
+	unsigned nr_fds;
 };
 
 struct http_response {
@@ -56,6 +65,15 @@ struct http_response {
 	/* The stream's topic: it gets the lines of api_stream_send_topic(topic) only.
 	 * 0 (the default) is the topic of api_stream_send. */
 	uint64_t stream_topic;
+	/* Header lines added to the head ("Name: value\r\n"...), malloc'd (the server frees
+	 * it), or NULL. */
+	char *headers;
+	/* A protocol switch (a WebSocket upgrade): body is sent as it is, head included, and
+	 * then the connection's descriptor is no longer the server's: takeover(ctx, fd, arg)
+	 * gets it (blocking mode is the callee's to set). Called exactly once when set, with
+	 * fd -1 if the connection could not be handed over (so that arg can be freed). */
+	void (*takeover)(void *ctx, int fd, void *arg);
+	void *takeover_arg;
 };
 
 struct api_server;
@@ -69,6 +87,10 @@ struct api_route {
 	const char *path;   /* exact: "/api/v1/vm.info" */
 	api_handler fn;
 };
+
+/* The value of request header name (case-insensitive) into out, trimmed: false if the
+ * request has no such header or its value does not fit. */
+bool http_header(const struct http_request *req, const char *name, char *out, size_t len);
 
 /* Fill resp with a JSON error {"error": message} and status. */
 void api_error(struct http_response *resp, int status, const char *fmt, ...)
@@ -162,6 +184,7 @@ struct http_head {
 	bool chunked;             /* Transfer-Encoding: chunked */
 	bool keep_alive;          /* Connection: keep-alive, or close */
 	const char *allow;        /* Allow: (405), or NULL */
+	const char *extra;        /* more header lines, each ending in CRLF, or NULL */
 	time_t date;              /* Date:, or 0 for none */
 };
 const char *http_status_text(int status);

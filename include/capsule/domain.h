@@ -89,6 +89,9 @@ void domain_config_copy(struct domain_config *dst, const struct domain_config *s
 int domain_config_from_json(struct domain_config *c, const char *text, size_t len, char *err,
 			    size_t errlen);
 int domain_config_load(struct domain_config *c, const char *path, char *err, size_t errlen);
+/* The configuration as a JSON text of that schema (malloc'd), or NULL: from_json of it
+ * gives the same configuration back (snapshots keep it so). */
+char *domain_config_to_json(const struct domain_config *c);
 int domain_action_parse(const char *name, enum domain_action *a);
 const char *domain_action_name(enum domain_action a);
 const char *domain_state_name(enum domain_state s);
@@ -96,6 +99,8 @@ const char *domain_state_name(enum domain_state s);
 struct domain;
 
 /* A kind of domain: how it is set up on a fresh VM, gets devices, boots and ends. */
+struct snap_restore;
+
 struct domain_ops {
 	const char *name;
 	bool platform; /* in-kernel PIC/IOAPIC/PIT before the vCPUs (vm_config.platform) */
@@ -174,6 +179,11 @@ struct domain {
 	unsigned boots;
 	enum vm_end_reason last_end;
 	int last_code;
+	/* Snapshots (src/snapshot/): restored from this (its first boot), saved (ended by a
+	 * save), and how many restores and clones lie behind this domain. */
+	struct snap_restore *restore;
+	bool saved;
+	uint32_t generation;
 };
 
 /* Open everything the domain needs (image, initrd, /dev/kvm, backends): 0, or -1 with a

@@ -23,6 +23,11 @@ struct httpc_reply {
 int httpc_request(const char *sock, const char *method, const char *path, const char *ctype,
 		  const char *body, size_t len, int timeout_ms, struct httpc_reply *r, char *err,
 		  size_t errlen);
+/* The same, passing nfds descriptors (at most 8) with the request's first bytes. */
+int httpc_request_fds(const char *sock, const char *method, const char *path,
+		      const char *ctype, const char *body, size_t len, const int *fds,
+		      unsigned nfds, int timeout_ms, struct httpc_reply *r, char *err,
+		      size_t errlen);
 void httpc_reply_free(struct httpc_reply *r);
 /*
  * Open a streaming GET (HTTP/1.0: the body is raw until the server closes): the connected

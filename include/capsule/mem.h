@@ -7,6 +7,7 @@
 #ifndef CAPSULE_MEM_H
 #define CAPSULE_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,7 +20,8 @@ struct gmem_range {
 };
 
 struct guest_mem {
-	int fd;        /* memfd: later work snapshots, shares and migrates it */
+	int fd;        /* memfd, or a snapshot's memory file mapped privately */
+	bool private_file; /* fd is a snapshot's memory, mapped copy-on-write (MAP_PRIVATE) */
 	uint8_t *host; /* mapping of the whole region */
 	uint64_t size;
 	/*
@@ -32,6 +34,16 @@ struct guest_mem {
 };
 
 int gmem_init(struct guest_mem *m, uint64_t size);
+/*
+ * Guest memory from a snapshot's memory file, mapped copy-on-write: the domain reads the
+ * file's pages as it touches them (restore time does not grow with memory size), its
+ * writes stay its own, and every domain mapping the same file shares what none wrote.
+ * The file must be at least size bytes. fd is duplicated. 0 or -errno.
+ */
+int gmem_init_file(struct guest_mem *m, uint64_t size, int fd);
+/* Give back [gpa, gpa + len) (a balloon): a memfd's pages are freed; a snapshot file's
+ * private copies are dropped (the pages read as the file again). */
+void gmem_discard(const struct guest_mem *m, gpa_t gpa, uint64_t len);
 void gmem_destroy(struct guest_mem *m);
 /* Mark [gpa, gpa + len) as the VMM's own: 0, or -EINVAL (outside RAM, or no slot left). */
 int gmem_reserve(struct guest_mem *m, gpa_t gpa, uint64_t len);

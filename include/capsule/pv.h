@@ -129,6 +129,11 @@ void pv_service_stop(struct pv_domain *pv);
 /* Console input on the service loop: the ring and its port (at build; fd -1 or one that
  * cannot be waited on gives none). */
 int pv_console_in_setup(struct pv_domain *pv, int fd);
+/* The same for a restored domain: the ring is in its memory and restored_port (nonzero)
+ * in its ports already. */
+int pv_console_in_attach(struct pv_domain *pv, int fd, uint32_t restored_port);
+/* Arm the timerfd for the deadlines in pv->timers (a restored domain). */
+void pv_timer_rearm(struct pv_domain *pv);
 
 int64_t evtchn_alloc(struct pv_domain *pv, uint64_t vcpu, enum pv_port_kind kind);
 int64_t evtchn_close(struct pv_domain *pv, uint64_t port);

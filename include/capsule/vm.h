@@ -43,6 +43,7 @@ enum vm_end_reason {
 enum vcpu_state { VCPU_DOWN, VCPU_RUNNING, VCPU_STOPPED };
 
 struct vm;
+struct vcpu_kvm_state;
 
 /* The console's history (src/core/console_log.c): the last CONSOLE_LOG_SIZE bytes. */
 #define CONSOLE_LOG_SIZE (64u << 10)
@@ -72,6 +73,9 @@ struct vcpu {
 	pthread_cond_t wake;     /* under vm->lock: an event may be pending for this vCPU */
 	struct kvm_regs init_regs;   /* loaded by the vCPU thread before its first run */
 	struct kvm_sregs init_sregs;
+	/* A restored vCPU: its whole saved state, loaded instead of init_regs/init_sregs
+	 * (struct vcpu_kvm_state, include/capsule/kvm_state.h); NULL for a fresh boot. */
+	const struct vcpu_kvm_state *restore;
 	uint64_t exits;          /* exits handled by this vCPU (statistics) */
 };
 
@@ -80,6 +84,7 @@ struct vm_config {
 	unsigned nr_vcpus;
 	int kvm_fd;    /* an open /dev/kvm the caller keeps; 0 (unset): vm_create opens its own */
 	bool platform; /* HVM: in-kernel PIC/IOAPIC/LAPIC and PIT, created before the vCPUs */
+	int mem_file;  /* > 0: guest memory is this snapshot memory file, copy-on-write */
 };
 
 struct vm {

@@ -22,5 +22,9 @@ struct vmm_api {
 /* Serve d's API on a listening socket (the server owns it): 0 or a negative errno. */
 int vmm_api_start(struct vmm_api *a, struct domain *d, int listen_fd);
 void vmm_api_stop(struct vmm_api *a);
+/* PUT /api/v1/vm.snapshot (src/api/vm_snapshot.c). */
+struct http_request;
+struct http_response;
+void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp);
 
 #endif

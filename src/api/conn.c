@@ -120,6 +120,7 @@ static void send_response(struct conn *c, const struct http_response *resp, bool
 		.content_length = resp->body_len,
 		.keep_alive = keep_alive,
 		.allow = allow,
+		.extra = resp->headers,
 	};
 
 	if (send_head(c, &h) && !head_only && resp->body_len && resp->status != 204 &&
@@ -152,6 +153,7 @@ static void start_stream(struct conn *c, const struct http_request *req,
 		.chunked = req->minor == 1,
 		.content_length = SIZE_MAX, /* HTTP/1.0: the body ends when the connection does */
 		.keep_alive = false, /* a stream ends when the connection does */
+		.extra = resp->headers,
 	};
 
 	if (!send_head(c, &h))
@@ -186,6 +188,45 @@ static void allowed(const struct api_server *s, const char *path, char *out, siz
 	}
 }
 
+/*
+ * A protocol switch: the handler's bytes (the 101 head) go out now, into a socket buffer
+ * with nothing else pending, and the descriptor goes to the handler's owner. Anything the
+ * client sent past the request, or a head that does not fit at once, ends it instead.
+ */
+static void hand_over(struct conn *c, struct http_response *resp)
+{
+	struct api_server *s = c->srv;
+	int fd = c->src.fd;
+	size_t off = 0;
+
+	while (off < resp->body_len && !conn_pending(c) && c->in.len - c->in.off == c->in.head) {
+		ssize_t n = send(fd, resp->body + off, resp->body_len - off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < resp->body_len) {
+		resp->takeover(s->ctx, -1, resp->takeover_arg);
+		c->closing = true;
+		return;
+	}
+	loop_del(&s->loop, &c->src);
+	c->src.fd = dup(fd); /* conn_close closes this one; the callee owns fd */
+	if (c->src.fd < 0) {
+		c->src.fd = fd;
+		resp->takeover(s->ctx, -1, resp->takeover_arg);
+		c->closing = true;
+		return;
+	}
+	resp->takeover(s->ctx, fd, resp->takeover_arg);
+	c->closing = true;
+	c->watching = 0; /* not in the loop any more: conn_pump closes it */
+}
+
 /* Route one request and queue its answer. */
 static void answer(struct conn *c, const struct http_request *req)
 {
@@ -216,12 +257,18 @@ static void answer(struct conn *c, const struct http_request *req)
 		api_error(&resp, 405, "%s is not allowed on %s", req->method, req->path);
 	else
 		api_error(&resp, 404, "no such path: %s", req->path);
-	if (resp.status < 200 || resp.status > 599)
+	if ((resp.status < 200 && !(resp.takeover && resp.status == 101)) || resp.status > 599)
 		api_error(&resp, 500, "the handler of %s %s gave no status", req->method,
 			  req->path);
 	if (resp.stream && !head && s->streams >= s->max_streams)
 		api_error(&resp, 503, "too many event streams (at most %u)", s->max_streams);
-	if (resp.stream && !head) {
+	if (resp.takeover && resp.status == 101 && !c->refused) {
+		hand_over(c, &resp);
+	} else if (resp.takeover) {
+		resp.takeover(s->ctx, -1, resp.takeover_arg);
+		api_error(&resp, 500, "a protocol switch that was not a 101");
+		send_response(c, &resp, false, head, NULL);
+	} else if (resp.stream && !head) {
 		start_stream(c, req, &resp);
 	} else {
 		if (resp.status == 405)
@@ -229,6 +276,36 @@ static void answer(struct conn *c, const struct http_request *req)
 		send_response(c, &resp, req->keep_alive, head, resp.status == 405 ? allow : NULL);
 	}
 	free(resp.body);
+	free(resp.headers);
+}
+
+static void drop_fds(struct conn *c)
+{
+	for (unsigned i = 0; i < c->nr_fds; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	c->nr_fds = 0;
+}
+
+/* Take the descriptors a message carried; past HTTP_MAX_FDS they are closed. */
+static void take_fds(struct conn *c, struct msghdr *m)
+{
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
+		size_t n;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->nr_fds < HTTP_MAX_FDS && !c->streaming)
+				c->fds[c->nr_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
 }
 
 /* Answer the next request if it is whole: true if one was answered. */
@@ -250,7 +327,10 @@ static bool serve_one(struct conn *c)
 	}
 	req.peer_known = c->peer_known;
 	req.peer_uid = c->peer_uid, req.peer_gid = c->peer_gid, req.peer_pid = c->peer_pid;
+	req.fds = c->fds;
+	req.nr_fds = c->nr_fds;
 	answer(c, &req);
+	drop_fds(c); /* what the handler did not take */
 	http_consume(&c->in);
 	c->answered++;
 	c->since = monotonic_ns();
@@ -318,7 +398,21 @@ static int conn_read(struct conn *c)
 
 	if (c->closing || c->peer_eof || !room)
 		return 0;
-	n = read(c->src.fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	{
+		union {
+			char buf[CMSG_SPACE(HTTP_MAX_FDS * sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {buf, room < sizeof(buf) ? room : sizeof(buf)};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				   .msg_controllen = sizeof(ctl.buf)};
+
+		n = recvmsg(c->src.fd, &m, MSG_CMSG_CLOEXEC);
+		if (n >= 0)
+			take_fds(c, &m);
+		if (m.msg_flags & MSG_CTRUNC)
+			c->closing = true; /* more descriptors than any request takes */
+	}
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	if (n == 0)
@@ -389,6 +483,7 @@ void conn_close(struct conn *c)
 		pthread_mutex_unlock(&c->srv->lock);
 	}
 	c->streaming = false;
+	drop_fds(c);
 	http_parser_free(&c->in);
 	free(c->out.data);
 	c->out = (struct obuf){0};

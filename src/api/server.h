@@ -38,6 +38,8 @@ struct conn {
 	bool peer_known;
 	uint32_t peer_uid, peer_gid;
 	int32_t peer_pid;
+	int fds[HTTP_MAX_FDS]; /* passed with SCM_RIGHTS, for the next request answered */
+	unsigned nr_fds;
 };
 
 /* One line for the streams, formatted once as a chunk: bytes[data_off, +data_len) is the

@@ -412,6 +412,7 @@ static const struct api_route routes[] = {
 	{"PUT", "/api/v1/vm.balloon", balloon_put},
 	{"GET", "/api/v1/vm.events", events},
 	{"GET", "/api/v1/vm.console", console_history},
+	{"PUT", "/api/v1/vm.snapshot", vm_api_snapshot},
 	{"GET", "/metrics", metrics},
 };
 

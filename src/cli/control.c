@@ -12,6 +12,7 @@
 
 #include "capsule/cli.h"
 #include "capsule/httpc.h"
+#include "capsule/snapshot.h"
 #include "capsule/vm.h"
 
 /* One request: the status, and the body in buf (NUL-terminated, cut to fit). */
@@ -38,6 +39,38 @@ static bool whole_number(const char *s)
 	return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 12;
 }
 
+/* snapshot/save DIR: the client makes the files, the VMM writes them (docs/snapshot.md). */
+static int snapshot(const char *sock, const char *dir, bool save)
+{
+	struct httpc_reply r;
+	char err[512], msg[512];
+	int fds[2], status;
+
+	if (snapdir_begin(dir, fds, err, sizeof(err))) {
+		fprintf(stderr, "capsule control: %s\n", err);
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.snapshot", NULL,
+				   save ? "{\"save\": true}" : "{}", save ? 14 : 2, fds, 2, 600000,
+				   &r, err, sizeof(err));
+	if (status < 0 || status >= 300) {
+		snapdir_end(dir, fds, false);
+		fprintf(stderr, "capsule control: %s\n",
+			status < 0 ? err : httpc_error_text(r.body, msg, sizeof(msg)));
+		httpc_reply_free(&r);
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	if (snapdir_end(dir, fds, true)) {
+		fprintf(stderr, "capsule control: cannot put the snapshot in place in %s: %s\n",
+			dir, strerror(errno));
+		httpc_reply_free(&r);
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	printf("ok: %s in %s %s\n", save ? "saved" : "snapshot", dir, r.body ? r.body : "");
+	httpc_reply_free(&r);
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -49,7 +82,10 @@ static void usage(FILE *out)
 		"  reboot            ask the guest to reboot\n"
 		"  destroy           end the domain and its VMM at once\n"
 		"  balloon [MIB]     print the balloon's statistics, or set its target\n"
-		"  counters          exits, device requests and hypercalls (JSON)\n");
+		"  counters          exits, device requests and hypercalls (JSON)\n"
+		"  snapshot DIR      snapshot the running domain into DIR (docs/snapshot.md); it\n"
+		"                    runs on ('capsule run --restore DIR' runs the copy)\n"
+		"  save DIR          the same, then the domain ends (xl save)\n");
 }
 
 int cmd_control(int argc, char **argv)
@@ -70,6 +106,8 @@ int cmd_control(int argc, char **argv)
 	}
 	cmd = argv[2];
 	arg = argc == 4 ? argv[3] : NULL;
+	if ((!strcmp(cmd, "snapshot") || !strcmp(cmd, "save")) && arg)
+		return snapshot(argv[1], arg, cmd[1] == 'a');
 	if (!strcmp(cmd, "pause") && !arg) {
 		path = "/api/v1/vm.pause", ok = "ok: paused";
 	} else if (!strcmp(cmd, "resume") && !arg) {

@@ -15,6 +15,7 @@
 #include "capsule/domain.h"
 #include "capsule/log.h"
 #include "capsule/sandbox.h"
+#include "capsule/snapshot.h"
 #include "capsule/usock.h"
 #include "capsule/vmm_api.h"
 
@@ -25,6 +26,7 @@ struct run_opts {
 	bool no_seccomp;
 	int exit_fd;    /* --exit-file, or -1 */
 	int console_fd; /* --console-log, or -1 */
+	struct snap_restore *restore; /* --restore DIR, or NULL */
 };
 
 static void run_usage(FILE *out)
@@ -42,6 +44,9 @@ static void run_usage(FILE *out)
 		"  -n, --name NAME      the domain's name (default \"domain\")\n"
 		"      --config FILE    a JSON domain configuration (docs/domain-config.schema.json);\n"
 		"                       options after it override it\n"
+		"      --restore DIR    run the domain saved in the snapshot DIR (docs/snapshot.md)\n"
+		"                       from where it was: its configuration, memory (mapped\n"
+		"                       copy-on-write) and state; options after it override it\n"
 		"      --initrd PATH    initial ramdisk for a kernel (HVM)\n"
 		"      --no-pvh         boot an ELF kernel at its 64-bit entry, not its PVH note\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
@@ -139,6 +144,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-pvh", no_argument, NULL, 'P'},
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		{"config", required_argument, NULL, 'F'},
+		{"restore", required_argument, NULL, 'T'},
 		{"api-sock", required_argument, NULL, 'A'},
 		{"exit-file", required_argument, NULL, 'E'},
 		{"console-log", required_argument, NULL, 'L'},
@@ -249,6 +255,17 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			/* Options before --config are overridden by it, options after it win. */
 			if (domain_config_load(&o->cfg, optarg, err, sizeof(err))) {
 				fprintf(stderr, "capsule run: --config %s\n", err);
+				return -1;
+			}
+			break;
+		}
+		case 'T': {
+			char err[512];
+
+			snapshot_close(o->restore);
+			o->restore = NULL;
+			if (snapshot_open(optarg, &o->restore, &o->cfg, err, sizeof(err))) {
+				fprintf(stderr, "capsule run: --restore %s: %s\n", optarg, err);
 				return -1;
 			}
 			break;
@@ -364,6 +381,11 @@ static int exit_status(const struct run_opts *o, const struct run_state *rs,
 	if (terminal_escaped()) {
 		fprintf(stderr, "capsule: Ctrl-] on the console, domain destroyed\n");
 		return 128 + SIGINT;
+	}
+	if (rs->dom->saved) {
+		fprintf(stderr, "capsule: domain %s saved; 'capsule run --restore DIR' runs it "
+			"again\n", rs->dom->cfg.name);
+		return 0;
 	}
 	switch (why) {
 	case VM_END_CRASH:
@@ -495,6 +517,16 @@ int cmd_run(int argc, char **argv)
 	created = true;
 	if (domain_create(&dom, &o.cfg) || sandbox_drop_privileges() < 0)
 		goto out;
+	if (o.restore) {
+		char err[512];
+
+		dom.restore = o.restore; /* the domain's now: domain_destroy closes it */
+		o.restore = NULL;
+		if (snapshot_check(&dom, dom.restore, err, sizeof(err))) {
+			fprintf(stderr, "capsule run: --restore: %s\n", err);
+			goto out;
+		}
+	}
 	if (o.console_fd >= 0 && console_log_mirror(&dom.console_log, o.console_fd)) {
 		fprintf(stderr, "capsule run: --console-log: cannot map the ring file\n");
 		goto out;

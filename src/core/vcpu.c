@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "capsule/kvm_state.h"
 #include "capsule/log.h"
 #include "capsule/sandbox.h"
 #include "capsule/vm.h"
@@ -74,15 +75,31 @@ static void vcpu_run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 
-	if (ioctl(v->fd, KVM_SET_SREGS, &v->init_sregs) < 0 ||
-	    ioctl(v->fd, KVM_SET_REGS, &v->init_regs) < 0) {
+	if (v->restore) {
+		char err[200];
+
+		if (vcpu_kvm_load(v, v->restore, err, sizeof(err))) {
+			vcpu_crash(v, NULL, NULL, "cannot load the saved state (%s)", err);
+			return;
+		}
+	} else if (ioctl(v->fd, KVM_SET_SREGS, &v->init_sregs) < 0 ||
+		   ioctl(v->fd, KVM_SET_REGS, &v->init_regs) < 0) {
 		vcpu_crash(v, &v->init_regs, &v->init_sregs, "cannot load the initial registers (%s)",
 			   strerror(errno));
 		return;
 	}
 	while (!vm_ended(vm)) {
-		if (__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE)) {
+			/* An exit just handled may leave an instruction to finish (the result of
+			 * a PIO or MMIO read): KVM finishes it in a KVM_RUN that exits at once,
+			 * so that the state a snapshot reads while paused is consistent. */
+			v->run->immediate_exit = 1;
+			if (ioctl(v->fd, KVM_RUN, 0) < 0 && errno != EINTR && errno != EAGAIN) {
+				vcpu_crash(v, NULL, NULL, "KVM_RUN failed (%s)", strerror(errno));
+				return;
+			}
 			wait_while_paused(v);
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue; /* kicked: the loop conditions say why */

@@ -36,7 +36,8 @@ int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg)
 	vm->console = stdout;
 	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > 64)
 		return -EINVAL;
-	err = gmem_init(&vm->mem, cfg->mem_bytes);
+	err = cfg->mem_file > 0 ? gmem_init_file(&vm->mem, cfg->mem_bytes, cfg->mem_file)
+				 : gmem_init(&vm->mem, cfg->mem_bytes);
 	if (err)
 		return err;
 	bus_init(&vm->pio);

@@ -5,6 +5,7 @@
  * its type checked, and the result still goes through domain_config_validate.
  */
 #include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -275,4 +276,70 @@ int domain_config_load(struct domain_config *c, const char *path, char *err, siz
 		snprintf(err, errlen, "%s", msg);
 	}
 	return rc;
+}
+
+/* A device's spec ("PATH,readonly,serial=S", "tap=T,mac=M") as the JSON object it came from. */
+static json_t *spec_object(const char *kind, const char *arg)
+{
+	char buf[DEVICE_ARG_MAX], *opt, *save = NULL;
+	json_t *o = json_object();
+	bool first = true;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (opt = strtok_r(buf, ",", &save); o && opt; opt = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(opt, '=');
+
+		if (!strcmp(kind, "disk") && first)
+			json_object_set_new(o, "path", json_string(opt));
+		else if (!strcmp(kind, "disk") && !strcmp(opt, "readonly"))
+			json_object_set_new(o, "readonly", json_true());
+		else if (eq)
+			*eq = 0, json_object_set_new(o, opt, json_string(eq + 1));
+		first = false;
+	}
+	return o;
+}
+
+char *domain_config_to_json(const struct domain_config *c)
+{
+	json_t *root = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:s}", "name", c->name,
+				 "image", c->image ? c->image : "", "cmdline",
+				 c->cmdline ? c->cmdline : "", "memory", (json_int_t)c->mem_mib,
+				 "vcpus", (int)c->vcpus, "on_poweroff",
+				 domain_action_name(c->on_poweroff), "on_reboot",
+				 domain_action_name(c->on_reboot), "on_crash",
+				 domain_action_name(c->on_crash));
+	json_t *disk = json_array(), *net = json_array();
+	char *text = NULL;
+
+	if (!root || !disk || !net)
+		goto out;
+	if (c->initrd)
+		json_object_set_new(root, "initrd", json_string(c->initrd));
+	if (c->no_pvh)
+		json_object_set_new(root, "no_pvh", json_true());
+	for (unsigned i = 0; i < c->nr_devices; i++) {
+		const char *kind = c->devices[i].kind->name, *arg = c->devices[i].arg;
+
+		if (!strcmp(kind, "disk"))
+			json_array_append_new(disk, spec_object(kind, arg));
+		else if (!strcmp(kind, "net"))
+			json_array_append_new(net, spec_object(kind, arg));
+		else if (!strcmp(kind, "rng"))
+			json_object_set_new(root, "rng", json_true());
+		else if (!strcmp(kind, "virtio-console"))
+			json_object_set_new(root, "virtio_console", json_true());
+		else if (!strcmp(kind, "balloon"))
+			json_object_set_new(root, "balloon", json_integer(strtoll(arg, NULL, 10)));
+	}
+	if (json_array_size(disk))
+		json_object_set(root, "disk", disk);
+	if (json_array_size(net))
+		json_object_set(root, "net", net);
+	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+	json_decref(disk);
+	json_decref(net);
+	json_decref(root);
+	return text;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capsule/domain.h"
+#include "capsule/snapshot.h"
 #include "capsule/loader.h"
 #include "capsule/log.h"
 
@@ -228,9 +229,12 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		.kvm_fd = d->kvm_fd,
 	};
 	struct vm *vm = &d->vm_storage;
+	bool restoring = d->restore && !d->restore->used;
 	int rc;
 
 	vcfg.mem_bytes = (vcfg.mem_bytes + d->ops->mem_align - 1) & ~(d->ops->mem_align - 1);
+	if (restoring) /* its memory is the snapshot's, copy-on-write */
+		vcfg.mem_file = d->restore->mem_fd;
 	memset(&d->k, 0, sizeof(d->k));
 	rc = vm_create(vm, &vcfg);
 	if (rc)
@@ -248,12 +252,19 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	rc = d->ops->init(d);
 	if (!rc)
 		rc = attach_devices(d);
-	if (!rc)
+	if (!rc && restoring) { /* the saved state in place of a build (src/snapshot/) */
+		char err[512];
+
+		rc = snapshot_apply(d, err, sizeof(err));
+		if (rc)
+			fprintf(stderr, "capsule: cannot restore the snapshot: %s\n", err);
+	} else if (!rc) {
 		rc = d->ops->build(d);
+	}
 	if (!rc) {
 		d->boots++;
 		set_state(d, DOMAIN_RUNNING);
-		rc = d->ops->start(d);
+		rc = restoring ? snapshot_start(d) : d->ops->start(d);
 	}
 	if (!rc && d->on_started) {
 		void (*fn)(struct domain *, void *) = d->on_started;
@@ -406,6 +417,8 @@ void domain_print_stats(struct domain *d, FILE *out)
 
 void domain_destroy(struct domain *d)
 {
+	snapshot_close(d->restore);
+	d->restore = NULL;
 	for (unsigned i = 0; i < d->nr_devices; i++)
 		d->devices[i].kind->close(d->devices[i].backend);
 	d->nr_devices = 0;

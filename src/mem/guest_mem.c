@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
@@ -36,6 +38,45 @@ fail:
 	return err;
 }
 
+int gmem_init_file(struct guest_mem *m, uint64_t size, int fd)
+{
+	struct stat st;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (size == 0 || size % 4096)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+		return -EINVAL;
+	m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (m->fd < 0)
+		return -errno;
+	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, m->fd, 0);
+	if (m->host == MAP_FAILED) {
+		err = -errno;
+		m->host = NULL;
+		close(m->fd);
+		m->fd = -1;
+		return err;
+	}
+	m->size = size;
+	m->private_file = true;
+	return 0;
+}
+
+void gmem_discard(const struct guest_mem *m, gpa_t gpa, uint64_t len)
+{
+	if (!gmem_vmm_ptr(m, gpa, len))
+		return;
+	if (m->private_file ? madvise(m->host + gpa, len, MADV_DONTNEED) < 0
+			    : fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)gpa, (off_t)len) < 0)
+		log_warn("cannot release guest pages: %m");
+}
+
 void gmem_destroy(struct guest_mem *m)
 {
 	if (m->host)
@@ -46,6 +87,7 @@ void gmem_destroy(struct guest_mem *m)
 	m->fd = -1;
 	m->size = 0;
 	m->nr_vmm_owned = 0;
+	m->private_file = false;
 }
 
 void *gmem_vmm_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)

@@ -92,6 +92,11 @@ static void retry(struct loop *l, struct loop_source *src, uint32_t events)
 
 int pv_console_in_setup(struct pv_domain *pv, int fd)
 {
+	return pv_console_in_attach(pv, fd, 0);
+}
+
+int pv_console_in_attach(struct pv_domain *pv, int fd, uint32_t restored_port)
+{
 	struct cap_console_in *r = pv->console_in;
 	int64_t port;
 	int err;
@@ -113,6 +118,10 @@ int pv_console_in_setup(struct pv_domain *pv, int fd)
 	if (err) {
 		log_err("cannot set up console input: %s", strerror(-err));
 		return err;
+	}
+	if (restored_port) { /* the ring and its port are in the restored memory and ports */
+		pv->console_in_port = restored_port;
+		return 0;
 	}
 	port = evtchn_alloc(pv, 0, PV_PORT_VCPU);
 	if (port <= 0) {

@@ -53,6 +53,14 @@ static void timer_fired(struct loop *l, struct loop_source *s, uint32_t events)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+void pv_timer_rearm(struct pv_domain *pv)
+{
+	pthread_mutex_lock(&pv->vm->lock);
+	pv->timer_armed = UINT64_MAX;
+	rearm_locked(pv);
+	pthread_mutex_unlock(&pv->vm->lock);
+}
+
 int pv_timer_setup(struct pv_domain *pv)
 {
 	pv->timer_armed = 0;

@@ -192,9 +192,49 @@ static int read_reply(int fd, long long deadline, struct httpc_reply *r, char *e
 	return status;
 }
 
+/* The first bytes of a request, with descriptors attached (SCM_RIGHTS) if there are any. */
+static int send_first(int fd, const char *p, size_t n, const int *fds, unsigned nfds,
+		      long long deadline)
+{
+	union {
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {(void *)p, n};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t k;
+
+	if (!nfds)
+		return send_all(fd, p, n, deadline);
+	if (nfds > 8)
+		return -EINVAL;
+	memset(&ctl, 0, sizeof(ctl));
+	m.msg_control = ctl.buf;
+	m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
+	CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
+	CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), fds, nfds * sizeof(int));
+	do
+		k = sendmsg(fd, &m, MSG_NOSIGNAL);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return -errno;
+	return send_all(fd, p + k, n - (size_t)k, deadline);
+}
+
 int httpc_request(const char *sock, const char *method, const char *path, const char *ctype,
 		  const char *body, size_t len, int timeout_ms, struct httpc_reply *r, char *err,
 		  size_t errlen)
+{
+	return httpc_request_fds(sock, method, path, ctype, body, len, NULL, 0, timeout_ms, r,
+				 err, errlen);
+}
+
+int httpc_request_fds(const char *sock, const char *method, const char *path,
+		      const char *ctype, const char *body, size_t len, const int *fds,
+		      unsigned nfds, int timeout_ms, struct httpc_reply *r, char *err,
+		      size_t errlen)
 {
 	long long deadline = now_ms() + timeout_ms;
 	char head[1024];
@@ -212,7 +252,7 @@ int httpc_request(const char *sock, const char *method, const char *path, const 
 		snprintf(err, errlen, "request path too long");
 		return -ENAMETOOLONG;
 	}
-	if ((rc = send_all(fd, head, (size_t)n, deadline)) ||
+	if ((rc = send_first(fd, head, (size_t)n, fds, nfds, deadline)) ||
 	    (body && (rc = send_all(fd, body, len, deadline)))) {
 		snprintf(err, errlen, "cannot send the request to %s: %s", sock, strerror(-rc));
 		close(fd);

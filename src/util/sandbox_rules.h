@@ -77,11 +77,12 @@ static const struct sandbox_rule service_rules[] = {
 	{SCMP_SYS(close), "control socket clients"},
 	{SCMP_SYS(rt_sigtimedwait), "the signal thread (sigwaitinfo)"},
 	{SCMP_SYS(sendto), "API responses: send(MSG_NOSIGNAL), a client gone is no SIGPIPE"},
+	{SCMP_SYS(recvmsg), "API requests, with the descriptors a client passes (snapshot files)"},
+	{SCMP_SYS(ftruncate), "a snapshot's memory file gets the memory's size"},
 };
 
 static const struct sandbox_rule vmm_rules[] = {
 	{SCMP_SYS(memfd_create), "guest memory of a rebooted domain"},
-	{SCMP_SYS(ftruncate), "guest memory of a rebooted domain"},
 	{SCMP_SYS(eventfd2), "kick, stop and irq eventfds of a rebooted domain"},
 	{SCMP_SYS(epoll_create1), "event loops of a rebooted domain"},
 	{SCMP_SYS(timerfd_create), "the timers of a rebooted PV domain"},

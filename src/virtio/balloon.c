@@ -46,10 +46,8 @@ unsigned balloon_parse_pfns(const struct vq_chain *c, uint32_t *pfns, unsigned m
 
 static void punch(struct virtio_dev *d, uint64_t first, uint64_t count)
 {
-	if (fallocate(d->mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)(first * VIRTIO_BALLOON_PAGE_SIZE),
-		      (off_t)(count * VIRTIO_BALLOON_PAGE_SIZE)) < 0)
-		log_warn("virtio-balloon: cannot release guest pages: %m");
+	gmem_discard(d->mem, first * VIRTIO_BALLOON_PAGE_SIZE,
+		     count * VIRTIO_BALLOON_PAGE_SIZE);
 }
 
 static int64_t inflate(struct virtio_dev *d, unsigned q, const struct vq_chain *c)

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PUT /api/v1/vm.snapshot (docs/api.md): snapshot the domain into two files the client
+ * opened and passed with the request (SCM_RIGHTS, state first, then memory), so that the
+ * VMM, which opens no files once confined, writes only where its client chose.
+ * Body {"save": true} ends the domain afterwards (xl save); default: it runs on.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capsule/api.h"
+#include "capsule/snapshot.h"
+#include "capsule/vmm_api.h"
+
+void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct domain *d = ((struct vmm_api *)ctx)->dom;
+	struct snapshot_report rep;
+	json_error_t e;
+	json_t *j = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e)
+				  : json_object();
+	json_t *save;
+	char err[512], *text;
+	bool end_after = false;
+	const char *key;
+	json_t *v;
+	int rc;
+
+	if (!j || !json_is_object(j)) {
+		api_error(resp, 400, "the body must be a JSON object: {\"save\": true|false}");
+		json_decref(j);
+		return;
+	}
+	json_object_foreach(j, key, v)
+		if (strcmp(key, "save")) {
+			api_error(resp, 400, "unknown field \"%s\" (save)", key);
+			json_decref(j);
+			return;
+		}
+	save = json_object_get(j, "save");
+	if (save && !json_is_boolean(save)) {
+		api_error(resp, 400, "\"save\" must be a boolean");
+		json_decref(j);
+		return;
+	}
+	end_after = save && json_is_true(save);
+	json_decref(j);
+	if (req->nr_fds != 2) {
+		api_error(resp, 400, "pass the state file and the memory file, open for writing, as "
+			  "two descriptors (SCM_RIGHTS) with the request; %u came", req->nr_fds);
+		return;
+	}
+	rc = snapshot_take(d, req->fds[0], req->fds[1], end_after, &rep, err, sizeof(err));
+	if (rc) {
+		api_error(resp, rc == -EINVAL ? 409 : 500, "%s", err);
+		return;
+	}
+	text = NULL;
+	j = json_pack("{s:f, s:f, s:I, s:i, s:b}", "pause_ms", rep.pause_ns / 1e6, "state_ms",
+		      rep.state_ns / 1e6, "memory_bytes", (json_int_t)rep.memory_bytes,
+		      "generation", (int)d->generation, "saved", end_after);
+	if (j)
+		text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!text) {
+		api_error(resp, 500, "out of memory");
+		return;
+	}
+	resp->status = 200;
+	resp->body = text;
+	resp->body_len = strlen(text);
+}
