@@ -69,7 +69,7 @@ static void vmm_log_tail(struct daemon *dm, struct ddom *d, char *out, size_t le
 
 	dom_path(dm, d, "vmm.log", path, sizeof(path));
 	out[0] = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return;
 	off_t size = lseek(fd, 0, SEEK_END);
 	if (size > 0) {
@@ -181,7 +181,7 @@ void api_create(void *ctx, const struct http_request *req, struct http_response 
 		int fd;
 
 		dom_path(dm, d, "exit", path, sizeof(path));
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) >= 0) {
 			n = read(fd, rec, sizeof(rec) - 1);
 			close(fd);
 		}

@@ -36,7 +36,7 @@ static void *map_ring(struct daemon *dm, struct ddom *d)
 	if (d->ring)
 		return d->ring;
 	dom_path(dm, d, "console.ring", path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return NULL;
 	/* A file shorter than the mapping would fault past its end: only a whole ring. */
 	if (lseek(fd, 0, SEEK_END) != (off_t)CONSOLE_RING_FILE_SIZE) {
@@ -305,7 +305,7 @@ static json_t *log_tail(struct daemon *dm, struct ddom *d)
 	int fd;
 
 	dom_path(dm, d, "vmm.log", path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return json_string("");
 	size = lseek(fd, 0, SEEK_END);
 	if (size > 0)

@@ -163,7 +163,7 @@ int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen)
 	in_fd = open(fifo, O_RDWR | O_CLOEXEC);
 	if (stat(logp, &st) == 0 && st.st_size > VMM_LOG_MAX)
 		(void)!truncate(logp, 0);
-	log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0600);
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (in_fd < 0 || log_fd < 0 || null_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "cannot open the domain's files in %s: %s", dir,

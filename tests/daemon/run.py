@@ -652,6 +652,37 @@ def test_pid_reuse(dm):
     dm.destroy_all()
 
 
+def test_state_fifos(dm):
+    """FIFOs in place of a domain's exit file, console ring and VMM log while capsuled is
+    down: it starts, settles the domain and serves its console and log (an open of a FIFO
+    blocks until a peer comes)."""
+    dm.create("ff", os.path.join(GUESTS, "ticker.elf"))
+    d = dm.dom("ff")
+    dm.kill9()
+    os.kill(d["pid"], signal.SIGKILL)
+    wait_for(lambda: not alive(d["pid"]), 5)
+    ddir = os.path.join(dm.state, "domains", d["uuid"])
+    for f in ("exit", "console.ring", "vmm.log"):
+        if os.path.exists(os.path.join(ddir, f)):
+            os.unlink(os.path.join(ddir, f))
+        os.mkfifo(os.path.join(ddir, f))
+    try:
+        dm.start()
+        ok = dm.dom("ff")["state"] == "crashed"
+        for path in ("/api/v1/domain.console?domain=ff", "/api/v1/domain.log?domain=ff"):
+            ok = ok and call(dm.sock, "GET", path, timeout=5)[0] == 200
+        report("state-fifos-no-hang", ok, "")
+    except (AssertionError, OSError) as e:
+        report("state-fifos-no-hang", False, repr(e)[:300])
+    finally:
+        for f in ("exit", "console.ring", "vmm.log"):  # a capsuled stuck in an open goes on
+            try:
+                os.close(os.open(os.path.join(ddir, f), os.O_RDWR | os.O_NONBLOCK))
+            except OSError:
+                pass
+    dm.destroy_all()
+
+
 def test_stuck_vmm(dm):
     """A VMM that stops answering (SIGSTOP) delays only the requests that name it; creates
     of one name racing on the API threads make one domain."""
@@ -782,6 +813,7 @@ def main():
              ("mid-create", lambda: test_kill9_mid_create(dm)),
              ("pid-reuse", lambda: test_pid_reuse(dm)),
              ("stuck-vmm", lambda: test_stuck_vmm(dm)),
+             ("state-fifos", lambda: test_state_fifos(dm)),
              ("scale", lambda: test_scale(dm, SCALE)),
              ("group", lambda: test_group(root)), ("detach", lambda: test_detach(root)),
              ("schema", lambda: test_schema(dm, root))]
