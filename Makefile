@@ -213,7 +213,24 @@ conformance: $(BUILD)/capsule $(CONF_ELFS)
 	$(CONF_SRC)/run.sh $(BUILD)
 
 check: deps-test
-	@$(MAKE) --no-print-directory unit integration conformance check-install check-linux
+	@$(MAKE) --no-print-directory unit integration conformance check-install check-web check-linux
+
+# ---- The web dashboard (web/, docs/capsuled.md "The web dashboard"): npm packages (from
+# web/package-lock.json) and web/src/ into static files in $(BUILD)/web, which capsuled
+# --web serves; check-web drives it in headless Chromium against a real capsuled.
+WEB_SRCS := $(wildcard web/src/*) web/build.mjs
+.PHONY: web check-web
+web: $(BUILD)/web/index.html
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(BUILD)/web/index.html: $(WEB_SRCS) web/node_modules/.package-lock.json
+	node web/build.mjs $(BUILD)/web
+
+check-web: $(BUILD)/capsule $(BUILD)/capsuled $(BUILD)/web/index.html \
+		$(BUILD)/tests/guests/ticker.elf $(BUILD)/tests/guests/echo.elf
+	timeout -k 5 300 node tests/web/run.mjs $(BUILD)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -281,9 +298,11 @@ BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL     ?= install
-# The programs (INSTALL_SBIN= installs no daemon).
+# The programs (INSTALL_SBIN= installs no daemon); the dashboard (INSTALL_WEB= installs none).
 INSTALL_BIN  ?= $(BUILD)/capsule
 INSTALL_SBIN ?= $(BUILD)/capsuled
+INSTALL_WEB  ?= $(if $(INSTALL_SBIN),$(BUILD)/web)
+WEBDIR      ?= $(DATADIR)/capsule/web
 KIT_HEADERS := guest/include/kit.h guest/include/virtio.h
 KIT_ABI_HEADERS := include/capsule/pv_abi.h include/capsule/virtio_abi.h
 MAN_PAGES   := $(wildcard man/*.[1-8])
@@ -292,7 +311,7 @@ MAN_PAGES   := $(wildcard man/*.[1-8])
 pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 .PHONY: install uninstall check-install
 
-install: $(INSTALL_BIN) $(INSTALL_SBIN) $(KIT_LIB) guest/capsule-guest.pc.in
+install: $(INSTALL_BIN) $(INSTALL_SBIN) $(KIT_LIB) guest/capsule-guest.pc.in $(if $(INSTALL_WEB),$(INSTALL_WEB)/index.html)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule \
 		$(DESTDIR)$(LIBDIR)/capsule-guest $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/
@@ -310,6 +329,9 @@ install: $(INSTALL_BIN) $(INSTALL_SBIN) $(KIT_LIB) guest/capsule-guest.pc.in
 		$(INSTALL) -d $(DESTDIR)$(MANDIR)/man$${p##*.} && \
 		$(INSTALL) -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; done
 	$(INSTALL) -m 0644 completions/capsule.bash $(DESTDIR)$(BASHCOMPDIR)/capsule
+	$(if $(INSTALL_WEB),$(INSTALL) -d $(DESTDIR)$(WEBDIR)/vendor)
+	$(if $(INSTALL_WEB),$(INSTALL) -m 0644 $(wildcard $(INSTALL_WEB)/*.*) $(DESTDIR)$(WEBDIR)/)
+	$(if $(INSTALL_WEB),$(INSTALL) -m 0644 $(wildcard $(INSTALL_WEB)/vendor/*) $(DESTDIR)$(WEBDIR)/vendor/)
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALL_BIN))) \
@@ -320,6 +342,7 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/capsule-guest/libkit.a $(DESTDIR)$(LIBDIR)/capsule-guest/link.ld \
 		$(DESTDIR)$(PKGCONFIGDIR)/capsule-guest.pc $(DESTDIR)$(BASHCOMPDIR)/capsule \
 		$(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+	rm -rf $(DESTDIR)$(WEBDIR)
 	rmdir $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule $(DESTDIR)$(INCLUDEDIR)/capsule-guest \
 		$(DESTDIR)$(LIBDIR)/capsule-guest 2>/dev/null || true
 

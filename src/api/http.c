@@ -341,6 +341,8 @@ int http_parse(struct http_parser *p, struct http_request *req, size_t *used)
 		p->flags = (p->flags | HP_DELIVERED) & ~(unsigned)HP_CONTINUE;
 	}
 	*req = p->req;
+	req->head = p->buf + p->off;
+	req->head_len = p->head;
 	req->body = p->buf + p->off + p->head;
 	req->body_len = p->content_length;
 	*used = end;
@@ -374,4 +376,34 @@ void http_consume(struct http_parser *p)
 			p->buf = NULL, p->cap = 0;
 		}
 	}
+}
+
+bool http_header(const struct http_request *req, const char *name, char *out, size_t len)
+{
+	const char *s = req->head, *end = req->head + req->head_len;
+	size_t k = strlen(name);
+
+	if (!s || !len)
+		return false;
+	/* Past the request line (and any empty lines before it, which hold no colon). */
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s)), *v, *ve;
+
+		if (!nl)
+			break;
+		ve = nl > s && nl[-1] == '\r' ? nl - 1 : nl;
+		if ((size_t)(ve - s) > k && s[k] == ':' && !strncasecmp(s, name, k)) {
+			for (v = s + k + 1; v < ve && (*v == ' ' || *v == '\t'); v++)
+				;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			if ((size_t)(ve - v) >= len)
+				return false;
+			memcpy(out, v, (size_t)(ve - v));
+			out[ve - v] = 0;
+			return true;
+		}
+		s = nl + 1;
+	}
+	return false;
 }

@@ -16,6 +16,7 @@ const char *http_status_text(int status)
 	case 201: return "Created";
 	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 401: return "Unauthorized";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
@@ -102,6 +103,8 @@ size_t http_format_head(char *out, size_t size, const struct http_head *h)
 		ADD("Content-Length: %zu\r\n", h->content_length);
 	if (h->allow)
 		ADD("Allow: %s\r\n", h->allow);
+	if (h->extra)
+		ADD("%s", h->extra);
 	ADD("Connection: %s\r\n\r\n", h->keep_alive ? "keep-alive" : "close");
 #undef ADD
 	return n;

@@ -68,6 +68,12 @@ static int admit(void *ctx, int fd, char *why, size_t whylen)
  * waits for a VMM (up to VMM_TIMEOUT_MS, or a create's start), and one VMM that stopped
  * answering must not stop every other client with it.
  */
+const struct api_route *daemon_routes(size_t *n)
+{
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}
+
 int daemon_api_start(struct daemon *dm, int listen_fd)
 {
 	struct api_server *s[API_THREADS];

@@ -13,6 +13,7 @@
  *   api_dom.c   create, list, info
  *   api_ctl.c   pause, unpause, shutdown, reboot, destroy, mem-set
  *   api_io.c    console, events, log, metrics
+ *   web*.c      the web dashboard (--web): its listener, login, proxy, WebSockets (web.h)
  *
  * Threads: API_THREADS API servers on the one socket (handlers), the monitor, and main
  * (signals). One mutex (daemon.lock) guards the table and the database; nobody holds it
@@ -145,6 +146,9 @@ int write_config(const char *dir, const char *text);
 
 /* api.c */
 int daemon_api_start(struct daemon *dm, int listen_fd);
+/* The route table, for the web dashboard's proxy (web.c). */
+struct api_route;
+const struct api_route *daemon_routes(size_t *n);
 void daemon_api_stop(struct daemon *dm);
 /* A line to the streams of topic on every API thread; how many there are. Under lock. */
 void streams_send(struct daemon *dm, uint64_t topic, const char *line);

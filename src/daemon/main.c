@@ -23,6 +23,7 @@
 #include "capsule/usock.h"
 #include "capsule/vm.h"
 #include "daemon.h"
+#include "web.h"
 
 #ifndef CAPSULE_VERSION
 #define CAPSULE_VERSION "unknown"
@@ -45,6 +46,12 @@ static void usage(FILE *out)
 		"                        Type=simple); otherwise detach once the socket listens\n"
 		"                        and log to STATE_DIR/capsuled.log\n"
 		"      --vmm-no-seccomp  start VMMs with --no-seccomp (debugging only)\n"
+		"      --web ADDR:PORT   serve the web dashboard there (loopback only: no TLS\n"
+		"                        yet); default: no dashboard\n"
+		"      --web-root DIR    the dashboard's built files (default: web/ next to\n"
+		"                        capsuled, else ../share/capsule/web from it)\n"
+		"      --web-token-file PATH  the login token (default STATE_DIR/web.token, made\n"
+		"                        mode 0600 if missing)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n\n"
 		"Access: root and members of the capsule group; anyone else gets 403.\n"
@@ -83,6 +90,24 @@ static uint64_t host_mem_mib(void)
 	return kib / 1024;
 }
 
+/* The dashboard's files: web/ beside capsuled (a build tree), else DATADIR/capsule/web. */
+static const char *default_web_root(void)
+{
+	static char path[4200];
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return "/usr/share/capsule/web";
+	exe[n] = 0;
+	dirname(exe);
+	snprintf(path, sizeof(path), "%s/web", exe);
+	if (access(path, R_OK) == 0)
+		return path;
+	snprintf(path, sizeof(path), "%s/../share/capsule/web", exe);
+	return path;
+}
+
 static const char *default_vmm(void)
 {
 	static char path[4096];
@@ -103,6 +128,9 @@ int main(int argc, char **argv)
 		{"vmm", required_argument, NULL, 'm'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"vmm-no-seccomp", no_argument, NULL, 'Z'},
+		{"web", required_argument, NULL, 'W'},
+		{"web-root", required_argument, NULL, 'R'},
+		{"web-token-file", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -115,6 +143,8 @@ int main(int argc, char **argv)
 		.stop_fd = -1,
 	};
 	struct usock u = {.fd = -1, .lock_fd = -1};
+	struct web_options wo = {0};
+	struct web *web = NULL;
 	bool foreground = false;
 	char err[512], path[4200];
 	struct rlimit rl;
@@ -129,6 +159,9 @@ int main(int argc, char **argv)
 		case 'm': dm.vmm_path = optarg; break;
 		case 'f': foreground = true; break;
 		case 'Z': dm.vmm_no_seccomp = true; break;
+		case 'W': wo.listen = optarg; break;
+		case 'R': wo.root = optarg; break;
+		case 'T': wo.token_file = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("capsuled %s\n", CAPSULE_VERSION); return 0;
 		default:
@@ -223,11 +256,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capsuled: cannot start\n");
 		return 1;
 	}
+	if (wo.listen) {
+		if (!wo.root)
+			wo.root = default_web_root();
+		if (web_start(&dm, &wo, &web, err, sizeof(err))) {
+			fprintf(stderr, "capsuled: %s\n", err);
+			return 1;
+		}
+	}
 	fprintf(stderr, "capsuled %s: serving %s, state in %s, VMM %s, pid %d\n", CAPSULE_VERSION,
 		dm.socket_path, dm.state_dir, dm.vmm_path, (int)getpid());
 	while ((sig = sigwaitinfo(&set, NULL)) < 0 || sig == SIGHUP)
 		;
 	fprintf(stderr, "capsuled: %s: stopping; the domains keep running\n", strsignal(sig));
+	web_stop(web); /* first: its handlers are the API's */
 	daemon_api_stop(&dm);
 	monitor_stop(&dm);
 	pthread_mutex_lock(&dm.lock);

@@ -485,7 +485,8 @@ grep -q '^[0-9]* passed, 0 failed$' "$tmp/api.out" ||
 	report api-suite-completes 0 "$(tail -n 5 "$tmp/api.out")"
 
 # --- every source file says its licence (LICENSE: Apache-2.0)
-missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' Makefile 2>/dev/null |
+missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' '*.js' '*.mjs' '*.css' '*.html' \
+	Makefile 2>/dev/null |
 	while read -r f; do head -n 3 "$f" | grep -q 'SPDX-License-Identifier: Apache-2.0' || echo "$f"; done)
 [ -z "$missing" ] && [ -f LICENSE ] && report spdx-in-every-source-file 1 "" ||
 	report spdx-in-every-source-file 0 "no SPDX line: $(echo $missing | head -c 300)"
