@@ -266,7 +266,7 @@ $(FUZZ_BUILD)/obj/gen/seccomp_bpf.o: $(GEN_BPF)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -ljansson -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -ljansson -lz -lpthread
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \

@@ -121,7 +121,7 @@ struct cap_shared_info {
 	uint64_t evtchn_mask[CAP_EVTCHN_WORDS];    /* bit p: port p masked (R-EV-6) */
 	struct cap_vcpu_info vcpu[CAP_MAX_VCPUS];
 	uint32_t host_request; /* §11.1 R-REQ-2: enum cap_host_request, written by the VMM */
-	uint32_t generation;   /* §12.1 R-GEN-1: restores and clones so far (revision 5) */
+	uint32_t generation;   /* §11.2 R-GEN-1: restores and clones so far (revision 5) */
 };
 _Static_assert(sizeof(struct cap_shared_info) == 256 + 1024 + 8, "cap_shared_info layout");
 

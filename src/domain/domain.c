@@ -235,6 +235,8 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	vcfg.mem_bytes = (vcfg.mem_bytes + d->ops->mem_align - 1) & ~(d->ops->mem_align - 1);
 	if (restoring) /* its memory is the snapshot's, copy-on-write */
 		vcfg.mem_file = d->restore->mem_fd;
+	else
+		d->generation = 0; /* a boot starts over (docs/pv-abi.md R-GEN-1) */
 	memset(&d->k, 0, sizeof(d->k));
 	rc = vm_create(vm, &vcfg);
 	if (rc)

@@ -126,6 +126,9 @@ int snapshot_check(struct domain *d, const struct snap_restore *r, char *err, si
 	unsigned n = 0;
 
 	mem &= ~(d->ops->mem_align - 1);
+	if (p->nr_vcpus != d->cfg.vcpus)
+		return BAD("the snapshot has %u vCPUs; its configuration gives %u", p->nr_vcpus,
+			   d->cfg.vcpus);
 	if ((p->header.kind == SNAP_KIND_PV) != (d->kind == DOMAIN_PV))
 		return BAD("a snapshot of a%s domain, but %s is a%s image",
 			   p->header.kind == SNAP_KIND_PV ? " PV" : "n HVM", d->cfg.image,
@@ -229,7 +232,7 @@ static int apply_pv(struct domain *d, const struct snap_parsed *p, char *err, si
 	if (r->console_in_port && !virtio_console &&
 	    (rc = pv_console_in_attach(pv, d->cfg.console_in, r->console_in_port)))
 		return BAD("cannot resume console input: %s", strerror(-rc));
-	/* Tell the guest (docs/pv-abi.md 12.1): a new generation, and the wall clock of its
+	/* Tell the guest (docs/pv-abi.md 11.2): a new generation, and the wall clock of its
 	 * domain time 0 as of now. */
 	__atomic_store_n(&pv->shared->generation, d->generation, __ATOMIC_RELEASE);
 	pv->start_info->boot_wallclock_ns = now_utc - p->domain->domain_time_ns;
@@ -282,6 +285,8 @@ int snapshot_apply(struct domain *d, char *err, size_t errlen)
 		rc = d->kind == DOMAIN_PV ? apply_pv(d, p, err, errlen) : apply_hvm(d, p, err, errlen);
 	for (unsigned i = 0; !rc && i < vm->nr_vcpus; i++)
 		vm->vcpus[i].restore = p->vcpu[i]->running ? p->vcpu[i] : NULL;
+	if (rc && d->kind == DOMAIN_PV) /* the teardown prints nothing of the saved ring */
+		d->k.pv.console_cons = __atomic_load_n(&d->k.pv.console->prod, __ATOMIC_ACQUIRE);
 	if (!rc)
 		log_info("domain %s: restored (generation %u, domain time %.3f s)", d->cfg.name,
 			 d->generation, p->domain->domain_time_ns / 1e9);

@@ -222,6 +222,10 @@ int snapshot_take(struct domain *d, int state_fd, int mem_fd, bool end_after,
 		snprintf(err, errlen, "cannot pause the domain: %s", strerror(-rc));
 		return rc;
 	}
+	/* Console output the guest has not flushed goes out now, once: the restored domain
+	 * starts with an empty ring, and prints nothing twice. */
+	if (d->kind == DOMAIN_PV)
+		pv_console_drain(&d->k.pv);
 	rc = write_state(d, state_fd, d->generation, err, errlen);
 	t1 = monotonic_ns();
 	if (!rc) {

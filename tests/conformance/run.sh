@@ -233,6 +233,24 @@ request req-reboot "R-REQ-2" 124 'domain rebooted; restarting it' reboot reboot
 request req-ignored "R-REQ-3" 124 'did not shut down within 1 s of the request; destroying it' \
 	ignore "shutdown 1"
 
+# ---- restores (section 11.2): the runner saves the domain and restores it
+guest gen-fresh "R-GEN-1" generation --cmdline part=fresh
+gen_restore() {
+	local name=gen-restore rules="R-GEN-2 R-GEN-3 R-GEN-4" pid status
+	listed "$name" "$rules" && return
+	rm -rf "$tmp/gen.sock" "$tmp/gen.snap"
+	"$CAPSULE" run --control "$tmp/gen.sock" --timeout 20 --cmdline part=restore \
+		"$C/generation.elf" >"$tmp/out0" 2>"$tmp/err" </dev/null &
+	pid=$!
+	for _ in $(seq 200); do grep -q '^generation: waiting' "$tmp/out0" && break; sleep 0.05; done
+	timeout 20 "$CAPSULE" control "$tmp/gen.sock" save "$tmp/gen.snap" >>"$tmp/err" 2>&1
+	wait $pid
+	timeout -k 5 30 "$CAPSULE" run --restore "$tmp/gen.snap" >"$tmp/out" 2>>"$tmp/err" </dev/null
+	status=$?
+	judge "$name" 0 $status '^generation: restored' ''
+}
+gen_restore
+
 # ---- 6. Hypercalls
 guest hc-eax-only "R-HC-1" hcall --cmdline part=eax
 guest hc-bad-address "R-HC-2 R-DEV-2" hcall --cmdline part=badaddr

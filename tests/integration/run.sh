@@ -484,6 +484,14 @@ failed=$((failed + $(grep -c '^FAIL' "$tmp/api.out")))
 grep -q '^[0-9]* passed, 0 failed$' "$tmp/api.out" ||
 	report api-suite-completes 0 "$(tail -n 5 "$tmp/api.out")"
 
+# --- snapshots of real domains (tests/integration/snapshot.py)
+timeout -k 5 300 python3 tests/integration/snapshot.py "$BUILD" >"$tmp/snap.out" 2>&1
+grep -E '^(PASS|FAIL)' "$tmp/snap.out"
+passed=$((passed + $(grep -c '^PASS' "$tmp/snap.out")))
+failed=$((failed + $(grep -c '^FAIL' "$tmp/snap.out")))
+grep -q '^[0-9]* passed, 0 failed$' "$tmp/snap.out" ||
+	report snapshot-suite-completes 0 "$(tail -n 5 "$tmp/snap.out")"
+
 # --- every source file says its licence (LICENSE: Apache-2.0)
 missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' '*.js' '*.mjs' '*.css' '*.html' \
 	Makefile 2>/dev/null |
