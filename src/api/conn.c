@@ -215,16 +215,10 @@ static void hand_over(struct conn *c, struct http_response *resp)
 		return;
 	}
 	loop_del(&s->loop, &c->src);
-	c->src.fd = dup(fd); /* conn_close closes this one; the callee owns fd */
-	if (c->src.fd < 0) {
-		c->src.fd = fd;
-		resp->takeover(s->ctx, -1, resp->takeover_arg);
-		c->closing = true;
-		return;
-	}
-	resp->takeover(s->ctx, fd, resp->takeover_arg);
+	c->handed = true; /* conn_pump frees the slot (nothing is pending), without a close */
 	c->closing = true;
-	c->watching = 0; /* not in the loop any more: conn_pump closes it */
+	c->watching = 0;
+	resp->takeover(s->ctx, fd, resp->takeover_arg);
 }
 
 /* Route one request and queue its answer. */
@@ -473,8 +467,10 @@ void conn_close(struct conn *c)
 {
 	if (c->src.fd < 0)
 		return;
-	loop_del(&c->srv->loop, &c->src);
-	close(c->src.fd);
+	if (!c->handed) { /* a handed-over one left the loop then, and is the handler's */
+		loop_del(&c->srv->loop, &c->src);
+		close(c->src.fd);
+	}
 	c->src.fd = -1;
 	if (c->streaming) {
 		c->srv->streams--;

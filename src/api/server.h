@@ -38,6 +38,7 @@ struct conn {
 	bool peer_known;
 	uint32_t peer_uid, peer_gid;
 	int32_t peer_pid;
+	bool handed;       /* its descriptor went to a handler (a 101): not ours to close */
 	int fds[HTTP_MAX_FDS]; /* passed with SCM_RIGHTS, for the next request answered */
 	unsigned nr_fds;
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -92,13 +93,33 @@ int web_token_load(struct web *w, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Host: a loopback name (any port: an ssh -L forward has its own). A page of another
+ * site whose name was made to resolve to 127.0.0.1 (DNS rebinding) names its own host.
+ */
+static bool loopback_host(const struct http_request *req)
+{
+	static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
+	char host[256];
+
+	if (!http_header(req, "host", host, sizeof(host)))
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+
+		if (!strncasecmp(host, names[i], n) && (!host[n] || host[n] == ':'))
+			return true;
+	}
+	return false;
+}
+
 struct web_session *web_session(struct web *w, const struct http_request *req)
 {
 	char cookies[1024], *p, id[65];
 	int64_t now = time(NULL);
 	size_t k = strlen(WEB_COOKIE);
 
-	if (!http_header(req, "cookie", cookies, sizeof(cookies)))
+	if (!loopback_host(req) || !http_header(req, "cookie", cookies, sizeof(cookies)))
 		return NULL;
 	for (p = cookies; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
 		while (*p == ' ')
@@ -126,7 +147,7 @@ bool web_same_origin(const struct http_request *req)
 {
 	char origin[300], host[256], want[300];
 
-	if (!http_header(req, "origin", origin, sizeof(origin)) ||
+	if (!loopback_host(req) || !http_header(req, "origin", origin, sizeof(origin)) ||
 	    !http_header(req, "host", host, sizeof(host)))
 		return false;
 	snprintf(want, sizeof(want), "http://%s", host);

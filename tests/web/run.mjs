@@ -214,6 +214,8 @@ try {
   r = await web('GET', '/ws/console?domain=echo', { ...wsHeaders, Origin: url });
   report('websocket-accept-key', r.status === 101 &&
     r.headers['sec-websocket-accept'] === 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=', `${r.status} ${JSON.stringify(r.headers)}`);
+  r = await web('GET', '/api/v1/domains', { Cookie: cookie, Host: `rebound.example:${port}` });
+  report('dns-rebinding-host-401', r.status === 401, `${r.status}`);
   r = await web('GET', '/api/v1/domains', { Cookie: cookie });
   report('session-api-200', r.status === 200 && JSON.parse(r.body).domains.length === 2, `${r.status}`);
 
