@@ -31,6 +31,10 @@ static const struct command {
 	{"top", cmd_top, "a live table of the domains (like xentop)"},
 	{"events", cmd_events, "follow the domains' lifecycle events"},
 	{"log", cmd_log, "a domain's history and its VMM's log"},
+	{"save", cmd_save, "save a domain into a snapshot directory; it ends"},
+	{"restore", cmd_restore, "a new domain from a snapshot directory"},
+	{"snapshot", cmd_snapshot, "snapshot a running domain; it runs on"},
+	{"clone", cmd_clone, "N running domains from one snapshot"},
 };
 
 static void usage(FILE *out)

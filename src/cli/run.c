@@ -27,6 +27,8 @@ struct run_opts {
 	int exit_fd;    /* --exit-file, or -1 */
 	int console_fd; /* --console-log, or -1 */
 	struct snap_restore *restore; /* --restore DIR, or NULL */
+	const char *net_macs[8];      /* --net-mac, in order of the net devices */
+	unsigned nr_net_macs;
 };
 
 static void run_usage(FILE *out)
@@ -47,6 +49,8 @@ static void run_usage(FILE *out)
 		"      --restore DIR    run the domain saved in the snapshot DIR (docs/snapshot.md)\n"
 		"                       from where it was: its configuration, memory (mapped\n"
 		"                       copy-on-write) and state; options after it override it\n"
+		"      --net-mac MAC    the next net device's MAC address instead of its own (a\n"
+		"                       clone's: capsule clone gives each clone new ones)\n"
 		"      --initrd PATH    initial ramdisk for a kernel (HVM)\n"
 		"      --no-pvh         boot an ELF kernel at its 64-bit entry, not its PVH note\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
@@ -95,6 +99,37 @@ int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uin
 
 static int add_device(struct run_opts *o, const char *name, const char *arg)
 {
+/* --net-mac: the i-th net device's "mac=" replaced (or added); the rest of its spec kept. */
+static int set_net_macs(struct run_opts *o)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < o->cfg.nr_devices && k < o->nr_net_macs; i++) {
+		struct device_spec *s = &o->cfg.devices[i];
+		char arg[DEVICE_ARG_MAX], *opt, *save = NULL;
+		size_t n = 0;
+
+		if (strcmp(s->kind->name, "net"))
+			continue;
+		snprintf(arg, sizeof(arg), "%s", s->arg);
+		s->arg[0] = 0;
+		for (opt = strtok_r(arg, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
+			if (strncmp(opt, "mac=", 4))
+				n += (size_t)snprintf(s->arg + n, sizeof(s->arg) - n, "%s,", opt);
+		if (n + 4 + strlen(o->net_macs[k]) >= sizeof(s->arg)) {
+			fprintf(stderr, "capsule run: --net-mac: the device's spec is too long\n");
+			return -1;
+		}
+		snprintf(s->arg + n, sizeof(s->arg) - n, "mac=%s", o->net_macs[k++]);
+	}
+	if (k < o->nr_net_macs) {
+		fprintf(stderr, "capsule run: --net-mac given %u times; the domain has %u net "
+			"devices\n", o->nr_net_macs, k);
+		return -1;
+	}
+	return 0;
+}
+
 	char option[64];
 	const struct device_kind *k;
 	struct device_spec *s;
@@ -148,6 +183,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"api-sock", required_argument, NULL, 'A'},
 		{"exit-file", required_argument, NULL, 'E'},
 		{"console-log", required_argument, NULL, 'L'},
+		{"net-mac", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option longopts[sizeof(base) / sizeof(base[0]) + 16];
@@ -280,6 +316,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		}
 	}
 	if (argc - optind > 1 || (optind == argc && !o->cfg.image)) {
+		case 'M':
+			if (o->nr_net_macs == 8 || strlen(optarg) != 17) {
+				fprintf(stderr, "capsule run: --net-mac: at most 8, each as "
+					"xx:xx:xx:xx:xx:xx\n");
+				return -1;
+			}
+			o->net_macs[o->nr_net_macs++] = optarg;
+			break;
 		fprintf(stderr, "capsule run: %s; usage: capsule run [OPTIONS] IMAGE\n",
 			optind == argc ? "no image given" : "more than one image given");
 		return -1;
@@ -296,6 +340,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 /* The domain a signal should end (or report on), shared with the signal thread. */
 struct run_state {
 	struct domain *dom;
+	if (set_net_macs(o))
+		return -1;
 	pthread_mutex_t lock;
 	int signo;
 	bool confined; /* the main thread confined and the signal thread started */
@@ -477,7 +523,8 @@ static void write_exit_file(int fd, int status, const struct run_state *rs,
 		[VM_END_NONE] = "error", [VM_END_POWEROFF] = "poweroff", [VM_END_REBOOT] = "reboot",
 		[VM_END_CRASH] = "crash", [VM_END_TIMEOUT] = "timeout",
 	};
-	const char *reason = !ran ? "error" : rs->signo ? "signal" : reasons[why];
+	const char *reason = !ran ? "error" : rs->signo ? "signal"
+			     : rs->dom->saved ? "saved" : reasons[why]; /* a manager's save */
 	char line[160];
 	int n;
 

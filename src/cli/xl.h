@@ -49,5 +49,9 @@ int cmd_console(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
 
 #endif

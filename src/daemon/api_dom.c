@@ -26,7 +26,7 @@
 
 #define START_TIMEOUT_MS 10000
 
-static void make_uuid(char out[37])
+void make_uuid(char out[37])
 {
 	uint8_t b[16];
 
@@ -61,7 +61,7 @@ int write_config(const char *dir, const char *text)
 }
 
 /* The last lines of the VMM's stderr, for an error message. */
-static void vmm_log_tail(struct daemon *dm, struct ddom *d, char *out, size_t len)
+void vmm_log_tail(struct daemon *dm, struct ddom *d, char *out, size_t len)
 {
 	char path[4200], buf[1024];
 	ssize_t n = 0;
@@ -89,7 +89,7 @@ static void vmm_log_tail(struct daemon *dm, struct ddom *d, char *out, size_t le
 	snprintf(out, len, "%s", buf);
 }
 
-static void kill_vmm(struct ddom *d)
+void kill_vmm(struct ddom *d)
 {
 	if (d->pidfd >= 0) {
 		struct pollfd p = {.fd = d->pidfd, .events = POLLIN};
@@ -321,6 +321,7 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 	live = d->pidfd >= 0 && d->state != DS_DYING;
 	dom_path(dm, d, "api.sock", sock, sizeof(sock));
 	cfgtext = db_domain_config(dm, d->id);
+	db_snapshot_fields(dm, d->id, out);
 	pthread_mutex_unlock(&dm->lock);
 	cfg = cfgtext ? json_loads(cfgtext, 0, NULL) : NULL;
 	free(cfgtext);

@@ -13,6 +13,7 @@
  *   api_dom.c   create, list, info
  *   api_ctl.c   pause, unpause, shutdown, reboot, destroy, mem-set
  *   api_io.c    console, events, log, metrics
+ *   api_snap.c  save, snapshot, restore, clone (snapshot directories are the client's)
  *   web*.c      the web dashboard (--web): its listener, login, proxy, WebSockets (web.h)
  *
  * Threads: API_THREADS API servers on the one socket (handlers), the monitor, and main
@@ -96,6 +97,9 @@ int db_add_event(struct daemon *dm, const struct ddom *d, const char *event, con
 /* The last n events (of domain id, or all when id < 0), oldest first, as a JSON array. */
 json_t *db_events(struct daemon *dm, int64_t id, unsigned n);
 long db_count(struct daemon *dm, const char *table);
+/* col "restored_from" or "saved_to": the snapshot directory; and both into a JSON object. */
+int db_set_snapshot(struct daemon *dm, int64_t id, const char *col, const char *dir);
+void db_snapshot_fields(struct daemon *dm, int64_t id, json_t *out);
 
 /* spawn.c */
 uint64_t proc_start_time(pid_t pid); /* 0 if no such process */
@@ -103,6 +107,16 @@ int pidfd_open_checked(pid_t pid, uint64_t start); /* a pidfd for exactly that p
 int vmm_pidfd(pid_t pid, uint64_t start, const char *dir); /* ... and it runs on dir's files */
 /* Start d's VMM on its directory's files: 0 (d->pid, pid_start, pidfd set), or -errno. */
 int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen);
+/* ... or restoring a snapshot: run --restore dir (api_snap.c), mem_fd as the VMM's fd 4. */
+#define SPAWN_MAX_MACS 8
+struct spawn_restore {
+	const char *dir;
+	int mem_fd;
+	char (*macs)[18]; /* each net device's new MAC, in order */
+	unsigned nr_macs;
+};
+int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_restore *r,
+		      char *err, size_t errlen);
 void dom_path(const struct daemon *dm, const struct ddom *d, const char *file, char *out,
 	      size_t len);
 void remove_dom_dir(const char *dir);
@@ -143,6 +157,9 @@ json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kin
 
 /* api_dom.c */
 int write_config(const char *dir, const char *text);
+void make_uuid(char out[37]);
+void kill_vmm(struct ddom *d); /* SIGKILL through the pidfd, wait a little, close it */
+void vmm_log_tail(struct daemon *dm, struct ddom *d, char *out, size_t len);
 
 /* api.c */
 int daemon_api_start(struct daemon *dm, int listen_fd);
@@ -175,6 +192,10 @@ void api_events(void *ctx, const struct http_request *req, struct http_response 
 void api_log(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_metrics(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_daemon_info(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_save(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_restore(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_clone(void *ctx, const struct http_request *req, struct http_response *resp);
 /* The console relay (monitor.c's tick). */
 void console_relay(struct daemon *dm);
 void console_relay_one(struct daemon *dm, struct ddom *d);

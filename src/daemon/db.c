@@ -29,6 +29,9 @@ static const char *const migrations[] = {
 	" domain_id INTEGER NOT NULL, domain TEXT NOT NULL, event TEXT NOT NULL,"
 	" detail TEXT NOT NULL, uid INTEGER NOT NULL);"
 	"CREATE INDEX events_domain ON events(domain_id, seq);",
+	/* 1 -> 2: the snapshot directory a domain was restored from, and saved to */
+	"ALTER TABLE domains ADD COLUMN restored_from TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE domains ADD COLUMN saved_to TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define EVENTS_KEPT 20000 /* the history stays bounded */
@@ -358,4 +361,36 @@ long db_count(struct daemon *dm, const char *table)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+int db_set_snapshot(struct daemon *dm, int64_t id, const char *col, const char *dir)
+{
+	sqlite3_stmt *st;
+	const char *sql = !strcmp(col, "saved_to")
+		? "UPDATE domains SET saved_to = ? WHERE id = ?"
+		: "UPDATE domains SET restored_from = ? WHERE id = ?";
+
+	if (sqlite3_prepare_v2(dm->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, dir, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(dm, st);
+}
+
+void db_snapshot_fields(struct daemon *dm, int64_t id, json_t *out)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(dm->db, "SELECT restored_from, saved_to FROM domains WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		for (int i = 0; i < 2; i++) {
+			const char *v = (const char *)sqlite3_column_text(st, i);
+
+			json_object_set_new(out, i ? "saved_to" : "restored_from",
+					    v && *v ? json_string(v) : json_null());
+		}
+	sqlite3_finalize(st);
 }

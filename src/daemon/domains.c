@@ -246,6 +246,10 @@ void dom_vmm_ended(struct daemon *dm, struct ddom *d)
 		db_update_domain(dm, d);
 		dom_event(dm, d, "crashed", "%s, exit status %d; on_crash=%s", reason, status,
 			  d->on_crash);
+	} else if (!strcmp(reason, "saved")) { /* capsule save (api_snap.c): shut off, saved */
+		d->state = DS_SHUTOFF;
+		db_update_domain(dm, d);
+		dom_event(dm, d, "shutdown", "saved, exit status %d", status);
 	} else {
 		d->state = DS_SHUTOFF;
 		db_update_domain(dm, d);

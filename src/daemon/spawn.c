@@ -137,10 +137,16 @@ static int write_pidfile(const char *dir, pid_t pid, uint64_t start)
 
 int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen)
 {
+	return spawn_vmm_restore(dm, d, NULL, err, errlen);
+}
+
+int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_restore *r,
+		      char *err, size_t errlen)
+{
 	char dir[4200], cfg[4200], sock[4200], exitp[4200], ring[4200], fifo[4200], logp[4200];
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	int in_fd = -1, log_fd = -1, null_fd = -1, pipefd[2] = {-1, -1}, rc = -EIO;
-	char *argv[16];
+	char *argv[24 + 2 * SPAWN_MAX_MACS];
 	unsigned argc = 0;
 	struct stat st;
 	pid_t child, vmm = 0;
@@ -172,8 +178,19 @@ int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen)
 	}
 	argv[argc++] = (char *)dm->vmm_path;
 	argv[argc++] = "run";
-	argv[argc++] = "--config";
-	argv[argc++] = cfg;
+	if (r) { /* the snapshot's configuration, the new name and MACs over it */
+		argv[argc++] = "--restore";
+		argv[argc++] = (char *)r->dir;
+		argv[argc++] = "--name";
+		argv[argc++] = d->name;
+		for (unsigned i = 0; i < r->nr_macs && i < SPAWN_MAX_MACS; i++) {
+			argv[argc++] = "--net-mac";
+			argv[argc++] = r->macs[i];
+		}
+	} else {
+		argv[argc++] = "--config";
+		argv[argc++] = cfg;
+	}
 	argv[argc++] = "--api-sock";
 	argv[argc++] = "fd=3";
 	argv[argc++] = "--exit-file";
@@ -192,6 +209,7 @@ int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen)
 		/* Only async-signal-safe calls from here: the daemon has threads. */
 		sigset_t none;
 		pid_t gc;
+		int mem;
 
 		setsid();
 		gc = fork();
@@ -201,10 +219,12 @@ int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen)
 		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(in_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
-		    dup2(u.fd, 3) < 0)
+		/* The memory file out of the way of 0-3 first: it may have any number. */
+		mem = r ? fcntl(r->mem_fd, F_DUPFD_CLOEXEC, 16) : -1;
+		if ((r && mem < 0) || dup2(in_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+		    dup2(u.fd, 3) < 0 || (r && dup2(mem, 4) < 0))
 			_exit(127);
-		close_range(4, ~0u, 0);
+		close_range(r ? 5 : 4, ~0u, 0);
 		execv(dm->vmm_path, argv);
 		_exit(127);
 	}
@@ -240,6 +260,7 @@ void remove_dom_dir(const char *dir)
 	static const char *const files[] = {
 		"config.json", "api.sock", "api.sock.lock", "console.ring", "console.in",
 		"exit", "vmm.log", "vmm.pid", "vmm.pid.tmp", "config.json.tmp",
+		"snap/state", "snap/memory", /* a restore's (api_snap.c) */
 	};
 	char path[4200];
 
@@ -247,6 +268,8 @@ void remove_dom_dir(const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/snap", dir);
+	rmdir(path);
 	if (rmdir(dir) < 0 && errno != ENOENT)
 		fprintf(stderr, "capsuled: cannot remove %s: %s\n", dir, strerror(errno));
 }

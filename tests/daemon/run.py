@@ -369,12 +369,12 @@ def test_group(root):
 
 
 def test_schema(dm, root):
-    """The schema is versioned: the database says 1; a newer one is refused by name."""
+    """The schema is versioned: the database says 2; a newer one is refused by name."""
     db = sqlite3.connect(os.path.join(dm.state, "capsuled.db"))
     v = db.execute("PRAGMA user_version").fetchone()[0]
     mode = db.execute("PRAGMA journal_mode").fetchone()[0]
     db.close()
-    report("schema-version-wal", v == 1 and mode == "wal", "version %d, %s" % (v, mode))
+    report("schema-version-wal", v == 2 and mode == "wal", "version %d, %s" % (v, mode))
     state = os.path.join(root, "future")
     os.makedirs(state)
     db = sqlite3.connect(os.path.join(state, "capsuled.db"))
