@@ -97,8 +97,6 @@ int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uin
 	return 0;
 }
 
-static int add_device(struct run_opts *o, const char *name, const char *arg)
-{
 /* --net-mac: the i-th net device's "mac=" replaced (or added); the rest of its spec kept. */
 static int set_net_macs(struct run_opts *o)
 {
@@ -130,6 +128,8 @@ static int set_net_macs(struct run_opts *o)
 	return 0;
 }
 
+static int add_device(struct run_opts *o, const char *name, const char *arg)
+{
 	char option[64];
 	const struct device_kind *k;
 	struct device_spec *s;
@@ -180,10 +180,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		{"config", required_argument, NULL, 'F'},
 		{"restore", required_argument, NULL, 'T'},
+		{"net-mac", required_argument, NULL, 'M'},
 		{"api-sock", required_argument, NULL, 'A'},
 		{"exit-file", required_argument, NULL, 'E'},
 		{"console-log", required_argument, NULL, 'L'},
-		{"net-mac", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option longopts[sizeof(base) / sizeof(base[0]) + 16];
@@ -306,6 +306,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 			break;
 		}
+		case 'M':
+			if (o->nr_net_macs == 8 || strlen(optarg) != 17) {
+				fprintf(stderr, "capsule run: --net-mac: at most 8, each as "
+					"xx:xx:xx:xx:xx:xx\n");
+				return -1;
+			}
+			o->net_macs[o->nr_net_macs++] = optarg;
+			break;
 		case 'h':
 			run_usage(stdout);
 			exit(0);
@@ -316,20 +324,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		}
 	}
 	if (argc - optind > 1 || (optind == argc && !o->cfg.image)) {
-		case 'M':
-			if (o->nr_net_macs == 8 || strlen(optarg) != 17) {
-				fprintf(stderr, "capsule run: --net-mac: at most 8, each as "
-					"xx:xx:xx:xx:xx:xx\n");
-				return -1;
-			}
-			o->net_macs[o->nr_net_macs++] = optarg;
-			break;
 		fprintf(stderr, "capsule run: %s; usage: capsule run [OPTIONS] IMAGE\n",
 			optind == argc ? "no image given" : "more than one image given");
 		return -1;
 	}
 	if (optind < argc) /* the image on the command line wins over the file's */
 		o->cfg.image = argv[optind];
+	if (set_net_macs(o))
+		return -1;
 	o->cfg.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
 	sandbox_set_enabled(!o->no_seccomp);
@@ -340,8 +342,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 /* The domain a signal should end (or report on), shared with the signal thread. */
 struct run_state {
 	struct domain *dom;
-	if (set_net_macs(o))
-		return -1;
 	pthread_mutex_t lock;
 	int signo;
 	bool confined; /* the main thread confined and the signal thread started */
