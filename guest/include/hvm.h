@@ -57,5 +57,46 @@ unsigned smp_boot(unsigned cpus, void (*fn)(unsigned id));
 
 /* CMOS clock */
 uint8_t cmos_read(uint8_t reg);
+void cmos_write(uint8_t reg, uint8_t v);
+
+/* ACPI (acpi.c): a table by signature ("FACP", "APIC", and "DSDT", "FACS" through the
+ * FADT), or NULL; little-endian fields; a \_Sx package's SLP_TYP ("_S5_"), or -1. */
+const uint8_t *acpi_table(const char *sig);
+uint64_t acpi_le(const uint8_t *p, unsigned n);
+int acpi_sleep_type(const char *name);
+#define FADT_HW_REDUCED (1u << 20)
+
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* Resume from S3: the real-mode waking vector for the FACS (the AP trampoline, copied
+ * low), after which this CPU runs fn(apic_id) in long mode on a fresh stack, with no IDT. */
+uint32_t hvm_resume_vector(void (*fn)(unsigned id));
 
 #endif

@@ -59,6 +59,7 @@ struct domain_config {
 	uint64_t mem_mib;
 	unsigned vcpus;
 	bool no_pvh;
+	bool acpi_full;      /* HVM: full ACPI (PM timer, FACS, S3), not hardware-reduced */
 	enum domain_action on_poweroff, on_reboot, on_crash;
 	struct device_spec devices[DOMAIN_MAX_DEVICES];
 	unsigned nr_devices;

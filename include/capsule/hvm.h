@@ -49,7 +49,7 @@
 #define HVM_IOAPIC 0xfec00000ull
 #define HVM_LAPIC 0xfee00000ull
 #define HVM_MAX_DEVICES 9
-#define HVM_PLATFORM_DEVICES 6 /* uart, rtc, i8042, debug-exit, ged, acpi-sleep */
+#define HVM_PLATFORM_DEVICES 7 /* uart, rtc, i8042, debug-exit, ged, acpi-sleep, acpi-pm */
 
 #define E820_RAM 1
 #define E820_RESERVED 2
@@ -71,11 +71,20 @@ struct hvm_boot_area {
 	uint64_t gdt, info, mods, mmap, cmdline, stack;
 };
 
+/*
+ * The ACPI profile of a domain (docs/hvm.md): hardware-reduced (a GED power button and the
+ * sleep registers at 0x600, as Cloud Hypervisor and Firecracker), or full (PM1 blocks and
+ * the PM timer, the SCI on GSI 9, a FACS, S3 and S5, as a PC and QEMU's pc machine).
+ */
+enum hvm_acpi { HVM_ACPI_REDUCED, HVM_ACPI_FULL };
+
 struct hvm_domain {
 	struct vm *vm;
+	enum hvm_acpi acpi;
 	struct uart uart;
 	struct cmos cmos;
 	struct ged ged;
+	struct acpi_pm pm;
 	struct platform_dev platform[HVM_PLATFORM_DEVICES]; /* the PC: uart, rtc, ... */
 	struct hvm_device devices[HVM_MAX_DEVICES];
 	unsigned nr_devices;
@@ -93,19 +102,24 @@ struct hvm_config {
 	bool no_pvh; /* boot an ELF kernel at its 64-bit entry even if it has a PVH note */
 };
 
-int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd);
+int hvm_domain_init(struct hvm_domain *h, struct vm *vm, enum hvm_acpi acpi, FILE *out,
+		    int in_fd);
+/* "reduced" or "full": 0 and *acpi, or -1. */
+int hvm_acpi_parse(const char *name, enum hvm_acpi *acpi);
 struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_ops *ops,
 				  void *priv);
 int hvm_domain_build(struct hvm_domain *h, const struct hvm_config *cfg);
 int hvm_domain_start(struct hvm_domain *h);
 void hvm_domain_destroy(struct hvm_domain *h);
-/* Press the ACPI power button (the GED's event, then its interrupt): 0 or a negative errno. */
+/* Press the ACPI power button (the GED's event and interrupt, or full ACPI's fixed button
+ * and the SCI): 0 or a negative errno. */
 int hvm_power_button(struct hvm_domain *h);
 
 /* Pieces. */
 void hvm_build_e820(struct hvm_domain *h);
-/* The GSI of virtio device i (ISA range, edge-triggered, active high). */
-uint32_t hvm_device_gsi(unsigned i);
+/* The GSI of virtio device i (ISA range, edge-triggered, active high; not the full profile's
+ * SCI). */
+uint32_t hvm_device_gsi(enum hvm_acpi acpi, unsigned i);
 int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg);
 /* Choose the boot area of a 32-bit entry: the lowest pages from 4 KiB, below the end of RAM
  * and 4 GiB, that miss every range in avoid[n] ({start, end}) and the firmware area. 0, or

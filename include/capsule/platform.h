@@ -9,6 +9,8 @@
  *   debug_exit.c  QEMU's isa-debug-exit at 0xf4: exit status (value << 1) | 1
  *   ged.c         ACPI Generic Event Device (MMIO): the power button of hardware-reduced ACPI
  *   acpi_sleep.c  the sleep control/status registers at 0x600: S5 powers the domain off
+ *   acpi_pm.c     full ACPI's PM1a event and control blocks and PM timer at 0xb000, the SCI:
+ *                 the fixed power button, S5 off, S3 suspend and resume by the FACS vector
  */
 #ifndef CAPSULE_PLATFORM_H
 #define CAPSULE_PLATFORM_H
@@ -66,7 +68,7 @@ size_t platform_save(const struct platform_dev *p, uint8_t *buf, size_t cap);
 int platform_restore(struct platform_dev *p, const uint8_t *buf, size_t len, const char **why);
 
 extern const struct platform_dev_ops uart_ops, rtc_ops, i8042_ops, debug_exit_ops, ged_ops,
-	acpi_sleep_ops;
+	acpi_sleep_ops, acpi_pm_ops;
 
 /* ---- the devices ---- */
 
@@ -109,6 +111,10 @@ struct cmos {
 };
 void rtc_init(struct cmos *c);
 void rtc_access(struct cmos *c, unsigned port, uint8_t *val, bool is_write);
+#define RTC_B_AIE 0x20 /* status B: alarm interrupt enable */
+/* Is the alarm (registers 1, 3, 5, BCD; 0xc0+ matches any) enabled and matching now? The
+ * alarm raises no interrupt here; it wakes the machine from S3 (acpi_pm.c). */
+bool rtc_alarm_due(const struct cmos *c);
 
 /* Generic Event Device: a 32-bit event register (read clears it) and an edge GSI. */
 #define GED_MMIO_BASE 0xfeb00000ull
@@ -127,5 +133,45 @@ int ged_raise(struct ged *g, uint32_t events);
 /* What a guest read of the register returns (and clears). */
 uint32_t ged_read(struct ged *g);
 
+/*
+ * The PM1a event block (status, enable), PM1a control block and PM timer of full
+ * (not hardware-reduced) ACPI, as the FADT gives them, and the SCI on a level GSI.
+ */
+#define ACPI_PM_BASE 0xb000u
+#define ACPI_PM1_EVT (ACPI_PM_BASE + 0) /* PM1_STS (16 bits), then PM1_EN (16 bits) */
+#define ACPI_PM1_CNT (ACPI_PM_BASE + 4) /* 16 bits */
+#define ACPI_PM_TMR (ACPI_PM_BASE + 8)  /* 32 bits, 3.579545 MHz */
+#define ACPI_PM_LEN 12u
+#define ACPI_PM_TIMER_HZ 3579545ull
+#define ACPI_SCI_GSI 9u
+#define ACPI_S3_SLP_TYP 1u /* \_S3's SLP_TYP (\_S5's is ACPI_S5_SLP_TYP) */
+#define PM1_TMR_STS (1u << 0)
+#define PM1_PWRBTN_STS (1u << 8)
+#define PM1_RTC_STS (1u << 10)
+#define PM1_WAK_STS (1u << 15)
+#define PM1_CNT_SCI_EN (1u << 0)
+#define PM1_CNT_SLP_EN (1u << 13)
+
+struct acpi_pm {
+	struct vm *vm;
+	struct cmos *rtc;       /* its alarm wakes from S3 */
+	uint64_t facs;          /* guest address of the FACS (its waking vector), 0: no S3 */
+	pthread_mutex_t lock;
+	uint16_t sts, en, cnt;  /* under lock */
+	int64_t tmr_offset;     /* the timer is (monotonic ticks + offset) mod 2^32 */
+	uint32_t tmr_acked;     /* bit 31 of the timer when TMR_STS was last cleared */
+	bool sci;               /* the level driven on the SCI's GSI */
+	bool suspended;         /* under lock: in S3, waiting for a wake event */
+	unsigned suspends;      /* times the machine went to S3 and came back */
+};
+void acpi_pm_init(struct acpi_pm *pm, struct vm *vm, struct cmos *rtc);
+void acpi_pm_destroy(struct acpi_pm *pm);
+/* Press the fixed power button: PWRBTN_STS and, if enabled, the SCI; wakes from S3. */
+int acpi_pm_power_button(struct acpi_pm *pm);
+/* The timer's value now (tests, and the register). */
+uint32_t acpi_pm_timer(const struct acpi_pm *pm);
+/* The register model without the bus (tests): what a guest access does. */
+void acpi_pm_access(struct acpi_pm *pm, uint64_t port, uint8_t *data, uint32_t len,
+		    bool is_write);
 
 #endif

@@ -203,6 +203,13 @@ static int member(struct domain_config *c, const char *key, const json_t *v, cha
 		if (want(v, JSON_TRUE, key, "a boolean", err, errlen))
 			return -1;
 		c->no_pvh = json_is_true(v);
+	} else if (!strcmp(key, "acpi")) { /* the HVM ACPI profile (docs/hvm.md) */
+		if (!json_is_string(v) || (strcmp(json_string_value(v), "full") &&
+					   strcmp(json_string_value(v), "reduced"))) {
+			snprintf(err, errlen, "acpi: expected \"full\" or \"reduced\"");
+			return -1;
+		}
+		c->acpi_full = !strcmp(json_string_value(v), "full");
 	} else if (!strcmp(key, "on_poweroff")) {
 		return action(v, key, &c->on_poweroff, err, errlen);
 	} else if (!strcmp(key, "on_reboot")) {
@@ -318,6 +325,8 @@ char *domain_config_to_json(const struct domain_config *c)
 		json_object_set_new(root, "initrd", json_string(c->initrd));
 	if (c->no_pvh)
 		json_object_set_new(root, "no_pvh", json_true());
+	if (c->acpi_full)
+		json_object_set_new(root, "acpi", json_string("full"));
 	for (unsigned i = 0; i < c->nr_devices; i++) {
 		const char *kind = c->devices[i].kind->name, *arg = c->devices[i].arg;
 

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ACPI tables in the BIOS area (0xe0000), where Linux also finds them by scanning: RSDP,
- * XSDT, a hardware-reduced FADT (with the i8042 reset register), MADT (one local APIC per
- * vCPU, the IOAPIC) and a DSDT describing the serial port, the i8042, the RTC, each
- * virtio-mmio device, and the power button behind a Generic Event Device.
+ * XSDT, FADT (with the i8042 reset register), MADT (one local APIC per vCPU, the IOAPIC)
+ * and a DSDT describing the serial port, the i8042, the RTC and each virtio-mmio device.
+ * Two profiles (enum hvm_acpi): hardware-reduced, with the power button behind a Generic
+ * Event Device and the sleep registers at 0x600; or full, with the PM1a blocks and the PM
+ * timer (src/platform/acpi_pm.c), the SCI on GSI 9 (an interrupt source override in the
+ * MADT), a FACS for the waking vector, and \_S3 beside \_S5.
  * tests/unit/test_hvm.c disassembles them with iasl.
  */
 #include <errno.h>
@@ -101,12 +104,19 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 	size_t sb, dev, crs, buf;
 	char name[8]; /* a 4-character NameSeg, "VR00".."VR08" */
 
-	/* Soft off (S5): the guest writes SLP_TYP 5 to the FADT's sleep control register. */
+	/* Soft off (S5): the guest writes SLP_TYP 5 to the FADT's sleep control register, or
+	 * to PM1a_CNT (full profile, which also has suspend to RAM, S3). */
 	size_t pkg;
 	aml_name(&a, "_S5_");
 	aml_package_begin(&a, 2, &pkg);
 	aml_integer(&a, ACPI_S5_SLP_TYP), aml_integer(&a, 0);
 	aml_pkg_end(&a, pkg);
+	if (h->acpi == HVM_ACPI_FULL) {
+		aml_name(&a, "_S3_");
+		aml_package_begin(&a, 2, &pkg);
+		aml_integer(&a, ACPI_S3_SLP_TYP), aml_integer(&a, 0);
+		aml_pkg_end(&a, pkg);
+	}
 
 	aml_scope_begin(&a, "\\_SB_", &sb);
 
@@ -147,7 +157,8 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 		aml_crs_end(&a, crs, buf);
 		aml_pkg_end(&a, dev);
 	}
-	build_power_button(&a);
+	if (h->acpi == HVM_ACPI_REDUCED) /* full ACPI has the fixed power button */
+		build_power_button(&a);
 	aml_pkg_end(&a, sb);
 	if (a.overflow)
 		return 0;
@@ -159,7 +170,7 @@ static size_t build_madt(struct hvm_domain *h, uint8_t *t, size_t cap)
 {
 	size_t len = HDR + 8;
 
-	if (cap < len + 8 * h->vm->nr_vcpus + 12 + 6)
+	if (cap < len + 8 * h->vm->nr_vcpus + 12 + 10 + 6)
 		return 0;
 	put(t, HDR, HVM_LAPIC, 4);
 	put(t, HDR + 4, 1, 4); /* PCAT_COMPAT: there are 8259 PICs too */
@@ -172,6 +183,12 @@ static size_t build_madt(struct hvm_domain *h, uint8_t *t, size_t cap)
 	put(ioapic, 4, HVM_IOAPIC, 4);
 	memcpy(t + len, ioapic, 12);
 	len += 12;
+	if (h->acpi == HVM_ACPI_FULL) { /* the SCI: ISA IRQ 9 is GSI 9, level, active high */
+		uint8_t iso[10] = {2, 10, 0, ACPI_SCI_GSI, ACPI_SCI_GSI, 0, 0, 0, 0x0d, 0};
+
+		memcpy(t + len, iso, 10);
+		len += 10;
+	}
 	uint8_t nmi[6] = {4, 6, 0xff, 0, 0, 1}; /* LINT1 of every processor is NMI */
 	memcpy(t + len, nmi, 6);
 	len += 6;
@@ -179,25 +196,60 @@ static size_t build_madt(struct hvm_domain *h, uint8_t *t, size_t cap)
 	return len;
 }
 
-static size_t build_fadt(uint8_t *t, uint64_t dsdt)
+/* A Generic Address Structure: SystemIO, `bits` wide, accessed `access` (1 byte .. 3 dword). */
+static void gas_io(uint8_t *p, uint16_t port, uint8_t bits, uint8_t access)
+{
+	memset(p, 0, 12);
+	p[0] = 1;
+	p[1] = bits;
+	p[3] = access;
+	put(p, 4, port, 8);
+}
+
+/* Full ACPI's fixed hardware: the PM1a blocks and the PM timer, the SCI, the FACS. */
+static void fadt_full(uint8_t *t, uint64_t facs)
+{
+	put(t, 36, facs, 4);              /* FIRMWARE_CTRL */
+	put(t, 46, ACPI_SCI_GSI, 2);      /* SCI_INT; SMI_CMD 0: always in ACPI mode */
+	put(t, 56, ACPI_PM1_EVT, 4);      /* PM1a_EVT_BLK */
+	put(t, 64, ACPI_PM1_CNT, 4);      /* PM1a_CNT_BLK */
+	put(t, 76, ACPI_PM_TMR, 4);       /* PM_TMR_BLK */
+	t[88] = 4, t[89] = 2, t[91] = 4;  /* PM1_EVT_LEN, PM1_CNT_LEN, PM_TMR_LEN */
+	put(t, 96, 101, 2);               /* P_LVL2_LAT > 100: no C2 */
+	put(t, 98, 1001, 2);              /* P_LVL3_LAT > 1000: no C3 */
+	t[108] = 0x32;                    /* CENTURY: the CMOS index */
+	gas_io(t + 148, ACPI_PM1_EVT, 32, 2);
+	gas_io(t + 172, ACPI_PM1_CNT, 16, 2);
+	gas_io(t + 208, ACPI_PM_TMR, 32, 3);
+}
+
+static size_t build_fadt(uint8_t *t, enum hvm_acpi acpi, uint64_t dsdt, uint64_t facs)
 {
 	const size_t len = 276; /* revision 6 */
 
 	memset(t, 0, len);
 	put(t, 40, dsdt, 4);
-	put(t, 109, 0x0002 | 0x0004, 2); /* IAPC_BOOT_ARCH: 8042 present, no VGA */
-	/* Hardware-reduced ACPI, no power or sleep button, reset register supported. */
-	put(t, 112, (1u << 20) | (1u << 4) | (1u << 5) | (1u << 10), 4);
-	uint8_t reset_reg[12] = {1, 8, 0, 1}; /* SystemIO, 8 bits, byte access */
-	put(reset_reg, 4, I8042_CMD, 8);
+	uint8_t reset_reg[12];
+	gas_io(reset_reg, I8042_CMD, 8, 1);
 	memcpy(t + 116, reset_reg, 12);
 	t[128] = 0xfe; /* the i8042's reset command */
-	/* Sleep control and status registers (hardware-reduced ACPI): S5 powers off. */
-	uint8_t sleep_reg[12] = {1, 8, 0, 1};
-	put(sleep_reg, 4, ACPI_SLEEP_CONTROL, 8);
-	memcpy(t + 244, sleep_reg, 12);
-	put(sleep_reg, 4, ACPI_SLEEP_STATUS, 8);
-	memcpy(t + 256, sleep_reg, 12);
+	if (acpi == HVM_ACPI_FULL) {
+		fadt_full(t, facs);
+		put(t, 109, 0x0001 | 0x0002 | 0x0004, 2); /* IAPC_BOOT_ARCH: ISA devices, 8042, no VGA */
+		/* WBINVD, C1, a fixed power button, no sleep button, RTC wake from S4, 32-bit
+		 * timer, reset register supported. */
+		put(t, 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 7) | (1u << 8) | (1u << 10), 4);
+	} else {
+		put(t, 109, 0x0002 | 0x0004, 2); /* IAPC_BOOT_ARCH: 8042 present, no VGA */
+		/* Hardware-reduced ACPI, no power or sleep button, reset register supported. */
+		put(t, 112, (1u << 20) | (1u << 4) | (1u << 5) | (1u << 10), 4);
+		/* Sleep control and status registers (hardware-reduced ACPI): S5 powers off. */
+		uint8_t sleep_reg[12];
+		gas_io(sleep_reg, ACPI_SLEEP_CONTROL, 8, 1);
+		memcpy(t + 244, sleep_reg, 12);
+		gas_io(sleep_reg, ACPI_SLEEP_STATUS, 8, 1);
+		memcpy(t + 256, sleep_reg, 12);
+	}
 	t[131] = 5;    /* FADT minor version: 6.5 */
 	put(t, 140, dsdt, 8);
 	memcpy(t + 268, "CAPSULE\0", 8); /* hypervisor vendor identity */
@@ -205,10 +257,22 @@ static size_t build_fadt(uint8_t *t, uint64_t dsdt)
 	return len;
 }
 
+/* Firmware ACPI Control Structure (ACPI 6.5, 5.2.10): the waking vector the guest sets
+ * before S3, where acpi_pm.c resumes it. No global lock (no SMI firmware to share with). */
+static void build_facs(uint8_t *t)
+{
+	memset(t, 0, 64);
+	memcpy(t, "FACS", 4);
+	put(t, 4, 64, 4);
+	put(t, 8, 0x43415053, 4); /* hardware signature: "SPAC", fixed for the domain's life */
+	t[32] = 2;                /* version */
+}
+
 int acpi_build(struct hvm_domain *h)
 {
-	uint64_t rsdp = HVM_ACPI, xsdt = rsdp + 64, fadt = xsdt + 64, madt = fadt + 288;
-	uint64_t dsdt = madt + 1024;
+	/* FACS 64-byte aligned; the others where they fit. */
+	uint64_t rsdp = HVM_ACPI, xsdt = rsdp + 64, facs = xsdt + 64, fadt = facs + 64;
+	uint64_t madt = fadt + 288, dsdt = madt + 1024;
 	uint8_t *base = gmem_ptr(&h->vm->mem, HVM_ACPI, HVM_ACPI_END - HVM_ACPI);
 	size_t madt_len, dsdt_len;
 
@@ -221,7 +285,11 @@ int acpi_build(struct hvm_domain *h)
 		log_err("ACPI tables do not fit in the BIOS area");
 		return -ENOSPC;
 	}
-	build_fadt(base + (fadt - HVM_ACPI), dsdt);
+	build_fadt(base + (fadt - HVM_ACPI), h->acpi, dsdt, facs);
+	if (h->acpi == HVM_ACPI_FULL) {
+		build_facs(base + (facs - HVM_ACPI));
+		h->pm.facs = facs;
+	}
 
 	uint8_t *x = base + (xsdt - HVM_ACPI);
 	put(x, HDR, fadt, 8);

@@ -9,12 +9,25 @@
 #include "capsule/hvm.h"
 #include "capsule/log.h"
 
-int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
+int hvm_acpi_parse(const char *name, enum hvm_acpi *acpi)
+{
+	if (!strcmp(name, "reduced"))
+		*acpi = HVM_ACPI_REDUCED;
+	else if (!strcmp(name, "full"))
+		*acpi = HVM_ACPI_FULL;
+	else
+		return -1;
+	return 0;
+}
+
+int hvm_domain_init(struct hvm_domain *h, struct vm *vm, enum hvm_acpi acpi, FILE *out,
+		    int in_fd)
 {
 	int err;
 
 	memset(h, 0, sizeof(*h));
 	h->vm = vm;
+	h->acpi = acpi;
 	vm->strict_io = false; /* kernels probe for hardware: absent ports read as all ones */
 	if (vm->mem.size > HVM_MAX_MEM || vm->mem.size < (16ull << 20)) {
 		log_err("an HVM domain needs 16 MiB to %llu MiB of --mem",
@@ -24,6 +37,7 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
 	err = uart_init(&h->uart, vm, out, in_fd);
 	rtc_init(&h->cmos);
 	ged_init(&h->ged, vm);
+	acpi_pm_init(&h->pm, vm, &h->cmos);
 	/* The PC, one row a device: its descriptor and its state. */
 	const struct {
 		const struct platform_dev_ops *ops;
@@ -31,6 +45,7 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
 	} pc[HVM_PLATFORM_DEVICES] = {
 		{&uart_ops, &h->uart}, {&rtc_ops, &h->cmos}, {&i8042_ops, NULL},
 		{&debug_exit_ops, NULL}, {&ged_ops, &h->ged}, {&acpi_sleep_ops, NULL},
+		{&acpi_pm_ops, &h->pm},
 	};
 	for (unsigned i = 0; !err && i < HVM_PLATFORM_DEVICES; i++)
 		err = platform_add(&h->platform[i], vm, pc[i].ops, pc[i].dev);
@@ -39,9 +54,12 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, FILE *out, int in_fd)
 	return err;
 }
 
-/* The DSDT's GED0._EVT reads the event and notifies PWRB: Linux's button driver. */
+/* Reduced: the DSDT's GED0._EVT reads the event and notifies PWRB (Linux's button driver).
+ * Full: the fixed power button's status and the SCI (Linux's LNXPWRBN). */
 int hvm_power_button(struct hvm_domain *h)
 {
+	if (h->acpi == HVM_ACPI_FULL)
+		return acpi_pm_power_button(&h->pm);
 	return ged_raise(&h->ged, GED_EVENT_POWER_BUTTON);
 }
 
@@ -66,7 +84,7 @@ struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_
 		return NULL;
 	}
 	hd = &h->devices[h->nr_devices];
-	hd->gsi = hvm_device_gsi(h->nr_devices);
+	hd->gsi = hvm_device_gsi(h->acpi, h->nr_devices);
 	hd->irqfd = eventfd(0, EFD_CLOEXEC);
 	irqfd = (struct kvm_irqfd){.fd = (uint32_t)hd->irqfd, .gsi = hd->gsi};
 	if (hd->irqfd < 0 || ioctl(h->vm->fd, KVM_IRQFD, &irqfd) < 0) {
@@ -140,5 +158,6 @@ void hvm_domain_destroy(struct hvm_domain *h)
 	for (unsigned i = 0; i < HVM_PLATFORM_DEVICES; i++)
 		platform_remove(&h->platform[i], h->vm);
 	uart_destroy(&h->uart);
+	acpi_pm_destroy(&h->pm);
 	h->vm = NULL;
 }

@@ -3,10 +3,12 @@
 #include "capsule/hvm.h"
 
 static const uint32_t device_gsis[HVM_MAX_DEVICES] = {5, 6, 7, 9, 10, 11, 12, 14, 15};
+/* Full ACPI's SCI is GSI 9 (level): the devices take COM2's 3 instead. */
+static const uint32_t device_gsis_full[HVM_MAX_DEVICES] = {5, 6, 7, 3, 10, 11, 12, 14, 15};
 
-uint32_t hvm_device_gsi(unsigned i)
+uint32_t hvm_device_gsi(enum hvm_acpi acpi, unsigned i)
 {
-	return device_gsis[i % HVM_MAX_DEVICES];
+	return (acpi == HVM_ACPI_FULL ? device_gsis_full : device_gsis)[i % HVM_MAX_DEVICES];
 }
 
 static void add(struct hvm_domain *h, uint64_t addr, uint64_t size, uint32_t type)

@@ -26,8 +26,12 @@ void rtc_access(struct cmos *c, unsigned port, uint8_t *val, bool is_write)
 		return;
 	}
 	if (is_write) {
-		if (c->index >= 0x0e) /* clock registers are read-only here */
+		/* The clock registers are read-only here; the alarm (seconds, minutes, hours)
+		 * and status B's alarm-interrupt enable are kept, for the wake from S3. */
+		if (c->index >= 0x0e || c->index == 0x01 || c->index == 0x03 || c->index == 0x05)
 			c->ram[c->index] = *val;
+		else if (c->index == 0x0b)
+			c->ram[0x0b] = *val & RTC_B_AIE;
 		return;
 	}
 	now = time(NULL);
@@ -42,11 +46,29 @@ void rtc_access(struct cmos *c, unsigned port, uint8_t *val, bool is_write)
 	case 0x09: *val = bcd(tm.tm_year % 100); break;
 	case 0x32: *val = bcd(19 + tm.tm_year / 100); break;
 	case 0x0a: *val = 0x26; break; /* no update in progress, 32.768 kHz */
-	case 0x0b: *val = 0x02; break; /* 24-hour, BCD */
+	case 0x0b: *val = 0x02 | (c->ram[0x0b] & RTC_B_AIE); break; /* 24-hour, BCD */
 	case 0x0c: *val = 0x00; break;
 	case 0x0d: *val = 0x80; break; /* battery good */
 	default: *val = c->ram[c->index]; break;
 	}
+}
+
+/* An alarm byte matches if it is "don't care" (0xc0 and up) or equals the time's. */
+static bool alarm_match(uint8_t alarm, int now)
+{
+	return alarm >= 0xc0 || alarm == bcd(now);
+}
+
+bool rtc_alarm_due(const struct cmos *c)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!(c->ram[0x0b] & RTC_B_AIE))
+		return false;
+	gmtime_r(&now, &tm);
+	return alarm_match(c->ram[0x01], tm.tm_sec) && alarm_match(c->ram[0x03], tm.tm_min) &&
+	       alarm_match(c->ram[0x05], tm.tm_hour);
 }
 
 static enum exit_action rtc_io(struct vcpu *v, void *opaque, uint64_t addr, uint8_t *data,

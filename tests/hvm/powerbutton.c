@@ -11,6 +11,12 @@
  * with SLP_EN to the sleep control register that the FADT names (found from the RSDP, as
  * a kernel finds it), so the domain powers off with code 0.
  *
+ * With full ACPI (capsule run --acpi full) the button is the FADT's fixed power button
+ * instead: the kernel sets PWRBTN_EN, routes the SCI (the FADT's SCI_INT; level, active high
+ * as the MADT's override says) and, in the handler as Linux's SCI handler does, reads
+ * PM1_STS and clears PWRBTN_STS by writing it back (the line must then drop: a level
+ * interrupt that stayed up would come back for ever). Then S5 through PM1a_CNT.
+ *
  * "ignore" on the command line: take no notice of the button, as a guest without ACPI
  * would, so that the host has to destroy it after the grace time.
  */
@@ -25,7 +31,23 @@
 #define VEC_TIMER 0x40
 #define WAIT_TICKS 3000 /* of 10 ms: 30 s, longer than any grace time the tests give */
 
+#define VEC_SCI 0x52
+#define PM1_PWRBTN (1u << 8)
+
 static volatile unsigned presses, ticks;
+static uint16_t pm1a_evt;
+static volatile uint16_t sci_status;
+
+/* Full ACPI's SCI: take the status, clear what was set (write 1 to clear). */
+static void on_sci(struct isr_frame *f)
+{
+	uint16_t sts = inw(pm1a_evt);
+
+	(void)f;
+	sci_status |= sts;
+	outw(pm1a_evt, sts);
+	presses++;
+}
 
 static void on_ged(struct isr_frame *f)
 {
@@ -73,11 +95,55 @@ static uint16_t sleep_control_port(void)
 	return 0;
 }
 
+/* The fixed power button of full ACPI, then S5 through PM1a_CNT. */
+static noreturn void full_acpi(const uint8_t *fadt, bool ignore)
+{
+	uint16_t pm1a_cnt = (uint16_t)acpi_le(fadt + 64, 4), after;
+	unsigned sci = (unsigned)acpi_le(fadt + 46, 2);
+	int s5 = acpi_sleep_type("_S5_");
+
+	pm1a_evt = (uint16_t)acpi_le(fadt + 56, 4);
+	printf("powerbutton: full ACPI: PM1a_EVT 0x%x, SCI %u\n", pm1a_evt, sci);
+	TEST_CHECK(pm1a_evt && pm1a_cnt && sci && s5 >= 0);
+	TEST_CHECK(!(inw(pm1a_evt) & PM1_PWRBTN)); /* nobody has pressed it yet */
+	isr_register(VEC_SCI, on_sci);
+	isr_register(VEC_TIMER, on_tick);
+	if (!ignore) {
+		outw(pm1a_evt + 2, PM1_PWRBTN); /* PWRBTN_EN */
+		ioapic_route(sci, VEC_SCI, lapic_id(), true);
+	}
+	lapic_timer_periodic(VEC_TIMER, 10000000);
+	printf("powerbutton: waiting%s\n", ignore ? " (ignoring the button)" : "");
+	while (!presses && ticks < WAIT_TICKS)
+		__asm__ volatile("sti; hlt; cli");
+	if (ignore) {
+		printf("powerbutton: still running after %u ticks\n", ticks);
+		test_finish(false);
+	}
+	lapic_write(0x320, 1u << 16);
+	after = inw(pm1a_evt);
+	printf("powerbutton: %u SCI(s) after %u ticks; PM1_STS 0x%x in the handler, then 0x%x\n",
+	       presses, ticks, sci_status, after);
+	TEST_CHECK(presses == 1); /* one press, one interrupt: the line dropped when cleared */
+	TEST_CHECK(sci_status & PM1_PWRBTN);
+	TEST_CHECK(!(after & PM1_PWRBTN));
+	printf("powerbutton: the power button was pressed\n");
+	printf("powerbutton: powering off: S5 (SLP_TYP %d) to PM1a_CNT at 0x%x\n", s5, pm1a_cnt);
+	printf("Test result: SUCCESS\n");
+	outw(pm1a_cnt, (uint16_t)(s5 << 10 | 1u << 13));
+	printf("powerbutton: still running after S5\n");
+	test_finish(false);
+}
+
 int main(void)
 {
 	bool ignore = strstr(hvm_boot.cmdline, "ignore") != NULL;
+	const uint8_t *fadt = acpi_table("FACP");
 	uint32_t first, second;
 	uint16_t port;
+
+	if (fadt && !(acpi_le(fadt + 112, 4) & FADT_HW_REDUCED))
+		full_acpi(fadt, ignore);
 
 	isr_register(VEC_GED, on_ged);
 	isr_register(VEC_TIMER, on_tick);

@@ -331,9 +331,9 @@ hvm hvm-timer-elf32 --mem 64 "$H/timer.elf32"
 hvm hvm-realmode-0x8000-elf32 --mem 64 --cmdline lowload-test "$H/realmode.elf32"
 hvm hvm-realmode-0x8000-elf64 --mem 64 --cmdline lowload-test "$H/realmode.elf"
 # The same binaries on QEMU where it is installed: both platforms pass them alike.
-# qemu_hvm NAME APPEND KERNEL [QEMU ARGS...]
+# qemu_hvm NAME APPEND KERNEL [QEMU ARGS...] (QWANT: the exit status, 1 unless given)
 qemu_hvm() {
-	local name=$1 append=$2 kernel=$3 status last ok=1 why=""
+	local name=$1 append=$2 kernel=$3 status last ok=1 why="" want=${QWANT:-1}
 	shift 3
 	command -v qemu-system-x86_64 >/dev/null && [ -w /dev/kvm ] || return 0
 	timeout -k 5 60 qemu-system-x86_64 -M microvm -enable-kvm -m 64 -nographic -nodefaults \
@@ -343,8 +343,8 @@ qemu_hvm() {
 	last=$(tr -d '\r' <"$tmp/out" | tail -n 1)
 	if [ "$last" != "Test result: SUCCESS" ]; then
 		ok=0 why="last line is '$last'"
-	elif [ "$status" != 1 ]; then
-		ok=0 why="exit status $status, expected 1"
+	elif [ "$status" != "$want" ]; then
+		ok=0 why="exit status $status, expected $want"
 	fi
 	report "$name" "$ok" "$why"
 }
@@ -353,6 +353,22 @@ qemu_hvm qemu-realmode-0x8000-elf32 lowload-test "$H/realmode.elf32"
 objcopy --change-addresses 0x97000 "$H/realmode.elf32" "$tmp/over-ebda.elf" 2>/dev/null
 expect hvm-load-over-firmware 125 '' 'overlaps the PC.s firmware area' \
 	-- "$CAPSULE" run --mem 64 "$tmp/over-ebda.elf"
+# Full ACPI (--acpi full): the PM timer's rate against the CMOS clock and the TSC, S5
+# through PM1a_CNT (and through the sleep register of reduced ACPI), S3 and resume by the
+# FACS waking vector with the CMOS alarm as the wake event; on QEMU's pc machine as well.
+hvm hvm-acpi-pm-timer --mem 64 --acpi full "$H/pmtimer.elf"
+expect hvm-acpi-pm-timer-reduced 3 'check failed: !\(flags & FADT_HW_REDUCED\)' '' \
+	-- "$CAPSULE" run --mem 64 "$H/pmtimer.elf"
+guest hvm-acpi-s5-full --mem 64 --acpi full "$H/poweroff.elf"
+guest hvm-acpi-s5-reduced --mem 64 "$H/poweroff.elf32"
+hvm hvm-acpi-s3-resume --mem 64 --acpi full "$H/suspend.elf"
+expect hvm-acpi-s3-needs-full 3 'Test result: FAILURE' '' -- "$CAPSULE" run --mem 64 "$H/suspend.elf"
+expect hvm-acpi-bad-profile 125 '' '--acpi expects full or reduced' \
+	-- "$CAPSULE" run --acpi some "$H/serial.elf"
+qemu_hvm qemu-pc-acpi-pm-timer "" "$H/pmtimer.elf32" -M pc
+QWANT=0 qemu_hvm qemu-pc-acpi-s5 "" "$H/poweroff.elf32" -M pc
+QWANT=0 qemu_hvm qemu-microvm-acpi-s5 "" "$H/poweroff.elf32"
+qemu_hvm qemu-pc-acpi-s3-resume "" "$H/suspend.elf32" -M pc
 hvm hvm-virtio-interrupt --mem 64 --rng "$H/virtio_irq.elf"
 hvm hvm-smp-2 --mem 64 --vcpus 2 --cmdline 2 "$H/smp.elf"
 hvm hvm-smp-4 --mem 64 --vcpus 4 --cmdline 4 "$H/smp.elf"
@@ -370,11 +386,13 @@ expect hvm-missing-initrd 125 '' 'cannot open /nonexistent.cpio' \
 # it waits, send each COMMAND ("shutdown 1") with capsule control, and judge how it ended by
 # its status, its last line, and its stderr or the control replies ($tmp/replies).
 # hvm_button NAME STATUS LAST_LINE_RE STDERR_RE CMDLINE COMMAND...
+# (ACPI=full: the fixed power button of full ACPI instead of the GED.)
 hvm_button() {
 	local name=$1 want=$2 out_re=$3 err_re=$4 cmdline=$5 pid status ok=1 why=""
 	shift 5
 	rm -f "$tmp/pb.sock" "$tmp/replies"
-	timeout -k 5 60 "$CAPSULE" run --mem 64 --control "$tmp/pb.sock" --cmdline "$cmdline" \
+	timeout -k 5 60 "$CAPSULE" run --mem 64 --acpi "${ACPI:-reduced}" \
+		--control "$tmp/pb.sock" --cmdline "$cmdline" \
 		"$H/powerbutton.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
 	pid=$!
 	for _ in $(seq 400); do grep -q '^powerbutton: waiting' "$tmp/out" && break; sleep 0.05; done
@@ -396,6 +414,8 @@ hvm_button() {
 # The kernel sees the button, then powers off through ACPI S5: status 0.
 hvm_button hvm-power-button 0 '^Test result: SUCCESS$' 'ok: asked the guest to power off' \
 	press shutdown
+ACPI=full hvm_button hvm-power-button-full-acpi 0 '^Test result: SUCCESS$' \
+	'ok: asked the guest to power off' press shutdown
 hvm_button hvm-power-button-ignored 124 '^powerbutton: waiting \(ignoring' \
 	'did not shut down within 1 s of the request; destroying it' ignore reboot "shutdown 1"
 # ... and the reboot asked for first was refused: ACPI has no reboot button.

@@ -74,7 +74,7 @@ static void acpi_tables(void **state)
 	h.vm = &vm;
 	for (unsigned i = 0; i < 2; i++) { /* two virtio devices, as hvm_add_device places them */
 		h.devices[i].dev.base = HVM_VIRTIO_BASE + i * VIRTIO_MMIO_SIZE;
-		h.devices[i].gsi = hvm_device_gsi(i);
+		h.devices[i].gsi = hvm_device_gsi(HVM_ACPI_REDUCED, i);
 	}
 	h.nr_devices = 2;
 	assert_int_equal(acpi_build(&h), 0);

@@ -62,7 +62,8 @@ void ap_entry(unsigned id)
 		ap_fn(id);
 }
 
-unsigned smp_boot(unsigned cpus, void (*fn)(unsigned id))
+/* The real-mode trampoline at 0x8000, into long mode with this kernel's page tables. */
+static void copy_trampoline(void (*fn)(unsigned id))
 {
 	uint64_t cr3;
 
@@ -70,6 +71,20 @@ unsigned smp_boot(unsigned cpus, void (*fn)(unsigned id))
 	memcpy((void *)0x8000, tramp_start, (size_t)(tramp_end - tramp_start));
 	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
 	*(volatile uint32_t *)(0x8000 + (tramp_cr3 - tramp_start)) = (uint32_t)cr3;
+}
+
+uint32_t hvm_resume_vector(void (*fn)(unsigned id))
+{
+	uint8_t *stack = memalign(16, 16384);
+
+	copy_trampoline(fn);
+	ap_stacks[lapic_id()] = (uint64_t)(uintptr_t)(stack + 16384);
+	return 0x8000;
+}
+
+unsigned smp_boot(unsigned cpus, void (*fn)(unsigned id))
+{
+	copy_trampoline(fn);
 	for (unsigned id = 1; id < cpus; id++) {
 		uint8_t *stack = memalign(16, 16384);
 

@@ -152,6 +152,12 @@ uint8_t cmos_read(uint8_t reg)
 	return inb(0x71);
 }
 
+void cmos_write(uint8_t reg, uint8_t v)
+{
+	outb(0x70, reg);
+	outb(0x71, v);
+}
+
 /* No paravirtual clock here: TSC ticks, used only to order deadlines (not calibrated). */
 uint64_t time_ns(void)
 {
