@@ -31,6 +31,12 @@ struct guest_mem {
 	 */
 	struct gmem_range vmm_owned[GMEM_MAX_VMM_RANGES];
 	unsigned nr_vmm_owned;
+	/*
+	 * Dirty logging (include/capsule/dirty.h): while it is on, every range gmem_ptr and
+	 * gmem_vmm_ptr hand out is marked dirty, since the caller may write through it. NULL
+	 * until logging first starts; freed by gmem_destroy.
+	 */
+	struct gmem_dirty *dirty;
 };
 
 int gmem_init(struct guest_mem *m, uint64_t size);
@@ -51,6 +57,7 @@ int gmem_reserve(struct guest_mem *m, gpa_t gpa, uint64_t len);
 /*
  * The guest's door: host pointer to [gpa, gpa + len), or NULL if any byte is outside guest
  * RAM or in a VMM-owned range. Every address that comes from the guest goes through here.
+ * While dirty logging is on, the range is marked dirty (include/capsule/dirty.h).
  */
 void *gmem_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len);
 /* Copies that fail with -EFAULT where gmem_ptr would refuse. */

@@ -2,11 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "capsule/dirty.h"
 #include "capsule/log.h"
 #include "capsule/mem.h"
 
@@ -88,6 +90,12 @@ void gmem_destroy(struct guest_mem *m)
 	m->size = 0;
 	m->nr_vmm_owned = 0;
 	m->private_file = false;
+	if (m->dirty) {
+		free(m->dirty->bits);
+		free(m->dirty->kvm_bits);
+		free(m->dirty);
+		m->dirty = NULL;
+	}
 }
 
 void *gmem_vmm_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)
@@ -95,6 +103,9 @@ void *gmem_vmm_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)
 	/* Written so that no sum can wrap: gpa < size, then len <= size - gpa. */
 	if (!m->host || gpa >= m->size || len > m->size - gpa)
 		return NULL;
+	/* The caller may write through it: a dirty page for snapshots and migration. */
+	if (__atomic_load_n(&m->dirty, __ATOMIC_RELAXED))
+		gmem_dirty_mark(m, gpa, len);
 	return m->host + gpa;
 }
 
