@@ -169,12 +169,14 @@ unit: $(UNIT_TESTS) $(EXAMPLES)
 integration: all
 	tests/integration/run.sh $(BUILD)
 	tests/daemon/run.py $(BUILD) --domains 1000
+	tests/daemon/snapshot.py $(BUILD) --clones 100
 
 # capsuled at scale, longer: 1,000 domains created, listed, re-attached after a kill -9
 # and destroyed, three times over (tests/daemon/run.py, bench/daemon.py).
 .PHONY: soak-daemon
 soak-daemon: all
 	set -e; for i in 1 2 3; do tests/daemon/run.py $(BUILD) --only scale,daemon-kill9 --domains 1000 --kill9 1000; done
+	tests/daemon/snapshot.py $(BUILD) --only clones --clones 1000
 
 # The first minute of a real Linux boot (downloads Debian's cloud kernel): several minutes.
 check-linux: all

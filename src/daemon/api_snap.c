@@ -95,6 +95,10 @@ static int open_dir(const char *dir, bool make, char *err, size_t errlen)
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
+		struct stat st;
+
+		if (e == ENOTDIR && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			e = ELOOP; /* O_DIRECTORY | O_NOFOLLOW on a symlink says ENOTDIR */
 
 		snprintf(err, errlen, "%s: %s", dir, e == ELOOP ? "a symlink (refused)"
 			 : e == ENOTDIR ? "not a directory" : strerror(e));
