@@ -110,6 +110,10 @@ json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kin
 		snprintf(err, errlen, "name: '%s' is all digits, which reads as a domain id", name);
 		goto fail;
 	}
+	if (name[0] == '-') { /* `capsule destroy -x` would read it as an option */
+		snprintf(err, errlen, "name: '%s' starts with '-', which reads as an option", name);
+		goto fail;
+	}
 	if (check_paths(dm, cfg, err, errlen))
 		goto fail;
 	if (!(text = json_dumps(cfg, JSON_COMPACT)))

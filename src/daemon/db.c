@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "capsule/log.h"
 #include "daemon.h"
 
 static const char *const migrations[] = {
@@ -236,6 +237,19 @@ static void copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
 	snprintf(out, len, "%s", t ? (const char *)t : "");
 }
 
+/* The form capsuled gives a UUID (8-4-4-4-12 lowercase hex): a row's UUID names files, so
+ * one from a damaged or edited database that is anything else must never reach a path. */
+static bool uuid_valid(const char *u)
+{
+	for (unsigned i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? u[i] != '-' : !strchr("0123456789abcdef", u[i]) || !u[i])
+			return false;
+	}
+	return u[36] == 0;
+}
+
 int db_load_domains(struct daemon *dm)
 {
 	static const char sql[] =
@@ -255,6 +269,12 @@ int db_load_domains(struct daemon *dm)
 			break;
 		d->id = sqlite3_column_int64(st, 0);
 		copy_col(st, 1, d->uuid, sizeof(d->uuid));
+		if (!uuid_valid(d->uuid)) {
+			log_err("the database has domain %lld with a malformed UUID; leaving it alone",
+				(long long)d->id);
+			free(d);
+			continue;
+		}
 		copy_col(st, 2, d->name, sizeof(d->name));
 		copy_col(st, 3, d->kind, sizeof(d->kind));
 		d->mem_mib = (unsigned)sqlite3_column_int(st, 4);

@@ -187,7 +187,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(dm.dom_dir, sizeof(dm.dom_dir), "%s/domains", dm.state_dir);
-	if (mkdirs(dm.state_dir, 0755) || mkdirs(dm.dom_dir, 0700)) {
+	/* What capsuled makes is root's alone (the database holds every configuration): the
+	 * API socket gets its own mode explicitly. */
+	umask(077);
+	if (mkdirs(dm.state_dir, 0700) || mkdirs(dm.dom_dir, 0700)) {
 		fprintf(stderr, "capsuled: cannot make the state directory %s: %s\n", dm.state_dir,
 			strerror(errno));
 		return 1;

@@ -285,6 +285,7 @@ def test_bad_configs(dm):
         ("no-name", {"kernel": tick}, "name"),
         ("numeric-name", {"name": "%d" % (dm.dom("dup")["id"] + 1), "kernel": tick}, "name"),
         ("bad-action", {"name": "a", "kernel": tick, "on_crash": "explode"}, "on_crash"),
+        ("dash-name", {"name": "-rf", "kernel": tick}, "name"),
     ]
     ring = os.path.join(dm.state, "domains", dm.dom("dup")["uuid"], "console.ring")
     os.symlink(os.path.join(dm.state, "capsuled.db-wal"), os.path.join(dm.root, "wal.img"))
@@ -652,6 +653,40 @@ def test_pid_reuse(dm):
     dm.destroy_all()
 
 
+def test_private_state(dm):
+    """The state directory and database are root's alone; a row whose UUID is not one
+    (a damaged or edited database) never becomes a path: a destroy deletes nothing outside."""
+    modes = {p: os.stat(os.path.join(dm.state, p)).st_mode & 0o777
+             for p in ("", "capsuled.db", "domains")}
+    report("state-private", all(m & 0o077 == 0 for m in modes.values()), str(modes))
+    blk = os.path.join(GUESTS, "blocker.elf")
+    dm.create("uu1", blk)
+    victim = os.path.join(dm.root, "victim")
+    os.makedirs(victim, exist_ok=True)
+    for f in ("config.json", "exit", "vmm.pid", "console.ring"):
+        open(os.path.join(victim, f), "w").write("keep")
+    pid = dm.dom("uu1")["pid"]
+    dm.kill9()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not alive(pid), 5)
+    db = sqlite3.connect(os.path.join(dm.state, "capsuled.db"))
+    db.execute("UPDATE domains SET uuid = ? WHERE name = 'uu1'", ("../../victim",))
+    db.commit()
+    db.close()
+    dm.start()
+    call(dm.sock, "PUT", "/api/v1/domain.destroy?domain=uu1")
+    time.sleep(0.2)
+    kept = sorted(os.listdir(victim))
+    report("bad-uuid-row-never-a-path", dm.dom("uu1") is None and
+           kept == ["config.json", "console.ring", "exit", "vmm.pid"] and dm.ping(),
+           "listed: %s, files: %s" % (dm.dom("uu1"), kept))
+    db = sqlite3.connect(os.path.join(dm.state, "capsuled.db"))
+    db.execute("DELETE FROM domains WHERE name = 'uu1'")
+    db.commit()
+    db.close()
+    dm.destroy_all()
+
+
 def test_state_fifos(dm):
     """FIFOs in place of a domain's exit file, console ring and VMM log while capsuled is
     down: it starts, settles the domain and serves its console and log (an open of a FIFO
@@ -814,6 +849,7 @@ def main():
              ("pid-reuse", lambda: test_pid_reuse(dm)),
              ("stuck-vmm", lambda: test_stuck_vmm(dm)),
              ("state-fifos", lambda: test_state_fifos(dm)),
+             ("private-state", lambda: test_private_state(dm)),
              ("scale", lambda: test_scale(dm, SCALE)),
              ("group", lambda: test_group(root)), ("detach", lambda: test_detach(root)),
              ("schema", lambda: test_schema(dm, root))]
