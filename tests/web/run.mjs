@@ -9,7 +9,7 @@
 // Prints PASS/FAIL lines and "N passed, N failed"; exit 1 if any failed. Screenshots of
 // every page go to BUILD/web-test/.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -145,6 +145,26 @@ try {
   report('pause-shown', await waitFor(async () => (await rowState('tick2')) === '--p---', 10000),
     `${await rowState('tick2')}`);
 
+  // ---- a snapshot from the page, and a restore of it under a new name
+  // The open confirmation whose question has text: value typed in, OK clicked.
+  const answer = async (text, value) => {
+    await page.waitForFunction((t) => document.querySelector('#confirm').open &&
+      document.querySelector('#confirm-text').textContent.includes(t), { timeout: 5000 }, text);
+    if (value !== undefined) await page.$eval('#confirm-input', (e, v) => { e.value = v; }, value);
+    await page.click('#confirm-ok');
+  };
+  const snap = join(tmp, 'snap-tick2');
+  await page.click('tr[data-domain="tick2"] button[data-action="snapshot"]');
+  await answer('Snapshot tick2', snap);
+  const snapped = await waitFor(() => existsSync(join(snap, 'state')) && existsSync(join(snap, 'memory')), 15000);
+  report('snapshot-from-page', snapped, `no ${snap}/state and memory`);
+  await page.click('#restore');
+  await answer('Restore a domain', snap);
+  await answer('Name of the restored', 'tick2-copy');
+  const restored = await waitFor(async () => /^(r-----|--p---)$/.test(cliState('tick2-copy') || '') &&
+    (await rowState('tick2-copy')) !== null, 15000);
+  report('restore-from-page', restored, `capsule list says ${cliState('tick2-copy')}`);
+
   // ---- the domain page: plots get new points
   await go('#/domain/tick1');
   const points = () => page.evaluate(() => (window.capsuleDash.plots.cpu || {}).points || 0);
@@ -179,6 +199,7 @@ try {
   await page.keyboard.press('Enter');
   const echoed = await waitFor(async () => (await termText()).includes('echo: hello from chromium'), 10000);
   report('console-typing-reaches-guest', echoed, (await termText()).slice(-300));
+  await waitFor(async () => (await points()) >= 3, 10000);
   await page.screenshot({ path: join(SHOTS, 'console.png'), fullPage: true });
 
   // ---- the event log
@@ -217,7 +238,7 @@ try {
   r = await web('GET', '/api/v1/domains', { Cookie: cookie, Host: `rebound.example:${port}` });
   report('dns-rebinding-host-401', r.status === 401, `${r.status}`);
   r = await web('GET', '/api/v1/domains', { Cookie: cookie });
-  report('session-api-200', r.status === 200 && JSON.parse(r.body).domains.length === 2, `${r.status}`);
+  report('session-api-200', r.status === 200 && JSON.parse(r.body).domains.length === 3, `${r.status}`);
 
   report('nothing-fetched-elsewhere', external.length === 0, external.join(' '));
   report('no-page-errors', errors.length === 0, errors.join('; '));

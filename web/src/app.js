@@ -81,18 +81,24 @@ function fmtUptime(s) {
 }
 const live = (d) => d.state === 'running' || d.state === 'paused';
 
-// ---- confirmation (a <dialog>): resolves to true, or the number typed, or false
-function confirmAction(text, number) {
-  const dlg = $('#confirm');
+// ---- confirmation (a <dialog>): resolves to true, or what was typed (input: {type,
+// value, unit}), or false
+function confirmAction(text, input) {
+  const dlg = $('#confirm'), field = $('#confirm-input');
   $('#confirm-text').textContent = text;
-  $('#confirm-input-row').hidden = number === undefined;
-  if (number !== undefined) $('#confirm-input').value = number;
+  $('#confirm-input-row').hidden = !input;
+  if (input) {
+    field.type = input.type;
+    field.value = input.value;
+    $('#confirm-unit').textContent = input.unit || '';
+  }
   dlg.returnValue = '';
   dlg.showModal();
   return new Promise((resolve) => {
     dlg.addEventListener('close', () => {
       if (dlg.returnValue !== 'ok') resolve(false);
-      else resolve(number === undefined ? true : Number($('#confirm-input').value));
+      else if (!input) resolve(true);
+      else resolve(input.type === 'number' ? Number(field.value) : field.value.trim());
     }, { once: true });
   });
 }
@@ -103,6 +109,8 @@ const ACTIONS = {
   shutdown: { label: 'Shutdown', path: 'domain.shutdown', when: live, confirm: 'Shut down' },
   reboot: { label: 'Reboot', path: 'domain.reboot', when: live, confirm: 'Reboot' },
   memset: { label: 'Balloon', path: 'domain.mem-set', when: live, number: true },
+  snapshot: { label: 'Snapshot', path: 'domain.snapshot', when: live, dir: 'runs on' },
+  save: { label: 'Save', path: 'domain.save', when: live, dir: 'ends once saved' },
   destroy: { label: 'Destroy', path: 'domain.destroy', when: () => true, confirm: 'Destroy',
     danger: true },
 };
@@ -111,15 +119,23 @@ async function act(name, d) {
   const a = ACTIONS[name];
   let body;
   if (a.number) {
-    const mib = await confirmAction(`Balloon target of ${d.name} (MiB):`, d.memory_mib);
+    const mib = await confirmAction(`Balloon target of ${d.name}:`,
+      { type: 'number', value: d.memory_mib, unit: 'MiB' });
     if (mib === false) return;
     body = { target_mib: mib };
+  } else if (a.dir) {
+    // A directory on the host, written by capsuled (docs/snapshot.md: DIR/state, DIR/memory).
+    const dir = await confirmAction(`${a.label} ${d.name} into a directory on the host (the ` +
+      `domain ${a.dir}):`, { type: 'text', value: `/var/lib/capsule/snapshots/${d.name}` });
+    if (!dir) return;
+    body = { dir };
   } else if (a.confirm) {
     const what = name === 'destroy' ? ' It ends at once and its record, files and history go.' : '';
     if (!await confirmAction(`${a.confirm} ${d.name}?${what}`)) return;
   }
   try {
     await api('PUT', `/api/v1/${a.path}?domain=${encodeURIComponent(d.name)}`, body);
+    if (a.dir) S.lastSnapshot = body.dir;
     toast(`${a.label}: ${d.name}`);
   } catch (e) {
     toast(`${a.label} ${d.name}: ${e.message}`, true);
@@ -203,7 +219,22 @@ let refresh = () => {};
 function viewHost(main) {
   const cards = el('div', { class: 'cards', id: 'host' });
   const list = el('div', { id: 'domain-list' });
-  main.replaceChildren(el('h2', {}, 'Host'), cards, el('h2', {}, 'Domains'), list);
+  const restore = el('button', { id: 'restore', onclick: async () => {
+    const dir = await confirmAction('Restore a domain from a snapshot directory on the host:',
+      { type: 'text', value: S.lastSnapshot || '/var/lib/capsule/snapshots/' });
+    if (!dir) return;
+    const name = await confirmAction('Name of the restored domain (empty: the snapshot\'s own, ' +
+      'if no domain has it):', { type: 'text', value: '' });
+    if (name === false) return;
+    try {
+      const r = await api('POST', '/api/v1/domain.restore', name ? { dir, name } : { dir });
+      toast(`Restored ${(r && r.name) || dir}`);
+    } catch (e) {
+      toast(`Restore ${dir}: ${e.message}`, true);
+    }
+    refresh();
+  } }, 'Restore a snapshot...');
+  main.replaceChildren(el('h2', {}, 'Host'), cards, el('h2', {}, 'Domains ', restore), list);
   refresh = async () => {
     await loadDomains();
     list.replaceChildren(S.domains.length ? domainTable() : el('p', { class: 'muted' }, 'No domains: capsule create CONFIG'));
