@@ -70,3 +70,10 @@ echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
 bench/daemon.py "$B" 21
 echo "host load after: $(cat /proc/loadavg)"
+
+echo
+echo "## Snapshots"
+echo "| what | Capsule | floor or peer, same run | ratio |"
+echo "|---|---|---|---|"
+"$B/bench/restore" "$B/capsule" "$B/bench/guests/hcloop.elf" 15 8 64 256 1024
+bench/clone.py "$B" 5 50 64
