@@ -10,6 +10,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_control(int argc, char **argv);
+int cmd_snapshot_merge(int argc, char **argv);
 
 /* Parse a decimal number in [min, max]; 0 or -1 with a message naming the option. */
 int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uint64_t *out);

@@ -40,6 +40,7 @@ struct gmem_dirty {
 	uint64_t *bits;       /* __atomic_fetch_or / __atomic_exchange_n per word */
 	uint64_t *kvm_bits;   /* scratch for KVM_GET_DIRTY_LOG */
 	uint8_t since[16];    /* the caller's name for the point the log runs from */
+	uint32_t since_depth; /* and the caller's count of such points (diffs in a chain) */
 };
 
 static inline uint64_t dirty_words(uint64_t nr_pages)

@@ -41,6 +41,8 @@ enum snap_record {
 	SNAP_PV = 5,       /* struct snap_pv */
 	SNAP_DEVICE = 6,   /* struct snap_device, one per virtio device in slot order */
 	SNAP_PLATFORM = 7, /* struct snap_platform, one per HVM platform device in order */
+	SNAP_CHAIN = 8,    /* struct snap_chain (optional): this snapshot's id, its parent's */
+	SNAP_PAGES = 9,    /* struct snap_pages and its bitmap: a diff snapshot (not optional) */
 	SNAP_END = 0xffff, /* u32 CRC-32 of the stream before this record, u32 0 */
 };
 
@@ -79,6 +81,27 @@ struct snap_platform {
 	uint8_t data[PLATFORM_STATE_MAX];
 };
 
+/*
+ * Diff snapshots (src/snapshot/diff.c, docs/snapshot.md): every snapshot names itself with
+ * a random id; a diff names the snapshot it follows (the previous one of this VMM's boot)
+ * and lists the pages written since in SNAP_PAGES, and its memory file holds only those
+ * (every other page a hole). A diff is not restored as it is: `capsule snapshot-merge`
+ * folds a chain into a full snapshot.
+ */
+#define SNAP_ID_LEN 16
+struct snap_chain {
+	uint8_t id[SNAP_ID_LEN];
+	uint8_t parent[SNAP_ID_LEN]; /* all zero: a full snapshot */
+	uint32_t depth;              /* diffs since the last full snapshot; 0: full */
+	uint32_t pad;
+};
+
+struct snap_pages {
+	uint64_t nr_pages; /* the memory's pages: header.mem_bytes / 4096 */
+	uint64_t nr_dirty; /* bits set below */
+	uint64_t bits[];   /* (nr_pages + 63) / 64 words, bit (pfn % 64) of word pfn / 64 */
+};
+
 /* ---- the record stream ---- */
 
 struct snap_writer {
@@ -108,6 +131,8 @@ struct snap_parsed {
 	unsigned nr_devices;
 	const struct snap_platform *platform[8];
 	unsigned nr_platform;
+	const struct snap_chain *chain; /* NULL: a snapshot of a build before diffs */
+	const struct snap_pages *pages; /* NULL: a full snapshot */
 	unsigned skipped; /* optional records not known */
 };
 
@@ -125,6 +150,8 @@ struct snapshot_report {
 	uint64_t pause_ns;     /* the domain did not run for this long */
 	uint64_t state_ns;     /* of which writing the state records */
 	uint64_t memory_bytes; /* guest memory written (zero pages are holes) */
+	uint64_t pages;        /* a diff: pages it holds */
+	uint8_t id[SNAP_ID_LEN], parent[SNAP_ID_LEN]; /* its chain record */
 };
 
 /*
@@ -135,6 +162,14 @@ struct snapshot_report {
  */
 int snapshot_take(struct domain *d, int state_fd, int mem_fd, bool end_after,
 		  struct snapshot_report *rep, char *err, size_t errlen);
+/* The same with options: a diff holds only the pages written since the previous snapshot
+ * of this boot of the domain (-EINVAL if there is none). */
+struct snapshot_opts {
+	bool end_after, diff;
+};
+int snapshot_take_opts(struct domain *d, int state_fd, int mem_fd,
+		       const struct snapshot_opts *o, struct snapshot_report *rep, char *err,
+		       size_t errlen);
 
 /* A snapshot read and checked, for the first boot of a domain restored from it. */
 struct snap_restore {
@@ -168,6 +203,14 @@ int snapshot_start(struct domain *d);
  * and, if commit, renames them into place (memory, then state) durably; otherwise removes
  * them. 0 or -errno.
  */
+/*
+ * Fold BASE (a full snapshot) and the chain of n diffs after it into OUT, a full snapshot
+ * of the last diff's point (src/snapshot/merge.c): 0, or -errno with a message (a broken
+ * chain writes nothing).
+ */
+int snapshot_merge(const char *base, const char *const *diffs, unsigned n, const char *out,
+		   char *err, size_t errlen);
+
 int snapdir_begin(const char *dir, int fds[2], char *err, size_t errlen);
 int snapdir_end(const char *dir, int fds[2], bool commit);
 

@@ -40,19 +40,20 @@ static bool whole_number(const char *s)
 }
 
 /* snapshot/save DIR: the client makes the files, the VMM writes them (docs/snapshot.md). */
-static int snapshot(const char *sock, const char *dir, bool save)
+static int snapshot(const char *sock, const char *dir, bool save, bool diff)
 {
 	struct httpc_reply r;
-	char err[512], msg[512];
+	char err[512], msg[512], body[48];
 	int fds[2], status;
 
 	if (snapdir_begin(dir, fds, err, sizeof(err))) {
 		fprintf(stderr, "capsule control: %s\n", err);
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
-	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.snapshot", NULL,
-				   save ? "{\"save\": true}" : "{}", save ? 14 : 2, fds, 2, 600000,
-				   &r, err, sizeof(err));
+	snprintf(body, sizeof(body), "{\"save\": %s, \"diff\": %s}", save ? "true" : "false",
+		 diff ? "true" : "false");
+	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.snapshot", NULL, body, strlen(body),
+				   fds, 2, 600000, &r, err, sizeof(err));
 	if (status < 0 || status >= 300) {
 		snapdir_end(dir, fds, false);
 		fprintf(stderr, "capsule control: %s\n",
@@ -85,7 +86,10 @@ static void usage(FILE *out)
 		"  counters          exits, device requests and hypercalls (JSON)\n"
 		"  snapshot DIR      snapshot the running domain into DIR (docs/snapshot.md); it\n"
 		"                    runs on ('capsule run --restore DIR' runs the copy)\n"
-		"  save DIR          the same, then the domain ends (xl save)\n");
+		"  save DIR          the same, then the domain ends (xl save)\n"
+		"  snapshot DIR --diff, save DIR --diff\n"
+		"                    only the pages written since the previous snapshot of this\n"
+		"                    boot ('capsule snapshot-merge' makes a full one of a chain)\n");
 }
 
 int cmd_control(int argc, char **argv)
@@ -99,6 +103,9 @@ int cmd_control(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc == 5 && !strcmp(argv[4], "--diff") &&
+	    (!strcmp(argv[2], "snapshot") || !strcmp(argv[2], "save")))
+		return snapshot(argv[1], argv[3], argv[2][1] == 'a', true);
 	if (argc < 3 || argc > 4) {
 		fprintf(stderr, "usage: capsule control SOCKET COMMAND [ARG]; see 'capsule control "
 			"--help'\n");
@@ -107,7 +114,7 @@ int cmd_control(int argc, char **argv)
 	cmd = argv[2];
 	arg = argc == 4 ? argv[3] : NULL;
 	if ((!strcmp(cmd, "snapshot") || !strcmp(cmd, "save")) && arg)
-		return snapshot(argv[1], arg, cmd[1] == 'a');
+		return snapshot(argv[1], arg, cmd[1] == 'a', false);
 	if (!strcmp(cmd, "pause") && !arg) {
 		path = "/api/v1/vm.pause", ok = "ok: paused";
 	} else if (!strcmp(cmd, "resume") && !arg) {

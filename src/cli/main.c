@@ -17,6 +17,7 @@ static const struct command {
 } commands[] = {
 	{"run", cmd_run, "run a domain in the foreground, console on stdout"},
 	{"control", cmd_control, "send a command to a running domain's control socket"},
+	{"snapshot-merge", cmd_snapshot_merge, "fold a chain of diff snapshots into a full one"},
 	/* xl's verbs, clients of capsuled (docs/capsuled.md) */
 	{"create", cmd_create, "create a domain from a JSON or xl.cfg configuration"},
 	{"list", cmd_list, "list the domains (xl's columns)"},

@@ -75,6 +75,9 @@ int vm_dirty_fetch(struct vm *vm, uint64_t *out)
 	for (uint64_t i = 0; i < dirty_words(d->nr_pages); i++)
 		out[i] = d->kvm_bits[i];
 	gmem_dirty_fetch(&vm->mem, out);
+	log_debug("%llu pages written by the guest (KVM), %llu in all",
+		  (unsigned long long)dirty_count(d->kvm_bits, d->nr_pages),
+		  (unsigned long long)dirty_count(out, d->nr_pages));
 	return 0;
 }
 

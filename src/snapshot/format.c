@@ -123,6 +123,28 @@ static int record(struct snap_parsed *p, const struct rec_head *h, const uint8_t
 			return -EINVAL;
 		p->platform[p->nr_platform++] = r;
 		return 0;
+	case SNAP_CHAIN:
+		if (p->chain)
+			return BAD("a second chain record");
+		return (p->chain = fixed(h, body, sizeof(*p->chain), "chain", err, errlen))
+			       ? 0 : -EINVAL;
+	case SNAP_PAGES: {
+		const struct snap_pages *pg = (const void *)body;
+		uint64_t pages = p->header.mem_bytes / 4096, words = (pages + 63) / 64, n = 0;
+
+		if (p->pages)
+			return BAD("a second page list");
+		if (h->len != sizeof(*pg) + words * 8 || pg->nr_pages != pages)
+			return BAD("the page list has %llu bytes; %llu pages of memory need %llu",
+				   (unsigned long long)h->len, (unsigned long long)pages,
+				   (unsigned long long)(sizeof(*pg) + words * 8));
+		for (uint64_t i = 0; i < words; i++)
+			n += (uint64_t)__builtin_popcountll(pg->bits[i]);
+		if (n != pg->nr_dirty || (pages % 64 && pg->bits[words - 1] >> (pages % 64)))
+			return BAD("the page list is malformed");
+		p->pages = pg;
+		return 0;
+	}
 	default:
 		if (!(h->flags & SNAP_OPTIONAL))
 			return BAD("record type %u is not known to this build and is not optional",
@@ -189,6 +211,8 @@ int snap_parse(const void *buf, size_t len, struct snap_parsed *p, char *err, si
 	if (!p->config || !p->domain || !p->vm)
 		return BAD("the snapshot lacks its %s record",
 			   !p->config ? "configuration" : !p->domain ? "domain" : "VM");
+	if (p->pages && !p->chain)
+		return BAD("a diff snapshot without its chain record");
 	if (p->header.kind == SNAP_KIND_PV && !p->pv)
 		return BAD("a PV snapshot without its PV record");
 	if (p->domain->nr_vcpus != p->nr_vcpus || p->domain->nr_devices != p->nr_devices ||

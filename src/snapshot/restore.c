@@ -26,6 +26,10 @@ int snapshot_parse_config(const void *buf, size_t len, struct snap_parsed *p,
 {
 	if (snap_parse(buf, len, p, err, errlen))
 		return -EINVAL;
+	if (p->pages)
+		return BAD("a diff snapshot (%llu pages written since its parent): fold the chain "
+			   "into a full snapshot with 'capsule snapshot-merge BASE DIFF... OUT' "
+			   "first", (unsigned long long)p->pages->nr_dirty);
 	domain_config_init(cfg);
 	if (domain_config_from_json(cfg, p->config, p->config_len, err, errlen))
 		return -EINVAL;

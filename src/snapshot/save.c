@@ -15,6 +15,7 @@
 #include "capsule/domain.h"
 #include "capsule/log.h"
 #include "capsule/snapshot.h"
+#include "diff.h"
 
 #define PAGE 4096u
 #define CHUNK (2u << 20)
@@ -27,8 +28,8 @@ static bool zero_page(const uint8_t *p)
 }
 
 /* Write [off, end) of guest memory to fd at the same offsets, leaving zero pages as holes. */
-static int write_range(const struct guest_mem *m, int fd, uint64_t off, uint64_t end,
-		       uint64_t *written)
+int snap_write_range(const struct guest_mem *m, int fd, uint64_t off, uint64_t end,
+		     uint64_t *written)
 {
 	while (off < end) {
 		uint64_t run;
@@ -76,7 +77,7 @@ static int write_memory(const struct guest_mem *m, int fd, uint64_t *written)
 		hole = m->private_file ? (off_t)m->size : lseek(m->fd, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;
-		rc = write_range(m, fd, (uint64_t)data & ~(uint64_t)(PAGE - 1),
+		rc = snap_write_range(m, fd, (uint64_t)data & ~(uint64_t)(PAGE - 1),
 				 (uint64_t)hole < m->size ? (uint64_t)hole : m->size, written);
 		off = (uint64_t)hole;
 	}
@@ -116,7 +117,8 @@ static void pv_record(struct domain *d, struct snap_pv *r)
 }
 
 /* Everything but memory, as records. d->lock is not held; the domain is paused. */
-static int write_state(struct domain *d, int fd, uint32_t generation, char *err, size_t len)
+static int write_state(struct domain *d, int fd, uint32_t generation,
+		       const struct snap_diff_ctx *dc, char *err, size_t len)
 {
 	struct vm *vm = d->vm;
 	struct snap_header h = {.version = SNAP_VERSION, .arch = SNAP_ARCH_X86_64,
@@ -144,6 +146,7 @@ static int write_state(struct domain *d, int fd, uint32_t generation, char *err,
 	snap_writer_init(&w, fd, &h);
 	snap_write(&w, SNAP_CONFIG, 0, config, strlen(config));
 	snap_write(&w, SNAP_DOMAIN, 0, &dom, sizeof(dom));
+	snap_diff_records(&w, dc);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -203,8 +206,18 @@ out:
 int snapshot_take(struct domain *d, int state_fd, int mem_fd, bool end_after,
 		  struct snapshot_report *rep, char *err, size_t errlen)
 {
+	struct snapshot_opts o = {.end_after = end_after};
+
+	return snapshot_take_opts(d, state_fd, mem_fd, &o, rep, err, errlen);
+}
+
+int snapshot_take_opts(struct domain *d, int state_fd, int mem_fd,
+		       const struct snapshot_opts *o, struct snapshot_report *rep, char *err,
+		       size_t errlen)
+{
 	uint64_t t0 = monotonic_ns(), t1;
-	bool was_running;
+	bool was_running, end_after = o->end_after;
+	struct snap_diff_ctx dc;
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
@@ -226,13 +239,25 @@ int snapshot_take(struct domain *d, int state_fd, int mem_fd, bool end_after,
 	 * starts with an empty ring, and prints nothing twice. */
 	if (d->kind == DOMAIN_PV)
 		pv_console_drain(&d->k.pv);
-	rc = write_state(d, state_fd, d->generation, err, errlen);
+	/* The dirty log runs on from a live snapshot (diff.c); a save ends the domain. */
+	rc = snap_diff_begin(d, o->diff, !end_after, &dc, err, errlen);
+	if (rc) {
+		if (was_running)
+			domain_resume(d);
+		return rc;
+	}
+	rc = write_state(d, state_fd, d->generation, &dc, err, errlen);
 	t1 = monotonic_ns();
 	if (!rc) {
-		rc = write_memory(&d->vm->mem, mem_fd, &rep->memory_bytes);
+		rc = dc.diff ? snap_diff_write_memory(&d->vm->mem, &dc, mem_fd, &rep->memory_bytes)
+			     : write_memory(&d->vm->mem, mem_fd, &rep->memory_bytes);
 		if (rc)
 			snprintf(err, errlen, "cannot write the memory: %s", strerror(-rc));
 	}
+	rep->pages = dc.pages ? dc.pages->nr_dirty : 0;
+	memcpy(rep->id, dc.chain.id, SNAP_ID_LEN);
+	memcpy(rep->parent, dc.chain.parent, SNAP_ID_LEN);
+	snap_diff_end(d, &dc, rc == 0);
 	rep->state_ns = t1 - t0;
 	rep->pause_ns = monotonic_ns() - t0;
 	if (!rc && end_after) {

@@ -512,6 +512,14 @@ failed=$((failed + $(grep -c '^FAIL' "$tmp/snap.out")))
 grep -q '^[0-9]* passed, 0 failed$' "$tmp/snap.out" ||
 	report snapshot-suite-completes 0 "$(tail -n 5 "$tmp/snap.out")"
 
+# --- diff snapshots and their merge (tests/integration/snapshot_diff.py)
+timeout -k 5 300 python3 tests/integration/snapshot_diff.py "$BUILD" >"$tmp/diff.out" 2>&1
+grep -E '^(PASS|FAIL)' "$tmp/diff.out"
+passed=$((passed + $(grep -c '^PASS' "$tmp/diff.out")))
+failed=$((failed + $(grep -c '^FAIL' "$tmp/diff.out")))
+grep -q '^[0-9]* passed, 0 failed$' "$tmp/diff.out" ||
+	report snapshot-diff-suite-completes 0 "$(tail -n 5 "$tmp/diff.out")"
+
 # --- every source file says its licence (LICENSE: Apache-2.0)
 missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' '*.js' '*.mjs' '*.css' '*.html' \
 	Makefile 2>/dev/null |
