@@ -5,7 +5,8 @@
  *   layout.c   guest-physical layout and the E820 map
  *   boot.c     entry register state: 64-bit (Linux boot protocol) or 32-bit flat (multiboot, PVH)
  *   kernel.c   choose a loader by looking at the image; zero page, multiboot info, PVH start info
- *   acpi.c     RSDP, XSDT, FADT, MADT, DSDT (aml.c encodes the DSDT's AML)
+ *   acpi.c     RSDP, XSDT, FADT, FACS, MADT, DSDT (aml.c encodes the DSDT's AML)
+ *   mptable.c  the Intel MP table, for kernels booted without ACPI
  *   domain.c   platform devices, virtio over irqfd, start and teardown
  */
 #ifndef CAPSULE_HVM_H
@@ -41,6 +42,7 @@
 #define HVM_BOOT_AREA_CMDLINE 0x1000u
 #define HVM_EBDA 0x9fc00ull
 #define HVM_ACPI 0xe0000ull       /* RSDP and tables, in the BIOS area Linux scans */
+#define HVM_MPTABLE 0xf0000ull    /* MP floating pointer and table, for kernels without ACPI */
 #define HVM_ACPI_END 0x100000ull
 #define HVM_MAX_MEM (3ull << 30)  /* RAM ends below the 32-bit device hole */
 #define HVM_VIRTIO_BASE 0xd0000000ull
@@ -126,6 +128,9 @@ int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg);
  * -ENOSPC (then the image and initrd leave no room). */
 int hvm_place_boot_area(struct hvm_domain *h, const uint64_t (*avoid)[2], unsigned n);
 int acpi_build(struct hvm_domain *h);
+/* The MP floating pointer and configuration table into area (guest HVM_MPTABLE, cap bytes):
+ * their length, or 0 if they do not fit. */
+size_t mptable_build(struct hvm_domain *h, uint8_t *area, size_t cap);
 
 enum hvm_entry { HVM_ENTRY_64, HVM_ENTRY_32 };
 /* Registers of the boot vCPU: long mode with RSI (64) or flat protected mode with EAX/EBX. */

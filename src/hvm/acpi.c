@@ -280,11 +280,13 @@ int acpi_build(struct hvm_domain *h)
 		return -EINVAL;
 	memset(base, 0, HVM_ACPI_END - HVM_ACPI);
 	madt_len = build_madt(h, base + (madt - HVM_ACPI), dsdt - madt);
-	dsdt_len = build_dsdt(h, base + (dsdt - HVM_ACPI), HVM_ACPI_END - dsdt);
+	dsdt_len = build_dsdt(h, base + (dsdt - HVM_ACPI), HVM_MPTABLE - dsdt);
 	if (!madt_len || !dsdt_len) {
 		log_err("ACPI tables do not fit in the BIOS area");
 		return -ENOSPC;
 	}
+	if (!mptable_build(h, base + (HVM_MPTABLE - HVM_ACPI), HVM_ACPI_END - HVM_MPTABLE))
+		log_info("no MP table: its APIC IDs are 8 bits, for at most 254 vCPUs");
 	build_fadt(base + (fadt - HVM_ACPI), h->acpi, dsdt, facs);
 	if (h->acpi == HVM_ACPI_FULL) {
 		build_facs(base + (facs - HVM_ACPI));

@@ -369,6 +369,10 @@ qemu_hvm qemu-pc-acpi-pm-timer "" "$H/pmtimer.elf32" -M pc
 QWANT=0 qemu_hvm qemu-pc-acpi-s5 "" "$H/poweroff.elf32" -M pc
 QWANT=0 qemu_hvm qemu-microvm-acpi-s5 "" "$H/poweroff.elf32"
 qemu_hvm qemu-pc-acpi-s3-resume "" "$H/suspend.elf32" -M pc
+# The MP table (for kernels without ACPI): every vCPU, the ISA bus, the IOAPIC, IRQ routes.
+hvm hvm-mptable-1 --mem 64 --cmdline 1 "$H/mptable.elf"
+hvm hvm-mptable-3 --mem 64 --vcpus 3 --cmdline 3 "$H/mptable.elf32"
+qemu_hvm qemu-pc-mptable 1 "$H/mptable.elf32" -M pc
 hvm hvm-virtio-interrupt --mem 64 --rng "$H/virtio_irq.elf"
 hvm hvm-smp-2 --mem 64 --vcpus 2 --cmdline 2 "$H/smp.elf"
 hvm hvm-smp-4 --mem 64 --vcpus 4 --cmdline 4 "$H/smp.elf"

@@ -4,7 +4,7 @@
  * FADT's PM1a blocks, PM timer, SCI and FACS, the FACS, the MADT's SCI override, \_S3 and
  * \_S5 and no GED in the DSDT), and acpi_pm's registers: the timer's rate and width, PM1
  * status write-1-to-clear, enables, SLP_TYP kept, SCI_EN fixed, the RTC alarm, and its
- * state's round trip with hostile states refused.
+ * state's round trip with hostile states refused. And the MP table, for kernels without ACPI.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -286,10 +286,86 @@ static void pm_state(void **state)
 	vm_destroy(&vm);
 }
 
+static uint8_t sum8(const uint8_t *p, size_t n)
+{
+	return sum(p, n);
+}
+
+/* The MP table: where kernels scan, checksums, and what the MADT says. */
+static void mp_table(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = 64 << 20, .nr_vcpus = 3};
+	static struct hvm_domain h;
+	unsigned cpus = 0, bsp = 0, irqs = 0, lints = 0, buses = 0, ioapics = 0;
+	uint8_t *fp, *t, *e;
+	struct vm vm;
+
+	(void)state;
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	memset(&h, 0, sizeof(h));
+	h.vm = &vm;
+	assert_int_equal(acpi_build(&h), 0);
+	fp = gmem_ptr(&vm.mem, HVM_MPTABLE, 16);
+	assert_true(HVM_MPTABLE >= 0xf0000 && HVM_MPTABLE % 16 == 0); /* where Linux scans */
+	assert_memory_equal(fp, "_MP_", 4);
+	assert_int_equal(sum8(fp, 16), 0);
+	assert_int_equal(fp[8], 1);
+	assert_int_equal(fp[9], 4);
+	assert_int_equal(fp[11], 0); /* a table follows, not a default configuration */
+	t = gmem_ptr(&vm.mem, le32(fp + 4), 44);
+	assert_non_null(t);
+	assert_memory_equal(t, "PCMP", 4);
+	uint16_t len = (uint16_t)(t[4] | t[5] << 8), n = (uint16_t)(t[34] | t[35] << 8);
+	assert_int_equal(sum8(t, len), 0);
+	assert_int_equal(le32(t + 36), HVM_LAPIC);
+	e = t + 44;
+	for (unsigned i = 0; i < n; i++) {
+		assert_true(e < t + len);
+		switch (e[0]) {
+		case 0:
+			assert_int_equal(e[1], cpus);
+			bsp += (e[3] & 2) != 0;
+			assert_true(e[3] & 1);
+			cpus++, e += 20;
+			break;
+		case 1:
+			assert_memory_equal(e + 2, "ISA   ", 6);
+			buses++, e += 8;
+			break;
+		case 2:
+			assert_int_equal(e[1], 3); /* after the vCPUs' APIC IDs */
+			assert_int_equal(le32(e + 4), HVM_IOAPIC);
+			ioapics++, e += 8;
+			break;
+		case 3:
+			assert_int_not_equal(e[5], 2);
+			assert_int_equal(e[5], e[7]); /* IRQ n on pin n, as the MADT has it */
+			assert_int_equal(e[6], 3);
+			irqs++, e += 8;
+			break;
+		case 4:
+			assert_int_equal(e[1], e[7] ? 1 : 3); /* LINT1 NMI, LINT0 ExtINT */
+			lints++, e += 8;
+			break;
+		default:
+			fail_msg("MP entry type %u", e[0]);
+		}
+	}
+	assert_ptr_equal(e, t + len);
+	assert_int_equal(cpus, 3);
+	assert_int_equal(bsp, 1);
+	assert_int_equal(buses, 1);
+	assert_int_equal(ioapics, 1);
+	assert_int_equal(irqs, 15);
+	assert_int_equal(lints, 2);
+	vm_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_tables),
+		cmocka_unit_test(mp_table),
 		cmocka_unit_test(pm_registers),
 		cmocka_unit_test(pm_state),
 	};
