@@ -29,6 +29,8 @@ struct run_opts {
 	struct snap_restore *restore; /* --restore DIR, or NULL */
 	const char *net_macs[8];      /* --net-mac, in order of the net devices */
 	unsigned nr_net_macs;
+	const char *net_taps[8];      /* --net-tap, the same */
+	unsigned nr_net_taps;
 };
 
 static void run_usage(FILE *out)
@@ -49,8 +51,9 @@ static void run_usage(FILE *out)
 		"      --restore DIR    run the domain saved in the snapshot DIR (docs/snapshot.md)\n"
 		"                       from where it was: its configuration, memory (mapped\n"
 		"                       copy-on-write) and state; options after it override it\n"
-		"      --net-mac MAC    the next net device's MAC address instead of its own (a\n"
-		"                       clone's: capsule clone gives each clone new ones)\n"
+		"      --net-mac MAC, --net-tap NAME\n"
+		"                       the next net device's MAC address or TAP device instead\n"
+		"                       of its own (a clone's: capsule clone gives each new ones)\n"
 		"      --initrd PATH    initial ramdisk for a kernel (HVM)\n"
 		"      --no-pvh         boot an ELF kernel at its 64-bit entry, not its PVH note\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
@@ -97,12 +100,16 @@ int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uin
 	return 0;
 }
 
-/* --net-mac: the i-th net device's "mac=" replaced (or added); the rest of its spec kept. */
-static int set_net_macs(struct run_opts *o)
+/*
+ * --net-mac, --net-tap: the i-th net device's "mac=" or "tap=" replaced (or added), the rest
+ * of its spec kept: a clone's own MAC address and TAP device over the snapshot's.
+ */
+static int set_net_opt(struct run_opts *o, const char *key, const char *const *vals,
+		       unsigned nr)
 {
 	unsigned k = 0;
 
-	for (unsigned i = 0; i < o->cfg.nr_devices && k < o->nr_net_macs; i++) {
+	for (unsigned i = 0; i < o->cfg.nr_devices && k < nr; i++) {
 		struct device_spec *s = &o->cfg.devices[i];
 		char arg[DEVICE_ARG_MAX], *opt, *save = NULL;
 		size_t n = 0;
@@ -114,15 +121,15 @@ static int set_net_macs(struct run_opts *o)
 		for (opt = strtok_r(arg, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
 			if (strncmp(opt, "mac=", 4))
 				n += (size_t)snprintf(s->arg + n, sizeof(s->arg) - n, "%s,", opt);
-		if (n + 4 + strlen(o->net_macs[k]) >= sizeof(s->arg)) {
-			fprintf(stderr, "capsule run: --net-mac: the device's spec is too long\n");
+		if (n + kl + 1 + strlen(vals[k]) >= sizeof(s->arg)) {
+			fprintf(stderr, "capsule run: --net-%s: the device's spec is too long\n", key);
 			return -1;
 		}
-		snprintf(s->arg + n, sizeof(s->arg) - n, "mac=%s", o->net_macs[k++]);
+		snprintf(s->arg + n, sizeof(s->arg) - n, "%s=%s", key, vals[k++]);
 	}
-	if (k < o->nr_net_macs) {
-		fprintf(stderr, "capsule run: --net-mac given %u times; the domain has %u net "
-			"devices\n", o->nr_net_macs, k);
+	if (k < nr) {
+		fprintf(stderr, "capsule run: --net-%s given %u times; the domain has %u net "
+			"devices\n", key, nr, k);
 		return -1;
 	}
 	return 0;
@@ -181,6 +188,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"config", required_argument, NULL, 'F'},
 		{"restore", required_argument, NULL, 'T'},
 		{"net-mac", required_argument, NULL, 'M'},
+		{"net-tap", required_argument, NULL, 'N'},
 		{"api-sock", required_argument, NULL, 'A'},
 		{"exit-file", required_argument, NULL, 'E'},
 		{"console-log", required_argument, NULL, 'L'},
@@ -314,6 +322,15 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 			o->net_macs[o->nr_net_macs++] = optarg;
 			break;
+		case 'N':
+			if (o->nr_net_taps == 8 || !optarg[0] || strlen(optarg) > 15 ||
+			    strchr(optarg, ',')) {
+				fprintf(stderr, "capsule run: --net-tap: at most 8, each a TAP name of "
+					"1 to 15 characters\n");
+				return -1;
+			}
+			o->net_taps[o->nr_net_taps++] = optarg;
+			break;
 		case 'h':
 			run_usage(stdout);
 			exit(0);
@@ -330,7 +347,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind < argc) /* the image on the command line wins over the file's */
 		o->cfg.image = argv[optind];
-	if (set_net_macs(o))
+	if (set_net_opt(o, "mac", o->net_macs, o->nr_net_macs) ||
+	    set_net_opt(o, "tap", o->net_taps, o->nr_net_taps))
 		return -1;
 	o->cfg.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);

@@ -375,6 +375,7 @@ struct launch {
 	char *text;   /* the checked configuration */
 	char dir[4200];
 	char macs[SPAWN_MAX_MACS][18];
+	char taps[SPAWN_MAX_MACS][16];
 	unsigned nr_macs;
 	bool spawned;
 };
@@ -397,11 +398,19 @@ static int launch_one(struct daemon *dm, struct snap_source *s, const char *name
 	}
 	json_object_set_new(cfg, "name", json_string(name));
 	nets = json_object_get(cfg, "net");
+	/* A clone's net devices: a new MAC, and a TAP of its own (a TAP takes one VMM):
+	 * the snapshot's name cut to 6 characters, '-', the MAC's last 3 bytes. */
 	json_array_foreach(nets, i, net) {
-		if (!new_macs || l->nr_macs == SPAWN_MAX_MACS || !json_is_object(net))
+		const char *tap = json_string_value(json_object_get(net, "tap"));
+		char *m = l->macs[l->nr_macs];
+
+		if (!new_macs || l->nr_macs == SPAWN_MAX_MACS || !json_is_object(net) || !tap)
 			break;
-		random_mac(l->macs[l->nr_macs]);
-		json_object_set_new(net, "mac", json_string(l->macs[l->nr_macs++]));
+		random_mac(m);
+		snprintf(l->taps[l->nr_macs], sizeof(l->taps[0]), "%.6s-%c%c%c%c%c%c", tap, m[9],
+			 m[10], m[12], m[13], m[15], m[16]);
+		json_object_set_new(net, "mac", json_string(m));
+		json_object_set_new(net, "tap", json_string(l->taps[l->nr_macs++]));
 	}
 	text = json_dumps(cfg, JSON_COMPACT);
 	json_decref(cfg);
@@ -460,6 +469,7 @@ static int launch_one(struct daemon *dm, struct snap_source *s, const char *name
 	dom_path(dm, d, "snap", path, sizeof(path));
 	sr.dir = path;
 	sr.macs = l->macs;
+	sr.taps = l->taps;
 	sr.nr_macs = l->nr_macs;
 	if (spawn_vmm_restore(dm, d, &sr, err, sizeof(err))) {
 		api_error(resp, 500, "cannot start the VMM: %s", err);
@@ -592,8 +602,10 @@ static void launch(struct daemon *dm, const struct http_request *req, struct htt
 		}
 		ev = json_pack("{s:s, s:i, s:i}", "dir", s->dir, "clone", clone ? (int)i + 1 : 0,
 			       "of", clone ? (int)n : 0);
-		if (ls[i].nr_macs)
+		if (ls[i].nr_macs) {
 			json_object_set_new(ev, "mac", json_string(ls[i].macs[0]));
+			json_object_set_new(ev, "tap", json_string(ls[i].taps[0]));
+		}
 		detail = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 		json_decref(ev);
 		dom_event_uid(dm, d, req->peer_uid, "created", d->kind);

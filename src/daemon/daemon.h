@@ -113,6 +113,7 @@ struct spawn_restore {
 	const char *dir;
 	int mem_fd;
 	char (*macs)[18]; /* each net device's new MAC, in order */
+	char (*taps)[16]; /* and its new TAP device */
 	unsigned nr_macs;
 };
 int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_restore *r,

@@ -146,7 +146,7 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 	char dir[4200], cfg[4200], sock[4200], exitp[4200], ring[4200], fifo[4200], logp[4200];
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	int in_fd = -1, log_fd = -1, null_fd = -1, pipefd[2] = {-1, -1}, rc = -EIO;
-	char *argv[24 + 2 * SPAWN_MAX_MACS];
+	char *argv[24 + 4 * SPAWN_MAX_MACS];
 	unsigned argc = 0;
 	struct stat st;
 	pid_t child, vmm = 0;
@@ -186,6 +186,8 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 		for (unsigned i = 0; i < r->nr_macs && i < SPAWN_MAX_MACS; i++) {
 			argv[argc++] = "--net-mac";
 			argv[argc++] = r->macs[i];
+			argv[argc++] = "--net-tap";
+			argv[argc++] = r->taps[i];
 		}
 	} else {
 		argv[argc++] = "--config";

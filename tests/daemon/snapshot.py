@@ -163,6 +163,30 @@ def test_clone_hvm(dm, root):
     dm.destroy_all()
 
 
+def test_clone_net(dm, root):
+    """A clone's net device: a new MAC and a TAP of its own (a TAP takes one VMM)."""
+    st, data = dm.create("nt", TICKER, 8, net=[{"tap": "snapt0", "mac": "02:00:00:00:00:01"}])
+    if st != 201:
+        report("clone-net", False, "cannot create a domain with a TAP: %r" % data)
+        return
+    d = os.path.join(root, "nt.snap")
+    rc, out, err = dm.cli("snapshot", "nt", d)
+    rc, out, err = dm.cli("clone", d, "--count", "3", "--name-prefix", "n")
+    cfgs = [(dm.dom("n-%d" % i) or {}).get("config") or {} for i in range(1, 4)]
+    nets = [c.get("net", [{}])[0] for c in cfgs]
+    macs = {n.get("mac") for n in nets}
+    taps = {n.get("tap") for n in nets}
+    report("clone-net-new-macs-taps", rc == 0 and len(macs) == 3 and len(taps) == 3 and
+           "02:00:00:00:00:01" not in macs and all(t and t.startswith("snapt0-") and
+                                                    len(t) <= 15 for t in taps) and
+           all(os.path.exists("/sys/class/net/" + t) for t in taps if t),
+           "%s %s" % (err, nets))
+    running = wait_for(lambda: all(last_tick(dm, "n-%d" % i) > 3 for i in range(1, 4)), 5)
+    report("clone-net-running", running and dm.dom("nt")["state"] == "running",
+           str([dm.dom("n-%d" % i)["state"] for i in range(1, 4)]))
+    dm.destroy_all()
+
+
 def test_corrupt(dm, root):
     d = snapshot_of(dm, root, "cr", TICKER, 8, "cr.snap")
     before = counts(dm)
@@ -281,6 +305,7 @@ def main():
              ("live", lambda: test_live(dm, root)),
              ("clone5", lambda: test_clone5(dm, root)),
              ("clone-hvm", lambda: test_clone_hvm(dm, root)),
+             ("clone-net", lambda: test_clone_net(dm, root)),
              ("corrupt", lambda: test_corrupt(dm, root)),
              ("clones", lambda: test_clones(dm, root, CLONES))]
     try:
