@@ -107,6 +107,7 @@ int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uin
 static int set_net_opt(struct run_opts *o, const char *key, const char *const *vals,
 		       unsigned nr)
 {
+	size_t kl = strlen(key);
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < o->cfg.nr_devices && k < nr; i++) {
@@ -119,7 +120,7 @@ static int set_net_opt(struct run_opts *o, const char *key, const char *const *v
 		snprintf(arg, sizeof(arg), "%s", s->arg);
 		s->arg[0] = 0;
 		for (opt = strtok_r(arg, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
-			if (strncmp(opt, "mac=", 4))
+			if (strncmp(opt, key, kl) || opt[kl] != '=')
 				n += (size_t)snprintf(s->arg + n, sizeof(s->arg) - n, "%s,", opt);
 		if (n + kl + 1 + strlen(vals[k]) >= sizeof(s->arg)) {
 			fprintf(stderr, "capsule run: --net-%s: the device's spec is too long\n", key);
