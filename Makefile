@@ -76,7 +76,7 @@ $(BUILD)/capsule: $(VMM_OBJS)
 # fit: gcc's truncation guesses about those snprintf calls are noise.
 $(DAEMON_OBJS): HOST_CFLAGS += -Wno-format-truncation
 $(BUILD)/capsuled: $(DAEMON_OBJS) $(LIB_OBJS)
-	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ -lsqlite3 -lnettle $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ -lsqlite3 -lgnutls -lnettle $(HOST_LIBS)
 
 $(BUILD)/tools/seccomp-gen: tools/seccomp-gen.c src/util/sandbox_rules.h
 	@mkdir -p $(dir $@)

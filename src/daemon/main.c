@@ -46,8 +46,10 @@ static void usage(FILE *out)
 		"                        Type=simple); otherwise detach once the socket listens\n"
 		"                        and log to STATE_DIR/capsuled.log\n"
 		"      --vmm-no-seccomp  start VMMs with --no-seccomp (debugging only)\n"
-		"      --web ADDR:PORT   serve the web dashboard there (loopback only: no TLS\n"
-		"                        yet); default: no dashboard\n"
+		"      --web ADDR:PORT   serve the web dashboard there (plain HTTP: loopback\n"
+		"                        only; any address with TLS); default: no dashboard\n"
+		"      --web-tls-cert FILE  the dashboard over TLS: its certificate (PEM)\n"
+		"      --web-tls-key FILE   and its private key (PEM)\n"
 		"      --web-root DIR    the dashboard's built files (default: web/ next to\n"
 		"                        capsuled, else ../share/capsule/web from it)\n"
 		"      --web-token-file PATH  the login token (default STATE_DIR/web.token, made\n"
@@ -131,6 +133,8 @@ int main(int argc, char **argv)
 		{"web", required_argument, NULL, 'W'},
 		{"web-root", required_argument, NULL, 'R'},
 		{"web-token-file", required_argument, NULL, 'T'},
+		{"web-tls-cert", required_argument, NULL, 'C'},
+		{"web-tls-key", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -162,6 +166,8 @@ int main(int argc, char **argv)
 		case 'W': wo.listen = optarg; break;
 		case 'R': wo.root = optarg; break;
 		case 'T': wo.token_file = optarg; break;
+		case 'C': wo.tls_cert = optarg; break;
+		case 'K': wo.tls_key = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("capsuled %s\n", CAPSULE_VERSION); return 0;
 		default:

@@ -4,8 +4,8 @@
  * from npm packages (web/, `make web`), read into memory once at start, and a single-page
  * application that talks to the same REST API as the CLI, through web_proxy.c.
  *
- * Loopback only: there is no TLS yet, and a session cookie or the token must not cross a
- * network in clear. An operator elsewhere reaches it through `ssh -L` (docs/capsuled.md).
+ * Plain HTTP on loopback only: a session cookie or the token must not cross a network in
+ * clear. Any other address needs TLS (--web-tls-cert, --web-tls-key: web_tls.c).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -180,7 +180,7 @@ static bool loopback(const struct sockaddr *sa)
 }
 
 /* ADDR:PORT, [ADDR6]:PORT or PORT (127.0.0.1): a listening socket, or -errno. */
-static int web_listen(struct web *w, const char *spec, char *err, size_t errlen)
+static int web_listen(struct web *w, const char *spec, bool tls, char *err, size_t errlen)
 {
 	char host[256] = "127.0.0.1", port[16];
 	const char *colon = strrchr(spec, ':');
@@ -206,10 +206,11 @@ static int web_listen(struct web *w, const char *spec, char *err, size_t errlen)
 			 "localhost:8080 or 8080)", spec);
 		return -EINVAL;
 	}
-	if (!loopback(ai->ai_addr)) {
-		snprintf(err, errlen, "--web %s: not a loopback address. The dashboard has no TLS "
-			 "yet, so it listens on loopback only: reach it from elsewhere through "
-			 "ssh -L 8080:127.0.0.1:8080 HOST, or a TLS proxy on this host", spec);
+	if (!tls && !loopback(ai->ai_addr)) {
+		snprintf(err, errlen, "--web %s: not a loopback address, and no TLS: the token and "
+			 "the session cookie would cross the network in clear. Give a certificate "
+			 "(--web-tls-cert FILE --web-tls-key FILE), or listen on 127.0.0.1 and reach "
+			 "it through ssh -L 8080:127.0.0.1:8080 HOST", spec);
 		freeaddrinfo(ai);
 		return -EPERM;
 	}
@@ -229,13 +230,13 @@ static int web_listen(struct web *w, const char *spec, char *err, size_t errlen)
 		char a[INET6_ADDRSTRLEN];
 
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
-		snprintf(w->url, sizeof(w->url), "http://[%s]:%u/", a,
+		snprintf(w->url, sizeof(w->url), "%s://[%s]:%u/", tls ? "https" : "http", a,
 			 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
 	} else {
 		char a[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
-		snprintf(w->url, sizeof(w->url), "http://%s:%u/", a,
+		snprintf(w->url, sizeof(w->url), "%s://%s:%u/", tls ? "https" : "http", a,
 			 ntohs(((struct sockaddr_in *)&ss)->sin_port));
 	}
 	return fd;
@@ -247,6 +248,7 @@ static void free_web(struct web *w)
 		free(w->files[i].data);
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
+	usock_close(&w->inner);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -255,15 +257,22 @@ int web_start(struct daemon *dm, const struct web_options *o, struct web **out, 
 	      size_t errlen)
 {
 	struct api_options ao = {.thread_name = "capsuled-web", .unconfined = true};
-	char path[4200];
+	bool tls = o->tls_cert || o->tls_key;
+	char path[4200], inner[4200];
 	struct web *w;
 	int rc;
 
 	*out = NULL;
+	if (tls && (!o->tls_cert || !o->tls_key)) {
+		snprintf(err, errlen, "TLS needs both --web-tls-cert and --web-tls-key");
+		return -EINVAL;
+	}
 	if (!(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
 	w->dm = dm;
 	w->listen_fd = -1;
+	w->inner = (struct usock){.fd = -1, .lock_fd = -1};
+	w->secure = tls;
 	pthread_mutex_init(&w->lock, NULL);
 	for (unsigned i = 0; i < WEB_MAX_SOCKETS; i++)
 		w->ws[i] = (struct web_ws){.w = w, .fd = -1, .up = -1};
@@ -299,17 +308,24 @@ int web_start(struct daemon *dm, const struct web_options *o, struct web **out, 
 	for (unsigned i = 0; i < w->nr_files; i++)
 		if (&w->files[i] != w->index)
 			add_route(w, "GET", w->files[i].path, web_static);
-	if ((w->listen_fd = web_listen(w, o->listen, err, errlen)) < 0) {
+	if ((w->listen_fd = web_listen(w, o->listen, tls, err, errlen)) < 0) {
 		rc = w->listen_fd;
 		goto fail;
 	}
-	if ((rc = api_server_start_opts(&w->server, w->listen_fd, w->routes, w->nr_routes, w,
-					&ao))) {
+	snprintf(inner, sizeof(inner), "%s/web.sock", dm->state_dir);
+	if (tls && (rc = usock_listen(&w->inner, inner, 0600, err, errlen)))
+		goto fail;
+	if ((rc = api_server_start_opts(&w->server, tls ? w->inner.fd : w->listen_fd, w->routes,
+					w->nr_routes, w, &ao))) {
 		snprintf(err, errlen, "cannot start the dashboard's server: %s", strerror(-rc));
 		goto fail;
 	}
-	fprintf(stderr, "capsuled: web dashboard on %s (loopback only; %u files from %s; "
-		"token in %s)\n", w->url, w->nr_files, o->root, path);
+	if (tls && (rc = web_tls_start(w, o, w->listen_fd, inner, err, errlen))) {
+		api_server_stop(w->server);
+		goto fail;
+	}
+	fprintf(stderr, "capsuled: web dashboard on %s (%s; %u files from %s; token in %s)\n",
+		w->url, tls ? "TLS" : "loopback only", w->nr_files, o->root, path);
 	*out = w;
 	return 0;
 fail:
@@ -321,6 +337,7 @@ void web_stop(struct web *w)
 {
 	if (!w)
 		return;
+	web_tls_stop(w);
 	web_ws_stop(w);
 	api_server_stop(w->server);
 	free_web(w);

@@ -9,6 +9,8 @@
  *   web_proxy.c  /api/v1/... and /metrics, after those checks, to capsuled's own handlers
  *   web_ws.c     WebSockets (RFC 6455): the console and the event stream, relayed from
  *                capsuled's API socket by one thread per socket
+ *   web_tls.c    TLS (GnuTLS) in front, when not on loopback: the server then listens on
+ *                a Unix socket of its own, and the front relays each connection to it
  */
 #ifndef CAPSULE_DAEMON_WEB_H
 #define CAPSULE_DAEMON_WEB_H
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 #include "capsule/api.h"
+#include "capsule/usock.h"
 #include "daemon.h"
 
 #define WEB_MAX_FILES 64
@@ -54,10 +57,14 @@ struct web_ws {
 	int32_t writer;     /* the console writer id this socket types as */
 };
 
+struct web_tls;
 struct web {
 	struct daemon *dm;
 	struct api_server *server;
 	int listen_fd;
+	struct web_tls *tls;  /* NULL: plain HTTP on loopback */
+	bool secure;          /* TLS: https origins, Secure cookies (set before any request) */
+	struct usock inner;   /* with TLS: the server's own socket, STATE_DIR/web.sock */
 	char url[96];
 	char token[65];
 	struct web_file files[WEB_MAX_FILES];
@@ -82,6 +89,7 @@ struct web_options {
 	const char *listen;     /* ADDR:PORT, PORT, or NULL for no dashboard */
 	const char *root;       /* the built static files (web/, make web) */
 	const char *token_file; /* NULL: STATE_DIR/web.token, made if missing */
+	const char *tls_cert, *tls_key; /* PEM files: TLS, and any address may be used */
 };
 
 /* web.c */
@@ -95,18 +103,23 @@ char *web_headers(const char *more);
 int web_token_load(struct web *w, const char *path, char *err, size_t errlen);
 /* req's session (by its cookie), or NULL. */
 struct web_session *web_session(struct web *w, const struct http_request *req);
-/* Origin: is this server (http://HOST): false if absent or another. */
-bool web_same_origin(const struct http_request *req);
+/* Origin: is this server (http://HOST, or https:// with TLS): false if absent or another. */
+bool web_same_origin(const struct web *w, const struct http_request *req);
 /* A state-changing request: true if it has its session's CSRF token and a same-origin
  * Origin; false with a 403 answered. */
-bool web_csrf_ok(const struct web_session *s, const struct http_request *req,
-		 struct http_response *resp);
+bool web_csrf_ok(const struct web *w, const struct web_session *s,
+		 const struct http_request *req, struct http_response *resp);
 void web_login(void *ctx, const struct http_request *req, struct http_response *resp);
 void web_logout(void *ctx, const struct http_request *req, struct http_response *resp);
 void web_whoami(void *ctx, const struct http_request *req, struct http_response *resp);
 
 /* web_proxy.c */
 void web_api(void *ctx, const struct http_request *req, struct http_response *resp);
+
+/* web_tls.c: serve listen_fd with TLS, relaying to the server's socket at inner_path. */
+int web_tls_start(struct web *w, const struct web_options *o, int listen_fd,
+		  const char *inner_path, char *err, size_t errlen);
+void web_tls_stop(struct web *w);
 
 /* web_ws.c */
 void web_ws_console(void *ctx, const struct http_request *req, struct http_response *resp);

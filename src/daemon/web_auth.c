@@ -113,13 +113,19 @@ static bool loopback_host(const struct http_request *req)
 	return false;
 }
 
+/* With TLS the certificate names the host, and a rebound name fails the handshake. */
+static bool host_ok(const struct web *w, const struct http_request *req)
+{
+	return w->secure || loopback_host(req);
+}
+
 struct web_session *web_session(struct web *w, const struct http_request *req)
 {
 	char cookies[1024], *p, id[65];
 	int64_t now = time(NULL);
 	size_t k = strlen(WEB_COOKIE);
 
-	if (!loopback_host(req) || !http_header(req, "cookie", cookies, sizeof(cookies)))
+	if (!host_ok(w, req) || !http_header(req, "cookie", cookies, sizeof(cookies)))
 		return NULL;
 	for (p = cookies; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
 		while (*p == ' ')
@@ -143,23 +149,23 @@ struct web_session *web_session(struct web *w, const struct http_request *req)
 	return NULL;
 }
 
-bool web_same_origin(const struct http_request *req)
+bool web_same_origin(const struct web *w, const struct http_request *req)
 {
 	char origin[300], host[256], want[300];
 
-	if (!loopback_host(req) || !http_header(req, "origin", origin, sizeof(origin)) ||
+	if (!host_ok(w, req) || !http_header(req, "origin", origin, sizeof(origin)) ||
 	    !http_header(req, "host", host, sizeof(host)))
 		return false;
-	snprintf(want, sizeof(want), "http://%s", host);
+	snprintf(want, sizeof(want), "%s://%s", w->secure ? "https" : "http", host);
 	return !strcmp(origin, want);
 }
 
-bool web_csrf_ok(const struct web_session *s, const struct http_request *req,
-		 struct http_response *resp)
+bool web_csrf_ok(const struct web *w, const struct web_session *s,
+		 const struct http_request *req, struct http_response *resp)
 {
 	char token[100];
 
-	if (!web_same_origin(req)) {
+	if (!web_same_origin(w, req)) {
 		api_error(resp, 403, "a cross-site request (its Origin is not this dashboard)");
 		return false;
 	}
@@ -171,8 +177,8 @@ bool web_csrf_ok(const struct web_session *s, const struct http_request *req,
 	return true;
 }
 
-static void answer_session(const struct web_session *s, struct http_response *resp,
-			   bool set_cookie)
+static void answer_session(const struct web *w, const struct web_session *s,
+			   struct http_response *resp, bool set_cookie)
 {
 	char body[160], cookie[200];
 
@@ -180,7 +186,8 @@ static void answer_session(const struct web_session *s, struct http_response *re
 		 (long long)s->expires);
 	api_json(resp, 200, body);
 	snprintf(cookie, sizeof(cookie), "Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; "
-		 "SameSite=Strict\r\n", WEB_COOKIE, s->id, WEB_SESSION_S);
+		 "SameSite=Strict%s\r\n", WEB_COOKIE, s->id, WEB_SESSION_S,
+		 w->secure ? "; Secure" : "");
 	resp->headers = web_headers(set_cookie ? cookie : NULL);
 }
 
@@ -193,7 +200,7 @@ void web_login(void *ctx, const struct http_request *req, struct http_response *
 	int64_t now_ms = (int64_t)(monotonic_ns() / 1000000), now = time(NULL);
 	struct web_session *s = NULL;
 
-	if (!web_same_origin(req)) {
+	if (!web_same_origin(w, req)) {
 		api_error(resp, 403, "a cross-site login (its Origin is not this dashboard)");
 	} else if (now_ms < w->login_after) {
 		api_error(resp, 429, "too many wrong tokens: wait a few seconds");
@@ -223,7 +230,7 @@ void web_login(void *ctx, const struct http_request *req, struct http_response *
 			api_error(resp, 500, "no random bytes for a session");
 		} else {
 			s->expires = now + WEB_SESSION_S;
-			answer_session(s, resp, true);
+			answer_session(w, s, resp, true);
 			fprintf(stderr, "capsuled: web: a login\n");
 		}
 	}
@@ -238,7 +245,7 @@ void web_logout(void *ctx, const struct http_request *req, struct http_response 
 
 	if (!s) {
 		api_error(resp, 401, "not logged in");
-	} else if (web_csrf_ok(s, req, resp)) {
+	} else if (web_csrf_ok(ctx, s, req, resp)) {
 		s->id[0] = 0;
 		api_json(resp, 200, "{}");
 		resp->headers = web_headers("Set-Cookie: " WEB_COOKIE "=; Path=/; Max-Age=0; "
@@ -254,7 +261,7 @@ void web_whoami(void *ctx, const struct http_request *req, struct http_response 
 	struct web_session *s = web_session(ctx, req);
 
 	if (s) {
-		answer_session(s, resp, false);
+		answer_session(ctx, s, resp, false);
 	} else {
 		api_error(resp, 401, "not logged in");
 		resp->headers = web_headers(NULL);

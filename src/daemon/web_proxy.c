@@ -19,7 +19,7 @@ void web_api(void *ctx, const struct http_request *req, struct http_response *re
 
 	if (!s) {
 		api_error(resp, 401, "log in first (POST /login)");
-	} else if (strcmp(method, "GET") && !web_csrf_ok(s, req, resp)) {
+	} else if (strcmp(method, "GET") && !web_csrf_ok(w, s, req, resp)) {
 		; /* answered */
 	} else if (!strcmp(req->path, "/api/v1/events") ||
 		   (!strcmp(req->path, "/api/v1/domain.console") && !strcmp(method, "GET") &&

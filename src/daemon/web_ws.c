@@ -316,7 +316,7 @@ static void handshake(struct web *w, const struct http_request *req, struct http
 		api_error(resp, 401, "log in first (POST /login)");
 		return;
 	}
-	if (!web_same_origin(req)) {
+	if (!web_same_origin(w, req)) {
 		api_error(resp, 403, "a cross-site WebSocket (its Origin is not this dashboard)");
 		return;
 	}

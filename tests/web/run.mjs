@@ -81,6 +81,64 @@ daemon.stdout.on('data', (c) => { daemonLog += c; });
 daemon.stderr.on('data', (c) => { daemonLog += c; });
 
 let browser;
+const daemons = [daemon];
+
+// Another capsuled, on every address: refused in plain HTTP, served with TLS (a
+// certificate made here by openssl), and the pages work over https and wss.
+async function testTLS() {
+  const dir = join(tmp, 'tls');
+  mkdirSync(dir);
+  const start = (...extra) => {
+    const p = spawn('timeout', ['-s', 'KILL', '300', join(BUILD, 'capsuled'), '--foreground',
+      '--socket', join(dir, 'sock'), '--state-dir', join(dir, 'state'), '--web', '0.0.0.0:0',
+      '--web-root', join(BUILD, 'web'), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.out = '';
+    p.stdout.on('data', (c) => { p.out += c; });
+    p.stderr.on('data', (c) => { p.out += c; });
+    daemons.push(p);
+    return p;
+  };
+  const plain = start();
+  const code = await new Promise((r) => { plain.on('exit', r); setTimeout(() => r('running'), 10000); });
+  report('non-loopback-without-tls-refused', code === 1 && /not a loopback address, and no TLS/.test(plain.out),
+    `${code}: ${plain.out.slice(-300)}`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const tls = start('--web-tls-cert', join(dir, 'cert.pem'), '--web-tls-key', join(dir, 'key.pem'));
+  const port = await waitFor(() => (/web dashboard on https:\/\/0\.0\.0\.0:(\d+)\//.exec(tls.out) || [])[1], 15000);
+  if (!report('tls-starts', !!port, tls.out.slice(-500))) return;
+  const url = `https://127.0.0.1:${port}`;
+  const tsock = join(dir, 'sock');
+  const r = await request({ socketPath: tsock, method: 'POST', path: '/api/v1/domains',
+    headers: { 'Content-Type': 'application/json' } },
+  JSON.stringify({ name: 'tls-tick', kernel: join(BUILD, 'tests', 'guests', 'ticker.elf'), memory: 8 }));
+  report('tls-create', r.status === 201, `${r.status} ${r.body}`);
+  const clear = await request({ host: '127.0.0.1', port, method: 'GET', path: '/' }).then(() => 'answered', (e) => e.message);
+  report('tls-no-plain-http', clear !== 'answered', clear);
+
+  const ctx = await browser.createBrowserContext();
+  const page = await ctx.newPage();
+  await page.goto(url + '/', { waitUntil: 'load' });
+  await page.type('#token', readFileSync(join(dir, 'state', 'web.token'), 'utf8').trim());
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#login-button')]);
+  const cookie = (await page.cookies()).find((c) => c.name === 'capsule_session');
+  report('tls-login-secure-cookie', cookie && cookie.secure && cookie.httpOnly, JSON.stringify(cookie));
+  const listed = await waitFor(() => page.$eval('tr[data-domain="tls-tick"] td.state', (e) => e.textContent === 'r-----'), 15000);
+  report('tls-list', listed, 'tls-tick not listed running');
+  await page.evaluate(() => { location.hash = '#/domain/tls-tick'; });
+  const ticks = await waitFor(() => page.evaluate(() => {
+    const b = window.capsuleDash.term && window.capsuleDash.term.buffer.active;
+    for (let i = 0; b && i < b.length; i++) if (/tick \d+/.test(b.getLine(i).translateToString())) return true;
+    return false;
+  }), 10000);
+  report('tls-console-over-wss', ticks && await page.evaluate(() => window.capsuleDash.evws.readyState === 1),
+    'no ticks over wss, or the events socket is not open');
+  await page.screenshot({ path: join(SHOTS, 'tls-domain.png'), fullPage: true });
+  await ctx.close();
+  await request({ socketPath: tsock, method: 'PUT', path: '/api/v1/domain.destroy?domain=tls-tick' });
+}
+
 try {
   const url = await waitFor(() => (/web dashboard on (http:\/\/[\d.]+:\d+)\//.exec(daemonLog) || [])[1], 15000);
   if (!report('capsuled-starts', !!url, daemonLog.slice(-1500))) throw new Error('no capsuled');
@@ -112,6 +170,7 @@ try {
 
   // ---- log in in the browser
   browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
+    acceptInsecureCerts: true, // testTLS's certificate is made on the spot
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
@@ -242,6 +301,7 @@ try {
 
   report('nothing-fetched-elsewhere', external.length === 0, external.join(' '));
   report('no-page-errors', errors.length === 0, errors.join('; '));
+  await testTLS();
 } catch (e) {
   report('runs', false, e.stack);
 } finally {
@@ -250,8 +310,11 @@ try {
     for (const d of JSON.parse((await unix('GET', '/api/v1/domains')).body).domains)
       await unix('PUT', `/api/v1/domain.destroy?domain=${d.id}`);
   } catch (e) { /* capsuled is gone */ }
-  daemon.kill('SIGTERM');
-  await new Promise((r) => { daemon.on('exit', r); setTimeout(r, 5000); });
+  for (const p of daemons) {
+    if (p.exitCode !== null) continue;
+    p.kill('SIGTERM');
+    await new Promise((r) => { p.on('exit', r); setTimeout(r, 5000); });
+  }
   writeFileSync(join(SHOTS, 'capsuled.log'), daemonLog);
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -342,12 +342,14 @@ function viewDomain(main, name) {
   openConsole(con, name);
 }
 
+const wsScheme = () => (location.protocol === 'https:' ? 'wss:' : 'ws:');
+
 function openConsole(box, name) {
   const term = new Terminal({ convertEol: true, fontSize: 13, rows: 20, scrollback: 5000,
     theme: { background: '#000000' } });
   term.open(box);
   S.term = term;
-  const ws = new WebSocket(`ws://${location.host}/ws/console?domain=${encodeURIComponent(name)}`);
+  const ws = new WebSocket(`${wsScheme()}//${location.host}/ws/console?domain=${encodeURIComponent(name)}`);
   const dec = new TextDecoder();
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
@@ -371,7 +373,7 @@ function openConsole(box, name) {
 
 // ---- the event log (and the list's prompt refresh), from /ws/events
 function eventsSocket() {
-  const ws = new WebSocket(`ws://${location.host}/ws/events`);
+  const ws = new WebSocket(`${wsScheme()}//${location.host}/ws/events`);
   S.evws = ws;
   ws.onmessage = (ev) => {
     const e = JSON.parse(ev.data);
