@@ -32,6 +32,8 @@ struct vcpu_kvm_state {
 	struct kvm_lapic_state lapic;
 	struct kvm_vcpu_events events;
 	struct kvm_msr_entry msrs[VCPU_MAX_MSRS];
+	uint32_t tsc_khz;   /* the guest's TSC frequency: a restore keeps it (scaled if need be) */
+	uint32_t pad;
 };
 
 struct vm_kvm_state {

@@ -87,6 +87,8 @@ static int save_msrs(struct vcpu *v, struct vcpu_kvm_state *st)
 
 int vcpu_kvm_save(struct vcpu *v, struct vcpu_kvm_state *st, char *err, size_t errlen)
 {
+	int n_khz;
+
 	memset(st, 0, sizeof(*st));
 	st->id = v->id;
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &st->mp) < 0)
@@ -102,6 +104,8 @@ int vcpu_kvm_save(struct vcpu *v, struct vcpu_kvm_state *st, char *err, size_t e
 	if (ioctl(v->fd, KVM_GET_DEBUGREGS, &st->debugregs) < 0)
 		return fail(err, errlen, "KVM_GET_DEBUGREGS");
 	st->has_lapic = ioctl(v->fd, KVM_GET_LAPIC, &st->lapic) == 0;
+	n_khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+	st->tsc_khz = n_khz > 0 ? (uint32_t)n_khz : 0;
 	if (save_msrs(v, st) < 0)
 		return fail(err, errlen, "KVM_GET_MSRS");
 	/* Last: what the instructions above could not change any more. */
@@ -123,6 +127,19 @@ int vcpu_kvm_load(struct vcpu *v, const struct vcpu_kvm_state *st, char *err, si
 		snprintf(err, errlen, "vCPU %u: %u MSRs (at most %u)", st->id, st->nr_msrs,
 			 VCPU_MAX_MSRS);
 		return -EINVAL;
+	}
+	/* The guest's TSC runs at the frequency it ran at: a host whose TSC differs scales it
+	 * (KVM_SET_TSC_KHZ), or the restore stops. First: the TSC MSR is read at this rate. */
+	if (st->tsc_khz) {
+		int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+
+		if (khz > 0 && (uint32_t)khz != st->tsc_khz &&
+		    ioctl(v->fd, KVM_SET_TSC_KHZ, (unsigned long)st->tsc_khz) < 0) {
+			snprintf(err, errlen, "vCPU %u: the snapshot's TSC ran at %u kHz, this host's "
+				 "at %d kHz, and KVM cannot scale it: %s", st->id, st->tsc_khz, khz,
+				 strerror(errno));
+			return -EINVAL;
+		}
 	}
 	if (ioctl(v->fd, KVM_SET_MP_STATE, &st->mp) < 0)
 		return fail(err, errlen, "KVM_SET_MP_STATE");
