@@ -249,6 +249,55 @@ def flip_byte(path, at):
         f.write(bytes([b[0] ^ 0x40]))
 
 
+def test_client_identity(root):
+    """A capsule-group client's snapshot directory is touched with its identity, not root's."""
+    made = subprocess.run(["getent", "group", "capsule"], capture_output=True).returncode != 0
+    if made and subprocess.run(["groupadd", "--system", "capsule"]).returncode != 0:
+        return report("client-identity", False, "cannot make the capsule group")
+    gid = int(subprocess.run(["getent", "group", "capsule"], capture_output=True,
+                             text=True).stdout.split(":")[2])
+    g = base.Daemon(os.path.join(root, "g"))
+    os.makedirs(g.root)
+    os.chmod(g.root, 0o755)
+    mine = os.path.join(root, "nobody")
+    os.mkdir(mine, 0o755)
+    os.chown(mine, 65534, 65534)
+    theirs = os.path.join(root, "rootonly")
+    os.mkdir(theirs, 0o755)
+
+    def as_nobody(*args):
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--groups=%d" % gid,
+                            base.CAPSULE] + list(args), env=dict(os.environ,
+                                                                 CAPSULE_SOCKET=g.sock),
+                           capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+    try:
+        g.start()
+        st, data = g.create("who", TICKER, 8)
+        rc, out = as_nobody("snapshot", "who", os.path.join(mine, "snap"))
+        f = os.path.join(mine, "snap", "state")
+        report("client-identity-files-theirs", rc == 0 and os.path.exists(f) and
+               os.stat(f).st_uid == 65534 and os.stat(os.path.dirname(f)).st_uid == 65534,
+               out)
+        rc, out = as_nobody("snapshot", "who", os.path.join(theirs, "snap"))
+        report("client-identity-no-write-as-root", rc == 1 and "ermission denied" in out and
+               not os.path.exists(os.path.join(theirs, "snap")), out)
+        secret = os.path.join(theirs, "secret")
+        rc, out, err = g.cli("snapshot", "who", secret)  # root's, mode 0700
+        rc, out = as_nobody("restore", secret, "--name", "stolen")
+        report("client-identity-no-read-as-root", rc == 1 and "ermission denied" in out and
+               g.dom("stolen") is None, out)
+        rc, out = as_nobody("clone", os.path.join(mine, "snap"), "--count", "2")
+        report("client-identity-clone-own", rc == 0 and g.dom("snap-2") is not None, out)
+        g.destroy_all()
+    finally:
+        g.stop()
+        for pid in g.vmms():
+            os.kill(pid, signal.SIGKILL)
+        if made:
+            subprocess.run(["groupdel", "capsule"])
+
+
 def private_dirty_kib(pid):
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
@@ -307,7 +356,8 @@ def main():
              ("clone-hvm", lambda: test_clone_hvm(dm, root)),
              ("clone-net", lambda: test_clone_net(dm, root)),
              ("corrupt", lambda: test_corrupt(dm, root)),
-             ("clones", lambda: test_clones(dm, root, CLONES))]
+             ("clones", lambda: test_clones(dm, root, CLONES)),
+             ("client-identity", lambda: test_client_identity(root))]
     try:
         dm.start()
         for name, fn in tests:
