@@ -82,19 +82,27 @@ static int request(const struct xl *x, const char *method, const char *path, jso
 static int take(int argc, char **argv, const char *route, const char *usage, bool save)
 {
 	char path[256], dir[PATH_MAX];
+	bool diff = false;
 	json_t *out;
 	struct xl x;
 	int rc = xl_init(&x, argc, argv, usage);
 
 	if (rc)
 		return rc < 0 ? 2 : 0;
+	for (int i = 1; i < x.argc; i++)
+		if (!strcmp(x.argv[i], "--diff")) {
+			diff = true;
+			memmove(&x.argv[i], &x.argv[i + 1], (size_t)(x.argc - i) * sizeof(char *));
+			x.argc--;
+			break;
+		}
 	if (x.argc != 3) {
-		fprintf(stderr, "usage: capsule %s NAME DIR\n", x.verb);
+		fprintf(stderr, "usage: capsule %s NAME DIR [--diff]\n", x.verb);
 		return 2;
 	}
 	if (xl_dom_path(&x, route, x.argv[1], path, sizeof(path)) ||
 	    absolute_dir(&x, x.argv[2], dir, sizeof(dir)) ||
-	    request(&x, "PUT", path, json_pack("{s:s}", "dir", dir), &out))
+	    request(&x, "PUT", path, json_pack("{s:s, s:b}", "dir", dir, "diff", diff), &out))
 		return 1;
 	if (!x.json)
 		printf("%s %s in %s: paused %.2f ms, %lld bytes of memory written\n",
@@ -107,7 +115,7 @@ static int take(int argc, char **argv, const char *route, const char *usage, boo
 
 int cmd_save(int argc, char **argv)
 {
-	return take(argc, argv, "/api/v1/domain.save", "[-S SOCKET] NAME DIR\n\nSave the "
+	return take(argc, argv, "/api/v1/domain.save", "[-S SOCKET] NAME DIR [--diff]\n\nSave the "
 		    "domain into the snapshot directory DIR (made mode 0700 if missing); the\n"
 		    "domain ends, its record says saved ('capsule restore DIR' runs it again).",
 		    true);
@@ -115,8 +123,10 @@ int cmd_save(int argc, char **argv)
 
 int cmd_snapshot(int argc, char **argv)
 {
-	return take(argc, argv, "/api/v1/domain.snapshot", "[-S SOCKET] NAME DIR\n\nSnapshot "
-		    "the running domain into DIR; it runs on after a pause (printed).", false);
+	return take(argc, argv, "/api/v1/domain.snapshot", "[-S SOCKET] NAME DIR [--diff]\n\n"
+		    "Snapshot the running domain into DIR; it runs on after a pause (printed).\n"
+		    "--diff: only the pages dirtied since its previous snapshot (docs/snapshot.md;\n"
+		    "'capsule snapshot-merge' folds a chain into a full one).", false);
 }
 
 static void print_dom(json_t *d)

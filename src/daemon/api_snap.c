@@ -9,7 +9,8 @@
  * directory swapped for a symlink mid-request changes nothing.
  *
  * save and snapshot: the files are made as .part (snapdir_begin), passed to the VMM
- * (PUT /api/v1/vm.snapshot, SCM_RIGHTS) and renamed into place only once it is done.
+ * (PUT /api/v1/vm.snapshot, SCM_RIGHTS) and renamed into place only once it is done;
+ * {"diff": true} asks for the pages dirtied since the previous snapshot only.
  * restore and clone: the state is read and checked here by the VMM's own parser, the
  * configuration it carries checked as a create's is (paths, kernel, memory); each new
  * domain's VMM gets a copy of those checked bytes (DOMDIR/snap/state) and the memory
@@ -146,19 +147,27 @@ static json_t *body_object(const struct http_request *req, struct http_response 
 static void take(struct daemon *dm, const struct http_request *req, struct http_response *resp,
 		 bool save)
 {
-	static const char *const keys[] = {"dir", NULL};
-	char sock[4200], err[1024], pdir[64], msg[512], *detail = NULL;
+	static const char *const keys[] = {"dir", "diff", NULL};
+	char sock[4200], err[1024], pdir[64], msg[512], vbody[64], *detail = NULL;
 	struct httpc_reply r = {0};
 	int fds[2] = {-1, -1}, dfd = -1, status;
 	bool began = false;
 	const char *dir;
-	json_t *body, *out;
+	json_t *body, *out, *diff;
 	struct ddom *d;
 	int64_t id;
 
 	if (!(body = body_object(req, resp, keys)))
 		goto log;
 	dir = json_string_value(json_object_get(body, "dir"));
+	diff = json_object_get(body, "diff");
+	if (diff && !json_is_boolean(diff)) {
+		api_error(resp, 400, "diff: true or false (only the pages dirtied since the last "
+			  "snapshot)");
+		goto out;
+	}
+	snprintf(vbody, sizeof(vbody), "{\"save\": %s, \"diff\": %s}", save ? "true" : "false",
+		 json_is_true(diff) ? "true" : "false");
 	if (check_dir_path(dir, err, sizeof(err))) {
 		api_error(resp, 400, "%s", err);
 		goto out;
@@ -187,9 +196,8 @@ static void take(struct daemon *dm, const struct http_request *req, struct http_
 		api_error(resp, 400, "%s", err);
 		goto out;
 	}
-	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.snapshot", NULL,
-				   save ? "{\"save\": true}" : "{}", save ? 14 : 2, fds, 2,
-				   SNAPSHOT_TIMEOUT_MS, &r, err, sizeof(err));
+	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.snapshot", NULL, vbody,
+				   strlen(vbody), fds, 2, SNAPSHOT_TIMEOUT_MS, &r, err, sizeof(err));
 	as_client(req, true);
 	if (status < 200 || status >= 300) {
 		snapdir_end(pdir, fds, false);

@@ -187,6 +187,29 @@ def test_clone_net(dm, root):
     dm.destroy_all()
 
 
+def test_diff(dm, root):
+    """snapshot --diff through capsuled: only the dirtied pages; merged, it restores."""
+    full = snapshot_of(dm, root, "df", TICKER, 8, "df.full")
+    time.sleep(0.2)
+    diff = os.path.join(root, "df.diff")
+    rc, out, err = dm.cli("snapshot", "df", diff, "--diff")
+    report("diff-snapshot", rc == 0 and "paused" in out and
+           os.path.getsize(os.path.join(diff, "memory")) == 8 << 20, out + err)
+    before = counts(dm)
+    rc, out, err = dm.cli("restore", diff, "--name", "df-bad")
+    report("diff-restore-refused", rc == 1 and "diff" in err and counts(dm) == before and
+           dm.dom("df-bad") is None, out + err)
+    merged = os.path.join(root, "df.merged")
+    r = subprocess.run([base.CAPSULE, "snapshot-merge", full, diff, merged],
+                       capture_output=True, text=True, timeout=60)
+    rc, out, err = dm.cli("restore", merged, "--name", "df-m")
+    wait_for(lambda: last_tick(dm, "df-m") > 0, 5)
+    t = ticks(dm, "df-m")
+    report("diff-merged-restores", r.returncode == 0 and rc == 0 and t and t[-1] > t[0],
+           r.stderr + out + err + str(t[:3]))
+    dm.destroy_all()
+
+
 def test_corrupt(dm, root):
     d = snapshot_of(dm, root, "cr", TICKER, 8, "cr.snap")
     before = counts(dm)
@@ -355,6 +378,7 @@ def main():
              ("clone5", lambda: test_clone5(dm, root)),
              ("clone-hvm", lambda: test_clone_hvm(dm, root)),
              ("clone-net", lambda: test_clone_net(dm, root)),
+             ("diff", lambda: test_diff(dm, root)),
              ("corrupt", lambda: test_corrupt(dm, root)),
              ("clones", lambda: test_clones(dm, root, CLONES)),
              ("client-identity", lambda: test_client_identity(root))]
