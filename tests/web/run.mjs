@@ -223,6 +223,13 @@ try {
   const restored = await waitFor(async () => /^(r-----|--p---)$/.test(cliState('tick2-copy') || '') &&
     (await rowState('tick2-copy')) !== null, 15000);
   report('restore-from-page', restored, `capsule list says ${cliState('tick2-copy')}`);
+  await page.click('#clone');
+  await answer('Clone domains', snap);
+  await answer('How many', '2');
+  await answer('Their names', 'cl');
+  const cloned = await waitFor(async () => ['cl-1', 'cl-2'].every((n) => /^(r-----|--p---)$/.test(cliState(n) || '')) &&
+    (await rowState('cl-2')) !== null, 20000);
+  report('clone-from-page', cloned, `capsule list says ${cliState('cl-1')} ${cliState('cl-2')}`);
 
   // ---- the domain page: plots get new points
   await go('#/domain/tick1');
@@ -297,7 +304,7 @@ try {
   r = await web('GET', '/api/v1/domains', { Cookie: cookie, Host: `rebound.example:${port}` });
   report('dns-rebinding-host-401', r.status === 401, `${r.status}`);
   r = await web('GET', '/api/v1/domains', { Cookie: cookie });
-  report('session-api-200', r.status === 200 && JSON.parse(r.body).domains.length === 3, `${r.status}`);
+  report('session-api-200', r.status === 200 && JSON.parse(r.body).domains.length === 5, `${r.status}`);
 
   report('nothing-fetched-elsewhere', external.length === 0, external.join(' '));
   report('no-page-errors', errors.length === 0, errors.join('; '));

@@ -234,7 +234,24 @@ function viewHost(main) {
     }
     refresh();
   } }, 'Restore a snapshot...');
-  main.replaceChildren(el('h2', {}, 'Host'), cards, el('h2', {}, 'Domains ', restore), list);
+  const clone = el('button', { id: 'clone', onclick: async () => {
+    const dir = await confirmAction('Clone domains from a snapshot directory on the host:',
+      { type: 'text', value: S.lastSnapshot || '/var/lib/capsule/snapshots/' });
+    if (!dir) return;
+    const count = await confirmAction('How many clones?', { type: 'number', value: 1 });
+    if (count === false) return;
+    const prefix = await confirmAction('Their names: PREFIX-1, PREFIX-2... (empty: the ' +
+      'directory\'s name):', { type: 'text', value: '' });
+    if (prefix === false) return;
+    try {
+      await api('POST', '/api/v1/domain.clone', prefix ? { dir, count, name_prefix: prefix } : { dir, count });
+      toast(`Cloned ${count} from ${dir}`);
+    } catch (e) {
+      toast(`Clone ${dir}: ${e.message}`, true);
+    }
+    refresh();
+  } }, 'Clone a snapshot...');
+  main.replaceChildren(el('h2', {}, 'Host'), cards, el('h2', {}, 'Domains ', restore, clone), list);
   refresh = async () => {
     await loadDomains();
     list.replaceChildren(S.domains.length ? domainTable() : el('p', { class: 'muted' }, 'No domains: capsule create CONFIG'));
