@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -210,6 +211,33 @@ def test_diff(dm, root):
     dm.destroy_all()
 
 
+def test_kill9_mid_clone(dm, root):
+    """capsuled killed -9 in the middle of a clone: after its restart, all or none."""
+    d = snapshot_of(dm, root, "k9", TICKER, 8, "k9.snap")
+    dm.cli("destroy", "k9")
+    for delay in (0.05, 0.15, 0.4):
+        def clone():
+            try:
+                call(dm.sock, "POST", "/api/v1/domain.clone",
+                     json.dumps({"dir": d, "count": 30, "name_prefix": "m"}), timeout=60)
+            except OSError:
+                pass
+        t = threading.Thread(target=clone)
+        t.start()
+        time.sleep(delay)
+        dm.kill9()
+        t.join(30)
+        dm.start()
+        doms = [x for x in dm.domains() if x["name"].startswith("m-")]
+        ok = len(doms) in (0, 30) and base.dir_count(dm) == len(dm.domains()) and \
+            len(dm.vmms()) == len([x for x in dm.domains() if x["pid"]])
+        print("# kill -9 %d ms into a clone of 30: %d made it" % (delay * 1000, len(doms)))
+        report("kill9-mid-clone-%dms" % int(delay * 1000), ok, "%d clones, %d dirs, %d VMMs, "
+               "%d domains" % (len(doms), base.dir_count(dm), len(dm.vmms()),
+                               len(dm.domains())))
+        dm.destroy_all()
+
+
 def test_corrupt(dm, root):
     d = snapshot_of(dm, root, "cr", TICKER, 8, "cr.snap")
     before = counts(dm)
@@ -379,6 +407,7 @@ def main():
              ("clone-hvm", lambda: test_clone_hvm(dm, root)),
              ("clone-net", lambda: test_clone_net(dm, root)),
              ("diff", lambda: test_diff(dm, root)),
+             ("kill9-mid-clone", lambda: test_kill9_mid_clone(dm, root)),
              ("corrupt", lambda: test_corrupt(dm, root)),
              ("clones", lambda: test_clones(dm, root, CLONES)),
              ("client-identity", lambda: test_client_identity(root))]
