@@ -45,6 +45,12 @@ enum vcpu_state { VCPU_DOWN, VCPU_RUNNING, VCPU_STOPPED };
 struct vm;
 struct vcpu_kvm_state;
 
+#define VCPU_EXIT_REASONS 48u
+/* KVM's name for an exit reason ("io", "mmio", "hlt", ...), or NULL if it has none here. */
+const char *vcpu_exit_reason_name(unsigned reason);
+/* CPU time this vCPU's thread has used, in ns (0 if it has no thread). */
+uint64_t vcpu_cpu_ns(const struct vcpu *v);
+
 /* The console's history (src/core/console_log.c): the last CONSOLE_LOG_SIZE bytes. */
 #define CONSOLE_LOG_SIZE (64u << 10)
 struct console_log {
@@ -77,6 +83,9 @@ struct vcpu {
 	 * (struct vcpu_kvm_state, include/capsule/kvm_state.h); NULL for a fresh boot. */
 	const struct vcpu_kvm_state *restore;
 	uint64_t exits;          /* exits handled by this vCPU (statistics) */
+	uint64_t exits_by_reason[VCPU_EXIT_REASONS]; /* by kvm_run.exit_reason (last: others) */
+	clockid_t cpu_clock;     /* the thread's CPU-time clock, set by the thread itself */
+	bool cpu_clock_set;
 };
 
 struct vm_config {

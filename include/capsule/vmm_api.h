@@ -6,6 +6,8 @@
 #ifndef CAPSULE_VMM_API_H
 #define CAPSULE_VMM_API_H
 
+#include <stdio.h>
+
 struct domain;
 struct api_server;
 
@@ -25,6 +27,8 @@ void vmm_api_stop(struct vmm_api *a);
 /* PUT /api/v1/vm.snapshot (src/api/vm_snapshot.c). */
 struct http_request;
 struct http_response;
+/* The vCPUs' lines of /metrics (src/api/vm_metrics.c). */
+void vm_metrics_vcpus(FILE *f, struct domain *d);
 void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp);
 
 #endif

@@ -334,6 +334,7 @@ static void metrics(void *ctx, const struct http_request *req, struct http_respo
 	for (unsigned i = 0; d->vm && i < d->vm->nr_vcpus; i++)
 		fprintf(f, "capsule_vcpu_exits_total{domain=\"%s\",vcpu=\"%u\"} %llu\n", d->cfg.name,
 			i, (unsigned long long)d->vm->vcpus[i].exits);
+	vm_metrics_vcpus(f, d);
 	fprintf(f, "# HELP capsule_device_requests_total Requests a device completed.\n"
 		   "# TYPE capsule_device_requests_total counter\n");
 	for (unsigned i = 0; i < d->nr_devices; i++) {

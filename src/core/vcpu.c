@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 
 #include "capsule/kvm_state.h"
@@ -53,6 +54,37 @@ enum exit_action vcpu_crash(struct vcpu *v, const struct kvm_regs *regs,
 		vcpu_dump_regs(regs, sregs, stderr);
 	funlockfile(stderr);
 	return EXIT_DOMAIN_END;
+}
+
+const char *vcpu_exit_reason_name(unsigned reason)
+{
+	static const char *const names[VCPU_EXIT_REASONS] = {
+		[KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_EXCEPTION] = "exception",
+		[KVM_EXIT_IO] = "io", [KVM_EXIT_HYPERCALL] = "hypercall", [KVM_EXIT_DEBUG] = "debug",
+		[KVM_EXIT_HLT] = "hlt", [KVM_EXIT_MMIO] = "mmio",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open", [KVM_EXIT_SHUTDOWN] = "shutdown",
+		[KVM_EXIT_FAIL_ENTRY] = "fail_entry", [KVM_EXIT_INTR] = "intr",
+		[KVM_EXIT_SET_TPR] = "set_tpr", [KVM_EXIT_TPR_ACCESS] = "tpr_access",
+		[KVM_EXIT_NMI] = "nmi", [KVM_EXIT_INTERNAL_ERROR] = "internal_error",
+		[KVM_EXIT_SYSTEM_EVENT] = "system_event", [KVM_EXIT_IOAPIC_EOI] = "ioapic_eoi",
+		[KVM_EXIT_HYPERV] = "hyperv", [KVM_EXIT_X86_RDMSR] = "rdmsr",
+		[KVM_EXIT_X86_WRMSR] = "wrmsr", [KVM_EXIT_DIRTY_RING_FULL] = "dirty_ring_full",
+		[VCPU_EXIT_REASONS - 1] = "other",
+	};
+
+	return reason < VCPU_EXIT_REASONS ? names[reason] : NULL;
+}
+
+uint64_t vcpu_cpu_ns(const struct vcpu *v)
+{
+	struct timespec t;
+
+	/* The clock id stays valid to ask after the thread ends (EINVAL then), a pthread_t
+	 * does not. */
+	if (!__atomic_load_n(&v->cpu_clock_set, __ATOMIC_ACQUIRE) ||
+	    clock_gettime(v->cpu_clock, &t) < 0)
+		return 0;
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
 /* Paused: report in, sleep until resumed (or the end), then re-arm KVM_RUN. */
@@ -107,6 +139,8 @@ static void vcpu_run_loop(struct vcpu *v)
 			return;
 		}
 		v->exits++;
+		v->exits_by_reason[v->run->exit_reason < VCPU_EXIT_REASONS - 1
+					   ? v->run->exit_reason : VCPU_EXIT_REASONS - 1]++;
 		if (vcpu_handle_exit(v) != EXIT_CONTINUE)
 			return;
 	}
@@ -144,6 +178,8 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	if (pthread_getcpuclockid(pthread_self(), &v->cpu_clock) == 0)
+		__atomic_store_n(&v->cpu_clock_set, true, __ATOMIC_RELEASE);
 	err = sandbox_enter(name, SANDBOX_GUEST);
 	pthread_mutex_lock(&vm->lock);
 	go = !err && wait_for(v, cpuid_ready);

@@ -9,6 +9,7 @@ disconnects mid-request) must leave the guest running and the VMM answering.
 """
 import http.client
 import json
+import re
 import os
 import socket
 import subprocess
@@ -131,6 +132,15 @@ def documented():
                     ok = all(k in body for k in want)
                 report("documented %s %s" % (method.upper(), path), ok,
                        "status %d (documented: %s), %r" % (st, list(op["responses"]), data[:200]))
+        # /metrics: each vCPU's CPU time, and its exits by reason (a PV guest's are port I/O)
+        st, data, _, _ = call(d.sock, "GET", "/metrics")
+        text = data.decode()
+        cpu = re.search(r'capsule_vcpu_cpu_seconds_total\{domain="[^"]*",vcpu="0"\} ([0-9.]+)',
+                        text)
+        io = re.search(r'capsule_vcpu_exits_by_reason_total\{domain="[^"]*",vcpu="0",'
+                       r'reason="io"\} ([0-9]+)', text)
+        report("metrics-vcpu-time-and-exit-reasons", st == 200 and cpu and float(cpu.group(1)) > 0
+               and io and int(io.group(1)) > 0, text[-600:])
         # vm.console: the console's history as text
         time.sleep(0.2)
         st, data, ctype, _ = call(d.sock, "GET", "/api/v1/vm.console")
