@@ -23,6 +23,10 @@ struct blk_backend;
 /* Parse "PATH[,readonly][,serial=ID]"; opens the file. NULL with a message in err. */
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen);
 void blk_close(struct blk_backend *b);
+/* A migration hands a writable image to its destination (same path, shared storage):
+ * release (true) drops the image's lock while the paused source keeps it open; false
+ * takes it back (the migration failed). 0, or -errno (another process took it). */
+int blk_hand_over(struct blk_backend *b, bool release);
 void blk_init_config(struct blk_backend *b, struct virtio_dev *d);
 /* Tests: submit one request of this io_uring opcode on the disk's ring; its result (the
  * restricted ring refuses anything but readv, writev and fsync with -EACCES). */

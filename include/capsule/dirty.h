@@ -71,6 +71,11 @@ int vm_dirty_start(struct vm *vm);
 /* Pages dirtied since the start or the previous fetch into out (zeroed first), cleared:
  * 0 or -errno (logging is off: -ENOENT). */
 int vm_dirty_fetch(struct vm *vm, uint64_t *out);
+/* The same in two bitmaps: what KVM logged (the guest's writes) and the VMM's marks. A
+ * migration needs them apart: a VMM write may land after the fetch that reported its page
+ * (the pointer was handed out before), so it sends every page the VMM marked again once
+ * the domain is paused. */
+int vm_dirty_fetch_split(struct vm *vm, uint64_t *guest, uint64_t *vmm);
 void vm_dirty_stop(struct vm *vm);
 
 static inline uint64_t dirty_count(const uint64_t *bits, uint64_t nr_pages)

@@ -30,5 +30,7 @@ struct http_response;
 /* The vCPUs' lines of /metrics (src/api/vm_metrics.c). */
 void vm_metrics_vcpus(FILE *f, struct domain *d);
 void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp);
+/* PUT /api/v1/vm.migrate (src/api/vm_migrate.c). */
+void vm_api_migrate(void *ctx, const struct http_request *req, struct http_response *resp);
 
 #endif

@@ -414,6 +414,7 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/vm.events", events},
 	{"GET", "/api/v1/vm.console", console_history},
 	{"PUT", "/api/v1/vm.snapshot", vm_api_snapshot},
+	{"PUT", "/api/v1/vm.migrate", vm_api_migrate},
 	{"GET", "/metrics", metrics},
 };
 

@@ -9,9 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "capsule/cli.h"
 #include "capsule/httpc.h"
+#include "capsule/migrate.h"
 #include "capsule/snapshot.h"
 #include "capsule/vm.h"
 
@@ -72,6 +76,52 @@ static int snapshot(const char *sock, const char *dir, bool save, bool diff)
 	return 0;
 }
 
+/*
+ * migrate HOST:PORT [DOWNTIME_MS]: this client connects to the destination (`capsule run
+ * --incoming`) and hands the connection to the VMM, which makes no sockets itself
+ * (docs/migration.md). The timeouts bound every send and the wait for the destination's
+ * answers: a destination or network that vanishes fails the migration, the domain runs on.
+ */
+static int migrate(const char *sock, const char *dest, const char *downtime)
+{
+	struct timeval tv = {.tv_sec = 10};
+	struct sockaddr_storage sa;
+	struct httpc_reply r;
+	char err[512], msg[512], body[400];
+	socklen_t sl;
+	int fd, status;
+
+	if (migrate_parse_addr(dest, &sa, &sl) || (downtime && !whole_number(downtime))) {
+		fprintf(stderr, "capsule control: migrate HOST:PORT [DOWNTIME_MS], numeric "
+			"([ADDR]:PORT for IPv6)\n");
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sl) < 0) {
+		fprintf(stderr, "capsule control: cannot connect to %s: %s\n", dest,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	snprintf(body, sizeof(body), "{\"dest\": \"%s\", \"downtime_ms\": %s}", dest,
+		 downtime ? downtime : "50");
+	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.migrate", NULL, body, strlen(body),
+				   &fd, 1, 600000, &r, err, sizeof(err));
+	close(fd);
+	if (status < 0 || status >= 300) {
+		fprintf(stderr, "capsule control: %s\n",
+			status < 0 ? err : httpc_error_text(r.body, msg, sizeof(msg)));
+		httpc_reply_free(&r);
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	printf("ok: migrated to %s %s\n", dest, r.body ? r.body : "");
+	httpc_reply_free(&r);
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -89,7 +139,10 @@ static void usage(FILE *out)
 		"  save DIR          the same, then the domain ends (xl save)\n"
 		"  snapshot DIR --diff, save DIR --diff\n"
 		"                    only the pages written since the previous snapshot of this\n"
-		"                    boot ('capsule snapshot-merge' makes a full one of a chain)\n");
+		"                    boot ('capsule snapshot-merge' makes a full one of a chain)\n"
+		"  migrate HOST:PORT [DOWNTIME_MS]\n"
+		"                    live-migrate the domain to 'capsule run --incoming HOST:PORT'\n"
+		"                    (pre-copy, plain TCP; docs/migration.md); it ends here\n");
 }
 
 int cmd_control(int argc, char **argv)
@@ -103,6 +156,8 @@ int cmd_control(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if ((argc == 4 || argc == 5) && !strcmp(argv[2], "migrate"))
+		return migrate(argv[1], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 5 && !strcmp(argv[4], "--diff") &&
 	    (!strcmp(argv[2], "snapshot") || !strcmp(argv[2], "save")))
 		return snapshot(argv[1], argv[3], argv[2][1] == 'a', true);

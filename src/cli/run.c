@@ -14,6 +14,7 @@
 #include "capsule/cli.h"
 #include "capsule/domain.h"
 #include "capsule/log.h"
+#include "capsule/migrate.h"
 #include "capsule/sandbox.h"
 #include "capsule/snapshot.h"
 #include "capsule/usock.h"
@@ -27,6 +28,7 @@ struct run_opts {
 	int exit_fd;    /* --exit-file, or -1 */
 	int console_fd; /* --console-log, or -1 */
 	struct snap_restore *restore; /* --restore DIR, or NULL */
+	int incoming_fd;              /* --incoming: the migration's connection, or -1 */
 	const char *net_macs[8];      /* --net-mac, in order of the net devices */
 	unsigned nr_net_macs;
 	const char *net_taps[8];      /* --net-tap, the same */
@@ -51,6 +53,10 @@ static void run_usage(FILE *out)
 		"      --restore DIR    run the domain saved in the snapshot DIR (docs/snapshot.md)\n"
 		"                       from where it was: its configuration, memory (mapped\n"
 		"                       copy-on-write) and state; options after it override it\n"
+		"      --incoming ADDR:PORT\n"
+		"                       wait on TCP for a live migration ('capsule control SOCK\n"
+		"                       migrate ADDR:PORT'), then run the domain it brings, as\n"
+		"                       --restore does (docs/migration.md; plain TCP)\n"
 		"      --net-mac MAC, --net-tap NAME\n"
 		"                       the next net device's MAC address or TAP device instead\n"
 		"                       of its own (a clone's: capsule clone gives each new ones)\n"
@@ -188,6 +194,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		{"config", required_argument, NULL, 'F'},
 		{"restore", required_argument, NULL, 'T'},
+		{"incoming", required_argument, NULL, 'G'},
 		{"net-mac", required_argument, NULL, 'M'},
 		{"net-tap", required_argument, NULL, 'N'},
 		{"api-sock", required_argument, NULL, 'A'},
@@ -209,7 +216,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 						NULL, OPT_DEVICE};
 	longopts[n] = (struct option){0};
 	memset(o, 0, sizeof(*o));
-	o->exit_fd = o->console_fd = -1;
+	o->exit_fd = o->console_fd = o->incoming_fd = -1;
 	domain_config_init(&o->cfg);
 	opterr = 0;
 	optind = 1;
@@ -311,6 +318,20 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			o->restore = NULL;
 			if (snapshot_open(optarg, &o->restore, &o->cfg, err, sizeof(err))) {
 				fprintf(stderr, "capsule run: --restore %s: %s\n", optarg, err);
+				return -1;
+			}
+			break;
+		}
+		case 'G': {
+			char err[512];
+
+			if (o->incoming_fd >= 0 || o->restore) {
+				fprintf(stderr, "capsule run: --incoming: one snapshot or migration\n");
+				return -1;
+			}
+			if (migrate_incoming(optarg, &o->incoming_fd, &o->restore, &o->cfg, err,
+					     sizeof(err))) {
+				fprintf(stderr, "capsule run: --incoming: %s\n", err);
 				return -1;
 			}
 			break;
@@ -590,6 +611,13 @@ int cmd_run(int argc, char **argv)
 		o.restore = NULL;
 		if (snapshot_check(&dom, dom.restore, err, sizeof(err))) {
 			fprintf(stderr, "capsule run: --restore: %s\n", err);
+			if (o.incoming_fd >= 0)
+				migrate_incoming_go(o.incoming_fd, false, err, sizeof(err));
+			goto out;
+		}
+		/* A migration's domain runs once its source has let it go. */
+		if (o.incoming_fd >= 0 && migrate_incoming_go(o.incoming_fd, true, err, sizeof(err))) {
+			fprintf(stderr, "capsule run: --incoming: %s\n", err);
 			goto out;
 		}
 	}
@@ -622,6 +650,8 @@ out:
 	terminal_restore();
 	vmm_api_stop(&api);
 	usock_close(&api_sock);
+	if (created && o.incoming_fd >= 0)
+		close(o.incoming_fd);
 	if (created)
 		domain_destroy(&dom);
 	if (created) {

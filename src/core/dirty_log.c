@@ -58,6 +58,29 @@ int vm_dirty_start(struct vm *vm)
 	return rc;
 }
 
+int vm_dirty_fetch_split(struct vm *vm, uint64_t *guest, uint64_t *vmm)
+{
+	struct gmem_dirty *d = vm->mem.dirty;
+	size_t bytes;
+	int rc;
+
+	if (!gmem_dirty_on(&vm->mem))
+		return -ENOENT;
+	bytes = dirty_words(d->nr_pages) * sizeof(uint64_t);
+	memset(guest, 0, bytes);
+	memset(vmm, 0, bytes);
+	rc = get_log(vm, guest);
+	if (rc) {
+		log_err("KVM_GET_DIRTY_LOG: %s", strerror(-rc));
+		return rc;
+	}
+	gmem_dirty_fetch(&vm->mem, vmm);
+	log_debug("%llu pages written by the guest (KVM), %llu by the VMM",
+		  (unsigned long long)dirty_count(guest, d->nr_pages),
+		  (unsigned long long)dirty_count(vmm, d->nr_pages));
+	return 0;
+}
+
 int vm_dirty_fetch(struct vm *vm, uint64_t *out)
 {
 	struct gmem_dirty *d = vm->mem.dirty;
@@ -65,20 +88,10 @@ int vm_dirty_fetch(struct vm *vm, uint64_t *out)
 
 	if (!gmem_dirty_on(&vm->mem))
 		return -ENOENT;
-	memset(out, 0, dirty_words(d->nr_pages) * sizeof(uint64_t));
-	memset(d->kvm_bits, 0, dirty_words(d->nr_pages) * sizeof(uint64_t));
-	rc = get_log(vm, d->kvm_bits);
-	if (rc) {
-		log_err("KVM_GET_DIRTY_LOG: %s", strerror(-rc));
-		return rc;
-	}
-	for (uint64_t i = 0; i < dirty_words(d->nr_pages); i++)
-		out[i] = d->kvm_bits[i];
-	gmem_dirty_fetch(&vm->mem, out);
-	log_debug("%llu pages written by the guest (KVM), %llu in all",
-		  (unsigned long long)dirty_count(d->kvm_bits, d->nr_pages),
-		  (unsigned long long)dirty_count(out, d->nr_pages));
-	return 0;
+	rc = vm_dirty_fetch_split(vm, out, d->kvm_bits);
+	for (uint64_t i = 0; !rc && i < dirty_words(d->nr_pages); i++)
+		out[i] |= d->kvm_bits[i];
+	return rc;
 }
 
 void vm_dirty_stop(struct vm *vm)

@@ -25,7 +25,7 @@
  * marked only when it handed them out: the PV pages it shares with the guest (start_info,
  * shared_info, the console rings) and every virtio used ring. Marked again before a fetch.
  */
-static void mark_kept(struct domain *d)
+void snap_mark_kept(struct domain *d)
 {
 	struct guest_mem *m = &d->vm->mem;
 
@@ -77,7 +77,7 @@ int snap_diff_begin(struct domain *d, bool diff, bool log, struct snap_diff_ctx 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	mark_kept(d);
+	snap_mark_kept(d);
 	rc = vm_dirty_fetch(d->vm, c->fetched);
 	if (rc) {
 		snprintf(err, errlen, "cannot read the dirty log: %s", strerror(-rc));

@@ -30,6 +30,12 @@ int snap_diff_write_memory(const struct guest_mem *m, const struct snap_diff_ctx
  * Frees what begin allocated. */
 void snap_diff_end(struct domain *d, struct snap_diff_ctx *c, bool ok);
 
+/* Mark again what the VMM writes through pointers it keeps (before a fetch). */
+void snap_mark_kept(struct domain *d);
+/* save.c: the state records of a paused domain into fd (a file, or a migration's socket). */
+int snap_write_state(struct domain *d, int fd, uint32_t generation,
+		     const struct snap_diff_ctx *dc, char *err, size_t len);
+
 /* save.c: [off, end) of guest memory to fd at the same offsets, zero pages left as holes. */
 int snap_write_range(const struct guest_mem *m, int fd, uint64_t off, uint64_t end,
 		     uint64_t *written);

@@ -117,8 +117,8 @@ static void pv_record(struct domain *d, struct snap_pv *r)
 }
 
 /* Everything but memory, as records. d->lock is not held; the domain is paused. */
-static int write_state(struct domain *d, int fd, uint32_t generation,
-		       const struct snap_diff_ctx *dc, char *err, size_t len)
+int snap_write_state(struct domain *d, int fd, uint32_t generation,
+		     const struct snap_diff_ctx *dc, char *err, size_t len)
 {
 	struct vm *vm = d->vm;
 	struct snap_header h = {.version = SNAP_VERSION, .arch = SNAP_ARCH_X86_64,
@@ -189,7 +189,7 @@ static int write_state(struct domain *d, int fd, uint32_t generation,
 		snap_write(&w, SNAP_PLATFORM, 0, plat, sizeof(*plat));
 	}
 	rc = snap_writer_finish(&w);
-	if (!rc && fdatasync(fd) < 0)
+	if (!rc && fdatasync(fd) < 0 && errno != EINVAL) /* EINVAL: a migration's socket */
 		rc = -errno;
 	if (rc)
 		snprintf(err, len, "cannot write the state: %s", strerror(-rc));
@@ -246,7 +246,7 @@ int snapshot_take_opts(struct domain *d, int state_fd, int mem_fd,
 			domain_resume(d);
 		return rc;
 	}
-	rc = write_state(d, state_fd, d->generation, &dc, err, errlen);
+	rc = snap_write_state(d, state_fd, d->generation, &dc, err, errlen);
 	t1 = monotonic_ns();
 	if (!rc) {
 		rc = dc.diff ? snap_diff_write_memory(&d->vm->mem, &dc, mem_fd, &rep->memory_bytes)

@@ -79,6 +79,7 @@ static const struct sandbox_rule service_rules[] = {
 	{SCMP_SYS(sendto), "API responses: send(MSG_NOSIGNAL), a client gone is no SIGPIPE"},
 	{SCMP_SYS(recvmsg), "API requests, with the descriptors a client passes (snapshot files)"},
 	{SCMP_SYS(ftruncate), "a snapshot's memory file gets the memory's size"},
+	{SCMP_SYS(fcntl), "a migration hands the disk images' locks over (F_OFD_SETLK)"},
 };
 
 static const struct sandbox_rule vmm_rules[] = {

@@ -466,6 +466,17 @@ static int lock_image(int fd, bool readonly)
 	return fcntl(fd, F_OFD_SETLK, &fl);
 }
 
+int blk_hand_over(struct blk_backend *b, bool release)
+{
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+
+	if (b->readonly) /* a shared lock: the destination takes one too */
+		return 0;
+	if (release)
+		return fcntl(b->fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+	return lock_image(b->fd, false) < 0 ? -errno : 0;
+}
+
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 {
 	uint64_t size;

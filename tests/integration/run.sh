@@ -524,6 +524,14 @@ failed=$((failed + $(grep -c '^FAIL' "$tmp/diff.out")))
 grep -q '^[0-9]* passed, 0 failed$' "$tmp/diff.out" ||
 	report snapshot-diff-suite-completes 0 "$(tail -n 5 "$tmp/diff.out")"
 
+# --- live migration between two network namespaces (tests/integration/migrate.py)
+timeout -k 5 300 python3 tests/integration/migrate.py "$BUILD" >"$tmp/mig.out" 2>&1
+grep -E '^(PASS|FAIL|SKIP)' "$tmp/mig.out"
+passed=$((passed + $(grep -c '^PASS' "$tmp/mig.out")))
+failed=$((failed + $(grep -c '^FAIL' "$tmp/mig.out")))
+grep -q '^[0-9]* passed, 0 failed$\|^SKIP' "$tmp/mig.out" ||
+	report migrate-suite-completes 0 "$(tail -n 5 "$tmp/mig.out")"
+
 # --- every source file says its licence (LICENSE: Apache-2.0)
 missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' '*.js' '*.mjs' '*.css' '*.html' \
 	Makefile 2>/dev/null |

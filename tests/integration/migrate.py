@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Live migration, pre-copy (docs/migration.md), between two network namespaces joined by a
+veth pair on this machine: the vsnap guest (tests/guests/vsnap.c: ticks, events between its
+vCPUs, block N written with N at tick N) migrates from a VMM in one namespace to `capsule
+run --incoming` in the other, over plain TCP, its disk on a path both see; on the
+destination it goes on with the next tick (none lost, none twice) and every block holds its
+number. Before that, migrations that fail before switch-over leave the source running:
+a destination that dies mid-stream, one that dies before it is ready, and a network that
+goes away (the veth deleted).
+
+    tests/integration/migrate.py BUILD      (root: ip netns)
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+CAPSULE = os.path.abspath(os.path.join(BUILD, "capsule"))
+VSNAP = os.path.abspath(os.path.join(BUILD, "tests/guests/vsnap.elf"))
+TMP = tempfile.mkdtemp(prefix="capsule-mig-")
+TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
+N = os.getpid() % 10000
+NS_A, NS_B = "capmig-a%d" % N, "capmig-b%d" % N
+VETH_A, VETH_B = "cmga%d" % N, "cmgb%d" % N
+NET = "10.%d.%d" % (200 + N % 50, N % 250)
+ADDR_A, ADDR_B = NET + ".1", NET + ".2"
+passed = failed = 0
+
+
+def report(name, ok, why=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("PASS migrate-" + name)
+    else:
+        failed += 1
+        print("FAIL migrate-%s: %s" % (name, why))
+    sys.stdout.flush()
+
+
+def sh(*args, check=True):
+    return subprocess.run(list(args), capture_output=True, timeout=30, check=check)
+
+
+def netns_up():
+    sh("ip", "netns", "add", NS_A)
+    sh("ip", "netns", "add", NS_B)
+    link_up()
+
+
+def link_up():
+    sh("ip", "link", "add", VETH_A, "netns", NS_A, "type", "veth", "peer", "name", VETH_B,
+       "netns", NS_B)
+    for ns, dev, addr in ((NS_A, VETH_A, ADDR_A), (NS_B, VETH_B, ADDR_B)):
+        sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+
+def netns_down():
+    for ns in (NS_A, NS_B):
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def in_ns(ns, args):
+    return ["ip", "netns", "exec", ns] + args
+
+
+class Domain:
+    def __init__(self, name, ns, args, timeout=90):
+        self.sock = os.path.join(TMP, name + ".sock")
+        self.out = os.path.join(TMP, name + ".out")
+        self.p = subprocess.Popen(in_ns(ns, ["timeout", "-k", "5", str(timeout), CAPSULE,
+                                             "run", "--api-sock", self.sock] + args),
+                                  stdout=open(self.out, "wb"), stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+
+    def wait_sock(self):
+        deadline = time.time() + 30
+        while not os.path.exists(self.sock) and time.time() < deadline:
+            time.sleep(0.02)
+
+    def output(self):
+        with open(self.out, "rb") as f:
+            return f.read()
+
+    def ticks(self):
+        return [tuple(int(x) for x in m) for m in TICK.findall(self.output())]
+
+    def wait_ticks(self, n, limit=10):
+        deadline = time.time() + limit
+        while len(self.ticks()) < n and time.time() < deadline and self.p.poll() is None:
+            time.sleep(0.05)
+        return len(self.ticks()) >= n
+
+    def wait(self, limit=30):
+        try:
+            return self.p.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            return self.p.wait()
+
+
+def migrate(src, dest):
+    p = subprocess.run(in_ns(NS_A, [CAPSULE, "control", src.sock, "migrate", dest]),
+                       capture_output=True, timeout=120)
+    return p.returncode, p.stdout.decode() + p.stderr.decode()
+
+
+def fake_destination(behaviour):
+    """A destination in namespace B that fails: 'mid-stream' reads a little and closes,
+    'not-ready' reads the whole stream and closes, 'silent' reads it and never answers."""
+    code = r"""
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((%r, 7000)); s.listen(1); print("listening", flush=True)
+c, _ = s.accept()
+if %r == "mid-stream":
+    c.recv(4096); c.close(); sys.exit(0)
+data = b""
+while b"CAPSNAP" not in data[64:] or len(data) < 200000:
+    b = c.recv(65536)
+    if not b: break
+    data += b
+time.sleep(0.5)
+if %r == "silent":
+    time.sleep(60)
+c.close()
+""" % (ADDR_B, behaviour, behaviour)
+    p = subprocess.Popen(in_ns(NS_B, ["python3", "-c", code]), stdout=subprocess.PIPE)
+    p.stdout.readline()
+    return p
+
+
+def still_running(src, why):
+    n = len(src.ticks())
+    went_on = src.wait_ticks(n + 20)
+    p = subprocess.run([CAPSULE, "control", src.sock, "info"], capture_output=True, timeout=30)
+    return went_on and src.p.poll() is None and b'"running"' in p.stdout, \
+        "%s; ticks %d then %d; %s" % (why, n, len(src.ticks()), p.stdout[-200:])
+
+
+def blocks_hold_their_numbers(img, last):
+    with open(img, "rb") as f:
+        data = f.read((last + 1) * 512)
+    for k in range(last + 1):
+        if any(w != k for w in struct.unpack_from("<64Q", data, k * 512)):
+            return "block %d is wrong" % k
+    return ""
+
+
+def main():
+    img = os.path.join(TMP, "disk.img")  # the shared storage: one path, both namespaces
+    with open(img, "wb") as f:
+        f.truncate(16 << 20)  # 32768 blocks: no tick wraps around in this test
+    src = Domain("src", NS_A, ["--vcpus", "2", "--disk", img, VSNAP])
+    src.wait_sock()
+    events = subprocess.Popen(["curl", "-sN", "--unix-socket", src.sock,
+                               "http://x/api/v1/vm.events"], stdout=subprocess.PIPE)
+    src.wait_ticks(20)
+
+    rc, out = migrate(src, ADDR_B + ":7000")
+    ok, why = still_running(src, out)
+    report("no-destination-source-runs", rc != 0 and "cannot connect" in out and ok, why)
+    for behaviour in ("mid-stream", "not-ready"):
+        fake = fake_destination(behaviour)
+        rc, out = migrate(src, ADDR_B + ":7000")
+        fake.kill()
+        fake.wait()
+        ok, why = still_running(src, out)
+        report("destination-dies-%s-source-runs" % behaviour, rc != 0 and ok, why)
+    # The network goes away while the source waits for the destination's answer.
+    fake = fake_destination("silent")
+    mig = subprocess.Popen(in_ns(NS_A, [CAPSULE, "control", src.sock, "migrate",
+                                        ADDR_B + ":7000"]), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    time.sleep(1.5)
+    sh("ip", "-n", NS_A, "link", "del", VETH_A)
+    out = mig.communicate(timeout=60)[0].decode()
+    fake.kill()
+    fake.wait()
+    ok, why = still_running(src, out)
+    report("network-dropped-source-runs", mig.returncode != 0 and ok, why)
+    link_up()
+
+    # The real thing.
+    dst = Domain("dst", NS_B, ["--incoming", ADDR_B + ":7001", "--timeout", "2"])
+    time.sleep(0.5)
+    src.wait_ticks(len(src.ticks()) + 10)
+    rc, out = migrate(src, ADDR_B + ":7001")
+    m = re.search(r"\{.*\}", out)
+    rep = json.loads(m.group(0)) if m else {}
+    report("migrates", rc == 0 and rep.get("migrated"), out)
+    status = src.wait()
+    report("source-ends", status == 0, "status %d: %s" % (status, src.output()[-300:]))
+    dstatus = dst.wait()
+    before, after = src.ticks(), dst.ticks()
+    seq = [t[0] for t in before] + [t[0] for t in after]
+    report("ticks-continue", before and after and after[0][0] == before[-1][0] + 1 and
+           seq == list(range(seq[0], seq[-1] + 1)) and len(after) > 50 and dstatus == 124,
+           "source ended at %r, destination %r..%r, status %d" %
+           (before[-1:], after[:1], after[-1:], dstatus))
+    report("generation-changes", after and after[-1][3] == 1 and
+           b"generation 1 (was 0)" in dst.output(), dst.output()[-300:])
+    report("events-continue", after and after[0][2] == before[-1][2] + 1,
+           "pongs %r then %r" % (before[-1:], after[:1]))
+    why = blocks_hold_their_numbers(img, after[-1][0]) if after else "no ticks"
+    report("blocks-continue", why == "", why)
+    downtime = rep.get("downtime_ms", -1)
+    report("downtime-reported", 0 < downtime < 1000, "downtime %r ms" % downtime)
+    print("migration: %s" % json.dumps(rep))
+    events.terminate()
+    ev = events.communicate(timeout=10)[0].decode()
+    report("progress-events", '"phase":"round"' in ev and '"phase":"done"' in ev and
+           '"phase":"failed"' in ev, ev[-400:])
+
+
+try:
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        print("SKIP migrate: needs root and ip(8) for network namespaces")
+        sys.exit(0)
+    netns_down()
+    netns_up()
+    main()
+finally:
+    netns_down()
+    shutil.rmtree(TMP, ignore_errors=True)
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
