@@ -240,6 +240,13 @@ try {
   const p1 = await points();
   const exitsPts = await page.evaluate(() => (window.capsuleDash.plots.exits || {}).points || 0);
   report('plots-live', p0 >= 1 && p1 >= p0 + 2 && exitsPts >= 2, `cpu points ${p0} -> ${p1}, exits ${exitsPts}`);
+  // per-vCPU CPU and exits by reason: the series the VMM's metrics give
+  const series = await page.evaluate(() => ({
+    cpu: (window.capsuleDash.plots.cpu || {}).keys || [],
+    reasons: (window.capsuleDash.plots.reasons || {}).keys || [],
+  }));
+  report('plots-vcpu-cpu-and-exit-reasons', series.cpu.includes('vCPU 0') &&
+    series.reasons.includes('io'), JSON.stringify(series));
   const ticks = await waitFor(() => page.evaluate(() => {
     const b = window.capsuleDash.term && window.capsuleDash.term.buffer.active;
     if (!b) return false;

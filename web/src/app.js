@@ -304,8 +304,9 @@ function viewDomain(main, name) {
   main.replaceChildren(el('h2', {}, 'Domain ', el('span', { id: 'domain-name' }, name)), head,
     el('h2', {}, 'Live'), plots, el('h2', {}, 'Console'), con);
   S.plots = {};
-  const cpu = makePlot(plots, 'cpu', 'CPU (% of one host CPU)', '%');
+  const cpu = makePlot(plots, 'cpu', 'CPU (% of one host CPU): the VMM, and each vCPU', '%');
   const exits = makePlot(plots, 'exits', 'Exits per second, by vCPU', '/s');
+  const reasons = makePlot(plots, 'reasons', 'Exits per second, by reason', '/s');
   const hcalls = makePlot(plots, 'hypercalls', 'Hypercalls per second, by number', '/s');
   const io = makePlot(plots, 'io', 'Device requests per second (block, net, console...)', '/s');
   const mem = makePlot(plots, 'memory', 'Memory (MiB)', 'MiB');
@@ -337,8 +338,10 @@ function viewDomain(main, name) {
     };
     const cur = {
       t,
-      cpu: sum('capsule_domain_cpu_seconds_total', () => 'VMM'),
+      cpu: Object.assign(sum('capsule_domain_cpu_seconds_total', () => 'VMM'),
+        sum('capsule_vcpu_cpu_seconds_total', (l) => 'vCPU ' + l.vcpu)),
       exits: sum('capsule_vcpu_exits_total', (l) => 'vCPU ' + l.vcpu),
+      reasons: sum('capsule_vcpu_exits_by_reason_total', (l) => l.reason),
       hcalls: sum('capsule_hypercalls_total', (l) => 'nr ' + l.nr),
       io: sum('capsule_device_requests_total', (l) => l.device),
       mem: sum('capsule_memory_bytes', () => 'guest'),
@@ -349,6 +352,8 @@ function viewDomain(main, name) {
         [k, Math.max(0, (a[k] - (b[k] || 0)) / dt * scale)]));
       plotPush(cpu, t, rate(cur.cpu, prev.cpu, 100));
       plotPush(exits, t, rate(cur.exits, prev.exits));
+      plotPush(reasons, t, Object.keys(cur.reasons).length ? rate(cur.reasons, prev.reasons)
+        : { none: 0 });
       plotPush(hcalls, t, rate(cur.hcalls, prev.hcalls));
       plotPush(io, t, Object.keys(cur.io).length ? rate(cur.io, prev.io) : { none: 0 });
       plotPush(mem, t, Object.fromEntries(Object.entries(cur.mem).map(([k, v]) => [k, v / 2 ** 20])));
