@@ -58,6 +58,8 @@ void balloon_start(struct balloon_backend *b, struct virtio_dev *d);
 void balloon_set_target(struct virtio_dev *d, uint64_t mib);
 /* Current size in MiB and the guest's last statistics as "tag=value ..." text. */
 void balloon_describe(struct virtio_dev *d, char *buf, size_t len);
+/* The balloon's target and what the driver says it holds now, in bytes. */
+void balloon_sizes(struct virtio_dev *d, uint64_t *target_bytes, uint64_t *actual_bytes);
 void balloon_close(struct balloon_backend *b);
 /* Inflate parser: the PFNs in a chain (4-byte each), for the fuzzer and tests. */
 unsigned balloon_parse_pfns(const struct vq_chain *c, uint32_t *pfns, unsigned max);

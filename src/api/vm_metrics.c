@@ -1,13 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The vCPUs' part of /metrics (src/api/vm.c): CPU time and exits by reason, per vCPU. */
+/* Parts of /metrics (src/api/vm.c): per vCPU, CPU time and exits by reason; the balloon. */
 #include <stdio.h>
 
+#include "capsule/devices.h"
 #include "capsule/domain.h"
 #include "capsule/vmm_api.h"
 
 void vm_metrics_vcpus(FILE *f, struct domain *d)
 {
 	struct vm *vm = d->vm;
+
+	if (d->balloon) {
+		uint64_t target, actual;
+
+		balloon_sizes(d->balloon, &target, &actual);
+		fprintf(f, "# HELP capsule_balloon_target_bytes Memory the balloon is asked to hold.\n"
+			   "# TYPE capsule_balloon_target_bytes gauge\n"
+			   "capsule_balloon_target_bytes{domain=\"%s\"} %llu\n"
+			   "# HELP capsule_balloon_actual_bytes Memory the guest's balloon holds.\n"
+			   "# TYPE capsule_balloon_actual_bytes gauge\n"
+			   "capsule_balloon_actual_bytes{domain=\"%s\"} %llu\n", d->cfg.name,
+			(unsigned long long)target, d->cfg.name, (unsigned long long)actual);
+	}
 
 	fprintf(f, "# HELP capsule_vcpu_cpu_seconds_total CPU time of each vCPU's thread.\n"
 		   "# TYPE capsule_vcpu_cpu_seconds_total counter\n");

@@ -221,6 +221,18 @@ void balloon_set_target(struct virtio_dev *d, uint64_t mib)
 	pthread_mutex_unlock(&d->lock);
 }
 
+void balloon_sizes(struct virtio_dev *d, uint64_t *target_bytes, uint64_t *actual_bytes)
+{
+	struct balloon_backend *b = d->priv;
+	struct virtio_balloon_config c;
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(&c, d->config, sizeof(c));
+	*target_bytes = b->target_pages * VIRTIO_BALLOON_PAGE_SIZE;
+	*actual_bytes = (uint64_t)c.actual * VIRTIO_BALLOON_PAGE_SIZE;
+	pthread_mutex_unlock(&d->lock);
+}
+
 void balloon_describe(struct virtio_dev *d, char *buf, size_t len)
 {
 	struct balloon_backend *b = d->priv;

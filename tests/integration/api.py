@@ -141,6 +141,9 @@ def documented():
                        r'reason="io"\} ([0-9]+)', text)
         report("metrics-vcpu-time-and-exit-reasons", st == 200 and cpu and float(cpu.group(1)) > 0
                and io and int(io.group(1)) > 0, text[-600:])
+        report("metrics-balloon", re.search(r'capsule_balloon_target_bytes\{domain="[^"]*"\} 0\n',
+                                            text) and "capsule_balloon_actual_bytes{" in text,
+               text[-600:])
         # vm.console: the console's history as text
         time.sleep(0.2)
         st, data, ctype, _ = call(d.sock, "GET", "/api/v1/vm.console")

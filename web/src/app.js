@@ -344,7 +344,9 @@ function viewDomain(main, name) {
       reasons: sum('capsule_vcpu_exits_by_reason_total', (l) => l.reason),
       hcalls: sum('capsule_hypercalls_total', (l) => 'nr ' + l.nr),
       io: sum('capsule_device_requests_total', (l) => l.device),
-      mem: sum('capsule_memory_bytes', () => 'guest'),
+      mem: Object.assign(sum('capsule_memory_bytes', () => 'guest'),
+        sum('capsule_balloon_target_bytes', () => 'balloon target'),
+        sum('capsule_balloon_actual_bytes', () => 'balloon actual')),
     };
     if (prev) {
       const dt = t - prev.t;
