@@ -7,7 +7,8 @@
  *   kernel.c   choose a loader by looking at the image; zero page, multiboot info, PVH start info
  *   acpi.c     RSDP, XSDT, FADT, FACS, MADT, DSDT (aml.c encodes the DSDT's AML)
  *   mptable.c  the Intel MP table, for kernels booted without ACPI
- *   domain.c   platform devices, virtio over irqfd, start and teardown
+ *   domain.c   platform devices, virtio over irqfd (virtio-mmio or virtio-pci), start and teardown
+ *   msi.c      MSI-X vectors of PCI functions: KVM GSI routes and irqfds
  */
 #ifndef CAPSULE_HVM_H
 #define CAPSULE_HVM_H
@@ -51,22 +52,41 @@
 #define HVM_IOAPIC 0xfec00000ull
 #define HVM_LAPIC 0xfee00000ull
 #define HVM_MAX_DEVICES 9
-#define HVM_PLATFORM_DEVICES 7 /* uart, rtc, i8042, debug-exit, ged, acpi-sleep, acpi-pm */
+#define HVM_PLATFORM_DEVICES 8 /* uart, rtc, i8042, debug-exit, ged, acpi-sleep, acpi-pm, pci */
+#define HVM_MSI_GSI 24u        /* MSI vectors' GSIs: above the IOAPIC's 24 pins */
+#define HVM_MSI_MAX 48u
 
 #define E820_RAM 1
 #define E820_RESERVED 2
-#define E820_MAX 8
+#define E820_MAX 16
 
 struct e820_entry {
 	uint64_t addr, size;
 	uint32_t type;
 } __attribute__((packed));
 
+struct hvm_domain;
 struct hvm_device {
 	struct virtio_dev dev;
-	int irqfd;
+	int irqfd;      /* virtio-mmio: its edge GSI's irqfd */
 	uint32_t gsi;
+	bool pci;       /* on the PCI bus (virtio-pci) instead */
+	struct virtio_pci vp;
+	unsigned msi;   /* its first MSI vector (hvm_msi) */
+	struct hvm_domain *h;
 };
+
+struct hvm_msi {
+	pthread_mutex_t lock;
+	unsigned nr;
+	struct {
+		int fd;          /* irqfd of GSI HVM_MSI_GSI + i */
+		bool on;
+		uint64_t addr;
+		uint32_t data;
+	} v[HVM_MSI_MAX];
+};
+
 
 /* Where the boot structures of this boot went (the GDT is always the first bytes). */
 struct hvm_boot_area {
@@ -80,6 +100,12 @@ struct hvm_boot_area {
  */
 enum hvm_acpi { HVM_ACPI_REDUCED, HVM_ACPI_FULL };
 
+/* How the PC of a domain is made (from its configuration). */
+struct hvm_options {
+	enum hvm_acpi acpi;
+	bool virtio_pci; /* virtio devices on PCI (virtio-pci), not virtio-mmio */
+};
+
 struct hvm_domain {
 	struct vm *vm;
 	enum hvm_acpi acpi;
@@ -87,6 +113,8 @@ struct hvm_domain {
 	struct cmos cmos;
 	struct ged ged;
 	struct acpi_pm pm;
+	struct pci_host pci;   /* enabled when the devices are on PCI */
+	struct hvm_msi msi;
 	struct platform_dev platform[HVM_PLATFORM_DEVICES]; /* the PC: uart, rtc, ... */
 	struct hvm_device devices[HVM_MAX_DEVICES];
 	unsigned nr_devices;
@@ -104,8 +132,8 @@ struct hvm_config {
 	bool no_pvh; /* boot an ELF kernel at its 64-bit entry even if it has a PVH note */
 };
 
-int hvm_domain_init(struct hvm_domain *h, struct vm *vm, enum hvm_acpi acpi, FILE *out,
-		    int in_fd);
+int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_options *opt,
+		    FILE *out, int in_fd);
 /* "reduced" or "full": 0 and *acpi, or -1. */
 int hvm_acpi_parse(const char *name, enum hvm_acpi *acpi);
 struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_ops *ops,
@@ -123,6 +151,12 @@ void hvm_build_e820(struct hvm_domain *h);
  * SCI). */
 uint32_t hvm_device_gsi(enum hvm_acpi acpi, unsigned i);
 int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg);
+/* MSI vectors (msi.c): count of them (their first index), route one, raise one. */
+int hvm_msi_alloc(struct hvm_domain *h, unsigned count, unsigned *first);
+int hvm_msi_route(struct hvm_domain *h, unsigned i, uint64_t addr, uint32_t data, bool on);
+void hvm_msi_fire(struct hvm_domain *h, unsigned i);
+void hvm_msi_init(struct hvm_domain *h);
+void hvm_msi_destroy(struct hvm_domain *h);
 /* Choose the boot area of a 32-bit entry: the lowest pages from 4 KiB, below the end of RAM
  * and 4 GiB, that miss every range in avoid[n] ({start, end}) and the firmware area. 0, or
  * -ENOSPC (then the image and initrd leave no room). */

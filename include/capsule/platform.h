@@ -11,6 +11,8 @@
  *   acpi_sleep.c  the sleep control/status registers at 0x600: S5 powers the domain off
  *   acpi_pm.c     full ACPI's PM1a event and control blocks and PM timer at 0xb000, the SCI:
  *                 the fixed power button, S5 off, S3 suspend and resume by the FACS vector
+ *   pci.c         PCI bus 0: the host bridge, configuration mechanism #1 (0xcf8/0xcfc) and
+ *                 ECAM, BARs assigned in a 32-bit window and decoded by the host
  */
 #ifndef CAPSULE_PLATFORM_H
 #define CAPSULE_PLATFORM_H
@@ -28,7 +30,7 @@ struct vm;
 /* ---- the descriptor ---- */
 
 enum platform_bus { PLATFORM_PIO, PLATFORM_MMIO };
-#define PLATFORM_MAX_RANGES 2
+#define PLATFORM_MAX_RANGES 3
 #define PLATFORM_STATE_MAX 512 /* bytes of a device's saved state */
 
 struct platform_dev_ops {
@@ -68,7 +70,7 @@ size_t platform_save(const struct platform_dev *p, uint8_t *buf, size_t cap);
 int platform_restore(struct platform_dev *p, const uint8_t *buf, size_t len, const char **why);
 
 extern const struct platform_dev_ops uart_ops, rtc_ops, i8042_ops, debug_exit_ops, ged_ops,
-	acpi_sleep_ops, acpi_pm_ops;
+	acpi_sleep_ops, acpi_pm_ops, pci_host_ops;
 
 /* ---- the devices ---- */
 
@@ -173,5 +175,70 @@ uint32_t acpi_pm_timer(const struct acpi_pm *pm);
 /* The register model without the bus (tests): what a guest access does. */
 void acpi_pm_access(struct acpi_pm *pm, uint64_t port, uint8_t *data, uint32_t len,
 		    bool is_write);
+
+/*
+ * PCI bus 0 (pci.c). The host decodes configuration cycles (mechanism #1 at 0xcf8/0xcfc
+ * and ECAM) and every memory BAR in its window, and hands a BAR access to the function's
+ * bar_io: BARs move when the guest reprograms them, the buses do not change.
+ */
+#define PCI_CONFIG_PORT 0xcf8u
+#define PCI_ECAM_BASE 0xe0000000ull /* bus 0 only: 1 MiB */
+#define PCI_ECAM_SIZE 0x100000ull
+#define PCI_MMIO_BASE 0xc0000000ull /* the BAR window, in the 32-bit hole */
+#define PCI_MMIO_SIZE 0x10000000ull
+#define PCI_MAX_SLOTS 32
+#define PCI_INTX_GSI 17u /* slot s, pin p (0 = INTA): GSI 17 + (s + p) % 4, level */
+#define PCI_BARS 6
+
+struct pci_function;
+struct pci_function_ops {
+	/* An access to BAR bar at offset off (within its size), from a vCPU thread. */
+	void (*bar_io)(struct pci_function *f, unsigned bar, uint64_t off, uint8_t *data,
+		       uint32_t len, bool is_write);
+	/* Optional, host lock held: config bytes [off, off + len) were written. */
+	void (*config_write)(struct pci_function *f, unsigned off, unsigned len);
+	/* Optional, host lock held: BAR bar decodes at addr now (0: nowhere). */
+	void (*bar_moved)(struct pci_function *f, unsigned bar, uint64_t addr);
+};
+
+struct pci_function {
+	const struct pci_function_ops *ops;
+	void *opaque;
+	uint8_t cfg[256];
+	uint8_t wmask[256];          /* bits the guest may write */
+	uint64_t bar_size[PCI_BARS]; /* 0: none (a 64-bit BAR's upper half is 0 too) */
+	bool bar_64[PCI_BARS];
+	uint64_t bar_addr[PCI_BARS]; /* where it decodes now; 0: nowhere */
+	unsigned slot;
+};
+
+struct pci_host {
+	struct vm *vm;
+	bool enabled;                /* off: no bus (ports and windows read as all ones) */
+	pthread_mutex_t lock;
+	uint32_t address;            /* 0xcf8 */
+	struct pci_function bridge;  /* 00:00.0 */
+	struct pci_function *slot[PCI_MAX_SLOTS];
+	uint64_t next_bar;           /* the firmware's BAR assignment */
+};
+
+void pci_host_init(struct pci_host *p, struct vm *vm);
+void pci_host_destroy(struct pci_host *p);
+/* A function's header: IDs, class << 8 | revision, subsystem; interrupt pin INTA. */
+void pci_function_init(struct pci_function *f, uint16_t vendor, uint16_t device,
+		       uint32_t class_rev, uint16_t subsys_vendor, uint16_t subsys);
+/* A memory BAR of size bytes (a power of two, 4 KiB or more), 32- or 64-bit. */
+void pci_function_bar(struct pci_function *f, unsigned bar, uint64_t size, bool mem64);
+/* Into the first free slot, its BARs assigned and decoding: the slot, or -ENOSPC. */
+int pci_add(struct pci_host *p, struct pci_function *f);
+/* Out of its slot (only while no vCPU runs). */
+void pci_remove(struct pci_host *p, struct pci_function *f);
+/* The slot's INTx GSI (pin INTA). */
+uint32_t pci_intx_gsi(unsigned slot);
+/* Configuration cycles of bus 0 (the registers without the ports; tests). */
+uint32_t pci_config_read(struct pci_host *p, unsigned slot, unsigned fn, unsigned off,
+			 unsigned len);
+void pci_config_write(struct pci_host *p, unsigned slot, unsigned fn, unsigned off,
+		      unsigned len, uint32_t v);
 
 #endif

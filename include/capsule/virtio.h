@@ -16,6 +16,7 @@
 
 #include "capsule/loop.h"
 #include "capsule/mem.h"
+#include "capsule/platform.h"
 #include "capsule/virtio_abi.h"
 
 struct vm;
@@ -133,6 +134,8 @@ struct virtio_dev {
 
 	/* transport state, under lock */
 	uint32_t status, dev_features_sel, drv_features_sel, queue_sel, int_status, config_gen;
+	uint32_t irq_why;   /* what the interrupt being raised is for, and its queue (VRING) */
+	unsigned irq_queue;
 	uint64_t driver_features;
 	struct {
 		uint16_t num;
@@ -192,6 +195,55 @@ void virtio_mmio_remove(struct virtio_dev *d);
 /* The register handler (exposed for tests and the fuzzer). */
 void virtio_mmio_access(struct virtio_dev *d, uint64_t off, uint8_t *data, uint32_t len,
 			bool is_write);
+/*
+ * The virtio-pci transport (modern, virtio 1.x; pci.c): the same device core behind a PCI
+ * function (vendor 0x1af4, device 0x1040 + the device ID) whose BAR 4 holds the common
+ * configuration, the ISR, the device configuration, the notification area (one kick
+ * eventfd per queue, KVM_IOEVENTFD) and the MSI-X table and PBA; INTx when MSI-X is off.
+ * The platform (src/hvm/) says how its interrupts reach the guest.
+ */
+#define VIRTIO_PCI_BAR 4
+#define VIRTIO_PCI_BAR_SIZE 0x4000u
+#define VIRTIO_PCI_COMMON 0x0000u
+#define VIRTIO_PCI_ISR 0x1000u
+#define VIRTIO_PCI_DEVICE 0x2000u
+#define VIRTIO_PCI_NOTIFY 0x3000u /* queue q at + 4 q */
+#define VIRTIO_PCI_MSIX_TABLE 0x3800u
+#define VIRTIO_PCI_MSIX_PBA 0x3c00u
+#define VIRTIO_PCI_VECTORS (VIRTIO_MAX_QUEUES + 1)
+#define VIRTIO_PCI_NO_VECTOR 0xffffu
+
+struct virtio_pci_irq {
+	void *opaque;
+	void (*intx)(void *opaque, unsigned slot, bool level);
+	/* MSI-X vector v now goes to (addr, data) (on), or nowhere (off). */
+	void (*msi_route)(void *opaque, unsigned v, uint64_t addr, uint32_t data, bool on);
+	void (*msi_fire)(void *opaque, unsigned v);
+};
+
+struct virtio_pci {
+	struct virtio_dev *d;
+	struct pci_host *host;
+	struct pci_function fn;
+	struct virtio_pci_irq irq;
+	/* under d->lock */
+	uint16_t config_vector, queue_vector[VIRTIO_MAX_QUEUES];
+	struct {
+		uint32_t addr_lo, addr_hi, data, ctrl;
+	} msix[VIRTIO_PCI_VECTORS];
+	uint32_t pba;
+	bool msix_on, msix_masked, intx_level, intx_off;
+	uint64_t notify_base; /* where the notification area decodes (its ioeventfds); 0: nowhere */
+	bool added;
+};
+
+/* Put device d on the PCI host (a slot, BAR 4 assigned), wire its kicks, start its thread. */
+int virtio_pci_add(struct virtio_pci *vp, struct virtio_dev *d, struct vm *vm,
+		   struct pci_host *host, const struct virtio_dev_ops *ops, void *priv,
+		   struct virtio_pci_irq irq);
+/* Stop its thread, unwire, leave the bus. Only while no vCPU runs. */
+void virtio_pci_remove(struct virtio_pci *vp);
+
 /* Run queue q's handler now (device thread or a backend thread that has data). */
 void virtio_kick(struct virtio_dev *d, unsigned q);
 /*

@@ -62,6 +62,9 @@ static void run_usage(FILE *out)
 		"                       of its own (a clone's: capsule clone gives each new ones)\n"
 		"      --initrd PATH    initial ramdisk for a kernel (HVM)\n"
 		"      --no-pvh         boot an ELF kernel at its 64-bit entry, not its PVH note\n"
+		"      --acpi PROFILE   HVM: reduced (default: GED power button) or full (PM timer,\n"
+		"                       PM1 power button, FACS, S3 and S5; docs/hvm.md)\n"
+		"      --virtio-pci     HVM: the virtio devices on PCI (virtio-pci, MSI-X), not MMIO\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
 		"      --on-poweroff ACTION, --on-reboot ACTION, --on-crash ACTION\n"
 		"                       destroy, restart or preserve (xl.cfg's actions; defaults\n"
@@ -172,7 +175,7 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 	return -1;
 }
 
-enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH };
+enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI };
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -186,6 +189,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"on-poweroff", required_argument, NULL, OPT_ON_POWEROFF},
 		{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 		{"on-crash", required_argument, NULL, OPT_ON_CRASH},
+		{"acpi", required_argument, NULL, OPT_ACPI},
+		{"virtio-pci", no_argument, NULL, OPT_VIRTIO_PCI},
 		{"stats", no_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"control", required_argument, NULL, 'K'},
@@ -297,6 +302,16 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'P':
 			o->cfg.no_pvh = true;
+			break;
+		case OPT_ACPI:
+			if (strcmp(optarg, "full") && strcmp(optarg, "reduced")) {
+				fprintf(stderr, "capsule run: --acpi expects full or reduced\n");
+				return -1;
+			}
+			o->cfg.acpi_full = !strcmp(optarg, "full");
+			break;
+		case OPT_VIRTIO_PCI:
+			o->cfg.virtio_pci = true;
 			break;
 		case 'Z':
 			o->no_seccomp = true;

@@ -210,6 +210,13 @@ static int member(struct domain_config *c, const char *key, const json_t *v, cha
 			return -1;
 		}
 		c->acpi_full = !strcmp(json_string_value(v), "full");
+	} else if (!strcmp(key, "virtio_transport")) { /* HVM: "mmio" or "pci" */
+		if (!json_is_string(v) || (strcmp(json_string_value(v), "pci") &&
+					   strcmp(json_string_value(v), "mmio"))) {
+			snprintf(err, errlen, "virtio_transport: expected \"pci\" or \"mmio\"");
+			return -1;
+		}
+		c->virtio_pci = !strcmp(json_string_value(v), "pci");
 	} else if (!strcmp(key, "on_poweroff")) {
 		return action(v, key, &c->on_poweroff, err, errlen);
 	} else if (!strcmp(key, "on_reboot")) {
@@ -327,6 +334,8 @@ char *domain_config_to_json(const struct domain_config *c)
 		json_object_set_new(root, "no_pvh", json_true());
 	if (c->acpi_full)
 		json_object_set_new(root, "acpi", json_string("full"));
+	if (c->virtio_pci)
+		json_object_set_new(root, "virtio_transport", json_string("pci"));
 	for (unsigned i = 0; i < c->nr_devices; i++) {
 		const char *kind = c->devices[i].kind->name, *arg = c->devices[i].arg;
 

@@ -98,6 +98,42 @@ static void build_power_button(struct aml *a)
 	aml_pkg_end(a, dev);
 }
 
+/*
+ * PCI bus 0 (when the devices are on PCI): a PCI Express root (PNP0A08, PCI-compatible
+ * PNP0A03) on segment 0, its resources (bus 0, the configuration ports, the BAR window) and
+ * the legacy INTx routes of every slot (_PRT: slot s, pin p to GSI 17 + (s + p) % 4, as
+ * pci_intx_gsi swizzles them; hardwired GSIs, level-triggered).
+ */
+static void build_pci(struct aml *a)
+{
+	size_t dev, crs, buf, prt, entry;
+
+	aml_device_begin(a, "PCI0", &dev);
+	aml_name(a, "_HID"), aml_eisaid(a, "PNP0A08");
+	aml_name(a, "_CID"), aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_UID"), aml_integer(a, 0);
+	aml_name(a, "_SEG"), aml_integer(a, 0);
+	aml_name(a, "_BBN"), aml_integer(a, 0);
+	aml_crs_begin(a, &crs, &buf);
+	aml_res_word_bus(a, 0, 0);
+	aml_res_io(a, PCI_CONFIG_PORT, 8);
+	aml_res_dword_mem(a, (uint32_t)PCI_MMIO_BASE, (uint32_t)PCI_MMIO_SIZE);
+	aml_crs_end(a, crs, buf);
+	aml_name(a, "_PRT");
+	aml_package_begin(a, (PCI_MAX_SLOTS - 1) * 4, &prt);
+	for (unsigned slot = 1; slot < PCI_MAX_SLOTS; slot++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_package_begin(a, 4, &entry);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0); /* no link device: a GSI */
+			aml_integer(a, PCI_INTX_GSI + (slot + pin) % 4);
+			aml_pkg_end(a, entry);
+		}
+	aml_pkg_end(a, prt);
+	aml_pkg_end(a, dev);
+}
+
 static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 {
 	struct aml a = {.buf = t + HDR, .cap = cap - HDR};
@@ -147,6 +183,8 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 	aml_pkg_end(&a, dev);
 
 	for (unsigned i = 0; i < h->nr_devices; i++) {
+		if (h->devices[i].pci) /* found on the PCI bus */
+			continue;
 		snprintf(name, sizeof(name), "VR%02u", i % 100);
 		aml_device_begin(&a, name, &dev);
 		aml_name(&a, "_HID"), aml_string(&a, "LNRO0005"); /* Linux's virtio-mmio ID */
@@ -159,6 +197,8 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 	}
 	if (h->acpi == HVM_ACPI_REDUCED) /* full ACPI has the fixed power button */
 		build_power_button(&a);
+	if (h->pci.enabled)
+		build_pci(&a);
 	aml_pkg_end(&a, sb);
 	if (a.overflow)
 		return 0;
@@ -268,18 +308,32 @@ static void build_facs(uint8_t *t)
 	t[32] = 2;                /* version */
 }
 
+/* PCI Express memory-mapped configuration (MCFG): ECAM of segment 0, bus 0. */
+static size_t build_mcfg(uint8_t *t)
+{
+	const size_t len = HDR + 8 + 16;
+
+	memset(t, 0, len);
+	put(t, HDR + 8, PCI_ECAM_BASE, 8);
+	put(t, HDR + 8 + 8, 0, 2); /* segment */
+	t[HDR + 8 + 10] = 0;       /* first bus */
+	t[HDR + 8 + 11] = 0;       /* last bus */
+	header(t, "MCFG", (uint32_t)len, 1);
+	return len;
+}
+
 int acpi_build(struct hvm_domain *h)
 {
 	/* FACS 64-byte aligned; the others where they fit. */
 	uint64_t rsdp = HVM_ACPI, xsdt = rsdp + 64, facs = xsdt + 64, fadt = facs + 64;
-	uint64_t madt = fadt + 288, dsdt = madt + 1024;
+	uint64_t madt = fadt + 288, mcfg = madt + 1024, dsdt = mcfg + 64;
 	uint8_t *base = gmem_ptr(&h->vm->mem, HVM_ACPI, HVM_ACPI_END - HVM_ACPI);
 	size_t madt_len, dsdt_len;
 
 	if (!base)
 		return -EINVAL;
 	memset(base, 0, HVM_ACPI_END - HVM_ACPI);
-	madt_len = build_madt(h, base + (madt - HVM_ACPI), dsdt - madt);
+	madt_len = build_madt(h, base + (madt - HVM_ACPI), mcfg - madt);
 	dsdt_len = build_dsdt(h, base + (dsdt - HVM_ACPI), HVM_MPTABLE - dsdt);
 	if (!madt_len || !dsdt_len) {
 		log_err("ACPI tables do not fit in the BIOS area");
@@ -296,7 +350,11 @@ int acpi_build(struct hvm_domain *h)
 	uint8_t *x = base + (xsdt - HVM_ACPI);
 	put(x, HDR, fadt, 8);
 	put(x, HDR + 8, madt, 8);
-	header(x, "XSDT", HDR + 16, 1);
+	if (h->pci.enabled) {
+		build_mcfg(base + (mcfg - HVM_ACPI));
+		put(x, HDR + 16, mcfg, 8);
+	}
+	header(x, "XSDT", HDR + (h->pci.enabled ? 24 : 16), 1);
 
 	uint8_t *r = base;
 	memcpy(r, "RSD PTR ", 8);

@@ -213,6 +213,32 @@ void aml_res_mem32(struct aml *a, uint32_t base, uint32_t len)
 	aml_bytes(a, d, sizeof(d));
 }
 
+void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max)
+{
+	/* Word Address Space: bus numbers, producer, min and max fixed, positive decode. */
+	uint8_t d[16] = {0x88, 13, 0, 2, 0x0c, 0};
+	uint16_t len = (uint16_t)(max - min + 1);
+
+	d[8] = (uint8_t)min, d[9] = (uint8_t)(min >> 8);
+	d[10] = (uint8_t)max, d[11] = (uint8_t)(max >> 8);
+	d[14] = (uint8_t)len, d[15] = (uint8_t)(len >> 8);
+	aml_bytes(a, d, sizeof(d));
+}
+
+void aml_res_dword_mem(struct aml *a, uint32_t min, uint32_t len)
+{
+	/* DWord Address Space: memory, producer, min and max fixed, non-cacheable, read-write. */
+	uint8_t d[26] = {0x87, 23, 0, 0, 0x0c, 0x01};
+	uint32_t max = min + len - 1;
+
+	for (int i = 0; i < 4; i++) {
+		d[10 + i] = (uint8_t)(min >> (8 * i));
+		d[14 + i] = (uint8_t)(max >> (8 * i));
+		d[22 + i] = (uint8_t)(len >> (8 * i));
+	}
+	aml_bytes(a, d, sizeof(d));
+}
+
 void aml_res_interrupt(struct aml *a, uint32_t gsi, bool edge)
 {
 	/* Extended Interrupt: consumer, edge or level, active high, exclusive, one GSI. */

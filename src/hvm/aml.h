@@ -44,6 +44,9 @@ void aml_res_io(struct aml *a, uint16_t base, uint8_t len);
 void aml_res_irq(struct aml *a, unsigned irq);
 void aml_res_mem32(struct aml *a, uint32_t base, uint32_t len);
 void aml_res_interrupt(struct aml *a, uint32_t gsi, bool edge);
+/* WordBusNumber (min..max) and DWordMemory (a window), as a host bridge produces them. */
+void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max);
+void aml_res_dword_mem(struct aml *a, uint32_t min, uint32_t len);
 
 /* Method (NAME, nargs, Serialized?) { ... } and If (predicate) { ... }: close with
  * aml_pkg_end(mark). The predicate follows aml_if_begin. */

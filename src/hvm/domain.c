@@ -20,14 +20,14 @@ int hvm_acpi_parse(const char *name, enum hvm_acpi *acpi)
 	return 0;
 }
 
-int hvm_domain_init(struct hvm_domain *h, struct vm *vm, enum hvm_acpi acpi, FILE *out,
-		    int in_fd)
+int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_options *opt,
+		    FILE *out, int in_fd)
 {
 	int err;
 
 	memset(h, 0, sizeof(*h));
 	h->vm = vm;
-	h->acpi = acpi;
+	h->acpi = opt->acpi;
 	vm->strict_io = false; /* kernels probe for hardware: absent ports read as all ones */
 	if (vm->mem.size > HVM_MAX_MEM || vm->mem.size < (16ull << 20)) {
 		log_err("an HVM domain needs 16 MiB to %llu MiB of --mem",
@@ -38,6 +38,9 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, enum hvm_acpi acpi, FIL
 	rtc_init(&h->cmos);
 	ged_init(&h->ged, vm);
 	acpi_pm_init(&h->pm, vm, &h->cmos);
+	pci_host_init(&h->pci, vm);
+	h->pci.enabled = opt->virtio_pci;
+	hvm_msi_init(h);
 	/* The PC, one row a device: its descriptor and its state. */
 	const struct {
 		const struct platform_dev_ops *ops;
@@ -45,7 +48,7 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, enum hvm_acpi acpi, FIL
 	} pc[HVM_PLATFORM_DEVICES] = {
 		{&uart_ops, &h->uart}, {&rtc_ops, &h->cmos}, {&i8042_ops, NULL},
 		{&debug_exit_ops, NULL}, {&ged_ops, &h->ged}, {&acpi_sleep_ops, NULL},
-		{&acpi_pm_ops, &h->pm},
+		{&acpi_pm_ops, &h->pm}, {&pci_host_ops, &h->pci},
 	};
 	for (unsigned i = 0; !err && i < HVM_PLATFORM_DEVICES; i++)
 		err = platform_add(&h->platform[i], vm, pc[i].ops, pc[i].dev);
@@ -73,6 +76,50 @@ static void raise_irqfd(void *opaque)
 		log_debug("irqfd write failed");
 }
 
+/* virtio-pci's interrupts: INTx as a level on the slot's GSI, MSI-X by the domain's routes. */
+static void pci_intx(void *opaque, unsigned slot, bool level)
+{
+	struct hvm_device *hd = opaque;
+
+	if (vm_irq_line(hd->h->vm, pci_intx_gsi(slot), level))
+		log_debug("%s: cannot set INTx", hd->dev.ops->name);
+}
+
+static void pci_msi_route(void *opaque, unsigned v, uint64_t addr, uint32_t data, bool on)
+{
+	struct hvm_device *hd = opaque;
+
+	hvm_msi_route(hd->h, hd->msi + v, addr, data, on);
+}
+
+static void pci_msi_fire(void *opaque, unsigned v)
+{
+	struct hvm_device *hd = opaque;
+
+	hvm_msi_fire(hd->h, hd->msi + v);
+}
+
+static struct virtio_dev *add_pci_device(struct hvm_domain *h, struct hvm_device *hd,
+					 const struct virtio_dev_ops *ops, void *priv)
+{
+	struct virtio_pci_irq irq = {hd, pci_intx, pci_msi_route, pci_msi_fire};
+	int err;
+
+	hd->pci = true;
+	hd->h = h;
+	hd->irqfd = -1;
+	err = hvm_msi_alloc(h, VIRTIO_PCI_VECTORS, &hd->msi);
+	if (!err)
+		err = virtio_pci_add(&hd->vp, &hd->dev, h->vm, &h->pci, ops, priv, irq);
+	if (err) {
+		log_err("%s: cannot create the PCI device: %s", ops->name, strerror(-err));
+		return NULL;
+	}
+	hd->gsi = pci_intx_gsi(hd->vp.fn.slot);
+	h->nr_devices++;
+	return &hd->dev;
+}
+
 struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_ops *ops,
 				  void *priv)
 {
@@ -84,6 +131,8 @@ struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_
 		return NULL;
 	}
 	hd = &h->devices[h->nr_devices];
+	if (h->pci.enabled)
+		return add_pci_device(h, hd, ops, priv);
 	hd->gsi = hvm_device_gsi(h->acpi, h->nr_devices);
 	hd->irqfd = eventfd(0, EFD_CLOEXEC);
 	irqfd = (struct kvm_irqfd){.fd = (uint32_t)hd->irqfd, .gsi = hd->gsi};
@@ -151,6 +200,10 @@ void hvm_domain_destroy(struct hvm_domain *h)
 		return;
 	vm_join_vcpus(h->vm);
 	for (unsigned i = 0; i < h->nr_devices; i++) {
+		if (h->devices[i].pci) {
+			virtio_pci_remove(&h->devices[i].vp);
+			continue;
+		}
 		virtio_mmio_remove(&h->devices[i].dev);
 		close(h->devices[i].irqfd);
 	}
@@ -159,5 +212,7 @@ void hvm_domain_destroy(struct hvm_domain *h)
 		platform_remove(&h->platform[i], h->vm);
 	uart_destroy(&h->uart);
 	acpi_pm_destroy(&h->pm);
+	pci_host_destroy(&h->pci);
+	hvm_msi_destroy(h);
 	h->vm = NULL;
 }

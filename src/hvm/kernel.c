@@ -68,7 +68,8 @@ static int write_cmdline(struct hvm_domain *h, const char *first, const char *us
 		n = (size_t)snprintf(c, HVM_CMDLINE_MAX, "%s", user ? user : "");
 
 	for (unsigned i = 0; i < h->nr_devices && n < HVM_CMDLINE_MAX; i++)
-		n += (size_t)snprintf(c + n, HVM_CMDLINE_MAX - n, "%svirtio_mmio.device=512@0x%llx:%u",
+		if (!h->devices[i].pci) /* virtio-pci devices are found on the bus */
+			n += (size_t)snprintf(c + n, HVM_CMDLINE_MAX - n, "%svirtio_mmio.device=512@0x%llx:%u",
 				      n ? " " : "", (unsigned long long)h->devices[i].dev.base,
 				      h->devices[i].gsi);
 	if (n >= HVM_CMDLINE_MAX || (max && n > max)) {

@@ -26,6 +26,8 @@ void hvm_build_e820(struct hvm_domain *h)
 	add(h, HVM_EBDA, 0xa0000 - HVM_EBDA, E820_RESERVED);
 	add(h, HVM_ACPI, HVM_ACPI_END - HVM_ACPI, E820_RESERVED); /* ACPI tables live here */
 	add(h, 0x100000, mem - 0x100000, E820_RAM);
+	if (h->pci.enabled) /* MCFG's window must be reserved for Linux to use it */
+		add(h, PCI_ECAM_BASE, PCI_ECAM_SIZE, E820_RESERVED);
 	add(h, HVM_GED, 0x1000, E820_RESERVED); /* so that nothing is placed over the GED */
 	add(h, HVM_IOAPIC, 0x1000, E820_RESERVED);
 	add(h, HVM_LAPIC, 0x1000, E820_RESERVED);

@@ -9,8 +9,13 @@ static int hvm_init(struct domain *d)
 	/* The serial port reads the console's input unless a virtio console does. */
 	for (unsigned i = 0; i < d->nr_devices; i++)
 		virtio_console |= d->devices[i].kind == device_kind_by_name("virtio-console");
-	return hvm_domain_init(&d->k.hvm, d->vm, d->cfg.acpi_full ? HVM_ACPI_FULL : HVM_ACPI_REDUCED,
-			       d->cfg.console, virtio_console ? -1 : d->cfg.console_in);
+	struct hvm_options opt = {
+		.acpi = d->cfg.acpi_full ? HVM_ACPI_FULL : HVM_ACPI_REDUCED,
+		.virtio_pci = d->cfg.virtio_pci,
+	};
+
+	return hvm_domain_init(&d->k.hvm, d->vm, &opt, d->cfg.console,
+			       virtio_console ? -1 : d->cfg.console_in);
 }
 
 static struct virtio_dev *hvm_add(struct domain *d, const struct virtio_dev_ops *ops, void *priv)

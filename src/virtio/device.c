@@ -28,9 +28,32 @@ uint64_t virtio_offered(const struct virtio_dev *d)
 }
 
 
+void virtio_set_status(struct virtio_dev *d, uint32_t v)
+{
+	if (v == 0) {
+		virtio_reset(d);
+		return;
+	}
+	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+		/* Refuse features we did not offer, and legacy drivers. */
+		if ((d->driver_features & ~virtio_offered(d)) ||
+		    !(d->driver_features & (1ull << VIRTIO_F_VERSION_1)))
+			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+	}
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK)) {
+		d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
+		if (d->ops->driver_ok && !d->broken)
+			d->ops->driver_ok(d);
+		return;
+	}
+	d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+
 void virtio_raise(struct virtio_dev *d, uint32_t why)
 {
 	d->int_status |= why;
+	d->irq_why = why; /* for a transport with a vector per cause (virtio-pci's MSI-X) */
 	d->stats.interrupts++;
 	if (d->irq.raise)
 		d->irq.raise(d->irq.opaque);
@@ -72,8 +95,10 @@ void virtio_complete(struct virtio_dev *d, unsigned q, uint16_t head, uint32_t l
 
 void virtio_flush_interrupt(struct virtio_dev *d, unsigned q)
 {
-	if (vq_need_interrupt(&d->vq[q]))
+	if (vq_need_interrupt(&d->vq[q])) {
+		d->irq_queue = q;
 		virtio_raise(d, VIRTIO_MMIO_INT_VRING);
+	}
 }
 
 

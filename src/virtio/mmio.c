@@ -21,27 +21,6 @@
 
 #define VENDOR_ID 0x53504143u /* "CAPS" */
 
-static void set_status(struct virtio_dev *d, uint32_t v)
-{
-	if (v == 0) {
-		virtio_reset(d);
-		return;
-	}
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
-		/* Refuse features we did not offer, and legacy drivers. */
-		if ((d->driver_features & ~virtio_offered(d)) ||
-		    !(d->driver_features & (1ull << VIRTIO_F_VERSION_1)))
-			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
-	}
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK)) {
-		d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
-		if (d->ops->driver_ok && !d->broken)
-			d->ops->driver_ok(d);
-		return;
-	}
-	d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
-}
-
 static uint32_t reg_read(struct virtio_dev *d, uint64_t off)
 {
 	unsigned q = d->queue_sel;
@@ -122,7 +101,7 @@ static void reg_write(struct virtio_dev *d, uint64_t off, uint32_t v)
 		d->int_status &= ~v;
 		break;
 	case VIRTIO_MMIO_STATUS:
-		set_status(d, v);
+		virtio_set_status(d, v);
 		break;
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
 	case VIRTIO_MMIO_QUEUE_DESC_HIGH:

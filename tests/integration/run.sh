@@ -369,6 +369,18 @@ qemu_hvm qemu-pc-acpi-pm-timer "" "$H/pmtimer.elf32" -M pc
 QWANT=0 qemu_hvm qemu-pc-acpi-s5 "" "$H/poweroff.elf32" -M pc
 QWANT=0 qemu_hvm qemu-microvm-acpi-s5 "" "$H/poweroff.elf32"
 qemu_hvm qemu-pc-acpi-s3-resume "" "$H/suspend.elf32" -M pc
+# PCI (--virtio-pci): the host bridge, CF8 and ECAM, virtio-pci functions with their IDs,
+# capabilities and BARs, virtio-blk driven with MSI-X (masking held in the PBA); on QEMU's
+# q35 machine as well, with the same disk.
+printf 'CAPSULE-PCI-DISK' >"$tmp/pci.img" && truncate -s 1M "$tmp/pci.img"
+hvm hvm-pci-virtio-blk-msix --mem 64 --virtio-pci --disk "$tmp/pci.img" --rng \
+	--cmdline "blk rng sectors=2048" "$H/pci.elf"
+hvm hvm-pci-full-acpi --mem 64 --acpi full --virtio-pci --rng --cmdline rng "$H/pci.elf32"
+expect hvm-pci-absent-without 3 'check failed: mcfg != NULL' '' \
+	-- "$CAPSULE" run --mem 64 --rng --cmdline rng "$H/pci.elf"
+qemu_hvm qemu-q35-pci-virtio-blk-msix "blk rng sectors=2048" "$H/pci.elf32" -M q35 \
+	-drive file="$tmp/pci.img",if=none,id=d0,format=raw \
+	-device virtio-blk-pci,drive=d0,disable-legacy=on -device virtio-rng-pci,disable-legacy=on
 # The MP table (for kernels without ACPI): every vCPU, the ISA bus, the IOAPIC, IRQ routes.
 hvm hvm-mptable-1 --mem 64 --cmdline 1 "$H/mptable.elf"
 hvm hvm-mptable-3 --mem 64 --vcpus 3 --cmdline 3 "$H/mptable.elf32"
