@@ -113,13 +113,14 @@ static void all_pages(struct mig *g)
 	}
 }
 
-/* The pages dirtied since the last fetch into set; the VMM's also into vmm_all. */
+/* The pages dirtied since the last fetch added to set (what is still to send); the VMM's
+ * also into vmm_all. */
 static int fetch(struct mig *g)
 {
 	int rc = vm_dirty_fetch_split(g->d->vm, g->guest, g->vmm);
 
 	for (uint64_t i = 0; !rc && i < g->words; i++) {
-		g->set[i] = g->guest[i] | g->vmm[i];
+		g->set[i] |= g->guest[i] | g->vmm[i];
 		g->vmm_all[i] |= g->vmm[i];
 		g->fetched_all[i] |= g->set[i];
 	}
@@ -163,6 +164,7 @@ static int rounds(struct mig *g, const struct migrate_opts *o, char *err, size_t
 			return g->w.error;
 		}
 		g->rep->rounds = round + 1;
+		memset(g->set, 0, g->words * 8); /* sent: the next round is what fetch adds */
 		{
 			uint64_t dt = monotonic_ns() - t0 + 1, sent = g->rep->bytes - bytes0;
 

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Dirties memory at a set rate and checks it never loses a write, for live migration
+ * (tests/integration/migrate.py): 16 MiB of pages; every 10 ms it writes K pages (the
+ * cmdline, default 80: 32 MiB/s), each stamped with a sequence number at its first and
+ * last word and in a table in other pages, and checks 256 pages against the table. After
+ * a restore or migration (shared_info->generation changes) it checks every page: a page
+ * the VMM did not carry over, or carried stale, holds another number than the table.
+ * Prints "vdirty: tick N seq S" each tick, "vdirty: verified P pages gen G" after the full
+ * check, and "vdirty: MISMATCH ..." then the FAILURE line if a page is wrong.
+ */
+#include "kit.h"
+
+#define PAGES 4096u
+#define WORDS 512u
+
+static uint64_t arena[PAGES][WORDS] __attribute__((aligned(4096)));
+static uint64_t table[PAGES]; /* the number each page should hold */
+
+static bool good(unsigned p)
+{
+	if (arena[p][0] == table[p] && arena[p][WORDS - 1] == table[p])
+		return true;
+	printf("vdirty: MISMATCH page %u holds %llu/%llu, the table %llu\n", p,
+	       (unsigned long long)arena[p][0], (unsigned long long)arena[p][WORDS - 1],
+	       (unsigned long long)table[p]);
+	return false;
+}
+
+int main(void)
+{
+	uint32_t gen = __atomic_load_n(&shared_info->generation, __ATOMIC_ACQUIRE);
+	unsigned long k = strtoul(start_info->cmdline, NULL, 10);
+	uint64_t seq = 0;
+	unsigned cursor = 0, check = 0;
+
+	if (!k || k > PAGES)
+		k = 80;
+	printf("vdirty: %lu pages per tick, gen %u\n", k, gen);
+	for (uint64_t tick = 0;; tick++) {
+		uint32_t g = __atomic_load_n(&shared_info->generation, __ATOMIC_ACQUIRE);
+
+		if (g != gen) {
+			for (unsigned p = 0; p < PAGES; p++)
+				TEST_CHECK(good(p));
+			printf("vdirty: verified %u pages gen %u\n", PAGES, g);
+			gen = g;
+		}
+		for (unsigned long i = 0; i < k; i++) {
+			unsigned p = cursor++ % PAGES;
+
+			seq++;
+			arena[p][0] = seq;
+			arena[p][WORDS - 1] = seq;
+			table[p] = seq;
+		}
+		for (unsigned i = 0; i < 256; i++)
+			TEST_CHECK(good(check++ % PAGES));
+		printf("vdirty: tick %llu seq %llu\n", (unsigned long long)tick,
+		       (unsigned long long)seq);
+		sleep_ns(10000000);
+	}
+}
