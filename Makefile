@@ -12,7 +12,8 @@ CFLAGS    ?= -O2 -g
 HOST_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
                -DCAPSULE_VERSION='"$(VERSION)"' -MMD -MP $(EXTRA_CFLAGS)
 HOST_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
-HOST_LIBS := -luring -ljansson -lz -lpthread
+# OpenSSL: migration's TLS (src/util/tls.c), linked statically into build/capsule too.
+HOST_LIBS := -luring -ljansson -lz -lssl -lcrypto -lpthread
 
 # Guest code: freestanding, baseline x86-64 (the test hosts offer no SSE3+, see docs/hosts.md).
 GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostdlib \
@@ -268,7 +269,7 @@ $(FUZZ_BUILD)/obj/gen/seccomp_bpf.o: $(GEN_BPF)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -ljansson -lz -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -ljansson -lz -lssl -lcrypto -lpthread
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \

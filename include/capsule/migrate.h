@@ -74,18 +74,22 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 		 char *err, size_t errlen);
 
 /*
- * The receiving side, before anything is confined: listen on ADDR:PORT (IPv4 or [IPv6]),
- * accept one connection, and read the whole stream: *out holds the state and the memory (a
+ * The receiving side, before anything is confined: listen on ADDR:PORT, accept one
+ * connection, with tls_dir (include/capsule/tls.h) authenticate it mutually (NULL: plain
+ * TCP, --insecure), and read the whole stream: *out holds the state and the memory (a
  * memfd), ready for snapshot_check and the first boot as a restored snapshot is; cfg gets
- * the domain's configuration. *sock stays open for migrate_incoming_go. 0 or -errno with
- * a message; on an error the source is told and nothing is left behind.
+ * the domain's configuration; *in stays open for migrate_incoming_go. 0 or -errno with a
+ * message; on an error the source is told and nothing is left behind.
  */
-int migrate_incoming(const char *addr, int *sock, struct snap_restore **out,
-		     struct domain_config *cfg, char *err, size_t errlen);
+struct migrate_in;
+int migrate_incoming(const char *addr, const char *tls_dir, struct migrate_in **in,
+		     struct snap_restore **out, struct domain_config *cfg, char *err,
+		     size_t errlen);
 /* "ADDR:PORT" (IPv4), "[ADDR]:PORT" (IPv6) or ":PORT" (any), numeric: 0 or -EINVAL. */
 int migrate_parse_addr(const char *spec, struct sockaddr_storage *sa, socklen_t *len);
 /* The domain is built and checked: tell the source, wait for its go (0), or -errno: the
  * source keeps the domain, this side must not run it. ok false: tell it we failed. */
-int migrate_incoming_go(int sock, bool ok, char *err, size_t errlen);
+int migrate_incoming_go(struct migrate_in *in, bool ok, char *err, size_t errlen);
+void migrate_incoming_close(struct migrate_in *in);
 
 #endif

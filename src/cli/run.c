@@ -28,7 +28,9 @@ struct run_opts {
 	int exit_fd;    /* --exit-file, or -1 */
 	int console_fd; /* --console-log, or -1 */
 	struct snap_restore *restore; /* --restore DIR, or NULL */
-	int incoming_fd;              /* --incoming: the migration's connection, or -1 */
+	struct migrate_in *incoming;  /* --incoming: the migration's connection, or NULL */
+	const char *tls_dir;          /* --tls DIR: its TLS identity (include/capsule/tls.h) */
+	bool insecure;                /* --insecure: plain TCP */
 	const char *net_macs[8];      /* --net-mac, in order of the net devices */
 	unsigned nr_net_macs;
 	const char *net_taps[8];      /* --net-tap, the same */
@@ -56,7 +58,9 @@ static void run_usage(FILE *out)
 		"      --incoming ADDR:PORT\n"
 		"                       wait on TCP for a live migration ('capsule control SOCK\n"
 		"                       migrate ADDR:PORT'), then run the domain it brings, as\n"
-		"                       --restore does (docs/migration.md; plain TCP)\n"
+		"                       --restore does (docs/migration.md)\n"
+		"      --tls DIR        the migration mutually authenticated with DIR/ca.pem,\n"
+		"                       DIR/cert.pem and DIR/key.pem; or --insecure: plain TCP\n"
 		"      --net-mac MAC, --net-tap NAME\n"
 		"                       the next net device's MAC address or TAP device instead\n"
 		"                       of its own (a clone's: capsule clone gives each new ones)\n"
@@ -200,6 +204,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"config", required_argument, NULL, 'F'},
 		{"restore", required_argument, NULL, 'T'},
 		{"incoming", required_argument, NULL, 'G'},
+		{"tls", required_argument, NULL, 'J'},
+		{"insecure", no_argument, NULL, 'Q'},
 		{"net-mac", required_argument, NULL, 'M'},
 		{"net-tap", required_argument, NULL, 'N'},
 		{"api-sock", required_argument, NULL, 'A'},
@@ -221,7 +227,16 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 						NULL, OPT_DEVICE};
 	longopts[n] = (struct option){0};
 	memset(o, 0, sizeof(*o));
-	o->exit_fd = o->console_fd = o->incoming_fd = -1;
+	o->exit_fd = o->console_fd = -1;
+	/* --incoming receives as it is parsed: how (--tls, --insecure) is needed first. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--insecure"))
+			o->insecure = true;
+		else if (!strcmp(argv[i], "--tls") && i + 1 < argc)
+			o->tls_dir = argv[++i];
+		else if (!strncmp(argv[i], "--tls=", 6))
+			o->tls_dir = argv[i] + 6;
+	}
 	domain_config_init(&o->cfg);
 	opterr = 0;
 	optind = 1;
@@ -337,15 +352,23 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 			break;
 		}
+		case 'J':
+		case 'Q':
+			break; /* taken before the options (above) */
 		case 'G': {
 			char err[512];
 
-			if (o->incoming_fd >= 0 || o->restore) {
+			if (o->incoming || o->restore) {
 				fprintf(stderr, "capsule run: --incoming: one snapshot or migration\n");
 				return -1;
 			}
-			if (migrate_incoming(optarg, &o->incoming_fd, &o->restore, &o->cfg, err,
-					     sizeof(err))) {
+			if (!o->tls_dir == !o->insecure) {
+				fprintf(stderr, "capsule run: --incoming: give --tls DIR (mutually "
+					"authenticated TLS) or --insecure (plain TCP), one of them\n");
+				return -1;
+			}
+			if (migrate_incoming(optarg, o->tls_dir, &o->incoming, &o->restore, &o->cfg,
+					     err, sizeof(err))) {
 				fprintf(stderr, "capsule run: --incoming: %s\n", err);
 				return -1;
 			}
@@ -626,12 +649,12 @@ int cmd_run(int argc, char **argv)
 		o.restore = NULL;
 		if (snapshot_check(&dom, dom.restore, err, sizeof(err))) {
 			fprintf(stderr, "capsule run: --restore: %s\n", err);
-			if (o.incoming_fd >= 0)
-				migrate_incoming_go(o.incoming_fd, false, err, sizeof(err));
+			if (o.incoming)
+				migrate_incoming_go(o.incoming, false, err, sizeof(err));
 			goto out;
 		}
 		/* A migration's domain runs once its source has let it go. */
-		if (o.incoming_fd >= 0 && migrate_incoming_go(o.incoming_fd, true, err, sizeof(err))) {
+		if (o.incoming && migrate_incoming_go(o.incoming, true, err, sizeof(err))) {
 			fprintf(stderr, "capsule run: --incoming: %s\n", err);
 			goto out;
 		}
@@ -665,8 +688,8 @@ out:
 	terminal_restore();
 	vmm_api_stop(&api);
 	usock_close(&api_sock);
-	if (created && o.incoming_fd >= 0)
-		close(o.incoming_fd);
+	if (created)
+		migrate_incoming_close(o.incoming);
 	if (created)
 		domain_destroy(&dom);
 	if (created) {

@@ -15,12 +15,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "capsule/log.h"
 #include "capsule/mem.h"
 #include "capsule/migrate.h"
+#include "capsule/tls.h"
 
 #define PAGE 4096u
 #define BAD(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
@@ -30,15 +32,22 @@ struct rec_head {
 	uint64_t len;
 };
 
-static int read_full(int fd, void *buf, size_t n, uint32_t *crc)
+/* The connection from the source: plain TCP, or TLS over it. */
+struct migrate_in {
+	int fd;
+	struct tls_conn *tls;
+};
+
+static int read_full(struct migrate_in *in, void *buf, size_t n, uint32_t *crc)
 {
 	uint8_t *b = buf;
 
 	for (size_t done = 0; done < n;) {
-		ssize_t k = read(fd, b + done, n - done);
+		ssize_t k = in->tls ? tls_read(in->tls, b + done, n - done)
+				    : read(in->fd, b + done, n - done);
 
-		if (k < 0 && errno == EINTR)
-			continue;
+		if (k < 0 && (errno == EINTR || (in->tls && errno == EAGAIN)))
+			continue; /* EAGAIN from TLS: a record without data */
 		if (k <= 0)
 			return k < 0 ? -errno : -ECONNRESET;
 		done += (size_t)k;
@@ -109,7 +118,7 @@ static int listen_on(const char *spec, char *err, size_t errlen)
 }
 
 /* The state stream after SNAP_MIG_STATE, as a snapshot's state file holds it. */
-static int read_state(int sock, void **out, size_t *len, char *err, size_t errlen)
+static int read_state(struct migrate_in *sock, void **out, size_t *len, char *err, size_t errlen)
 {
 	size_t cap = 1u << 20, n = sizeof(struct snap_header);
 	uint8_t *buf = malloc(cap);
@@ -156,7 +165,7 @@ fail:
 	return rc;
 }
 
-static int receive(int sock, struct snap_restore *r, struct domain_config *cfg, char *err,
+static int receive(struct migrate_in *sock, struct snap_restore *r, struct domain_config *cfg, char *err,
 		   size_t errlen)
 {
 	uint32_t crc = (uint32_t)crc32(0, NULL, 0);
@@ -246,66 +255,101 @@ out:
 	return rc;
 }
 
-int migrate_incoming(const char *addr, int *sock, struct snap_restore **out,
-		     struct domain_config *cfg, char *err, size_t errlen)
+static void say_byte(struct migrate_in *in, char c)
+{
+	if (in->tls ? tls_write_all(in->tls, &c, 1) : (send(in->fd, &c, 1, MSG_NOSIGNAL) == 1 ? 0 : -1))
+		log_debug("migration: the source is gone");
+}
+
+void migrate_incoming_close(struct migrate_in *in)
+{
+	if (!in)
+		return;
+	tls_close(in->tls);
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in);
+}
+
+int migrate_incoming(const char *addr, const char *tls_dir, struct migrate_in **inp,
+		     struct snap_restore **out, struct domain_config *cfg, char *err,
+		     size_t errlen)
 {
 	struct snap_restore *r = calloc(1, sizeof(*r));
+	struct migrate_in *in = calloc(1, sizeof(*in));
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	char who[INET6_ADDRSTRLEN + 8] = "?";
-	int lfd, fd, rc;
+	int lfd, rc;
 
-	*sock = -1;
-	if (!r)
+	*inp = NULL;
+	if (!r || !in) {
+		free(r);
+		free(in);
 		return BAD("out of memory");
+	}
+	in->fd = -1;
 	r->mem_fd = -1;
 	lfd = listen_on(addr, err, errlen);
 	if (lfd < 0) {
-		free(r);
-		return lfd;
+		rc = lfd;
+		goto fail;
 	}
-	log_info("migration: waiting on %s", addr);
+	log_info("migration: waiting on %s%s", addr, tls_dir ? " (TLS)" : " (plain TCP)");
 	do
-		fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
-	rc = fd < 0 ? -errno : 0;
+		in->fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+	while (in->fd < 0 && errno == EINTR);
+	rc = in->fd < 0 ? -errno : 0;
 	close(lfd); /* one migration per --incoming */
 	if (rc) {
 		snprintf(err, errlen, "--incoming %s: accept: %s", addr, strerror(-rc));
-		free(r);
-		return rc;
+		goto fail;
 	}
 	if (peer.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, who, sizeof(who));
 	else if (peer.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, who, sizeof(who));
 	log_info("migration: from %s", who);
-	rc = receive(fd, r, cfg, err, errlen);
+	setsockopt(in->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int)); /* the handshake */
+	if (tls_dir) {
+		/* A peer that cannot show a certificate of our CA gets nothing further. */
+		struct timeval tv = {.tv_sec = 10};
+
+		setsockopt(in->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (tls_connect(in->fd, tls_dir, true, &in->tls, err, errlen)) {
+			rc = -EACCES;
+			goto fail;
+		}
+		tv.tv_sec = 0;
+		setsockopt(in->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	rc = receive(in, r, cfg, err, errlen);
 	if (rc) {
 		/* The source keeps its domain: tell it, leave nothing. */
-		if (write(fd, &(char){MIG_FAILED}, 1) < 0)
-			log_debug("migration: the source is gone");
-		close(fd);
-		snapshot_close(r);
-		return rc;
+		say_byte(in, MIG_FAILED);
+		goto fail;
 	}
-	*sock = fd;
+	*inp = in;
 	*out = r;
 	return 0;
+fail:
+	migrate_incoming_close(in);
+	snapshot_close(r);
+	return rc;
 }
 
-int migrate_incoming_go(int sock, bool ok, char *err, size_t errlen)
+int migrate_incoming_go(struct migrate_in *in, bool ok, char *err, size_t errlen)
 {
 	char c = ok ? MIG_READY : MIG_FAILED;
 	int rc;
 
-	if (send(sock, &c, 1, MSG_NOSIGNAL) != 1) {
+	if (in->tls ? tls_write_all(in->tls, &c, 1) : (send(in->fd, &c, 1, MSG_NOSIGNAL) == 1 ? 0 : -1)) {
 		snprintf(err, errlen, "the source went away: %s", strerror(errno));
-		return -errno;
+		return -EPIPE;
 	}
 	if (!ok)
 		return 0;
-	rc = read_full(sock, &c, 1, NULL);
+	rc = read_full(in, &c, 1, NULL);
 	if (rc || c != MIG_GO) {
 		snprintf(err, errlen, "the source did not hand the domain over (%s): it keeps "
 			 "running there", rc ? strerror(-rc) : "no go");

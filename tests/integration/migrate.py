@@ -5,9 +5,11 @@ veth pair on this machine: the vsnap guest (tests/guests/vsnap.c: ticks, events 
 vCPUs, block N written with N at tick N) migrates from a VMM in one namespace to `capsule
 run --incoming` in the other, over plain TCP, its disk on a path both see; on the
 destination it goes on with the next tick (none lost, none twice) and every block holds its
-number. Before that, migrations that fail before switch-over leave the source running:
-a destination that dies mid-stream, one that dies before it is ready, and a network that
-goes away (the veth deleted).
+number. The migration is mutually authenticated TLS (a CA made here with openssl(1));
+plain TCP only with --insecure on both sides. Before that, migrations that fail before
+switch-over leave the source running: no destination, one that dies mid-stream, one that
+dies before it is ready, a network that goes away (the veth deleted), a client whose
+certificate another CA signed, one with no certificate, one speaking plain TCP to TLS.
 
     tests/integration/migrate.py BUILD      (root: ip netns)
 """
@@ -110,6 +112,31 @@ class Domain:
             return self.p.wait()
 
 
+PKI = os.path.join(TMP, "pki")
+
+
+def make_pki():
+    """A CA, a certificate for each host, and a rogue one from another CA."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for d in ("ca", "a", "b", "rogue", "rogue-ca"):
+        os.makedirs(os.path.join(PKI, d))
+    k = lambda d, f: os.path.join(PKI, d, f)
+    for ca in ("ca", "rogue-ca"):
+        sh("openssl", "req", "-x509", *ec, "-keyout", k(ca, "key.pem"), "-out",
+           k(ca, "cert.pem"), "-days", "2", "-subj", "/CN=capsule-test-" + ca)
+    for host, ca in (("a", "ca"), ("b", "ca"), ("rogue", "rogue-ca")):
+        sh("openssl", "req", *ec, "-keyout", k(host, "key.pem"), "-out", k(host, "req.pem"),
+           "-subj", "/CN=host-" + host)
+        sh("openssl", "x509", "-req", "-in", k(host, "req.pem"), "-CA", k(ca, "cert.pem"),
+           "-CAkey", k(ca, "key.pem"), "-CAcreateserial", "-out", k(host, "cert.pem"),
+           "-days", "2")
+        shutil.copy(k("ca", "cert.pem"), k(host, "ca.pem"))  # the rogue trusts our CA
+
+
+def tls(host):
+    return ["--tls", os.path.join(PKI, host)]
+
+
 def migrate(src, dest, *more):
     p = subprocess.run(in_ns(NS_A, [CAPSULE, "control", src.sock, "migrate", dest] +
                              list(more)),
@@ -169,12 +196,12 @@ def main():
                                "http://x/api/v1/vm.events"], stdout=subprocess.PIPE)
     src.wait_ticks(20)
 
-    rc, out = migrate(src, ADDR_B + ":7000")
+    rc, out = migrate(src, ADDR_B + ":7000", "--insecure")
     ok, why = still_running(src, out)
     report("no-destination-source-runs", rc != 0 and "cannot connect" in out and ok, why)
     for behaviour in ("mid-stream", "not-ready"):
         fake = fake_destination(behaviour)
-        rc, out = migrate(src, ADDR_B + ":7000")
+        rc, out = migrate(src, ADDR_B + ":7000", "--insecure")
         fake.kill()
         fake.wait()
         ok, why = still_running(src, out)
@@ -182,7 +209,7 @@ def main():
     # The network goes away while the source waits for the destination's answer.
     fake = fake_destination("silent")
     mig = subprocess.Popen(in_ns(NS_A, [CAPSULE, "control", src.sock, "migrate",
-                                        ADDR_B + ":7000"]), stdout=subprocess.PIPE,
+                                        ADDR_B + ":7000", "--insecure"]), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
     time.sleep(1.5)
     sh("ip", "-n", NS_A, "link", "del", VETH_A)
@@ -193,14 +220,32 @@ def main():
     report("network-dropped-source-runs", mig.returncode != 0 and ok, why)
     link_up()
 
+    # TLS refusals: the destination takes only a certificate of its CA, the client too.
+    p = subprocess.run(in_ns(NS_B, [CAPSULE, "run", "--incoming", ADDR_B + ":7009"]),
+                       capture_output=True, timeout=30)
+    report("incoming-needs-tls-or-insecure", p.returncode == 125 and b"--insecure" in p.stderr,
+           p.stderr.decode()[-200:])
+    for name, args in (("rogue-certificate", tls("rogue")),
+                       ("no-certificate", ["--tls", os.path.join(TMP, "nothing")]),
+                       ("plain-to-tls", ["--insecure"])):
+        dst = Domain("refuse-" + name, NS_B, ["--incoming", ADDR_B + ":7003"] + tls("b"),
+                     timeout=30)
+        time.sleep(0.5)
+        rc, out = migrate(src, ADDR_B + ":7003", *args)
+        status = dst.wait()
+        ok, why = still_running(src, out)
+        report("tls-refused-%s-source-runs" % name, rc != 0 and ok and status != 0 and
+               b"vsnap: tick" not in dst.output(),
+               "%s; destination status %d: %s" % (why, status, dst.output()[-200:]))
+
     # The real thing.
-    dst = Domain("dst", NS_B, ["--incoming", ADDR_B + ":7001", "--timeout", "2"])
+    dst = Domain("dst", NS_B, ["--incoming", ADDR_B + ":7001", "--timeout", "2"] + tls("b"))
     time.sleep(0.5)
     src.wait_ticks(len(src.ticks()) + 10)
-    rc, out = migrate(src, ADDR_B + ":7001")
+    rc, out = migrate(src, ADDR_B + ":7001", *tls("a"))
     m = re.search(r"\{.*\}", out)
     rep = json.loads(m.group(0)) if m else {}
-    report("migrates", rc == 0 and rep.get("migrated"), out)
+    report("migrates-over-tls", rc == 0 and rep.get("migrated") and "(TLS)" in out, out)
     status = src.wait()
     report("source-ends", status == 0, "status %d: %s" % (status, src.output()[-300:]))
     dstatus = dst.wait()
@@ -227,14 +272,15 @@ def main():
 
 
 def dirtying():
-    """A guest writing 1500 pages (6 MiB) every 10 ms, with a 1 ms downtime limit: more
-    than one round, and after the switch-over every one of its 4096 pages holds what the
+    """Plain TCP (--insecure): a guest writing 1500 pages (6 MiB) every 10 ms, with a 1 ms
+    downtime limit: more than one round, and after the switch-over every one of its 4096 pages holds what the
     guest last wrote there (tests/guests/vdirty.c checks them)."""
     src = Domain("dsrc", NS_A, ["--mem", "64", "--cmdline", "1500", VDIRTY])
-    dst = Domain("ddst", NS_B, ["--incoming", ADDR_B + ":7002", "--timeout", "2"])
+    dst = Domain("ddst", NS_B, ["--incoming", ADDR_B + ":7002", "--timeout", "2",
+                                "--insecure"])
     src.wait_sock()
     time.sleep(1)
-    rc, out = migrate(src, ADDR_B + ":7002", "1")
+    rc, out = migrate(src, ADDR_B + ":7002", "1", "--insecure")
     m = re.search(r"\{.*\}", out)
     rep = json.loads(m.group(0)) if m else {}
     src.wait()
@@ -248,9 +294,10 @@ def dirtying():
 
 
 try:
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        print("SKIP migrate: needs root and ip(8) for network namespaces")
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("openssl"):
+        print("SKIP migrate: needs root, ip(8) for network namespaces, openssl(1)")
         sys.exit(0)
+    make_pki()
     netns_down()
     netns_up()
     main()
