@@ -91,5 +91,8 @@ int migrate_parse_addr(const char *spec, struct sockaddr_storage *sa, socklen_t 
  * source keeps the domain, this side must not run it. ok false: tell it we failed. */
 int migrate_incoming_go(struct migrate_in *in, bool ok, char *err, size_t errlen);
 void migrate_incoming_close(struct migrate_in *in);
+/* The stream alone, from a connected plain fd (tests): as migrate_incoming reads it. */
+int migrate_receive_fd(int fd, struct snap_restore **out, struct domain_config *cfg,
+		       char *err, size_t errlen);
 
 #endif

@@ -338,6 +338,25 @@ fail:
 	return rc;
 }
 
+int migrate_receive_fd(int fd, struct snap_restore **out, struct domain_config *cfg,
+		       char *err, size_t errlen)
+{
+	struct migrate_in in = {.fd = fd};
+	struct snap_restore *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return BAD("out of memory");
+	r->mem_fd = -1;
+	rc = receive(&in, r, cfg, err, errlen);
+	if (rc) {
+		snapshot_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
 int migrate_incoming_go(struct migrate_in *in, bool ok, char *err, size_t errlen)
 {
 	char c = ok ? MIG_READY : MIG_FAILED;
