@@ -165,22 +165,23 @@ static int rounds(struct mig *g, const struct migrate_opts *o, char *err, size_t
 		}
 		g->rep->rounds = round + 1;
 		memset(g->set, 0, g->words * 8); /* sent: the next round is what fetch adds */
-		{
-			uint64_t dt = monotonic_ns() - t0 + 1, sent = g->rep->bytes - bytes0;
-
-			/* The rate of a round too small to measure is not a rate. */
-			if (sent >= (64u << 10) || !rate)
-				rate = sent * 1000000000ull / dt;
-			say(g, "{\"event\":\"migration\",\"phase\":\"round\",\"round\":%u,"
-			    "\"pages\":%llu,\"bytes_sent\":%llu,\"rate_mbps\":%.1f}", round,
-			    (unsigned long long)n, (unsigned long long)g->rep->bytes,
-			    rate * 8 / 1e6);
-		}
+		uint64_t dt = monotonic_ns() - t0 + 1, sent = g->rep->bytes - bytes0, dirty;
 		int rc = fetch(g);
+
 		if (rc) {
 			snprintf(err, errlen, "cannot read the dirty log: %s", strerror(-rc));
 			return rc;
 		}
+		/* The rate of a round too small to measure is not a rate. */
+		if (sent >= (64u << 10) || !rate)
+			rate = sent * 1000000000ull / dt;
+		dirty = dirty_count(g->set, g->nr_pages);
+		say(g, "{\"event\":\"migration\",\"phase\":\"round\",\"round\":%u,"
+		    "\"pages\":%llu,\"bytes_sent\":%llu,\"rate_mbps\":%.1f,"
+		    "\"remaining_pages\":%llu,\"dirty_rate_mbps\":%.1f,"
+		    "\"expected_downtime_ms\":%.2f}", round, (unsigned long long)n,
+		    (unsigned long long)g->rep->bytes, rate * 8 / 1e6, (unsigned long long)dirty,
+		    dirty * PAGE * 8 * 1e3 / (double)dt, rate ? dirty * PAGE * 1e3 / rate : 0.0);
 	}
 }
 
