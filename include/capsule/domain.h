@@ -185,6 +185,7 @@ struct domain {
 	 * save), and how many restores and clones lie behind this domain. */
 	struct snap_restore *restore;
 	bool saved;
+	bool migrated; /* and saved to a migration's destination, which runs it now */
 	uint32_t generation;
 };
 

@@ -507,8 +507,12 @@ static int exit_status(const struct run_opts *o, const struct run_state *rs,
 		return 128 + SIGINT;
 	}
 	if (rs->dom->saved) {
-		fprintf(stderr, "capsule: domain %s saved; 'capsule run --restore DIR' runs it "
-			"again\n", rs->dom->cfg.name);
+		if (rs->dom->migrated)
+			fprintf(stderr, "capsule: domain %s migrated; it runs at the destination now\n",
+				rs->dom->cfg.name);
+		else
+			fprintf(stderr, "capsule: domain %s saved; 'capsule run --restore DIR' runs "
+				"it again\n", rs->dom->cfg.name);
 		return 0;
 	}
 	switch (why) {

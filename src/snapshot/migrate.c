@@ -346,6 +346,7 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 	pthread_mutex_lock(&d->lock);
 	d->end_requested = true;
 	d->saved = true;
+	d->migrated = true;
 	pthread_mutex_unlock(&d->lock);
 	domain_end(d, VM_END_POWEROFF, 0);
 out:
