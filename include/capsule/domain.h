@@ -61,6 +61,7 @@ struct domain_config {
 	bool no_pvh;
 	bool acpi_full;      /* HVM: full ACPI (PM timer, FACS, S3), not hardware-reduced */
 	bool virtio_pci;     /* HVM: virtio devices on PCI (virtio-pci), not virtio-mmio */
+	const char *cpu;     /* HVM: the CPU model (--cpu), or NULL for the host's CPUID */
 	enum domain_action on_poweroff, on_reboot, on_crash;
 	struct device_spec devices[DOMAIN_MAX_DEVICES];
 	unsigned nr_devices;

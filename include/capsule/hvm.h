@@ -9,6 +9,7 @@
  *   mptable.c  the Intel MP table, for kernels booted without ACPI
  *   domain.c   platform devices, virtio over irqfd (virtio-mmio or virtio-pci), start and teardown
  *   msi.c      MSI-X vectors of PCI functions: KVM GSI routes and irqfds
+ *   cpu_model.c  --cpu: the CPUID a guest sees (a base, feature edits, vendor, threads)
  */
 #ifndef CAPSULE_HVM_H
 #define CAPSULE_HVM_H
@@ -100,9 +101,31 @@ struct hvm_boot_area {
  */
 enum hvm_acpi { HVM_ACPI_REDUCED, HVM_ACPI_FULL };
 
+/* CPUID feature words a model edits. */
+enum {
+	HVM_CPU_1_ECX, HVM_CPU_1_EDX, HVM_CPU_7_EBX, HVM_CPU_7_ECX, HVM_CPU_7_EDX,
+	HVM_CPU_X1_ECX, HVM_CPU_X1_EDX, HVM_CPU_WORDS
+};
+struct hvm_cpu_model {
+	bool set;                     /* a model was given (otherwise the host's, untouched) */
+	bool baseline;                /* x86-64 rather than host */
+	uint32_t on[HVM_CPU_WORDS], off[HVM_CPU_WORDS];
+	char vendor[13];              /* "" keeps the host's */
+	unsigned threads;             /* per core */
+};
+/* "host|x86-64[,+F][,-F][,vendor=V][,threads=N]": 0, or -EINVAL with err. */
+int hvm_cpu_model_parse(const char *spec, struct hvm_cpu_model *m, char *err, size_t errlen);
+/* Can the host give it (every +F supported, vCPUs in whole cores)? 0, or -EINVAL with err. */
+int hvm_cpu_model_check(const struct hvm_cpu_model *m, const struct kvm_cpuid2 *supported,
+			unsigned nr_vcpus, char *err, size_t errlen);
+/* Edit one vCPU's CPUID entries (after cpuid_adjust). */
+void hvm_cpu_model_apply(const struct hvm_cpu_model *m, struct kvm_cpuid_entry2 *e,
+			 unsigned n, unsigned id, unsigned nr);
+
 /* How the PC of a domain is made (from its configuration). */
 struct hvm_options {
 	enum hvm_acpi acpi;
+	const char *cpu; /* --cpu, or NULL: the host's CPUID */
 	bool virtio_pci; /* virtio devices on PCI (virtio-pci), not virtio-mmio */
 };
 
@@ -122,6 +145,7 @@ struct hvm_domain {
 	unsigned nr_e820;
 	uint64_t rsdp;
 	struct hvm_boot_area boot;
+	struct hvm_cpu_model cpu;
 };
 
 struct hvm_config {
@@ -151,6 +175,8 @@ void hvm_build_e820(struct hvm_domain *h);
  * SCI). */
 uint32_t hvm_device_gsi(enum hvm_acpi acpi, unsigned i);
 int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg);
+/* Give every vCPU the model's CPUID (before they first run): 0 or a negative errno. */
+int hvm_cpu_model_load(struct hvm_domain *h);
 /* MSI vectors (msi.c): count of them (their first index), route one, raise one. */
 int hvm_msi_alloc(struct hvm_domain *h, unsigned count, unsigned *first);
 int hvm_msi_route(struct hvm_domain *h, unsigned i, uint64_t addr, uint32_t data, bool on);

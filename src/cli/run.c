@@ -69,6 +69,8 @@ static void run_usage(FILE *out)
 		"      --acpi PROFILE   HVM: reduced (default: GED power button) or full (PM timer,\n"
 		"                       PM1 power button, FACS, S3 and S5; docs/hvm.md)\n"
 		"      --virtio-pci     HVM: the virtio devices on PCI (virtio-pci, MSI-X), not MMIO\n"
+		"      --cpu MODEL      HVM: host or x86-64, then +FEATURE, -FEATURE, vendor=ID,\n"
+		"                       threads=N (e.g. host,-x2apic,-pcid; docs/hvm.md)\n"
 		"  -t, --timeout SEC    destroy the domain after SEC seconds (exit status %d)\n"
 		"      --on-poweroff ACTION, --on-reboot ACTION, --on-crash ACTION\n"
 		"                       destroy, restart or preserve (xl.cfg's actions; defaults\n"
@@ -179,7 +181,7 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 	return -1;
 }
 
-enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI };
+enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU };
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -195,6 +197,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"on-crash", required_argument, NULL, OPT_ON_CRASH},
 		{"acpi", required_argument, NULL, OPT_ACPI},
 		{"virtio-pci", no_argument, NULL, OPT_VIRTIO_PCI},
+		{"cpu", required_argument, NULL, OPT_CPU},
 		{"stats", no_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"control", required_argument, NULL, 'K'},
@@ -327,6 +330,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_VIRTIO_PCI:
 			o->cfg.virtio_pci = true;
+			break;
+		case OPT_CPU:
+			o->cfg.cpu = optarg;
 			break;
 		case 'Z':
 			o->no_seccomp = true;

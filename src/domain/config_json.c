@@ -210,6 +210,8 @@ static int member(struct domain_config *c, const char *key, const json_t *v, cha
 			return -1;
 		}
 		c->acpi_full = !strcmp(json_string_value(v), "full");
+	} else if (!strcmp(key, "cpu")) { /* HVM: the CPU model, checked when the domain is made */
+		return string(c, v, key, &c->cpu, err, errlen);
 	} else if (!strcmp(key, "virtio_transport")) { /* HVM: "mmio" or "pci" */
 		if (!json_is_string(v) || (strcmp(json_string_value(v), "pci") &&
 					   strcmp(json_string_value(v), "mmio"))) {
@@ -336,6 +338,8 @@ char *domain_config_to_json(const struct domain_config *c)
 		json_object_set_new(root, "acpi", json_string("full"));
 	if (c->virtio_pci)
 		json_object_set_new(root, "virtio_transport", json_string("pci"));
+	if (c->cpu)
+		json_object_set_new(root, "cpu", json_string(c->cpu));
 	for (unsigned i = 0; i < c->nr_devices; i++) {
 		const char *kind = c->devices[i].kind->name, *arg = c->devices[i].arg;
 

@@ -28,6 +28,14 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_option
 	memset(h, 0, sizeof(*h));
 	h->vm = vm;
 	h->acpi = opt->acpi;
+	char why[160];
+
+	if (hvm_cpu_model_parse(opt->cpu, &h->cpu, why, sizeof(why)) ||
+	    (vm->supported_cpuid &&
+	     hvm_cpu_model_check(&h->cpu, vm->supported_cpuid, vm->nr_vcpus, why, sizeof(why)))) {
+		log_err("%s", why);
+		return -EINVAL;
+	}
 	vm->strict_io = false; /* kernels probe for hardware: absent ports read as all ones */
 	if (vm->mem.size > HVM_MAX_MEM || vm->mem.size < (16ull << 20)) {
 		log_err("an HVM domain needs 16 MiB to %llu MiB of --mem",
@@ -162,6 +170,9 @@ int hvm_domain_build(struct hvm_domain *h, const struct hvm_config *cfg)
 	if (rc)
 		return rc;
 	rc = hvm_kernel_load(h, cfg);
+	if (rc)
+		return rc;
+	rc = hvm_cpu_model_load(h);
 	if (rc)
 		return rc;
 	/* The other vCPUs start from reset and wait, inside KVM, for INIT and SIPI. */

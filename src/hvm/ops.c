@@ -12,6 +12,7 @@ static int hvm_init(struct domain *d)
 	struct hvm_options opt = {
 		.acpi = d->cfg.acpi_full ? HVM_ACPI_FULL : HVM_ACPI_REDUCED,
 		.virtio_pci = d->cfg.virtio_pci,
+		.cpu = d->cfg.cpu,
 	};
 
 	return hvm_domain_init(&d->k.hvm, d->vm, &opt, d->cfg.console,

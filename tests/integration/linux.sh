@@ -24,6 +24,8 @@ acpi_reduced=(
 )
 acpi_want=("${acpi_reduced[@]}")
 extra_cmdline="" # more of the command line for a case
+stop_re='\] Memory: ' # the line at which a case has seen enough
+more_want=()        # lines a case wants beyond everyone's
 
 boot() { # name, seconds allowed, extra capsule args..., kernel last
 	local name=$1 limit=$2 log=/tmp/capsule-linux-$1.$$ start=$SECONDS
@@ -32,7 +34,7 @@ boot() { # name, seconds allowed, extra capsule args..., kernel last
 	"$CAPSULE" run --mem 512 --vcpus 2 --initrd "$A/initrd" --cmdline "$line" "$@" \
 		>"$log" 2>&1 &
 	local pid=$!
-	while kill -0 $pid 2>/dev/null && ! grep -q '\] Memory: ' "$log" &&
+	while kill -0 $pid 2>/dev/null && ! grep -q -- "$stop_re" "$log" &&
 		[ $((SECONDS - start)) -lt "$limit" ]; do
 		sleep 1
 	done
@@ -46,6 +48,7 @@ boot() { # name, seconds allowed, extra capsule args..., kernel last
 		'smpboot: Allowing 2 CPUs'
 		'RAMDISK: \[mem 0x[0-9a-f]+-0x[0-9a-f]+\]'
 		'\] Memory: [0-9]+K/[0-9]+K available'
+		"${more_want[@]}"
 	)
 	local missing=""
 	for re in "${want[@]}"; do
@@ -53,7 +56,7 @@ boot() { # name, seconds allowed, extra capsule args..., kernel last
 	done
 	if [ -z "$missing" ]; then
 		passed=$((passed + 1))
-		echo "PASS $name ($((SECONDS - start)) s to the Memory: line)"
+		echo "PASS $name ($((SECONDS - start)) s to the line it waits for)"
 	else
 		failed=$((failed + 1))
 		echo "FAIL $name: missing$missing"
@@ -69,6 +72,15 @@ boot linux-bzimage 600 "$A/vmlinuz"
 # Full ACPI (docs/hvm.md): Linux takes the PM timer and the FACS from the FADT.
 acpi_want=("${acpi_reduced[@]}" 'ACPI: FACS 0x[0-9A-F]+ 000040' 'ACPI: PM-Timer IO Port: 0xb008')
 boot linux-vmlinux-pvh-acpi-full 240 --acpi full "$A/vmlinux"
+acpi_want=("${acpi_reduced[@]}")
+# A CPU model that hides cx16 (docs/hvm.md): Linux no longer stops after its Memory: line
+# on lock cmpxchg16b; it brings up the console, ACPI, the APIC, and stops at XSAVE (which
+# this host's KVM cannot hide: its hardware bit shows through).
+stop_re="x86/fpu: Supporting XSAVE feature 0x001"
+more_want=('SLUB: HWalign=' 'printk: console \[ttyS0\] enabled' 'ACPI: Core revision'
+	'APIC: Switch to symmetric I/O mode setup' "x86/fpu: Supporting XSAVE feature 0x001")
+boot linux-vmlinux-pvh-cpu-nocx16 240 --cpu host,-cx16 "$A/vmlinux"
+stop_re='\] Memory: ' more_want=()
 # Not with acpi=off: Debian's cloud kernel is built without CONFIG_X86_MPPARSE, so it never
 # looks for the MP table (tests/hvm/mptable.c checks the table instead).
 echo "$passed passed, $failed failed"

@@ -381,6 +381,22 @@ expect hvm-pci-absent-without 3 'check failed: mcfg != NULL' '' \
 qemu_hvm qemu-q35-pci-virtio-blk-msix "blk rng sectors=2048" "$H/pci.elf32" -M q35 \
 	-drive file="$tmp/pci.img",if=none,id=d0,format=raw \
 	-device virtio-blk-pci,drive=d0,disable-legacy=on -device virtio-rng-pci,disable-legacy=on
+# CPU models (--cpu): hidden features (x2apic, with the APIC in xAPIC mode), the vendor, the
+# topology; the host's CPUID without one; refusals; QEMU's -cpu shows the same binary the same.
+cpu_want="-x2apic -cx16 -tsc-deadline +apic vendor=CapsuleVirt! threads=2 cpus=2"
+hvm hvm-cpu-model --mem 64 --vcpus 2 --cpu host,-x2apic,-cx16,-tsc-deadline,vendor=CapsuleVirt!,threads=2 \
+	--cmdline "$cpu_want" "$H/cpuid.elf"
+hvm hvm-cpu-host --mem 64 --cmdline "+x2apic +cx16 +apic +hypervisor" "$H/cpuid.elf32"
+expect hvm-cpu-model-shows 3 'check failed' '' \
+	-- "$CAPSULE" run --mem 64 --vcpus 2 --cmdline "$cpu_want" "$H/cpuid.elf"
+expect hvm-cpu-refuse-unsupported 125 '' 'this host cannot give the guest avx512f' \
+	-- "$CAPSULE" run --mem 64 --cpu host,+avx512f "$H/cpuid.elf"
+expect hvm-cpu-refuse-unknown 125 '' 'no CPU feature is called "warp"' \
+	-- "$CAPSULE" run --mem 64 --cpu host,+warp "$H/cpuid.elf"
+expect hvm-cpu-refuse-topology 125 '' '3 vCPUs are not whole cores of 2 threads' \
+	-- "$CAPSULE" run --mem 64 --vcpus 3 --cpu host,threads=2 "$H/cpuid.elf"
+qemu_hvm qemu-pc-cpu-model "$cpu_want" "$H/cpuid.elf32" -M pc \
+	-cpu host,-x2apic,-cx16,-tsc-deadline,vendor=CapsuleVirt! -smp 2,cores=1,threads=2
 # The MP table (for kernels without ACPI): every vCPU, the ISA bus, the IOAPIC, IRQ routes.
 hvm hvm-mptable-1 --mem 64 --cmdline 1 "$H/mptable.elf"
 hvm hvm-mptable-3 --mem 64 --vcpus 3 --cmdline 3 "$H/mptable.elf32"
