@@ -229,6 +229,7 @@ static int apply_pv(struct domain *d, const struct snap_parsed *p, char *err, si
 	pthread_mutex_unlock(&d->vm->lock);
 	pv->console_cons = r->console_cons;
 	pv->console_in_prod = r->console_in_prod;
+	pv->stamp_first_hypercall = d->cfg.stamp_first_hypercall; /* bench: restore's first */
 	pv->control_port = r->control_port;
 	for (unsigned i = 0; i < d->nr_devices; i++)
 		virtio_console |= d->devices[i].kind == device_kind_by_name("virtio-console");
