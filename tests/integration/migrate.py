@@ -28,6 +28,7 @@ BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.abspath(os.path.join(BUILD, "capsule"))
 VSNAP = os.path.abspath(os.path.join(BUILD, "tests/guests/vsnap.elf"))
 VDIRTY = os.path.abspath(os.path.join(BUILD, "tests/guests/vdirty.elf"))
+POWERBUTTON = os.path.abspath(os.path.join(BUILD, "tests/hvm/powerbutton.elf"))
 TMP = tempfile.mkdtemp(prefix="capsule-mig-")
 TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
 N = os.getpid() % 10000
@@ -291,6 +292,27 @@ def dirtying():
            b"MISMATCH" not in o and b"FAILURE" not in o and o.count(b"vdirty: tick") > 50,
            o[-300:])
     print("dirtying migration: %s" % json.dumps(rep))
+    hvm()
+
+
+def hvm():
+    """An HVM test kernel (LAPIC timer, IOAPIC, GED, UART) migrates and, at the
+    destination, powers off on the button it is sent there."""
+    src = Domain("hsrc", NS_A, ["--mem", "64", "--cmdline", "press", POWERBUTTON])
+    dst = Domain("hdst", NS_B, ["--incoming", ADDR_B + ":7004", "--insecure"])
+    src.wait_sock()
+    deadline = time.time() + 10
+    while b"powerbutton: waiting" not in src.output() and time.time() < deadline:
+        time.sleep(0.05)
+    rc, out = migrate(src, ADDR_B + ":7004", "--insecure")
+    dst.wait_sock()
+    time.sleep(0.3)
+    p = subprocess.run([CAPSULE, "control", dst.sock, "shutdown", "10"], capture_output=True,
+                       timeout=30)
+    status, o = dst.wait(), dst.output()
+    report("hvm-migrates-and-runs", rc == 0 and src.wait() == 0 and p.returncode == 0 and
+           status == 0 and b"the power button was pressed" in o and
+           b"Test result: SUCCESS" in o, "%s; destination %d: %r" % (out, status, o[-300:]))
 
 
 try:
