@@ -77,6 +77,17 @@ static int send_set(struct mig *g, const uint64_t *bits, bool skip_zero)
 	while (pfn < g->nr_pages && !g->w.error) {
 		uint64_t n = 0;
 
+		/*
+		 * A guest that powers off or reboots while the rounds run ends its boot: stop
+		 * before its memory goes. (Its teardown joins the vCPUs and devices first, which
+		 * takes far longer than a batch; a reference on the boot's VM that teardown waits
+		 * for would close the window entirely: src/domain/domain.c has none yet.)
+		 */
+		if (vm_ended(g->d->vm)) {
+			g->w.error = -ECANCELED;
+			return g->w.error;
+		}
+
 		if (!bits[pfn / 64]) {
 			pfn = (pfn | 63) + 1;
 			continue;
@@ -159,8 +170,11 @@ static int rounds(struct mig *g, const struct migrate_opts *o, char *err, size_t
 		bytes0 = g->rep->bytes;
 		snap_write(&g->w, SNAP_MIG_ROUND, SNAP_OPTIONAL, &r, sizeof(r));
 		if (send_set(g, g->set, round == 0)) {
-			snprintf(err, errlen, "round %u: cannot send to the destination: %s", round,
-				 strerror(-g->w.error));
+			if (g->w.error == -ECANCELED)
+				snprintf(err, errlen, "the domain ended during the migration");
+			else
+				snprintf(err, errlen, "round %u: cannot send to the destination: %s",
+					 round, strerror(-g->w.error));
 			return g->w.error;
 		}
 		g->rep->rounds = round + 1;
