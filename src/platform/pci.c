@@ -307,36 +307,51 @@ static enum exit_action pci_io(struct vcpu *v, void *opaque, uint64_t addr, uint
 	return EXIT_CONTINUE;
 }
 
-/* The configuration space is the functions' owners' to save (their device state); the
- * host keeps only the address register. */
+/*
+ * The host's own state: the address register and whether the bus is on. The functions'
+ * configuration spaces and virtio-pci's MSI-X state are not saved yet, so a state with the
+ * bus on is refused rather than restored into devices that would never interrupt.
+ */
+struct pci_state {
+	uint32_t address;
+	uint32_t enabled;
+};
+
 static size_t pci_save(void *dev, uint8_t *buf, size_t cap)
 {
 	struct pci_host *p = dev;
+	struct pci_state st;
 
-	if (cap < 4)
+	if (cap < sizeof(st))
 		return 0;
 	pthread_mutex_lock(&p->lock);
-	memcpy(buf, &p->address, 4);
+	st = (struct pci_state){p->address, p->enabled};
 	pthread_mutex_unlock(&p->lock);
-	return 4;
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
 }
 
 static int pci_restore(void *dev, const uint8_t *buf, size_t len, const char **why)
 {
 	struct pci_host *p = dev;
-	uint32_t a;
+	struct pci_state st;
 
-	if (len != 4) {
+	if (len != sizeof(st)) {
 		*why = "the PCI host state has the wrong size";
 		return -EINVAL;
 	}
-	memcpy(&a, buf, 4);
-	if (a & ~0x80fffffcu) {
-		*why = "the PCI host state has an address register with reserved bits set";
+	memcpy(&st, buf, sizeof(st));
+	if ((st.address & ~0x80fffffcu) || st.enabled > 1) {
+		*why = "the PCI host state has reserved bits set";
+		return -EINVAL;
+	}
+	if (st.enabled) {
+		*why = "a domain with virtio-pci cannot be restored yet (its PCI configuration and "
+		       "MSI-X state are not in snapshots)";
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&p->lock);
-	p->address = a;
+	p->address = st.address;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }

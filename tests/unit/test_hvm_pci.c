@@ -139,13 +139,21 @@ static void host_bridge(void **state)
 	cf8_write(&vm, 1, 0x08, 4, 0);
 	assert_int_equal(cf8_read(&vm, 1, 0, 4), 0x10421af4u);
 	assert_int_equal(cf8_read(&vm, 1, 0x08, 4), 0x01000001u);
-	/* the host's state: the address register */
+	/* the host's state: a bus that is on is refused (its functions are not saved yet) */
 	io(&vm, PCI_CONFIG_PORT, 4, true, 0x80000810u, true);
 	n = platform_save(&pd, saved, sizeof(saved));
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 8);
 	static struct pci_host p2;
 	pci_host_init(&p2, &vm);
 	fresh = (struct platform_dev){.ops = &pci_host_ops, .dev = &p2};
+	why = NULL;
+	assert_int_equal(platform_restore(&fresh, saved, n, &why), -EINVAL);
+	assert_non_null(strstr(why, "virtio-pci cannot be restored yet"));
+	assert_int_equal(p2.address, 0);
+	/* without the bus: the address register round trips */
+	p.enabled = false;
+	n = platform_save(&pd, saved, sizeof(saved));
+	p.enabled = true;
 	assert_int_equal(platform_restore(&fresh, saved, n, &why), 0);
 	assert_int_equal(p2.address, 0x80000810u);
 	memcpy(bad, saved, n);
@@ -153,6 +161,9 @@ static void host_bridge(void **state)
 	why = NULL;
 	assert_int_equal(platform_restore(&fresh, bad, n, &why), -EINVAL);
 	assert_non_null(why);
+	memcpy(bad, saved, n);
+	bad[4] = 2; /* enabled is a boolean */
+	assert_int_equal(platform_restore(&fresh, bad, n, &why), -EINVAL);
 	assert_int_equal(platform_restore(&fresh, saved, 3, &why), -EINVAL);
 	assert_int_equal(p2.address, 0x80000810u);
 	pci_remove(&p, &k.fn);
