@@ -15,7 +15,7 @@ echo
 echo "## HVM domains"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
-"$B/bench/hvm" "$B/capsule" "$B/tests/hvm/serial.elf" 20 | grep '^|'
+"$B/bench/hvm" "$B/capsule" "$B/tests/hvm/serial.elf" 20 "$B/tests/hvm/serial.elf32" | grep '^|'
 
 echo
 echo "## virtio devices"
