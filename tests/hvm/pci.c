@@ -8,7 +8,9 @@
  * the virtio-blk function as Linux's virtio_pci does, with MSI-X: reads the first sector
  * ("CAPSULE-PCI-DISK"), writes and reads back the second, each completion one MSI-X
  * interrupt; with the vector masked a completion is held in the PBA and delivered when it
- * is unmasked. "sectors=N" on the command line: the disk's capacity.
+ * is unmasked. "sectors=N" on the command line: the disk's capacity. "intx": the same with
+ * MSI-X off, on the legacy interrupt the function's interrupt line names (the _PRT's GSI,
+ * level-triggered): each completion one interrupt, which reading the ISR ends.
  */
 #include "hvm.h"
 
@@ -25,7 +27,17 @@ struct vcaps {
 
 static volatile unsigned queue_irqs, config_irqs, ticks;
 
+static volatile uint8_t *isr;
+static volatile unsigned intx_isr_bits;
+
 static void on_queue(struct isr_frame *f) { (void)f; queue_irqs++; }
+/* INTx is a level: reading the ISR (which clears it) is what lowers it, before the EOI. */
+static void on_intx(struct isr_frame *f)
+{
+	(void)f;
+	intx_isr_bits |= *isr;
+	queue_irqs++;
+}
 static void on_config(struct isr_frame *f) { (void)f; config_irqs++; }
 static void on_tick(struct isr_frame *f) { (void)f; ticks++; }
 
@@ -164,7 +176,7 @@ static bool blk_request(uint32_t type, uint64_t sector, bool expect_irq)
 	return *(volatile uint16_t *)&used.idx == want && status == 0;
 }
 
-static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors)
+static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bool intx)
 {
 	uint8_t *bar = (uint8_t *)(uintptr_t)bar_addr(slot, c->common_bar);
 	uint32_t table = cfg32(slot, c->msix_cap + 4), pba_at = cfg32(slot, c->msix_cap + 8);
@@ -178,16 +190,18 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors)
 	common = bar + c->common;
 	notify = (uint8_t *)(uintptr_t)bar_addr(slot, c->notify_bar) + c->notify;
 	devcfg = bar + c->device;
+	isr = (uint8_t *)(uintptr_t)bar_addr(slot, c->isr_bar) + c->isr;
 	msix = (volatile uint32_t *)((uint8_t *)(uintptr_t)bar_addr(slot, table & 7) + (table & ~7u));
 	pba = (volatile uint32_t *)((uint8_t *)(uintptr_t)bar_addr(slot, pba_at & 7) + (pba_at & ~7u));
-	/* MSI-X: vector 0 the configuration's, 1 the queue's; then on. */
-	for (unsigned v = 0; v < 2; v++) {
+	/* MSI-X: vector 0 the configuration's, 1 the queue's; then on. (INTx: off.) */
+	for (unsigned v = 0; v < 2 && !intx; v++) {
 		msix[4 * v + 0] = 0xfee00000u | apic << 12;
 		msix[4 * v + 1] = 0;
 		msix[4 * v + 2] = v ? VEC_QUEUE : VEC_CONFIG;
 		msix[4 * v + 3] = 0; /* unmasked */
 	}
-	cfg_write16(slot, c->msix_cap + 2, (uint16_t)(cfg16(slot, c->msix_cap + 2) | 0x8000));
+	if (!intx)
+		cfg_write16(slot, c->msix_cap + 2, (uint16_t)(cfg16(slot, c->msix_cap + 2) | 0x8000));
 	cfg_write16(slot, 0x04, cfg16(slot, 0x04) | 0x0006); /* memory, bus master */
 	common[0x14] = 0;        /* reset */
 	TEST_CHECK(common[0x14] == 0);
@@ -225,13 +239,19 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors)
 	TEST_CHECK(st == 0xf);
 	TEST_CHECK(capacity == sectors);
 
-	isr_register(VEC_QUEUE, on_queue);
+	isr_register(VEC_QUEUE, intx ? on_intx : on_queue);
 	isr_register(VEC_CONFIG, on_config);
+	if (intx) {
+		printf("pci: INTx: pin %u, interrupt line (GSI) %u\n", cfg8(slot, 0x3d), cfg8(slot, 0x3c));
+		TEST_CHECK(cfg8(slot, 0x3d) == 1 && cfg8(slot, 0x3c) >= 16);
+		ioapic_route(cfg8(slot, 0x3c), VEC_QUEUE, apic, true);
+	}
 	isr_register(VEC_TIMER, on_tick);
 	lapic_timer_periodic(VEC_TIMER, 10000000);
 	TEST_CHECK(blk_request(0, 0, true));
 	memcpy(first, data, 16);
-	printf("pci: sector 0 reads \"%s\" after %u MSI-X interrupt(s)\n", first, queue_irqs);
+	printf("pci: sector 0 reads \"%s\" after %u %s interrupt(s)\n", first, queue_irqs,
+	       intx ? "INTx" : "MSI-X");
 	TEST_CHECK(!memcmp(data, "CAPSULE-PCI-DISK", 16));
 	TEST_CHECK(queue_irqs == 1);
 	for (unsigned i = 0; i < 512; i++)
@@ -242,6 +262,13 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors)
 	for (unsigned i = 0; i < 512; i++)
 		TEST_CHECK(data[i] == (uint8_t)(i * 7 + 3));
 	TEST_CHECK(queue_irqs == 3);
+	if (intx) { /* one level interrupt per completion, each ended by its ISR read */
+		printf("pci: INTx: %u interrupt(s), ISR bits 0x%x\n", queue_irqs, intx_isr_bits);
+		TEST_CHECK(intx_isr_bits == 1);
+		TEST_CHECK(*isr == 0);
+		lapic_write(0x320, 1u << 16);
+		return;
+	}
 	/* Masked: the completion waits in the PBA; unmasking delivers it. */
 	msix[4 * 1 + 3] = 1;
 	TEST_CHECK(blk_request(0, 0, false));
@@ -313,7 +340,7 @@ int main(void)
 
 		TEST_CHECK(s != NULL);
 		find_caps(blk_slot, &c);
-		drive_blk(blk_slot, &c, strtoul(s + 8, NULL, 10));
+		drive_blk(blk_slot, &c, strtoul(s + 8, NULL, 10), strstr(hvm_boot.cmdline, "intx"));
 	}
 	test_finish(true);
 }

@@ -375,6 +375,8 @@ qemu_hvm qemu-pc-acpi-s3-resume "" "$H/suspend.elf32" -M pc
 printf 'CAPSULE-PCI-DISK' >"$tmp/pci.img" && truncate -s 1M "$tmp/pci.img"
 hvm hvm-pci-virtio-blk-msix --mem 64 --virtio-pci --disk "$tmp/pci.img" --rng \
 	--cmdline "blk rng sectors=2048" "$H/pci.elf"
+hvm hvm-pci-virtio-blk-intx --mem 64 --virtio-pci --disk "$tmp/pci.img" \
+	--cmdline "blk sectors=2048 intx" "$H/pci.elf32"
 hvm hvm-pci-full-acpi --mem 64 --acpi full --virtio-pci --rng --cmdline rng "$H/pci.elf32"
 expect hvm-pci-absent-without 3 'check failed: mcfg != NULL' '' \
 	-- "$CAPSULE" run --mem 64 --rng --cmdline rng "$H/pci.elf"
