@@ -61,6 +61,7 @@ struct pv_domain {
 	struct loop_source timer_src;  /* a timerfd */
 	pthread_t service_thread;
 	bool service_started;
+	bool service_paused;           /* under vm->lock: the domain is paused, timers wait */
 
 	pthread_mutex_t console_lock;
 	uint32_t console_cons; /* the VMM's copy; the ring's cons is only a mirror */
@@ -71,7 +72,8 @@ struct pv_domain {
 	uint32_t console_in_port;
 	struct loop_source console_in_src; /* the fd, on the loop while the ring has room */
 	struct loop_source console_in_retry; /* a timerfd: is there room yet? */
-	bool console_in_watching, console_in_eof;
+	pthread_mutex_t console_in_lock;   /* the input's state; held while input is copied */
+	bool console_in_watching, console_in_eof, console_in_paused;
 
 	/* virtio devices in the MMIO window, each interrupting through an event channel */
 	struct pv_device {
@@ -126,6 +128,10 @@ int64_t pv_console_drain(struct pv_domain *pv);
 int pv_service_init(struct pv_domain *pv);
 int pv_service_start(struct pv_domain *pv);
 void pv_service_stop(struct pv_domain *pv);
+/* The domain is paused (or resumes): timers do not fire and console input is not taken
+ * meanwhile, so its memory and event state stand still; returns once that holds. */
+void pv_service_pause(struct pv_domain *pv, bool paused);
+void pv_console_in_pause(struct pv_domain *pv, bool paused);
 /* Console input on the service loop: the ring and its port (at build; fd -1 or one that
  * cannot be waited on gives none). */
 int pv_console_in_setup(struct pv_domain *pv, int fd);

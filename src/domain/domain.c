@@ -358,6 +358,8 @@ int domain_pause(struct domain *d)
 		} else if (r >= 0) {
 			d->state = DOMAIN_PAUSED;
 			stop_devices(d); /* and no host input reaches its memory while paused */
+			if (d->kind == DOMAIN_PV) /* nor a timer or console input */
+				pv_service_pause(&d->k.pv, true);
 		}
 	} else if (d->state == DOMAIN_PAUSED) {
 		r = -EBUSY;
@@ -374,6 +376,8 @@ int domain_resume(struct domain *d)
 
 	pthread_mutex_lock(&d->lock);
 	if (d->vm && d->state == DOMAIN_PAUSED) {
+		if (d->kind == DOMAIN_PV)
+			pv_service_pause(&d->k.pv, false);
 		start_devices(d);
 		vm_resume(d->vm);
 		d->state = DOMAIN_RUNNING;

@@ -29,6 +29,7 @@ static uint32_t room(struct pv_domain *pv)
 	return used > CAP_CONSOLE_IN_SIZE ? 0 : CAP_CONSOLE_IN_SIZE - used;
 }
 
+/* console_in_lock held. */
 static void watch(struct pv_domain *pv, bool on)
 {
 	uint64_t slice = FULL_SLICE_MS * 1000000ull;
@@ -45,20 +46,19 @@ static void watch(struct pv_domain *pv, bool on)
 	}
 }
 
-static void input(struct loop *l, struct loop_source *src, uint32_t events)
+/* The fd is readable (console_in_lock held): copy what fits, raise the port. */
+static void take_input(struct pv_domain *pv, int fd)
 {
-	struct pv_domain *pv = src->opaque;
 	struct cap_console_in *r = pv->console_in;
 	uint8_t buf[CAP_CONSOLE_IN_SIZE];
 	uint32_t space, prod = pv->console_in_prod;
 	ssize_t n;
 
-	(void)l, (void)events;
 	if (!(space = room(pv))) {
 		watch(pv, false); /* until the retry timer sees room */
 		return;
 	}
-	n = read(src->fd, buf, space);
+	n = read(fd, buf, space);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
@@ -80,14 +80,48 @@ static void input(struct loop *l, struct loop_source *src, uint32_t events)
 	evtchn_send(pv, pv->console_in_port);
 }
 
+static void input(struct loop *l, struct loop_source *src, uint32_t events)
+{
+	struct pv_domain *pv = src->opaque;
+
+	(void)l, (void)events;
+	/* Held through the copy: a pause waits for it, and nothing reaches guest memory after. */
+	pthread_mutex_lock(&pv->console_in_lock);
+	if (pv->console_in_paused) {
+		watch(pv, false);
+		loop_timer_arm(&pv->console_in_retry, 0, 0);
+	} else {
+		take_input(pv, src->fd);
+	}
+	pthread_mutex_unlock(&pv->console_in_lock);
+}
+
+/* A paused domain takes no input: its fd is not watched until it resumes. Returns once
+ * no input is being copied (the service thread's handler holds the lock throughout). */
+void pv_console_in_pause(struct pv_domain *pv, bool paused)
+{
+	if (!pv->console_in_port)
+		return;
+	pthread_mutex_lock(&pv->console_in_lock);
+	pv->console_in_paused = paused;
+	if (!pv->console_in_eof) {
+		watch(pv, !paused);
+		if (paused)
+			loop_timer_arm(&pv->console_in_retry, 0, 0);
+	}
+	pthread_mutex_unlock(&pv->console_in_lock);
+}
+
 /* While the ring was full: is there room now? */
 static void retry(struct loop *l, struct loop_source *src, uint32_t events)
 {
 	struct pv_domain *pv = src->opaque;
 
 	(void)l, (void)events;
-	if (loop_timer_read(src) && !pv->console_in_eof && room(pv))
+	pthread_mutex_lock(&pv->console_in_lock);
+	if (loop_timer_read(src) && !pv->console_in_eof && !pv->console_in_paused && room(pv))
 		watch(pv, true);
+	pthread_mutex_unlock(&pv->console_in_lock);
 }
 
 int pv_console_in_setup(struct pv_domain *pv, int fd)

@@ -17,6 +17,7 @@ int pv_service_init(struct pv_domain *pv)
 	int err = loop_init(&pv->loop);
 
 	pv->timer_src.fd = pv->console_in_retry.fd = -1;
+	pthread_mutex_init(&pv->console_in_lock, NULL);
 	return err ? err : pv_timer_setup(pv);
 }
 
@@ -43,6 +44,16 @@ int pv_service_start(struct pv_domain *pv)
 
 	pv->service_started = err == 0;
 	return -err;
+}
+
+void pv_service_pause(struct pv_domain *pv, bool paused)
+{
+	/* Under vm->lock: the timer (timer.c) and console input (console_in.c) both look. */
+	pthread_mutex_lock(&pv->vm->lock);
+	pv->service_paused = paused;
+	pthread_mutex_unlock(&pv->vm->lock);
+	pv_console_in_pause(pv, paused);
+	pv_timer_rearm(pv);
 }
 
 void pv_service_stop(struct pv_domain *pv)

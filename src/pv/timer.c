@@ -21,6 +21,8 @@ static void rearm_locked(struct pv_domain *pv)
 		if (d && (!next || d < next))
 			next = d;
 	}
+	if (pv->service_paused) /* the domain is paused: nothing fires until it resumes */
+		next = 0;
 	if (next == pv->timer_armed)
 		return;
 	/* Domain time 0 is vm->t0_ns; a deadline already past fires at once. */
@@ -38,6 +40,12 @@ static void timer_fired(struct loop *l, struct loop_source *s, uint32_t events)
 	(void)l, (void)events;
 	loop_timer_read(s);
 	pthread_mutex_lock(&vm->lock);
+	if (pv->service_paused) { /* fired as the pause began: it waits for the resume */
+		pv->timer_armed = UINT64_MAX;
+		rearm_locked(pv);
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
 	now = vm_time_ns(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct pv_timer *t = &pv->timers[i];

@@ -240,7 +240,7 @@ def main():
                "%s; destination status %d: %s" % (why, status, dst.output()[-200:]))
 
     # The real thing.
-    dst = Domain("dst", NS_B, ["--incoming", ADDR_B + ":7001", "--timeout", "2"] + tls("b"))
+    dst = Domain("dst", NS_B, ["--incoming", ADDR_B + ":7001", "--timeout", "5"] + tls("b"))
     time.sleep(0.5)
     src.wait_ticks(len(src.ticks()) + 10)
     rc, out = migrate(src, ADDR_B + ":7001", *tls("a"))
@@ -277,7 +277,7 @@ def dirtying():
     downtime limit: more than one round, and after the switch-over every one of its 4096 pages holds what the
     guest last wrote there (tests/guests/vdirty.c checks them)."""
     src = Domain("dsrc", NS_A, ["--mem", "64", "--cmdline", "1500", VDIRTY])
-    dst = Domain("ddst", NS_B, ["--incoming", ADDR_B + ":7002", "--timeout", "2",
+    dst = Domain("ddst", NS_B, ["--incoming", ADDR_B + ":7002", "--timeout", "5",
                                 "--insecure"])
     src.wait_sock()
     time.sleep(1)

@@ -106,7 +106,7 @@ def pv_save_restore():
            "pause_ms" in out and os.path.exists(os.path.join(snap, "state")) and
            not os.path.exists(os.path.join(snap, "state.part")),
            "rc %d status %d: %s" % (rc, status, out))
-    r = Domain("restored", ["--restore", snap, "--timeout", "1"])
+    r = Domain("restored", ["--restore", snap, "--timeout", "3"])
     status = r.wait()
     after = r.ticks()
     ok = before and after and after[0][0] == before[-1][0] + 1
@@ -128,7 +128,7 @@ def pv_save_restore():
     rc, out = control(r.sock, "save", snap2)
     r.wait()
     mid = r.ticks()
-    r2 = Domain("restored3", ["--restore", snap2, "--timeout", "1"])
+    r2 = Domain("restored3", ["--restore", snap2, "--timeout", "3"])
     r2.wait()
     last = r2.ticks()
     report("chain-of-restores", rc == 0 and last and last[0][0] == mid[-1][0] + 1 and
@@ -161,7 +161,7 @@ def pv_live_snapshot():
     d.stop()
     # The copy goes on from the snapshot's point, not from where the original ended.
     snap_tick = None
-    r = Domain("live-restored", ["--restore", snap, "--timeout", "1"])
+    r = Domain("live-restored", ["--restore", snap, "--timeout", "3"])
     r.wait()
     after = r.ticks()
     before = [t for t in d.ticks() if after and t[0] < after[0][0]]

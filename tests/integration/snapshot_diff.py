@@ -209,7 +209,7 @@ def main():
     why = compare_states(p("merged") + "/state", p("ref") + "/state")
     report("state-equals-full", why == "", why)
     # The merged snapshot runs on from the chain's last point.
-    r = Domain("merged", ["--restore", p("merged"), "--timeout", "1"])
+    r = Domain("merged", ["--restore", p("merged"), "--timeout", "3"])
     r.p.wait(timeout=30)
     after = r.ticks()
     report("merged-restores-and-runs", after and after[0][0] == at + 1 and len(after) > 20 and

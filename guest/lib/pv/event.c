@@ -47,8 +47,10 @@ int evtchn_wait(int port, uint64_t deadline_ns)
 	for (;;) {
 		if (evtchn_test_and_clear(port))
 			return 1;
-		/* 0: the deadline passed (or the domain is ending); 1: some event is pending */
-		if (block(deadline_ns) == 0 && deadline_ns)
+		/* 1: some event is pending; 0: the deadline passed, or an early return (the
+		 * domain is being paused or is ending, docs/pv-abi.md section 8): look at the
+		 * time, not only at what block says. */
+		if (block(deadline_ns) == 0 && deadline_ns && time_ns() >= deadline_ns)
 			return evtchn_test_and_clear(port) ? 1 : 0;
 	}
 }
