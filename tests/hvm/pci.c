@@ -28,15 +28,22 @@ struct vcaps {
 static volatile unsigned queue_irqs, config_irqs, ticks;
 
 static volatile uint8_t *isr;
-static volatile unsigned intx_isr_bits;
+static volatile unsigned intx_isr_bits, intx_spurious;
 
 static void on_queue(struct isr_frame *f) { (void)f; queue_irqs++; }
-/* INTx is a level: reading the ISR (which clears it) is what lowers it, before the EOI. */
+/* INTx is a level: reading the ISR (which clears it) is what lowers it, before the EOI.
+ * An interrupt that finds the ISR empty is not the device's (Linux's vp_interrupt answers
+ * IRQ_NONE to it): counted apart. */
 static void on_intx(struct isr_frame *f)
 {
+	uint8_t bits = *isr;
+
 	(void)f;
-	intx_isr_bits |= *isr;
-	queue_irqs++;
+	intx_isr_bits |= bits;
+	if (bits)
+		queue_irqs++;
+	else
+		intx_spurious++;
 }
 static void on_config(struct isr_frame *f) { (void)f; config_irqs++; }
 static void on_tick(struct isr_frame *f) { (void)f; ticks++; }
@@ -263,7 +270,8 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 		TEST_CHECK(data[i] == (uint8_t)(i * 7 + 3));
 	TEST_CHECK(queue_irqs == 3);
 	if (intx) { /* one level interrupt per completion, each ended by its ISR read */
-		printf("pci: INTx: %u interrupt(s), ISR bits 0x%x\n", queue_irqs, intx_isr_bits);
+		printf("pci: INTx: %u interrupt(s), ISR bits 0x%x, %u with an empty ISR\n", queue_irqs,
+		       intx_isr_bits, intx_spurious);
 		TEST_CHECK(intx_isr_bits == 1);
 		TEST_CHECK(*isr == 0);
 		lapic_write(0x320, 1u << 16);
