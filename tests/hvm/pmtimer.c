@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The ACPI PM timer, found as a kernel finds it (the FADT's PM_TMR_BLK, 24 or 32 bits by
- * TMR_VAL_EXT), must count at 3.579545 MHz: over CMOS-clock seconds (within 2%), and the
- * same against the TSC (a quarter second of PM timer is a quarter of the TSC's second).
- * Needs full ACPI (capsule run --acpi full; QEMU's pc machine).
+ * TMR_VAL_EXT), must count at 3.579545 MHz. Measured against clocks read in the same
+ * instant, so that a vCPU the host does not run for a while (a shared host) changes
+ * nothing: the local APIC timer's count (KVM's APIC timer counts nanoseconds at divide 1)
+ * and the TSC. Over half a second the PM timer must advance 3.579545 MHz x the APIC's time
+ * within 2%, and its rate against the TSC must be the same (within 2%) over a second window
+ * of a quarter second. Needs full ACPI (capsule run --acpi full; QEMU's pc machine).
  */
 #include "hvm.h"
 
 #define PM_HZ 3579545u
+#define LAPIC_TIMER 0x320
+#define LAPIC_INITIAL 0x380
+#define LAPIC_CURRENT 0x390
+#define LAPIC_DIVIDE 0x3e0
 
 static uint16_t port;
 static uint32_t mask;
@@ -17,15 +24,26 @@ static uint32_t pm_read(void)
 	return inl(port) & mask;
 }
 
-/* Spin until the CMOS seconds change; the PM timer and the TSC right then. */
-static void second_edge(uint32_t *pm, uint64_t *tsc)
-{
-	uint8_t s = cmos_read(0);
+struct sample {
+	uint32_t pm, apic; /* the APIC count goes down, a nanosecond a tick */
+	uint64_t tsc;
+};
 
-	while (cmos_read(0) == s)
-		;
-	*pm = pm_read();
-	*tsc = rdtsc();
+/* The three clocks at one instant: retried if the vCPU was away in between. */
+static struct sample take(void)
+{
+	struct sample s;
+
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t before = lapic_read(LAPIC_CURRENT);
+
+		s.tsc = rdtsc();
+		s.pm = pm_read();
+		s.apic = lapic_read(LAPIC_CURRENT);
+		if (before - s.apic < 200000) /* within 200 us */
+			break;
+	}
+	return s;
 }
 
 static bool near(uint64_t got, uint64_t want)
@@ -36,8 +54,9 @@ static bool near(uint64_t got, uint64_t want)
 int main(void)
 {
 	const uint8_t *fadt = acpi_table("FACP");
-	uint32_t flags, t[3], start, now, prev, backwards = 0;
-	uint64_t c[3], c0, c1, tsc_hz;
+	uint32_t flags, now, prev, backwards = 0;
+	struct sample a, b, c;
+	uint64_t ns1, ns2, pm1, pm2, hz, tsc_hz, per_tsc1, per_tsc2;
 
 	TEST_CHECK(fadt != NULL);
 	flags = (uint32_t)acpi_le(fadt + 112, 4);
@@ -55,21 +74,32 @@ int main(void)
 		backwards += ((now - prev) & mask) > mask / 2;
 	}
 	TEST_CHECK(backwards == 0);
-	second_edge(&t[0], &c[0]);
-	second_edge(&t[1], &c[1]);
-	second_edge(&t[2], &c[2]);
-	printf("pmtimer: %u and %u ticks in two CMOS seconds\n", (t[1] - t[0]) & mask,
-	       (t[2] - t[1]) & mask);
-	TEST_CHECK(near((t[1] - t[0]) & mask, PM_HZ));
-	TEST_CHECK(near((t[2] - t[1]) & mask, PM_HZ));
-	tsc_hz = c[2] - c[1];
-	start = pm_read();
-	c0 = rdtsc();
-	while (((pm_read() - start) & mask) < PM_HZ / 4)
+	/* The APIC timer as a clock: one-shot, masked, divide 1, from the top (4.29 s). */
+	lapic_write(LAPIC_DIVIDE, 0xb);
+	lapic_write(LAPIC_TIMER, 1u << 16);
+	lapic_write(LAPIC_INITIAL, 0xffffffffu);
+	a = take();
+	while (((pm_read() - a.pm) & mask) < PM_HZ / 2)
 		;
-	c1 = rdtsc();
-	printf("pmtimer: TSC %llu Hz; a quarter second of PM timer is %llu TSC ticks\n",
-	       (unsigned long long)tsc_hz, (unsigned long long)(c1 - c0));
-	TEST_CHECK(near((c1 - c0) * 4, tsc_hz));
+	b = take();
+	while (((pm_read() - b.pm) & mask) < PM_HZ / 4)
+		;
+	c = take();
+	ns1 = a.apic - b.apic, ns2 = b.apic - c.apic;
+	pm1 = (b.pm - a.pm) & mask, pm2 = (c.pm - b.pm) & mask;
+	hz = pm1 * 1000000000ull / ns1;
+	tsc_hz = (b.tsc - a.tsc) * 1000000000ull / ns1;
+	printf("pmtimer: %llu ticks in %llu us of APIC time: %llu Hz; TSC %llu Hz\n",
+	       (unsigned long long)pm1, (unsigned long long)(ns1 / 1000), (unsigned long long)hz,
+	       (unsigned long long)tsc_hz);
+	TEST_CHECK(near(hz, PM_HZ));
+	/* Against the TSC: PM ticks per million TSC ticks, the same in both windows. */
+	per_tsc1 = pm1 * 1000000ull / (b.tsc - a.tsc);
+	per_tsc2 = pm2 * 1000000ull / (c.tsc - b.tsc);
+	printf("pmtimer: %llu and %llu PM ticks per million TSC ticks (%llu us, then %llu us)\n",
+	       (unsigned long long)per_tsc1, (unsigned long long)per_tsc2,
+	       (unsigned long long)(ns1 / 1000), (unsigned long long)(ns2 / 1000));
+	TEST_CHECK(near(per_tsc2, per_tsc1));
+	TEST_CHECK(near(per_tsc1 * tsc_hz / 1000000, PM_HZ));
 	test_finish(true);
 }
