@@ -195,14 +195,21 @@ static int migrate(const char *sock, int argc, char **argv)
 			close(fd);
 			return CAPSULE_EXIT_VMM_ERROR;
 		}
+		/* The relay's end is in place before the thread starts: a thread that read
+		 * rl.vmm first saw -1, polled the network alone (poll ignores a negative fd),
+		 * never read the VMM's stream, and after its 15 s gave up, shutting the VMM's
+		 * end: on a loaded host the thread often runs before this one goes on. */
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0 ||
-		    pthread_create(&thread, NULL, relay, &rl)) {
+		    (rl.vmm = pair[0], errno = pthread_create(&thread, NULL, relay, &rl))) {
 			fprintf(stderr, "capsule control: cannot relay: %s\n", strerror(errno));
+			if (pair[0] >= 0) {
+				close(pair[0]);
+				close(pair[1]);
+			}
 			tls_close(rl.tls);
 			close(fd);
 			return CAPSULE_EXIT_VMM_ERROR;
 		}
-		rl.vmm = pair[0];
 		relaying = true;
 		pass = pair[1];
 	}

@@ -78,8 +78,12 @@ def in_ns(ns, args):
     return ["ip", "netns", "exec", ns] + args
 
 
+DOMAINS = []
+
+
 class Domain:
     def __init__(self, name, ns, args, timeout=90):
+        DOMAINS.append(self)
         self.sock = os.path.join(TMP, name + ".sock")
         self.out = os.path.join(TMP, name + ".out")
         self.p = subprocess.Popen(in_ns(ns, ["timeout", "-k", "5", str(timeout), CAPSULE,
@@ -109,8 +113,17 @@ class Domain:
         try:
             return self.p.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            self.p.kill()
+            self.kill()
             return self.p.wait()
+
+    def kill(self):
+        # timeout(1) leads a process group of itself and the VMM: killing timeout alone
+        # left the VMM running, orphaned, its domain spinning for good and loading the
+        # host for every later test.
+        try:
+            os.killpg(self.p.pid, 9)
+        except ProcessLookupError:
+            pass
 
 
 PKI = os.path.join(TMP, "pki")
@@ -324,6 +337,10 @@ try:
     netns_up()
     main()
 finally:
+    for d in DOMAINS:
+        if d.p.poll() is None:
+            d.kill()
+            d.p.wait()
     netns_down()
     shutil.rmtree(TMP, ignore_errors=True)
 print("%d passed, %d failed" % (passed, failed))
