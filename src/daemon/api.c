@@ -67,17 +67,17 @@ static int admit(void *ctx, int fd, char *why, size_t whylen)
 	return 403;
 }
 
-/*
- * API_THREADS servers accept on the one socket, each on a thread of its own: a handler
- * waits for a VMM (up to VMM_TIMEOUT_MS, or a create's start), and one VMM that stopped
- * answering must not stop every other client with it.
- */
 const struct api_route *daemon_routes(size_t *n)
 {
 	*n = sizeof(routes) / sizeof(routes[0]);
 	return routes;
 }
 
+/*
+ * API_THREADS servers accept on the one socket, each on a thread of its own: a handler
+ * waits for a VMM (up to VMM_TIMEOUT_MS, or a create's start), and one VMM that stopped
+ * answering must not stop every other client with it.
+ */
 int daemon_api_start(struct daemon *dm, int listen_fd)
 {
 	struct api_server *s[API_THREADS];

@@ -164,13 +164,13 @@ void vmm_log_tail(struct daemon *dm, struct ddom *d, char *out, size_t len);
 
 /* api.c */
 int daemon_api_start(struct daemon *dm, int listen_fd);
-/* The route table, for the web dashboard's proxy (web.c). */
-struct api_route;
-const struct api_route *daemon_routes(size_t *n);
 void daemon_api_stop(struct daemon *dm);
 /* A line to the streams of topic on every API thread; how many there are. Under lock. */
 void streams_send(struct daemon *dm, uint64_t topic, const char *line);
 unsigned streams_watchers(struct daemon *dm, uint64_t topic);
+/* The route table, for the web dashboard's proxy (web.c). */
+struct api_route;
+const struct api_route *daemon_routes(size_t *n);
 struct http_request;
 struct http_response;
 /* The domain a request's ?domain= names, or NULL with a 400/404 answered. Under lock. */
