@@ -302,6 +302,13 @@ int snapshot_start(struct domain *d)
 {
 	struct vm *vm = d->vm;
 
+	/* A kick that came while the saved domain's devices were stopped was never served
+	 * there (its eventfd was read): chains the driver queued are in the restored rings.
+	 * Serve every queue once, as a device that starts again does (virtio_dev_start). */
+	for (unsigned i = 0; i < d->nr_devices; i++)
+		for (unsigned q = 0; d->devices[i].dev && q < d->devices[i].dev->ops->num_queues; q++)
+			virtio_requeue(d->devices[i].dev, q);
+
 	if (d->kind == DOMAIN_HVM)
 		return hvm_domain_start(&d->k.hvm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
