@@ -756,9 +756,19 @@ def test_stuck_vmm(dm):
     for t in racers:
         t.join(30)
     twins = [d for d in dm.domains() if d["name"] == "twin"]
+    # One VMM of the twin's (the stuck domain's may end meanwhile: its shutdown request
+    # waited in its socket while it was stopped, and it acts on it once continued).
+    def of_twin():
+        n = 0
+        for pid in dm.vmms():
+            try:
+                n += twins[0]["uuid"].encode() in open("/proc/%d/cmdline" % pid, "rb").read()
+            except (OSError, IndexError):
+                pass
+        return n
     report("parallel-creates-one-name", sorted(got) == [201] + [409] * 7 and len(twins) == 1
-           and len(dm.vmms()) == 3 and dir_count(dm) == 3, "%s, %d vmms" % (sorted(got),
-                                                                         len(dm.vmms())))
+           and of_twin() == 1 and dir_count(dm) == len(dm.domains()),
+           "%s, %d twin vmms" % (sorted(got), of_twin()))
     dm.destroy_all()
 
 
