@@ -14,9 +14,11 @@ int xl_init(struct xl *x, int argc, char **argv, const char *usage)
 	int out = 1;
 
 	*x = (struct xl){.verb = argv[0], .sock = env && *env ? env : XL_DEFAULT_SOCKET};
-	x->argv = calloc((size_t)argc + 1, sizeof(char *));
-	if (!x->argv)
+	if (argc >= XL_MAX_ARGS) {
+		fprintf(stderr, "capsule %s: too many arguments (at most %d)\n", argv[0],
+			XL_MAX_ARGS - 1);
 		return -1;
+	}
 	x->argv[0] = argv[0];
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

@@ -15,13 +15,14 @@
 
 #define XL_DEFAULT_SOCKET "/run/capsule/capsuled.sock"
 #define XL_TIMEOUT_MS 30000
+#define XL_MAX_ARGS 256 /* a verb's arguments, itself included */
 
 struct xl {
 	const char *verb;
 	const char *sock;
 	bool json;
 	int argc;    /* the verb's own arguments, common options taken out */
-	char **argv; /* argv[0] is the verb */
+	char *argv[XL_MAX_ARGS]; /* argv[0] is the verb; NULL after the last */
 };
 
 /* Take the common options out of argv: 0, 1 for --help (usage printed), or -1. */
