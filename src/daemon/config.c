@@ -41,7 +41,12 @@ static int check_path(struct daemon *dm, json_t *cfg, const char *key, const cha
 	}
 	/* Not capsuled's own files (the database, another domain's console ring), by any
 	 * name: a guest would write them through its disk. */
-	if (realpath(json_string_value(v), real) && realpath(dm->state_dir, state) &&
+	if (!realpath(json_string_value(v), real)) {
+		snprintf(err, errlen, "%s: cannot resolve %s: %s", what, json_string_value(v),
+			 strerror(errno));
+		return -1;
+	}
+	if (realpath(dm->state_dir, state) &&
 	    !strncmp(real, state, n = strlen(state)) && (real[n] == '/' || !real[n])) {
 		snprintf(err, errlen, "%s: %s is in capsuled's state directory %s", what,
 			 json_string_value(v), dm->state_dir);

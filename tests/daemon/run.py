@@ -289,12 +289,15 @@ def test_bad_configs(dm):
     ]
     ring = os.path.join(dm.state, "domains", dm.dom("dup")["uuid"], "console.ring")
     os.symlink(os.path.join(dm.state, "capsuled.db-wal"), os.path.join(dm.root, "wal.img"))
+    os.makedirs(os.path.join(dm.root, "x"), exist_ok=True)  # so that x/.. resolves
     cases += [  # capsuled's own files as a guest's disk, by any name
         ("disk-other-ring", {"name": "o1", "kernel": tick, "disk": [{"path": ring}]}, "disk"),
         ("disk-db-symlink", {"name": "o2", "kernel": tick, "disk": [
             {"path": os.path.join(dm.root, "wal.img")}]}, "disk"),
         ("disk-dotdot", {"name": "o3", "kernel": tick, "disk": [
-            {"path": os.path.join(dm.root, "x", "..", "state", "capsuled.db")}]}, "disk")]
+            {"path": os.path.join(dm.root, "x", "..", "state", "capsuled.db")}]}, "disk"),
+        ("disk-missing", {"name": "o4", "kernel": tick, "disk": [
+            {"path": os.path.join(dm.root, "no-such-disk.img")}]}, "cannot resolve")]
     for name, cfg, key in cases:
         st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(cfg))
         msg = json.loads(data).get("error", "") if data.startswith(b"{") else data
