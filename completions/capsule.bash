@@ -14,7 +14,7 @@ _capsule()
 	local cur prev cmd
 	local commands="run control create list info pause unpause shutdown reboot destroy
 		console top mem-set events log"
-	local run_opts="--mem --vcpus --cmdline --name --config --initrd --no-pvh --timeout
+	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --stats --no-seccomp
 		--verbose --help"
@@ -32,6 +32,9 @@ _capsule()
 		case $prev in
 		--on-poweroff | --on-reboot | --on-crash)
 			COMPREPLY=($(compgen -W "destroy restart preserve" -- "$cur"))
+			return ;;
+		--memory-backing)
+			COMPREPLY=($(compgen -W "shared private" -- "$cur"))
 			return ;;
 		--config | --initrd | --disk | --exit-file | --console-log | --api-sock | --control)
 			COMPREPLY=($(compgen -f -- "$cur"))

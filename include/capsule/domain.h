@@ -41,6 +41,7 @@ enum domain_state {
 enum domain_action { ACTION_DESTROY, ACTION_RESTART, ACTION_PRESERVE };
 
 #define DOMAIN_NAME_MAX 64
+#define MEM_SHARES_MAX 1000000 /* memory_shares, 1 to this (docs/resources.md) */
 #define DOMAIN_MAX_DEVICES 16
 #define DEVICE_ARG_MAX 4096
 #define DOMAIN_SHUTDOWN_GRACE_S 30 /* as xl shutdown -w waits, then destroy */
@@ -57,6 +58,10 @@ struct domain_config {
 	const char *initrd;  /* HVM only */
 	const char *cmdline;
 	uint64_t mem_mib;
+	/* docs/resources.md: private anonymous memory for KSM (memory_backing "private"), and
+	 * capsuled's policy: the reservation in MiB and the shares (0: the defaults). */
+	bool mem_private;
+	uint64_t mem_min_mib, mem_shares;
 	unsigned vcpus;
 	bool no_pvh;
 	bool acpi_full;      /* HVM: full ACPI (PM timer, FACS, S3), not hardware-reduced */

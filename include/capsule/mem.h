@@ -20,8 +20,10 @@ struct gmem_range {
 };
 
 struct guest_mem {
-	int fd;        /* memfd, or a snapshot's memory file mapped privately */
-	bool private_file; /* fd is a snapshot's memory, mapped copy-on-write (MAP_PRIVATE) */
+	int fd;        /* memfd, a snapshot's memory file mapped privately, or -1 (anonymous) */
+	/* Mapped MAP_PRIVATE: a snapshot's memory copy-on-write, or private anonymous memory
+	 * (fd -1). Either way no file says where data is, and discarding is MADV_DONTNEED. */
+	bool private_file;
 	uint8_t *host; /* mapping of the whole region */
 	uint64_t size;
 	/*
@@ -40,6 +42,12 @@ struct guest_mem {
 };
 
 int gmem_init(struct guest_mem *m, uint64_t size);
+/*
+ * Private anonymous guest memory marked MADV_MERGEABLE (memory_backing "private",
+ * docs/resources.md): KSM may fold its identical pages with other domains'. It has no
+ * file, so it cannot be handed to another process. 0 or -errno.
+ */
+int gmem_init_anon(struct guest_mem *m, uint64_t size);
 /*
  * Guest memory from a snapshot's memory file, mapped copy-on-write: the domain reads the
  * file's pages as it touches them (restore time does not grow with memory size), its

@@ -94,6 +94,7 @@ struct vm_config {
 	int kvm_fd;    /* an open /dev/kvm the caller keeps; 0 (unset): vm_create opens its own */
 	bool platform; /* HVM: in-kernel PIC/IOAPIC/LAPIC and PIT, created before the vCPUs */
 	int mem_file;  /* > 0: guest memory is this snapshot memory file, copy-on-write */
+	bool mem_private; /* else: private anonymous memory for KSM, not a memfd */
 };
 
 struct vm {

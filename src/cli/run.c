@@ -47,6 +47,9 @@ static void run_usage(FILE *out)
 		"HVM domain: a Linux bzImage or vmlinux, a PVH ELF, or a multiboot kernel. The\n"
 		"console (the PV console ring, or the HVM serial port COM1) is on stdout.\n\n"
 		"  -m, --mem MiB        guest memory (default 64)\n"
+		"      --memory-backing shared|private\n"
+		"                       guest memory in a memfd (default), or private anonymous\n"
+		"                       memory that KSM may share with other domains\n"
 		"  -c, --vcpus N        virtual CPUs, 1 to %u (default 1)\n"
 		"  -p, --cmdline STR    command line passed to the guest\n"
 		"  -n, --name NAME      the domain's name (default \"domain\")\n"
@@ -181,7 +184,8 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 	return -1;
 }
 
-enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU };
+enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU,
+       OPT_MEM_BACKING };
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -198,6 +202,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"acpi", required_argument, NULL, OPT_ACPI},
 		{"virtio-pci", no_argument, NULL, OPT_VIRTIO_PCI},
 		{"cpu", required_argument, NULL, OPT_CPU},
+		{"memory-backing", required_argument, NULL, OPT_MEM_BACKING},
 		{"stats", no_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"control", required_argument, NULL, 'K'},
@@ -333,6 +338,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_CPU:
 			o->cfg.cpu = optarg;
+			break;
+		case OPT_MEM_BACKING:
+			if (strcmp(optarg, "shared") && strcmp(optarg, "private")) {
+				fprintf(stderr, "capsule run: --memory-backing expects shared or "
+					"private, got '%s'\n", optarg);
+				return -1;
+			}
+			o->cfg.mem_private = !strcmp(optarg, "private");
 			break;
 		case 'Z':
 			o->no_seccomp = true;

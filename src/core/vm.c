@@ -37,7 +37,8 @@ int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg)
 	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > 64)
 		return -EINVAL;
 	err = cfg->mem_file > 0 ? gmem_init_file(&vm->mem, cfg->mem_bytes, cfg->mem_file)
-				 : gmem_init(&vm->mem, cfg->mem_bytes);
+		  : cfg->mem_private ? gmem_init_anon(&vm->mem, cfg->mem_bytes)
+				     : gmem_init(&vm->mem, cfg->mem_bytes);
 	if (err)
 		return err;
 	bus_init(&vm->pio);

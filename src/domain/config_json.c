@@ -195,6 +195,18 @@ static int member(struct domain_config *c, const char *key, const json_t *v, cha
 	} else if (!strcmp(key, "memory")) {
 		if (integer(v, key, 1, 1ull << 30, &c->mem_mib, err, errlen))
 			return -1;
+	} else if (!strcmp(key, "memory_backing")) { /* docs/resources.md */
+		if (!json_is_string(v) || (strcmp(json_string_value(v), "shared") &&
+					   strcmp(json_string_value(v), "private")))
+			return FAIL("\"memory_backing\" must be \"shared\" (a memfd) or \"private\" "
+				    "(anonymous memory KSM may share)");
+		c->mem_private = !strcmp(json_string_value(v), "private");
+	} else if (!strcmp(key, "memory_min")) {
+		if (integer(v, key, 0, 1ull << 30, &c->mem_min_mib, err, errlen))
+			return -1;
+	} else if (!strcmp(key, "memory_shares")) {
+		if (integer(v, key, 1, MEM_SHARES_MAX, &c->mem_shares, err, errlen))
+			return -1;
 	} else if (!strcmp(key, "vcpus")) {
 		if (integer(v, key, 1, CAP_MAX_VCPUS, &n, err, errlen))
 			return -1;
@@ -340,6 +352,12 @@ char *domain_config_to_json(const struct domain_config *c)
 		json_object_set_new(root, "virtio_transport", json_string("pci"));
 	if (c->cpu)
 		json_object_set_new(root, "cpu", json_string(c->cpu));
+	if (c->mem_private)
+		json_object_set_new(root, "memory_backing", json_string("private"));
+	if (c->mem_min_mib)
+		json_object_set_new(root, "memory_min", json_integer((json_int_t)c->mem_min_mib));
+	if (c->mem_shares)
+		json_object_set_new(root, "memory_shares", json_integer((json_int_t)c->mem_shares));
 	for (unsigned i = 0; i < c->nr_devices; i++) {
 		const char *kind = c->devices[i].kind->name, *arg = c->devices[i].arg;
 

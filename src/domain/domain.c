@@ -227,6 +227,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		.nr_vcpus = d->cfg.vcpus,
 		.platform = d->ops->platform,
 		.kvm_fd = d->kvm_fd,
+		.mem_private = d->cfg.mem_private,
 	};
 	struct vm *vm = &d->vm_storage;
 	bool restoring = d->restore && !d->restore->used;

@@ -40,6 +40,27 @@ fail:
 	return err;
 }
 
+int gmem_init_anon(struct guest_mem *m, uint64_t size)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (size == 0 || size % 4096)
+		return -EINVAL;
+	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m->host == MAP_FAILED) {
+		m->host = NULL;
+		return -errno;
+	}
+	/* KSM merges only private anonymous pages in areas marked so; a kernel without KSM
+	 * (EINVAL) runs the domain unshared. */
+	if (madvise(m->host, size, MADV_MERGEABLE) < 0 && errno != EINVAL)
+		log_warn("cannot mark guest memory mergeable: %m");
+	m->size = size;
+	m->private_file = true; /* no file: saved and sent whole, released by MADV_DONTNEED */
+	return 0;
+}
+
 int gmem_init_file(struct guest_mem *m, uint64_t size, int fd)
 {
 	struct stat st;
@@ -64,6 +85,9 @@ int gmem_init_file(struct guest_mem *m, uint64_t size, int fd)
 		m->fd = -1;
 		return err;
 	}
+	/* The pages a clone writes are anonymous copies: KSM may fold identical ones. */
+	if (madvise(m->host, size, MADV_MERGEABLE) < 0 && errno != EINVAL)
+		log_warn("cannot mark guest memory mergeable: %m");
 	m->size = size;
 	m->private_file = true;
 	return 0;
