@@ -50,7 +50,14 @@ struct mig_round {
 struct migrate_opts {
 	uint64_t downtime_ms; /* the last round may take this long (default 50) */
 	unsigned max_rounds;  /* switch over after this many rounds whatever the rate (30) */
+	bool auto_converge;   /* throttle the vCPUs of a guest that dirties faster than the link */
 };
+
+/* Auto-converge: a round that dirtied more than half of what it sent raises the throttle
+ * to MIG_THROTTLE_INITIAL percent, then by MIG_THROTTLE_STEP, up to VM_THROTTLE_MAX (QEMU's
+ * cpu-throttle-initial, -increment and throttle-trigger-threshold defaults). */
+#define MIG_THROTTLE_INITIAL 20u
+#define MIG_THROTTLE_STEP 10u
 
 struct migrate_report {
 	unsigned rounds;
@@ -59,6 +66,7 @@ struct migrate_report {
 	uint64_t last_pages;   /* sent while paused */
 	uint64_t downtime_ns;  /* paused: from the pause to the destination's go */
 	uint64_t total_ns;
+	unsigned throttle_pct; /* the highest throttle auto-converge set (0: none) */
 };
 
 /* Progress, one JSON object per call (no newline), for the VMM's event stream. */

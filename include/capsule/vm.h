@@ -86,6 +86,9 @@ struct vcpu {
 	uint64_t exits_by_reason[VCPU_EXIT_REASONS]; /* by kvm_run.exit_reason (last: others) */
 	clockid_t cpu_clock;     /* the thread's CPU-time clock, set by the thread itself */
 	bool cpu_clock_set;
+	bool throttle_due;       /* atomic: take a throttle sleep before the next KVM_RUN */
+	uint64_t throttled_ns;   /* under vm->lock: time spent in throttle sleeps */
+	uint64_t throttle_from_ns; /* under vm->lock: when its last throttle sleep ended */
 };
 
 struct vm_config {
@@ -118,6 +121,8 @@ struct vm {
 	bool pause_requested;   /* under lock */
 	unsigned paused_vcpus;  /* under lock */
 	pthread_cond_t pause_cond;
+	unsigned throttle_pct;     /* atomic: vCPUs sleep this share of the time (src/core/throttle.c) */
+	uint64_t throttle_next_ns; /* under lock: when vm_throttle_tick kicks next */
 
 	void *pv;                /* struct pv_domain of a PV domain */
 	FILE *console;           /* where guest console output goes */
@@ -156,6 +161,18 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
 #define VM_PAUSE_TIMEOUT_MS 5000u
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+
+/*
+ * Throttling (src/core/throttle.c, a migration's auto-converge): every running vCPU sleeps
+ * pct percent of the time (0: not at all; at most VM_THROTTLE_MAX), enforced by the
+ * kicks of vm_throttle_tick, which the thread that set it calls often (every batch it
+ * sends); each vCPU takes its sleep in vcpu_throttle, between two KVM_RUNs.
+ */
+#define VM_THROTTLE_MAX 99u
+void vm_throttle_set(struct vm *vm, unsigned pct);
+unsigned vm_throttle_pct(struct vm *vm);
+void vm_throttle_tick(struct vm *vm);
+void vcpu_throttle(struct vcpu *v);
 
 /* Nanoseconds since domain time 0. */
 uint64_t vm_time_ns(const struct vm *vm);

@@ -138,7 +138,8 @@ static void *relay(void *arg)
 }
 
 /*
- * migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | --insecure): this client connects to the
+ * migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | --insecure) [--auto-converge]
+ * [--max-rounds N]: this client connects to the
  * destination (`capsule run --incoming`) and hands the connection (plain) or its end of a
  * relay (TLS) to the VMM (docs/migration.md). The timeouts bound every send and the wait
  * for the destination's answers: a destination or network that vanishes fails the
@@ -151,9 +152,9 @@ static int migrate(const char *sock, int argc, char **argv)
 	struct relay rl = {.vmm = -1};
 	int one = 1;
 	struct httpc_reply r;
-	const char *dest = argv[0], *downtime = NULL, *tls_dir = NULL;
+	const char *dest = argv[0], *downtime = NULL, *tls_dir = NULL, *max_rounds = "30";
 	char err[512], msg[512], body[400];
-	bool insecure = false, relaying = false;
+	bool insecure = false, relaying = false, converge = false;
 	pthread_t thread;
 	int fd, pair[2] = {-1, -1}, status, pass;
 	socklen_t sl;
@@ -163,6 +164,10 @@ static int migrate(const char *sock, int argc, char **argv)
 			insecure = true;
 		else if (!strcmp(argv[i], "--tls") && i + 1 < argc)
 			tls_dir = argv[++i];
+		else if (!strcmp(argv[i], "--auto-converge"))
+			converge = true;
+		else if (!strcmp(argv[i], "--max-rounds") && i + 1 < argc && whole_number(argv[i + 1]))
+			max_rounds = argv[++i];
 		else if (!downtime && whole_number(argv[i]))
 			downtime = argv[i];
 		else
@@ -170,7 +175,7 @@ static int migrate(const char *sock, int argc, char **argv)
 	}
 	if (!dest || migrate_parse_addr(dest, &sa, &sl) || !tls_dir == !insecure) {
 		fprintf(stderr, "capsule control: migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | "
-			"--insecure): a numeric address ([ADDR]:PORT for IPv6), and mutually "
+			"--insecure) [--auto-converge] [--max-rounds N]: a numeric address ([ADDR]:PORT for IPv6), and mutually "
 			"authenticated TLS with DIR/ca.pem, cert.pem, key.pem, or plain TCP\n");
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
@@ -213,8 +218,9 @@ static int migrate(const char *sock, int argc, char **argv)
 		relaying = true;
 		pass = pair[1];
 	}
-	snprintf(body, sizeof(body), "{\"dest\": \"%s\", \"downtime_ms\": %s}", dest,
-		 downtime ? downtime : "50");
+	snprintf(body, sizeof(body), "{\"dest\": \"%s\", \"downtime_ms\": %s, \"max_rounds\": %s, "
+		 "\"auto_converge\": %s}", dest, downtime ? downtime : "50", max_rounds,
+		 converge ? "true" : "false");
 	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.migrate", NULL, body, strlen(body),
 				   &pass, 1, 600000, &r, err, sizeof(err));
 	if (relaying) {
@@ -253,10 +259,13 @@ static void usage(FILE *out)
 		"  snapshot DIR --diff, save DIR --diff\n"
 		"                    only the pages written since the previous snapshot of this\n"
 		"                    boot ('capsule snapshot-merge' makes a full one of a chain)\n"
-		"  migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | --insecure)\n"
+		"  migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | --insecure) [--auto-converge]\n"
+		"          [--max-rounds N]\n"
 		"                    live-migrate the domain to 'capsule run --incoming HOST:PORT'\n"
 		"                    (pre-copy; docs/migration.md); it ends here. TLS: mutually\n"
-		"                    authenticated with DIR/ca.pem, cert.pem, key.pem\n");
+		"                    authenticated with DIR/ca.pem, cert.pem, key.pem.\n"
+		"                    --auto-converge throttles the vCPUs of a guest that dirties\n"
+		"                    faster than the link; at most N rounds (30)\n");
 }
 
 int cmd_control(int argc, char **argv)
@@ -270,7 +279,7 @@ int cmd_control(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc >= 4 && argc <= 7 && !strcmp(argv[2], "migrate"))
+	if (argc >= 4 && argc <= 10 && !strcmp(argv[2], "migrate"))
 		return migrate(argv[1], argc - 3, argv + 3);
 	if (argc == 5 && !strcmp(argv[4], "--diff") &&
 	    (!strcmp(argv[2], "snapshot") || !strcmp(argv[2], "save")))

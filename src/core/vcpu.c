@@ -132,6 +132,7 @@ static void vcpu_run_loop(struct vcpu *v)
 			}
 			wait_while_paused(v);
 		}
+		vcpu_throttle(v);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue; /* kicked: the loop conditions say why */

@@ -88,6 +88,7 @@ static int send_set(struct mig *g, const uint64_t *bits, bool skip_zero)
 			return g->w.error;
 		}
 
+		vm_throttle_tick(g->d->vm);
 		if (!bits[pfn / 64]) {
 			pfn = (pfn | 63) + 1;
 			continue;
@@ -151,6 +152,24 @@ static int read_byte(int sock, char *c)
 	}
 }
 
+/*
+ * Auto-converge: the guest wrote more during the round than half of what the round sent
+ * (it dirties faster than the link carries): slow its vCPUs down one more step.
+ */
+static void converge(struct mig *g, uint64_t dirtied, uint64_t sent)
+{
+	unsigned pct = vm_throttle_pct(g->d->vm);
+
+	if (dirtied <= sent / 2 || pct >= VM_THROTTLE_MAX)
+		return;
+	pct = pct ? pct + MIG_THROTTLE_STEP : MIG_THROTTLE_INITIAL;
+	if (pct > VM_THROTTLE_MAX)
+		pct = VM_THROTTLE_MAX;
+	vm_throttle_set(g->d->vm, pct);
+	g->rep->throttle_pct = pct;
+	log_info("domain %s: auto-converge: its vCPUs throttled to %u%%", g->d->cfg.name, pct);
+}
+
 static int rounds(struct mig *g, const struct migrate_opts *o, char *err, size_t errlen)
 {
 	uint64_t rate = 0; /* bytes per second, measured */
@@ -190,12 +209,15 @@ static int rounds(struct mig *g, const struct migrate_opts *o, char *err, size_t
 		if (sent >= (64u << 10) || !rate)
 			rate = sent * 1000000000ull / dt;
 		dirty = dirty_count(g->set, g->nr_pages);
+		if (o->auto_converge)
+			converge(g, dirty * PAGE, sent);
 		say(g, "{\"event\":\"migration\",\"phase\":\"round\",\"round\":%u,"
 		    "\"pages\":%llu,\"bytes_sent\":%llu,\"rate_mbps\":%.1f,"
 		    "\"remaining_pages\":%llu,\"dirty_rate_mbps\":%.1f,"
-		    "\"expected_downtime_ms\":%.2f}", round, (unsigned long long)n,
-		    (unsigned long long)g->rep->bytes, rate * 8 / 1e6, (unsigned long long)dirty,
-		    dirty * PAGE * 8 * 1e3 / (double)dt, rate ? dirty * PAGE * 1e3 / rate : 0.0);
+		    "\"expected_downtime_ms\":%.2f,\"throttle_pct\":%u}", round,
+		    (unsigned long long)n, (unsigned long long)g->rep->bytes, rate * 8 / 1e6,
+		    (unsigned long long)dirty, dirty * PAGE * 8 * 1e3 / (double)dt,
+		    rate ? dirty * PAGE * 1e3 / rate : 0.0, vm_throttle_pct(g->d->vm));
 	}
 }
 
@@ -329,6 +351,7 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 		 (unsigned long long)o->downtime_ms, o->max_rounds);
 	snap_writer_init(&g.w, sock, &h);
 	rc = rounds(&g, o, err, errlen);
+	vm_throttle_set(d->vm, 0); /* paused next, or running on: at full speed either way */
 	if (!rc && was_running && (rc = domain_pause(d)) < 0)
 		snprintf(err, errlen, "cannot pause the domain: %s", strerror(-rc));
 	else if (rc >= 0) { /* domain_pause: how many vCPUs it stopped */
@@ -355,8 +378,8 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 	log_info("domain %s: migrated in %u rounds, %llu bytes, paused %.2f ms; it ends here",
 		 d->cfg.name, rep->rounds, (unsigned long long)rep->bytes, rep->downtime_ns / 1e6);
 	say(&g, "{\"event\":\"migration\",\"phase\":\"done\",\"rounds\":%u,\"bytes\":%llu,"
-	    "\"downtime_ms\":%.2f}", rep->rounds, (unsigned long long)rep->bytes,
-	    rep->downtime_ns / 1e6);
+	    "\"downtime_ms\":%.2f,\"throttle_pct\":%u}", rep->rounds,
+	    (unsigned long long)rep->bytes, rep->downtime_ns / 1e6, rep->throttle_pct);
 	pthread_mutex_lock(&d->lock);
 	d->end_requested = true;
 	d->saved = true;
