@@ -48,7 +48,7 @@ HVM_KIT_LIB := $(BUILD)/guest/libkit-hvm.a
 HVM_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/hvm.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
                -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
 HVM_KERNELS := $(patsubst tests/hvm/%.c,$(BUILD)/tests/hvm/%.elf,$(wildcard tests/hvm/*.c)) \
-               $(BUILD)/tests/hvm/serial-pvh.elf
+               $(BUILD)/tests/hvm/serial-pvh.elf $(BUILD)/tests/hvm/highmem-pvh.elf
 # ... each as an ELF32 too (objcopy -O elf32-i386, as multiboot kernels are usually shipped),
 # and the real-mode kernel linked at 0x8000 (tests/hvm/realmode/), an ELF32 and an ELF64 copy.
 HVM_KERNELS += $(HVM_KERNELS:.elf=.elf32) $(BUILD)/tests/hvm/realmode.elf32 \
@@ -134,8 +134,8 @@ $(BUILD)/tests/hvm/%.elf: $(BUILD)/obj-hvm/tests/hvm/%.o $(HVM_KIT_LIB) guest/hv
 	@mkdir -p $(dir $@)
 	$(CC) $(HVM_CFLAGS) $(HVM_LDFLAGS) -o $@ $< $(HVM_KIT_LIB) -lgcc
 
-# The same serial test kernel, bootable through its PVH note as well.
-$(BUILD)/tests/hvm/serial-pvh.elf: $(BUILD)/obj-hvm/tests/hvm/serial.o $(BUILD)/obj-hvm/guest/lib/hvm/pvh_note.o $(HVM_KIT_LIB) guest/hvm.ld
+# The same test kernel, bootable through its PVH note as well (serial, highmem).
+$(BUILD)/tests/hvm/%-pvh.elf: $(BUILD)/obj-hvm/tests/hvm/%.o $(BUILD)/obj-hvm/guest/lib/hvm/pvh_note.o $(HVM_KIT_LIB) guest/hvm.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(HVM_CFLAGS) $(HVM_LDFLAGS) -o $@ $< $(BUILD)/obj-hvm/guest/lib/hvm/pvh_note.o $(HVM_KIT_LIB) -lgcc
 

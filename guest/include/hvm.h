@@ -10,6 +10,12 @@
 
 #include "kit.h"
 
+#define HVM_MMAP_MAX 32
+struct hvm_mmap {
+	uint64_t addr, len;
+	uint32_t type; /* 1 RAM, 2 reserved (E820's types) */
+};
+
 struct hvm_boot {
 	bool pvh;            /* booted through PVH (else multiboot) */
 	const char *cmdline;  /* the arguments (multiboot: after the kernel's path) */
@@ -18,6 +24,7 @@ struct hvm_boot {
 	uint64_t mem_top;    /* end of the RAM above 1 MiB */
 	uint64_t initrd, initrd_size;
 	unsigned nr_mmap;
+	struct hvm_mmap mmap[HVM_MMAP_MAX]; /* the memory map, from either protocol */
 };
 extern struct hvm_boot hvm_boot;
 

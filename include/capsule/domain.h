@@ -113,6 +113,7 @@ struct domain_ops {
 	const char *name;
 	bool platform; /* in-kernel PIC/IOAPIC/PIT before the vCPUs (vm_config.platform) */
 	uint64_t mem_align; /* guest memory is rounded up to this */
+	uint64_t hole_start, hole_end; /* RAM past hole_start moves above hole_end (0: none) */
 	int (*init)(struct domain *d);
 	struct virtio_dev *(*add_device)(struct domain *d, const struct virtio_dev_ops *ops,
 					 void *priv);
@@ -204,6 +205,8 @@ int domain_create(struct domain *d, const struct domain_config *cfg);
  * Returns why the last boot ended and its code in *code; -1 if a boot could not be built.
  */
 int domain_run(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why, int *code);
+/* The guest memory its configuration gives: mem_bytes and the hole (snapshots check it). */
+void domain_mem_layout(const struct domain *d, struct vm_config *v);
 /* Ask the running domain to end (signals, the API): no-op if it is not running. */
 void domain_end(struct domain *d, enum vm_end_reason why, int code);
 /*

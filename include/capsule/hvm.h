@@ -46,7 +46,9 @@
 #define HVM_ACPI 0xe0000ull       /* RSDP and tables, in the BIOS area Linux scans */
 #define HVM_MPTABLE 0xf0000ull    /* MP floating pointer and table, for kernels without ACPI */
 #define HVM_ACPI_END 0x100000ull
-#define HVM_MAX_MEM (3ull << 30)  /* RAM ends below the 32-bit device hole */
+/* The PCI hole (BARs, ECAM, IOAPIC, LAPIC, virtio-mmio): RAM past 3 GiB is above 4 GiB. */
+#define HVM_HOLE_START (3ull << 30)
+#define HVM_HOLE_END (4ull << 30)
 #define HVM_VIRTIO_BASE 0xd0000000ull
 #define HVM_GED GED_MMIO_BASE     /* the ACPI Generic Event Device's register (power button) */
 #define HVM_GED_GSI GED_GSI       /* its interrupt: above the ISA GSIs the devices take */

@@ -2,7 +2,9 @@
 /*
  * Guest memory: one memfd-backed region from guest-physical 0, and the single checked path
  * from a guest-physical address to host memory. Nothing else in the VMM turns a guest
- * address into a pointer.
+ * address into a pointer. The region may have a hole (an HVM domain's PCI hole below
+ * 4 GiB, RAM beyond it moved above 4 GiB): its pages are in the mapping and the memfd but
+ * never touched, so they cost no host memory, and the door refuses them.
  */
 #ifndef CAPSULE_MEM_H
 #define CAPSULE_MEM_H
@@ -25,7 +27,8 @@ struct guest_mem {
 	 * (fd -1). Either way no file says where data is, and discarding is MADV_DONTNEED. */
 	bool private_file;
 	uint8_t *host; /* mapping of the whole region */
-	uint64_t size;
+	uint64_t size;     /* the region: RAM's top, the hole included */
+	gpa_t hole_start, hole_end; /* [hole_start, hole_end) is not RAM; both 0: no hole */
 	/*
 	 * Pages inside RAM that the VMM owns (a PV domain's CPU tables, docs/pv-abi.md):
 	 * gmem_ptr refuses them, so no device, ring or hypercall ever reads or writes them on
@@ -59,12 +62,24 @@ int gmem_init_file(struct guest_mem *m, uint64_t size, int fd);
  * private copies are dropped (the pages read as the file again). */
 void gmem_discard(const struct guest_mem *m, gpa_t gpa, uint64_t len);
 void gmem_destroy(struct guest_mem *m);
+/*
+ * Make [start, end) a hole (page-aligned, RAM on both sides): nothing of it is RAM, KVM
+ * gets no slot there, the door refuses it. 0, or -EINVAL.
+ */
+int gmem_set_hole(struct guest_mem *m, gpa_t start, gpa_t end);
+/* The RAM ranges in guest-physical order (one, or two around the hole): how many. */
+unsigned gmem_ram_ranges(const struct guest_mem *m, struct gmem_range r[2]);
+/* Where the RAM below the hole ends (size without a hole). */
+static inline gpa_t gmem_low_end(const struct guest_mem *m)
+{
+	return m->hole_end ? m->hole_start : m->size;
+}
 /* Mark [gpa, gpa + len) as the VMM's own: 0, or -EINVAL (outside RAM, or no slot left). */
 int gmem_reserve(struct guest_mem *m, gpa_t gpa, uint64_t len);
 
 /*
  * The guest's door: host pointer to [gpa, gpa + len), or NULL if any byte is outside guest
- * RAM or in a VMM-owned range. Every address that comes from the guest goes through here.
+ * RAM (past its top, or in the hole) or in a VMM-owned range. Every address that comes from the guest goes through here.
  * While dirty logging is on, the range is marked dirty (include/capsule/dirty.h).
  */
 void *gmem_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len);

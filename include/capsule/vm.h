@@ -92,7 +92,8 @@ struct vcpu {
 };
 
 struct vm_config {
-	uint64_t mem_bytes;
+	uint64_t mem_bytes;  /* the region, a hole included */
+	gpa_t hole_start, hole_end; /* a hole in it (gmem_set_hole), or both 0 */
 	unsigned nr_vcpus;
 	int kvm_fd;    /* an open /dev/kvm the caller keeps; 0 (unset): vm_create opens its own */
 	bool platform; /* HVM: in-kernel PIC/IOAPIC/LAPIC and PIT, created before the vCPUs */
@@ -151,6 +152,8 @@ enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms);
 enum vm_end_reason vm_wait_until(struct vm *vm, uint64_t deadline_ns);
 /* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
+/* Guest RAM to KVM: slot i for RAM range i (gmem_ram_ranges), with these flags. 0 or -errno. */
+int vm_set_mem_slots(struct vm *vm, uint32_t flags);
 
 /*
  * Stop every running vCPU at an instruction boundary (out of KVM_RUN, in its thread) and

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * KVM's dirty log on the domain's one memory slot, joined with the VMM's own marks
- * (include/capsule/dirty.h). The slot is re-registered with KVM_MEM_LOG_DIRTY_PAGES to
+ * KVM's dirty log on the domain's memory slots (one, or two around an HVM domain's PCI
+ * hole), joined with the VMM's own marks (include/capsule/dirty.h). The slots are re-registered with KVM_MEM_LOG_DIRTY_PAGES to
  * start, and without it to stop; KVM_GET_DIRTY_LOG returns and clears the pages the guest
  * wrote (without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled, the get also write-protects
  * them again, so the next fetch sees only newer writes).
@@ -17,27 +17,32 @@
 
 static int set_slot(struct vm *vm, bool log)
 {
-	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.flags = log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-		.guest_phys_addr = 0,
-		.memory_size = vm->mem.size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
-	};
-
-	if (vm->fd < 0)
-		return 0; /* a VM without KVM (unit tests): the VMM's marks alone */
-	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+	/* Without KVM (unit tests): the VMM's marks alone. */
+	return vm_set_mem_slots(vm, log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 }
 
+/*
+ * Each slot's log into its place in the one bitmap in guest-physical order: a slot starts
+ * at a multiple of 64 pages (0, or the hole's end at 4 GiB), so at a whole word; the hole's
+ * words stay zero.
+ */
 static int get_log(struct vm *vm, uint64_t *bits)
 {
-	struct kvm_dirty_log dl = {.slot = 0};
+	struct gmem_range r[2];
+	unsigned n = gmem_ram_ranges(&vm->mem, r);
 
 	if (vm->fd < 0)
 		return 0;
-	dl.dirty_bitmap = bits;
-	return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &dl) < 0 ? -errno : 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct kvm_dirty_log dl = {.slot = i};
+
+		if (r[i].start % (64 * DIRTY_PAGE))
+			return -EINVAL;
+		dl.dirty_bitmap = bits + r[i].start / DIRTY_PAGE / 64;
+		if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &dl) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 int vm_dirty_start(struct vm *vm)

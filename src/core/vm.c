@@ -39,6 +39,8 @@ int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg)
 	err = cfg->mem_file > 0 ? gmem_init_file(&vm->mem, cfg->mem_bytes, cfg->mem_file)
 		  : cfg->mem_private ? gmem_init_anon(&vm->mem, cfg->mem_bytes)
 				     : gmem_init(&vm->mem, cfg->mem_bytes);
+	if (!err && cfg->hole_end && (err = gmem_set_hole(&vm->mem, cfg->hole_start, cfg->hole_end)))
+		gmem_destroy(&vm->mem);
 	if (err)
 		return err;
 	bus_init(&vm->pio);
@@ -132,9 +134,30 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, bool level)
 	return vm->fd >= 0 && ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
+int vm_set_mem_slots(struct vm *vm, uint32_t flags)
+{
+	struct gmem_range r[2];
+	unsigned n = gmem_ram_ranges(&vm->mem, r);
+
+	if (vm->fd < 0)
+		return 0; /* a VM without KVM (unit tests) */
+	for (unsigned i = 0; i < n; i++) {
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.flags = flags,
+			.guest_phys_addr = r[i].start,
+			.memory_size = r[i].end - r[i].start,
+			.userspace_addr = (uint64_t)(uintptr_t)(vm->mem.host + r[i].start),
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
-	struct kvm_userspace_memory_region region;
 	struct sigaction sa;
 	int err;
 
@@ -166,15 +189,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
 		goto fail;
 	}
-	region = (struct kvm_userspace_memory_region){
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = vm->mem.size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
-	};
-	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		err = -errno;
-		log_err("cannot give guest memory to KVM: %s", strerror(errno));
+	err = vm_set_mem_slots(vm, 0);
+	if (err) {
+		log_err("cannot give guest memory to KVM: %s", strerror(-err));
 		goto fail;
 	}
 	if (cfg->platform) {

@@ -83,9 +83,6 @@ int domain_config_validate(const struct domain_config *c, enum domain_kind kind,
 	if (kind == DOMAIN_HVM && c->mem_mib < 16)
 		return FAIL("%s is a kernel for an HVM domain, which needs at least --mem 16",
 			    c->image);
-	if (kind == DOMAIN_HVM && c->mem_mib > (HVM_MAX_MEM >> 20))
-		return FAIL("an HVM domain needs 16 MiB to %llu MiB of memory",
-			    (unsigned long long)(HVM_MAX_MEM >> 20));
 	if (c->mem_min_mib > c->mem_mib)
 		return FAIL("memory_min of %llu MiB is more than the domain's memory (%llu MiB)",
 			    (unsigned long long)c->mem_min_mib, (unsigned long long)c->mem_mib);

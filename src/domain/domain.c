@@ -218,12 +218,24 @@ int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s)
 	return r;
 }
 
+void domain_mem_layout(const struct domain *d, struct vm_config *v)
+{
+	uint64_t ram = ((d->cfg.mem_mib << 20) + d->ops->mem_align - 1) & ~(d->ops->mem_align - 1);
+
+	v->mem_bytes = ram;
+	v->hole_start = v->hole_end = 0;
+	if (d->ops->hole_end && ram > d->ops->hole_start) {
+		v->hole_start = d->ops->hole_start;
+		v->hole_end = d->ops->hole_end;
+		v->mem_bytes = ram + (v->hole_end - v->hole_start);
+	}
+}
+
 /* One boot: build, start, wait for its end (or the deadline), tear down. */
 static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why,
 		     int *code)
 {
 	struct vm_config vcfg = {
-		.mem_bytes = d->cfg.mem_mib << 20,
 		.nr_vcpus = d->cfg.vcpus,
 		.platform = d->ops->platform,
 		.kvm_fd = d->kvm_fd,
@@ -233,7 +245,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	bool restoring = d->restore && !d->restore->used;
 	int rc;
 
-	vcfg.mem_bytes = (vcfg.mem_bytes + d->ops->mem_align - 1) & ~(d->ops->mem_align - 1);
+	domain_mem_layout(d, &vcfg);
 	if (restoring) /* its memory is the snapshot's, copy-on-write */
 		vcfg.mem_file = d->restore->mem_fd;
 	else

@@ -13,7 +13,7 @@
 
 int hvm_place_boot_area(struct hvm_domain *h, const uint64_t (*avoid)[2], unsigned n)
 {
-	uint64_t top = h->vm->mem.size < (4ull << 30) ? h->vm->mem.size : (4ull << 30);
+	uint64_t top = gmem_low_end(&h->vm->mem);
 	uint64_t base = LOADER_PC_LOW_MIN;
 
 	while (base + HVM_BOOT_AREA_SIZE <= top) {

@@ -20,6 +20,18 @@ int hvm_acpi_parse(const char *name, enum hvm_acpi *acpi)
 	return 0;
 }
 
+/* The guest-physical address width KVM offers (CPUID 0x80000008 EAX[7:0]); 36 if unsaid. */
+static unsigned phys_bits(const struct vm *vm)
+{
+	const struct kvm_cpuid2 *c = vm->supported_cpuid;
+
+	for (unsigned i = 0; c && i < c->nent; i++)
+		if (c->entries[i].function == 0x80000008 && (c->entries[i].eax & 0xff) >= 32 &&
+		    (c->entries[i].eax & 0xff) <= 52)
+			return c->entries[i].eax & 0xff;
+	return 36;
+}
+
 int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_options *opt,
 		    FILE *out, int in_fd)
 {
@@ -37,9 +49,15 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_option
 		return -EINVAL;
 	}
 	vm->strict_io = false; /* kernels probe for hardware: absent ports read as all ones */
-	if (vm->mem.size > HVM_MAX_MEM || vm->mem.size < (16ull << 20)) {
-		log_err("an HVM domain needs 16 MiB to %llu MiB of --mem",
-			(unsigned long long)(HVM_MAX_MEM >> 20));
+	if (vm->mem.size < (16ull << 20)) {
+		log_err("an HVM domain needs at least 16 MiB of --mem");
+		return -EINVAL;
+	}
+	if (vm->mem.size > (1ull << phys_bits(vm))) {
+		log_err("this much --mem puts RAM up to %llu MiB (RAM past 3 GiB is above the PCI "
+			"hole, from 4 GiB), past the %u-bit guest-physical addresses of this host "
+			"(%llu MiB)", (unsigned long long)(vm->mem.size >> 20), phys_bits(vm),
+			(unsigned long long)((1ull << phys_bits(vm)) >> 20));
 		return -EINVAL;
 	}
 	err = uart_init(&h->uart, vm, out, in_fd);

@@ -83,7 +83,7 @@ static int write_cmdline(struct hvm_domain *h, const char *first, const char *us
 /* The initrd as high as possible below `limit`, above the kernel. */
 static int place_initrd(struct hvm_domain *h, struct loaded *l, uint64_t limit)
 {
-	uint64_t top = h->vm->mem.size < limit ? h->vm->mem.size : limit;
+	uint64_t low = gmem_low_end(&h->vm->mem), top = low < limit ? low : limit;
 	uint8_t *dst;
 
 	if (!l->initrd)
@@ -162,7 +162,7 @@ static int boot_bzimage(struct hvm_domain *h, const struct hvm_config *cfg, stru
 	}
 	memcpy(dst, l->file + bz->kernel_off, bz->kernel_size);
 	l->kernel_end = BZ_LOAD_ADDR + need;
-	rc = place_initrd(h, l, bz->initrd_addr_max ? (uint64_t)bz->initrd_addr_max + 1 : HVM_MAX_MEM);
+	rc = place_initrd(h, l, bz->initrd_addr_max ? (uint64_t)bz->initrd_addr_max + 1 : HVM_HOLE_START);
 	if (!rc)
 		rc = zero_page(h, l, bz);
 	if (!rc)
@@ -222,7 +222,7 @@ static int boot_multiboot(struct hvm_domain *h, const struct hvm_config *cfg, st
 	/* mem_lower/upper, cmdline, modules (if any), memory map */
 	put(mbi, 0, 0x1 | 0x4 | (l->initrd ? 0x8 : 0) | 0x40, 4);
 	put(mbi, 4, HVM_EBDA / 1024, 4);
-	put(mbi, 8, (h->vm->mem.size - 0x100000) / 1024, 4);
+	put(mbi, 8, (gmem_low_end(&h->vm->mem) - 0x100000) / 1024, 4); /* up to the first hole */
 	put(mbi, 16, h->boot.cmdline, 4);
 	put(mbi, 20, l->initrd ? 1 : 0, 4);
 	put(mbi, 24, h->boot.mods, 4);
@@ -268,7 +268,7 @@ static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, str
 		if (rc == 0 && img.pvh_entry && !cfg->no_pvh) {
 			l->kernel_lo = img.lo;
 			l->kernel_end = img.hi;
-			rc = place_initrd(h, l, HVM_MAX_MEM);
+			rc = place_initrd(h, l, HVM_HOLE_START);
 			return rc ? rc : boot_pvh(h, cfg, l, img.pvh_entry);
 		}
 	}
@@ -278,14 +278,14 @@ static int load_and_boot(struct hvm_domain *h, const struct hvm_config *cfg, str
 	if (rc) {
 		l->kernel_lo = mb.lo;
 		l->kernel_end = mb.hi;
-		rc = place_initrd(h, l, HVM_MAX_MEM);
+		rc = place_initrd(h, l, HVM_HOLE_START);
 		return rc ? rc : boot_multiboot(h, cfg, l, &mb);
 	}
 	rc = elf_load(l->file, l->size, &h->vm->mem, 0x100000, 0, &img, err);
 	if (rc)
 		return rc;
 	l->kernel_end = img.hi;
-	rc = place_initrd(h, l, HVM_MAX_MEM);
+	rc = place_initrd(h, l, HVM_HOLE_START);
 	if (!rc)
 		rc = zero_page(h, l, NULL);
 	if (!rc)

@@ -19,16 +19,18 @@ static void add(struct hvm_domain *h, uint64_t addr, uint64_t size, uint32_t typ
 
 void hvm_build_e820(struct hvm_domain *h)
 {
-	uint64_t mem = h->vm->mem.size;
+	const struct guest_mem *m = &h->vm->mem;
 
 	h->nr_e820 = 0;
 	add(h, 0, HVM_EBDA, E820_RAM);
 	add(h, HVM_EBDA, 0xa0000 - HVM_EBDA, E820_RESERVED);
 	add(h, HVM_ACPI, HVM_ACPI_END - HVM_ACPI, E820_RESERVED); /* ACPI tables live here */
-	add(h, 0x100000, mem - 0x100000, E820_RAM);
+	add(h, 0x100000, gmem_low_end(m) - 0x100000, E820_RAM);
 	if (h->pci.enabled) /* MCFG's window must be reserved for Linux to use it */
 		add(h, PCI_ECAM_BASE, PCI_ECAM_SIZE, E820_RESERVED);
 	add(h, HVM_GED, 0x1000, E820_RESERVED); /* so that nothing is placed over the GED */
 	add(h, HVM_IOAPIC, 0x1000, E820_RESERVED);
 	add(h, HVM_LAPIC, 0x1000, E820_RESERVED);
+	if (m->hole_end) /* the RAM moved above the PCI hole */
+		add(h, m->hole_end, m->size - m->hole_end, E820_RAM);
 }

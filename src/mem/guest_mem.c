@@ -112,6 +112,7 @@ void gmem_destroy(struct guest_mem *m)
 	m->host = NULL;
 	m->fd = -1;
 	m->size = 0;
+	m->hole_start = m->hole_end = 0;
 	m->nr_vmm_owned = 0;
 	m->private_file = false;
 	if (m->dirty) {
@@ -122,10 +123,31 @@ void gmem_destroy(struct guest_mem *m)
 	}
 }
 
+int gmem_set_hole(struct guest_mem *m, gpa_t start, gpa_t end)
+{
+	if (start == 0 || start >= end || end >= m->size || start % 4096 || end % 4096)
+		return -EINVAL;
+	m->hole_start = start;
+	m->hole_end = end;
+	return 0;
+}
+
+unsigned gmem_ram_ranges(const struct guest_mem *m, struct gmem_range r[2])
+{
+	r[0] = (struct gmem_range){0, gmem_low_end(m)};
+	if (!m->hole_end)
+		return 1;
+	r[1] = (struct gmem_range){m->hole_end, m->size};
+	return 2;
+}
+
 void *gmem_vmm_ptr(const struct guest_mem *m, gpa_t gpa, uint64_t len)
 {
 	/* Written so that no sum can wrap: gpa < size, then len <= size - gpa. */
 	if (!m->host || gpa >= m->size || len > m->size - gpa)
+		return NULL;
+	/* Not a byte in the hole, not even for an empty range (see gmem_ptr). */
+	if (m->hole_end && gpa < m->hole_end && gpa + (len ? len : 1) > m->hole_start)
 		return NULL;
 	/* The caller may write through it: a dirty page for snapshots and migration. */
 	if (__atomic_load_n(&m->dirty, __ATOMIC_RELAXED))

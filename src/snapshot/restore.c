@@ -126,10 +126,12 @@ void snapshot_close(struct snap_restore *r)
 int snapshot_check(struct domain *d, const struct snap_restore *r, char *err, size_t errlen)
 {
 	const struct snap_parsed *p = &r->p;
-	uint64_t mem = (d->cfg.mem_mib << 20) + d->ops->mem_align - 1;
+	struct vm_config layout;
+	uint64_t mem;
 	unsigned n = 0;
 
-	mem &= ~(d->ops->mem_align - 1);
+	domain_mem_layout(d, &layout);
+	mem = layout.mem_bytes; /* an HVM domain's PCI hole included (docs/snapshot.md) */
 	if (p->nr_vcpus != d->cfg.vcpus)
 		return BAD("the snapshot has %u vCPUs; its configuration gives %u", p->nr_vcpus,
 			   d->cfg.vcpus);

@@ -60,27 +60,41 @@ int snap_write_range(const struct guest_mem *m, int fd, uint64_t off, uint64_t e
  * never-touched pages are skipped without being read); a restored domain's private mapping
  * is scanned whole. The file gets the memory's size.
  */
-static int write_memory(const struct guest_mem *m, int fd, uint64_t *written)
+static int write_range_sparse(const struct guest_mem *m, int fd, uint64_t off, uint64_t end,
+			      uint64_t *written)
 {
-	uint64_t off = 0;
 	int rc = 0;
 
-	*written = 0;
-	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)m->size) < 0)
-		return -errno;
-	while (!rc && off < m->size) {
+	while (!rc && off < end) {
 		off_t data = m->private_file ? (off_t)off : lseek(m->fd, (off_t)off, SEEK_DATA);
 		off_t hole;
 
 		if (data < 0)
 			return errno == ENXIO ? 0 : -errno; /* no data after off */
-		hole = m->private_file ? (off_t)m->size : lseek(m->fd, data, SEEK_HOLE);
+		if ((uint64_t)data >= end)
+			return 0;
+		hole = m->private_file ? (off_t)end : lseek(m->fd, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;
 		rc = snap_write_range(m, fd, (uint64_t)data & ~(uint64_t)(PAGE - 1),
-				 (uint64_t)hole < m->size ? (uint64_t)hole : m->size, written);
+				 (uint64_t)hole < end ? (uint64_t)hole : end, written);
 		off = (uint64_t)hole;
 	}
+	return rc;
+}
+
+/* Each RAM range: an HVM domain's PCI hole is never read and stays a hole in the file. */
+static int write_memory(const struct guest_mem *m, int fd, uint64_t *written)
+{
+	struct gmem_range r[2];
+	unsigned n = gmem_ram_ranges(m, r);
+	int rc = 0;
+
+	*written = 0;
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)m->size) < 0)
+		return -errno;
+	for (unsigned i = 0; !rc && i < n; i++)
+		rc = write_range_sparse(m, fd, r[i].start, r[i].end, written);
 	return rc ? rc : (fdatasync(fd) < 0 ? -errno : 0);
 }
 

@@ -21,6 +21,7 @@ BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.join(BUILD, "capsule")
 VSNAP = os.path.join(BUILD, "tests/guests/vsnap.elf")
 POWERBUTTON = os.path.join(BUILD, "tests/hvm/powerbutton.elf")
+HIGHMEM = os.path.join(BUILD, "tests/hvm/highmem.elf32")
 TMP = tempfile.mkdtemp(prefix="capsule-snap-")
 passed = failed = 0
 TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
@@ -194,6 +195,65 @@ def hvm():
                                                      text[-400:]))
 
 
+def wait_for(d, text, limit=20):
+    deadline = time.time() + limit
+    while text not in d.output() and time.time() < deadline and d.p.poll() is None:
+        time.sleep(0.05)
+    return text in d.output()
+
+
+def word_at(path, off):
+    with open(path, "rb") as f:
+        f.seek(off)
+        return struct.unpack("<Q", f.read(8))[0]
+
+
+def hvm_highmem():
+    """An HVM domain with RAM above 4 GiB (tests/hvm/highmem.c): a full snapshot and a diff
+    hold the high pages at their guest-physical offsets, the PCI hole is a hole in the
+    memory file, and a restored copy finds its memory and goes on."""
+    full, diff = os.path.join(TMP, "hm-full"), os.path.join(TMP, "hm-diff")
+    args = ["--mem", "4608", "--cmdline", "low=3072 high=1536 snap", HIGHMEM]
+    d = Domain("hm", args)
+    ok1 = wait_for(d, b"written, waiting")
+    rc1, out1 = control(d.sock, "snapshot", full)
+    rc2, _ = control(d.sock, "shutdown", "30")  # the first press: the guest writes again
+    ok2 = wait_for(d, b"rewritten, waiting")
+    rc3, out3 = control(d.sock, "snapshot", diff, "--diff")
+    d.stop()
+    mem = os.path.join(full, "memory")
+    first = lambda salt, gpa: gpa ^ salt
+    size = os.path.getsize(mem) if os.path.exists(mem) else 0
+    used = os.stat(mem).st_blocks * 512 if size else -1
+    report("hvm-highmem-snapshot", ok1 and ok2 and rc1 == 0 and rc2 == 0 and rc3 == 0,
+           "%s %s %s: %r" % (out1, rc2, out3, d.output()[-300:]))
+    # guest-physical order: RAM to 3 GiB, the hole (no data) to 4 GiB, RAM to 5.5 GiB
+    with open(mem, "rb") as f:
+        data_after_hole = os.lseek(f.fileno(), 3 << 30, os.SEEK_DATA) if size else 0
+    report("hvm-highmem-memory-file", size == (4608 + 1024) << 20 and used < (64 << 20) and
+           data_after_hole >= 4 << 30 and
+           word_at(mem, 4 << 30) == first(0x5a5aa5a5c3c33c3c, 4 << 30) and
+           word_at(mem, (4 << 30) + (1536 << 20) - 4096) ==
+           first(0x5a5aa5a5c3c33c3c, (4 << 30) + (1536 << 20) - 4096),
+           "size %d, %d bytes used, data after 3 GiB at 0x%x" % (size, used, data_after_hole))
+    dmem = os.path.join(diff, "memory")
+    report("hvm-highmem-diff-has-high-pages", os.path.exists(dmem) and
+           word_at(dmem, 4 << 30) == first(0x0123456789abcdef, 4 << 30) and
+           word_at(dmem, (4 << 30) + (768 << 20)) ==
+           first(0x0123456789abcdef, (4 << 30) + (768 << 20)), out3)
+    r = Domain("hm-restored", ["--restore", full])
+    time.sleep(0.5)  # it waits where the snapshot was taken: its output starts after that
+    ok3 = r.p.poll() is None
+    control(r.sock, "shutdown", "30")
+    ok4 = wait_for(r, b"rewritten, waiting")
+    control(r.sock, "shutdown", "30")
+    status = r.wait()
+    text = r.output()
+    report("hvm-highmem-restore", ok3 and ok4 and status == 1 and
+           b"the second patterns read back" in text and
+           text.rstrip().endswith(b"Test result: SUCCESS"), "status %d: %r" % (status, text[-400:]))
+
+
 def refused(name, snap, want):
     p = subprocess.run(["timeout", "-k", "5", "30", CAPSULE, "run", "--restore", snap],
                        capture_output=True)
@@ -258,6 +318,7 @@ try:
     good = pv_save_restore()
     pv_live_snapshot()
     hvm()
+    hvm_highmem()
     corrupted(good)
     no_descriptors()
 finally:

@@ -129,6 +129,51 @@ static void reserved_ranges(void **state)
 	assert_non_null(gmem_ptr(m, 0x2000, 1));
 }
 
+/* A region of 6 MiB with a hole [2 MiB, 4 MiB): two RAM ranges, the door refuses the hole
+ * (a byte of it, a range across either edge, an empty range inside it), and the pages on
+ * both sides are memory of their own. */
+static void hole(void **state)
+{
+	struct guest_mem m;
+	struct gmem_range r[2];
+	const uint64_t M = 1u << 20;
+
+	(void)state;
+	assert_int_equal(gmem_init(&m, 6 * M), 0);
+	assert_int_equal(gmem_ram_ranges(&m, r), 1);
+	assert_int_equal(gmem_low_end(&m), 6 * M);
+	assert_int_equal(gmem_set_hole(&m, 0, 2 * M), -EINVAL);      /* no RAM below */
+	assert_int_equal(gmem_set_hole(&m, 2 * M, 6 * M), -EINVAL);  /* no RAM above */
+	assert_int_equal(gmem_set_hole(&m, 4 * M, 2 * M), -EINVAL);
+	assert_int_equal(gmem_set_hole(&m, 2 * M + 1, 4 * M), -EINVAL);
+	assert_int_equal(gmem_set_hole(&m, 2 * M, 4 * M), 0);
+	assert_int_equal(gmem_ram_ranges(&m, r), 2);
+	assert_int_equal(r[0].start, 0);
+	assert_int_equal(r[0].end, 2 * M);
+	assert_int_equal(r[1].start, 4 * M);
+	assert_int_equal(r[1].end, 6 * M);
+	assert_int_equal(gmem_low_end(&m), 2 * M);
+	assert_ptr_equal(gmem_ptr(&m, 2 * M - 8, 8), m.host + 2 * M - 8);
+	assert_ptr_equal(gmem_ptr(&m, 4 * M, 8), m.host + 4 * M);
+	assert_ptr_equal(gmem_ptr(&m, 6 * M - 1, 1), m.host + 6 * M - 1);
+	assert_null(gmem_ptr(&m, 2 * M, 1));
+	assert_null(gmem_ptr(&m, 3 * M, 4096));
+	assert_null(gmem_ptr(&m, 4 * M - 1, 1));
+	assert_null(gmem_ptr(&m, 2 * M - 8, 9));     /* across the bottom edge */
+	assert_null(gmem_ptr(&m, 4 * M - 8, 16));    /* across the top edge */
+	assert_null(gmem_ptr(&m, 0, 6 * M));         /* across the whole hole */
+	assert_null(gmem_ptr(&m, 3 * M, 0));         /* empty, inside */
+	assert_null(gmem_vmm_ptr(&m, 3 * M, 8));     /* the VMM's door too */
+	assert_int_equal(gmem_write(&m, 3 * M, "x", 1), -EFAULT);
+	assert_int_equal(gmem_write(&m, 4 * M, "high", 4), 0);
+	assert_int_equal(gmem_write(&m, 0, "low.", 4), 0);
+	assert_memory_equal(m.host + 4 * M, "high", 4);
+	assert_memory_equal(m.host, "low.", 4);
+	assert_int_equal(gmem_reserve(&m, 3 * M, 4096), -EINVAL);
+	gmem_destroy(&m);
+	assert_int_equal(m.hole_end, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +184,7 @@ int main(void)
 		cmocka_unit_test(init_rejects_bad_sizes),
 		cmocka_unit_test(memfd_backed),
 		cmocka_unit_test(reserved_ranges),
+		cmocka_unit_test(hole),
 	};
 
 	return cmocka_run_group_tests_name("guest memory", tests, setup, teardown);

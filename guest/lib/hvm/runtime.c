@@ -95,7 +95,18 @@ static void read_boot_info(uint32_t magic, uint32_t info)
 		while (*hvm_boot.cmdline == ' ')
 			hvm_boot.cmdline++;
 		hvm_boot.mem_top = 0x100000 + (uint64_t)p[2] * 1024;
-		hvm_boot.nr_mmap = p[0] & 0x40 ? p[11] / 24 : 0;
+		hvm_boot.nr_mmap = 0;
+		/* Entries of size + 4 bytes: size (u32), addr (u64), len (u64), type (u32). */
+		for (uint32_t off = 0; p[0] & 0x40 && off + 24 <= p[11] &&
+		     hvm_boot.nr_mmap < HVM_MMAP_MAX;) {
+			const uint8_t *e = (const uint8_t *)(uintptr_t)(p[12] + off);
+			struct hvm_mmap *m = &hvm_boot.mmap[hvm_boot.nr_mmap++];
+
+			memcpy(&m->addr, e + 4, 8);
+			memcpy(&m->len, e + 12, 8);
+			memcpy(&m->type, e + 20, 4);
+			off += *(const uint32_t *)e + 4;
+		}
 		if (p[0] & 8 && p[5]) {
 			const uint32_t *mod = (const uint32_t *)(uintptr_t)p[6];
 
@@ -109,10 +120,15 @@ static void read_boot_info(uint32_t magic, uint32_t info)
 		hvm_boot.pvh = true;
 		hvm_boot.progname = "";
 		hvm_boot.cmdline = (const char *)(uintptr_t)q[1];
-		hvm_boot.nr_mmap = p[12];
-		for (unsigned i = 0; i < hvm_boot.nr_mmap; i++)
-			if ((uint32_t)map[3 * i + 2] == 1 && map[3 * i] + map[3 * i + 1] > hvm_boot.mem_top)
+		hvm_boot.nr_mmap = p[12] < HVM_MMAP_MAX ? p[12] : HVM_MMAP_MAX;
+		for (unsigned i = 0; i < hvm_boot.nr_mmap; i++) {
+			hvm_boot.mmap[i] = (struct hvm_mmap){map[3 * i], map[3 * i + 1],
+							     (uint32_t)map[3 * i + 2]};
+			/* RAM above 1 MiB up to the first hole, as multiboot's mem_upper */
+			if ((uint32_t)map[3 * i + 2] == 1 && map[3 * i] <= 0x100000 &&
+			    map[3 * i] + map[3 * i + 1] > hvm_boot.mem_top)
 				hvm_boot.mem_top = map[3 * i] + map[3 * i + 1];
+		}
 		if (p[3]) {
 			const uint64_t *mod = (const uint64_t *)(uintptr_t)q[0];
 
