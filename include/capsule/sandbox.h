@@ -11,6 +11,7 @@
 #define CAPSULE_SANDBOX_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 enum sandbox_profile { SANDBOX_GUEST, SANDBOX_SERVICE, SANDBOX_VMM };
 
@@ -22,12 +23,18 @@ void sandbox_set_enabled(bool on);
 /* Name the calling thread `who` (15 characters at most) and confine it: 0, or a negative
  * errno (the thread must not go on). */
 int sandbox_enter(const char *who, enum sandbox_profile profile);
+/* The user and group a jailed VMM becomes (include/capsule/jail.h). */
+struct sandbox_ids {
+	uid_t uid;
+	gid_t gid;
+};
 /*
  * Drop every capability (effective, permitted, inheritable, ambient and the bounding set)
  * and set no_new_privs: after this the process can use what it has opened but gains
- * nothing new, even as root. 0, or a negative errno.
+ * nothing new, even as root. With ids, it also becomes that uid and gid (real, effective
+ * and saved) with no supplementary groups. 0, or a negative errno.
  */
-int sandbox_drop_privileges(void);
+int sandbox_drop_privileges(const struct sandbox_ids *ids);
 /* Call fn (async-signal-safe) before the process stops on a forbidden call. Set it once,
  * before any thread starts. */
 void sandbox_on_fatal(void (*fn)(void));

@@ -13,6 +13,7 @@
 
 #include "capsule/cli.h"
 #include "capsule/domain.h"
+#include "capsule/jail.h"
 #include "capsule/log.h"
 #include "capsule/migrate.h"
 #include "capsule/sandbox.h"
@@ -35,6 +36,7 @@ struct run_opts {
 	unsigned nr_net_macs;
 	const char *net_taps[8];      /* --net-tap, the same */
 	unsigned nr_net_taps;
+	struct jail_opts jail;        /* --jail DIR --uid U --gid G ... (docs/jailer.md) */
 };
 
 static void run_usage(FILE *out)
@@ -92,6 +94,16 @@ static void run_usage(FILE *out)
 		"                                       (mode 0600), or on a listening socket N;\n"
 		"                                       'capsule control PATH' is its client\n"
 		"      --control PATH                   the same as --api-sock PATH\n\n"
+		"Jail (docs/jailer.md):\n"
+		"      --jail DIR       run the VMM in new mount, PID, IPC and UTS namespaces with\n"
+		"                       DIR as its root, holding only the domain's files (bound at\n"
+		"                       their paths) and device nodes; needs --uid and --gid\n"
+		"      --uid UID, --gid GID\n"
+		"                       the jailed VMM's user and group (not 0), no capabilities,\n"
+		"                       no_new_privs, RLIMIT_NOFILE %u, RLIMIT_MEMLOCK %u KiB\n"
+		"      --jail-netns PATH  the network namespace to join (/run/netns/NAME)\n"
+		"      --jail-cgroup DIR  the cgroup to run in (a directory under /sys/fs/cgroup)\n"
+		"      --jail-nofile N    RLIMIT_NOFILE in the jail\n\n"
 		"      --stats          print exit and hypercall counts when the domain ends\n"
 		"                       (and whenever capsule gets SIGUSR1)\n"
 		"      --no-seccomp     do not confine the VMM's threads (debugging only)\n"
@@ -99,7 +111,8 @@ static void run_usage(FILE *out)
 		"  -h, --help           this text\n\n"
 		"Exit status: the guest's code (0-123) when it powers off, %d if it crashed,\n"
 		"%d on timeout, %d if capsule itself failed, 128+N if killed by signal N.\n",
-		CAPSULE_EXIT_CRASH, CAPSULE_EXIT_TIMEOUT, CAPSULE_EXIT_VMM_ERROR);
+		JAIL_NOFILE, JAIL_MEMLOCK >> 10, CAPSULE_EXIT_CRASH, CAPSULE_EXIT_TIMEOUT,
+		CAPSULE_EXIT_VMM_ERROR);
 }
 
 int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max, uint64_t *out)
@@ -185,7 +198,7 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 }
 
 enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU,
-       OPT_MEM_BACKING };
+       OPT_MEM_BACKING, OPT_JAIL };
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -219,6 +232,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"api-sock", required_argument, NULL, 'A'},
 		{"exit-file", required_argument, NULL, 'E'},
 		{"console-log", required_argument, NULL, 'L'},
+		{"jail", required_argument, NULL, OPT_JAIL},
+		{"uid", required_argument, NULL, OPT_JAIL},
+		{"gid", required_argument, NULL, OPT_JAIL},
+		{"jail-netns", required_argument, NULL, OPT_JAIL},
+		{"jail-cgroup", required_argument, NULL, OPT_JAIL},
+		{"jail-nofile", required_argument, NULL, OPT_JAIL},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option longopts[sizeof(base) / sizeof(base[0]) + 16];
@@ -294,6 +313,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			if (add_device(o, longopts[idx].name, optarg))
 				return -1;
 			break;
+		case OPT_JAIL: {
+			int rc;
+
+			jail_parse_opt(&o->jail, longopts[idx].name, optarg, &rc);
+			if (rc)
+				return -1;
+			break;
+		}
 		case 'S':
 			o->cfg.print_stats = true;
 			break;
@@ -427,7 +454,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	if (optind < argc) /* the image on the command line wins over the file's */
 		o->cfg.image = argv[optind];
 	if (set_net_opt(o, "mac", o->net_macs, o->nr_net_macs) ||
-	    set_net_opt(o, "tap", o->net_taps, o->nr_net_taps))
+	    set_net_opt(o, "tap", o->net_taps, o->nr_net_taps) || jail_check(&o->jail))
 		return -1;
 	o->cfg.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL;
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
@@ -641,6 +668,33 @@ static void write_exit_file(int fd, int status, const struct run_state *rs,
 }
 
 /*
+ * The files the domain opens by path, for the jail to hold: the image, the initrd and the
+ * disks (a disk's path is its spec up to the first comma; read-only if it says so).
+ */
+static unsigned jail_files(const struct domain_config *cfg, struct jail_file *f,
+			   char paths[][DEVICE_ARG_MAX])
+{
+	unsigned n = 0;
+
+	f[n++] = (struct jail_file){cfg->image, false};
+	if (cfg->initrd)
+		f[n++] = (struct jail_file){cfg->initrd, false};
+	for (unsigned i = 0; i < cfg->nr_devices && n < JAIL_MAX_FILES; i++) {
+		const struct device_spec *s = &cfg->devices[i];
+		char *comma;
+
+		if (strcmp(s->kind->name, "disk"))
+			continue;
+		snprintf(paths[n], DEVICE_ARG_MAX, "%s", s->arg);
+		if ((comma = strchr(paths[n], ',')))
+			*comma = 0;
+		f[n] = (struct jail_file){paths[n], !strstr(s->arg, ",readonly")};
+		n++;
+	}
+	return n;
+}
+
+/*
  * Everything that needs a privilege happens first (backends, image, /dev/kvm); then the
  * process drops every capability (capabilities are per thread: before any thread starts),
  * the service threads start confined, and the main thread confines itself before the first
@@ -662,8 +716,21 @@ int cmd_run(int argc, char **argv)
 	tzset(); /* glibc opens the time zone file once, now, not under the sandbox (RTC) */
 	if (parse_opts(argc, argv, &o))
 		goto out;
+	/* Bound on the host's side of a jail, where its clients are. */
+	rs.api = &api;
+	rs.api_fd = -1;
+	if (o.api_sock && (rs.api_fd = open_api(o.api_sock, &api_sock)) < 0)
+		goto out;
+	if (o.jail.dir) {
+		static char paths[JAIL_MAX_FILES][DEVICE_ARG_MAX];
+		struct jail_file files[JAIL_MAX_FILES];
+
+		/* From here on, in the jail (the caller waits outside, in jail_enter). */
+		if (jail_enter(&o.jail, o.cfg.name, files, jail_files(&o.cfg, files, paths)))
+			goto out;
+	}
 	created = true;
-	if (domain_create(&dom, &o.cfg) || sandbox_drop_privileges() < 0)
+	if (domain_create(&dom, &o.cfg) || jail_drop(&o.jail) < 0)
 		goto out;
 	if (o.restore) {
 		char err[512];
@@ -686,10 +753,6 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "capsule run: --console-log: cannot map the ring file\n");
 		goto out;
 	}
-	rs.api = &api;
-	rs.api_fd = -1;
-	if (o.api_sock && (rs.api_fd = open_api(o.api_sock, &api_sock)) < 0)
-		goto out;
 	if (terminal_take(&dom)) {
 		fprintf(stderr, "capsule run: cannot set up the console's terminal\n");
 		goto out;

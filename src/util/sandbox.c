@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "capsule/log.h"
@@ -98,7 +99,7 @@ int sandbox_enter(const char *who, enum sandbox_profile profile)
 	return 0;
 }
 
-int sandbox_drop_privileges(void)
+int sandbox_drop_privileges(const struct sandbox_ids *ids)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct none[2];
@@ -109,6 +110,14 @@ int sandbox_drop_privileges(void)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && errno != EPERM)
 			return -errno;
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* The ids while CAP_SETUID and CAP_SETGID are still there; leaving uid 0 for good
+	 * clears the permitted and effective sets as well (capset makes sure). */
+	if (ids && (setgroups(0, NULL) < 0 || setresgid(ids->gid, ids->gid, ids->gid) < 0 ||
+		    setresuid(ids->uid, ids->uid, ids->uid) < 0)) {
+		log_err("cannot become uid %u gid %u: %s", (unsigned)ids->uid, (unsigned)ids->gid,
+			strerror(errno));
+		return -errno;
+	}
 	if (syscall(SYS_capset, &hdr, none) < 0) {
 		log_err("cannot drop capabilities: %s", strerror(errno));
 		return -errno;
