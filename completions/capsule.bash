@@ -17,6 +17,7 @@ _capsule()
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --stats --no-seccomp
+		--jail --uid --gid --jail-netns --jail-cgroup --jail-nofile
 		--verbose --help"
 
 	COMPREPLY=()
@@ -35,6 +36,12 @@ _capsule()
 			return ;;
 		--memory-backing)
 			COMPREPLY=($(compgen -W "shared private" -- "$cur"))
+			return ;;
+		--jail | --jail-cgroup)
+			COMPREPLY=($(compgen -d -- "$cur"))
+			return ;;
+		--jail-netns)
+			COMPREPLY=($(compgen -f -- "${cur:-/run/netns/}"))
 			return ;;
 		--config | --initrd | --disk | --exit-file | --console-log | --api-sock | --control)
 			COMPREPLY=($(compgen -f -- "$cur"))
