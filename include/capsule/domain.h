@@ -185,6 +185,8 @@ struct domain {
 	unsigned shutdown_grace_s;
 	bool shutdown_forced;   /* the guest ignored it and was destroyed */
 	pthread_cond_t ended;   /* end_requested became true */
+	unsigned holds;         /* under lock: domain_hold users of the current boot */
+	pthread_cond_t released; /* holds went to 0 */
 	unsigned boots;
 	enum vm_end_reason last_end;
 	int last_code;
@@ -217,6 +219,15 @@ void domain_end(struct domain *d, enum vm_end_reason why, int code);
  * of an HVM domain (ACPI has no reboot button).
  */
 int domain_shutdown(struct domain *d, bool reboot, unsigned grace_s);
+/*
+ * Hold the current boot for work outside d->lock (a snapshot, a migration): its VM, memory
+ * and devices are not torn down until domain_release, even if it ends meanwhile (the
+ * teardown waits; the holder sees vm_ended and stops soon). 0 with *was_running, or
+ * -EINVAL with what it is in err ("ending", or its state's name) if no boot is running
+ * or paused.
+ */
+int domain_hold(struct domain *d, bool *was_running, char *err, size_t errlen);
+void domain_release(struct domain *d);
 int domain_pause(struct domain *d);  /* vCPUs paused, or a negative errno */
 int domain_resume(struct domain *d); /* 0, or -EINVAL if it was not paused */
 void domain_print_stats(struct domain *d, FILE *out);

@@ -78,6 +78,7 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->ended, NULL);
+	pthread_cond_init(&d->released, NULL);
 	console_log_init(&d->console_log);
 	d->state = DOMAIN_CREATED;
 	/* Backends are opened by the domain, once, before the first boot. */
@@ -305,6 +306,10 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		while (!d->end_requested)
 			pthread_cond_wait(&d->ended, &d->lock);
 	}
+	/* An API thread may be snapshotting or migrating this boot outside the lock: its
+	 * memory and devices stay until it lets go (it sees the end and stops soon). */
+	while (d->holds)
+		pthread_cond_wait(&d->released, &d->lock);
 	d->vm = NULL; /* nobody outside reaches this boot any more */
 	d->balloon = NULL;
 	pthread_mutex_unlock(&d->lock);
@@ -355,6 +360,32 @@ void domain_end(struct domain *d, enum vm_end_reason why, int code)
 	pthread_cond_broadcast(&d->ended);
 	if (d->vm)
 		vm_end(d->vm, why, code);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int domain_hold(struct domain *d, bool *was_running, char *err, size_t errlen)
+{
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->vm && (d->state == DOMAIN_RUNNING || d->state == DOMAIN_PAUSED) &&
+	    !vm_ended(d->vm)) {
+		d->holds++;
+		*was_running = d->state == DOMAIN_RUNNING;
+		r = 0;
+	} else {
+		snprintf(err, errlen, "%s", d->vm && vm_ended(d->vm) ? "ending"
+			 : domain_state_name(d->state));
+	}
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+void domain_release(struct domain *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->holds && !--d->holds)
+		pthread_cond_broadcast(&d->released);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -449,5 +480,6 @@ void domain_destroy(struct domain *d)
 		close(d->kvm_fd);
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
 	pthread_cond_destroy(&d->ended);
+	pthread_cond_destroy(&d->released);
 	pthread_mutex_destroy(&d->lock);
 }

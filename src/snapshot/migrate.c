@@ -78,10 +78,9 @@ static int send_set(struct mig *g, const uint64_t *bits, bool skip_zero)
 		uint64_t n = 0;
 
 		/*
-		 * A guest that powers off or reboots while the rounds run ends its boot: stop
-		 * before its memory goes. (Its teardown joins the vCPUs and devices first, which
-		 * takes far longer than a batch; a reference on the boot's VM that teardown waits
-		 * for would close the window entirely: src/domain/domain.c has none yet.)
+		 * A guest that powers off or reboots while the rounds run ends its boot: stop.
+		 * Its teardown waits for the hold migrate_send took (domain_hold), so its memory
+		 * is still there, but the migration of an ended boot is over.
 		 */
 		if (vm_ended(g->d->vm)) {
 			g->w.error = -ECANCELED;
@@ -307,19 +306,16 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 	bool was_running, log_was_on;
 	struct snap_header h = {.version = SNAP_VERSION, .arch = SNAP_ARCH_X86_64,
 				.flags = SNAP_HDR_MIGRATION};
+	char what[64];
 	int rc = -ENOMEM;
 
 	memset(rep, 0, sizeof(*rep));
 	err[0] = 0;
-	pthread_mutex_lock(&d->lock);
-	if (!d->vm || (d->state != DOMAIN_RUNNING && d->state != DOMAIN_PAUSED)) {
-		snprintf(err, errlen, "cannot migrate a domain that is %s",
-			 domain_state_name(d->state));
-		pthread_mutex_unlock(&d->lock);
+	/* Held: a guest that powers off meanwhile is not torn down under the rounds. */
+	if (domain_hold(d, &was_running, what, sizeof(what))) {
+		snprintf(err, errlen, "cannot migrate a domain that is %s", what);
 		return -EINVAL;
 	}
-	was_running = d->state == DOMAIN_RUNNING;
-	pthread_mutex_unlock(&d->lock);
 	g.m = &d->vm->mem;
 	g.nr_pages = g.m->size / PAGE;
 	g.words = dirty_words(g.nr_pages);
@@ -387,6 +383,7 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 	pthread_mutex_unlock(&d->lock);
 	domain_end(d, VM_END_POWEROFF, 0);
 out:
+	domain_release(d);
 	free(g.set);
 	free(g.guest);
 	free(g.vmm);

@@ -225,26 +225,16 @@ int snapshot_take(struct domain *d, int state_fd, int mem_fd, bool end_after,
 	return snapshot_take_opts(d, state_fd, mem_fd, &o, rep, err, errlen);
 }
 
-int snapshot_take_opts(struct domain *d, int state_fd, int mem_fd,
-		       const struct snapshot_opts *o, struct snapshot_report *rep, char *err,
-		       size_t errlen)
+/* snapshot_take_opts with the boot held (domain_hold): it cannot be torn down meanwhile. */
+static int snapshot_held(struct domain *d, int state_fd, int mem_fd,
+			 const struct snapshot_opts *o, bool was_running,
+			 struct snapshot_report *rep, char *err, size_t errlen)
 {
 	uint64_t t0 = monotonic_ns(), t1;
-	bool was_running, end_after = o->end_after;
+	bool end_after = o->end_after;
 	struct snap_diff_ctx dc;
 	int rc;
 
-	memset(rep, 0, sizeof(*rep));
-	err[0] = 0;
-	pthread_mutex_lock(&d->lock);
-	if (!d->vm || (d->state != DOMAIN_RUNNING && d->state != DOMAIN_PAUSED)) {
-		snprintf(err, errlen, "cannot snapshot a domain that is %s",
-			 domain_state_name(d->state));
-		pthread_mutex_unlock(&d->lock);
-		return -EINVAL;
-	}
-	was_running = d->state == DOMAIN_RUNNING;
-	pthread_mutex_unlock(&d->lock);
 	if (was_running && (rc = domain_pause(d)) < 0) {
 		snprintf(err, errlen, "cannot pause the domain: %s", strerror(-rc));
 		return rc;
@@ -287,5 +277,24 @@ int snapshot_take_opts(struct domain *d, int state_fd, int mem_fd,
 	if (!rc)
 		log_info("domain %s: snapshot taken, paused %.2f ms, %llu bytes of memory",
 			 d->cfg.name, rep->pause_ns / 1e6, (unsigned long long)rep->memory_bytes);
+	return rc;
+}
+
+int snapshot_take_opts(struct domain *d, int state_fd, int mem_fd,
+		       const struct snapshot_opts *o, struct snapshot_report *rep, char *err,
+		       size_t errlen)
+{
+	char what[64];
+	bool was_running;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	err[0] = 0;
+	if (domain_hold(d, &was_running, what, sizeof(what))) {
+		snprintf(err, errlen, "cannot snapshot a domain that is %s", what);
+		return -EINVAL;
+	}
+	rc = snapshot_held(d, state_fd, mem_fd, o, was_running, rep, err, errlen);
+	domain_release(d);
 	return rc;
 }

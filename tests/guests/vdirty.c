@@ -8,7 +8,8 @@
  * the VMM did not carry over, or carried stale, holds another number than the table.
  * A second number on the cmdline is the sleep between ticks in ms (default 10); 0 makes it
  * a fierce dirtier that never sleeps (auto-converge's test), printing its tick line every
- * 10 ms of domain time instead of every tick.
+ * 10 ms of domain time instead of every tick. A third, if not 0, powers it off after that
+ * many ticks (the teardown race test, tests/integration/teardown.py).
  * Prints "vdirty: tick N seq S" each tick, "vdirty: verified P pages gen G" after the full
  * check, and "vdirty: MISMATCH ..." then the FAILURE line if a page is wrong.
  */
@@ -35,7 +36,8 @@ int main(void)
 	uint32_t gen = __atomic_load_n(&shared_info->generation, __ATOMIC_ACQUIRE);
 	char *rest;
 	unsigned long k = strtoul(start_info->cmdline, &rest, 10);
-	unsigned long ms = *rest ? strtoul(rest, NULL, 10) : 10;
+	unsigned long ms = *rest ? strtoul(rest, &rest, 10) : 10;
+	unsigned long last = *rest ? strtoul(rest, NULL, 10) : 0;
 	uint64_t seq = 0, shown = 0;
 	unsigned cursor = 0, check = 0;
 
@@ -46,6 +48,11 @@ int main(void)
 	printf("vdirty: %lu pages per tick, %lu ms apart, gen %u\n", k, ms, gen);
 	for (uint64_t tick = 0;; tick++) {
 		uint32_t g = __atomic_load_n(&shared_info->generation, __ATOMIC_ACQUIRE);
+
+		if (last && tick == last) {
+			printf("vdirty: %lu ticks, powering off\n", last);
+			poweroff(0);
+		}
 
 		if (g != gen) {
 			for (unsigned p = 0; p < PAGES; p++)

@@ -561,6 +561,14 @@ failed=$((failed + $(grep -c '^FAIL' "$tmp/diff.out")))
 grep -q '^[0-9]* passed, 0 failed$' "$tmp/diff.out" ||
 	report snapshot-diff-suite-completes 0 "$(tail -n 5 "$tmp/diff.out")"
 
+# --- snapshots and migrations of a domain that is ending (tests/integration/teardown.py)
+timeout -k 5 300 python3 tests/integration/teardown.py "$BUILD" >"$tmp/teardown.out" 2>&1
+grep -E '^(PASS|FAIL)' "$tmp/teardown.out"
+passed=$((passed + $(grep -c '^PASS' "$tmp/teardown.out")))
+failed=$((failed + $(grep -c '^FAIL' "$tmp/teardown.out")))
+grep -q '^[0-9]* passed, 0 failed$' "$tmp/teardown.out" ||
+	report teardown-suite-completes 0 "$(tail -n 5 "$tmp/teardown.out")"
+
 # --- live migration between two network namespaces (tests/integration/migrate.py)
 timeout -k 5 300 python3 tests/integration/migrate.py "$BUILD" >"$tmp/mig.out" 2>&1
 grep -E '^(PASS|FAIL|SKIP)' "$tmp/mig.out"
