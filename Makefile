@@ -172,6 +172,7 @@ integration: all
 	tests/integration/jail.sh $(BUILD)
 	tests/daemon/run.py $(BUILD) --domains 1000
 	tests/daemon/snapshot.py $(BUILD) --clones 100
+	tests/daemon/memory.py $(BUILD) --domains 10
 
 # capsuled at scale, longer: 1,000 domains created, listed, re-attached after a kill -9
 # and destroyed, three times over (tests/daemon/run.py, bench/daemon.py).

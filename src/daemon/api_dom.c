@@ -358,6 +358,7 @@ void api_daemon_info(void *ctx, const struct http_request *req, struct http_resp
 			(json_int_t)db_count(dm, "events"), "state_dir", dm->state_dir, "socket",
 			dm->socket_path, "vmm", dm->vmm_path);
 	pthread_mutex_unlock(&dm->lock);
+	json_object_set_new(out, "ksm", ksm_host_json(dm));
 	text = json_dumps(out, JSON_COMPACT);
 	json_decref(out);
 	api_json(resp, 200, text ? text : "{}");

@@ -400,6 +400,15 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
 			snprintf(names[i], sizeof(names[i]), "%s", d->name);
 		}
 	}
+	fprintf(f, "# HELP capsule_domain_ksm_merging_pages The VMM's pages KSM merged.\n"
+		   "# TYPE capsule_domain_ksm_merging_pages gauge\n");
+	for (unsigned i = 0; i < n; i++) {
+		struct ksm_proc_stat ks;
+
+		if (dm->doms[i]->pidfd >= 0 && ksm_proc(dm->doms[i]->pid, &ks) == 0)
+			fprintf(f, "capsule_domain_ksm_merging_pages{domain=\"%s\"} %llu\n",
+				dm->doms[i]->name, (unsigned long long)ks.merging_pages);
+	}
 	pthread_mutex_unlock(&dm->lock);
 	fprintf(f, "# HELP capsuled_domains Domains capsuled manages, by state.\n"
 		   "# TYPE capsuled_domains gauge\n");
@@ -412,6 +421,7 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
 	fprintf(f, "# HELP capsule_host_memory_bytes The host's memory.\n"
 		   "# TYPE capsule_host_memory_bytes gauge\ncapsule_host_memory_bytes %llu\n",
 		(unsigned long long)dm->host_mem_mib << 20);
+	ksm_metrics(f);
 	/* Each VMM's own metrics, bounded: 300 ms each, 5 s in all. */
 	for (unsigned i = 0; socks && names && i < n; i++) {
 		struct httpc_reply r = {0};

@@ -14,6 +14,7 @@
  *   api_ctl.c   pause, unpause, shutdown, reboot, destroy, mem-set
  *   api_io.c    console, events, log, metrics
  *   api_snap.c  save, snapshot, restore, clone (snapshot directories are the client's)
+ *   ksm.c       page sharing: KSM turned on and tuned (--ksm-cpu), and its counters
  *   web*.c      the web dashboard (--web): its listener, login, proxy, WebSockets (web.h)
  *
  * Threads: API_THREADS API servers on the one socket (handlers), the monitor, and main
@@ -28,6 +29,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define DAEMON_MAX_DOMAINS 4096
@@ -35,6 +37,8 @@
 #define TOPIC_CONSOLE(id) ((1ull << 32) + (uint64_t)(id))
 #define VMM_TIMEOUT_MS 3000
 #define API_THREADS 8 /* requests served at once (each may wait on a VMM) */
+
+#define KSM_SAVED 4
 
 enum dstate { DS_RUNNING, DS_PAUSED, DS_SHUTOFF, DS_CRASHED, DS_DYING };
 
@@ -78,6 +82,11 @@ struct daemon {
 	pthread_t monitor;
 	uint64_t host_mem_mib;
 	int64_t started_ns;
+	/* ksm.c: KSM within a CPU budget (0: the host's KSM is left alone), and what the
+	 * host had before, put back at stop. */
+	unsigned ksm_cpu_pct, ksm_scan_s;
+	bool ksm_tuned;
+	char ksm_saved[KSM_SAVED][32];
 };
 
 /* db.c */
@@ -143,6 +152,19 @@ json_t *dom_json(const struct ddom *d, bool full);
 void monitor_watch(struct daemon *dm, struct ddom *d);
 uint64_t proc_cpu_ns(pid_t pid);
 uint64_t proc_rss_kib(pid_t pid);
+
+/* ksm.c */
+int ksm_start(struct daemon *dm, char *err, size_t errlen);
+void ksm_stop(struct daemon *dm);
+uint64_t ksm_counter(const char *name); /* /sys/kernel/mm/ksm/NAME, 0 if unreadable */
+struct ksm_proc_stat {
+	uint64_t merging_pages, zero_pages;
+	int64_t profit_bytes;
+};
+int ksm_proc(pid_t pid, struct ksm_proc_stat *s); /* /proc/PID/ksm_stat: 0 or -1 */
+json_t *ksm_host_json(const struct daemon *dm);
+void ksm_dom_json(json_t *j, pid_t pid); /* adds "ksm" to a live domain's JSON */
+void ksm_metrics(FILE *f);
 
 /* reattach.c */
 int daemon_reattach(struct daemon *dm);

@@ -328,6 +328,8 @@ json_t *dom_json(const struct ddom *d, bool full)
 		if (live)
 			json_object_set_new(j, "vmm_rss_kib",
 					    json_integer((json_int_t)proc_rss_kib(d->pid)));
+		if (live)
+			ksm_dom_json(j, d->pid);
 	}
 	return j;
 }

@@ -54,6 +54,11 @@ static void usage(FILE *out)
 		"                        capsuled, else ../share/capsule/web from it)\n"
 		"      --web-token-file PATH  the login token (default STATE_DIR/web.token, made\n"
 		"                        mode 0600 if missing)\n"
+		"      --ksm-cpu PCT     turn the kernel's page sharing (KSM) on, its scans sized\n"
+		"                        to use at most PCT%% of one CPU (1-100; default: leave\n"
+		"                        the host's KSM as it is); put back at stop\n"
+		"      --ksm-scan-time SEC  with --ksm-cpu: aim at a full scan every SEC seconds\n"
+		"                        (default 200)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n\n"
 		"Access: root and members of the capsule group; anyone else gets 403.\n"
@@ -135,6 +140,8 @@ int main(int argc, char **argv)
 		{"web-token-file", required_argument, NULL, 'T'},
 		{"web-tls-cert", required_argument, NULL, 'C'},
 		{"web-tls-key", required_argument, NULL, 'K'},
+		{"ksm-cpu", required_argument, NULL, 'k'},
+		{"ksm-scan-time", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -145,6 +152,7 @@ int main(int argc, char **argv)
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.changed = PTHREAD_COND_INITIALIZER,
 		.stop_fd = -1,
+		.ksm_scan_s = 200,
 	};
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	struct web_options wo = {0};
@@ -168,6 +176,21 @@ int main(int argc, char **argv)
 		case 'T': wo.token_file = optarg; break;
 		case 'C': wo.tls_cert = optarg; break;
 		case 'K': wo.tls_key = optarg; break;
+		case 'k':
+		case 'j': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || optarg[0] == '-' || v < 1 ||
+			    v > (c == 'k' ? 100 : 86400)) {
+				fprintf(stderr, "capsuled: --%s expects a number from 1 to %u, got "
+					"'%s'\n", c == 'k' ? "ksm-cpu" : "ksm-scan-time",
+					c == 'k' ? 100 : 86400, optarg);
+				return 2;
+			}
+			*(c == 'k' ? &dm.ksm_cpu_pct : &dm.ksm_scan_s) = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("capsuled %s\n", CAPSULE_VERSION); return 0;
 		default:
@@ -261,6 +284,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capsuled: %s\n", dm.epfd < 0 ? strerror(errno) : err);
 		return 1;
 	}
+	if (ksm_start(&dm, err, sizeof(err))) {
+		fprintf(stderr, "capsuled: %s\n", err);
+		return 1;
+	}
 	if (daemon_reattach(&dm) || monitor_start(&dm) || daemon_api_start(&dm, u.fd)) {
 		fprintf(stderr, "capsuled: cannot start\n");
 		return 1;
@@ -281,6 +308,7 @@ int main(int argc, char **argv)
 	web_stop(web); /* first: its handlers are the API's */
 	daemon_api_stop(&dm);
 	monitor_stop(&dm);
+	ksm_stop(&dm);
 	pthread_mutex_lock(&dm.lock);
 	db_close(&dm);
 	pthread_mutex_unlock(&dm.lock);

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Memory through capsuled (docs/resources.md): page sharing with KSM, and bad memory
+configurations refused; a capsuled started here on a temporary state directory
+(tests/daemon/run.py's harness), with KSM turned up for the test and the host's KSM
+settings checked to be back afterwards.
+
+  memory.py BUILD [--domains N] [--only NAME,...]
+      prints PASS/FAIL lines and ends with "N passed, N failed"; exit 1 if any failed.
+      --domains N: identical domains in the sharing test (10 in make check)
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as base  # noqa: E402  the daemon harness
+from run import GUESTS, call, report, wait_for  # noqa: E402
+
+ARGS = sys.argv[1:]
+NDOMS = int(ARGS[ARGS.index("--domains") + 1]) if "--domains" in ARGS else 10
+ONLY = ARGS[ARGS.index("--only") + 1].split(",") if "--only" in ARGS else None
+VSHARE = os.path.join(GUESTS, "vshare.elf")
+KSM = "/sys/kernel/mm/ksm/"
+KSM_KEYS = ["run", "advisor_mode", "advisor_max_cpu", "advisor_target_scan_time"]
+DATA_PAGES = 4096  # 16 MiB of identical data in each domain
+
+
+def ksm_settings():
+    out = {}
+    for k in KSM_KEYS:
+        with open(KSM + k) as f:
+            v = f.read().strip()
+        m = re.search(r"\[(.*)\]", v)
+        out[k] = m.group(1) if m else v
+    return out
+
+
+def ksm(name):
+    with open(KSM + name) as f:
+        return int(f.read())
+
+
+def pss_kib(pid):
+    """The VMM's proportional set size: a page KSM merged across n VMMs counts 1/n in each."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            return int(re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M).group(1))
+    except (OSError, AttributeError):
+        return 0
+
+
+def console(dm, name):
+    st, data = call(dm.sock, "GET", "/api/v1/domain.console?domain=" + name)
+    return data.decode(errors="replace") if st == 200 else ""
+
+
+def say(dm, name, line):
+    return call(dm.sock, "POST", "/api/v1/domain.console?domain=" + name,
+                (line + "\n").encode())[0]
+
+
+class Daemon(base.Daemon):
+    """run.py's capsuled with extra options."""
+    def __init__(self, root, extra):
+        super().__init__(root)
+        self.extra = extra
+
+    def start(self):
+        self.logf = open(self.log, "a")
+        self.p = subprocess.Popen(["timeout", "-s", "KILL", "900", base.CAPSULED,
+                                   "--foreground", "--socket", self.sock, "--state-dir",
+                                   self.state] + self.extra,
+                                  stdout=self.logf, stderr=self.logf, stdin=subprocess.DEVNULL)
+        ok = wait_for(lambda: os.path.exists(self.sock) and self.ping(), 30)
+        assert ok, "capsuled did not start: %s" % open(self.log).read()[-2000:]
+
+
+def test_bad_configs(dm):
+    cases = [({"memory_backing": "hugepages"}, "memory_backing"),
+             ({"memory_min": 65}, "memory_min of 65 MiB is more than"),
+             ({"memory_shares": 0}, "\"memory_shares\" must be an integer from 1"),
+             ({"memory_shares": -3}, "\"memory_shares\" must be an integer from 1"),
+             ({"memory_min": -1}, "\"memory_min\" must be an integer")]
+    for extra, want in cases:
+        st, data = dm.create("bad", VSHARE, 64, **extra)
+        try:
+            said = json.loads(data)["error"]
+        except (ValueError, KeyError):
+            said = data.decode(errors="replace")
+        report("refused-%s" % "-".join("%s=%s" % kv for kv in extra.items()),
+               st == 400 and want in said, "%d %s" % (st, said))
+    report("refused-left-nothing", not dm.domains() and not dm.vmms(), dm.domains())
+    p = subprocess.run([base.CAPSULED, "--ksm-cpu", "0"], capture_output=True, text=True)
+    report("ksm-cpu-0-refused", p.returncode == 2 and "--ksm-cpu expects a number from 1 "
+           "to 100" in p.stderr, p.stderr)
+
+
+def test_sharing(dm):
+    """NDOMS domains with the same data: the VMMs' memory falls by what KSM says it saved,
+    and a domain that writes breaks sharing for itself only."""
+    names = ["sh%d" % i for i in range(NDOMS)]
+    for i, n in enumerate(names):
+        st, data = dm.create(n, VSHARE, 64, memory_backing="private",
+                             cmdline="pages=%d seed=7 id=%d" % (DATA_PAGES, i + 1))
+        assert st == 201, data
+    filled = wait_for(lambda: all("vshare: filled" in console(dm, n) for n in names), 60)
+    report("sharing-domains-filled", filled, [console(dm, n)[-100:] for n in names])
+    pids = {n: dm.dom(n)["pid"] for n in names}
+    # Before KSM merges: what the VMMs hold (KSM may have begun; count what it had).
+    sharing0 = ksm("pages_sharing")
+    pss0 = sum(pss_kib(p) for p in pids.values())
+    want = int(0.8 * (NDOMS - 1) * DATA_PAGES)
+    t0 = time.time()
+    merged = wait_for(lambda: ksm("pages_sharing") >= want, 120, 0.5)
+    print("# KSM merged %d pages in %.1f s, %d full scans, ksmd %.1f s of CPU" %
+          (ksm("pages_sharing"), time.time() - t0, ksm("full_scans"),
+           dm.info().get("ksm", {}).get("ksmd_cpu_s", -1)), flush=True)
+    time.sleep(1)
+    sharing1 = ksm("pages_sharing")
+    pss1 = sum(pss_kib(p) for p in pids.values())
+    saved_kib = (sharing1 - sharing0) * 4
+    fell_kib = pss0 - pss1
+    report("sharing-ksm-merges", merged, "pages_sharing %d -> %d, wanted %d" %
+           (sharing0, sharing1, want))
+    # The VMMs' proportional memory falls by what KSM reports saved, within 15%.
+    report("sharing-memory-falls-by-what-ksm-saved",
+           saved_kib > 0 and abs(fell_kib - saved_kib) <= 0.15 * saved_kib,
+           "Pss %d -> %d KiB (fell %d), KSM saved %d KiB" % (pss0, pss1, fell_kib, saved_kib))
+    infos = {n: dm.dom(n) for n in names}
+    per = {n: infos[n].get("ksm", {}).get("merging_pages", 0) for n in names}
+    report("sharing-per-domain-reported", all(v >= 0.8 * DATA_PAGES for v in per.values()),
+           per)
+    host = dm.info().get("ksm", {})
+    report("sharing-host-reported", host.get("tuned_by_capsuled") is True and
+           host.get("run") == "1" and host.get("pages_sharing", 0) >= want and
+           host.get("saved_bytes", 0) == host.get("pages_sharing", 0) * 4096 and
+           "ksmd_cpu_s" in host, host)
+    st, metrics = call(dm.sock, "GET", "/metrics")
+    metrics = metrics.decode()
+    report("sharing-metrics", st == 200 and 'capsule_ksm_pages{counter="pages_sharing"}' in
+           metrics and 'capsule_domain_ksm_merging_pages{domain="sh0"}' in metrics and
+           "capsule_ksmd_cpu_seconds_total" in metrics, metrics[-600:])
+    # One domain writes 200 of its shared pages: its copies become its own.
+    writer, others = names[0], names[1:]
+    assert say(dm, writer, "write 200") == 200
+    wait_for(lambda: "vshare: wrote 200" in console(dm, writer), 10)
+    # The kernel counts a broken page out when ksmd next passes it.
+    wait_for(lambda: dm.dom(writer).get("ksm", {}).get("merging_pages", 0) <=
+             per[writer] - 190, 20, 0.2)
+    after = {n: dm.dom(n).get("ksm", {}).get("merging_pages", 0) for n in names}
+    report("sharing-cow-breaks-for-writer", after[writer] <= per[writer] - 190,
+           "writer %d -> %d merging pages" % (per[writer], after[writer]))
+    report("sharing-cow-others-still-shared",
+           all(after[n] >= per[n] - 5 for n in others),
+           {n: (per[n], after[n]) for n in others})
+    for n in names:
+        say(dm, n, "verify")
+    ok = wait_for(lambda: all("vshare: verify ok %d" % DATA_PAGES in console(dm, n)
+                              for n in names), 30)
+    report("sharing-each-reads-its-own-data", ok and not any("BAD" in console(dm, n)
+                                                              for n in names),
+           {n: console(dm, n)[-80:] for n in names})
+    dm.destroy_all()
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="capsuled-mem-")
+    os.chmod(root, 0o755)
+    before = ksm_settings()
+    # KSM turned up for the test: a full scan aimed at every second, half a CPU at most.
+    dm = Daemon(root, ["--ksm-cpu", "50", "--ksm-scan-time", "1"])
+    tests = [("bad-configs", lambda: test_bad_configs(dm)),
+             ("sharing", lambda: test_sharing(dm))]
+    try:
+        dm.start()
+        for name, fn in tests:
+            if ONLY and name not in ONLY:
+                continue
+            t0 = time.time()
+            try:
+                fn()
+            except Exception as e:  # a test that throws has failed; the others go on
+                report(name, False, "exception: %r" % e)
+                try:
+                    if not dm.ping():
+                        dm.start()
+                    dm.destroy_all()
+                except Exception:
+                    pass
+            print("# %s: %.1f s" % (name, time.time() - t0), flush=True)
+    finally:
+        try:
+            dm.destroy_all()
+        except Exception:
+            pass
+        dm.stop()
+        for pid in dm.vmms():  # nothing of ours may outlive the test
+            os.kill(pid, signal.SIGKILL)
+        after = ksm_settings()
+        report("ksm-host-settings-restored", after == before, "%s -> %s" % (before, after))
+        subprocess.run(["rm", "-rf", root])
+    print("%d passed, %d failed" % (base.passed, base.failed))
+    sys.exit(1 if base.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
