@@ -84,6 +84,9 @@ struct pv_domain {
 	unsigned nr_devices;
 
 	uint32_t control_port;      /* host requests (start_info.control_port) */
+	/* Being restored (src/snapshot/): guest memory is the snapshot's, so allocating the
+	 * devices' ports again leaves their pending and mask bits as the guest last saw them. */
+	bool restoring;
 	bool stamp_first_hypercall; /* bench: print the time of the first hypercall */
 	bool first_hypercall_seen;
 	uint64_t hypercalls[CAP_HC_COUNT]; /* statistics */

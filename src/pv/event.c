@@ -46,9 +46,12 @@ int64_t evtchn_alloc(struct pv_domain *pv, uint64_t vcpu, enum pv_port_kind kind
 			continue;
 		pv->ports[p] = (struct pv_port){.kind = (uint8_t)kind, .vcpu = (uint8_t)vcpu};
 		pv->vcpu_ports[vcpu][WORD(p)] |= BIT(p);
-		__atomic_fetch_and(&pv->shared->evtchn_pending[WORD(p)], ~BIT(p),
-				   __ATOMIC_SEQ_CST);
-		__atomic_fetch_and(&pv->shared->evtchn_mask[WORD(p)], ~BIT(p), __ATOMIC_SEQ_CST);
+		if (!pv->restoring) { /* a restored event still pending must stay so */
+			__atomic_fetch_and(&pv->shared->evtchn_pending[WORD(p)], ~BIT(p),
+					   __ATOMIC_SEQ_CST);
+			__atomic_fetch_and(&pv->shared->evtchn_mask[WORD(p)], ~BIT(p),
+					   __ATOMIC_SEQ_CST);
+		}
 		ret = p;
 		break;
 	}

@@ -3,10 +3,14 @@
 #include <stdlib.h>
 
 #include "capsule/domain.h"
+#include "capsule/snapshot.h"
 
 static int pv_init(struct domain *d)
 {
-	return pv_domain_init(&d->k.pv, d->vm);
+	int rc = pv_domain_init(&d->k.pv, d->vm);
+
+	d->k.pv.restoring = d->restore && !d->restore->used;
+	return rc;
 }
 
 static struct virtio_dev *pv_add(struct domain *d, const struct virtio_dev_ops *ops, void *priv)

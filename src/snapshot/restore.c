@@ -222,6 +222,7 @@ static int apply_pv(struct domain *d, const struct snap_parsed *p, char *err, si
 	if ((rc = check_pv(d, r, err, errlen)))
 		return rc;
 	pthread_mutex_lock(&d->vm->lock);
+	pv->restoring = false;
 	memcpy(pv->ports, r->ports, sizeof(pv->ports));
 	memcpy(pv->vcpu_ports, r->vcpu_ports, sizeof(pv->vcpu_ports));
 	for (unsigned i = 0; i < CAP_MAX_VCPUS; i++) {

@@ -7,7 +7,10 @@
  *            (the runner saves the domain with `capsule control SOCK save DIR` and runs
  *            `capsule run --restore DIR`); then check the new generation, that domain time
  *            went on from the snapshot without a jump, that the timer still fires at its
- *            deadline, and that the wall clock of domain time 0 was brought up to date
+ *            deadline, and that the wall clock of domain time 0 was brought up to date;
+ *            run with --rng, it first masks the device's port and raises it: after the
+ *            restore the port is still masked and still pending (R-GEN-3: the VMM adds
+ *            the devices again on a restore, and must not reset their ports' bits)
  */
 #include "xtf.h"
 
@@ -26,11 +29,18 @@ void test_main(void)
 	uint32_t gen = __atomic_load_n(&shared->generation, __ATOMIC_ACQUIRE);
 	uint64_t t0, t1, deadline;
 	int64_t port;
+	unsigned dev_port = 0;
 
 	xtf_arg("part", part, sizeof(part));
 	if (!strcmp(part, "fresh")) {
 		CHECK_EQ(gen, 0); /* R-GEN-1 */
 		xtf_finish();
+	}
+	if (si->nr_devices) { /* a device's port: masked, and raised while masked */
+		dev_port = si->devices[0].evtchn;
+		CHECK_EQ(hc(CAP_HC_EVTCHN_MASK, dev_port, 0, 0, 0), 0);
+		CHECK_EQ(hc(CAP_HC_EVTCHN_SEND, dev_port, 0, 0, 0), 0);
+		CHECK(ev_pending(dev_port) && ev_masked(dev_port));
 	}
 	port = hc_cpu(0, CAP_HC_EVTCHN_BIND_TIMER, 0, 0, 0, 0);
 	CHECK(port > 0);
@@ -42,6 +52,11 @@ void test_main(void)
 	while (__atomic_load_n(&shared->generation, __ATOMIC_ACQUIRE) == gen)
 		;
 	t1 = now_ns();
+	/* R-GEN-3: the device's port is as it was, pending and masked. */
+	if (dev_port) {
+		CHECK(ev_pending(dev_port));
+		CHECK(ev_masked(dev_port));
+	}
 	/* R-GEN-2: one more than the snapshot's. */
 	CHECK_EQ(__atomic_load_n(&shared->generation, __ATOMIC_ACQUIRE), gen + 1);
 	/* R-GEN-3: domain time went on from the snapshot (which took well under 5 s here). */

@@ -239,7 +239,7 @@ gen_restore() {
 	local name=gen-restore rules="R-GEN-2 R-GEN-3 R-GEN-4" pid status
 	listed "$name" "$rules" && return
 	rm -rf "$tmp/gen.sock" "$tmp/gen.snap"
-	"$CAPSULE" run --control "$tmp/gen.sock" --timeout 20 --cmdline part=restore \
+	"$CAPSULE" run --control "$tmp/gen.sock" --timeout 20 --rng --cmdline part=restore \
 		"$C/generation.elf" >"$tmp/out0" 2>"$tmp/err" </dev/null &
 	pid=$!
 	for _ in $(seq 200); do grep -q '^generation: waiting' "$tmp/out0" && break; sleep 0.05; done
