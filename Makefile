@@ -264,7 +264,7 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/*.c))
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c -o $@ $<
+	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(FUZZ_BUILD)/obj/gen/seccomp_bpf.o: $(GEN_BPF)
 	@mkdir -p $(dir $@)
@@ -365,4 +365,4 @@ clean:
 # Keep objects: guests and benchmarks are linked from them in pattern rules.
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj $(BUILD)/obj-hvm -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-hvm $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
