@@ -196,6 +196,7 @@ struct domain {
 	bool saved;
 	bool migrated; /* and saved to a migration's destination, which runs it now */
 	uint32_t generation;
+	struct gdb_stub *gdb; /* capsule run --gdb (include/capsule/gdb.h), or NULL */
 };
 
 /* Open everything the domain needs (image, initrd, /dev/kvm, backends): 0, or -1 with a

@@ -44,6 +44,7 @@ enum vcpu_state { VCPU_DOWN, VCPU_RUNNING, VCPU_STOPPED };
 
 struct vm;
 struct vcpu_kvm_state;
+struct gdb_stub;
 
 #define VCPU_EXIT_REASONS 48u
 /* KVM's name for an exit reason ("io", "mmio", "hlt", ...), or NULL if it has none here. */
@@ -126,6 +127,7 @@ struct vm {
 	uint64_t throttle_next_ns; /* under lock: when vm_throttle_tick kicks next */
 
 	void *pv;                /* struct pv_domain of a PV domain */
+	struct gdb_stub *gdb;    /* the debugger of this boot (include/capsule/gdb.h), or NULL */
 	FILE *console;           /* where guest console output goes */
 	struct console_log *console_log; /* and its history (the domain's), or NULL */
 };
@@ -164,6 +166,11 @@ int vm_set_mem_slots(struct vm *vm, uint32_t flags);
 #define VM_PAUSE_TIMEOUT_MS 5000u
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+/* vm_pause in two halves: ask every vCPU to stop (callable from a vCPU thread: -EBUSY if
+ * a pause is asked already, or the domain ends), and wait until they have (as vm_pause;
+ * -EINVAL if the pause was lifted meanwhile). For the debugger (src/gdb/). */
+int vm_pause_request(struct vm *vm);
+int vm_pause_wait(struct vm *vm);
 
 /*
  * Throttling (src/core/throttle.c, a migration's auto-converge): every running vCPU sleeps

@@ -14,6 +14,7 @@
 #include "capsule/cli.h"
 #include "capsule/domain.h"
 #include "capsule/jail.h"
+#include "capsule/gdb.h"
 #include "capsule/log.h"
 #include "capsule/migrate.h"
 #include "capsule/sandbox.h"
@@ -24,6 +25,7 @@
 struct run_opts {
 	struct domain_config cfg;
 	const char *api_sock; /* PATH, or fd=N (a listening socket made by a manager) */
+	const char *gdb_sock; /* --gdb PATH, or NULL */
 	uint64_t timeout_s;
 	bool no_seccomp;
 	int exit_fd;    /* --exit-file, or -1 */
@@ -93,7 +95,10 @@ static void run_usage(FILE *out)
 		"      --api-sock PATH|fd=N             the REST API (docs/api.md) on a Unix socket\n"
 		"                                       (mode 0600), or on a listening socket N;\n"
 		"                                       'capsule control PATH' is its client\n"
-		"      --control PATH                   the same as --api-sock PATH\n\n"
+		"      --control PATH                   the same as --api-sock PATH\n"
+		"      --gdb PATH                       a GDB stub on a Unix socket (mode 0600): the\n"
+		"                                       domain starts stopped until gdb connects\n"
+		"                                       ('target remote PATH'; docs/debugging.md)\n\n"
 		"Jail (docs/jailer.md):\n"
 		"      --jail DIR       run the VMM in new mount, PID, IPC and UTS namespaces with\n"
 		"                       DIR as its root, holding only the domain's files (bound at\n"
@@ -198,7 +203,7 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 }
 
 enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU,
-       OPT_MEM_BACKING, OPT_JAIL };
+       OPT_MEM_BACKING, OPT_JAIL, OPT_GDB };
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -216,6 +221,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"virtio-pci", no_argument, NULL, OPT_VIRTIO_PCI},
 		{"cpu", required_argument, NULL, OPT_CPU},
 		{"memory-backing", required_argument, NULL, OPT_MEM_BACKING},
+		{"gdb", required_argument, NULL, OPT_GDB},
 		{"stats", no_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"control", required_argument, NULL, 'K'},
@@ -373,6 +379,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 				return -1;
 			}
 			o->cfg.mem_private = !strcmp(optarg, "private");
+			break;
+		case OPT_GDB:
+			o->gdb_sock = optarg;
 			break;
 		case 'Z':
 			o->no_seccomp = true;
@@ -711,6 +720,7 @@ int cmd_run(int argc, char **argv)
 	bool created = false, ran = false;
 	struct vmm_api api = {0};
 	struct usock api_sock = {.fd = -1, .lock_fd = -1}; /* closed after the server stops */
+	struct gdb_stub *gdb = NULL; /* --gdb, until the domain has it */
 
 	setup_signals();
 	tzset(); /* glibc opens the time zone file once, now, not under the sandbox (RTC) */
@@ -721,6 +731,14 @@ int cmd_run(int argc, char **argv)
 	rs.api_fd = -1;
 	if (o.api_sock && (rs.api_fd = open_api(o.api_sock, &api_sock)) < 0)
 		goto out;
+	if (o.gdb_sock) { /* the same: its thread starts with the domain, in the jail */
+		char err[256];
+
+		if (gdb_stub_open(&gdb, o.gdb_sock, err, sizeof(err))) {
+			fprintf(stderr, "capsule run: --gdb: %s\n", err);
+			goto out;
+		}
+	}
 	if (o.jail.dir) {
 		static char paths[JAIL_MAX_FILES][DEVICE_ARG_MAX];
 		struct jail_file files[JAIL_MAX_FILES];
@@ -753,6 +771,16 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "capsule run: --console-log: cannot map the ring file\n");
 		goto out;
 	}
+	if (gdb) {
+		if (gdb_stub_start(gdb, &dom)) {
+			fprintf(stderr, "capsule run: --gdb: cannot start its thread\n");
+			goto out;
+		}
+		dom.gdb = gdb;
+		gdb = NULL;
+		fprintf(stderr, "capsule: waiting for gdb on %s ('target remote %s')\n",
+			o.gdb_sock, o.gdb_sock);
+	}
 	if (terminal_take(&dom)) {
 		fprintf(stderr, "capsule run: cannot set up the console's terminal\n");
 		goto out;
@@ -774,6 +802,9 @@ out:
 	terminal_restore();
 	vmm_api_stop(&api);
 	usock_close(&api_sock);
+	gdb_stub_close(dom.gdb);
+	dom.gdb = NULL;
+	gdb_stub_close(gdb);
 	if (created)
 		migrate_incoming_close(o.incoming);
 	if (created)

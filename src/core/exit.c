@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 
+#include "capsule/gdb.h"
 #include "capsule/log.h"
 #include "capsule/vm.h"
 
@@ -74,12 +75,19 @@ static enum exit_action exit_internal_error(struct vcpu *v)
 			  "KVM cannot emulate)", v->run->internal.suberror);
 }
 
+/* A breakpoint or a step of the debugger (KVM_SET_GUEST_DEBUG): src/gdb/stub.c. */
+static enum exit_action exit_debug(struct vcpu *v)
+{
+	return (enum exit_action)gdb_debug_exit(v);
+}
+
 typedef enum exit_action (*exit_handler_fn)(struct vcpu *v);
 
 static const exit_handler_fn exit_handlers[] = {
 	[KVM_EXIT_IO] = exit_io,
 	[KVM_EXIT_MMIO] = exit_mmio,
 	[KVM_EXIT_HLT] = exit_hlt,
+	[KVM_EXIT_DEBUG] = exit_debug,
 	[KVM_EXIT_SHUTDOWN] = exit_shutdown,
 	[KVM_EXIT_FAIL_ENTRY] = exit_fail_entry,
 	[KVM_EXIT_INTERNAL_ERROR] = exit_internal_error,

@@ -258,27 +258,42 @@ static struct timespec deadline_in(uint64_t ms)
 				 .tv_nsec = (long)(t % 1000000000ull)};
 }
 
-int vm_pause(struct vm *vm)
+int vm_pause_request(struct vm *vm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->pause_requested || vm->end_reason != VM_END_NONE) {
+		err = -EBUSY;
+	} else {
+		vm->pause_requested = true;
+		/* Out of KVM_RUN (signal), or out of a blocking hypercall (its condition
+		 * variable). */
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus[i].state == VCPU_RUNNING)
+				kick_vcpu(&vm->vcpus[i]);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return err;
+}
+
+int vm_pause_wait(struct vm *vm)
 {
 	struct timespec until = deadline_in(VM_PAUSE_TIMEOUT_MS);
 	unsigned running;
 	int err = 0;
 
 	pthread_mutex_lock(&vm->lock);
-	if (vm->pause_requested || vm->end_reason != VM_END_NONE) {
-		pthread_mutex_unlock(&vm->lock);
-		return -EBUSY;
-	}
-	vm->pause_requested = true;
-	/* Out of KVM_RUN (signal), or out of a blocking hypercall (its condition variable). */
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		if (vm->vcpus[i].state == VCPU_RUNNING)
-			kick_vcpu(&vm->vcpus[i]);
 	/* Each running vCPU acknowledges from its own thread, outside KVM_RUN; one that stops
 	 * meanwhile lowers running_vcpus and wakes us too. */
-	while (vm->paused_vcpus < (running = vm->running_vcpus) && vm->end_reason == VM_END_NONE &&
-	       !err)
+	while (vm->pause_requested && vm->paused_vcpus < vm->running_vcpus &&
+	       vm->end_reason == VM_END_NONE && !err)
 		err = pthread_cond_timedwait(&vm->pause_cond, &vm->lock, &until);
+	running = vm->running_vcpus;
+	if (!vm->pause_requested) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EINVAL;
+	}
 	if (err && vm->paused_vcpus < vm->running_vcpus) {
 		/* A vCPU did not stop in time (stuck in the host kernel): do not half-pause. */
 		vm->pause_requested = false;
@@ -288,6 +303,13 @@ int vm_pause(struct vm *vm)
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return (int)running;
+}
+
+int vm_pause(struct vm *vm)
+{
+	int err = vm_pause_request(vm);
+
+	return err ? err : vm_pause_wait(vm);
 }
 
 void vm_resume(struct vm *vm)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capsule/domain.h"
+#include "capsule/gdb.h"
 #include "capsule/snapshot.h"
 #include "capsule/loader.h"
 #include "capsule/log.h"
@@ -265,6 +266,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	if (d->end_requested) /* asked to end between two boots: this one ends at once */
 		vm_end(vm, VM_END_POWEROFF, 0);
 	pthread_mutex_unlock(&d->lock);
+	gdb_stub_attach(d->gdb, vm); /* with --gdb: the boot starts stopped */
 	rc = d->ops->init(d);
 	if (!rc)
 		rc = attach_devices(d);
@@ -294,6 +296,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		*code = vm->end_code;
 		set_state(d, DOMAIN_SHUTTING_DOWN);
 	}
+	gdb_stub_detach(d->gdb, vm->end_code);
 	vm_join_vcpus(vm);
 	stop_devices(d);
 	pthread_mutex_lock(&d->lock);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "capsule/gdb.h"
 #include "capsule/pv.h"
 
 static const char *const vector_names[32] = {
@@ -59,6 +60,9 @@ enum exit_action pv_trap(struct vcpu *v, void *opaque, uint64_t port, uint8_t *d
 	regs.rdx = f.rdx;
 	sregs.cs.selector = (uint16_t)f.cs; /* as the guest had them, not the stub */
 	sregs.ss.selector = (uint16_t)f.ss;
+	/* With a debugger: its breakpoints and steps go to it, and the guest resumes later. */
+	if (v->vm->gdb && gdb_pv_trap(v, &regs, &sregs, f.vector, f.error))
+		return EXIT_CONTINUE;
 	name = f.vector < 32 && vector_names[f.vector] ? vector_names[f.vector] : "exception";
 	if (f.vector == 14)
 		return vcpu_crash(v, &regs, &sregs, "%s at rip=0x%llx cr2=0x%llx error=0x%llx", name,
