@@ -16,7 +16,7 @@ _capsule()
 		console top mem-set events log"
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
-		--balloon --exit-file --console-log --api-sock --control --stats --no-seccomp
+		--balloon --exit-file --console-log --api-sock --control --gdb --stats --no-seccomp
 		--jail --uid --gid --jail-netns --jail-cgroup --jail-nofile
 		--verbose --help"
 
@@ -43,7 +43,7 @@ _capsule()
 		--jail-netns)
 			COMPREPLY=($(compgen -f -- "${cur:-/run/netns/}"))
 			return ;;
-		--config | --initrd | --disk | --exit-file | --console-log | --api-sock | --control)
+		--config | --initrd | --disk | --exit-file | --console-log | --api-sock | --control | --gdb)
 			COMPREPLY=($(compgen -f -- "$cur"))
 			return ;;
 		-m | --mem | -c | --vcpus | -p | --cmdline | -n | --name | -t | --timeout | --net | \

@@ -112,8 +112,8 @@ static void do_set_regs(struct gdb_session *s, const char *hex, size_t len, char
 	unsigned n = gdb_regs_bytes();
 	int err = s->ops->get_regs(s->target, s->g_vcpu, &r);
 
-	/* gdb may send fewer registers than it read: the rest stay as they are. */
-	if (!err && (len % 2 || len / 2 > n || from_hex(hex, len / 2, r.raw)))
+	/* all of them, as 'g' gave them (P writes one) */
+	if (!err && (len != 2 * n || from_hex(hex, n, r.raw)))
 		err = -EINVAL;
 	if (!err)
 		err = s->ops->set_regs(s->target, s->g_vcpu, &r);

@@ -405,10 +405,10 @@ bool gdb_pv_trap(struct vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sregs,
 
 		/* The table changes only while every vCPU is paused (vm_resume orders it before
 		 * this read), so no lock: the socket thread may hold vm_lock waiting for us. */
-		bool ours = gdb_sw_bp_at(s, at) != NULL;
+		const struct gdb_sw_bp *b = gdb_sw_bp_at(s, at);
 		/* ours: gdb wants the pc at the breakpoint; the guest's own: past it */
-		regs->rip = ours ? at : at + 1;
-		reason = ours ? "swbreak" : NULL;
+		regs->rip = b ? at : at + 1;
+		reason = !b ? NULL : b->hw ? "hwbreak" : "swbreak";
 	} else {
 		struct kvm_debugregs dr;
 

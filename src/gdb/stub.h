@@ -17,6 +17,7 @@ struct gdb_sw_bp {
 	uint64_t gva;
 	gpa_t gpa;
 	uint8_t orig; /* the byte the int3 replaced */
+	bool hw;      /* a PV domain's Z1, planted as an int3 (target.c) */
 };
 
 struct gdb_stub {

@@ -189,7 +189,7 @@ static long t_write_mem(void *t, unsigned i, uint64_t gva, const void *buf, size
 	return access_mem(t, i, gva, (void *)buf, len, true);
 }
 
-static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool insert)
+static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool insert, bool hw)
 {
 	struct gdb_sw_bp *b = (struct gdb_sw_bp *)gdb_sw_bp_at(s, gva);
 	struct walk_ctx c;
@@ -198,13 +198,13 @@ static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool inse
 	int err;
 
 	if (!insert) {
-		if (!b)
+		if (!b || b->hw != hw)
 			return -ENOENT;
 		b->used = false;
 		return gmem_write(&s->vm->mem, b->gpa, &b->orig, 1);
 	}
 	if (b)
-		return 0; /* planted already */
+		return b->hw == hw ? 0 : -EEXIST; /* planted already */
 	for (unsigned n = 0; n < GDB_MAX_SW_BPS && !b; n++)
 		if (!s->sw[n].used)
 			b = &s->sw[n];
@@ -215,6 +215,7 @@ static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool inse
 	    (err = gmem_write(&s->vm->mem, b->gpa, &int3, 1)))
 		return err;
 	b->gva = gva;
+	b->hw = hw;
 	b->used = true;
 	return 0;
 }
@@ -246,6 +247,10 @@ bool gdb_hw_is_sw(const struct gdb_stub *s, unsigned n)
  * code may run in KVM's instruction emulator (hosts without VT-x/AMD-V, and real mode
  * everywhere), which cannot emulate int3 in protected mode but checks code breakpoints
  * before every instruction. With all four taken, int3 is planted.
+ *
+ * A PV domain's hardware breakpoints are int3s too: its code runs natively at CPL 3, and
+ * paravirtual hosts (PVM) do not load debug registers for it, while the VMM owns the
+ * exception path an int3 takes (gdb is told "hwbreak" all the same).
  */
 static int t_breakpoint(void *t, unsigned i, enum gdb_bp_type type, uint64_t gva, bool insert)
 {
@@ -253,12 +258,13 @@ static int t_breakpoint(void *t, unsigned i, enum gdb_bp_type type, uint64_t gva
 
 	if (!s->vm)
 		return -ESRCH;
+	if (s->d->kind == DOMAIN_PV) /* see above */
+		return sw_breakpoint(s, i, gva, insert, type == GDB_BP_HW);
 	if (type == GDB_BP_HW)
 		return hw_breakpoint(s, gva, insert, false);
-	if (s->d->kind == DOMAIN_HVM && !gdb_sw_bp_at(s, gva) &&
-	    hw_breakpoint(s, gva, insert, true) == 0)
+	if (!gdb_sw_bp_at(s, gva) && hw_breakpoint(s, gva, insert, true) == 0)
 		return 0;
-	return sw_breakpoint(s, i, gva, insert);
+	return sw_breakpoint(s, i, gva, insert, false);
 }
 
 const struct gdb_target_ops gdb_kvm_ops = {
@@ -294,30 +300,24 @@ int gdb_arm(struct gdb_stub *s, int step_vcpu)
 
 		if (!v)
 			continue;
-		if (s->d->kind == DOMAIN_HVM) {
-			struct kvm_guest_debug dbg = {0};
+		/* Debug registers through KVM for both kinds (a PV guest's own DR7 is not
+		 * loaded on every host); an HVM domain's int3s and steps too. */
+		struct kvm_guest_debug dbg = {0};
+		bool hvm = s->d->kind == DOMAIN_HVM, step = hvm && (int)i == step_vcpu;
 
-			if (sw || dr7_of(s) || (int)i == step_vcpu)
-				dbg.control = KVM_GUESTDBG_ENABLE |
-					      (sw ? KVM_GUESTDBG_USE_SW_BP : 0) |
-					      (dr7_of(s) ? KVM_GUESTDBG_USE_HW_BP : 0) |
-					      ((int)i == step_vcpu ? KVM_GUESTDBG_SINGLESTEP : 0);
-			for (unsigned n = 0; n < GDB_MAX_HW_BPS; n++)
-				dbg.arch.debugreg[n] = s->hw_used[n] ? s->hw[n] : 0;
-			dbg.arch.debugreg[7] = dr7_of(s);
-			if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
-				return -errno;
-			continue;
-		}
-		/* PV: the guest's own debug registers and TF; their #DB reaches the trap stub */
-		struct kvm_debugregs dr = {0};
-
+		if ((hvm && sw) || dr7_of(s) || step)
+			dbg.control = KVM_GUESTDBG_ENABLE |
+				      (hvm && sw ? KVM_GUESTDBG_USE_SW_BP : 0) |
+				      (dr7_of(s) ? KVM_GUESTDBG_USE_HW_BP : 0) |
+				      (step ? KVM_GUESTDBG_SINGLESTEP : 0);
 		for (unsigned n = 0; n < GDB_MAX_HW_BPS; n++)
-			dr.db[n] = s->hw_used[n] ? s->hw[n] : 0;
-		dr.dr6 = 0xffff0ff0;
-		dr.dr7 = dr7_of(s);
-		if (ioctl(v->fd, KVM_SET_DEBUGREGS, &dr) < 0)
+			dbg.arch.debugreg[n] = s->hw_used[n] ? s->hw[n] : 0;
+		dbg.arch.debugreg[7] = dr7_of(s);
+		if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
 			return -errno;
+		if (hvm)
+			continue;
+		/* PV: a step is TF, and its #DB reaches the trap stub */
 		if ((int)i == step_vcpu) {
 			struct kvm_regs k;
 

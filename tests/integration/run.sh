@@ -545,6 +545,14 @@ failed=$((failed + $(grep -c '^FAIL' "$tmp/api.out")))
 grep -q '^[0-9]* passed, 0 failed$' "$tmp/api.out" ||
 	report api-suite-completes 0 "$(tail -n 5 "$tmp/api.out")"
 
+# --- the GDB stub with Debian's gdb and a raw protocol client (tests/integration/gdb.py)
+timeout -k 5 300 python3 tests/integration/gdb.py "$BUILD" >"$tmp/gdb.out" 2>&1
+grep -E '^(PASS|FAIL)' "$tmp/gdb.out"
+passed=$((passed + $(grep -c '^PASS' "$tmp/gdb.out")))
+failed=$((failed + $(grep -c '^FAIL' "$tmp/gdb.out")))
+grep -q '^[0-9]* passed, 0 failed$' "$tmp/gdb.out" ||
+	report gdb-suite-completes 0 "$(tail -n 5 "$tmp/gdb.out")"
+
 # --- snapshots of real domains (tests/integration/snapshot.py)
 timeout -k 5 300 python3 tests/integration/snapshot.py "$BUILD" >"$tmp/snap.out" 2>&1
 grep -E '^(PASS|FAIL)' "$tmp/snap.out"
