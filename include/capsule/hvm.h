@@ -10,6 +10,7 @@
  *   domain.c   platform devices, virtio over irqfd (virtio-mmio or virtio-pci), start and teardown
  *   msi.c      MSI-X vectors of PCI functions: KVM GSI routes and irqfds
  *   cpu_model.c  --cpu: the CPUID a guest sees (a base, feature edits, vendor, threads)
+ *   vmgenid.c  the VM generation ID: a new one at boot and at every restore, and its notice
  */
 #ifndef CAPSULE_HVM_H
 #define CAPSULE_HVM_H
@@ -45,6 +46,8 @@
 #define HVM_EBDA 0x9fc00ull
 #define HVM_ACPI 0xe0000ull       /* RSDP and tables, in the BIOS area Linux scans */
 #define HVM_MPTABLE 0xf0000ull    /* MP floating pointer and table, for kernels without ACPI */
+#define HVM_VMGENID 0xef000ull    /* the VM generation ID's 16 bytes (reserved, with the tables) */
+#define HVM_VMGENID_LEN 16u
 #define HVM_ACPI_END 0x100000ull
 /* The PCI hole (BARs, ECAM, IOAPIC, LAPIC, virtio-mmio): RAM past 3 GiB is above 4 GiB. */
 #define HVM_HOLE_START (3ull << 30)
@@ -198,5 +201,10 @@ enum hvm_entry { HVM_ENTRY_64, HVM_ENTRY_32 };
 /* Registers of the boot vCPU: long mode with RSI (64) or flat protected mode with EAX/EBX. */
 int hvm_boot_regs(struct hvm_domain *h, enum hvm_entry kind, uint64_t rip, uint32_t eax,
 		  uint32_t ebx_or_rsi);
+
+/* A new random VM generation ID in guest memory (at boot): 0 or -EIO. */
+int hvm_vmgenid_new(struct hvm_domain *h);
+/* A new one, and the GED's notice to the guest (once its vCPUs run a restored state). */
+int hvm_vmgenid_renew(struct hvm_domain *h);
 
 #endif

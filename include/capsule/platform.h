@@ -123,6 +123,7 @@ bool rtc_alarm_due(const struct cmos *c);
 #define GED_MMIO_SIZE 0x10u
 #define GED_GSI 16u /* above the ISA GSIs the virtio devices take */
 #define GED_EVENT_POWER_BUTTON (1u << 0)
+#define GED_EVENT_VMGENID (1u << 1) /* the VM generation ID changed (a restore, a clone) */
 struct ged {
 	struct vm *vm;
 	uint64_t base;

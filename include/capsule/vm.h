@@ -122,6 +122,7 @@ struct vm {
 	bool cpuid_ready;       /* under lock: supported_cpuid is there for the vCPU threads */
 	bool pause_requested;   /* under lock */
 	unsigned paused_vcpus;  /* under lock */
+	unsigned loading_vcpus; /* under lock: restored vCPUs yet to load their state (pause_cond) */
 	pthread_cond_t pause_cond;
 	unsigned throttle_pct;     /* atomic: vCPUs sleep this share of the time (src/core/throttle.c) */
 	uint64_t throttle_next_ns; /* under lock: when vm_throttle_tick kicks next */
@@ -154,6 +155,9 @@ enum vm_end_reason vm_wait(struct vm *vm, uint64_t timeout_ms);
 enum vm_end_reason vm_wait_until(struct vm *vm, uint64_t deadline_ns);
 /* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
+/* Wait until every restored vCPU has loaded its saved state (its LAPIC too: an interrupt
+ * raised before would be lost), or the VM ended. */
+void vm_wait_loaded(struct vm *vm);
 /* Guest RAM to KVM: slot i for RAM range i (gmem_ram_ranges), with these flags. 0 or -errno. */
 int vm_set_mem_slots(struct vm *vm, uint32_t flags);
 

@@ -114,6 +114,11 @@ static void vcpu_run_loop(struct vcpu *v)
 			vcpu_crash(v, NULL, NULL, "cannot load the saved state (%s)", err);
 			return;
 		}
+		pthread_mutex_lock(&vm->lock);
+		if (vm->loading_vcpus)
+			vm->loading_vcpus--;
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->lock);
 	} else if (ioctl(v->fd, KVM_SET_SREGS, &v->init_sregs) < 0 ||
 		   ioctl(v->fd, KVM_SET_REGS, &v->init_regs) < 0) {
 		vcpu_crash(v, &v->init_regs, &v->init_sregs, "cannot load the initial registers (%s)",

@@ -134,6 +134,14 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, bool level)
 	return vm->fd >= 0 && ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
+void vm_wait_loaded(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->loading_vcpus && vm->end_reason == VM_END_NONE)
+		pthread_cond_wait(&vm->pause_cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 int vm_set_mem_slots(struct vm *vm, uint32_t flags)
 {
 	struct gmem_range r[2];

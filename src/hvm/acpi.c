@@ -49,11 +49,12 @@ static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 }
 
 /*
- * The power button of hardware-reduced ACPI, as Cloud Hypervisor has it: there is no fixed
- * power button (FADT PWR_BUTTON) and no GPE block, so a Generic Event Device takes the
- * interrupt and its _EVT tells the control-method button (PNP0C0C) that it was pressed.
+ * The Generic Event Device. In hardware-reduced ACPI it is the power button, as Cloud
+ * Hypervisor has it: there is no fixed power button (FADT PWR_BUTTON) and no GPE block, so
+ * the GED takes the interrupt and its _EVT tells the control-method button (PNP0C0C) that it
+ * was pressed. In both profiles it tells the VM generation ID device that the ID changed.
  *
- *	Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) Name (_UID, Zero) }
+ *	Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) Name (_UID, Zero) }	// reduced
  *	Device (GED0) {
  *		Name (_HID, "ACPI0013") Name (_UID, Zero)
  *		Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, HVM_GED, 16)
@@ -62,18 +63,33 @@ static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
  *		Field (GDST, DWordAcc, NoLock, Preserve) { GDAT, 32 }
  *		Method (_EVT, 1, Serialized) {
  *			Local0 = GDAT	// one read: it clears the register
- *			If ((Local0 & One) == One) { Notify (\_SB.PWRB, 0x80) }
+ *			If ((Local0 & One) == One) { Notify (\_SB.PWRB, 0x80) }	// reduced
+ *			If ((Local0 & 2) == 2) { Notify (\_SB.VGEN, 0x80) }
  *		}
  *	}
  */
-static void build_power_button(struct aml *a)
+static void notify_if(struct aml *a, uint32_t event, const char *device)
 {
-	size_t dev, crs, buf, field, method, cond;
+	size_t cond;
 
-	aml_device_begin(a, "PWRB", &dev);
-	aml_name(a, "_HID"), aml_eisaid(a, "PNP0C0C");
-	aml_name(a, "_UID"), aml_integer(a, 0);
-	aml_pkg_end(a, dev);
+	aml_if_begin(a, &cond);
+	aml_lequal(a);
+	aml_and(a), aml_local(a, 0), aml_integer(a, event), aml_null_name(a);
+	aml_integer(a, event);
+	aml_notify(a), aml_name_ref(a, device), aml_integer(a, 0x80); /* status change */
+	aml_pkg_end(a, cond);
+}
+
+static void build_ged(struct aml *a, bool power_button)
+{
+	size_t dev, crs, buf, field, method;
+
+	if (power_button) {
+		aml_device_begin(a, "PWRB", &dev);
+		aml_name(a, "_HID"), aml_eisaid(a, "PNP0C0C");
+		aml_name(a, "_UID"), aml_integer(a, 0);
+		aml_pkg_end(a, dev);
+	}
 
 	aml_device_begin(a, "GED0", &dev);
 	aml_name(a, "_HID"), aml_string(a, "ACPI0013");
@@ -88,12 +104,38 @@ static void build_power_button(struct aml *a)
 	aml_pkg_end(a, field);
 	aml_method_begin(a, "_EVT", 1, true, &method);
 	aml_store(a), aml_name_ref(a, "GDAT"), aml_local(a, 0);
-	aml_if_begin(a, &cond);
-	aml_lequal(a);
-	aml_and(a), aml_local(a, 0), aml_integer(a, GED_EVENT_POWER_BUTTON), aml_null_name(a);
-	aml_integer(a, GED_EVENT_POWER_BUTTON);
-	aml_notify(a), aml_name_ref(a, "\\_SB_.PWRB"), aml_integer(a, 0x80); /* status change */
-	aml_pkg_end(a, cond);
+	if (power_button)
+		notify_if(a, GED_EVENT_POWER_BUTTON, "\\_SB_.PWRB");
+	notify_if(a, GED_EVENT_VMGENID, "\\_SB_.VGEN");
+	aml_pkg_end(a, method);
+	aml_pkg_end(a, dev);
+}
+
+/*
+ * Microsoft's Virtual Machine Generation ID (as QEMU's vmgenid device): a 128-bit ID in
+ * guest memory that changes whenever the machine may run twice from one state (a restore,
+ * a clone), so that a guest reseeds its random numbers and renews what must be unique.
+ * ADDR gives its guest-physical address as two 32-bit halves; Notify (0x80) through the
+ * GED says it changed (hvm_vmgenid_renew).
+ *
+ *	Device (VGEN) {
+ *		Name (_HID, "VMGENCTR") Name (_CID, "VM_Gen_Counter") Name (_DDN, "VM_Gen_Counter")
+ *		Method (ADDR, 0, NotSerialized) { Return (Package (2) { HVM_VMGENID, Zero }) }
+ *	}
+ */
+static void build_vmgenid(struct aml *a)
+{
+	size_t dev, method, pkg;
+
+	aml_device_begin(a, "VGEN", &dev);
+	aml_name(a, "_HID"), aml_string(a, "VMGENCTR");
+	aml_name(a, "_CID"), aml_string(a, "VM_Gen_Counter");
+	aml_name(a, "_DDN"), aml_string(a, "VM_Gen_Counter");
+	aml_method_begin(a, "ADDR", 0, false, &method);
+	aml_return(a);
+	aml_package_begin(a, 2, &pkg);
+	aml_integer(a, HVM_VMGENID & 0xffffffffu), aml_integer(a, HVM_VMGENID >> 32);
+	aml_pkg_end(a, pkg);
 	aml_pkg_end(a, method);
 	aml_pkg_end(a, dev);
 }
@@ -195,8 +237,9 @@ static size_t build_dsdt(struct hvm_domain *h, uint8_t *t, size_t cap)
 		aml_crs_end(&a, crs, buf);
 		aml_pkg_end(&a, dev);
 	}
-	if (h->acpi == HVM_ACPI_REDUCED) /* full ACPI has the fixed power button */
-		build_power_button(&a);
+	/* full ACPI has the fixed power button; the GED serves the generation ID there */
+	build_ged(&a, h->acpi == HVM_ACPI_REDUCED);
+	build_vmgenid(&a);
 	if (h->pci.enabled)
 		build_pci(&a);
 	aml_pkg_end(&a, sb);
@@ -334,7 +377,7 @@ int acpi_build(struct hvm_domain *h)
 		return -EINVAL;
 	memset(base, 0, HVM_ACPI_END - HVM_ACPI);
 	madt_len = build_madt(h, base + (madt - HVM_ACPI), mcfg - madt);
-	dsdt_len = build_dsdt(h, base + (dsdt - HVM_ACPI), HVM_MPTABLE - dsdt);
+	dsdt_len = build_dsdt(h, base + (dsdt - HVM_ACPI), HVM_VMGENID - dsdt);
 	if (!madt_len || !dsdt_len) {
 		log_err("ACPI tables do not fit in the BIOS area");
 		return -ENOSPC;
@@ -342,6 +385,8 @@ int acpi_build(struct hvm_domain *h)
 	if (!mptable_build(h, base + (HVM_MPTABLE - HVM_ACPI), HVM_ACPI_END - HVM_MPTABLE))
 		log_info("no MP table: its APIC IDs are 8 bits, for at most 254 vCPUs");
 	build_fadt(base + (fadt - HVM_ACPI), h->acpi, dsdt, facs);
+	if (hvm_vmgenid_new(h))
+		return -EIO;
 	if (h->acpi == HVM_ACPI_FULL) {
 		build_facs(base + (facs - HVM_ACPI));
 		h->pm.facs = facs;

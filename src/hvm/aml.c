@@ -284,6 +284,11 @@ void aml_notify(struct aml *a)
 	aml_byte(a, NOTIFY_OP);
 }
 
+void aml_return(struct aml *a)
+{
+	aml_byte(a, 0xa4); /* ReturnOp */
+}
+
 void aml_local(struct aml *a, unsigned n)
 {
 	aml_byte(a, (uint8_t)(LOCAL0_OP + (n & 7)));

@@ -57,6 +57,7 @@ void aml_store(struct aml *a);
 void aml_and(struct aml *a);
 void aml_lequal(struct aml *a);
 void aml_notify(struct aml *a); /* follow with the object and the value */
+void aml_return(struct aml *a); /* follow with the value */
 void aml_local(struct aml *a, unsigned n);
 void aml_arg(struct aml *a, unsigned n);
 void aml_null_name(struct aml *a);

@@ -81,7 +81,7 @@ static int ged_restore(void *dev, const uint8_t *buf, size_t len, const char **w
 		return -EINVAL;
 	}
 	memcpy(&events, buf, sizeof(events));
-	if (events & ~GED_EVENT_POWER_BUTTON) {
+	if (events & ~(GED_EVENT_POWER_BUTTON | GED_EVENT_VMGENID)) {
 		*why = "the GED state has events this device does not have";
 		return -EINVAL;
 	}

@@ -291,8 +291,12 @@ int snapshot_apply(struct domain *d, char *err, size_t errlen)
 	}
 	if (!rc)
 		rc = d->kind == DOMAIN_PV ? apply_pv(d, p, err, errlen) : apply_hvm(d, p, err, errlen);
-	for (unsigned i = 0; !rc && i < vm->nr_vcpus; i++)
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; !rc && i < vm->nr_vcpus; i++) {
 		vm->vcpus[i].restore = p->vcpu[i]->running ? p->vcpu[i] : NULL;
+		vm->loading_vcpus += vm->vcpus[i].restore != NULL;
+	}
+	pthread_mutex_unlock(&vm->lock);
 	if (rc && d->kind == DOMAIN_PV) /* the teardown prints nothing of the saved ring */
 		d->k.pv.console_cons = __atomic_load_n(&d->k.pv.console->prod, __ATOMIC_ACQUIRE);
 	if (!rc)
@@ -312,8 +316,19 @@ int snapshot_start(struct domain *d)
 		for (unsigned q = 0; d->devices[i].dev && q < d->devices[i].dev->ops->num_queues; q++)
 			virtio_requeue(d->devices[i].dev, q);
 
-	if (d->kind == DOMAIN_HVM)
-		return hvm_domain_start(&d->k.hvm);
+	if (d->kind == DOMAIN_HVM) {
+		int rc = hvm_domain_start(&d->k.hvm);
+
+		/* The same state may now run twice: a new generation ID, and the guest told
+		 * once its vCPUs hold their restored LAPICs (docs/hvm.md, VM generation ID). */
+		if (!rc) {
+			vm_wait_loaded(vm);
+			if (hvm_vmgenid_renew(&d->k.hvm))
+				log_warn("domain %s: the guest was not told of its new generation",
+					 d->cfg.name);
+		}
+		return rc;
+	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		int rc = vm->vcpus[i].restore ? vcpu_start(&vm->vcpus[i], NULL) : 0;
 

@@ -22,6 +22,7 @@ CAPSULE = os.path.join(BUILD, "capsule")
 VSNAP = os.path.join(BUILD, "tests/guests/vsnap.elf")
 POWERBUTTON = os.path.join(BUILD, "tests/hvm/powerbutton.elf")
 HIGHMEM = os.path.join(BUILD, "tests/hvm/highmem.elf32")
+VMGENID = os.path.join(BUILD, "tests/hvm/vmgenid.elf")
 TMP = tempfile.mkdtemp(prefix="capsule-snap-")
 passed = failed = 0
 TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
@@ -254,6 +255,25 @@ def hvm_highmem():
            text.rstrip().endswith(b"Test result: SUCCESS"), "status %d: %r" % (status, text[-400:]))
 
 
+def hvm_vmgenid(acpi):
+    """The VM generation ID (tests/hvm/vmgenid.c): each restore of one saved state gets a
+    new ID and the GED's notification, in both ACPI profiles."""
+    snap = os.path.join(TMP, "vg-" + acpi)
+    d = Domain("vg-" + acpi, ["--mem", "64", "--acpi", acpi, VMGENID])
+    ok = wait_for(d, b"vmgenid: waiting")
+    rc, out = control(d.sock, "save", snap)
+    d.wait()
+    ids = re.findall(rb"vmgenid: id ([0-9a-f]{32})", d.output())
+    for i in (1, 2):
+        r = Domain("vg-%s-%d" % (acpi, i), ["--restore", snap])
+        status = r.wait()
+        text = r.output()
+        ids += re.findall(rb"vmgenid: new id ([0-9a-f]{32})", text)
+        ok = ok and status == 1 and text.rstrip().endswith(b"Test result: SUCCESS")
+    report("hvm-vmgenid-" + acpi, ok and rc == 0 and len(ids) == 3 and len(set(ids)) == 3,
+           "%s ids %r: %r" % (out, ids, d.output()[-200:]))
+
+
 def refused(name, snap, want):
     p = subprocess.run(["timeout", "-k", "5", "30", CAPSULE, "run", "--restore", snap],
                        capture_output=True)
@@ -319,6 +339,8 @@ try:
     pv_live_snapshot()
     hvm()
     hvm_highmem()
+    hvm_vmgenid("reduced")
+    hvm_vmgenid("full")
     corrupted(good)
     no_descriptors()
 finally:

@@ -126,6 +126,17 @@ static void acpi_tables(void **state)
 	assert_non_null(strstr(evt, "Local0 = GDAT"));
 	assert_non_null(strstr(evt, "If (((Local0 & One) == One))"));
 	assert_non_null(strstr(evt, "Notify (\\_SB.PWRB, 0x80)"));
+	assert_non_null(strstr(evt, "If (((Local0 & 0x02) == 0x02))"));
+	assert_non_null(strstr(evt, "Notify (\\_SB.VGEN, 0x80)"));
+	/* The VM generation ID: Microsoft's IDs and ADDR, the ID's address in two halves. */
+	char *vgen = strstr(dsl, "Device (VGEN)");
+	assert_non_null(vgen);
+	assert_non_null(strstr(vgen, "Name (_HID, \"VMGENCTR\")"));
+	assert_non_null(strstr(vgen, "Name (_CID, \"VM_Gen_Counter\")"));
+	char *addr = strstr(vgen, "Method (ADDR, 0, NotSerialized)");
+	assert_non_null(addr);
+	assert_non_null(strstr(addr, "Return (Package (0x02)"));
+	assert_non_null(strstr(addr, "0x000EF000"));
 	assert_null(strstr(dsl, "External (")); /* every name the method uses resolved */
 	/* Soft off: \_S5 says SLP_TYP 5 for the FADT's sleep control register. */
 	char *s5 = strstr(dsl, "Name (_S5, Package (0x02)");

@@ -149,7 +149,14 @@ static void full_tables(void **state)
 	assert_non_null(s3);
 	assert_non_null(strstr(s3, "One"));
 	assert_non_null(strstr(dsl, "Name (_S5, Package (0x02)"));
-	assert_null(strstr(dsl, "ACPI0013")); /* the fixed power button, not a GED */
+	/* The fixed power button, not a control-method one; the GED serves the VM generation
+	 * ID alone, whose device (VMGENCTR, ADDR) is there as in the reduced profile. */
+	assert_null(strstr(dsl, "PNP0C0C"));
+	assert_null(strstr(dsl, "Notify (\\_SB.PWRB"));
+	assert_non_null(strstr(dsl, "ACPI0013"));
+	assert_non_null(strstr(dsl, "Notify (\\_SB.VGEN, 0x80)"));
+	assert_non_null(strstr(dsl, "Name (_HID, \"VMGENCTR\")"));
+	assert_non_null(strstr(dsl, "Method (ADDR, 0, NotSerialized)"));
 	assert_non_null(strstr(dsl, "Device (VR00)"));
 	vm_destroy(&vm);
 }
