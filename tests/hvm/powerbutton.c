@@ -153,15 +153,20 @@ int main(void)
 		ioapic_route(GED_GSI, VEC_GED, lapic_id(), false);
 	lapic_timer_periodic(VEC_TIMER, 10000000);
 	printf("powerbutton: waiting%s\n", ignore ? " (ignoring the button)" : "");
-	while (!presses && ticks < WAIT_TICKS)
+	/* The GED has other events too (bit 1: a new VM generation ID, after a restore):
+	 * each interrupt's events are taken, as _EVT does, until the button's. */
+	first = 0;
+	while (!(first & GED_POWER_BUTTON) && ticks < WAIT_TICKS) {
 		__asm__ volatile("sti; hlt; cli");
+		if (presses)
+			first |= ged_events();
+	}
 	if (ignore) {
 		/* The host should have destroyed us long ago. */
 		printf("powerbutton: still running after %u ticks\n", ticks);
 		test_finish(false);
 	}
 	lapic_write(0x320, 1u << 16); /* mask the timer */
-	first = ged_events();
 	second = ged_events();
 	printf("powerbutton: %u interrupt(s) after %u ticks; events 0x%x, then 0x%x\n", presses,
 	       ticks, first, second);

@@ -190,8 +190,11 @@ def hvm():
     m = re.search(rb"(\d+) interrupt\(s\) after (\d+) ticks", text)
     # The LAPIC timer, the IOAPIC route of the GED's GSI, the serial port and the GED
     # came back: the button reaches the kernel, which powers off through S5.
+    ev = re.search(rb"events 0x([0-9a-f]+), then", text)
+    # ... and, before the button, the GED's notice of a new VM generation ID (bit 1).
     report("hvm-save-restore", rc == 0 and status == 0 and rc2 == 0 and status2 == 0 and
-           b"Test result: SUCCESS" in text and m and int(m.group(2)) >= 50,
+           b"Test result: SUCCESS" in text and m and int(m.group(2)) >= 50 and ev and
+           int(ev.group(1), 16) == 3,
            "save %d/%d %s; restored %d/%d %s: %r" % (rc, status, out, rc2, status2, out2,
                                                      text[-400:]))
 
