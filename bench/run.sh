@@ -77,3 +77,7 @@ echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
 "$B/bench/restore" "$B/capsule" "$B/bench/guests/hcloop.elf" 15 8 64 256 1024
 bench/clone.py "$B" 5 50 64
+
+echo
+echo "## Snapshot pauses and migration"
+bench/encap.py "$B" 5
