@@ -50,8 +50,11 @@ static void config_checks(void **state)
 	refused(&c, DOMAIN_PV, "a PV domain needs 4 MiB");
 	c.mem_mib = 8;
 	refused(&c, DOMAIN_HVM, "which needs at least --mem 16");
-	c.mem_mib = 4096;
-	refused(&c, DOMAIN_HVM, "an HVM domain needs 16 MiB to 3072 MiB");
+	c.mem_mib = 4096; /* RAM above 4 GiB goes past the PCI hole (docs/hvm.md) */
+	if (sysconf(_SC_PHYS_PAGES) / 256 > 4096) /* pages of 4 KiB: MiB */
+		assert_int_equal(domain_config_validate(&c, DOMAIN_HVM, err, sizeof(err)), 0);
+	else
+		refused(&c, DOMAIN_HVM, "more than this host has");
 	c.mem_mib = 1ull << 40;
 	refused(&c, DOMAIN_PV, "more than this host has");
 	c.mem_mib = 64;
