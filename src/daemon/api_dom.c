@@ -357,6 +357,7 @@ void api_daemon_info(void *ctx, const struct http_request *req, struct http_resp
 			(json_int_t)db_count(dm, "domains"), "db_events",
 			(json_int_t)db_count(dm, "events"), "state_dir", dm->state_dir, "socket",
 			dm->socket_path, "vmm", dm->vmm_path);
+	json_object_set_new(out, "mem_policy", mempolicy_json(dm));
 	pthread_mutex_unlock(&dm->lock);
 	json_object_set_new(out, "ksm", ksm_host_json(dm));
 	text = json_dumps(out, JSON_COMPACT);

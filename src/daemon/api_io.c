@@ -409,6 +409,7 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
 			fprintf(f, "capsule_domain_ksm_merging_pages{domain=\"%s\"} %llu\n",
 				dm->doms[i]->name, (unsigned long long)ks.merging_pages);
 	}
+	mempolicy_metrics(dm, f);
 	pthread_mutex_unlock(&dm->lock);
 	fprintf(f, "# HELP capsuled_domains Domains capsuled manages, by state.\n"
 		   "# TYPE capsuled_domains gauge\n");

@@ -14,6 +14,7 @@
  *   api_ctl.c   pause, unpause, shutdown, reboot, destroy, mem-set
  *   api_io.c    console, events, log, metrics
  *   api_snap.c  save, snapshot, restore, clone (snapshot directories are the client's)
+ *   mempolicy.c the memory policy thread (--mem-limit): balloon targets by shares and use
  *   ksm.c       page sharing: KSM turned on and tuned (--ksm-cpu), and its counters
  *   web*.c      the web dashboard (--web): its listener, login, proxy, WebSockets (web.h)
  *
@@ -63,6 +64,12 @@ struct ddom {
 	int32_t writer_pid;    /* the console's writer (one at a time) */
 	int64_t writer_at;
 	bool removed;          /* destroyed: the row is gone, the struct goes soon */
+	/* mempolicy.c, under the lock: memory_min and memory_shares (mp_known once read
+	 * from the config), and the policy's last view of the domain. */
+	bool mp_known;
+	uint64_t mp_min_mib, mp_shares, mp_balloon_mib, mp_active_mib;
+	double mp_rho;
+	unsigned mp_waits;     /* ticks its guest has not reported free memory */
 };
 
 struct daemon {
@@ -87,6 +94,13 @@ struct daemon {
 	unsigned ksm_cpu_pct, ksm_scan_s;
 	bool ksm_tuned;
 	char ksm_saved[KSM_SAVED][32];
+	/* mempolicy.c: the guests' memory budget (0: no policy), the tax, and the thread. */
+	uint64_t mp_limit_mib, mp_budget_mib, mp_over_mib;
+	double mp_tau;
+	pthread_t mp_thread;
+	pthread_mutex_t mp_lock;
+	pthread_cond_t mp_cond;
+	bool mp_stop, mp_running;
 };
 
 /* db.c */
@@ -165,6 +179,14 @@ int ksm_proc(pid_t pid, struct ksm_proc_stat *s); /* /proc/PID/ksm_stat: 0 or -1
 json_t *ksm_host_json(const struct daemon *dm);
 void ksm_dom_json(json_t *j, pid_t pid); /* adds "ksm" to a live domain's JSON */
 void ksm_metrics(FILE *f);
+
+/* mempolicy.c */
+#define MP_SHARES_PER_MIB 10 /* default memory_shares: 10 per MiB, ESX's "normal" */
+int mempolicy_start(struct daemon *dm);
+void mempolicy_stop(struct daemon *dm);
+json_t *mempolicy_json(const struct daemon *dm);            /* under lock */
+void mempolicy_dom_json(const struct ddom *d, json_t *j);   /* under lock */
+void mempolicy_metrics(const struct daemon *dm, FILE *f);   /* under lock */
 
 /* reattach.c */
 int daemon_reattach(struct daemon *dm);

@@ -330,6 +330,7 @@ json_t *dom_json(const struct ddom *d, bool full)
 					    json_integer((json_int_t)proc_rss_kib(d->pid)));
 		if (live)
 			ksm_dom_json(j, d->pid);
+		mempolicy_dom_json(d, j);
 	}
 	return j;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "capsule/api.h"
+#include "capsule/mempolicy.h"
 #include "capsule/usock.h"
 #include "capsule/vm.h"
 #include "daemon.h"
@@ -59,6 +60,10 @@ static void usage(FILE *out)
 		"                        the host's KSM as it is); put back at stop\n"
 		"      --ksm-scan-time SEC  with --ksm-cpu: aim at a full scan every SEC seconds\n"
 		"                        (default 200)\n"
+		"      --mem-limit MIB   the memory policy: keep the running domains within MIB,\n"
+		"                        ballooning the idle and the low-share ones first\n"
+		"                        (default: no policy; docs/resources.md)\n"
+		"      --mem-tau TAU     the policy's idle memory tax, 0 to 0.99 (default 0.75)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n\n"
 		"Access: root and members of the capsule group; anyone else gets 403.\n"
@@ -142,6 +147,8 @@ int main(int argc, char **argv)
 		{"web-tls-key", required_argument, NULL, 'K'},
 		{"ksm-cpu", required_argument, NULL, 'k'},
 		{"ksm-scan-time", required_argument, NULL, 'j'},
+		{"mem-limit", required_argument, NULL, 'L'},
+		{"mem-tau", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -153,6 +160,7 @@ int main(int argc, char **argv)
 		.changed = PTHREAD_COND_INITIALIZER,
 		.stop_fd = -1,
 		.ksm_scan_s = 200,
+		.mp_tau = MP_TAU_DEFAULT,
 	};
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	struct web_options wo = {0};
@@ -189,6 +197,30 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			*(c == 'k' ? &dm.ksm_cpu_pct : &dm.ksm_scan_s) = (unsigned)v;
+			break;
+		}
+		case 'L': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end || end == optarg || optarg[0] == '-' || v < 1 || v > (1ull << 30)) {
+				fprintf(stderr, "capsuled: --mem-limit expects MiB, 1 or more, got "
+					"'%s'\n", optarg);
+				return 2;
+			}
+			dm.mp_limit_mib = v;
+			break;
+		}
+		case 'U': {
+			char *end;
+			double v = strtod(optarg, &end);
+
+			if (*end || end == optarg || !(v >= 0 && v <= MP_TAU_MAX)) {
+				fprintf(stderr, "capsuled: --mem-tau expects a number from 0 to %.2f, "
+					"got '%s'\n", MP_TAU_MAX, optarg);
+				return 2;
+			}
+			dm.mp_tau = v;
 			break;
 		}
 		case 'h': usage(stdout); return 0;
@@ -288,7 +320,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capsuled: %s\n", err);
 		return 1;
 	}
-	if (daemon_reattach(&dm) || monitor_start(&dm) || daemon_api_start(&dm, u.fd)) {
+	if (daemon_reattach(&dm) || monitor_start(&dm) || mempolicy_start(&dm) ||
+	    daemon_api_start(&dm, u.fd)) {
 		fprintf(stderr, "capsuled: cannot start\n");
 		return 1;
 	}
@@ -307,6 +340,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "capsuled: %s: stopping; the domains keep running\n", strsignal(sig));
 	web_stop(web); /* first: its handlers are the API's */
 	daemon_api_stop(&dm);
+	mempolicy_stop(&dm);
 	monitor_stop(&dm);
 	ksm_stop(&dm);
 	pthread_mutex_lock(&dm.lock);

@@ -37,7 +37,9 @@ struct value {
 
 enum key {
 	K_NAME, K_TYPE, K_MEMORY, K_MAXMEM, K_VCPUS, K_KERNEL, K_RAMDISK, K_CMDLINE, K_ROOT,
-	K_EXTRA, K_DISK, K_VIF, K_ON_POWEROFF, K_ON_REBOOT, K_ON_CRASH, NR_KEYS
+	K_EXTRA, K_DISK, K_VIF, K_ON_POWEROFF, K_ON_REBOOT, K_ON_CRASH,
+	K_MEMORY_MIN, K_MEMORY_SHARES, K_MEMORY_BACKING, /* Capsule's (docs/resources.md) */
+	NR_KEYS
 };
 
 struct parser {
@@ -345,6 +347,34 @@ static int set_maxmem(struct parser *ps, const struct value *v)
 	return get_integer(ps, v, 1, 1ull << 30, &ps->maxmem);
 }
 
+/* Capsule's memory keys, not xl's: passed to the JSON config, which checks them. */
+static int set_memory_min(struct parser *ps, const struct value *v)
+{
+	uint64_t n;
+
+	if (get_integer(ps, v, 0, 1ull << 30, &n))
+		return -1;
+	return set(ps, ps->out, "memory_min", json_integer((json_int_t)n), v->line);
+}
+
+static int set_memory_shares(struct parser *ps, const struct value *v)
+{
+	uint64_t n;
+
+	if (get_integer(ps, v, 1, MEM_SHARES_MAX, &n))
+		return -1;
+	return set(ps, ps->out, "memory_shares", json_integer((json_int_t)n), v->line);
+}
+
+static int set_memory_backing(struct parser *ps, const struct value *v)
+{
+	const char *s;
+
+	if (get_string(ps, v, &s))
+		return -1;
+	return set(ps, ps->out, "memory_backing", json_string(s), v->line);
+}
+
 static int set_vcpus(struct parser *ps, const struct value *v)
 {
 	uint64_t n;
@@ -492,6 +522,9 @@ static const struct {
 	[K_ON_POWEROFF] = {"on_poweroff", set_on_poweroff},
 	[K_ON_REBOOT] = {"on_reboot", set_on_reboot},
 	[K_ON_CRASH] = {"on_crash", set_on_crash},
+	[K_MEMORY_MIN] = {"memory_min", set_memory_min},
+	[K_MEMORY_SHARES] = {"memory_shares", set_memory_shares},
+	[K_MEMORY_BACKING] = {"memory_backing", set_memory_backing},
 };
 
 /* Keys of xl.cfg that Capsule has no use for yet: said so, rather than "unknown". */

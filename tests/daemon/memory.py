@@ -26,6 +26,7 @@ ARGS = sys.argv[1:]
 NDOMS = int(ARGS[ARGS.index("--domains") + 1]) if "--domains" in ARGS else 10
 ONLY = ARGS[ARGS.index("--only") + 1].split(",") if "--only" in ARGS else None
 VSHARE = os.path.join(GUESTS, "vshare.elf")
+VPOLICY = os.path.join(GUESTS, "vpolicy.elf")
 KSM = "/sys/kernel/mm/ksm/"
 KSM_KEYS = ["run", "advisor_mode", "advisor_max_cpu", "advisor_target_scan_time"]
 DATA_PAGES = 4096  # 16 MiB of identical data in each domain
@@ -169,6 +170,100 @@ def test_sharing(dm):
     dm.destroy_all()
 
 
+def policy_events(dm, name):
+    st, data = call(dm.sock, "GET", "/api/v1/domain.log?domain=" + name)
+    evs = json.loads(data)["events"] if st == 200 else []
+    return [json.loads(e["detail"]) for e in evs if e.get("event") == "mem-policy"]
+
+
+def holds(dm, name):
+    """What the domain holds by the policy's last word: memory less its balloon."""
+    d = dm.dom(name) or {}
+    return d.get("memory_mib", 0) - d.get("mem_policy", {}).get("balloon_mib", 0)
+
+
+def policy_run(root, tag, limit, doms, settle):
+    """A capsuled with --mem-limit LIMIT running doms [(name, use_mib, extra config)] of
+    128 MiB each, until settle(dm) holds (or 30 s): the daemon, still running."""
+    dm = Daemon(os.path.join(root, tag), ["--mem-limit", str(limit)])
+    os.makedirs(dm.root)
+    dm.start()
+    for name, use, extra in doms:
+        st, data = dm.create(name, VPOLICY, 128, balloon=0, cmdline="use=%d" % use, **extra)
+        assert st == 201, data
+    wait_for(lambda: all("vpolicy: ready" in console(dm, n) for n, _, _ in doms), 20)
+    wait_for(lambda: settle(dm), 30, 0.25)
+    time.sleep(1.5)  # a tick or two more: the targets stay where they settled
+    return dm
+
+
+def policy_end(dm, names):
+    """No VMM was killed (the OOM killer, or anyone): every domain still runs."""
+    pids = [dm.dom(n).get("pid", 0) for n in names]
+    ok = all((dm.dom(n) or {}).get("state") == "running" for n in names) and \
+        all(p and base.alive(p) for p in pids)
+    dm.destroy_all()
+    dm.stop()
+    return ok
+
+
+def near(v, want, tol):
+    return abs(v - want) <= tol
+
+
+def test_policy(root):
+    # The budget is 56 MiB short: reclaim takes from the idle domain only. With tau 0.75
+    # (k = 4) the busy one (96 MiB active) would be touched only once the idle one held
+    # P_busy - 0.75 * 96 = 56 MiB; 200 - 128 = 72 is still above that.
+    doms = [("idle", 0, {}), ("busy", 96, {})]
+    dm = policy_run(root, "p1", 200, doms,
+                    lambda dm: holds(dm, "idle") + holds(dm, "busy") <= 202)
+    hi, hb = holds(dm, "idle"), holds(dm, "busy")
+    ev_busy = policy_events(dm, "busy")
+    report("policy-idle-ballooned-first", near(hi, 72, 3) and hb == 128 and not ev_busy,
+           "idle holds %d, busy %d, busy's events %s" % (hi, hb, ev_busy))
+    ev = policy_events(dm, "idle")
+    report("policy-decisions-are-events", ev and ev[-1]["balloon_mib"] == 128 - hi and
+           ev[-1]["active_mib"] == 0 and ev[-1]["budget_mib"] == 200 and ev[-1]["rho"] > 0,
+           ev[-3:])
+    st, metrics = call(dm.sock, "GET", "/metrics")
+    report("policy-metrics", b"capsule_mem_policy_budget_bytes 209715200" in metrics and
+           ('capsule_domain_policy_balloon_bytes{domain="idle"} %d' % ((128 - hi) << 20))
+           .encode() in metrics, metrics[-500:])
+    report("policy-no-vmm-killed-1", policy_end(dm, ["idle", "busy"]))
+    # 96 MiB short: both give, where their rho meet: P_idle = P_busy - 72, sum 160.
+    dm = policy_run(root, "p2", 160, doms,
+                    lambda dm: holds(dm, "idle") + holds(dm, "busy") <= 162)
+    hi, hb = holds(dm, "idle"), holds(dm, "busy")
+    report("policy-tax-split", near(hi, 44, 4) and near(hb, 116, 4),
+           "idle holds %d (want 44), busy %d (want 116)" % (hi, hb))
+    report("policy-no-vmm-killed-2", policy_end(dm, ["idle", "busy"]))
+    # Shares 2:1, both idle: what they keep is 2:1 (80 and 40 of 120).
+    doms = [("rich", 0, {"memory_shares": 2560}), ("poor", 0, {"memory_shares": 1280})]
+    dm = policy_run(root, "p3", 120, doms,
+                    lambda dm: holds(dm, "rich") + holds(dm, "poor") <= 122)
+    hr, hp = holds(dm, "rich"), holds(dm, "poor")
+    report("policy-shares-split", hp > 0 and near(hr / hp, 2.0, 0.2) and hr + hp <= 122,
+           "rich holds %d, poor %d (want 80, 40)" % (hr, hp))
+    report("policy-no-vmm-killed-3", policy_end(dm, ["rich", "poor"]))
+    # A minimum holds: without it both would keep 75 of 150; with memory_min 100, 100 and 50.
+    doms = [("reserved", 0, {"memory_min": 100}), ("other", 0, {})]
+    dm = policy_run(root, "p4", 150, doms,
+                    lambda dm: holds(dm, "reserved") + holds(dm, "other") <= 152)
+    hr, ho = holds(dm, "reserved"), holds(dm, "other")
+    ev = policy_events(dm, "reserved")
+    report("policy-minimum-never-violated", hr >= 100 and near(ho, 50, 3) and
+           all(e["holds_mib"] >= 100 for e in ev),
+           "reserved holds %d, other %d, events %s" % (hr, ho, ev))
+    report("policy-no-vmm-killed-4", policy_end(dm, ["reserved", "other"]))
+    for args, want in [(["--mem-tau", "1.5"], "--mem-tau expects a number from 0 to 0.99"),
+                       (["--mem-tau", "x"], "--mem-tau expects"),
+                       (["--mem-limit", "0"], "--mem-limit expects MiB")]:
+        p = subprocess.run([base.CAPSULED] + args, capture_output=True, text=True)
+        report("policy-refused-%s" % "".join(args).strip("-"),
+               p.returncode == 2 and want in p.stderr, p.stderr)
+
+
 def main():
     root = tempfile.mkdtemp(prefix="capsuled-mem-")
     os.chmod(root, 0o755)
@@ -176,7 +271,8 @@ def main():
     # KSM turned up for the test: a full scan aimed at every second, half a CPU at most.
     dm = Daemon(root, ["--ksm-cpu", "50", "--ksm-scan-time", "1"])
     tests = [("bad-configs", lambda: test_bad_configs(dm)),
-             ("sharing", lambda: test_sharing(dm))]
+             ("sharing", lambda: test_sharing(dm)),
+             ("policy", lambda: test_policy(root))]
     try:
         dm.start()
         for name, fn in tests:

@@ -19,6 +19,7 @@
 #include "capsule/domain.h"
 #include "capsule/mem.h"
 #include "capsule/mempolicy.h"
+#include "capsule/xlcfg.h"
 
 #define IDLE(mx, sh) {.max_mib = (mx), .shares = (sh)}
 
@@ -206,6 +207,28 @@ static void config_keys(void **state)
 	config_refused("{\"memory_min\": -1}", "\"memory_min\" must be an integer");
 }
 
+/* The same keys in xl.cfg text, passed to the JSON config. */
+static void xlcfg_keys(void **state)
+{
+	static const char good[] = "name = \"a\"\nkernel = \"/x.elf\"\nmemory = 64\n"
+				   "maxmem = 128\nmemory_min = 32\nmemory_shares = 500\n"
+				   "memory_backing = \"private\"\n";
+	static const char bad[] = "memory_shares = 0\n";
+	char err[512];
+	json_t *cfg = NULL;
+
+	(void)state;
+	assert_int_equal(xlcfg_parse(good, strlen(good), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(json_integer_value(json_object_get(cfg, "memory_min")), 32);
+	assert_int_equal(json_integer_value(json_object_get(cfg, "memory_shares")), 500);
+	assert_string_equal(json_string_value(json_object_get(cfg, "memory_backing")), "private");
+	assert_int_equal(json_integer_value(json_object_get(cfg, "memory")), 128);
+	json_decref(cfg);
+	cfg = NULL;
+	assert_int_equal(xlcfg_parse(bad, strlen(bad), &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "memory_shares"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +243,7 @@ int main(void)
 		cmocka_unit_test(rho_formula),
 		cmocka_unit_test(anon_backing),
 		cmocka_unit_test(config_keys),
+		cmocka_unit_test(xlcfg_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The memory policy (docs/resources.md): every MP_TICK_MS, when the running domains'
+ * memory exceeds the budget (--mem-limit, or the memory cgroup's limit), balloon targets
+ * by ESX's shares-per-page rule with an idle memory tax (include/capsule/mempolicy.h),
+ * applied through each VMM's balloon (PUT /api/v1/vm.balloon, the mem-set path). The
+ * working set comes from the balloon's statistics: what the guest reports free is idle.
+ * Each change of a target is an event ("mem-policy") and the targets are metrics.
+ * The thread holds the daemon's lock only to read the table and record results, never
+ * while it talks to a VMM.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capsule/httpc.h"
+#include "capsule/mempolicy.h"
+#include "daemon.h"
+
+#define MP_TICK_MS 500
+#define MP_VMM_TIMEOUT_MS 300
+#define MP_HYSTERESIS_MIB 2 /* smaller moves wait: a sampled working set jitters */
+#define MP_STATS_WAIT 10 /* ticks a new domain is left alone until its guest reports */
+#define MP_MAX 512 /* domains the policy weighs per tick (the rest keep their balloons) */
+
+struct mp_view {
+	int64_t id;
+	char sock[4200];
+	uint64_t mem_mib, balloon_mib, free_mib;
+	bool has_balloon, has_stats;
+	unsigned waits; /* ticks without the guest's numbers so far */
+};
+
+/* memory_min and memory_shares of d's stored config, with the documented defaults. */
+static void load_params(struct daemon *dm, struct ddom *d)
+{
+	char *text = db_domain_config(dm, d->id);
+	json_t *cfg = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *min = json_object_get(cfg, "memory_min"), *sh = json_object_get(cfg, "memory_shares");
+
+	d->mp_min_mib = json_is_integer(min) ? (uint64_t)json_integer_value(min) : d->mem_mib / 4;
+	d->mp_shares = json_is_integer(sh) ? (uint64_t)json_integer_value(sh)
+					   : (uint64_t)d->mem_mib * MP_SHARES_PER_MIB;
+	if (d->mp_min_mib > d->mem_mib)
+		d->mp_min_mib = d->mem_mib;
+	if (!d->mp_shares)
+		d->mp_shares = 1;
+	d->mp_known = true;
+	json_decref(cfg);
+	free(text);
+}
+
+static uint64_t stat_mib(const char *text, const char *key, bool *found)
+{
+	const char *p = strstr(text, key);
+
+	*found = p != NULL;
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* The VMM's balloon: its target and, when the guest sent them, free and total bytes. */
+static void sample(struct mp_view *v)
+{
+	struct httpc_reply r = {0};
+	char err[128];
+	json_t *j;
+	const char *text;
+	bool found, ftot;
+
+	v->has_balloon = v->has_stats = false;
+	if (httpc_request(v->sock, "GET", "/api/v1/vm.balloon", NULL, NULL, 0, MP_VMM_TIMEOUT_MS,
+			  &r, err, sizeof(err)) == 200 &&
+	    (j = json_loads(r.body, 0, NULL))) {
+		text = json_string_value(json_object_get(j, "stats"));
+		if (text) {
+			v->has_balloon = true;
+			v->balloon_mib = stat_mib(text, "target_mib=", &found);
+			v->free_mib = stat_mib(text, " free=", &found) >> 20;
+			/* A driver's first buffer may be empty (all zero): no numbers yet. */
+			v->has_stats = found && stat_mib(text, " total=", &ftot) > 0 && ftot;
+		}
+		json_decref(j);
+	}
+	httpc_reply_free(&r);
+}
+
+static uint64_t budget_mib(struct daemon *dm)
+{
+	return dm->mp_limit_mib;
+}
+
+static void tick(struct daemon *dm)
+{
+	static struct mp_view v[MP_MAX];
+	static struct mp_dom in[MP_MAX];
+	unsigned n = 0;
+	uint64_t budget = budget_mib(dm);
+	int64_t over;
+
+	pthread_mutex_lock(&dm->lock);
+	for (unsigned i = 0; i < dm->nr_doms && n < MP_MAX; i++) {
+		struct ddom *d = dm->doms[i];
+
+		if (d->state != DS_RUNNING && d->state != DS_PAUSED)
+			continue;
+		if (d->pidfd < 0)
+			continue;
+		if (!d->mp_known)
+			load_params(dm, d);
+		v[n].id = d->id;
+		v[n].mem_mib = d->mem_mib;
+		v[n].waits = d->mp_waits;
+		dom_path(dm, d, "api.sock", v[n].sock, sizeof(v[n].sock));
+		in[n] = (struct mp_dom){.max_mib = d->mem_mib, .min_mib = d->mp_min_mib,
+					.shares = d->mp_shares};
+		n++;
+	}
+	pthread_mutex_unlock(&dm->lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t held;
+
+		sample(&v[i]);
+		in[i].fixed = !v[i].has_balloon;
+		held = v[i].balloon_mib < v[i].mem_mib ? v[i].mem_mib - v[i].balloon_mib : 0;
+		/* Without the guest's numbers every page counts as active: nothing is taxed. A
+		 * domain just started is left as it is until its guest reports (a tick or two),
+		 * so that it is not taken for a busy one. */
+		in[i].active_mib = !v[i].has_stats ? held
+				   : v[i].free_mib < held ? held - v[i].free_mib : 0;
+		if (!v[i].has_stats && v[i].waits < MP_STATS_WAIT) {
+			in[i].fixed = true;
+			in[i].max_mib = held;
+		}
+	}
+	over = mp_targets(in, n, budget, dm->mp_tau, 1);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t want = v[i].mem_mib - in[i].target_mib;
+		uint64_t diff = want > v[i].balloon_mib ? want - v[i].balloon_mib
+							: v[i].balloon_mib - want;
+		struct httpc_reply r = {0};
+		char body[64], err[128];
+		struct ddom *d;
+		int st = 0;
+
+		if (!v[i].has_stats) {
+			pthread_mutex_lock(&dm->lock);
+			if ((d = dom_find_id(dm, v[i].id)) && d->mp_waits < MP_STATS_WAIT)
+				d->mp_waits++;
+			pthread_mutex_unlock(&dm->lock);
+		}
+		if (in[i].fixed)
+			continue;
+		if (diff < MP_HYSTERESIS_MIB && want)
+			want = v[i].balloon_mib;
+		if (want != v[i].balloon_mib) {
+			snprintf(body, sizeof(body), "{\"target_mib\": %llu}", (unsigned long long)want);
+			st = httpc_request(v[i].sock, "PUT", "/api/v1/vm.balloon", NULL, body,
+					   strlen(body), MP_VMM_TIMEOUT_MS, &r, err, sizeof(err));
+			httpc_reply_free(&r);
+		}
+		pthread_mutex_lock(&dm->lock);
+		if ((d = dom_find_id(dm, v[i].id))) {
+			d->mp_active_mib = in[i].active_mib;
+			d->mp_rho = mp_rho(in[i].shares, in[i].target_mib, in[i].active_mib,
+					   dm->mp_tau);
+			if (want != v[i].balloon_mib && st >= 200 && st < 300) {
+				d->mp_balloon_mib = want;
+				dom_event(dm, d, "mem-policy",
+					  "{\"balloon_mib\": %llu, \"from_mib\": %llu, \"holds_mib\": "
+					  "%llu, \"active_mib\": %llu, \"shares\": %llu, \"rho\": %.6g, "
+					  "\"budget_mib\": %llu}",
+					  (unsigned long long)want, (unsigned long long)v[i].balloon_mib,
+					  (unsigned long long)in[i].target_mib,
+					  (unsigned long long)in[i].active_mib,
+					  (unsigned long long)in[i].shares, d->mp_rho,
+					  (unsigned long long)budget);
+			} else {
+				d->mp_balloon_mib = v[i].balloon_mib;
+			}
+		}
+		pthread_mutex_unlock(&dm->lock);
+	}
+	pthread_mutex_lock(&dm->lock);
+	dm->mp_over_mib = over > 0 ? (uint64_t)over : 0;
+	dm->mp_budget_mib = budget;
+	pthread_mutex_unlock(&dm->lock);
+}
+
+static void *policy_thread(void *arg)
+{
+	struct daemon *dm = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&dm->mp_lock);
+	while (!dm->mp_stop) {
+		pthread_mutex_unlock(&dm->mp_lock);
+		tick(dm);
+		pthread_mutex_lock(&dm->mp_lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += MP_TICK_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (!dm->mp_stop &&
+		       pthread_cond_timedwait(&dm->mp_cond, &dm->mp_lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&dm->mp_lock);
+	return NULL;
+}
+
+int mempolicy_start(struct daemon *dm)
+{
+	if (!dm->mp_limit_mib)
+		return 0;
+	pthread_mutex_init(&dm->mp_lock, NULL);
+	pthread_cond_init(&dm->mp_cond, NULL);
+	dm->mp_running = pthread_create(&dm->mp_thread, NULL, policy_thread, dm) == 0;
+	return dm->mp_running ? 0 : -1;
+}
+
+void mempolicy_stop(struct daemon *dm)
+{
+	if (!dm->mp_running)
+		return;
+	pthread_mutex_lock(&dm->mp_lock);
+	dm->mp_stop = true;
+	pthread_cond_signal(&dm->mp_cond);
+	pthread_mutex_unlock(&dm->mp_lock);
+	pthread_join(dm->mp_thread, NULL);
+	dm->mp_running = false;
+}
+
+json_t *mempolicy_json(const struct daemon *dm)
+{
+	if (!dm->mp_limit_mib)
+		return json_pack("{s:b}", "enabled", 0);
+	return json_pack("{s:b, s:I, s:f, s:I, s:I}", "enabled", 1, "limit_mib",
+			 (json_int_t)dm->mp_limit_mib, "tau", dm->mp_tau, "budget_mib",
+			 (json_int_t)dm->mp_budget_mib, "over_mib", (json_int_t)dm->mp_over_mib);
+}
+
+void mempolicy_dom_json(const struct ddom *d, json_t *j)
+{
+	if (!d->mp_known)
+		return;
+	json_object_set_new(j, "mem_policy",
+			    json_pack("{s:I, s:I, s:I, s:I, s:f}", "min_mib",
+				      (json_int_t)d->mp_min_mib, "shares", (json_int_t)d->mp_shares,
+				      "balloon_mib", (json_int_t)d->mp_balloon_mib, "active_mib",
+				      (json_int_t)d->mp_active_mib, "rho", d->mp_rho));
+}
+
+void mempolicy_metrics(const struct daemon *dm, FILE *f)
+{
+	if (!dm->mp_limit_mib)
+		return;
+	fprintf(f, "# HELP capsule_mem_policy_budget_bytes What the policy fits the domains in.\n"
+		   "# TYPE capsule_mem_policy_budget_bytes gauge\ncapsule_mem_policy_budget_bytes "
+		   "%llu\n# HELP capsule_mem_policy_over_bytes Still over the budget with every "
+		   "domain at its minimum.\n# TYPE capsule_mem_policy_over_bytes gauge\n"
+		   "capsule_mem_policy_over_bytes %llu\n"
+		   "# HELP capsule_domain_policy_balloon_bytes The balloon the policy set.\n"
+		   "# TYPE capsule_domain_policy_balloon_bytes gauge\n",
+		(unsigned long long)dm->mp_budget_mib << 20, (unsigned long long)dm->mp_over_mib << 20);
+	for (unsigned i = 0; i < dm->nr_doms; i++)
+		if (dm->doms[i]->mp_known && dm->doms[i]->pidfd >= 0)
+			fprintf(f, "capsule_domain_policy_balloon_bytes{domain=\"%s\"} %llu\n",
+				dm->doms[i]->name,
+				(unsigned long long)dm->doms[i]->mp_balloon_mib << 20);
+}

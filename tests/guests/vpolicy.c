@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A domain for capsuled's memory policy (docs/resources.md): keeps `use=U` MiB in use
+ * (rewritten every 100 ms: a busy domain), follows the balloon's target with the rest,
+ * and reports as free what it neither uses nor gave the balloon. use=0 is an idle domain.
+ * Prints "vpolicy: ready" and then "vpolicy: balloon N pages" at each change; runs until
+ * killed.
+ */
+#include "virtio.h"
+
+int main(void)
+{
+	static struct vballoon b;
+	const char *u = strstr(start_info->cmdline, "use=");
+	uint64_t use = u ? strtoul(u + 4, NULL, 10) : 0, pages = use * 256;
+	uint64_t total = start_info->mem_bytes;
+	uint8_t **busy = malloc((pages ? pages : 1) * sizeof(*busy));
+	uint32_t held = 0, round = 0;
+
+	TEST_CHECK(busy && vballoon_open(&b) == 0);
+	for (uint64_t i = 0; i < pages; i++) {
+		TEST_CHECK((busy[i] = page_alloc()) != NULL);
+		memset(busy[i], 0x11, 4096);
+	}
+	printf("vpolicy: ready, using %llu MiB\n", (unsigned long long)use);
+	for (;;) {
+		uint32_t now = vballoon_update(&b);
+		uint64_t given = (uint64_t)now * 4096, used = pages * 4096;
+
+		if (now != held)
+			printf("vpolicy: balloon %u pages\n", now);
+		held = now;
+		round++;
+		for (uint64_t i = 0; i < pages; i++) /* busy: every page written, every round */
+			busy[i][(round * 64) % 4096] = (uint8_t)round;
+		vballoon_stats(&b, total > used + given ? total - used - given : 0, total);
+		evtchn_wait(b.dev.port, time_ns() + 100000000ull);
+	}
+}
