@@ -62,6 +62,10 @@ struct domain_config {
 	 * capsuled's policy: the reservation in MiB and the shares (0: the defaults). */
 	bool mem_private;
 	uint64_t mem_min_mib, mem_shares;
+	/* CPU control (docs/resources.md): Xen's weight and cap, applied by capsuled through
+	 * cgroups; cpus pins every vCPU (xl's CPU list, "" = anywhere). */
+	unsigned cpu_weight, cap;
+	char cpus[256];
 	unsigned vcpus;
 	bool no_pvh;
 	bool acpi_full;      /* HVM: full ACPI (PM timer, FACS, S3), not hardware-reduced */
@@ -197,6 +201,8 @@ struct domain {
 	bool migrated; /* and saved to a migration's destination, which runs it now */
 	uint32_t generation;
 	struct gdb_stub *gdb; /* capsule run --gdb (include/capsule/gdb.h), or NULL */
+	/* Each vCPU's CPUs (cfg.cpus, then vcpu-pin), kept across reboots; under lock. */
+	cpu_set_t affinity[CAP_MAX_VCPUS];
 };
 
 /* Open everything the domain needs (image, initrd, /dev/kvm, backends): 0, or -1 with a

@@ -9,6 +9,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -90,6 +91,7 @@ struct vcpu {
 	bool throttle_due;       /* atomic: take a throttle sleep before the next KVM_RUN */
 	uint64_t throttled_ns;   /* under vm->lock: time spent in throttle sleeps */
 	uint64_t throttle_from_ns; /* under vm->lock: when its last throttle sleep ended */
+	pid_t tid;               /* the thread's id, set by the thread itself (0 before) */
 };
 
 struct vm_config {
@@ -99,6 +101,7 @@ struct vm_config {
 	int kvm_fd;    /* an open /dev/kvm the caller keeps; 0 (unset): vm_create opens its own */
 	bool platform; /* HVM: in-kernel PIC/IOAPIC/LAPIC and PIT, created before the vCPUs */
 	int mem_file;  /* > 0: guest memory is this snapshot memory file, copy-on-write */
+	const cpu_set_t *affinity; /* per vCPU: where its thread may run (NULL: anywhere) */
 	bool mem_private; /* else: private anonymous memory for KSM, not a memfd */
 };
 
@@ -127,6 +130,7 @@ struct vm {
 	unsigned throttle_pct;     /* atomic: vCPUs sleep this share of the time (src/core/throttle.c) */
 	uint64_t throttle_next_ns; /* under lock: when vm_throttle_tick kicks next */
 
+	const cpu_set_t *affinity; /* vm_config's: each vCPU thread applies its own at start */
 	void *pv;                /* struct pv_domain of a PV domain */
 	struct gdb_stub *gdb;    /* the debugger of this boot (include/capsule/gdb.h), or NULL */
 	FILE *console;           /* where guest console output goes */

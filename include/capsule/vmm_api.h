@@ -30,6 +30,9 @@ struct http_response;
 /* The vCPUs' lines of /metrics (src/api/vm_metrics.c). */
 void vm_metrics_vcpus(FILE *f, struct domain *d);
 void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp);
+/* GET /api/v1/vm.vcpus, PUT /api/v1/vm.vcpu-pin (src/api/vm_vcpus.c). */
+void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);
 /* PUT /api/v1/vm.migrate (src/api/vm_migrate.c). */
 void vm_api_migrate(void *ctx, const struct http_request *req, struct http_response *resp);
 

@@ -415,6 +415,8 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/vm.console", console_history},
 	{"PUT", "/api/v1/vm.snapshot", vm_api_snapshot},
 	{"PUT", "/api/v1/vm.migrate", vm_api_migrate},
+	{"GET", "/api/v1/vm.vcpus", vm_api_vcpus},
+	{"PUT", "/api/v1/vm.vcpu-pin", vm_api_vcpu_pin},
 	{"GET", "/metrics", metrics},
 };
 

@@ -186,6 +186,11 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	if (pthread_getcpuclockid(pthread_self(), &v->cpu_clock) == 0)
 		__atomic_store_n(&v->cpu_clock_set, true, __ATOMIC_RELEASE);
+	/* The tid first, then the pinning: a vcpu-pin racing this start either sees the tid
+	 * and pins the thread, or wrote its set before this reads it. */
+	__atomic_store_n(&v->tid, gettid(), __ATOMIC_SEQ_CST);
+	if (vm->affinity && sched_setaffinity(0, sizeof(cpu_set_t), &vm->affinity[v->id]) < 0)
+		log_warn("vCPU %u: cannot pin it: %s", v->id, strerror(errno));
 	err = sandbox_enter(name, SANDBOX_GUEST);
 	pthread_mutex_lock(&vm->lock);
 	go = !err && wait_for(v, cpuid_ready);

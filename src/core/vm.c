@@ -46,6 +46,7 @@ int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg)
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	vm->nr_vcpus = cfg->nr_vcpus;
+	vm->affinity = cfg->affinity;
 	vm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		gmem_destroy(&vm->mem);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capsule/cgroup.h"
 #include "capsule/domain.h"
 
 void domain_config_init(struct domain_config *c)
@@ -12,6 +13,7 @@ void domain_config_init(struct domain_config *c)
 	c->cmdline = "";
 	c->mem_mib = 64;
 	c->vcpus = 1;
+	c->cpu_weight = CG_WEIGHT_DEFAULT;
 	c->on_poweroff = ACTION_DESTROY;
 	c->on_reboot = ACTION_RESTART;
 	c->on_crash = ACTION_DESTROY;
@@ -86,6 +88,19 @@ int domain_config_validate(const struct domain_config *c, enum domain_kind kind,
 	if (c->mem_min_mib > c->mem_mib)
 		return FAIL("memory_min of %llu MiB is more than the domain's memory (%llu MiB)",
 			    (unsigned long long)c->mem_min_mib, (unsigned long long)c->mem_mib);
+	if (c->cpu_weight < CG_WEIGHT_MIN || c->cpu_weight > CG_WEIGHT_MAX)
+		return FAIL("cpu_weight must be from %d to %d, not %u", CG_WEIGHT_MIN, CG_WEIGHT_MAX,
+			    c->cpu_weight);
+	if (c->cap > 100 * c->vcpus)
+		return FAIL("cap %u is more than the domain's %u vCPU%s can use (at most %u)", c->cap,
+			    c->vcpus, c->vcpus > 1 ? "s" : "", 100 * c->vcpus);
+	if (c->cpus[0]) {
+		cpu_set_t set;
+		char e[200];
+
+		if (cpulist_parse(c->cpus, cpulist_host_cpus(), &set, e, sizeof(e)))
+			return FAIL("cpus: %s", e);
+	}
 	if (strlen(c->cmdline) >= CAP_CMDLINE_MAX)
 		return FAIL("--cmdline is longer than %u bytes", CAP_CMDLINE_MAX - 1);
 	if (kind == DOMAIN_PV && c->initrd)

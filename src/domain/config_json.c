@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capsule/cgroup.h"
 #include "capsule/domain.h"
 
 #define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -1)
@@ -207,6 +208,21 @@ static int member(struct domain_config *c, const char *key, const json_t *v, cha
 	} else if (!strcmp(key, "memory_shares")) {
 		if (integer(v, key, 1, MEM_SHARES_MAX, &c->mem_shares, err, errlen))
 			return -1;
+	} else if (!strcmp(key, "cpu_weight")) { /* docs/resources.md */
+		if (integer(v, key, CG_WEIGHT_MIN, CG_WEIGHT_MAX, &n, err, errlen))
+			return -1;
+		c->cpu_weight = (unsigned)n;
+	} else if (!strcmp(key, "cap")) {
+		if (integer(v, key, 0, CG_CAP_MAX, &n, err, errlen))
+			return -1;
+		c->cap = (unsigned)n;
+	} else if (!strcmp(key, "cpus")) {
+		if (want(v, JSON_STRING, key, "a string (a CPU list such as \"0-3,^1\")", err,
+			 errlen))
+			return -1;
+		if (strlen(json_string_value(v)) >= sizeof(c->cpus))
+			return FAIL("\"cpus\" is longer than %zu bytes", sizeof(c->cpus) - 1);
+		snprintf(c->cpus, sizeof(c->cpus), "%s", json_string_value(v));
 	} else if (!strcmp(key, "vcpus")) {
 		if (integer(v, key, 1, CAP_MAX_VCPUS, &n, err, errlen))
 			return -1;
@@ -358,6 +374,12 @@ char *domain_config_to_json(const struct domain_config *c)
 		json_object_set_new(root, "memory_min", json_integer((json_int_t)c->mem_min_mib));
 	if (c->mem_shares)
 		json_object_set_new(root, "memory_shares", json_integer((json_int_t)c->mem_shares));
+	if (c->cpu_weight != CG_WEIGHT_DEFAULT)
+		json_object_set_new(root, "cpu_weight", json_integer(c->cpu_weight));
+	if (c->cap)
+		json_object_set_new(root, "cap", json_integer(c->cap));
+	if (c->cpus[0])
+		json_object_set_new(root, "cpus", json_string(c->cpus));
 	for (unsigned i = 0; i < c->nr_devices; i++) {
 		const char *kind = c->devices[i].kind->name, *arg = c->devices[i].arg;
 

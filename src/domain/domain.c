@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capsule/cgroup.h"
 #include "capsule/domain.h"
 #include "capsule/gdb.h"
 #include "capsule/snapshot.h"
@@ -70,6 +71,27 @@ static int open_image(struct domain *d)
 	return 0;
 }
 
+/* Every vCPU on cfg.cpus, or where this process may run. */
+static int domain_affinity_init(struct domain *d)
+{
+	cpu_set_t set;
+	char err[300];
+
+	if (d->cfg.cpus[0]) {
+		if (cpulist_parse(d->cfg.cpus, cpulist_host_cpus(), &set, err, sizeof(err))) {
+			fprintf(stderr, "capsule: cpus: %s\n", err);
+			return -1;
+		}
+	} else if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+		CPU_ZERO(&set);
+		for (unsigned c = 0; c < cpulist_host_cpus(); c++)
+			CPU_SET(c, &set);
+	}
+	for (unsigned i = 0; i < CAP_MAX_VCPUS; i++)
+		d->affinity[i] = set;
+	return 0;
+}
+
 int domain_create(struct domain *d, const struct domain_config *cfg)
 {
 	char err[512];
@@ -100,6 +122,8 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 		fprintf(stderr, "capsule: %s\n", err);
 		return -1;
 	}
+	if (domain_affinity_init(d))
+		return -1;
 	d->kvm_fd = kvm_open();
 	if (d->kvm_fd < 0)
 		return -1;
@@ -242,6 +266,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		.platform = d->ops->platform,
 		.kvm_fd = d->kvm_fd,
 		.mem_private = d->cfg.mem_private,
+		.affinity = d->affinity,
 	};
 	struct vm *vm = &d->vm_storage;
 	bool restoring = d->restore && !d->restore->used;

@@ -39,6 +39,7 @@ enum key {
 	K_NAME, K_TYPE, K_MEMORY, K_MAXMEM, K_VCPUS, K_KERNEL, K_RAMDISK, K_CMDLINE, K_ROOT,
 	K_EXTRA, K_DISK, K_VIF, K_ON_POWEROFF, K_ON_REBOOT, K_ON_CRASH,
 	K_MEMORY_MIN, K_MEMORY_SHARES, K_MEMORY_BACKING, /* Capsule's (docs/resources.md) */
+	K_CPU_WEIGHT, K_CAP, K_CPUS, /* Xen's credit scheduler and pinning (resources.md) */
 	NR_KEYS
 };
 
@@ -384,6 +385,37 @@ static int set_vcpus(struct parser *ps, const struct value *v)
 	return set(ps, ps->out, "vcpus", json_integer((json_int_t)n), v->line);
 }
 
+/* CPU control (docs/resources.md); the domain config checks the ranges and the list. */
+static int set_cpu_weight(struct parser *ps, const struct value *v)
+{
+	uint64_t n;
+
+	if (get_integer(ps, v, 1, 65535, &n))
+		return -1;
+	return set(ps, ps->out, "cpu_weight", json_integer((json_int_t)n), v->line);
+}
+
+static int set_cap(struct parser *ps, const struct value *v)
+{
+	uint64_t n;
+
+	if (get_integer(ps, v, 0, 6553500, &n))
+		return -1;
+	return set(ps, ps->out, "cap", json_integer((json_int_t)n), v->line);
+}
+
+static int set_cpus(struct parser *ps, const struct value *v)
+{
+	const char *s;
+
+	if (v->list)
+		return fail(ps, v->line, "a list of CPU sets, one per vCPU, is not supported; give "
+			    "one string for all vCPUs (cpus = \"0-3,^1\")");
+	if (get_string(ps, v, &s))
+		return -1;
+	return set(ps, ps->out, "cpus", json_string(s), v->line);
+}
+
 static int set_path(struct parser *ps, const struct value *v, const char *json_key)
 {
 	const char *s;
@@ -512,6 +544,9 @@ static const struct {
 	[K_MEMORY] = {"memory", set_memory},
 	[K_MAXMEM] = {"maxmem", set_maxmem},
 	[K_VCPUS] = {"vcpus", set_vcpus},
+	[K_CPU_WEIGHT] = {"cpu_weight", set_cpu_weight},
+	[K_CAP] = {"cap", set_cap},
+	[K_CPUS] = {"cpus", set_cpus},
 	[K_KERNEL] = {"kernel", set_kernel},
 	[K_RAMDISK] = {"ramdisk", set_ramdisk},
 	[K_CMDLINE] = {"cmdline", set_cmdline},
@@ -529,8 +564,7 @@ static const struct {
 
 /* Keys of xl.cfg that Capsule has no use for yet: said so, rather than "unknown". */
 static const char *const xl_keys[] = {
-	"builder", "bootloader", "bootloader_args", "uuid", "maxvcpus", "cpus", "cpus_soft",
-	"cpu_weight", "cap", "pci", "vfb", "vkb", "vtpm", "usb", "usbctrl", "usbdev", "channel",
+	"builder", "bootloader", "bootloader_args", "uuid", "maxvcpus", "cpus_soft", "pci", "vfb", "vkb", "vtpm", "usb", "usbctrl", "usbdev", "channel",
 	"p9", "serial", "boot", "firmware", "bios", "acpi", "apic", "pae", "hap", "nestedhvm",
 	"viridian", "videoram", "vga", "vnc", "sdl", "localtime", "rtc_timeoffset", "cpuid",
 	"vnuma", "device_model_version", "device_model_override", "stubdomain_kernel",

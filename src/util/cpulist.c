@@ -11,9 +11,18 @@
 
 unsigned cpulist_host_cpus(void)
 {
-	int n = get_nprocs_conf();
+	/* Asked once: glibc reads /sys for it, which a confined thread may not open (the
+	 * first call comes before the sandbox: domain_create). A host constant, not state. */
+	static unsigned cached;
+	unsigned n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
-	return n < 1 ? 1 : n > CPU_SETSIZE ? CPU_SETSIZE : (unsigned)n;
+	if (!n) {
+		int c = get_nprocs_conf();
+
+		n = c < 1 ? 1 : c > CPU_SETSIZE ? CPU_SETSIZE : (unsigned)c;
+		__atomic_store_n(&cached, n, __ATOMIC_RELAXED);
+	}
+	return n;
 }
 
 /* One CPU number at *p (digits only, no sign, no spaces): 0 or -1. */

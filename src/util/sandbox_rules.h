@@ -80,6 +80,7 @@ static const struct sandbox_rule service_rules[] = {
 	{SCMP_SYS(recvmsg), "API requests, with the descriptors a client passes (snapshot files)"},
 	{SCMP_SYS(ftruncate), "a snapshot's memory file gets the memory's size"},
 	{SCMP_SYS(fcntl), "a migration hands the disk images' locks over (F_OFD_SETLK)"},
+	{SCMP_SYS(sched_setaffinity), "vcpu-pin: the API pins a vCPU thread (by its tid)"},
 };
 
 static const struct sandbox_rule vmm_rules[] = {
