@@ -23,6 +23,13 @@ struct blk_backend;
 /* Parse "PATH[,readonly][,serial=ID]"; opens the file. NULL with a message in err. */
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen);
 void blk_close(struct blk_backend *b);
+/* Accounting (docs/resources.md): what a backend moved in its life, across reboots. For a
+ * disk, rd = reads and wr = writes that succeeded; for a NIC, rd = frames received (host
+ * to guest) and wr = frames sent (guest to host). Bytes are payload, not headers. */
+struct dev_io {
+	uint64_t rd_bytes, wr_bytes, rd_reqs, wr_reqs;
+};
+void blk_io(const struct blk_backend *b, struct dev_io *out);
 /* A migration hands a writable image to its destination (same path, shared storage):
  * release (true) drops the image's lock while the paused source keeps it open; false
  * takes it back (the migration failed). 0, or -errno (another process took it). */
@@ -72,5 +79,6 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen);
 struct net_backend *net_open_fd(int fd);
 void net_init_config(struct net_backend *n, struct virtio_dev *d);
 void net_close(struct net_backend *n);
+void net_io(const struct net_backend *n, struct dev_io *out);
 
 #endif

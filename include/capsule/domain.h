@@ -26,6 +26,8 @@
 #include "capsule/virtio.h"
 #include "capsule/vm.h"
 
+struct dev_io;
+
 enum domain_kind { DOMAIN_PV, DOMAIN_HVM };
 
 enum domain_state {
@@ -144,6 +146,7 @@ struct device_kind {
 	/* Create its virtio device on a domain being built (or NULL). */
 	struct virtio_dev *(*attach)(struct domain *d, void *backend);
 	void (*close)(void *backend); /* after the domain's last boot */
+	void (*io)(const void *backend, struct dev_io *out); /* optional: accounting */
 };
 
 /* The table, and the row for an option ("--disk") or a name ("disk"), or NULL. */

@@ -29,6 +29,9 @@ struct http_request;
 struct http_response;
 /* The vCPUs' lines of /metrics (src/api/vm_metrics.c). */
 void vm_metrics_vcpus(FILE *f, struct domain *d);
+/* The domain's disks' and NICs' accounting, summed (include/capsule/devices.h). */
+struct dev_io;
+void vm_io_totals(struct domain *d, struct dev_io *blk, struct dev_io *net);
 void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp);
 /* GET /api/v1/vm.vcpus, PUT /api/v1/vm.vcpu-pin (src/api/vm_vcpus.c). */
 void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);

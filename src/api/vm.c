@@ -237,6 +237,17 @@ static void counters(void *ctx, const struct http_request *req, struct http_resp
 		json_object_set_new(j, "hypercalls", hc);
 	}
 	json_object_set_new(j, "state", json_string(domain_state_name(d->state)));
+	{
+		struct dev_io blk, net;
+
+		vm_io_totals(d, &blk, &net);
+		json_object_set_new(j, "io", json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}",
+			"block", "read_bytes", (json_int_t)blk.rd_bytes, "write_bytes",
+			(json_int_t)blk.wr_bytes, "reads", (json_int_t)blk.rd_reqs, "writes",
+			(json_int_t)blk.wr_reqs, "net", "rx_bytes", (json_int_t)net.rd_bytes,
+			"tx_bytes", (json_int_t)net.wr_bytes, "rx_packets", (json_int_t)net.rd_reqs,
+			"tx_packets", (json_int_t)net.wr_reqs));
+	}
 	pthread_mutex_unlock(&d->lock);
 	json_object_set_new(j, "vcpus", vcpus);
 	json_object_set_new(j, "devices", devs);

@@ -1,13 +1,72 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Parts of /metrics (src/api/vm.c): per vCPU, CPU time and exits by reason; the balloon. */
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "capsule/devices.h"
 #include "capsule/domain.h"
 #include "capsule/vmm_api.h"
 
+void vm_io_totals(struct domain *d, struct dev_io *blk, struct dev_io *net)
+{
+	memset(blk, 0, sizeof(*blk));
+	memset(net, 0, sizeof(*net));
+	for (unsigned i = 0; i < d->nr_devices; i++) {
+		const struct device_kind *k = d->devices[i].kind;
+		struct dev_io *sum = !strcmp(k->name, "disk") ? blk : net, one;
+
+		if (!k->io || !d->devices[i].backend)
+			continue;
+		k->io(d->devices[i].backend, &one);
+		sum->rd_bytes += one.rd_bytes;
+		sum->wr_bytes += one.wr_bytes;
+		sum->rd_reqs += one.rd_reqs;
+		sum->wr_reqs += one.wr_reqs;
+	}
+}
+
+static void io_metrics(FILE *f, const char *dom, const struct dev_io *blk,
+		       const struct dev_io *net)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+		bool net;
+	} m[] = {
+		{"capsule_block_read_bytes_total", "Bytes the domain's disks read.",
+		 offsetof(struct dev_io, rd_bytes), false},
+		{"capsule_block_write_bytes_total", "Bytes the domain's disks wrote.",
+		 offsetof(struct dev_io, wr_bytes), false},
+		{"capsule_block_read_requests_total", "Reads the domain's disks completed.",
+		 offsetof(struct dev_io, rd_reqs), false},
+		{"capsule_block_write_requests_total", "Writes the domain's disks completed.",
+		 offsetof(struct dev_io, wr_reqs), false},
+		{"capsule_net_receive_bytes_total", "Frame bytes delivered to the domain.",
+		 offsetof(struct dev_io, rd_bytes), true},
+		{"capsule_net_transmit_bytes_total", "Frame bytes the domain sent.",
+		 offsetof(struct dev_io, wr_bytes), true},
+		{"capsule_net_receive_packets_total", "Frames delivered to the domain.",
+		 offsetof(struct dev_io, rd_reqs), true},
+		{"capsule_net_transmit_packets_total", "Frames the domain sent.",
+		 offsetof(struct dev_io, wr_reqs), true},
+	};
+
+	for (unsigned i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		const struct dev_io *io = m[i].net ? net : blk;
+
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s{domain=\"%s\"} %llu\n", m[i].name,
+			m[i].help, m[i].name, m[i].name, dom,
+			(unsigned long long)*(const uint64_t *)((const char *)io + m[i].off));
+	}
+}
+
 void vm_metrics_vcpus(FILE *f, struct domain *d)
 {
+	struct dev_io blk, net;
+
+	vm_io_totals(d, &blk, &net);
+	io_metrics(f, d->cfg.name, &blk, &net);
 	struct vm *vm = d->vm;
 
 	if (d->balloon) {

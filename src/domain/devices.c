@@ -29,6 +29,16 @@ static void disk_close(void *b)
 	blk_close(b);
 }
 
+static void blk_io_of(const void *b, struct dev_io *out)
+{
+	blk_io(b, out);
+}
+
+static void net_io_of(const void *n, struct dev_io *out)
+{
+	net_io(n, out);
+}
+
 static void *net_open_spec(const char *arg, char *err, size_t len)
 {
 	return net_open(arg, err, len);
@@ -128,12 +138,12 @@ static void balloon_close_dev(void *b)
 static const struct device_kind disk = {
 	.name = "disk", .option = "--disk", .has_arg = true, .max = 8,
 	.usage = "PATH[,readonly][,serial=ID]   virtio-blk on a raw image (up to 8)",
-	.open = disk_open, .attach = disk_attach, .close = disk_close,
+	.open = disk_open, .attach = disk_attach, .close = disk_close, .io = blk_io_of,
 };
 static const struct device_kind net = {
 	.name = "net", .option = "--net", .has_arg = true, .max = 1,
 	.usage = "tap=NAME[,mac=MAC]            virtio-net on a TAP device",
-	.open = net_open_spec, .attach = net_attach, .close = net_close_dev,
+	.open = net_open_spec, .attach = net_attach, .close = net_close_dev, .io = net_io_of,
 };
 static const struct device_kind rng = {
 	.name = "rng", .option = "--rng", .max = 1,

@@ -55,6 +55,7 @@ struct blk_backend {
 	bool have_ring;
 	uint64_t batch;   /* tags completions, so a stray one is never taken for another */
 	struct blk_slot slots[BLK_BATCH];
+	struct dev_io io; /* written by the device thread, read by the API: atomics */
 };
 
 int blk_parse(const struct vq_chain *c, struct blk_request *r)
@@ -294,6 +295,21 @@ static void complete_io(struct blk_backend *b, struct blk_slot *s, int64_t res)
 		s->status = VIRTIO_BLK_S_OK;
 	else
 		s->status = finish_rw(b, s, (uint64_t)res);
+	if (s->status == VIRTIO_BLK_S_OK && s->req.type == VIRTIO_BLK_T_IN) {
+		__atomic_fetch_add(&b->io.rd_bytes, s->expect, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&b->io.rd_reqs, 1, __ATOMIC_RELAXED);
+	} else if (s->status == VIRTIO_BLK_S_OK && s->req.type == VIRTIO_BLK_T_OUT) {
+		__atomic_fetch_add(&b->io.wr_bytes, s->expect, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&b->io.wr_reqs, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void blk_io(const struct blk_backend *b, struct dev_io *out)
+{
+	out->rd_bytes = __atomic_load_n(&b->io.rd_bytes, __ATOMIC_RELAXED);
+	out->wr_bytes = __atomic_load_n(&b->io.wr_bytes, __ATOMIC_RELAXED);
+	out->rd_reqs = __atomic_load_n(&b->io.rd_reqs, __ATOMIC_RELAXED);
+	out->wr_reqs = __atomic_load_n(&b->io.wr_reqs, __ATOMIC_RELAXED);
 }
 
 /* Without io_uring (or if it fails): the same I/O, synchronously. */

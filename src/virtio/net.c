@@ -33,7 +33,16 @@ struct net_backend {
 	uint8_t tx_frame[FRAME_MAX];
 	struct vq_chain rx_chains[RX_CHAINS_MAX];
 	uint64_t tx_frames, rx_frames, rx_dropped;
+	struct dev_io io; /* rd: received, wr: sent; atomics (the API reads them) */
 };
+
+void net_io(const struct net_backend *n, struct dev_io *out)
+{
+	out->rd_bytes = __atomic_load_n(&n->io.rd_bytes, __ATOMIC_RELAXED);
+	out->wr_bytes = __atomic_load_n(&n->io.wr_bytes, __ATOMIC_RELAXED);
+	out->rd_reqs = __atomic_load_n(&n->io.rd_reqs, __ATOMIC_RELAXED);
+	out->wr_reqs = __atomic_load_n(&n->io.wr_reqs, __ATOMIC_RELAXED);
+}
 
 static int64_t net_tx(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
 {
@@ -47,8 +56,11 @@ static int64_t net_tx(struct virtio_dev *d, unsigned q, const struct vq_chain *c
 	if (len > FRAME_MAX || len < 14)
 		return 0; /* not a frame we can send: dropped, as a NIC would */
 	vq_copy_from(c, sizeof(struct virtio_net_hdr), n->tx_frame, len);
-	if (write(n->tap, n->tx_frame, len) == (ssize_t)len)
+	if (write(n->tap, n->tx_frame, len) == (ssize_t)len) {
 		n->tx_frames++;
+		__atomic_fetch_add(&n->io.wr_bytes, len, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&n->io.wr_reqs, 1, __ATOMIC_RELAXED);
+	}
 	return 0;
 }
 
@@ -89,6 +101,8 @@ static bool net_deliver(struct virtio_dev *d, const uint8_t *frame, size_t len)
 		virtio_complete(d, NET_RX, c->head, (uint32_t)w);
 	}
 	n->rx_frames++;
+	__atomic_fetch_add(&n->io.rd_bytes, len, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&n->io.rd_reqs, 1, __ATOMIC_RELAXED);
 	virtio_flush_interrupt(d, NET_RX);
 	return true;
 }
