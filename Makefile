@@ -173,6 +173,7 @@ integration: all
 	tests/daemon/run.py $(BUILD) --domains 1000
 	tests/daemon/snapshot.py $(BUILD) --clones 100
 	tests/daemon/memory.py $(BUILD) --domains 10
+	tests/daemon/sched.py $(BUILD)
 
 # capsuled at scale, longer: 1,000 domains created, listed, re-attached after a kill -9
 # and destroyed, three times over (tests/daemon/run.py, bench/daemon.py).

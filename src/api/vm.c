@@ -217,8 +217,9 @@ static void counters(void *ctx, const struct http_request *req, struct http_resp
 	(void)req;
 	pthread_mutex_lock(&d->lock);
 	for (unsigned i = 0; d->vm && i < d->vm->nr_vcpus; i++)
-		json_array_append_new(vcpus, json_pack("{s:i, s:I}", "id", (int)i, "exits",
-						       (json_int_t)d->vm->vcpus[i].exits));
+		json_array_append_new(vcpus, json_pack("{s:i, s:I, s:f}", "id", (int)i, "exits",
+						       (json_int_t)d->vm->vcpus[i].exits, "cpu_s",
+						       vcpu_cpu_ns(&d->vm->vcpus[i]) / 1e9));
 	for (unsigned i = 0; i < d->nr_devices; i++) {
 		const struct virtio_dev *dev = d->devices[i].dev;
 
@@ -240,7 +241,17 @@ static void counters(void *ctx, const struct http_request *req, struct http_resp
 	{
 		struct dev_io blk, net;
 
+		uint64_t target = 0, actual = 0;
+
 		vm_io_totals(d, &blk, &net);
+		if (d->balloon)
+			balloon_sizes(d->balloon, &target, &actual);
+		/* shared_bytes: pages KSM merged, filled in where the domain's memory is
+		 * mergeable (docs/resources.md); 0 until then. */
+		json_object_set_new(j, "memory", json_pack("{s:I, s:I, s:I, s:I}", "memory_bytes",
+			(json_int_t)(d->cfg.mem_mib << 20), "balloon_target_bytes",
+			(json_int_t)target, "ballooned_bytes", (json_int_t)actual, "shared_bytes",
+			(json_int_t)0));
 		json_object_set_new(j, "io", json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}",
 			"block", "read_bytes", (json_int_t)blk.rd_bytes, "write_bytes",
 			(json_int_t)blk.wr_bytes, "reads", (json_int_t)blk.rd_reqs, "writes",

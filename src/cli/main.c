@@ -36,6 +36,9 @@ static const struct command {
 	{"restore", cmd_restore, "a new domain from a snapshot directory"},
 	{"snapshot", cmd_snapshot, "snapshot a running domain; it runs on"},
 	{"clone", cmd_clone, "N running domains from one snapshot"},
+	{"sched-credit", cmd_sched_credit, "show or set domains' CPU weight and cap"},
+	{"vcpu-pin", cmd_vcpu_pin, "pin a domain's vCPU (or all) to host CPUs"},
+	{"vcpu-list", cmd_vcpu_list, "each vCPU: its CPU, state, time and affinity"},
 };
 
 static void usage(FILE *out)

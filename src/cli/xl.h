@@ -54,5 +54,8 @@ int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
+int cmd_sched_credit(int argc, char **argv);
+int cmd_vcpu_pin(int argc, char **argv);
+int cmd_vcpu_list(int argc, char **argv);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * capsule top: a table of every domain refreshed every DELAY seconds, like xentop: CPU
  * (seconds and % of one CPU since the last refresh), memory, vCPUs, VM exits per second,
- * block and network requests per second. -b prints plain frames (no screen control),
+ * block and network requests per second, and the bytes they moved (accounting: disk
+ * read and written, network received and sent). -b prints plain frames (no screen control),
  * -n N stops after N frames.
  */
 #include <jansson.h>
@@ -103,9 +104,10 @@ int cmd_top(int argc, char **argv)
 			       "%u crashed, %u dying\n", when,
 			       json_array_size(json_object_get(all, "domains")), counts[0],
 			       counts[1], counts[2], counts[3], counts[4]);
-			printf("%-24s %5s %5s %10s %6s %8s %5s %9s %8s %8s\n", "NAME", "ID", "STATE",
-			       "CPU(sec)", "CPU(%)", "MEM(MiB)", "VCPUS", "EXITS/s", "BLK/s",
-			       "NET/s");
+			printf("%-24s %5s %5s %10s %6s %8s %5s %9s %8s %8s %9s %9s %9s %9s\n",
+			       "NAME", "ID", "STATE", "CPU(sec)", "CPU(%)", "MEM(MiB)", "VCPUS",
+			       "EXITS/s", "BLK/s", "NET/s", "BLK_RD(k)", "BLK_WR(k)", "NET_RX(k)",
+			       "NET_TX(k)");
 		}
 		json_array_foreach(json_object_get(all, "domains"), i, d) {
 			struct sample s = {num(d, "id"),
@@ -119,7 +121,11 @@ int cmd_top(int argc, char **argv)
 				cur[ncur++] = s;
 			if (x.json)
 				continue;
-			printf("%-24.24s %5lld %5s %10.1f %6.1f %8lld %5lld %9.0f %8.0f %8.0f\n",
+			json_t *io = json_object_get(d, "io"), *blk = json_object_get(io, "block"),
+			       *net = json_object_get(io, "net");
+
+			printf("%-24.24s %5lld %5s %10.1f %6.1f %8lld %5lld %9.0f %8.0f %8.0f %9lld "
+			       "%9lld %9lld %9lld\n",
 			       json_string_value(json_object_get(d, "name")), s.id,
 			       json_string_value(json_object_get(d, "state")) ?
 				       json_string_value(json_object_get(d, "state_letter")) : "?",
@@ -127,7 +133,9 @@ int cmd_top(int argc, char **argv)
 			       num(d, "memory_mib"), num(d, "vcpus"),
 			       rate ? (double)(s.exits - p->exits) / dt : 0.0,
 			       rate ? (double)(s.blk - p->blk) / dt : 0.0,
-			       rate ? (double)(s.net - p->net) / dt : 0.0);
+			       rate ? (double)(s.net - p->net) / dt : 0.0, num(blk, "read_bytes") >> 10,
+			       num(blk, "write_bytes") >> 10, num(net, "rx_bytes") >> 10,
+			       num(net, "tx_bytes") >> 10);
 		}
 		json_decref(all);
 		fflush(stdout);

@@ -34,6 +34,10 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/domain.console", api_console},
 	{"POST", "/api/v1/domain.console", api_console_input},
 	{"GET", "/api/v1/domain.log", api_log},
+	{"GET", "/api/v1/sched", api_sched_get},
+	{"PUT", "/api/v1/domain.sched", api_sched_put},
+	{"GET", "/api/v1/domain.vcpus", api_vcpus},
+	{"PUT", "/api/v1/domain.vcpu-pin", api_vcpu_pin},
 	{"GET", "/api/v1/events", api_events},
 	{"GET", "/metrics", api_metrics},
 };

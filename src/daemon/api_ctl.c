@@ -20,12 +20,9 @@
 
 #define DESTROY_WAIT_S 5
 
-enum need { NEED_RUNNING, NEED_PAUSED, NEED_LIVE };
-
-/* Forward one request; on success move the domain to next (or leave it, next < 0). */
-static void forward(struct daemon *dm, const struct http_request *req, struct http_response *resp,
-		    enum need need, const char *path, const char *body, int next,
-		    const char *event)
+void api_forward(struct daemon *dm, const struct http_request *req, struct http_response *resp,
+		 enum fwd_need need, const char *path, const char *body, int next,
+		 const char *event)
 {
 	struct httpc_reply r = {0};
 	char sock[4200], err[512];
@@ -36,9 +33,9 @@ static void forward(struct daemon *dm, const struct http_request *req, struct ht
 	pthread_mutex_lock(&dm->lock);
 	if (!(d = req_domain(dm, req, resp)))
 		goto unlock;
-	if ((need == NEED_RUNNING && d->state != DS_RUNNING) ||
-	    (need == NEED_PAUSED && d->state != DS_PAUSED) ||
-	    (need == NEED_LIVE && d->state != DS_RUNNING && d->state != DS_PAUSED) ||
+	if ((need == FWD_RUNNING && d->state != DS_RUNNING) ||
+	    (need == FWD_PAUSED && d->state != DS_PAUSED) ||
+	    (need == FWD_LIVE && d->state != DS_RUNNING && d->state != DS_PAUSED) ||
 	    d->pidfd < 0) {
 		api_error(resp, 409, "domain %s is %s", d->name, dstate_name(d->state));
 		goto unlock;
@@ -80,17 +77,17 @@ unlock:
 
 void api_pause(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-	forward(ctx, req, resp, NEED_RUNNING, "/api/v1/vm.pause", NULL, DS_PAUSED, "paused");
+	api_forward(ctx, req, resp, FWD_RUNNING, "/api/v1/vm.pause", NULL, DS_PAUSED, "paused");
 }
 
 void api_unpause(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-	forward(ctx, req, resp, NEED_PAUSED, "/api/v1/vm.resume", NULL, DS_RUNNING, "resumed");
+	api_forward(ctx, req, resp, FWD_PAUSED, "/api/v1/vm.resume", NULL, DS_RUNNING, "resumed");
 }
 
 void api_reboot(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-	forward(ctx, req, resp, NEED_LIVE, "/api/v1/vm.reboot", NULL, -1, "reboot-requested");
+	api_forward(ctx, req, resp, FWD_LIVE, "/api/v1/vm.reboot", NULL, -1, "reboot-requested");
 }
 
 static bool body_number(const struct http_request *req, const char *key, long long min,
@@ -119,7 +116,7 @@ void api_shutdown(void *ctx, const struct http_request *req, struct http_respons
 		return;
 	}
 	snprintf(body, sizeof(body), "{\"grace_s\": %lld}", grace);
-	forward(ctx, req, resp, NEED_LIVE, "/api/v1/vm.shutdown", body, -1,
+	api_forward(ctx, req, resp, FWD_LIVE, "/api/v1/vm.shutdown", body, -1,
 		"shutdown-requested");
 }
 
@@ -133,7 +130,7 @@ void api_memset(void *ctx, const struct http_request *req, struct http_response 
 		return;
 	}
 	snprintf(body, sizeof(body), "{\"target_mib\": %lld}", mib);
-	forward(ctx, req, resp, NEED_LIVE, "/api/v1/vm.balloon", body, -1, "mem-set");
+	api_forward(ctx, req, resp, FWD_LIVE, "/api/v1/vm.balloon", body, -1, "mem-set");
 }
 
 void api_destroy(void *ctx, const struct http_request *req, struct http_response *resp)

@@ -134,6 +134,7 @@ void api_create(void *ctx, const struct http_request *req, struct http_response 
 		 json_string_value(json_object_get(cfg, "on_reboot")));
 	snprintf(d->on_crash, sizeof(d->on_crash), "%s",
 		 json_string_value(json_object_get(cfg, "on_crash")));
+	dom_sched_from_config(d, cfg);
 	json_decref(cfg);
 	d->state = DS_RUNNING;
 	d->exit_status = -1;
@@ -266,6 +267,8 @@ static void add_stats(json_t *arr, char (*socks)[4200], unsigned n)
 			json_object_set_new(d, "exits", json_integer(exits));
 			json_object_set_new(d, "blk_requests", json_integer(blk));
 			json_object_set_new(d, "net_requests", json_integer(net));
+			/* Accounting (docs/resources.md): bytes as the devices moved them. */
+			json_object_set(d, "io", json_object_get(c, "io") ?: json_null());
 			json_decref(c);
 		}
 		httpc_reply_free(&r);
@@ -307,7 +310,7 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 {
 	struct daemon *dm = ctx;
 	struct httpc_reply r = {0};
-	char sock[4200], err[256], *cfgtext, *text;
+	char sock[4200], err[256], *cfgtext, *text, uuid[37];
 	json_t *out, *cfg;
 	struct ddom *d;
 	bool live;
@@ -320,6 +323,7 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 	out = dom_json(d, true);
 	live = d->pidfd >= 0 && d->state != DS_DYING;
 	dom_path(dm, d, "api.sock", sock, sizeof(sock));
+	snprintf(uuid, sizeof(uuid), "%s", d->uuid);
 	cfgtext = db_domain_config(dm, d->id);
 	db_snapshot_fields(dm, d->id, out);
 	pthread_mutex_unlock(&dm->lock);
@@ -337,6 +341,8 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 		json_object_set_new(out, "vmm_error", json_string(err));
 	}
 	httpc_reply_free(&r);
+	if (live)
+		dom_accounting(dm, uuid, sock, out); /* sched.c */
 	text = json_dumps(out, JSON_COMPACT);
 	json_decref(out);
 	api_json(resp, 200, text ? text : "{}");
@@ -351,12 +357,12 @@ void api_daemon_info(void *ctx, const struct http_request *req, struct http_resp
 
 	(void)req;
 	pthread_mutex_lock(&dm->lock);
-	out = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:s, s:s, s:s}", "version",
+	out = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:s, s:s, s:s, s:i}", "version",
 			CAPSULE_VERSION, "pid", (int)getpid(), "domains", (int)dm->nr_doms,
 			"rss_kib", (json_int_t)proc_rss_kib(getpid()), "db_domains",
 			(json_int_t)db_count(dm, "domains"), "db_events",
 			(json_int_t)db_count(dm, "events"), "state_dir", dm->state_dir, "socket",
-			dm->socket_path, "vmm", dm->vmm_path);
+			dm->socket_path, "vmm", dm->vmm_path, "cgroup", dm->cg.version);
 	json_object_set_new(out, "mem_policy", mempolicy_json(dm));
 	pthread_mutex_unlock(&dm->lock);
 	json_object_set_new(out, "ksm", ksm_host_json(dm));

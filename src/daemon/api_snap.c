@@ -434,6 +434,7 @@ static int launch_one(struct daemon *dm, struct snap_source *s, const char *name
 	snprintf(d->kind, sizeof(d->kind), "%s", kind);
 	d->mem_mib = (unsigned)json_integer_value(json_object_get(checked, "memory"));
 	d->vcpus = (unsigned)json_integer_value(json_object_get(checked, "vcpus"));
+	dom_sched_from_config(d, checked);
 	snprintf(d->on_poweroff, sizeof(d->on_poweroff), "%s",
 		 json_string_value(json_object_get(checked, "on_poweroff")));
 	snprintf(d->on_reboot, sizeof(d->on_reboot), "%s",

@@ -16,6 +16,7 @@
  *   api_snap.c  save, snapshot, restore, clone (snapshot directories are the client's)
  *   mempolicy.c the memory policy thread (--mem-limit): balloon targets by shares and use
  *   ksm.c       page sharing: KSM turned on and tuned (--ksm-cpu), and its counters
+ *   sched.c     CPU control: each domain's cgroup, weight, cap, vCPU pinning (resources.md)
  *   web*.c      the web dashboard (--web): its listener, login, proxy, WebSockets (web.h)
  *
  * Threads: API_THREADS API servers on the one socket (handlers), the monitor, and main
@@ -32,6 +33,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "capsule/cgroup.h"
 
 #define DAEMON_MAX_DOMAINS 4096
 #define TOPIC_EVENTS 1ull
@@ -70,6 +73,7 @@ struct ddom {
 	uint64_t mp_min_mib, mp_shares, mp_balloon_mib, mp_active_mib;
 	double mp_rho;
 	unsigned mp_waits;     /* ticks its guest has not reported free memory */
+	unsigned cpu_weight, cap; /* Xen's (sched.c): its cgroup's, kept in its config */
 };
 
 struct daemon {
@@ -101,6 +105,11 @@ struct daemon {
 	pthread_mutex_t mp_lock;
 	pthread_cond_t mp_cond;
 	bool mp_stop, mp_running;
+	/* CPU control (sched.c): --cgroup auto|v1|v2|off, --cgroup-parent; cg.version is 0
+	 * when it is off, and cg_why says why. */
+	const char *cg_mode, *cg_parent;
+	struct cgroup_host cg;
+	char cg_why[300];
 };
 
 /* db.c */
@@ -114,6 +123,7 @@ int db_insert_domain(struct daemon *dm, struct ddom *d, const char *config);
 int db_update_domain(struct daemon *dm, const struct ddom *d);
 int db_delete_domain(struct daemon *dm, int64_t id);
 char *db_domain_config(struct daemon *dm, int64_t id); /* malloc'd, or NULL */
+int db_set_domain_config(struct daemon *dm, int64_t id, const char *config);
 int db_load_domains(struct daemon *dm);
 int db_add_event(struct daemon *dm, const struct ddom *d, const char *event, const char *detail,
 		 uint32_t uid, char *line, size_t linelen);
@@ -179,6 +189,25 @@ int ksm_proc(pid_t pid, struct ksm_proc_stat *s); /* /proc/PID/ksm_stat: 0 or -1
 json_t *ksm_host_json(const struct daemon *dm);
 void ksm_dom_json(json_t *j, pid_t pid); /* adds "ksm" to a live domain's JSON */
 void ksm_metrics(FILE *f);
+/* sched.c */
+struct http_request;
+struct http_response;
+int sched_init(struct daemon *dm, char *err, size_t errlen); /* -1: a forced mode failed */
+void dom_sched_from_config(struct ddom *d, json_t *cfg);    /* cpu_weight, cap */
+void dom_sched_load(struct daemon *dm, struct ddom *d);     /* ... from its stored config */
+/* d's cgroup made and set, its cgroup.procs files open for the VMM to join (fds[i] -1
+ * when none): 0, or -1 with err. */
+int dom_cgroup_prepare(struct daemon *dm, struct ddom *d, int fds[2], char *err,
+		       size_t errlen);
+void dom_cgroup_remove(struct daemon *dm, struct ddom *d);
+int64_t dom_cgroup_cpu_ns(struct daemon *dm, const struct ddom *d); /* -1 when unknown */
+/* domain.info's "accounting" (docs/resources.md): the VMM's counters and the cgroup's CPU
+ * time; not under dm->lock (it asks the VMM, bounded). */
+void dom_accounting(struct daemon *dm, const char *uuid, const char *sock, json_t *out);
+void api_sched_get(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_sched_put(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);
 
 /* mempolicy.c */
 #define MP_SHARES_PER_MIB 10 /* default memory_shares: 10 per MiB, ESX's "normal" */
@@ -199,6 +228,15 @@ void monitor_stop(struct daemon *dm);
 /* A create body (JSON or xl.cfg) into a complete JSON config, checked: NULL with err. */
 json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kind, char *err,
 		      size_t errlen);
+
+/* api_ctl.c: forward one PUT to d's VMM; on success move the domain to state next (if
+ * >= 0) and record event. */
+enum fwd_need { FWD_RUNNING, FWD_PAUSED, FWD_LIVE };
+struct http_request;
+struct http_response;
+void api_forward(struct daemon *dm, const struct http_request *req, struct http_response *resp,
+		 enum fwd_need need, const char *path, const char *body, int next,
+		 const char *event);
 
 /* api_dom.c */
 int write_config(const char *dir, const char *text);

@@ -220,6 +220,18 @@ char *db_domain_config(struct daemon *dm, int64_t id)
 	return out;
 }
 
+int db_set_domain_config(struct daemon *dm, int64_t id, const char *config)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(dm->db, "UPDATE domains SET config = ? WHERE id = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, config, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(dm, st);
+}
+
 static enum dstate parse_state(const char *s)
 {
 	static const char *const names[] = {"running", "paused", "shutoff", "crashed", "dying"};

@@ -145,6 +145,7 @@ void dom_remove(struct daemon *dm, struct ddom *d)
 		close(d->con_in);
 	dom_path(dm, d, NULL, dir, sizeof(dir));
 	remove_dom_dir(dir);
+	dom_cgroup_remove(dm, d);
 	fprintf(stderr, "capsuled: domain %s (id %lld) destroyed\n", d->name, (long long)d->id);
 	dom_forget(dm, d);
 	free(d);

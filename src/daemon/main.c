@@ -47,6 +47,11 @@ static void usage(FILE *out)
 		"                        Type=simple); otherwise detach once the socket listens\n"
 		"                        and log to STATE_DIR/capsuled.log\n"
 		"      --vmm-no-seccomp  start VMMs with --no-seccomp (debugging only)\n"
+		"      --cgroup auto|v1|v2|off  CPU control (weights, caps) through cgroup v1\n"
+		"                        or v2; auto (default): v2 if its cpu controller is\n"
+		"                        available, else v1, else off (docs/resources.md)\n"
+		"      --cgroup-parent NAME  the cgroup the domains' cgroups go under (default\n"
+		"                        capsule)\n"
 		"      --web ADDR:PORT   serve the web dashboard there (plain HTTP: loopback\n"
 		"                        only; any address with TLS); default: no dashboard\n"
 		"      --web-tls-cert FILE  the dashboard over TLS: its certificate (PEM)\n"
@@ -140,6 +145,8 @@ int main(int argc, char **argv)
 		{"vmm", required_argument, NULL, 'm'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"vmm-no-seccomp", no_argument, NULL, 'Z'},
+		{"cgroup", required_argument, NULL, 'G'},
+		{"cgroup-parent", required_argument, NULL, 'P'},
 		{"web", required_argument, NULL, 'W'},
 		{"web-root", required_argument, NULL, 'R'},
 		{"web-token-file", required_argument, NULL, 'T'},
@@ -179,6 +186,8 @@ int main(int argc, char **argv)
 		case 'm': dm.vmm_path = optarg; break;
 		case 'f': foreground = true; break;
 		case 'Z': dm.vmm_no_seccomp = true; break;
+		case 'G': dm.cg_mode = optarg; break;
+		case 'P': dm.cg_parent = optarg; break;
 		case 'W': wo.listen = optarg; break;
 		case 'R': wo.root = optarg; break;
 		case 'T': wo.token_file = optarg; break;
@@ -266,6 +275,10 @@ int main(int argc, char **argv)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (sched_init(&dm, err, sizeof(err))) {
+		fprintf(stderr, "capsuled: %s\n", err);
+		return 1;
 	}
 	g = getgrnam("capsule");
 	dm.group = g ? g->gr_gid : (gid_t)-1;

@@ -69,6 +69,7 @@ int daemon_reattach(struct daemon *dm)
 
 		if (!d)
 			continue;
+		dom_sched_load(dm, d);
 		if (d->state != DS_RUNNING && d->state != DS_PAUSED && d->state != DS_DYING)
 			continue;
 		dom_path(dm, d, NULL, dir, sizeof(dir));

@@ -146,6 +146,7 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 	char dir[4200], cfg[4200], sock[4200], exitp[4200], ring[4200], fifo[4200], logp[4200];
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	int in_fd = -1, log_fd = -1, null_fd = -1, pipefd[2] = {-1, -1}, rc = -EIO;
+	int cg_fds[2] = {-1, -1};
 	char *argv[24 + 4 * SPAWN_MAX_MACS];
 	unsigned argc = 0;
 	struct stat st;
@@ -176,6 +177,8 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 			 strerror(errno));
 		goto out;
 	}
+	if (dom_cgroup_prepare(dm, d, cg_fds, err, errlen)) /* sched.c */
+		goto out;
 	argv[argc++] = (char *)dm->vmm_path;
 	argv[argc++] = "run";
 	if (r) { /* the snapshot's configuration, the new name and MACs over it */
@@ -221,6 +224,11 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Into the domain's cgroup ("0": this process) before the VMM runs at all, so
+		 * every thread it makes is in it. */
+		for (int i = 0; i < 2; i++)
+			if (cg_fds[i] >= 0 && write(cg_fds[i], "0", 1) != 1)
+				_exit(126);
 		/* The memory file out of the way of 0-3 first: it may have any number. */
 		mem = r ? fcntl(r->mem_fd, F_DUPFD_CLOEXEC, 16) : -1;
 		if ((r && mem < 0) || dup2(in_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
@@ -251,7 +259,8 @@ out:
 		close(u.lock_fd);
 	if (rc)
 		unlink(sock);
-	for (int *fd = (int[]){in_fd, log_fd, null_fd, pipefd[0], pipefd[1]}, i = 0; i < 5; i++)
+	for (int *fd = (int[]){in_fd, log_fd, null_fd, pipefd[0], pipefd[1], cg_fds[0], cg_fds[1]},
+	     i = 0; i < 7; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
 	return rc;

@@ -74,17 +74,18 @@ static int open_image(struct domain *d)
 /* Every vCPU on cfg.cpus, or where this process may run. */
 static int domain_affinity_init(struct domain *d)
 {
+	unsigned nr_host = cpulist_host_cpus(); /* asked here, before the sandbox, once */
 	cpu_set_t set;
 	char err[300];
 
 	if (d->cfg.cpus[0]) {
-		if (cpulist_parse(d->cfg.cpus, cpulist_host_cpus(), &set, err, sizeof(err))) {
+		if (cpulist_parse(d->cfg.cpus, nr_host, &set, err, sizeof(err))) {
 			fprintf(stderr, "capsule: cpus: %s\n", err);
 			return -1;
 		}
 	} else if (sched_getaffinity(0, sizeof(set), &set) < 0) {
 		CPU_ZERO(&set);
-		for (unsigned c = 0; c < cpulist_host_cpus(); c++)
+		for (unsigned c = 0; c < nr_host; c++)
 			CPU_SET(c, &set);
 	}
 	for (unsigned i = 0; i < CAP_MAX_VCPUS; i++)

@@ -93,11 +93,12 @@ class Daemon:
         self.state = os.path.join(root, "state")
         self.log = os.path.join(root, "capsuled.log")
         self.p = None
+        self.extra = []  # more capsuled options (tests/daemon/sched.py: --cgroup)
 
     def start(self):
         self.logf = open(self.log, "a")
         self.p = subprocess.Popen(["timeout", "-s", "KILL", "900", CAPSULED, "--foreground",
-                                   "--socket", self.sock, "--state-dir", self.state],
+                                   "--socket", self.sock, "--state-dir", self.state] + self.extra,
                                   stdout=self.logf, stderr=self.logf, stdin=subprocess.DEVNULL)
         ok = wait_for(lambda: os.path.exists(self.sock) and self.ping(), 30)
         assert ok, "capsuled did not start: %s" % open(self.log).read()[-2000:]
