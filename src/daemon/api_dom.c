@@ -291,7 +291,7 @@ void api_list(void *ctx, const struct http_request *req, struct http_response *r
 	for (unsigned i = 0; i < n; i++) {
 		struct ddom *d = dm->doms[i];
 
-		json_array_append_new(arr, dom_json(d, false));
+		json_array_append_new(arr, dom_cpu_time(dm, d, dom_json(d, false)));
 		if (socks && d->pidfd >= 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED))
 			dom_path(dm, d, "api.sock", socks[i], sizeof(socks[i]));
 	}
@@ -320,7 +320,7 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 		pthread_mutex_unlock(&dm->lock);
 		return;
 	}
-	out = dom_json(d, true);
+	out = dom_cpu_time(dm, d, dom_json(d, true));
 	live = d->pidfd >= 0 && d->state != DS_DYING;
 	dom_path(dm, d, "api.sock", sock, sizeof(sock));
 	snprintf(uuid, sizeof(uuid), "%s", d->uuid);

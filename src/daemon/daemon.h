@@ -189,6 +189,7 @@ int ksm_proc(pid_t pid, struct ksm_proc_stat *s); /* /proc/PID/ksm_stat: 0 or -1
 json_t *ksm_host_json(const struct daemon *dm);
 void ksm_dom_json(json_t *j, pid_t pid); /* adds "ksm" to a live domain's JSON */
 void ksm_metrics(FILE *f);
+
 /* sched.c */
 struct http_request;
 struct http_response;
@@ -204,6 +205,8 @@ int64_t dom_cgroup_cpu_ns(struct daemon *dm, const struct ddom *d); /* -1 when u
 /* domain.info's "accounting" (docs/resources.md): the VMM's counters and the cgroup's CPU
  * time; not under dm->lock (it asks the VMM, bounded). */
 void dom_accounting(struct daemon *dm, const char *uuid, const char *sock, json_t *out);
+/* j's cpu_time_s from d's cgroup (every thread, in ns) where there is one; returns j. */
+json_t *dom_cpu_time(struct daemon *dm, const struct ddom *d, json_t *j);
 void api_sched_get(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_sched_put(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);

@@ -120,6 +120,16 @@ int64_t dom_cgroup_cpu_ns(struct daemon *dm, const struct ddom *d)
 	return ns < 0 ? -1 : ns;
 }
 
+json_t *dom_cpu_time(struct daemon *dm, const struct ddom *d, json_t *j)
+{
+	int64_t ns;
+
+	if (j && d->pid > 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED) &&
+	    (ns = dom_cgroup_cpu_ns(dm, d)) >= 0)
+		json_object_set_new(j, "cpu_time_s", json_real(ns / 1e9));
+	return j;
+}
+
 void dom_accounting(struct daemon *dm, const char *uuid, const char *sock, json_t *out)
 {
 	int64_t cg = dm->cg.version ? cgroup_dom_cpu_ns(&dm->cg, uuid) : -1;
