@@ -13,7 +13,7 @@ _capsule()
 {
 	local cur prev cmd
 	local commands="run control create list info pause unpause shutdown reboot destroy
-		console top mem-set events log"
+		console top mem-set events log sched-credit vcpu-pin vcpu-list"
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --gdb --stats --no-seccomp
@@ -68,7 +68,7 @@ _capsule()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	list | info | pause | unpause | shutdown | reboot | destroy | console | top | mem-set | \
-		events | log)
+		events | log | sched-credit | vcpu-pin | vcpu-list)
 		# The xl verbs (src/cli/xl*.c): -S/--socket, --json, their own options, and the
 		# domain's name as the first other word (every name for list).
 		local opts="-S --socket --json --help" takes="-S --socket" sock="" i nwords=0
@@ -76,6 +76,8 @@ _capsule()
 		shutdown) opts="$opts -w -g"; takes="$takes -g" ;;
 		top) opts="$opts -b -n -d"; takes="$takes -n -d" ;;
 		events) opts="$opts -n"; takes="$takes -n" ;;
+		sched-credit) opts="$opts -d --domain -w --weight -c --cap"
+			takes="$takes -w --weight -c --cap" ;;
 		esac
 		case " $takes " in *" $prev "*)
 			[[ $prev == -S || $prev == --socket ]] && COMPREPLY=($(compgen -f -- "$cur"))
@@ -97,6 +99,8 @@ _capsule()
 		case $cmd in
 		top | events) return ;;
 		list) ;;
+		vcpu-pin) # NAME, then VCPU (or all), then CPUS (or all)
+			[ $nwords = 0 ] || { COMPREPLY=($(compgen -W "all" -- "$cur")); return; } ;;
 		*) [ $nwords = 0 ] || return ;; # after the name (mem-set's MiB): nothing
 		esac
 		COMPREPLY=($(compgen -W "$(_capsule_domains "${COMP_WORDS[0]}" "$sock")" -- "$cur"))
