@@ -170,6 +170,7 @@ unit: $(UNIT_TESTS) $(EXAMPLES)
 integration: all
 	tests/integration/run.sh $(BUILD)
 	tests/integration/jail.sh $(BUILD)
+	tests/integration/measure.py $(BUILD)
 	tests/daemon/run.py $(BUILD) --domains 1000
 	tests/daemon/snapshot.py $(BUILD) --clones 100
 	tests/daemon/memory.py $(BUILD) --domains 10

@@ -13,7 +13,7 @@ _capsule()
 {
 	local cur prev cmd
 	local commands="run control create list info pause unpause shutdown reboot destroy
-		console top mem-set events log sched-credit vcpu-pin vcpu-list"
+		console top mem-set events log sched-credit vcpu-pin vcpu-list attest verify-attestation"
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --gdb --stats --no-seccomp
@@ -67,8 +67,12 @@ _capsule()
 	create)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
+	verify-attestation)
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "--pubkey --measurement --nonce --help" \
+			-- "$cur")) || COMPREPLY=($(compgen -f -- "$cur"))
+		;;
 	list | info | pause | unpause | shutdown | reboot | destroy | console | top | mem-set | \
-		events | log | sched-credit | vcpu-pin | vcpu-list)
+		events | log | sched-credit | vcpu-pin | vcpu-list | attest)
 		# The xl verbs (src/cli/xl*.c): -S/--socket, --json, their own options, and the
 		# domain's name as the first other word (every name for list).
 		local opts="-S --socket --json --help" takes="-S --socket" sock="" i nwords=0
@@ -78,6 +82,7 @@ _capsule()
 		events) opts="$opts -n"; takes="$takes -n" ;;
 		sched-credit) opts="$opts -d --domain -w --weight -c --cap"
 			takes="$takes -w --weight -c --cap" ;;
+		attest) opts="$opts --nonce --pubkey"; takes="$takes --nonce" ;;
 		esac
 		case " $takes " in *" $prev "*)
 			[[ $prev == -S || $prev == --socket ]] && COMPREPLY=($(compgen -f -- "$cur"))

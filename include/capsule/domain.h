@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "capsule/measure.h"
 #include "capsule/hvm.h"
 #include "capsule/pv.h"
 #include "capsule/virtio.h"
@@ -206,6 +207,7 @@ struct domain {
 	struct gdb_stub *gdb; /* capsule run --gdb (include/capsule/gdb.h), or NULL */
 	/* Each vCPU's CPUs (cfg.cpus, then vcpu-pin), kept across reboots; under lock. */
 	cpu_set_t affinity[CAP_MAX_VCPUS];
+	struct launch_measure measure; /* of what it boots (docs/measured-launch.md) */
 };
 
 /* Open everything the domain needs (image, initrd, /dev/kvm, backends): 0, or -1 with a

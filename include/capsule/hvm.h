@@ -149,6 +149,7 @@ struct hvm_domain {
 	struct e820_entry e820[E820_MAX];
 	unsigned nr_e820;
 	uint64_t rsdp;
+	const uint8_t *measurement; /* 32 bytes for the CMSR table, or NULL (measure.h) */
 	struct hvm_boot_area boot;
 	struct hvm_cpu_model cpu;
 };
@@ -159,6 +160,7 @@ struct hvm_config {
 	int kernel_fd, initrd_fd; /* open descriptors of them, or -1 to open the paths */
 	const char *cmdline;
 	bool no_pvh; /* boot an ELF kernel at its 64-bit entry even if it has a PVH note */
+	const uint8_t *measurement; /* the launch measurement (32 bytes), or NULL */
 };
 
 int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_options *opt,

@@ -98,6 +98,7 @@ struct pv_config {
 	const char *cmdline;
 	bool stamp_first_hypercall;
 	int console_in_fd; /* console input for the guest, or -1 (docs/pv-abi.md 7.1) */
+	const uint8_t *measurement; /* 32 bytes for start_info (R-SI-9), or NULL */
 };
 
 /* State, shared pages and the hypercall port on an existing VM (no KVM needed). */

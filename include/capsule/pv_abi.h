@@ -2,7 +2,7 @@
 /*
  * Capsule PV domain ABI, version 1: the one header shared by the VMM and its guests.
  *
- * docs/pv-abi.md (revision 4) is the specification; each definition below names the
+ * docs/pv-abi.md (revision 6) is the specification; each definition below names the
  * section ("§n") that defines it, and tests/conformance/ checks that the two agree.
  * Every layout is pinned with static_assert. Guest-physical addresses are plain uint64_t
  * on both sides; the VMM only turns them into pointers through its checked accessor
@@ -153,6 +153,7 @@ _Static_assert(sizeof(struct cap_console_ring) <= CAP_CONSOLE_PAGES * 4096, "con
 #define CAP_GPA_CONSOLE_IN  (CAP_GPA_CONSOLE + 0x2400ull) /* after the output ring */
 #define CAP_CONSOLE_IN_SIZE 2048u /* power of two */
 #define CAP_SI_CONSOLE_INPUT 1u   /* start_info.flags: the input ring is there (R-CIN-1) */
+#define CAP_SI_MEASURED 2u        /* start_info.flags: launch_measurement is set (R-SI-9) */
 struct cap_console_in {
 	uint32_t prod;  /* written by the VMM, after the bytes (release) */
 	uint32_t cons;  /* written by the guest once it has read the bytes */
@@ -202,8 +203,9 @@ struct cap_start_info {
 	uint32_t control_port;     /* §11.1 R-REQ-1: host requests arrive here (0: none) */
 	struct cap_device_desc devices[CAP_MAX_DEVICES];
 	char cmdline[CAP_CMDLINE_MAX]; /* R-SI-5 */
+	uint8_t launch_measurement[32]; /* R-SI-9 (revision 6): docs/measured-launch.md */
 };
-_Static_assert(sizeof(struct cap_start_info) == 104 + 16 * 24 + 1024, "start_info layout");
+_Static_assert(sizeof(struct cap_start_info) == 104 + 16 * 24 + 1024 + 32, "start_info layout");
 _Static_assert(sizeof(struct cap_start_info) <= 4096, "start_info fits a page");
 
 #endif

@@ -36,6 +36,8 @@ void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_resp
 /* GET /api/v1/vm.vcpus, PUT /api/v1/vm.vcpu-pin (src/api/vm_vcpus.c). */
 void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);
+/* GET vm.measurement (src/api/vm_measure.c). */
+void vm_api_measurement(void *ctx, const struct http_request *req, struct http_response *resp);
 /* PUT /api/v1/vm.migrate (src/api/vm_migrate.c). */
 void vm_api_migrate(void *ctx, const struct http_request *req, struct http_response *resp);
 

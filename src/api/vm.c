@@ -97,6 +97,7 @@ static void info(void *ctx, const struct http_request *req, struct http_response
 {
 	struct vmm_api *a = ctx;
 	struct domain *d = a->dom;
+	char hex[2 * MEASURE_LEN + 1];
 	json_t *j;
 	char *body;
 
@@ -118,11 +119,13 @@ static void info(void *ctx, const struct http_request *req, struct http_response
 	}
 	a->info_state = (unsigned)d->state;
 	a->info_boots = d->boots;
-	j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:{s:s, s:s, s:s, s:s, s:s}}",
+	measure_hex(d->measure.value, hex);
+	j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:s, s:{s:s, s:s, s:s, s:s, s:s}}",
 		      "name", d->cfg.name, "kind", d->kind == DOMAIN_PV ? "pv" : "hvm",
 		      "state", domain_state_name(d->state), "memory_mib",
 		      (json_int_t)d->cfg.mem_mib, "vcpus", (int)d->cfg.vcpus, "boots",
-		      (int)d->boots, "config", "image", d->cfg.image, "cmdline", d->cfg.cmdline,
+		      (int)d->boots, "measurement", hex, "config", "image", d->cfg.image,
+		      "cmdline", d->cfg.cmdline,
 		      "on_poweroff", domain_action_name(d->cfg.on_poweroff), "on_reboot",
 		      domain_action_name(d->cfg.on_reboot), "on_crash",
 		      domain_action_name(d->cfg.on_crash));
@@ -439,6 +442,7 @@ static const struct api_route routes[] = {
 	{"PUT", "/api/v1/vm.migrate", vm_api_migrate},
 	{"GET", "/api/v1/vm.vcpus", vm_api_vcpus},
 	{"PUT", "/api/v1/vm.vcpu-pin", vm_api_vcpu_pin},
+	{"GET", "/api/v1/vm.measurement", vm_api_measurement},
 	{"GET", "/metrics", metrics},
 };
 

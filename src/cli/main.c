@@ -39,6 +39,8 @@ static const struct command {
 	{"sched-credit", cmd_sched_credit, "show or set domains' CPU weight and cap"},
 	{"vcpu-pin", cmd_vcpu_pin, "pin a domain's vCPU (or all) to host CPUs"},
 	{"vcpu-list", cmd_vcpu_list, "each vCPU: its CPU, state, time and affinity"},
+	{"attest", cmd_attest, "a domain's launch measurement, signed by the host"},
+	{"verify-attestation", cmd_verify_attestation, "check a statement of capsule attest"},
 };
 
 static void usage(FILE *out)

@@ -57,5 +57,7 @@ int cmd_clone(int argc, char **argv);
 int cmd_sched_credit(int argc, char **argv);
 int cmd_vcpu_pin(int argc, char **argv);
 int cmd_vcpu_list(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
+int cmd_verify_attestation(int argc, char **argv);
 
 #endif

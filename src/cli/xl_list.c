@@ -122,6 +122,10 @@ int cmd_info(int argc, char **argv)
 			else if (json_is_real(v))
 				printf("%-12s: %.2f\n", keys[i], json_real_value(v));
 		}
+		json_t *m = json_object_get(json_object_get(d, "vmm"), "measurement");
+
+		if (json_is_string(m)) /* docs/measured-launch.md */
+			printf("%-12s: %s\n", "measurement", json_string_value(m));
 		printf("%-12s: %s\n", "config", cfg ? cfg : "null");
 		free(cfg);
 		json_decref(d);

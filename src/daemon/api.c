@@ -21,6 +21,8 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/domains", api_list},
 	{"POST", "/api/v1/domains", api_create},
 	{"GET", "/api/v1/domain.info", api_info},
+	{"GET", "/api/v1/domain.attest", api_attest},
+	{"GET", "/api/v1/daemon.attest-key", api_attest_key},
 	{"PUT", "/api/v1/domain.pause", api_pause},
 	{"PUT", "/api/v1/domain.unpause", api_unpause},
 	{"PUT", "/api/v1/domain.shutdown", api_shutdown},

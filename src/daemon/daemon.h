@@ -266,6 +266,9 @@ void log_request(const struct http_request *req, int status);
 void api_create(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_list(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_info(void *ctx, const struct http_request *req, struct http_response *resp);
+/* capsule attest (api_attest.c): a signed statement of the launch measurement; the key. */
+void api_attest(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_attest_key(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_pause(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_unpause(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_shutdown(void *ctx, const struct http_request *req, struct http_response *resp);

@@ -93,6 +93,36 @@ static int domain_affinity_init(struct domain *d)
 	return 0;
 }
 
+/*
+ * The launch measurement (docs/measured-launch.md): the image and initrd from the files the
+ * domain boots, the command line, and the configuration's guest-visible part as text.
+ */
+static int measure_domain(struct domain *d)
+{
+	struct launch_measure *m = &d->measure;
+	const struct domain_config *c = &d->cfg;
+	const char *cmdline = c->cmdline ? c->cmdline : "";
+	size_t n;
+	int rc;
+
+	n = (size_t)snprintf(m->config, sizeof(m->config), "kind=%s\nmem_mib=%llu\nvcpus=%u\n"
+			     "acpi=%s\nvirtio_pci=%d\ncpu=%s\n",
+			     d->kind == DOMAIN_PV ? "pv" : "hvm", (unsigned long long)c->mem_mib,
+			     c->vcpus, c->acpi_full ? "full" : "reduced", c->virtio_pci,
+			     c->cpu ? c->cpu : "");
+	for (unsigned i = 0; i < c->nr_devices && n < sizeof(m->config); i++)
+		n += (size_t)snprintf(m->config + n, sizeof(m->config) - n, "device=%s\n",
+				      c->devices[i].kind->name);
+	if (n >= sizeof(m->config))
+		return -E2BIG;
+	if ((rc = measure_event_fd("image", d->image_fd, m->event[0])) ||
+	    (rc = measure_event_buf("cmdline", cmdline, strlen(cmdline), m->event[1])) ||
+	    (rc = measure_event_fd("initrd", d->initrd_fd, m->event[2])) ||
+	    (rc = measure_event_buf("config", m->config, n, m->event[3])))
+		return rc;
+	return measure_fold(m);
+}
+
 int domain_create(struct domain *d, const struct domain_config *cfg)
 {
 	char err[512];
@@ -125,6 +155,11 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 	}
 	if (domain_affinity_init(d))
 		return -1;
+	if (measure_domain(d) < 0) {
+		fprintf(stderr, "capsule: cannot measure the domain's image, initrd and "
+			"configuration (SHA-256)\n");
+		return -1;
+	}
 	d->kvm_fd = kvm_open();
 	if (d->kvm_fd < 0)
 		return -1;

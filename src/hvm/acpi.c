@@ -365,11 +365,27 @@ static size_t build_mcfg(uint8_t *t)
 	return len;
 }
 
+/*
+ * Capsule's launch measurement (docs/measured-launch.md), a table of its own with the
+ * signature "CMSR" (not one ACPI defines, so no OS acts on it): after the header, the
+ * algorithm (u32, 1 = SHA-256), the digest's length (u32, 32) and the digest.
+ */
+#define CMSR_LEN (HDR + 8 + 32)
+static void build_cmsr(uint8_t *t, const uint8_t *digest)
+{
+	memset(t, 0, CMSR_LEN);
+	put(t, HDR, 1, 4);
+	put(t, HDR + 4, 32, 4);
+	memcpy(t + HDR + 8, digest, 32);
+	header(t, "CMSR", CMSR_LEN, 1);
+}
+
 int acpi_build(struct hvm_domain *h)
 {
-	/* FACS 64-byte aligned; the others where they fit. */
-	uint64_t rsdp = HVM_ACPI, xsdt = rsdp + 64, facs = xsdt + 64, fadt = facs + 64;
-	uint64_t madt = fadt + 288, mcfg = madt + 1024, dsdt = mcfg + 64;
+	/* FACS 64-byte aligned; the others where they fit. The XSDT has room for 8 entries. */
+	uint64_t rsdp = HVM_ACPI, xsdt = rsdp + 64, facs = xsdt + 128, fadt = facs + 64;
+	uint64_t madt = fadt + 288, mcfg = madt + 1024, cmsr = mcfg + 64, dsdt = cmsr + 128;
+	unsigned nx = 2; /* XSDT entries: FADT, MADT, then those a domain has */
 	uint8_t *base = gmem_ptr(&h->vm->mem, HVM_ACPI, HVM_ACPI_END - HVM_ACPI);
 	size_t madt_len, dsdt_len;
 
@@ -397,9 +413,13 @@ int acpi_build(struct hvm_domain *h)
 	put(x, HDR + 8, madt, 8);
 	if (h->pci.enabled) {
 		build_mcfg(base + (mcfg - HVM_ACPI));
-		put(x, HDR + 16, mcfg, 8);
+		put(x, HDR + 8 * nx++, mcfg, 8);
 	}
-	header(x, "XSDT", HDR + (h->pci.enabled ? 24 : 16), 1);
+	if (h->measurement) {
+		build_cmsr(base + (cmsr - HVM_ACPI), h->measurement);
+		put(x, HDR + 8 * nx++, cmsr, 8);
+	}
+	header(x, "XSDT", HDR + 8 * nx, 1);
 
 	uint8_t *r = base;
 	memcpy(r, "RSD PTR ", 8);

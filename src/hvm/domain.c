@@ -184,6 +184,7 @@ int hvm_domain_build(struct hvm_domain *h, const struct hvm_config *cfg)
 	int rc;
 
 	hvm_build_e820(h);
+	h->measurement = cfg->measurement;
 	rc = acpi_build(h);
 	if (rc)
 		return rc;

@@ -33,6 +33,7 @@ static int hvm_build(struct domain *d)
 		.initrd_fd = d->initrd_fd,
 		.cmdline = d->cfg.cmdline,
 		.no_pvh = d->cfg.no_pvh,
+		.measurement = d->measure.value,
 	};
 
 	return hvm_domain_build(&d->k.hvm, &cfg);

@@ -67,7 +67,7 @@ static int load_image(struct pv_domain *pv, const char *path, int fd, struct elf
 }
 
 static void fill_start_info(struct pv_domain *pv, const struct elf_image *img,
-			    const char *cmdline)
+			    const char *cmdline, const uint8_t *measurement)
 {
 	struct cap_start_info *si = pv->start_info;
 	struct vm *vm = pv->vm;
@@ -101,6 +101,10 @@ static void fill_start_info(struct pv_domain *pv, const struct elf_image *img,
 			.mmio_size = VIRTIO_MMIO_SIZE,
 		};
 	snprintf(si->cmdline, sizeof(si->cmdline), "%s", cmdline ? cmdline : "");
+	if (measurement) {
+		memcpy(si->launch_measurement, measurement, sizeof(si->launch_measurement));
+		si->flags |= CAP_SI_MEASURED;
+	}
 }
 
 int pv_domain_request(struct pv_domain *pv, enum cap_host_request req)
@@ -154,7 +158,7 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 	v0->init_regs.rdi = CAP_GPA_START_INFO;
 	v0->init_regs.rsi = 0;
 	v0->init_regs.rflags = 0x2;
-	fill_start_info(pv, &img, cfg->cmdline);
+	fill_start_info(pv, &img, cfg->cmdline, cfg->measurement);
 	log_info("PV image %s: [0x%llx, 0x%llx), entry 0x%llx, control port %u", cfg->image_path,
 		 (unsigned long long)img.lo, (unsigned long long)img.hi,
 		 (unsigned long long)img.entry, pv->control_port);

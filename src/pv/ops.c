@@ -26,6 +26,7 @@ static int pv_build(struct domain *d)
 		.image_fd = d->image_fd,
 		.cmdline = d->cfg.cmdline,
 		.stamp_first_hypercall = d->cfg.stamp_first_hypercall,
+		.measurement = d->measure.value,
 	};
 
 	/* The console input ring reads the console's input unless a virtio console does. */

@@ -72,7 +72,7 @@ static void layout(void)
 {
 	unsigned port = IN->port;
 
-	CHECK_EQ(si->flags, CAP_SI_CONSOLE_INPUT);
+	CHECK_EQ(si->flags & ~CAP_SI_MEASURED, CAP_SI_CONSOLE_INPUT);
 	CHECK_EQ(IN->flags, 0);
 	CHECK(port > 0 && port < CAP_EVTCHN_PORTS);
 	CHECK(port != si->control_port);

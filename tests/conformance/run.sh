@@ -210,6 +210,24 @@ host si-cmdline-too-long "R-SI-5" 125 '' '--cmdline is longer than 1023 bytes' \
 guest si-no-devices "R-SI-6" startinfo --cmdline part=nodev
 guest si-devices "R-SI-6 R-EV-13" startinfo --rng --virtio-console --cmdline part=devices
 guest si-clocks "R-SI-7" startinfo --cmdline part=clocks
+# R-SI-9: the guest prints start_info's measurement; tools/measure.py recomputes it from
+# the image, the command line and the configuration, as a verifier would.
+si_measurement() {
+	local got want status
+	listed si-measurement "R-SI-9" && return
+	timeout 60 "$CAPSULE" run --vcpus 2 --rng --cmdline part=measure "$C/startinfo.elf" \
+		>"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?
+	got=$(sed -n 's/^si: launch_measurement \([0-9a-f]*\)$/\1/p' "$tmp/out")
+	want=$(python3 "$HERE/../../tools/measure.py" "$C/startinfo.elf" --cmdline part=measure \
+		--vcpus 2 --device rng)
+	if [ -z "$got" ] || [ "$got" != "$want" ]; then
+		fail si-measurement "start_info has '$got', tools/measure.py computes '$want'"
+	else
+		judge si-measurement 0 $status "" ""
+	fi
+}
+si_measurement
 
 # ---- host requests (section 11.1): the runner asks through --control and watches
 guest req-port "R-REQ-1 R-SI-8" request --rng --cmdline part=port

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Rules: R-SI-1 R-SI-2 R-SI-3 R-SI-5 R-SI-6 R-SI-7 R-EV-13 R-TIME-1
+ * Rules: R-SI-1 R-SI-2 R-SI-3 R-SI-5 R-SI-6 R-SI-7 R-SI-9 R-EV-13 R-TIME-1
  * start_info field by field. The runner passes what it asked capsule for on the command
  * line ("mem=", "vcpus=", "devices=") so the guest can compare. "part=" selects.
  */
@@ -61,6 +61,25 @@ static void devices(void)
 		CHECK(!si->devices[i].type && !si->devices[i].mmio_base && !si->devices[i].evtchn);
 }
 
+/* R-SI-9: the flag, and the value printed for the runner to recompute (it cannot be on the
+ * command line, which is measured). */
+static void measurement(void)
+{
+	static const char hex[] = "0123456789abcdef";
+	char text[2 * 32 + 1];
+	unsigned nonzero = 0;
+
+	CHECK(si->flags & CAP_SI_MEASURED);
+	for (unsigned i = 0; i < 32; i++) {
+		text[2 * i] = hex[si->launch_measurement[i] >> 4];
+		text[2 * i + 1] = hex[si->launch_measurement[i] & 15];
+		nonzero |= si->launch_measurement[i];
+	}
+	text[64] = 0;
+	CHECK(nonzero);
+	printf("si: launch_measurement %s\n", text);
+}
+
 static void clocks(void)
 {
 	uint64_t t, wall, diff;
@@ -93,7 +112,7 @@ void test_main(void)
 		CHECK_EQ((uintptr_t)si, CAP_GPA_START_INFO);
 		CHECK_EQ(si->magic, CAP_START_MAGIC);
 		CHECK_EQ(si->version, CAP_PV_ABI_VERSION);
-		CHECK_EQ(si->flags & ~CAP_SI_CONSOLE_INPUT, 0); /* R-CIN-1: the only flag */
+		CHECK_EQ(si->flags & ~(CAP_SI_CONSOLE_INPUT | CAP_SI_MEASURED), 0); /* R-SI-1 */
 	} else if (!strcmp(part, "sizes")) {
 		sizes();
 	} else if (!strcmp(part, "addresses")) {
@@ -109,6 +128,8 @@ void test_main(void)
 		devices();
 	} else if (!strcmp(part, "clocks")) {
 		clocks();
+	} else if (!strcmp(part, "measure")) {
+		measurement();
 	} else {
 		xtf_skip("unknown part");
 	}

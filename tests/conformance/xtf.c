@@ -15,7 +15,7 @@ _Static_assert(CAP_CONSOLE_RING_SIZE == 8192, "console ring size");
 AT(struct cap_shared_info, evtchn_mask, 128);   /* §8 */
 AT(struct cap_shared_info, vcpu, 256);
 AT(struct cap_vcpu_info, pending_sel, 8);
-_Static_assert(sizeof(struct cap_start_info) == 1512, "start_info"); /* §5 */
+_Static_assert(sizeof(struct cap_start_info) == 1544, "start_info"); /* §5 */
 AT(struct cap_start_info, mem_bytes, 8);
 AT(struct cap_start_info, free_start, 64);
 AT(struct cap_start_info, nr_devices, 96);

@@ -165,6 +165,49 @@ static void acpi_tables(void **state)
 	vm_destroy(&vm);
 }
 
+/* The launch measurement's table (docs/measured-launch.md): listed last in the XSDT only
+ * when there is a measurement, checksummed, its digest as given; iasl reads its header. */
+static void acpi_cmsr(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = 64 << 20, .nr_vcpus = 1};
+	static struct hvm_domain h;
+	uint8_t digest[32], *rsdp, *xsdt, *t;
+	struct vm vm;
+	char *dsl;
+
+	(void)state;
+	for (unsigned i = 0; i < 32; i++)
+		digest[i] = (uint8_t)(0xa0 + i);
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	memset(&h, 0, sizeof(h));
+	h.vm = &vm;
+	assert_int_equal(acpi_build(&h), 0);
+	rsdp = gmem_ptr(&vm.mem, h.rsdp, 36);
+	xsdt = gmem_ptr(&vm.mem, le32(rsdp + 24), 36);
+	assert_int_equal(le32(xsdt + 4), 36 + 16); /* FADT and MADT: no measurement, no CMSR */
+	h.measurement = digest;
+	assert_int_equal(acpi_build(&h), 0);
+	assert_int_equal(le32(xsdt + 4), 36 + 24);
+	assert_int_equal(sum(xsdt, le32(xsdt + 4)), 0);
+	t = gmem_ptr(&vm.mem, le32(xsdt + 36 + 16), 76);
+	assert_non_null(t);
+	assert_memory_equal(t, "CMSR", 4);
+	assert_int_equal(le32(t + 4), 76);
+	assert_int_equal(sum(t, 76), 0);
+	assert_int_equal(le32(t + 36), 1);
+	assert_int_equal(le32(t + 40), 32);
+	assert_memory_equal(t + 44, digest, 32);
+	/* No table overlaps it: the DSDT starts after it. */
+	assert_true(le32((uint8_t *)gmem_ptr(&vm.mem, le32(xsdt + 36), 48) + 40) >= le32(xsdt + 52) + 76);
+	dsl = disassemble(t, "cmsr");
+	assert_non_null(strstr(dsl, "Signature : \"CMSR\""));
+	assert_non_null(strstr(dsl, "Table Length : 0000004C"));
+	assert_non_null(strstr(dsl, "Oem ID : \"CAPSUL\""));
+	assert_non_null(strstr(dsl, "01 00 00 00 20 00 00 00 A0 A1 A2 A3"));
+	assert_null(strstr(dsl, "Incorrect checksum"));
+	vm_destroy(&vm);
+}
+
 /* The GED's register: events accumulate, a whole read takes and clears them. */
 static void ged_register(void **state)
 {
@@ -510,6 +553,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cpuid_topology),
 		cmocka_unit_test(acpi_tables),
+		cmocka_unit_test(acpi_cmsr),
 		cmocka_unit_test(bzimage_headers),
 		cmocka_unit_test(multiboot_images),
 		cmocka_unit_test(uart_registers),
