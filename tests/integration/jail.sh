@@ -148,8 +148,7 @@ fi
 outer=$!
 for _ in $(seq 200); do inner=$(pgrep -P $outer | head -n 1); [ -n "$inner" ] && break; sleep 0.05; done
 sleep 0.2
-kill -KILL $outer
-wait $outer 2>/dev/null
+{ kill -KILL $outer; wait $outer; } 2>/dev/null
 for _ in $(seq 100); do [ -d "/proc/$inner" ] || break; sleep 0.05; done
 [ -n "$inner" ] && [ ! -d "/proc/$inner" ] && report dies-with-its-parent 1 "" ||
 	report dies-with-its-parent 0 "jailed pid '$inner' outlived its parent"
