@@ -169,6 +169,8 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_option
 int hvm_acpi_parse(const char *name, enum hvm_acpi *acpi);
 struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_ops *ops,
 				  void *priv);
+/* Device d's virtio-pci transport, or NULL (it is on virtio-mmio, or not this domain's). */
+struct virtio_pci *hvm_virtio_pci(struct hvm_domain *h, const struct virtio_dev *d);
 int hvm_domain_build(struct hvm_domain *h, const struct hvm_config *cfg);
 int hvm_domain_start(struct hvm_domain *h);
 void hvm_domain_destroy(struct hvm_domain *h);

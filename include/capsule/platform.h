@@ -232,6 +232,10 @@ void pci_function_init(struct pci_function *f, uint16_t vendor, uint16_t device,
 void pci_function_bar(struct pci_function *f, unsigned bar, uint64_t size, bool mem64);
 /* Into the first free slot, its BARs assigned and decoding: the slot, or -ENOSPC. */
 int pci_add(struct pci_host *p, struct pci_function *f);
+/* A saved configuration space back into f (a restore): refused (-EINVAL, *why) if a bit the
+ * guest cannot write differs from f's; then its BARs decode where cfg says. */
+int pci_function_load(struct pci_host *p, struct pci_function *f, const uint8_t cfg[256],
+		      const char **why);
 /* Out of its slot (only while no vCPU runs). */
 void pci_remove(struct pci_host *p, struct pci_function *f);
 /* The slot's INTx GSI (pin INTA). */

@@ -43,6 +43,7 @@ enum snap_record {
 	SNAP_PLATFORM = 7, /* struct snap_platform, one per HVM platform device in order */
 	SNAP_CHAIN = 8,    /* struct snap_chain (optional): this snapshot's id, its parent's */
 	SNAP_PAGES = 9,    /* struct snap_pages and its bitmap: a diff snapshot (not optional) */
+	SNAP_PCI = 10,     /* struct snap_pci: a virtio-pci device's transport, after its device */
 	SNAP_END = 0xffff, /* u32 CRC-32 of the stream before this record, u32 0 */
 };
 
@@ -73,6 +74,12 @@ struct snap_device {
 	uint32_t index;
 	char kind[20];           /* the device table's name: "disk", "net", ... */
 	struct virtio_state state;
+};
+
+struct snap_pci {
+	uint32_t index;          /* the device record (SNAP_DEVICE) it belongs to */
+	uint32_t pad;
+	struct virtio_pci_state state;
 };
 
 struct snap_platform {
@@ -129,6 +136,7 @@ struct snap_parsed {
 	const struct snap_pv *pv;
 	const struct snap_device *device[CAP_MAX_DEVICES];
 	unsigned nr_devices;
+	const struct snap_pci *pci[CAP_MAX_DEVICES]; /* by device index; NULL: virtio-mmio */
 	const struct snap_platform *platform[8];
 	unsigned nr_platform;
 	const struct snap_chain *chain; /* NULL: a snapshot of a build before diffs */

@@ -237,6 +237,32 @@ struct virtio_pci {
 	bool added;
 };
 
+/*
+ * virtio-pci's transport state for snapshots: the function's configuration space (BARs,
+ * command, MSI-X enable and mask) and the MSI-X vectors, table and pending bits. The device
+ * core's state (virtio_state) is saved beside it; INTx's level follows from both.
+ */
+struct virtio_pci_state {
+	uint8_t cfg[256];
+	uint32_t slot;
+	uint16_t config_vector, queue_vector[VIRTIO_MAX_QUEUES];
+	struct {
+		uint32_t addr_lo, addr_hi, data, ctrl;
+	} msix[VIRTIO_PCI_VECTORS];
+	uint32_t pba;
+	uint32_t pad;
+};
+/* With the device stopped (no vCPU runs). */
+void virtio_pci_save(struct virtio_pci *vp, struct virtio_pci_state *st);
+/*
+ * The saved state on the same device freshly added (after virtio_restore): every field is
+ * checked first (the slot, the configuration space's read-only bits, vector numbers, the
+ * table) and nothing changes unless all pass; then the BARs decode where the state says, the
+ * vectors are routed again and INTx is raised if it was. 0, or -EINVAL with *why.
+ */
+int virtio_pci_restore(struct virtio_pci *vp, const struct virtio_pci_state *st,
+		       const char **why);
+
 /* Put device d on the PCI host (a slot, BAR 4 assigned), wire its kicks, start its thread. */
 int virtio_pci_add(struct virtio_pci *vp, struct virtio_dev *d, struct vm *vm,
 		   struct pci_host *host, const struct virtio_dev_ops *ops, void *priv,

@@ -146,6 +146,14 @@ static struct virtio_dev *add_pci_device(struct hvm_domain *h, struct hvm_device
 	return &hd->dev;
 }
 
+struct virtio_pci *hvm_virtio_pci(struct hvm_domain *h, const struct virtio_dev *d)
+{
+	for (unsigned i = 0; i < h->nr_devices; i++)
+		if (&h->devices[i].dev == d)
+			return h->devices[i].pci ? &h->devices[i].vp : NULL;
+	return NULL;
+}
+
 struct virtio_dev *hvm_add_device(struct hvm_domain *h, const struct virtio_dev_ops *ops,
 				  void *priv)
 {

@@ -195,6 +195,21 @@ int pci_add(struct pci_host *p, struct pci_function *f)
 	return (int)slot;
 }
 
+int pci_function_load(struct pci_host *p, struct pci_function *f, const uint8_t cfg[256],
+		      const char **why)
+{
+	for (unsigned i = 0; i < 256; i++)
+		if ((cfg[i] ^ f->cfg[i]) & ~f->wmask[i]) {
+			*why = "the PCI configuration space differs in bits the guest cannot write";
+			return -EINVAL;
+		}
+	pthread_mutex_lock(&p->lock);
+	memcpy(f->cfg, cfg, 256);
+	update_bars(f);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
 void pci_remove(struct pci_host *p, struct pci_function *f)
 {
 	pthread_mutex_lock(&p->lock);
@@ -309,8 +324,8 @@ static enum exit_action pci_io(struct vcpu *v, void *opaque, uint64_t addr, uint
 
 /*
  * The host's own state: the address register and whether the bus is on. The functions'
- * configuration spaces and virtio-pci's MSI-X state are not saved yet, so a state with the
- * bus on is refused rather than restored into devices that would never interrupt.
+ * configuration spaces are saved with their devices (virtio_pci_state, a SNAP_PCI record
+ * each); a state's bus must be as the domain's configuration makes it.
  */
 struct pci_state {
 	uint32_t address;
@@ -345,9 +360,9 @@ static int pci_restore(void *dev, const uint8_t *buf, size_t len, const char **w
 		*why = "the PCI host state has reserved bits set";
 		return -EINVAL;
 	}
-	if (st.enabled) {
-		*why = "a domain with virtio-pci cannot be restored yet (its PCI configuration and "
-		       "MSI-X state are not in snapshots)";
+	if (st.enabled != p->enabled) {
+		*why = st.enabled ? "the state has a PCI bus; this domain has none (--virtio-pci)"
+				  : "the state has no PCI bus; this domain has one (--virtio-pci)";
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&p->lock);

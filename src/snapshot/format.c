@@ -116,6 +116,18 @@ static int record(struct snap_parsed *p, const struct rec_head *h, const uint8_t
 			return -EINVAL;
 		p->device[p->nr_devices++] = r;
 		return 0;
+	case SNAP_PCI: {
+		const struct snap_pci *pc = fixed(h, body, sizeof(struct snap_pci), "PCI", err,
+						  errlen);
+
+		if (!pc)
+			return -EINVAL;
+		if (pc->index >= CAP_MAX_DEVICES || pc->index + 1 != p->nr_devices ||
+		    p->pci[pc->index])
+			return BAD("a PCI record that does not follow its device's");
+		p->pci[pc->index] = pc;
+		return 0;
+	}
 	case SNAP_PLATFORM:
 		if (p->nr_platform == sizeof(p->platform) / sizeof(p->platform[0]))
 			return BAD("too many platform device records");

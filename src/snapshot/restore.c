@@ -265,6 +265,20 @@ static int apply_hvm(struct domain *d, const struct snap_parsed *p, char *err, s
 	return 0;
 }
 
+/* A virtio-pci device's transport (its SNAP_PCI record): present exactly for those. */
+static int restore_pci(struct domain *d, struct virtio_dev *dev, const struct snap_pci *pc,
+		       const char **why)
+{
+	struct virtio_pci *vp = d->kind == DOMAIN_HVM ? hvm_virtio_pci(&d->k.hvm, dev) : NULL;
+
+	if (!vp != !pc) {
+		*why = vp ? "the snapshot has no PCI state for this virtio-pci device"
+			  : "the snapshot has PCI state for a device that is not on PCI";
+		return -EINVAL;
+	}
+	return vp ? virtio_pci_restore(vp, &pc->state, why) : 0;
+}
+
 int snapshot_apply(struct domain *d, char *err, size_t errlen)
 {
 	struct snap_restore *r = d->restore;
@@ -285,6 +299,8 @@ int snapshot_apply(struct domain *d, char *err, size_t errlen)
 		pthread_mutex_lock(&dev->lock);
 		rc = virtio_restore(dev, &p->device[n]->state, &why);
 		pthread_mutex_unlock(&dev->lock);
+		if (!rc)
+			rc = restore_pci(d, dev, p->pci[n], &why);
 		if (rc)
 			snprintf(err, errlen, "device %u (%s): %s", n, d->devices[i].kind->name, why);
 		n++;

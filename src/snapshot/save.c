@@ -143,13 +143,15 @@ int snap_write_state(struct domain *d, int fd, uint32_t generation,
 	struct vcpu_kvm_state *vs = malloc(sizeof(*vs));
 	struct snap_platform *plat = malloc(sizeof(*plat));
 	struct snap_pv *pvr = malloc(sizeof(*pvr));
+	struct snap_pci *spc = calloc(1, sizeof(*spc));
+	struct virtio_pci *vp;
 	struct vm_kvm_state vms;
 	struct snap_writer w;
 	char *config = NULL;
 	int rc = -ENOMEM;
 
 	memcpy(h.magic, SNAP_MAGIC, 8);
-	if (!vs || !plat || !pvr || !(config = domain_config_to_json(&d->cfg)))
+	if (!vs || !plat || !pvr || !spc || !(config = domain_config_to_json(&d->cfg)))
 		goto out;
 	for (unsigned i = 0; i < d->nr_devices; i++)
 		dom.nr_devices += d->devices[i].dev != NULL;
@@ -192,6 +194,12 @@ int snap_write_state(struct domain *d, int fd, uint32_t generation,
 		virtio_save(d->devices[i].dev, &sd.state);
 		pthread_mutex_unlock(&d->devices[i].dev->lock);
 		snap_write(&w, SNAP_DEVICE, 0, &sd, sizeof(sd));
+		if (d->kind == DOMAIN_HVM &&
+		    (vp = hvm_virtio_pci(&d->k.hvm, d->devices[i].dev))) {
+			spc->index = sd.index;
+			virtio_pci_save(vp, &spc->state);
+			snap_write(&w, SNAP_PCI, 0, spc, sizeof(*spc));
+		}
 	}
 	for (unsigned i = 0; i < dom.nr_platform; i++) {
 		const struct platform_dev *p = &d->k.hvm.platform[i];
@@ -214,6 +222,7 @@ out:
 	free(vs);
 	free(plat);
 	free(pvr);
+	free(spc);
 	return rc;
 }
 

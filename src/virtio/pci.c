@@ -480,3 +480,80 @@ void virtio_pci_remove(struct virtio_pci *vp)
 	}
 	loop_destroy(&d->loop);
 }
+
+/* ---- snapshots ---- */
+
+void virtio_pci_save(struct virtio_pci *vp, struct virtio_pci_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&vp->host->lock);
+	memcpy(st->cfg, vp->fn.cfg, sizeof(st->cfg));
+	pthread_mutex_unlock(&vp->host->lock);
+	st->slot = vp->fn.slot;
+	pthread_mutex_lock(&vp->d->lock);
+	st->config_vector = vp->config_vector;
+	memcpy(st->queue_vector, vp->queue_vector, sizeof(st->queue_vector));
+	memcpy(st->msix, vp->msix, sizeof(st->msix));
+	st->pba = vp->pba;
+	pthread_mutex_unlock(&vp->d->lock);
+}
+
+static bool vector_ok(const struct virtio_pci *vp, uint16_t v)
+{
+	return v == VIRTIO_PCI_NO_VECTOR || v < nr_vectors(vp);
+}
+
+static const char *check_state(const struct virtio_pci *vp, const struct virtio_pci_state *st)
+{
+	unsigned nr = nr_vectors(vp);
+
+	if (st->slot != vp->fn.slot)
+		return "the state is of a device in another PCI slot";
+	if (!vector_ok(vp, st->config_vector))
+		return "the state's configuration vector is not one of the device's";
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		if (q < vp->d->ops->num_queues ? !vector_ok(vp, st->queue_vector[q])
+					       : st->queue_vector[q] != VIRTIO_PCI_NO_VECTOR)
+			return "the state has a queue vector that is not one of the device's";
+	for (unsigned v = 0; v < VIRTIO_PCI_VECTORS; v++)
+		if (v < nr ? st->msix[v].ctrl & ~1u
+			   : st->msix[v].addr_lo || st->msix[v].addr_hi || st->msix[v].data ||
+				     st->msix[v].ctrl != 1)
+			return "the state's MSI-X table has entries the device does not have";
+	if (st->pba & ~((1u << nr) - 1))
+		return "the state has pending bits for vectors the device does not have";
+	return NULL;
+}
+
+int virtio_pci_restore(struct virtio_pci *vp, const struct virtio_pci_state *st,
+		       const char **why)
+{
+	struct virtio_dev *d = vp->d;
+	const char *bad = check_state(vp, st);
+	uint16_t ctrl;
+	int rc;
+
+	if (bad) {
+		*why = bad;
+		return -EINVAL;
+	}
+	/* The last check; then the BARs move (bar_moved wires the kicks where they are). */
+	rc = pci_function_load(vp->host, &vp->fn, st->cfg, why);
+	if (rc)
+		return rc;
+	ctrl = (uint16_t)get(st->cfg, CAP_MSIX_AT + 2, 2);
+	pthread_mutex_lock(&d->lock);
+	vp->config_vector = st->config_vector;
+	memcpy(vp->queue_vector, st->queue_vector, sizeof(vp->queue_vector));
+	memcpy(vp->msix, st->msix, sizeof(vp->msix));
+	vp->pba = st->pba;
+	vp->msix_on = ctrl & MSIX_ENABLE;
+	vp->msix_masked = ctrl & MSIX_MASKALL;
+	vp->intx_off = get(st->cfg, 0x04, 2) & CMD_INTX_OFF;
+	for (unsigned v = 0; v < nr_vectors(vp); v++)
+		route(vp, v);
+	vp->intx_level = false;
+	update_intx(vp); /* up again if the restored ISR has bits and INTx is in use */
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}

@@ -48,6 +48,13 @@ static void on_intx(struct isr_frame *f)
 static void on_config(struct isr_frame *f) { (void)f; config_irqs++; }
 static void on_tick(struct isr_frame *f) { (void)f; ticks++; }
 
+/* "snap": the GED (tests/hvm/powerbutton.c) tells the kernel to go on after a snapshot. */
+#define GED_EVENTS 0xfeb00000ul
+#define GED_GSI 16
+#define VEC_GED 0x51
+static volatile uint32_t ged_seen;
+static void on_ged(struct isr_frame *f) { (void)f; ged_seen |= *(volatile uint32_t *)GED_EVENTS; }
+
 /* ---- configuration space ---- */
 
 static uint32_t cf8(unsigned slot, unsigned off)
@@ -291,6 +298,31 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 	printf("pci: unmasked: %u interrupt(s), PBA 0x%x\n", queue_irqs, pba[0]);
 	TEST_CHECK(queue_irqs == 4);
 	TEST_CHECK(!(pba[0] & 2));
+	if (strstr(hvm_boot.cmdline, "snap")) {
+		/* Wait for the power button (a snapshot is taken meanwhile, and this may be the
+		 * restored copy), then drive the disk again: the BAR, the queue and the MSI-X
+		 * vectors must all have come back. */
+		isr_register(VEC_GED, on_ged);
+		ioapic_route(GED_GSI, VEC_GED, apic, false);
+		printf("pci: waiting for the power button\n");
+		while (!(ged_seen & 1))
+			__asm__ volatile("sti; hlt; cli");
+		printf("pci: GED events 0x%x; BAR at 0x%llx, MSI-X control 0x%x\n", ged_seen,
+		       (unsigned long long)bar_addr(slot, c->common_bar),
+		       cfg16(slot, c->msix_cap + 2));
+		for (unsigned i = 0; i < 512; i++)
+			data[i] = (uint8_t)(i * 5 + 1);
+		TEST_CHECK(blk_request(1, 2, true)); /* write sector 2 */
+		memset(data, 0, sizeof(data));
+		TEST_CHECK(blk_request(0, 2, true));
+		for (unsigned i = 0; i < 512; i++)
+			TEST_CHECK(data[i] == (uint8_t)(i * 5 + 1));
+		TEST_CHECK(blk_request(0, 1, true)); /* what was written before the snapshot */
+		for (unsigned i = 0; i < 512; i++)
+			TEST_CHECK(data[i] == (uint8_t)(i * 7 + 3));
+		printf("pci: after the button: %u MSI-X interrupt(s) in all\n", queue_irqs);
+		TEST_CHECK(queue_irqs == 7);
+	}
 	lapic_write(0x320, 1u << 16);
 }
 

@@ -23,6 +23,7 @@ VSNAP = os.path.join(BUILD, "tests/guests/vsnap.elf")
 POWERBUTTON = os.path.join(BUILD, "tests/hvm/powerbutton.elf")
 HIGHMEM = os.path.join(BUILD, "tests/hvm/highmem.elf32")
 VMGENID = os.path.join(BUILD, "tests/hvm/vmgenid.elf")
+PCI = os.path.join(BUILD, "tests/hvm/pci.elf32")
 TMP = tempfile.mkdtemp(prefix="capsule-snap-")
 passed = failed = 0
 TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
@@ -277,6 +278,32 @@ def hvm_vmgenid(acpi):
            "%s ids %r: %r" % (out, ids, d.output()[-200:]))
 
 
+def hvm_virtio_pci():
+    """tests/hvm/pci.c drives a virtio-pci disk with MSI-X, is saved while it waits, and
+    its restored copy drives the disk again: BARs, queue, vectors and table came back."""
+    snap, img = os.path.join(TMP, "vpci"), os.path.join(TMP, "vpci.img")
+    with open(img, "wb") as f:
+        f.write(b"CAPSULE-PCI-DISK")
+    os.truncate(img, 1 << 20)
+    d = Domain("vpci", ["--mem", "64", "--virtio-pci", "--disk", img, "--cmdline",
+                        "blk sectors=2048 snap", PCI])
+    ok = wait_for(d, b"pci: waiting for the power button")
+    rc, out = control(d.sock, "save", snap)
+    d.wait()
+    r = Domain("vpci-restored", ["--restore", snap])
+    time.sleep(0.5)
+    control(r.sock, "shutdown", "30")
+    status = r.wait()
+    text = r.output()
+    with open(img, "rb") as f:
+        f.seek(2 * 512)
+        sector2 = f.read(512)
+    report("hvm-virtio-pci-msix-restore", ok and rc == 0 and status == 1 and
+           text.rstrip().endswith(b"Test result: SUCCESS") and
+           sector2 == bytes((i * 5 + 1) & 0xff for i in range(512)),
+           "%s: status %d: %r" % (out, status, text[-400:]))
+
+
 def refused(name, snap, want):
     p = subprocess.run(["timeout", "-k", "5", "30", CAPSULE, "run", "--restore", snap],
                        capture_output=True)
@@ -344,6 +371,7 @@ try:
     hvm_highmem()
     hvm_vmgenid("reduced")
     hvm_vmgenid("full")
+    hvm_virtio_pci()
     corrupted(good)
     no_descriptors()
 finally:

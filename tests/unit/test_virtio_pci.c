@@ -198,10 +198,110 @@ static void transport(void **state)
 	vm_destroy(&vm);
 }
 
+/*
+ * Snapshots: the transport's state (a moved BAR, MSI-X on with a masked vector pending, the
+ * vectors) saved, and restored onto the same kind of device freshly added (whose BAR the
+ * host put elsewhere): the BAR decodes where it was, the vectors are routed again, the
+ * registers read as saved. Hostile states are refused whole: the fresh device is unchanged.
+ */
+static void spoil(struct virtio_pci_state *s, unsigned how)
+{
+	switch (how) {
+	case 0: s->slot = 2; break;
+	case 1: s->cfg[0] ^= 1; break;              /* the vendor ID */
+	case 2: s->cfg[0x84 + 2] = 5; break;        /* MSI-X table size, read-only */
+	case 3: s->queue_vector[0] = 7; break;
+	case 4: s->queue_vector[3] = 0; break;      /* a queue the device does not have */
+	case 5: s->config_vector = 2; break;
+	case 6: s->msix[0].ctrl = 3; break;
+	case 7: s->msix[4].data = 1; break;         /* beyond the device's 2 vectors */
+	default: s->pba = 0x80; break;
+	}
+}
+
+static void snapshot_round_trip(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = 8u << 20, .nr_vcpus = 1};
+	struct virtio_pci_irq irq = {NULL, fake_intx, fake_route, fake_fire};
+	static struct pci_host host;
+	static struct virtio_pci vp;
+	static struct virtio_dev d;
+	static struct virtio_pci_state st, bad, before, after;
+	const uint64_t moved = PCI_MMIO_BASE + 0x100000;
+	struct platform_dev pd;
+	const char *why;
+
+	(void)state;
+	log_set_level(LOG_ERROR);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	pci_host_init(&host, &vm);
+	host.enabled = true;
+	assert_int_equal(platform_add(&pd, &vm, &pci_host_ops, &host), 0);
+	assert_int_equal(virtio_pci_add(&vp, &d, &vm, &host, &virtio_rng_ops, NULL, irq), 0);
+	pci_config_write(&host, 1, 0, 0x20, 4, (uint32_t)moved | 4); /* the guest moves BAR 4 */
+	bar = moved;
+	mmio(0x10, 2, true, 0);        /* config vector 0 */
+	mmio(0x16, 2, true, 0);
+	mmio(0x1a, 2, true, 1);        /* queue 0: vector 1 */
+	for (unsigned v = 0; v < 2; v++) {
+		mmio(VIRTIO_PCI_MSIX_TABLE + 16 * v + 0, 4, true, 0xfee01000u);
+		mmio(VIRTIO_PCI_MSIX_TABLE + 16 * v + 8, 4, true, 0x60 + v);
+		mmio(VIRTIO_PCI_MSIX_TABLE + 16 * v + 12, 4, true, v); /* vector 1 masked */
+	}
+	pci_config_write(&host, 1, 0, 0x84 + 2, 2, 0x8000);
+	vp.pba = 2; /* a completion held while masked */
+	virtio_pci_save(&vp, &st);
+	assert_int_equal(st.slot, 1);
+	virtio_pci_remove(&vp);
+
+	assert_int_equal(virtio_pci_add(&vp, &d, &vm, &host, &virtio_rng_ops, NULL, irq), 0);
+	assert_int_equal(vp.fn.slot, 1);
+	assert_true(vp.fn.bar_addr[VIRTIO_PCI_BAR] != moved); /* the host put it elsewhere */
+	virtio_pci_save(&vp, &before);
+	/* hostile or foreign states: each refused, nothing changed */
+	static const char *const refusals[] = {
+		"another PCI slot", "cannot write", "cannot write", "queue vector", "queue vector",
+		"configuration vector", "MSI-X table", "MSI-X table", "pending bits",
+	};
+	for (unsigned i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		bad = st;
+		spoil(&bad, i);
+		why = "";
+		assert_int_equal(virtio_pci_restore(&vp, &bad, &why), -EINVAL);
+		assert_non_null(strstr(why, refusals[i]));
+		virtio_pci_save(&vp, &after);
+		assert_memory_equal(&before, &after, sizeof(before));
+	}
+	seen.routes = 0;
+	assert_int_equal(virtio_pci_restore(&vp, &st, &why), 0);
+	virtio_pci_save(&vp, &after);
+	assert_memory_equal(&st, &after, sizeof(st));
+	assert_int_equal(vp.fn.bar_addr[VIRTIO_PCI_BAR], moved);
+	assert_int_equal(vp.d->base, moved);
+	assert_int_equal(pci_config_read(&host, 1, 0, 0x20, 4) & ~0xfu, moved);
+	assert_true(seen.routes >= 2 && seen.on[0] && seen.on[1]);
+	assert_int_equal(seen.addr[1], 0xfee01000u);
+	assert_int_equal(seen.data[1], 0x61);
+	assert_int_equal(mmio(0x10, 2, false, 0), 0);
+	mmio(0x16, 2, true, 0);
+	assert_int_equal(mmio(0x1a, 2, false, 0), 1);
+	assert_int_equal(mmio(VIRTIO_PCI_MSIX_PBA, 4, false, 0), 2);
+	assert_int_equal(seen.intx, 0); /* MSI-X is on: no INTx */
+	/* unmasking delivers the held completion, as it would have before the snapshot */
+	mmio(VIRTIO_PCI_MSIX_TABLE + 16 + 12, 4, true, 0);
+	assert_int_equal(seen.fires[1], 1);
+	virtio_pci_remove(&vp);
+	platform_remove(&pd, &vm);
+	pci_host_destroy(&host);
+	vm_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(transport),
+		cmocka_unit_test(snapshot_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
