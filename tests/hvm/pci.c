@@ -190,6 +190,18 @@ static bool blk_request(uint32_t type, uint64_t sector, bool expect_irq)
 	return *(volatile uint16_t *)&used.idx == want && status == 0;
 }
 
+/* Write a pattern (i * mul + add) to sector, read it back into a cleared buffer, compare. */
+static void write_read_back(uint64_t sector, unsigned mul, unsigned add)
+{
+	for (unsigned i = 0; i < 512; i++)
+		data[i] = (uint8_t)(i * mul + add);
+	TEST_CHECK(blk_request(1, sector, true));
+	memset(data, 0, sizeof(data));
+	TEST_CHECK(blk_request(0, sector, true));
+	for (unsigned i = 0; i < 512; i++)
+		TEST_CHECK(data[i] == (uint8_t)(i * mul + add));
+}
+
 static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bool intx)
 {
 	uint8_t *bar = (uint8_t *)(uintptr_t)bar_addr(slot, c->common_bar);
@@ -268,13 +280,7 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 	       intx ? "INTx" : "MSI-X");
 	TEST_CHECK(!memcmp(data, "CAPSULE-PCI-DISK", 16));
 	TEST_CHECK(queue_irqs == 1);
-	for (unsigned i = 0; i < 512; i++)
-		data[i] = (uint8_t)(i * 7 + 3);
-	TEST_CHECK(blk_request(1, 1, true)); /* write sector 1 */
-	memset(data, 0, sizeof(data));
-	TEST_CHECK(blk_request(0, 1, true));
-	for (unsigned i = 0; i < 512; i++)
-		TEST_CHECK(data[i] == (uint8_t)(i * 7 + 3));
+	write_read_back(1, 7, 3);
 	TEST_CHECK(queue_irqs == 3);
 	if (intx) { /* one level interrupt per completion, each ended by its ISR read */
 		printf("pci: INTx: %u interrupt(s), ISR bits 0x%x, %u with an empty ISR\n", queue_irqs,
@@ -310,13 +316,7 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 		printf("pci: GED events 0x%x; BAR at 0x%llx, MSI-X control 0x%x\n", ged_seen,
 		       (unsigned long long)bar_addr(slot, c->common_bar),
 		       cfg16(slot, c->msix_cap + 2));
-		for (unsigned i = 0; i < 512; i++)
-			data[i] = (uint8_t)(i * 5 + 1);
-		TEST_CHECK(blk_request(1, 2, true)); /* write sector 2 */
-		memset(data, 0, sizeof(data));
-		TEST_CHECK(blk_request(0, 2, true));
-		for (unsigned i = 0; i < 512; i++)
-			TEST_CHECK(data[i] == (uint8_t)(i * 5 + 1));
+		write_read_back(2, 5, 1);
 		TEST_CHECK(blk_request(0, 1, true)); /* what was written before the snapshot */
 		for (unsigned i = 0; i < 512; i++)
 			TEST_CHECK(data[i] == (uint8_t)(i * 7 + 3));
