@@ -81,3 +81,7 @@ bench/clone.py "$B" 5 50 64
 echo
 echo "## Snapshot pauses and migration"
 bench/encap.py "$B" 5
+
+echo
+echo "## CPU control"
+bench/sched.py "$B" 5 3

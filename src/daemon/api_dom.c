@@ -311,6 +311,7 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 	struct daemon *dm = ctx;
 	struct httpc_reply r = {0};
 	char sock[4200], err[256], *cfgtext, *text, uuid[37];
+	pid_t pid;
 	json_t *out, *cfg;
 	struct ddom *d;
 	bool live;
@@ -324,6 +325,7 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 	live = d->pidfd >= 0 && d->state != DS_DYING;
 	dom_path(dm, d, "api.sock", sock, sizeof(sock));
 	snprintf(uuid, sizeof(uuid), "%s", d->uuid);
+	pid = d->pid;
 	cfgtext = db_domain_config(dm, d->id);
 	db_snapshot_fields(dm, d->id, out);
 	pthread_mutex_unlock(&dm->lock);
@@ -342,7 +344,7 @@ void api_info(void *ctx, const struct http_request *req, struct http_response *r
 	}
 	httpc_reply_free(&r);
 	if (live)
-		dom_accounting(dm, uuid, sock, out); /* sched.c */
+		dom_accounting(dm, uuid, pid, sock, out); /* sched.c */
 	text = json_dumps(out, JSON_COMPACT);
 	json_decref(out);
 	api_json(resp, 200, text ? text : "{}");

@@ -204,7 +204,8 @@ void dom_cgroup_remove(struct daemon *dm, struct ddom *d);
 int64_t dom_cgroup_cpu_ns(struct daemon *dm, const struct ddom *d); /* -1 when unknown */
 /* domain.info's "accounting" (docs/resources.md): the VMM's counters and the cgroup's CPU
  * time; not under dm->lock (it asks the VMM, bounded). */
-void dom_accounting(struct daemon *dm, const char *uuid, const char *sock, json_t *out);
+void dom_accounting(struct daemon *dm, const char *uuid, pid_t pid, const char *sock,
+		    json_t *out);
 /* j's cpu_time_s from d's cgroup (every thread, in ns) where there is one; returns j. */
 json_t *dom_cpu_time(struct daemon *dm, const struct ddom *d, json_t *j);
 void api_sched_get(void *ctx, const struct http_request *req, struct http_response *resp);

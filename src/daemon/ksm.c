@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capsule/sysfile.h"
 #include "daemon.h"
 
 #define KSM_DIR "/sys/kernel/mm/ksm/"
@@ -26,17 +27,11 @@ static const char *const tuned[KSM_SAVED] = {"advisor_mode", "advisor_max_cpu",
 static int ksm_read(const char *name, char *buf, size_t len)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
+	int rc;
 
 	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
+	if ((rc = sysfile_read(path, buf, len)))
+		return rc;
 	buf[strcspn(buf, "\n")] = 0;
 	return 0;
 }
@@ -44,15 +39,9 @@ static int ksm_read(const char *name, char *buf, size_t len)
 static int ksm_write(const char *name, const char *value)
 {
 	char path[128];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n < 0 ? -errno : 0;
+	return sysfile_write(path, value);
 }
 
 uint64_t ksm_counter(const char *name)

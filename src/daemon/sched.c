@@ -130,8 +130,10 @@ json_t *dom_cpu_time(struct daemon *dm, const struct ddom *d, json_t *j)
 	return j;
 }
 
-void dom_accounting(struct daemon *dm, const char *uuid, const char *sock, json_t *out)
+void dom_accounting(struct daemon *dm, const char *uuid, pid_t pid, const char *sock,
+		    json_t *out)
 {
+	struct ksm_proc_stat ksm;
 	int64_t cg = dm->cg.version ? cgroup_dom_cpu_ns(&dm->cg, uuid) : -1;
 	json_t *a = json_object(), *c = NULL, *v, *times = json_array();
 	struct httpc_reply r = {0};
@@ -147,6 +149,11 @@ void dom_accounting(struct daemon *dm, const char *uuid, const char *sock, json_
 	json_array_foreach(json_object_get(c, "vcpus"), i, v)
 		json_array_append(times, json_object_get(v, "cpu_s"));
 	json_object_set_new(a, "vcpu_cpu_s", times);
+	/* shared: the VMM's pages KSM merged with others (ksm.c), where it reports them. */
+	if (json_is_object(json_object_get(c, "memory")) && ksm_proc(pid, &ksm) == 0)
+		json_object_set_new(json_object_get(c, "memory"), "shared_bytes",
+				    json_integer((json_int_t)(ksm.merging_pages *
+							      (uint64_t)sysconf(_SC_PAGESIZE))));
 	json_object_set(a, "memory", json_object_get(c, "memory") ?: json_null());
 	json_object_set(a, "block", json_object_get(json_object_get(c, "io"), "block") ?: json_null());
 	json_object_set(a, "net", json_object_get(json_object_get(c, "io"), "net") ?: json_null());

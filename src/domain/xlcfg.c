@@ -349,22 +349,25 @@ static int set_maxmem(struct parser *ps, const struct value *v)
 }
 
 /* Capsule's memory keys, not xl's: passed to the JSON config, which checks them. */
-static int set_memory_min(struct parser *ps, const struct value *v)
+/* An integer key in [min, max], into the JSON config as it is. */
+static int set_int(struct parser *ps, const struct value *v, const char *key, uint64_t min,
+		   uint64_t max)
 {
 	uint64_t n;
 
-	if (get_integer(ps, v, 0, 1ull << 30, &n))
+	if (get_integer(ps, v, min, max, &n))
 		return -1;
-	return set(ps, ps->out, "memory_min", json_integer((json_int_t)n), v->line);
+	return set(ps, ps->out, key, json_integer((json_int_t)n), v->line);
+}
+
+static int set_memory_min(struct parser *ps, const struct value *v)
+{
+	return set_int(ps, v, "memory_min", 0, 1ull << 30);
 }
 
 static int set_memory_shares(struct parser *ps, const struct value *v)
 {
-	uint64_t n;
-
-	if (get_integer(ps, v, 1, MEM_SHARES_MAX, &n))
-		return -1;
-	return set(ps, ps->out, "memory_shares", json_integer((json_int_t)n), v->line);
+	return set_int(ps, v, "memory_shares", 1, MEM_SHARES_MAX);
 }
 
 static int set_memory_backing(struct parser *ps, const struct value *v)
@@ -378,30 +381,18 @@ static int set_memory_backing(struct parser *ps, const struct value *v)
 
 static int set_vcpus(struct parser *ps, const struct value *v)
 {
-	uint64_t n;
-
-	if (get_integer(ps, v, 1, CAP_MAX_VCPUS, &n))
-		return -1;
-	return set(ps, ps->out, "vcpus", json_integer((json_int_t)n), v->line);
+	return set_int(ps, v, "vcpus", 1, CAP_MAX_VCPUS);
 }
 
 /* CPU control (docs/resources.md); the domain config checks the ranges and the list. */
 static int set_cpu_weight(struct parser *ps, const struct value *v)
 {
-	uint64_t n;
-
-	if (get_integer(ps, v, 1, 65535, &n))
-		return -1;
-	return set(ps, ps->out, "cpu_weight", json_integer((json_int_t)n), v->line);
+	return set_int(ps, v, "cpu_weight", 1, 65535);
 }
 
 static int set_cap(struct parser *ps, const struct value *v)
 {
-	uint64_t n;
-
-	if (get_integer(ps, v, 0, 6553500, &n))
-		return -1;
-	return set(ps, ps->out, "cap", json_integer((json_int_t)n), v->line);
+	return set_int(ps, v, "cap", 0, 6553500);
 }
 
 static int set_cpus(struct parser *ps, const struct value *v)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capsule/cgroup.h"
+#include "capsule/sysfile.h"
 
 #define FAIL(rc, ...) (snprintf(err, errlen, __VA_ARGS__), (rc))
 
@@ -47,34 +48,6 @@ void cg_cap_to_quota(unsigned cap, long long *quota_us, unsigned *period_us)
 		*period_us = CG_LONG_PERIOD_US;
 		*quota_us = (long long)cap * CG_LONG_PERIOD_US / 100;
 	}
-}
-
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC), rc = 0; /* kernfs ignores O_TRUNC */
-	size_t n = strlen(text);
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, n) != (ssize_t)n)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	return rc;
-}
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
 }
 
 static bool has_word(const char *list, const char *word)
@@ -128,9 +101,9 @@ static int v2_enable_cpu(const char *dir)
 	char path[PATH_MAX + 32], have[512];
 
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
-	if (read_file(path, have, sizeof(have)) == 0 && has_word(have, "cpu"))
+	if (sysfile_read(path, have, sizeof(have)) == 0 && has_word(have, "cpu"))
 		return 0;
-	return write_file(path, "+cpu");
+	return sysfile_write(path, "+cpu");
 }
 
 int cgroup_host_init(struct cgroup_host *h, enum cg_mode mode, const char *root,
@@ -148,7 +121,7 @@ int cgroup_host_init(struct cgroup_host *h, enum cg_mode mode, const char *root,
 	find_mounts(root, v1cpu, v1acct, v2, sizeof(v1cpu));
 	if (v2[0]) {
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
-		v2_cpu = read_file(path, ctl, sizeof(ctl)) == 0 && has_word(ctl, "cpu");
+		v2_cpu = sysfile_read(path, ctl, sizeof(ctl)) == 0 && has_word(ctl, "cpu");
 	}
 	if (mode == CG_V2 || (mode == CG_AUTO && v2_cpu)) {
 		if (!v2[0])
@@ -227,11 +200,11 @@ int cgroup_dom_attach(const struct cgroup_host *h, const char *id, pid_t pid, ch
 	/* cgroup.procs takes a process with all its threads, in both versions. */
 	snprintf(num, sizeof(num), "%d", (int)pid);
 	cgroup_dom_path(h, id, "cgroup.procs", path, sizeof(path));
-	if ((rc = write_file(path, num)))
+	if ((rc = sysfile_write(path, num)))
 		return FAIL(rc, "cannot move process %d into %s: %s", (int)pid, path, strerror(-rc));
 	if (h->version == 1 && h->cpuacct[0] && strcmp(h->cpuacct, h->cpu)) {
 		acct_path(h, id, "cgroup.procs", path, sizeof(path));
-		if ((rc = write_file(path, num)))
+		if ((rc = sysfile_write(path, num)))
 			return FAIL(rc, "cannot move process %d into %s: %s", (int)pid, path,
 				    strerror(-rc));
 	}
@@ -257,33 +230,33 @@ int cgroup_dom_set_cpu(const struct cgroup_host *h, const char *id, unsigned wei
 	if (h->version == 2) {
 		snprintf(val, sizeof(val), "%u", cg_weight_to_v2(weight));
 		cgroup_dom_path(h, id, "cpu.weight", path, sizeof(path));
-		if ((rc = write_file(path, val)))
+		if ((rc = sysfile_write(path, val)))
 			goto fail;
 		if (quota < 0)
 			snprintf(val, sizeof(val), "max %u", period);
 		else
 			snprintf(val, sizeof(val), "%lld %u", quota, period);
 		cgroup_dom_path(h, id, "cpu.max", path, sizeof(path));
-		if ((rc = write_file(path, val)))
+		if ((rc = sysfile_write(path, val)))
 			goto fail;
 		return 0;
 	}
 	snprintf(val, sizeof(val), "%u", cg_weight_to_shares(weight));
 	cgroup_dom_path(h, id, "cpu.shares", path, sizeof(path));
-	if ((rc = write_file(path, val)))
+	if ((rc = sysfile_write(path, val)))
 		goto fail;
 	/* Quota off first: a shorter period under the old quota may be refused. */
 	cgroup_dom_path(h, id, "cpu.cfs_quota_us", path, sizeof(path));
-	if ((rc = write_file(path, "-1")))
+	if ((rc = sysfile_write(path, "-1")))
 		goto fail;
 	snprintf(val, sizeof(val), "%u", period);
 	cgroup_dom_path(h, id, "cpu.cfs_period_us", path, sizeof(path));
-	if ((rc = write_file(path, val)))
+	if ((rc = sysfile_write(path, val)))
 		goto fail;
 	if (quota >= 0) {
 		snprintf(val, sizeof(val), "%lld", quota);
 		cgroup_dom_path(h, id, "cpu.cfs_quota_us", path, sizeof(path));
-		if ((rc = write_file(path, val)))
+		if ((rc = sysfile_write(path, val)))
 			goto fail;
 	}
 	return 0;
@@ -300,7 +273,7 @@ int64_t cgroup_dom_cpu_ns(const struct cgroup_host *h, const char *id)
 		return -EINVAL;
 	if (h->version == 2) {
 		cgroup_dom_path(h, id, "cpu.stat", path, sizeof(path));
-		if ((rc = read_file(path, buf, sizeof(buf))))
+		if ((rc = sysfile_read(path, buf, sizeof(buf))))
 			return rc;
 		if (!(p = strstr(buf, "usage_usec ")))
 			return -EIO;
@@ -309,7 +282,7 @@ int64_t cgroup_dom_cpu_ns(const struct cgroup_host *h, const char *id)
 	if (!h->cpuacct[0])
 		return -ENOENT;
 	acct_path(h, id, "cpuacct.usage", path, sizeof(path));
-	if ((rc = read_file(path, buf, sizeof(buf))))
+	if ((rc = sysfile_read(path, buf, sizeof(buf))))
 		return rc;
 	return (int64_t)strtoull(buf, NULL, 10);
 }
