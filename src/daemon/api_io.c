@@ -392,9 +392,12 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
 		bool live = d->pidfd >= 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED);
 
 		counts[d->state]++;
-		if (live)
+		if (live) { /* the cgroup's (every thread, ns) where it has one (sched.c) */
+			int64_t cg = dom_cgroup_cpu_ns(dm, d);
+
 			fprintf(f, "capsule_domain_cpu_seconds_total{domain=\"%s\"} %.3f\n", d->name,
-				proc_cpu_ns(d->pid) / 1e9);
+				(cg >= 0 ? (uint64_t)cg : proc_cpu_ns(d->pid)) / 1e9);
+		}
 		if (socks && names && live) {
 			dom_path(dm, d, "api.sock", socks[i], sizeof(socks[i]));
 			snprintf(names[i], sizeof(names[i]), "%s", d->name);

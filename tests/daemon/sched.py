@@ -240,6 +240,21 @@ def test_bad_input(dm):
     dm.destroy_all()
 
 
+def test_cpu_control_off(dm):
+    """Without CPU control, weights and caps are refused with the reason; pinning works."""
+    st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(
+        {"name": "off", "kernel": TICK, "memory": 8, "cpus": "0"}))
+    rc, out, err = dm.cli("sched-credit", "off", "-w", "512")
+    report("off-sched-credit-refused", st == 201 and rc == 1 and
+           "CPU control is off: capsuled runs with --cgroup off" in err, data.decode() + err)
+    rc, out, err = dm.cli("sched-credit", "off")
+    report("off-sched-credit-shows", rc == 0 and "cgroup=v0" in out and
+           out.splitlines()[-1].split()[2:] == ["256", "0"], out + err)
+    rc, out, err = dm.cli("vcpu-list", "off")
+    report("off-pinning", rc == 0 and out.splitlines()[1].split()[6] == "0", out + err)
+    dm.destroy_all()
+
+
 def test_forced_v2(root, why):
     """A capsuled forced to a version the host does not offer refuses to start, saying why."""
     p = subprocess.run(["timeout", "-k", "5", "20", base.CAPSULED, "--foreground", "--socket",
@@ -271,12 +286,17 @@ def test_accounting(dm):
     report("acct-block", ok and b == {"read_bytes": 4096 * 512, "write_bytes": 4096 * 512,
                                       "reads": 512, "writes": 512}, repr(b))
     a = counters(dm, "acct")
+    cg = json.loads(call(dm.sock, "GET", "/api/v1/daemon.info")[1])["cgroup"]
     report("acct-fields", a.get("cpu_time_s", 0) > 0 and len(a.get("vcpu_cpu_s", [])) == 1 and
-           a.get("cgroup_cpu_s", 0) > 0 and a.get("memory", {}).get("memory_bytes") == 8 << 20
+           ((a.get("cgroup_cpu_s") or 0) > 0 if cg else a.get("cgroup_cpu_s", 0) is None) and a.get("memory", {}).get("memory_bytes") == 8 << 20
            and "shared_bytes" in a.get("memory", {}), repr(a))
     st, m = call(dm.sock, "GET", "/metrics")
+    cpu = [float(l.split()[-1]) for l in m.decode().splitlines()
+           if l.startswith('capsule_domain_cpu_seconds_total{domain="acct"}')]
     report("acct-metrics", b'capsule_block_write_bytes_total{domain="acct"} 2097152' in m and
-           b'capsule_block_read_requests_total{domain="acct"} 512' in m, m[-600:])
+           b'capsule_block_read_requests_total{domain="acct"} 512' in m and
+           b'capsule_net_transmit_bytes_total{domain="acct"} 0' in m and cpu and cpu[0] > 0,
+           m[-600:])
     rc, out, err = dm.cli("top", "-b", "-n", "1")
     report("acct-top", rc == 0 and "acct" in out and "BLK_RD" in out, out + err)
     rc, out, err = dm.cli("list", "acct")
@@ -337,14 +357,16 @@ def main():
         print("NOTE cgroup %s not tested here: %s" % (v, w), flush=True)
     root = tempfile.mkdtemp(prefix="capsuled-sched-")
     try:
-        for ver in offered:
+        for ver in offered + ["off"]:
             dm = base.Daemon(os.path.join(root, ver))
             os.makedirs(dm.root)
             dm.extra = ["--cgroup", ver, "--cgroup-parent", TAG]
             dm.start()
             print("NOTE testing with cgroup %s" % ver, flush=True)
             tests = [("weights", test_weights), ("cap", test_cap), ("pinning", test_pinning)]
-            if ver == offered[0]:
+            if ver == "off":  # and the version-independent tests if no version ran
+                tests = [("off", lambda d, v: test_cpu_control_off(d))]
+            if ver == (offered + ["off"])[0]:
                 tests += [("bad-input", lambda d, v: test_bad_input(d)),
                           ("accounting", lambda d, v: test_accounting(d))]
             try:
