@@ -6,7 +6,7 @@
  *   src/gdb/packet.c    framing ($...#xx, acks, escapes, Ctrl-C): bytes in, packets out
  *   src/gdb/commands.c  one packet -> a reply or a resume, against a target's ops
  *   src/gdb/regs.c      the x86-64 register file as gdb numbers it, and its target XML
- *   src/gdb/walk.c      guest-virtual to guest-physical through the guest's page tables
+ *   src/mem/walk.c      guest-virtual to guest-physical through the guest's page tables
  *   src/gdb/target.c    the ops on a real domain: KVM registers, memory, breakpoints
  *   src/gdb/stub.c      the socket thread: stop on connect, resume, stop reports
  *

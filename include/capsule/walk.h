@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Guest page-table walks (src/gdb/walk.c), for the debugger and introspection: the
+ * Guest page-table walks (src/mem/walk.c), for the debugger and introspection: the
  * registers that decide the translation, taken from a vCPU, and the walk itself.
  */
 #ifndef CAPSULE_WALK_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the GDB stub's packet layer (src/gdb/packet.c, commands.c) and the
- * page-table walker it reads memory through (src/gdb/walk.c): the first 4 KiB of the input
+ * page-table walker it reads memory through (src/mem/walk.c): the first 4 KiB of the input
  * are guest memory (its page tables, hostile), the next 32 bytes CR0/CR3/CR4/EFER, the
  * rest bytes from gdb's socket. Every packet must get a reply that fits its buffer and
  * frames; no walk may leave guest memory.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The GDB stub's parts that read hostile input, against fake guest memory: the page-table
- * walker (src/gdb/walk.c) in every paging mode, its refusals (absent entries, tables
+ * walker (src/mem/walk.c) in every paging mode, its refusals (absent entries, tables
  * outside RAM, non-canonical addresses), and the packet framing (src/gdb/packet.c).
  */
 #include <errno.h>
