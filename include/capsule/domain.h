@@ -208,6 +208,7 @@ struct domain {
 	/* Each vCPU's CPUs (cfg.cpus, then vcpu-pin), kept across reboots; under lock. */
 	cpu_set_t affinity[CAP_MAX_VCPUS];
 	struct launch_measure measure; /* of what it boots (docs/measured-launch.md) */
+	struct watch_set *watches; /* introspection's watches (include/capsule/introspect.h) */
 };
 
 /* Open everything the domain needs (image, initrd, /dev/kvm, backends): 0, or -1 with a

@@ -46,6 +46,7 @@ enum vcpu_state { VCPU_DOWN, VCPU_RUNNING, VCPU_STOPPED };
 struct vm;
 struct vcpu_kvm_state;
 struct gdb_stub;
+struct watch_set;
 
 #define VCPU_EXIT_REASONS 48u
 /* KVM's name for an exit reason ("io", "mmio", "hlt", ...), or NULL if it has none here. */
@@ -133,6 +134,8 @@ struct vm {
 	const cpu_set_t *affinity; /* vm_config's: each vCPU thread applies its own at start */
 	void *pv;                /* struct pv_domain of a PV domain */
 	struct gdb_stub *gdb;    /* the debugger of this boot (include/capsule/gdb.h), or NULL */
+	struct watch_set *watches; /* armed on this boot (include/capsule/introspect.h), or NULL */
+	bool pause_asked;        /* a watch stopped the vCPUs: the domain's pause, please */
 	FILE *console;           /* where guest console output goes */
 	struct console_log *console_log; /* and its history (the domain's), or NULL */
 };

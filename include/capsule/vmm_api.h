@@ -38,6 +38,17 @@ void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_respons
 void vm_api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);
 /* GET vm.measurement (src/api/vm_measure.c). */
 void vm_api_measurement(void *ctx, const struct http_request *req, struct http_response *resp);
+/* Introspection (src/api/vm_introspect.c, docs/introspection.md). */
+void vm_api_memory(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_registers(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_translate(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_regions(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_watch(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_watch_rearm(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_watch_remove(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_watches(void *ctx, const struct http_request *req, struct http_response *resp);
+struct watch_event;
+void vm_api_watch_event(void *opaque, const struct watch_event *e);
 /* PUT /api/v1/vm.migrate (src/api/vm_migrate.c). */
 void vm_api_migrate(void *ctx, const struct http_request *req, struct http_response *resp);
 

@@ -15,6 +15,7 @@
 #include "capsule/api.h"
 #include "capsule/devices.h"
 #include "capsule/domain.h"
+#include "capsule/introspect.h"
 #include "capsule/log.h"
 #include "capsule/vmm_api.h"
 
@@ -443,6 +444,14 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/vm.vcpus", vm_api_vcpus},
 	{"PUT", "/api/v1/vm.vcpu-pin", vm_api_vcpu_pin},
 	{"GET", "/api/v1/vm.measurement", vm_api_measurement},
+	{"PUT", "/api/v1/vm.memory", vm_api_memory},
+	{"PUT", "/api/v1/vm.registers", vm_api_registers},
+	{"PUT", "/api/v1/vm.translate", vm_api_translate},
+	{"PUT", "/api/v1/vm.regions", vm_api_regions},
+	{"PUT", "/api/v1/vm.watch", vm_api_watch},
+	{"PUT", "/api/v1/vm.watch-rearm", vm_api_watch_rearm},
+	{"PUT", "/api/v1/vm.watch-remove", vm_api_watch_remove},
+	{"GET", "/api/v1/vm.watches", vm_api_watches},
 	{"GET", "/metrics", metrics},
 };
 
@@ -467,6 +476,8 @@ int vmm_api_start(struct vmm_api *a, struct domain *d, int listen_fd)
 	if (!rc)
 		domain_set_observer(d, on_state, a);
 	if (!rc)
+		watch_set_notify(d, vm_api_watch_event, a);
+	if (!rc)
 		log_info("domain %s: API served (docs/api.md)", d->cfg.name);
 	return rc;
 }
@@ -476,6 +487,7 @@ void vmm_api_stop(struct vmm_api *a)
 	if (!a->server)
 		return;
 	domain_set_observer(a->dom, NULL, NULL);
+	watch_set_notify(a->dom, NULL, NULL);
 	api_server_stop(a->server);
 	a->server = NULL;
 	free(a->info);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "capsule/gdb.h"
+#include "capsule/introspect.h"
 #include "capsule/log.h"
 #include "capsule/vm.h"
 
@@ -49,6 +50,10 @@ static enum exit_action exit_mmio(struct vcpu *v)
 
 	if (run->mmio.len > sizeof(run->mmio.data))
 		return vcpu_crash(v, NULL, NULL, "MMIO access of %u bytes", run->mmio.len);
+	/* a write to a watched page (its slot is read-only): src/introspect/watch.c */
+	if (run->mmio.is_write && v->vm->watches &&
+	    watch_mmio_write(v, run->mmio.phys_addr, run->mmio.data, run->mmio.len))
+		return EXIT_CONTINUE;
 	return dispatch(v, &v->vm->mmio, "MMIO", run->mmio.phys_addr, run->mmio.data,
 			run->mmio.len, run->mmio.is_write);
 }

@@ -133,6 +133,41 @@ void api_memset(void *ctx, const struct http_request *req, struct http_response 
 	api_forward(ctx, req, resp, FWD_LIVE, "/api/v1/vm.balloon", body, -1, "mem-set");
 }
 
+/*
+ * Introspection (docs/introspection.md): the client's JSON object goes to the VMM as it
+ * is (the VMM checks it), up to 4 KiB; the domain must be running or paused.
+ */
+void api_introspect(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	static const struct { const char *from, *to; } map[] = {
+		{"/api/v1/domain.memory", "/api/v1/vm.memory"},
+		{"/api/v1/domain.registers", "/api/v1/vm.registers"},
+		{"/api/v1/domain.translate", "/api/v1/vm.translate"},
+		{"/api/v1/domain.regions", "/api/v1/vm.regions"},
+		{"/api/v1/domain.watch", "/api/v1/vm.watch"},
+		{"/api/v1/domain.watch-rearm", "/api/v1/vm.watch-rearm"},
+		{"/api/v1/domain.watch-remove", "/api/v1/vm.watch-remove"},
+	};
+	char body[4097];
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(req->path, map[i].from))
+			continue;
+		if (req->body_len >= sizeof(body) || memchr(req->body, 0, req->body_len)) {
+			api_error(resp, 400, "the body must be a JSON object of at most 4 KiB");
+			log_request(req, resp->status);
+			return;
+		}
+		memcpy(body, req->body, req->body_len);
+		body[req->body_len] = 0;
+		api_forward(ctx, req, resp, FWD_LIVE, map[i].to, body, -1,
+			strstr(map[i].to, "watch") ? "watch" : NULL);
+		return;
+	}
+	api_error(resp, 404, "no such introspection call");
+	log_request(req, resp->status);
+}
+
 void api_destroy(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct daemon *dm = ctx;

@@ -276,6 +276,7 @@ void api_shutdown(void *ctx, const struct http_request *req, struct http_respons
 void api_reboot(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_destroy(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_memset(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_introspect(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_console(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_console_input(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_events(void *ctx, const struct http_request *req, struct http_response *resp);

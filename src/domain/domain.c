@@ -13,6 +13,7 @@
 #include "capsule/cgroup.h"
 #include "capsule/domain.h"
 #include "capsule/gdb.h"
+#include "capsule/introspect.h"
 #include "capsule/snapshot.h"
 #include "capsule/loader.h"
 #include "capsule/log.h"
@@ -228,6 +229,28 @@ static enum domain_action action_for(const struct domain *d, enum vm_end_reason 
  * the guest ignored past its grace time destroys it (d->shutdown_deadline, under d->lock,
  * may be set meanwhile: the wait is in slices).
  */
+static void pause_inputs(struct domain *d);
+
+/* A watch stopped the vCPUs from one of them (src/introspect/watch.c): make it the
+ * domain's pause, as domain_pause would, so that vm.resume lets it go. */
+static void take_pause_ask(struct domain *d, struct vm *vm)
+{
+	bool paused = false;
+
+	if (!__atomic_exchange_n(&vm->pause_asked, false, __ATOMIC_ACQ_REL))
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (d->vm == vm && d->state == DOMAIN_RUNNING && vm_pause_wait(vm) >= 0 &&
+	    !vm_ended(vm)) {
+		d->state = DOMAIN_PAUSED;
+		pause_inputs(d);
+		paused = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (paused)
+		notify(d, DOMAIN_PAUSED);
+}
+
 static enum vm_end_reason wait_boot(struct domain *d, struct vm *vm, uint64_t deadline_ns)
 {
 	for (;;) {
@@ -249,9 +272,12 @@ static enum vm_end_reason wait_boot(struct domain *d, struct vm *vm, uint64_t de
 			until = grace;
 		if (!until || until > now + 200000000ull) /* look at the grace again soon */
 			until = now + 200000000ull;
+		if (until > now + 50000000ull && __atomic_load_n(&d->watches, __ATOMIC_RELAXED))
+			until = now + 50000000ull; /* a watch may ask for a pause */
 		r = vm_wait_until(vm, until);
 		if (r != VM_END_NONE)
 			return r;
+		take_pause_ask(d, vm);
 	}
 }
 
@@ -453,6 +479,14 @@ void domain_release(struct domain *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* No host input reaches a paused domain's memory: no device, timer or console input. */
+static void pause_inputs(struct domain *d)
+{
+	stop_devices(d);
+	if (d->kind == DOMAIN_PV)
+		pv_service_pause(&d->k.pv, true);
+}
+
 int domain_pause(struct domain *d)
 {
 	int r = -EINVAL;
@@ -465,9 +499,7 @@ int domain_pause(struct domain *d)
 			r = -EINVAL;
 		} else if (r >= 0) {
 			d->state = DOMAIN_PAUSED;
-			stop_devices(d); /* and no host input reaches its memory while paused */
-			if (d->kind == DOMAIN_PV) /* nor a timer or console input */
-				pv_service_pause(&d->k.pv, true);
+			pause_inputs(d);
 		}
 	} else if (d->state == DOMAIN_PAUSED) {
 		r = -EBUSY;
@@ -543,6 +575,7 @@ void domain_destroy(struct domain *d)
 	if (d->kvm_fd >= 0)
 		close(d->kvm_fd);
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
+	watch_free(d);
 	pthread_cond_destroy(&d->ended);
 	pthread_cond_destroy(&d->released);
 	pthread_mutex_destroy(&d->lock);

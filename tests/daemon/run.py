@@ -819,6 +819,30 @@ def test_scale(dm, n):
           flush=True)
 
 
+def test_introspect(dm):
+    """Introspection through capsuled (docs/introspection.md): forwarded to the VMM as it
+    is, answers and refusals alike."""
+    dm.create("intro", os.path.join(GUESTS, "ticker.elf"), balloon=0, memory=16)
+    elf = open(os.path.join(GUESTS, "ticker.elf"), "rb").read()
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.memory?domain=intro",
+                    json.dumps({"gva": "0x100000", "len": 16}))
+    # the image's first loaded bytes: its first PT_LOAD's file offset (0x1000 here)
+    report("introspect-memory", st == 200 and json.loads(data)["data"] ==
+           elf[0x1000:0x1010].hex(), "%d %r" % (st, data[:200]))
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.registers?domain=intro", "{}")
+    report("introspect-registers", st == 200 and json.loads(data).get("cr3") == "0x60000",
+           "%d %r" % (st, data[:200]))
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.translate?domain=intro",
+                    json.dumps({"gva": "0x10"}))
+    report("introspect-refusal-forwarded", st == 422 and b"not mapped" in data,
+           "%d %r" % (st, data[:200]))
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.memory?domain=intro", "x" * 5000)
+    report("introspect-big-body-refused", st == 400, "%d %r" % (st, data[:200]))
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.memory?domain=nosuch", "{}")
+    report("introspect-unknown-domain", st == 404, "%d %r" % (st, data[:200]))
+    dm.destroy_all()
+
+
 def test_documented(dm):
     """Every capsuled path of docs/api/openapi.json answers a documented status."""
     dm.create("doc", os.path.join(GUESTS, "ticker.elf"), balloon=0, memory=16)
@@ -863,6 +887,7 @@ def main():
              ("bad-configs", lambda: test_bad_configs(dm)), ("access", lambda: test_access(dm)),
              ("hostile", lambda: test_hostile(dm)), ("vmm-kill", lambda: test_vmm_kill(dm)), ("console", lambda: test_console(dm)),
              ("documented", lambda: test_documented(dm)),
+             ("introspect", lambda: test_introspect(dm)),
              ("daemon-kill9", lambda: test_daemon_kill9(dm, KILL9)),
              ("mid-create", lambda: test_kill9_mid_create(dm)),
              ("pid-reuse", lambda: test_pid_reuse(dm)),
