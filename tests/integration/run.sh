@@ -553,6 +553,14 @@ failed=$((failed + $(grep -c '^FAIL' "$tmp/gdb.out")))
 grep -q '^[0-9]* passed, 0 failed$' "$tmp/gdb.out" ||
 	report gdb-suite-completes 0 "$(tail -n 5 "$tmp/gdb.out")"
 
+# --- introspection and the intrusion-detection example (tests/integration/introspect.py)
+timeout -k 5 300 python3 tests/integration/introspect.py "$BUILD" >"$tmp/intro.out" 2>&1
+grep -E '^(PASS|FAIL)' "$tmp/intro.out"
+passed=$((passed + $(grep -c '^PASS' "$tmp/intro.out")))
+failed=$((failed + $(grep -c '^FAIL' "$tmp/intro.out")))
+grep -q '^[0-9]* passed, 0 failed$' "$tmp/intro.out" ||
+	report introspect-suite-completes 0 "$(tail -n 5 "$tmp/intro.out")"
+
 # --- snapshots of real domains (tests/integration/snapshot.py)
 timeout -k 5 300 python3 tests/integration/snapshot.py "$BUILD" >"$tmp/snap.out" 2>&1
 grep -E '^(PASS|FAIL)' "$tmp/snap.out"
