@@ -178,6 +178,11 @@ int cgroup_dom_create(const struct cgroup_host *h, const char *id, char *err, si
 
 	if (bad_id(id))
 		return FAIL(-EINVAL, "cgroup: bad domain id");
+	/* The parent again too: an empty cgroup may have been removed by anyone since. */
+	if ((rc = make_dir(h->cpu)) || (h->version == 2 && (rc = v2_enable_cpu(h->cpu))))
+		return FAIL(rc, "cannot make the cgroup %s: %s", h->cpu, strerror(-rc));
+	if (h->version == 1 && h->cpuacct[0] && (rc = make_dir(h->cpuacct)))
+		return FAIL(rc, "cannot make the cgroup %s: %s", h->cpuacct, strerror(-rc));
 	cgroup_dom_path(h, id, NULL, path, sizeof(path));
 	if ((rc = make_dir(path)))
 		return FAIL(rc, "cannot make the cgroup %s: %s", path, strerror(-rc));

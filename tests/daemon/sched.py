@@ -184,6 +184,14 @@ def test_pinning(dm, ver):
     report("%s-vcpu-list-all" % ver, rc == 0 and sum(l.startswith("pin ") for l in
                                                    out.splitlines()) == 2, out + err)
     dm.destroy_all()
+    # capsuled's parent cgroup removed behind its back (it is empty now): made again.
+    rmcg()
+    st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(
+        {"name": "again", "kernel": TICK, "memory": 8, "cpu_weight": 300}))
+    report("%s-parent-cgroup-made-again" % ver, st == 201 and read(os.path.join(
+        cgdir(dm, "again"), "cpu.shares" if ver == "v1" else "cpu.weight")) ==
+        ("1200" if ver == "v1" else "117"), data[:300])
+    dm.destroy_all()
 
 
 def test_bad_input(dm):
