@@ -100,6 +100,8 @@ struct daemon {
 	char ksm_saved[KSM_SAVED][32];
 	/* mempolicy.c: the guests' memory budget (0: no policy), the tax, and the thread. */
 	uint64_t mp_limit_mib, mp_budget_mib, mp_over_mib;
+	const char *mem_cgroup;   /* --mem-cgroup: every VMM joins it; its limit is the budget */
+	int mem_cgroup_procs;     /* its cgroup.procs, open for the VMMs to write, or -1 */
 	double mp_tau;
 	pthread_t mp_thread;
 	pthread_mutex_t mp_lock;
@@ -215,6 +217,9 @@ void api_vcpu_pin(void *ctx, const struct http_request *req, struct http_respons
 
 /* mempolicy.c */
 #define MP_SHARES_PER_MIB 10 /* default memory_shares: 10 per MiB, ESX's "normal" */
+#define MP_VMM_OVERHEAD_MIB 8 /* what a VMM holds besides guest memory, in a cgroup budget */
+/* --mem-cgroup: open it and read its limit (v1 memory.limit_in_bytes, v2 memory.max). */
+int mempolicy_cgroup_open(struct daemon *dm, char *err, size_t errlen);
 int mempolicy_start(struct daemon *dm);
 void mempolicy_stop(struct daemon *dm);
 json_t *mempolicy_json(const struct daemon *dm);            /* under lock */

@@ -68,6 +68,8 @@ static void usage(FILE *out)
 		"      --mem-limit MIB   the memory policy: keep the running domains within MIB,\n"
 		"                        ballooning the idle and the low-share ones first\n"
 		"                        (default: no policy; docs/resources.md)\n"
+		"      --mem-cgroup DIR  run every VMM in the memory cgroup DIR (v1 or v2) and\n"
+		"                        keep the domains within its limit (the policy on)\n"
 		"      --mem-tau TAU     the policy's idle memory tax, 0 to 0.99 (default 0.75)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n\n"
@@ -156,6 +158,7 @@ int main(int argc, char **argv)
 		{"ksm-scan-time", required_argument, NULL, 'j'},
 		{"mem-limit", required_argument, NULL, 'L'},
 		{"mem-tau", required_argument, NULL, 'U'},
+		{"mem-cgroup", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
 		.stop_fd = -1,
 		.ksm_scan_s = 200,
 		.mp_tau = MP_TAU_DEFAULT,
+		.mem_cgroup_procs = -1,
 	};
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	struct web_options wo = {0};
@@ -232,6 +236,7 @@ int main(int argc, char **argv)
 			dm.mp_tau = v;
 			break;
 		}
+		case 'M': dm.mem_cgroup = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("capsuled %s\n", CAPSULE_VERSION); return 0;
 		default:
@@ -329,7 +334,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capsuled: %s\n", dm.epfd < 0 ? strerror(errno) : err);
 		return 1;
 	}
-	if (ksm_start(&dm, err, sizeof(err))) {
+	if (mempolicy_cgroup_open(&dm, err, sizeof(err)) || ksm_start(&dm, err, sizeof(err))) {
 		fprintf(stderr, "capsuled: %s\n", err);
 		return 1;
 	}

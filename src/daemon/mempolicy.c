@@ -10,10 +10,12 @@
  * while it talks to a VMM.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capsule/httpc.h"
 #include "capsule/mempolicy.h"
@@ -86,9 +88,57 @@ static void sample(struct mp_view *v)
 	httpc_reply_free(&r);
 }
 
-static uint64_t budget_mib(struct daemon *dm)
+/*
+ * The budget: --mem-limit as given; a cgroup's limit less each running VMM's own memory
+ * and 5% (its page cache, the VMMs' buffers), so guests at their targets fit under it.
+ */
+static uint64_t budget_mib(struct daemon *dm, unsigned n)
 {
-	return dm->mp_limit_mib;
+	uint64_t keep = (uint64_t)n * MP_VMM_OVERHEAD_MIB + dm->mp_limit_mib / 20;
+
+	if (!dm->mem_cgroup)
+		return dm->mp_limit_mib;
+	return dm->mp_limit_mib > keep ? dm->mp_limit_mib - keep : 0;
+}
+
+int mempolicy_cgroup_open(struct daemon *dm, char *err, size_t errlen)
+{
+	char path[4200], buf[64] = "";
+	unsigned long long limit = 0;
+	FILE *f;
+
+	if (!dm->mem_cgroup)
+		return 0;
+	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", dm->mem_cgroup);
+	if (!(f = fopen(path, "re"))) {
+		snprintf(path, sizeof(path), "%s/memory.max", dm->mem_cgroup);
+		f = fopen(path, "re");
+	}
+	if (!f || !fgets(buf, sizeof(buf), f) || sscanf(buf, "%llu", &limit) != 1 ||
+	    limit == 0 || limit >= (1ull << 50)) {
+		snprintf(err, errlen, "--mem-cgroup %s: not a memory cgroup with a limit (its "
+			 "memory.limit_in_bytes or memory.max%s%s)", dm->mem_cgroup,
+			 buf[0] ? " is " : " cannot be read", buf[0] ? strtok(buf, "\n") : "");
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	/* A process is in one v2 cgroup: the domain's own (CPU control, sched.c) or this. */
+	if (strstr(path, "/memory.max") && dm->cg.version == 2) {
+		snprintf(err, errlen, "--mem-cgroup %s is a v2 cgroup, and the domains' CPU "
+			 "cgroups are v2 too (--cgroup): a VMM can be in only one; use a v1 "
+			 "memory cgroup or --cgroup v1", dm->mem_cgroup);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dm->mem_cgroup);
+	if ((dm->mem_cgroup_procs = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "--mem-cgroup: cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!dm->mp_limit_mib || dm->mp_limit_mib > limit >> 20)
+		dm->mp_limit_mib = limit >> 20;
+	return 0;
 }
 
 static void tick(struct daemon *dm)
@@ -96,7 +146,7 @@ static void tick(struct daemon *dm)
 	static struct mp_view v[MP_MAX];
 	static struct mp_dom in[MP_MAX];
 	unsigned n = 0;
-	uint64_t budget = budget_mib(dm);
+	uint64_t budget;
 	int64_t over;
 
 	pthread_mutex_lock(&dm->lock);
@@ -118,6 +168,7 @@ static void tick(struct daemon *dm)
 		n++;
 	}
 	pthread_mutex_unlock(&dm->lock);
+	budget = budget_mib(dm, n);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t held;
 

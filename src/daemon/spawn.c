@@ -229,6 +229,11 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 		for (int i = 0; i < 2; i++)
 			if (cg_fds[i] >= 0 && write(cg_fds[i], "0", 1) != 1)
 				_exit(126);
+		/* Into the memory cgroup before the first guest page (docs/resources.md). */
+		if (dm->mem_cgroup_procs >= 0 && write(dm->mem_cgroup_procs, "0", 1) != 1) {
+			(void)!write(log_fd, "capsuled: cannot join the memory cgroup\n", 40);
+			_exit(127);
+		}
 		/* The memory file out of the way of 0-3 first: it may have any number. */
 		mem = r ? fcntl(r->mem_fd, F_DUPFD_CLOEXEC, 16) : -1;
 		if ((r && mem < 0) || dup2(in_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||

@@ -264,6 +264,103 @@ def test_policy(root):
                p.returncode == 2 and want in p.stderr, p.stderr)
 
 
+def own_memcg():
+    """This process's memory cgroup (v1), where the test makes its small host."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            parts = line.strip().split(":", 2)
+            if len(parts) == 3 and "memory" in parts[1].split(","):
+                return "/sys/fs/cgroup/memory" + parts[2].rstrip("/")
+    return None
+
+
+def make_memcg(tag, limit_mib):
+    base_cg = own_memcg()
+    if not base_cg or not os.path.exists(base_cg + "/memory.limit_in_bytes"):
+        return None
+    cg = "%s/capsule-mem-%s-%d" % (base_cg, tag, os.getpid())
+    os.mkdir(cg)
+    with open(cg + "/memory.limit_in_bytes", "w") as f:
+        f.write(str(limit_mib << 20))
+    return cg
+
+
+def memcg_oom_kills(cg):
+    with open(cg + "/memory.oom_control") as f:
+        m = re.search(r"^oom_kill (\d+)", f.read(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def drop_memcg(cg):
+    for _ in range(50):
+        try:
+            os.rmdir(cg)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+OVER_DOMS, OVER_LIMIT, OVER_TOUCH = 4, 360, 100
+
+
+def test_overcommit(root):
+    """Four domains of 128 MiB, each touching 100 MiB, in a memory cgroup of 360 MiB (a small
+    host without swap): capsule run alone gets a VMM OOM-killed; under capsuled's policy the
+    idle memory is ballooned out first and every domain runs."""
+    cg = make_memcg("raw", OVER_LIMIT)
+    if not cg:
+        report("overcommit-needs-memory-cgroup-v1", False, "no v1 memory controller here")
+        return
+    procs = []
+    try:  # the control: the same domains, no policy
+        for i in range(OVER_DOMS):
+            procs.append(subprocess.Popen(
+                ["sh", "-c", 'echo $$ > %s/cgroup.procs && exec timeout -k 5 60 %s run -m 128 '
+                 '--balloon 0 -p "touch=%d wait=1" %s' % (cg, base.CAPSULE, OVER_TOUCH, VPOLICY)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(0.5)
+        wait_for(lambda: memcg_oom_kills(cg) > 0 or any(p.poll() is not None for p in procs), 15)
+        killed = memcg_oom_kills(cg)
+        report("overcommit-without-policy-oom-kills", killed > 0, "oom_kill %d" % killed)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        drop_memcg(cg)
+    cg = make_memcg("policy", OVER_LIMIT)
+    dm = Daemon(os.path.join(root, "over"), ["--mem-cgroup", cg])
+    os.makedirs(dm.root)
+    names = ["o%d" % i for i in range(OVER_DOMS)]
+    try:
+        dm.start()
+        for n in names:  # one at a time, as a host fills
+            st, data = dm.create(n, VPOLICY, 128, balloon=0,
+                                 cmdline="touch=%d wait=3" % OVER_TOUCH)
+            assert st == 201, data
+            wait_for(lambda: "vpolicy: touched" in console(dm, n), 20)
+        time.sleep(2)
+        info = dm.info().get("mem_policy", {})
+        with open(cg + "/memory.max_usage_in_bytes") as f:
+            peak = int(f.read()) >> 20
+        why = "peak %d MiB, policy %s, consoles %s" % (
+            peak, info, {n: console(dm, n)[-120:] for n in names})
+        report("overcommit-with-policy-all-run", policy_end(dm, names) and
+               memcg_oom_kills(cg) == 0, "oom_kill %d, %s" % (memcg_oom_kills(cg), why))
+        report("overcommit-cgroup-limit-is-the-budget", info.get("limit_mib") == OVER_LIMIT and
+               0 < info.get("budget_mib", 0) < OVER_LIMIT, info)
+        print("# overcommit: peak %d MiB of %d" % (peak, OVER_LIMIT), flush=True)
+    finally:
+        dm.stop()
+        for pid in dm.vmms():
+            os.kill(pid, signal.SIGKILL)
+        drop_memcg(cg)
+    p = subprocess.run([base.CAPSULED, "--foreground", "--mem-cgroup", "/nonexistent", "--socket",
+                        os.path.join(root, "x.sock"), "--state-dir", os.path.join(root, "x")],
+                       capture_output=True, text=True, timeout=10)
+    report("overcommit-bad-cgroup-refused", p.returncode == 1 and
+           "not a memory cgroup with a limit" in p.stderr, p.stderr)
+
+
 def main():
     root = tempfile.mkdtemp(prefix="capsuled-mem-")
     os.chmod(root, 0o755)
@@ -272,7 +369,8 @@ def main():
     dm = Daemon(root, ["--ksm-cpu", "50", "--ksm-scan-time", "1"])
     tests = [("bad-configs", lambda: test_bad_configs(dm)),
              ("sharing", lambda: test_sharing(dm)),
-             ("policy", lambda: test_policy(root))]
+             ("policy", lambda: test_policy(root)),
+             ("overcommit", lambda: test_overcommit(root))]
     try:
         dm.start()
         for name, fn in tests:

@@ -3,8 +3,10 @@
  * A domain for capsuled's memory policy (docs/resources.md): keeps `use=U` MiB in use
  * (rewritten every 100 ms: a busy domain), follows the balloon's target with the rest,
  * and reports as free what it neither uses nor gave the balloon. use=0 is an idle domain.
- * Prints "vpolicy: ready" and then "vpolicy: balloon N pages" at each change; runs until
- * killed.
+ * `touch=T wait=S`: once the balloon holds something, or S seconds after the start, touch up
+ * to T MiB of free memory once and free it again (an idle domain's memory is resident until
+ * the balloon takes it). Prints "vpolicy: ready", "vpolicy: touched N MiB" and
+ * "vpolicy: balloon N pages" at each change; runs until killed.
  */
 #include "virtio.h"
 
@@ -16,6 +18,9 @@ int main(void)
 	uint64_t total = start_info->mem_bytes;
 	uint8_t **busy = malloc((pages ? pages : 1) * sizeof(*busy));
 	uint32_t held = 0, round = 0;
+	const char *t = strstr(start_info->cmdline, "touch="), *w = strstr(start_info->cmdline, "wait=");
+	uint64_t touch = t ? strtoul(t + 6, NULL, 10) * 256 : 0;
+	uint64_t start = time_ns(), wait_ns = (w ? strtoul(w + 5, NULL, 10) : 5) * 1000000000ull;
 
 	TEST_CHECK(busy && vballoon_open(&b) == 0);
 	for (uint64_t i = 0; i < pages; i++) {
@@ -29,6 +34,19 @@ int main(void)
 
 		if (now != held)
 			printf("vpolicy: balloon %u pages\n", now);
+		if (touch && (now > 0 || time_ns() - start > wait_ns)) {
+			void **list = malloc(touch * sizeof(void *));
+			uint64_t n = 0;
+
+			TEST_CHECK(list != NULL);
+			while (n < touch && (list[n] = page_alloc()) != NULL)
+				memset(list[n++], 0x22, 4096);
+			for (uint64_t i = 0; i < n; i++)
+				page_free(list[i]);
+			free(list);
+			printf("vpolicy: touched %llu MiB\n", (unsigned long long)(n / 256));
+			touch = 0;
+		}
 		held = now;
 		round++;
 		for (uint64_t i = 0; i < pages; i++) /* busy: every page written, every round */
