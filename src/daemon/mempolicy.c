@@ -4,7 +4,9 @@
  * memory exceeds the budget (--mem-limit, or the memory cgroup's limit), balloon targets
  * by ESX's shares-per-page rule with an idle memory tax (include/capsule/mempolicy.h),
  * applied through each VMM's balloon (PUT /api/v1/vm.balloon, the mem-set path). The
- * working set comes from the balloon's statistics: what the guest reports free is idle.
+ * working set comes from the balloon's statistics: the guest's total less its free memory,
+ * both from one report (the total excludes the balloon, as Linux reports it), so a report
+ * older than the last target still adds up.
  * Each change of a target is an event ("mem-policy") and the targets are metrics.
  * The thread holds the daemon's lock only to read the table and record results, never
  * while it talks to a VMM.
@@ -30,7 +32,7 @@
 struct mp_view {
 	int64_t id;
 	char sock[4200];
-	uint64_t mem_mib, balloon_mib, free_mib;
+	uint64_t mem_mib, balloon_mib, free_mib, total_mib;
 	bool has_balloon, has_stats;
 	unsigned waits; /* ticks without the guest's numbers so far */
 };
@@ -80,8 +82,9 @@ static void sample(struct mp_view *v)
 			v->has_balloon = true;
 			v->balloon_mib = stat_mib(text, "target_mib=", &found);
 			v->free_mib = stat_mib(text, " free=", &found) >> 20;
+			v->total_mib = stat_mib(text, " total=", &ftot) >> 20;
 			/* A driver's first buffer may be empty (all zero): no numbers yet. */
-			v->has_stats = found && stat_mib(text, " total=", &ftot) > 0 && ftot;
+			v->has_stats = found && ftot && v->total_mib > 0;
 		}
 		json_decref(j);
 	}
@@ -179,7 +182,7 @@ static void tick(struct daemon *dm)
 		 * domain just started is left as it is until its guest reports (a tick or two),
 		 * so that it is not taken for a busy one. */
 		in[i].active_mib = !v[i].has_stats ? held
-				   : v[i].free_mib < held ? held - v[i].free_mib : 0;
+				   : v[i].free_mib < v[i].total_mib ? v[i].total_mib - v[i].free_mib : 0;
 		if (!v[i].has_stats && v[i].waits < MP_STATS_WAIT) {
 			in[i].fixed = true;
 			in[i].max_mib = held;

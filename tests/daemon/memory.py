@@ -47,6 +47,11 @@ def ksm(name):
         return int(f.read())
 
 
+def ksm_set(name, value):
+    with open(KSM + name, "w") as f:
+        f.write(value)
+
+
 def pss_kib(pid):
     """The VMM's proportional set size: a page KSM merged across n VMMs counts 1/n in each."""
     try:
@@ -106,6 +111,9 @@ def test_sharing(dm):
     """NDOMS domains with the same data: the VMMs' memory falls by what KSM says it saved,
     and a domain that writes breaks sharing for itself only."""
     names = ["sh%d" % i for i in range(NDOMS)]
+    # KSM held off while the domains fill, so that the baseline is unshared (capsuled turned
+    # it on; it puts back the host's own setting at stop, which the last check verifies).
+    ksm_set("run", "0")
     for i, n in enumerate(names):
         st, data = dm.create(n, VSHARE, 64, memory_backing="private",
                              cmdline="pages=%d seed=7 id=%d" % (DATA_PAGES, i + 1))
@@ -113,9 +121,10 @@ def test_sharing(dm):
     filled = wait_for(lambda: all("vshare: filled" in console(dm, n) for n in names), 60)
     report("sharing-domains-filled", filled, [console(dm, n)[-100:] for n in names])
     pids = {n: dm.dom(n)["pid"] for n in names}
-    # Before KSM merges: what the VMMs hold (KSM may have begun; count what it had).
+    # Before KSM merges: what the VMMs hold.
     sharing0 = ksm("pages_sharing")
     pss0 = sum(pss_kib(p) for p in pids.values())
+    ksm_set("run", "1")
     want = int(0.8 * (NDOMS - 1) * DATA_PAGES)
     t0 = time.time()
     merged = wait_for(lambda: ksm("pages_sharing") >= want, 120, 0.5)
