@@ -13,7 +13,7 @@ _capsule()
 {
 	local cur prev cmd
 	local commands="run control create list info pause unpause shutdown reboot destroy
-		console top mem-set events log sched-credit vcpu-pin vcpu-list attest verify-attestation"
+		console top mem-set dump-core events log sched-credit vcpu-pin vcpu-list attest verify-attestation"
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --gdb --stats --no-seccomp
@@ -72,7 +72,7 @@ _capsule()
 			-- "$cur")) || COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	list | info | pause | unpause | shutdown | reboot | destroy | console | top | mem-set | \
-		events | log | sched-credit | vcpu-pin | vcpu-list | attest)
+		dump-core | events | log | sched-credit | vcpu-pin | vcpu-list | attest)
 		# The xl verbs (src/cli/xl*.c): -S/--socket, --json, their own options, and the
 		# domain's name as the first other word (every name for list).
 		local opts="-S --socket --json --help" takes="-S --socket" sock="" i nwords=0
@@ -104,6 +104,8 @@ _capsule()
 		case $cmd in
 		top | events) return ;;
 		list) ;;
+		dump-core) # NAME, then FILE
+			[ $nwords = 0 ] || { COMPREPLY=($(compgen -f -- "$cur")); return; } ;;
 		vcpu-pin) # NAME, then VCPU (or all), then CPUS (or all)
 			[ $nwords = 0 ] || { COMPREPLY=($(compgen -W "all" -- "$cur")); return; } ;;
 		*) [ $nwords = 0 ] || return ;; # after the name (mem-set's MiB): nothing

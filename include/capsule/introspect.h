@@ -6,6 +6,7 @@
  *
  *   src/introspect/inspect.c  registers, translation, reads and the region list
  *   src/introspect/watch.c    watches: read-only memory slots, their exits, their events
+ *   src/introspect/core.c     ELF core dumps
  *   src/api/vm_introspect.c   the API endpoints (and capsuled's, forwarded)
  *
  * Registers and translations of an HVM domain need its vCPUs out of KVM_RUN: a running
@@ -43,6 +44,12 @@ int inspect_translate(struct domain *d, unsigned vcpu, uint64_t gva, gpa_t *gpa,
  * PV domain's VMM-owned pages are readable (they are its CPU tables, not secrets). */
 int inspect_read(struct domain *d, bool virt, unsigned vcpu, uint64_t addr, void *buf,
 		 size_t len);
+
+/* fn with every vCPU of the domain's boot out of KVM_RUN (paused for it if it runs). */
+int inspect_with_stopped(struct domain *d, int (*fn)(struct vm *vm, void *arg), void *arg);
+/* An ELF core of the domain into fd (src/introspect/core.c): 0 or -errno; its size and
+ * the vCPUs in it. */
+int core_dump(struct domain *d, int fd, uint64_t *bytes, unsigned *vcpus);
 
 struct inspect_region {
 	uint64_t start, end; /* guest-virtual [start, end) */

@@ -47,6 +47,7 @@ void vm_api_watch(void *ctx, const struct http_request *req, struct http_respons
 void vm_api_watch_rearm(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_api_watch_remove(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_api_watches(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_dump_core(void *ctx, const struct http_request *req, struct http_response *resp);
 struct watch_event;
 void vm_api_watch_event(void *opaque, const struct watch_event *e);
 /* PUT /api/v1/vm.migrate (src/api/vm_migrate.c). */

@@ -452,6 +452,7 @@ static const struct api_route routes[] = {
 	{"PUT", "/api/v1/vm.watch-rearm", vm_api_watch_rearm},
 	{"PUT", "/api/v1/vm.watch-remove", vm_api_watch_remove},
 	{"GET", "/api/v1/vm.watches", vm_api_watches},
+	{"PUT", "/api/v1/vm.dump-core", vm_api_dump_core},
 	{"GET", "/metrics", metrics},
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "capsule/api.h"
 #include "capsule/domain.h"
@@ -350,6 +351,31 @@ void vm_api_watches(void *ctx, const struct http_request *req, struct http_respo
 						     "pause", w[i].pause, "fired", w[i].fired,
 						     "writes", (json_int_t)w[i].writes));
 	reply(resp, json_pack("{s:o}", "watches", arr));
+}
+
+/* PUT vm.dump-core with the core file's descriptor (the VMM opens no files). */
+void vm_api_dump_core(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	static const char *const keys[] = {NULL};
+	struct domain *d = ((struct vmm_api *)ctx)->dom;
+	json_t *j = body(req, resp, keys);
+	struct stat st;
+	uint64_t bytes;
+	unsigned vcpus;
+	int r;
+
+	if (!j)
+		return;
+	json_decref(j);
+	if (req->nr_fds != 1 || fstat(req->fds[0], &st) < 0 || !S_ISREG(st.st_mode))
+		return api_error(resp, 400, "pass the core file, a regular file open for writing, "
+				 "as one descriptor (SCM_RIGHTS): capsule control SOCK dump-core FILE");
+	if ((r = core_dump(d, req->fds[0], &bytes, &vcpus)))
+		return r == -EBADF || r == -EINVAL || r == -ENOSPC || r == -EIO || r == -EFBIG
+			       ? api_error(resp, 500, "dump-core: cannot write the file: %s",
+					   strerror(-r))
+			       : fail(resp, r, "dump-core");
+	reply(resp, json_pack("{s:I, s:i}", "bytes", (json_int_t)bytes, "vcpus", (int)vcpus));
 }
 
 /* On a vCPU thread: one line for vm.events. */

@@ -5,6 +5,7 @@
  * `--api-sock SOCKET`.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,33 @@ static int migrate(const char *sock, int argc, char **argv)
 	return 0;
 }
 
+/* dump-core FILE: the client opens the file, the VMM writes the core into it. */
+static int dump_core(const char *sock, const char *file)
+{
+	struct httpc_reply r = {0};
+	char err[512];
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), status;
+
+	if (fd < 0) {
+		fprintf(stderr, "capsule control: dump-core: cannot open %s: %s\n", file,
+			strerror(errno));
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.dump-core", NULL, "{}", 2, &fd, 1,
+				   600000, &r, err, sizeof(err));
+	close(fd);
+	if (status != 200) {
+		fprintf(stderr, "capsule control: dump-core: %s\n",
+			status < 0 ? err : httpc_error_text(r.body, err, sizeof(err)));
+		httpc_reply_free(&r);
+		unlink(file);
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	printf("ok: core of the domain in %s %s\n", file, r.body ? r.body : "");
+	httpc_reply_free(&r);
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -253,6 +281,8 @@ static void usage(FILE *out)
 		"  destroy           end the domain and its VMM at once\n"
 		"  balloon [MIB]     print the balloon's statistics, or set its target\n"
 		"  counters          exits, device requests and hypercalls (JSON)\n"
+		"  dump-core FILE    an ELF core of the domain (memory and each vCPU's registers)\n"
+		"                    that gdb reads with the guest's image (docs/introspection.md)\n"
 		"  snapshot DIR      snapshot the running domain into DIR (docs/snapshot.md); it\n"
 		"                    runs on ('capsule run --restore DIR' runs the copy)\n"
 		"  save DIR          the same, then the domain ends (xl save)\n"
@@ -293,6 +323,8 @@ int cmd_control(int argc, char **argv)
 	arg = argc == 4 ? argv[3] : NULL;
 	if ((!strcmp(cmd, "snapshot") || !strcmp(cmd, "save")) && arg)
 		return snapshot(argv[1], arg, cmd[1] == 'a', false);
+	if (!strcmp(cmd, "dump-core") && arg)
+		return dump_core(argv[1], arg);
 	if (!strcmp(cmd, "pause") && !arg) {
 		path = "/api/v1/vm.pause", ok = "ok: paused";
 	} else if (!strcmp(cmd, "resume") && !arg) {

@@ -28,6 +28,7 @@ static const struct command {
 	{"reboot", cmd_reboot, "ask a domain to reboot"},
 	{"destroy", cmd_destroy, "end a domain at once and remove it"},
 	{"mem-set", cmd_memset, "set a domain's memory target (MiB)"},
+	{"dump-core", cmd_dump_core, "write an ELF core of a domain for gdb"},
 	{"console", cmd_console, "attach to a domain's console (Ctrl-] detaches)"},
 	{"top", cmd_top, "a live table of the domains (like xentop)"},
 	{"events", cmd_events, "follow the domains' lifecycle events"},

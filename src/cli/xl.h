@@ -46,6 +46,7 @@ int cmd_shutdown(int argc, char **argv);
 int cmd_reboot(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_memset(int argc, char **argv);
+int cmd_dump_core(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_events(int argc, char **argv);

@@ -36,6 +36,7 @@ static const struct api_route routes[] = {
 	{"PUT", "/api/v1/domain.watch", api_introspect},
 	{"PUT", "/api/v1/domain.watch-rearm", api_introspect},
 	{"PUT", "/api/v1/domain.watch-remove", api_introspect},
+	{"PUT", "/api/v1/domain.dump-core", api_dump_core},
 	{"PUT", "/api/v1/domain.save", api_save},
 	{"PUT", "/api/v1/domain.snapshot", api_snapshot},
 	{"POST", "/api/v1/domain.restore", api_restore},

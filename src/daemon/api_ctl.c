@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,10 +20,19 @@
 #include "daemon.h"
 
 #define DESTROY_WAIT_S 5
+#define DUMP_TIMEOUT_MS 600000 /* a core dump writes all of the domain's memory */
 
 void api_forward(struct daemon *dm, const struct http_request *req, struct http_response *resp,
 		 enum fwd_need need, const char *path, const char *body, int next,
 		 const char *event)
+{
+	api_forward_fds(dm, req, resp, need, path, body, next, event, NULL, 0);
+}
+
+void api_forward_fds(struct daemon *dm, const struct http_request *req,
+		     struct http_response *resp, enum fwd_need need, const char *path,
+		     const char *body, int next, const char *event, const int *fds,
+		     unsigned nfds)
 {
 	struct httpc_reply r = {0};
 	char sock[4200], err[512];
@@ -44,8 +54,9 @@ void api_forward(struct daemon *dm, const struct http_request *req, struct http_
 	dom_path(dm, d, "api.sock", sock, sizeof(sock));
 	pthread_mutex_unlock(&dm->lock);
 
-	status = httpc_request(sock, "PUT", path, NULL, body, body ? strlen(body) : 0,
-			       VMM_TIMEOUT_MS, &r, err, sizeof(err));
+	status = httpc_request_fds(sock, "PUT", path, NULL, body, body ? strlen(body) : 0, fds,
+				   nfds, nfds ? DUMP_TIMEOUT_MS : VMM_TIMEOUT_MS, &r, err,
+				   sizeof(err));
 	if (status < 0) {
 		api_error(resp, status == -ETIMEDOUT ? 504 : 502, "the domain's VMM does not "
 			  "answer: %s", err);
@@ -166,6 +177,21 @@ void api_introspect(void *ctx, const struct http_request *req, struct http_respo
 	}
 	api_error(resp, 404, "no such introspection call");
 	log_request(req, resp->status);
+}
+
+/* dump-core: the client passes the core file (SCM_RIGHTS), the VMM writes it. */
+void api_dump_core(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct stat st;
+
+	if (req->nr_fds != 1 || fstat(req->fds[0], &st) < 0 || !S_ISREG(st.st_mode)) {
+		api_error(resp, 400, "pass the core file, a regular file open for writing, as one "
+			  "descriptor (SCM_RIGHTS): capsule dump-core NAME FILE");
+		log_request(req, resp->status);
+		return;
+	}
+	api_forward_fds(ctx, req, resp, FWD_LIVE, "/api/v1/vm.dump-core", "{}", -1, "dump-core",
+			req->fds, 1);
 }
 
 void api_destroy(void *ctx, const struct http_request *req, struct http_response *resp)

@@ -246,6 +246,11 @@ struct http_response;
 void api_forward(struct daemon *dm, const struct http_request *req, struct http_response *resp,
 		 enum fwd_need need, const char *path, const char *body, int next,
 		 const char *event);
+/* The same, passing nfds descriptors (the client's) to the VMM with the request. */
+void api_forward_fds(struct daemon *dm, const struct http_request *req,
+		     struct http_response *resp, enum fwd_need need, const char *path,
+		     const char *body, int next, const char *event, const int *fds,
+		     unsigned nfds);
 
 /* api_dom.c */
 int write_config(const char *dir, const char *text);
@@ -282,6 +287,7 @@ void api_reboot(void *ctx, const struct http_request *req, struct http_response 
 void api_destroy(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_memset(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_introspect(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_dump_core(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_console(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_console_input(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_events(void *ctx, const struct http_request *req, struct http_response *resp);

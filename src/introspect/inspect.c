@@ -49,6 +49,25 @@ out:
 	return r;
 }
 
+struct all_arg {
+	int (*fn)(struct vm *vm, void *arg);
+	void *arg;
+};
+
+static int all_of(struct vcpu *v, void *arg)
+{
+	struct all_arg *a = arg;
+
+	return a->fn(v->vm, a->arg); /* every vCPU is stopped, not only v */
+}
+
+int inspect_with_stopped(struct domain *d, int (*fn)(struct vm *vm, void *arg), void *arg)
+{
+	struct all_arg a = {fn, arg};
+
+	return with_stopped(d, 0, all_of, &a);
+}
+
 struct regs_arg {
 	struct kvm_regs *r;
 	struct kvm_sregs *s;

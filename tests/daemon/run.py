@@ -838,6 +838,13 @@ def test_introspect(dm):
            "%d %r" % (st, data[:200]))
     st, data = call(dm.sock, "PUT", "/api/v1/domain.memory?domain=intro", "x" * 5000)
     report("introspect-big-body-refused", st == 400, "%d %r" % (st, data[:200]))
+    core = os.path.join(dm.root, "intro.core")
+    rc, out, err = dm.cli("dump-core", "intro", core)
+    head = open(core, "rb").read(64) if rc == 0 else b""
+    report("introspect-dump-core", rc == 0 and head[:4] == b"\x7fELF" and head[16] == 4 and
+           os.path.getsize(core) > 16 << 20, out + err)
+    rc, out, err = dm.cli("dump-core", "nosuch", core)
+    report("introspect-dump-core-unknown", rc == 1 and "nosuch" in err, out + err)
     st, data = call(dm.sock, "PUT", "/api/v1/domain.memory?domain=nosuch", "{}")
     report("introspect-unknown-domain", st == 404, "%d %r" % (st, data[:200]))
     dm.destroy_all()

@@ -180,6 +180,20 @@ def reads_and_errors():
     for st, r in ids:
         if st == 200:
             call(s, "/api/v1/vm.watch-remove", {"id": r["id"]})
+    # a core dump while it waits: gdb reads it with the image
+    core = os.path.join(tmp, "core")
+    p = subprocess.run([CAPSULE, "control", s, "dump-core", core], capture_output=True,
+                       text=True)
+    g = subprocess.run(["timeout", "-k", "5", "60", "gdb", "-batch", "-nx", "-ex",
+                        "print/x ids_marker", "-ex", "print/x capsule_immutable_table[7]",
+                        "-ex", "p/x $cs", "-ex", "bt", IDS, core], capture_output=True,
+                       text=True).stdout if p.returncode == 0 else ""
+    report("dump-core-gdb", "$1 = 0x1d5c0ffee1d5" in g and "$2 = 0x7777777777777777" in g and
+           "$3 = 0x2b" in g and re.search(r"in wait_go \(\) at tests/guests/ids.c", g),
+           "%r %r" % (p.stdout + p.stderr, g[-600:]))
+    st, r = call(s, "/api/v1/vm.dump-core", {})
+    report("refuses-dump-core-without-file", st == 400 and "descriptor" in r.get("error", ""),
+           "%d %r" % (st, r))
     # the benign guest only reads the watched table (100000 times): no event, no write
     d.go()
     status, out, err = d.end()
