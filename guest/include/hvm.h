@@ -106,4 +106,20 @@ static inline uint64_t rdtsc(void)
  * low), after which this CPU runs fn(apic_id) in long mode on a fresh stack, with no IDT. */
 uint32_t hvm_resume_vector(void (*fn)(unsigned id));
 
+/* PCI bus 0 through 0xcf8/0xcfc (pci.c): configuration reads and writes, a BAR's address,
+ * a 64-bit BAR's size (sized as firmware does), a virtio-pci function's capabilities. */
+uint32_t pci_cfg32(unsigned slot, unsigned off);
+uint16_t pci_cfg16(unsigned slot, unsigned off);
+uint8_t pci_cfg8(unsigned slot, unsigned off);
+void pci_cfg_write32(unsigned slot, unsigned off, uint32_t v);
+void pci_cfg_write16(unsigned slot, unsigned off, uint16_t v);
+uint64_t pci_bar_addr(unsigned slot, unsigned bar);
+uint64_t pci_bar_size64(unsigned slot, unsigned bar);
+struct vpci_caps {
+	uint8_t common_bar, notify_bar, isr_bar, device_bar, msix_cap;
+	uint32_t common, notify, isr, device, notify_mult;
+};
+/* The common, notify, ISR and device capabilities and MSI-X: all found, or false. */
+bool vpci_find_caps(unsigned slot, struct vpci_caps *c);
+
 #endif

@@ -20,11 +20,6 @@
 #define VEC_TIMER 0x40
 #define QSIZE 8
 
-struct vcaps {
-	uint8_t common_bar, notify_bar, isr_bar, device_bar, msix_cap;
-	uint32_t common, notify, isr, device, notify_mult;
-};
-
 static volatile unsigned queue_irqs, config_irqs, ticks;
 
 static volatile uint8_t *isr;
@@ -54,95 +49,6 @@ static void on_tick(struct isr_frame *f) { (void)f; ticks++; }
 #define VEC_GED 0x51
 static volatile uint32_t ged_seen;
 static void on_ged(struct isr_frame *f) { (void)f; ged_seen |= *(volatile uint32_t *)GED_EVENTS; }
-
-/* ---- configuration space ---- */
-
-static uint32_t cf8(unsigned slot, unsigned off)
-{
-	return 0x80000000u | slot << 11 | (off & 0xfc);
-}
-
-static uint32_t cfg32(unsigned slot, unsigned off)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(cf8(slot, off)), "Nd"((uint16_t)0xcf8));
-	return inl(0xcfc);
-}
-
-static uint16_t cfg16(unsigned slot, unsigned off)
-{
-	return (uint16_t)(cfg32(slot, off) >> (8 * (off & 2)));
-}
-
-static uint8_t cfg8(unsigned slot, unsigned off)
-{
-	return (uint8_t)(cfg32(slot, off) >> (8 * (off & 3)));
-}
-
-static void cfg_write32(unsigned slot, unsigned off, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(cf8(slot, off)), "Nd"((uint16_t)0xcf8));
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"((uint16_t)0xcfc));
-}
-
-static void cfg_write16(unsigned slot, unsigned off, uint16_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(cf8(slot, off)), "Nd"((uint16_t)0xcf8));
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"((uint16_t)(0xcfc + (off & 2))));
-}
-
-static uint64_t bar_addr(unsigned slot, unsigned bar)
-{
-	uint32_t lo = cfg32(slot, 0x10 + 4 * bar);
-	uint64_t a = lo & ~0xfu;
-
-	if ((lo & 6) == 4)
-		a |= (uint64_t)cfg32(slot, 0x14 + 4 * bar) << 32;
-	return a;
-}
-
-/* Size a 64-bit BAR as firmware does: decoding off, all ones, read the mask, put it back. */
-static uint64_t bar_size64(unsigned slot, unsigned bar)
-{
-	uint16_t cmd = cfg16(slot, 0x04);
-	uint32_t lo = cfg32(slot, 0x10 + 4 * bar), hi = cfg32(slot, 0x14 + 4 * bar);
-	uint64_t mask;
-
-	cfg_write16(slot, 0x04, cmd & ~2);
-	cfg_write32(slot, 0x10 + 4 * bar, 0xffffffffu);
-	cfg_write32(slot, 0x14 + 4 * bar, 0xffffffffu);
-	mask = (uint64_t)cfg32(slot, 0x14 + 4 * bar) << 32 | (cfg32(slot, 0x10 + 4 * bar) & ~0xfu);
-	cfg_write32(slot, 0x10 + 4 * bar, lo);
-	cfg_write32(slot, 0x14 + 4 * bar, hi);
-	cfg_write16(slot, 0x04, cmd);
-	return ~mask + 1;
-}
-
-static bool find_caps(unsigned slot, struct vcaps *c)
-{
-	unsigned seen = 0;
-
-	memset(c, 0, sizeof(*c));
-	if (!(cfg16(slot, 0x06) & 0x10))
-		return false;
-	for (unsigned p = cfg8(slot, 0x34) & 0xfc, n = 0; p && n < 48; p = cfg8(slot, p + 1) & 0xfc, n++) {
-		uint8_t id = cfg8(slot, p), type = cfg8(slot, p + 3), bar = cfg8(slot, p + 4);
-		uint32_t off = cfg32(slot, p + 8);
-
-		if (id == 0x11)
-			c->msix_cap = (uint8_t)p;
-		if (id != 0x09)
-			continue;
-		if (type == 1 && !(seen & 2))
-			c->common_bar = bar, c->common = off, seen |= 2;
-		if (type == 2 && !(seen & 4))
-			c->notify_bar = bar, c->notify = off, c->notify_mult = cfg32(slot, p + 16), seen |= 4;
-		if (type == 3 && !(seen & 8))
-			c->isr_bar = bar, c->isr = off, seen |= 8;
-		if (type == 4 && !(seen & 16))
-			c->device_bar = bar, c->device = off, seen |= 16;
-	}
-	return seen == 30 && c->msix_cap;
-}
 
 /* ---- virtio-blk over virtio-pci ---- */
 
@@ -202,10 +108,10 @@ static void write_read_back(uint64_t sector, unsigned mul, unsigned add)
 		TEST_CHECK(data[i] == (uint8_t)(i * mul + add));
 }
 
-static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bool intx)
+static void drive_blk(unsigned slot, const struct vpci_caps *c, uint64_t sectors, bool intx)
 {
-	uint8_t *bar = (uint8_t *)(uintptr_t)bar_addr(slot, c->common_bar);
-	uint32_t table = cfg32(slot, c->msix_cap + 4), pba_at = cfg32(slot, c->msix_cap + 8);
+	uint8_t *bar = (uint8_t *)(uintptr_t)pci_bar_addr(slot, c->common_bar);
+	uint32_t table = pci_cfg32(slot, c->msix_cap + 4), pba_at = pci_cfg32(slot, c->msix_cap + 8);
 	volatile uint32_t *pba;
 	char first[17] = "";
 	unsigned apic = lapic_id();
@@ -214,11 +120,11 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 
 	TEST_CHECK(c->common_bar == c->notify_bar && c->common_bar == c->device_bar);
 	common = bar + c->common;
-	notify = (uint8_t *)(uintptr_t)bar_addr(slot, c->notify_bar) + c->notify;
+	notify = (uint8_t *)(uintptr_t)pci_bar_addr(slot, c->notify_bar) + c->notify;
 	devcfg = bar + c->device;
-	isr = (uint8_t *)(uintptr_t)bar_addr(slot, c->isr_bar) + c->isr;
-	msix = (volatile uint32_t *)((uint8_t *)(uintptr_t)bar_addr(slot, table & 7) + (table & ~7u));
-	pba = (volatile uint32_t *)((uint8_t *)(uintptr_t)bar_addr(slot, pba_at & 7) + (pba_at & ~7u));
+	isr = (uint8_t *)(uintptr_t)pci_bar_addr(slot, c->isr_bar) + c->isr;
+	msix = (volatile uint32_t *)((uint8_t *)(uintptr_t)pci_bar_addr(slot, table & 7) + (table & ~7u));
+	pba = (volatile uint32_t *)((uint8_t *)(uintptr_t)pci_bar_addr(slot, pba_at & 7) + (pba_at & ~7u));
 	/* MSI-X: vector 0 the configuration's, 1 the queue's; then on. (INTx: off.) */
 	for (unsigned v = 0; v < 2 && !intx; v++) {
 		msix[4 * v + 0] = 0xfee00000u | apic << 12;
@@ -227,8 +133,8 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 		msix[4 * v + 3] = 0; /* unmasked */
 	}
 	if (!intx)
-		cfg_write16(slot, c->msix_cap + 2, (uint16_t)(cfg16(slot, c->msix_cap + 2) | 0x8000));
-	cfg_write16(slot, 0x04, cfg16(slot, 0x04) | 0x0006); /* memory, bus master */
+		pci_cfg_write16(slot, c->msix_cap + 2, (uint16_t)(pci_cfg16(slot, c->msix_cap + 2) | 0x8000));
+	pci_cfg_write16(slot, 0x04, pci_cfg16(slot, 0x04) | 0x0006); /* memory, bus master */
 	common[0x14] = 0;        /* reset */
 	TEST_CHECK(common[0x14] == 0);
 	common[0x14] = 1 | 2;    /* ACKNOWLEDGE, DRIVER */
@@ -268,9 +174,9 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 	isr_register(VEC_QUEUE, intx ? on_intx : on_queue);
 	isr_register(VEC_CONFIG, on_config);
 	if (intx) {
-		printf("pci: INTx: pin %u, interrupt line (GSI) %u\n", cfg8(slot, 0x3d), cfg8(slot, 0x3c));
-		TEST_CHECK(cfg8(slot, 0x3d) == 1 && cfg8(slot, 0x3c) >= 16);
-		ioapic_route(cfg8(slot, 0x3c), VEC_QUEUE, apic, true);
+		printf("pci: INTx: pin %u, interrupt line (GSI) %u\n", pci_cfg8(slot, 0x3d), pci_cfg8(slot, 0x3c));
+		TEST_CHECK(pci_cfg8(slot, 0x3d) == 1 && pci_cfg8(slot, 0x3c) >= 16);
+		ioapic_route(pci_cfg8(slot, 0x3c), VEC_QUEUE, apic, true);
 	}
 	isr_register(VEC_TIMER, on_tick);
 	lapic_timer_periodic(VEC_TIMER, 10000000);
@@ -314,8 +220,8 @@ static void drive_blk(unsigned slot, const struct vcaps *c, uint64_t sectors, bo
 		while (!(ged_seen & 1))
 			__asm__ volatile("sti; hlt; cli");
 		printf("pci: GED events 0x%x; BAR at 0x%llx, MSI-X control 0x%x\n", ged_seen,
-		       (unsigned long long)bar_addr(slot, c->common_bar),
-		       cfg16(slot, c->msix_cap + 2));
+		       (unsigned long long)pci_bar_addr(slot, c->common_bar),
+		       pci_cfg16(slot, c->msix_cap + 2));
 		write_read_back(2, 5, 1);
 		TEST_CHECK(blk_request(0, 1, true)); /* what was written before the snapshot */
 		for (unsigned i = 0; i < 512; i++)
@@ -339,34 +245,34 @@ int main(void)
 	printf("pci: MCFG: ECAM at 0x%llx, buses %u-%u\n", (unsigned long long)ecam, mcfg[54],
 	       mcfg[55]);
 	for (unsigned slot = 0; slot < 32; slot++) {
-		uint32_t id = cfg32(slot, 0), class = cfg32(slot, 8) >> 8;
+		uint32_t id = pci_cfg32(slot, 0), class = pci_cfg32(slot, 8) >> 8;
 		volatile uint32_t *e = (volatile uint32_t *)(uintptr_t)(ecam + (slot << 15));
 
-		TEST_CHECK(e[0] == id && e[2] == cfg32(slot, 8)); /* ECAM agrees */
+		TEST_CHECK(e[0] == id && e[2] == pci_cfg32(slot, 8)); /* ECAM agrees */
 		if (id == 0xffffffffu)
 			continue;
 		printf("pci: 00:%02x.0 %04x:%04x class %06x subsystem %04x:%04x\n", slot, id & 0xffff,
-		       id >> 16, class, cfg16(slot, 0x2c), cfg16(slot, 0x2e));
+		       id >> 16, class, pci_cfg16(slot, 0x2c), pci_cfg16(slot, 0x2e));
 		if (class == 0x060000 && slot == 0)
 			bridges++;
 		if ((id & 0xffff) != VIRTIO_VENDOR)
 			continue;
-		struct vcaps c;
+		struct vpci_caps c;
 		uint16_t device = (uint16_t)(id >> 16);
 		uint64_t size;
 
-		TEST_CHECK(device >= 0x1040 && cfg8(slot, 8) >= 1);  /* modern, revision 1 */
-		TEST_CHECK(cfg16(slot, 0x2e) >= 0x40); /* a non-transitional device's subsystem */
-		TEST_CHECK(find_caps(slot, &c));
-		TEST_CHECK((cfg32(slot, 0x10 + 4 * c.common_bar) & 7) == 4); /* 64-bit memory */
-		size = bar_size64(slot, c.common_bar);
+		TEST_CHECK(device >= 0x1040 && pci_cfg8(slot, 8) >= 1);  /* modern, revision 1 */
+		TEST_CHECK(pci_cfg16(slot, 0x2e) >= 0x40); /* a non-transitional device's subsystem */
+		TEST_CHECK(vpci_find_caps(slot, &c));
+		TEST_CHECK((pci_cfg32(slot, 0x10 + 4 * c.common_bar) & 7) == 4); /* 64-bit memory */
+		size = pci_bar_size64(slot, c.common_bar);
 		printf("pci:   BAR%u at 0x%llx, %llu KiB; MSI-X: %u vectors\n", c.common_bar,
-		       (unsigned long long)bar_addr(slot, c.common_bar), (unsigned long long)size >> 10,
-		       (cfg16(slot, c.msix_cap + 2) & 0x7ff) + 1);
+		       (unsigned long long)pci_bar_addr(slot, c.common_bar), (unsigned long long)size >> 10,
+		       (pci_cfg16(slot, c.msix_cap + 2) & 0x7ff) + 1);
 		TEST_CHECK(size >= 0x1000 && !(size & (size - 1)));
-		TEST_CHECK(bar_addr(slot, c.common_bar) % size == 0);
-		TEST_CHECK(bar_addr(slot, c.common_bar) >= 0x80000000u &&
-			   bar_addr(slot, c.common_bar) + size <= 0xfec00000u); /* the 32-bit hole */
+		TEST_CHECK(pci_bar_addr(slot, c.common_bar) % size == 0);
+		TEST_CHECK(pci_bar_addr(slot, c.common_bar) >= 0x80000000u &&
+			   pci_bar_addr(slot, c.common_bar) + size <= 0xfec00000u); /* the 32-bit hole */
 		if (device == 0x1042)
 			blk++, blk_slot = slot;
 		if (device == 0x1044)
@@ -376,10 +282,10 @@ int main(void)
 	TEST_CHECK(bridges == 1);
 	TEST_CHECK(blk == (want_blk ? 1u : 0u) && rng == (want_rng ? 1u : 0u));
 	if (blk) {
-		struct vcaps c;
+		struct vpci_caps c;
 
 		TEST_CHECK(s != NULL);
-		find_caps(blk_slot, &c);
+		vpci_find_caps(blk_slot, &c);
 		drive_blk(blk_slot, &c, strtoul(s + 8, NULL, 10), strstr(hvm_boot.cmdline, "intx"));
 	}
 	test_finish(true);
