@@ -53,6 +53,26 @@ static struct sample run(char **argv)
 	return s;
 }
 
+/* "median (min-max) unit" of v, sorted already by median_u64, each divided by div. */
+static char *range(char *out, const uint64_t *v, int n, double div, const char *unit)
+{
+	snprintf(out, 64, "%.*f %s (%.*f-%.*f)", div > 1 ? 1 : 0, v[n / 2] / div, unit,
+		 div > 1 ? 1 : 0, v[0] / div, div > 1 ? 1 : 0, v[n - 1] / div);
+	return out;
+}
+
+static char *loadavg(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	out[0] = 0;
+	if (f && fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = 0;
+	if (f)
+		fclose(f);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	enum { MAX = 100 };
@@ -76,6 +96,9 @@ int main(int argc, char **argv)
 		      "-no-user-config", "-nographic", "-serial", "stdio", "-device",
 		      "isa-debug-exit,iobase=0xf4,iosize=4", "-device", "virtio-rng-pci",
 		      "-kernel", elf32, "-append", "hvm-test", NULL};
+	char load[64];
+
+	printf("host load before: %s\n", loadavg(load, sizeof(load)));
 	for (int i = 0; i < runs; i++) {
 		struct sample a = run(cap), b = run(qemu);
 
@@ -88,23 +111,29 @@ int main(int argc, char **argv)
 			pc_t[i] = e.first_byte_ns, pc_rss[i] = (uint64_t)e.max_rss_kib;
 		}
 	}
+	char a[64], b[64], c[64], d[64];
 	uint64_t ct = median_u64(cap_t, (size_t)runs), qt = median_u64(qemu_t, (size_t)runs);
 	uint64_t cr = median_u64(cap_rss, (size_t)runs), qr = median_u64(qemu_rss, (size_t)runs);
-	printf("| HVM launch to first serial byte (multiboot test kernel, 64 MiB) | %.1f ms "
-	       "| QEMU %s microvm, same kernel: %.1f ms | %.2fx |\n",
-	       ct / 1e6, "7.2", qt / 1e6, (double)ct / (double)qt);
-	printf("| VMM peak resident memory, same domain | %llu KiB | QEMU microvm: %llu KiB "
-	       "| %.2fx |\n", (unsigned long long)cr, (unsigned long long)qr, (double)cr / (double)qr);
+	printf("| HVM launch to first serial byte (multiboot test kernel, 64 MiB) | %s "
+	       "| QEMU %s microvm, same kernel: %s | %.2fx |\n",
+	       range(a, cap_t, runs, 1e6, "ms"), "7.2", range(b, qemu_t, runs, 1e6, "ms"),
+	       (double)ct / (double)qt);
+	printf("| VMM peak resident memory, same domain | %s | QEMU microvm: %s | %.2fx |\n",
+	       range(c, cap_rss, runs, 1, "KiB"), range(d, qemu_rss, runs, 1, "KiB"),
+	       (double)cr / (double)qr);
 	if (!elf32)
 		return 0;
 	uint64_t ft = median_u64(full_t, (size_t)runs), pt = median_u64(pc_t, (size_t)runs);
 	uint64_t fr = median_u64(full_rss, (size_t)runs), pr = median_u64(pc_rss, (size_t)runs);
-	printf("| HVM launch, full ACPI and PCI (--acpi full --virtio-pci, virtio-rng) | %.1f ms "
-	       "| QEMU pc (SeaBIOS, ACPI, PCI, virtio-rng-pci): %.1f ms | %.2fx |\n", ft / 1e6,
-	       pt / 1e6, (double)ft / (double)pt);
-	printf("| VMM peak resident memory, full ACPI and PCI | %llu KiB | QEMU pc: %llu KiB "
-	       "| %.2fx |\n", (unsigned long long)fr, (unsigned long long)pr, (double)fr / (double)pr);
+	printf("| HVM launch, full ACPI and PCI (--acpi full --virtio-pci, virtio-rng) | %s "
+	       "| QEMU pc (SeaBIOS, ACPI, PCI, virtio-rng-pci): %s | %.2fx |\n",
+	       range(a, full_t, runs, 1e6, "ms"), range(b, pc_t, runs, 1e6, "ms"),
+	       (double)ft / (double)pt);
+	printf("| VMM peak resident memory, full ACPI and PCI | %s | QEMU pc: %s | %.2fx |\n",
+	       range(c, full_rss, runs, 1, "KiB"), range(d, pc_rss, runs, 1, "KiB"),
+	       (double)fr / (double)pr);
 	printf("| Capsule's cost of fidelity: full ACPI and PCI against reduced ACPI and MMIO "
 	       "| %.1f ms | %.1f ms | %.2fx |\n", ft / 1e6, ct / 1e6, (double)ft / (double)ct);
+	printf("host load after: %s\n", loadavg(a, sizeof(a)));
 	return 0;
 }

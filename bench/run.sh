@@ -15,7 +15,10 @@ echo
 echo "## HVM domains"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
-"$B/bench/hvm" "$B/capsule" "$B/tests/hvm/serial.elf" 20 "$B/tests/hvm/serial.elf32" | grep '^|'
+"$B/bench/hvm" "$B/capsule" "$B/tests/hvm/serial.elf" 20 "$B/tests/hvm/serial.elf32" | grep -E '^\||^host load'
+img=$(mktemp /var/tmp/capsule-bench-XXXXXX.img)
+"$B/bench/hvm_blk" "$B/capsule" "$B/tests/hvm/blkbench.elf" "$img" 5 2000 | grep -E '^\||^host load'
+rm -f "$img"
 
 echo
 echo "## virtio devices"

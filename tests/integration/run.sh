@@ -378,6 +378,11 @@ hvm hvm-pci-virtio-blk-msix --mem 64 --virtio-pci --disk "$tmp/pci.img" --rng \
 hvm hvm-pci-virtio-blk-intx --mem 64 --virtio-pci --disk "$tmp/pci.img" \
 	--cmdline "blk sectors=2048 intx" "$H/pci.elf32"
 hvm hvm-pci-full-acpi --mem 64 --acpi full --virtio-pci --rng --cmdline rng "$H/pci.elf32"
+# The disk benchmark's kernel (bench/hvm_blk.c), one driver on both transports.
+printf 'CAPSULE-BLKBENCH' >"$tmp/bb.img" && truncate -s 1M "$tmp/bb.img"
+hvm hvm-blkbench-mmio --mem 64 --disk "$tmp/bb.img" --cmdline "mmio reqs=64 depth=8" "$H/blkbench.elf"
+hvm hvm-blkbench-pci --mem 64 --virtio-pci --disk "$tmp/bb.img" --cmdline "pci reqs=64 depth=1" \
+	"$H/blkbench.elf32"
 expect hvm-pci-absent-without 3 'check failed: mcfg != NULL' '' \
 	-- "$CAPSULE" run --mem 64 --rng --cmdline rng "$H/pci.elf"
 qemu_hvm qemu-q35-pci-virtio-blk-msix "blk rng sectors=2048" "$H/pci.elf32" -M q35 \
