@@ -17,16 +17,14 @@
 #define BS 4096u
 #define VEC_QUEUE 0x60
 
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-
-static struct desc descs[QSIZE] __attribute__((aligned(16)));
+/* The split ring, with virtio_abi.h's layouts: QSIZE descriptors, avail and used rings. */
+static struct virtq_desc descs[QSIZE] __attribute__((aligned(16)));
 static struct { uint16_t flags, idx, ring[QSIZE], event; } avail __attribute__((aligned(2)));
-static struct { uint16_t flags, idx; struct { uint32_t id, len; } ring[QSIZE]; uint16_t event; }
-	used __attribute__((aligned(4)));
+static struct {
+	uint16_t flags, idx;
+	struct virtq_used_elem ring[QSIZE];
+	uint16_t event;
+} used __attribute__((aligned(4)));
 static struct { uint32_t type, reserved; uint64_t sector; } hdr[DEPTH_MAX];
 static uint8_t bufs[DEPTH_MAX][BS] __attribute__((aligned(4096)));
 static volatile uint8_t status[DEPTH_MAX];
@@ -124,9 +122,9 @@ static void batch(unsigned n, uint64_t first)
 	for (unsigned k = 0; k < n; k++) {
 		hdr[k] = (typeof(hdr[k])){VIRTIO_BLK_T_IN, 0, (first + k) * (BS / 512)};
 		status[k] = 0xff;
-		descs[3 * k] = (struct desc){(uint64_t)(uintptr_t)&hdr[k], 16, 1, (uint16_t)(3 * k + 1)};
-		descs[3 * k + 1] = (struct desc){(uint64_t)(uintptr_t)bufs[k], BS, 1 | 2, (uint16_t)(3 * k + 2)};
-		descs[3 * k + 2] = (struct desc){(uint64_t)(uintptr_t)&status[k], 1, 2, 0};
+		descs[3 * k] = (struct virtq_desc){(uint64_t)(uintptr_t)&hdr[k], 16, 1, (uint16_t)(3 * k + 1)};
+		descs[3 * k + 1] = (struct virtq_desc){(uint64_t)(uintptr_t)bufs[k], BS, 1 | 2, (uint16_t)(3 * k + 2)};
+		descs[3 * k + 2] = (struct virtq_desc){(uint64_t)(uintptr_t)&status[k], 1, 2, 0};
 		avail.ring[(avail.idx + k) % QSIZE] = (uint16_t)(3 * k);
 	}
 	__asm__ volatile("" ::: "memory");
