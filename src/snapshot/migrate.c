@@ -122,6 +122,10 @@ static void all_pages(struct mig *g)
 			g->set[p / 64] |= 1ull << (p % 64);
 		off = (uint64_t)hole;
 	}
+	/* An HVM domain's PCI hole is not memory (a private mapping was marked whole above):
+	 * never read, never sent; it stays a hole at the destination. */
+	for (uint64_t p = m->hole_start / PAGE; m->hole_end && p < m->hole_end / PAGE; p++)
+		g->set[p / 64] &= ~(1ull << (p % 64));
 }
 
 /* The pages dirtied since the last fetch added to set (what is still to send); the VMM's

@@ -29,6 +29,7 @@ CAPSULE = os.path.abspath(os.path.join(BUILD, "capsule"))
 VSNAP = os.path.abspath(os.path.join(BUILD, "tests/guests/vsnap.elf"))
 VDIRTY = os.path.abspath(os.path.join(BUILD, "tests/guests/vdirty.elf"))
 POWERBUTTON = os.path.abspath(os.path.join(BUILD, "tests/hvm/powerbutton.elf"))
+HIGHMEM = os.path.abspath(os.path.join(BUILD, "tests/hvm/highmem.elf32"))
 TMP = tempfile.mkdtemp(prefix="capsule-mig-")
 TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
 N = os.getpid() % 10000
@@ -308,6 +309,7 @@ def dirtying():
     auto_converge(False, 7006)
     auto_converge(True, 7008)
     hvm()
+    hvm_highmem()
 
 
 def auto_converge(on, port):
@@ -379,6 +381,32 @@ def hvm():
     report("hvm-migrates-and-runs", rc == 0 and src.wait() == 0 and p.returncode == 0 and
            status == 0 and b"the power button was pressed" in o and
            b"Test result: SUCCESS" in o, "%s; destination %d: %r" % (out, status, o[-300:]))
+
+
+def hvm_highmem():
+    """An HVM domain with RAM above 4 GiB (tests/hvm/highmem.c) migrates: the destination
+    finds the patterns it wrote above 4 GiB and below the hole before the migration, then
+    writes and checks a second set."""
+    args = ["--mem", "4608", "--cmdline", "low=3072 high=1536 snap", HIGHMEM]
+    src = Domain("hmsrc", NS_A, args)
+    dst = Domain("hmdst", NS_B, ["--incoming", ADDR_B + ":7010", "--insecure"])
+    src.wait_sock()
+    deadline = time.time() + 10
+    while b"written, waiting" not in src.output() and time.time() < deadline:
+        time.sleep(0.05)
+    rc, out = migrate(src, ADDR_B + ":7010", "--insecure")
+    dst.wait_sock()
+    time.sleep(0.3)
+    for text in (b"rewritten, waiting", b"Test result"):
+        subprocess.run([CAPSULE, "control", dst.sock, "shutdown", "30"], capture_output=True,
+                       timeout=30)
+        deadline = time.time() + 20
+        while text not in dst.output() and time.time() < deadline and dst.p.poll() is None:
+            time.sleep(0.05)
+    status, o = dst.wait(), dst.output()
+    report("hvm-highmem-migrates", rc == 0 and src.wait() == 0 and status == 1 and
+           b"the second patterns read back" in o and o.rstrip().endswith(b"Test result: SUCCESS"),
+           "%s; destination %d: %r" % (out, status, o[-300:]))
 
 
 try:
