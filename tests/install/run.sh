@@ -169,6 +169,10 @@ check_completion "web " capsule shutdown -w -g 10 w
 check_completion "--json " capsule list --j
 check_completion "db-2 web " capsule list web ""
 check_completion "" capsule mem-set web ""
+check_completion "sched-credit " capsule sched
+check_completion "vcpu-list vcpu-pin " capsule vcpu
+check_completion "web " capsule sched-credit -w 512 w
+check_completion "all " capsule vcpu-pin web a
 check_completion "" capsule top -d ""
 check_completion "on-s1 " capsule info -S /tmp/s1 ""
 check_completion "on-s2 " capsule destroy --socket /tmp/s2 o
