@@ -54,9 +54,11 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_option
 		return -EINVAL;
 	}
 	if (vm->mem.size > (1ull << phys_bits(vm))) {
-		log_err("this much --mem puts RAM up to %llu MiB (RAM past 3 GiB is above the PCI "
-			"hole, from 4 GiB), past the %u-bit guest-physical addresses of this host "
-			"(%llu MiB)", (unsigned long long)(vm->mem.size >> 20), phys_bits(vm),
+		log_err("--mem %llu puts RAM up to %llu MiB (past 3 GiB it is above the PCI hole, "
+			"from 4 GiB), beyond the %u-bit guest-physical addresses of this host "
+			"(%llu MiB)",
+			(unsigned long long)((vm->mem.size - (vm->mem.hole_end - vm->mem.hole_start)) >> 20),
+			(unsigned long long)(vm->mem.size >> 20), phys_bits(vm),
 			(unsigned long long)((1ull << phys_bits(vm)) >> 20));
 		return -EINVAL;
 	}

@@ -548,9 +548,50 @@ static void platform_devices(void **state)
 	vm_destroy(&vm);
 }
 
+/* RAM past 3 GiB: the E820 map has it from 4 GiB, none in the hole; a domain whose RAM
+ * would end past the guest-physical width KVM offers is refused. */
+static void memory_above_4g(void **state)
+{
+	const uint64_t G = 1ull << 30;
+	struct vm_config cfg = {.mem_bytes = 5 * G + G / 2, .hole_start = HVM_HOLE_START,
+				.hole_end = HVM_HOLE_END, .nr_vcpus = 1};
+	struct hvm_options opt = {.acpi = HVM_ACPI_REDUCED};
+	static struct hvm_domain h;
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + sizeof(c->entries[0]));
+	struct vm vm;
+	uint64_t ram = 0;
+	bool high = false;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	h.vm = &vm;
+	hvm_build_e820(&h);
+	for (unsigned i = 0; i < h.nr_e820; i++) {
+		const struct e820_entry *e = &h.e820[i];
+
+		if (e->type != E820_RAM)
+			continue;
+		ram += e->size;
+		assert_false(e->addr < 4 * G && e->addr + e->size > 3 * G); /* nothing in the hole */
+		high |= e->addr == 4 * G && e->size == G + G / 2;
+	}
+	assert_true(high);
+	assert_int_equal(ram, HVM_EBDA + (3 * G - 0x100000) + G + G / 2); /* all of --mem 4608 */
+	c->nent = 1;
+	c->entries[0].function = 0x80000008;
+	c->entries[0].eax = 32; /* 4 GiB of addresses: RAM to 5.5 GiB does not fit */
+	vm.supported_cpuid = c;
+	assert_int_equal(hvm_domain_init(&h, &vm, &opt, stdout, -1), -EINVAL); /* says why */
+	vm.supported_cpuid = NULL;
+	free(c);
+	vm_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(memory_above_4g),
 		cmocka_unit_test(cpuid_topology),
 		cmocka_unit_test(acpi_tables),
 		cmocka_unit_test(acpi_cmsr),
