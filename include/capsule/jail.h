@@ -45,9 +45,11 @@ int jail_check(const struct jail_opts *j);
  * jailed child and exits with its status. The child returns 0 with / being the jail
  * directory and still privileged (to open /dev/kvm and the files), or -1 after naming the
  * step that failed. Call before any thread exists and before the domain's files are open.
+ * The parent calls at_end(opaque) (if not NULL) once the child has ended, before it exits:
+ * what the VMM made on the host's side (its API socket) goes then.
  */
 int jail_enter(const struct jail_opts *j, const char *name, const struct jail_file *files,
-	       unsigned nr_files);
+	       unsigned nr_files, void (*at_end)(void *), void *opaque);
 /*
  * Once the domain's files and devices are open: resource limits, then the dedicated
  * uid/gid with every capability dropped and no_new_privs (sandbox_drop_privileges). 0 or

@@ -676,6 +676,12 @@ static void write_exit_file(int fd, int status, const struct run_state *rs,
 	close(fd);
 }
 
+/* The jail's parent, once the jailed VMM has ended: its API socket's path is on this side. */
+static void unbind_api(void *opaque)
+{
+	usock_close(opaque);
+}
+
 /*
  * The files the domain opens by path, for the jail to hold: the image, the initrd and the
  * disks (a disk's path is its spec up to the first comma; read-only if it says so).
@@ -744,7 +750,8 @@ int cmd_run(int argc, char **argv)
 		struct jail_file files[JAIL_MAX_FILES];
 
 		/* From here on, in the jail (the caller waits outside, in jail_enter). */
-		if (jail_enter(&o.jail, o.cfg.name, files, jail_files(&o.cfg, files, paths)))
+		if (jail_enter(&o.jail, o.cfg.name, files, jail_files(&o.cfg, files, paths),
+			       unbind_api, &api_sock))
 			goto out;
 	}
 	created = true;

@@ -67,6 +67,7 @@ struct ddom {
 	int32_t writer_pid;    /* the console's writer (one at a time) */
 	int64_t writer_at;
 	bool removed;          /* destroyed: the row is gone, the struct goes soon */
+	uid_t jail_uid;        /* its jailed VMM's uid and gid (--jail-uid), 0 until spawned */
 	/* mempolicy.c, under the lock: memory_min and memory_shares (mp_known once read
 	 * from the config), and the policy's last view of the domain. */
 	bool mp_known;
@@ -79,6 +80,9 @@ struct ddom {
 struct daemon {
 	const char *socket_path, *state_dir, *vmm_path;
 	bool vmm_no_seccomp;
+	bool jail;             /* --jail-uid: every VMM jailed (docs/jailer.md) */
+	uid_t jail_uid;        /* the first of the jailed VMMs' uids */
+	uint64_t jail_next, jail_end; /* the block of offsets this capsuled hands out */
 	char dom_dir[4096];    /* state_dir/domains */
 	gid_t group;           /* the capsule group, or (gid_t)-1 */
 	pthread_mutex_t lock;
@@ -142,6 +146,9 @@ int pidfd_open_checked(pid_t pid, uint64_t start); /* a pidfd for exactly that p
 int vmm_pidfd(pid_t pid, uint64_t start, const char *dir); /* ... and it runs on dir's files */
 /* Start d's VMM on its directory's files: 0 (d->pid, pid_start, pidfd set), or -errno. */
 int spawn_vmm(struct daemon *dm, struct ddom *d, char *err, size_t errlen);
+/* --jail-uid: take the next block of uids (STATE_DIR/jail-next), never one handed out by
+ * an earlier capsuled on this state directory. 0, or -1 with err. */
+int jail_ids_reserve(struct daemon *dm, char *err, size_t errlen);
 /* ... or restoring a snapshot: run --restore dir (api_snap.c), mem_fd as the VMM's fd 4. */
 #define SPAWN_MAX_MACS 8
 struct spawn_restore {

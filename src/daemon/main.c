@@ -47,6 +47,8 @@ static void usage(FILE *out)
 		"                        Type=simple); otherwise detach once the socket listens\n"
 		"                        and log to STATE_DIR/capsuled.log\n"
 		"      --vmm-no-seccomp  start VMMs with --no-seccomp (debugging only)\n"
+		"      --jail-uid UID    start every VMM jailed (docs/jailer.md) in its domain's\n"
+		"                        directory, each as a uid and gid of its own from UID on\n"
 		"      --cgroup auto|v1|v2|off  CPU control (weights, caps) through cgroup v1\n"
 		"                        or v2; auto (default): v2 if its cpu controller is\n"
 		"                        available, else v1, else off (docs/resources.md)\n"
@@ -147,6 +149,7 @@ int main(int argc, char **argv)
 		{"vmm", required_argument, NULL, 'm'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"vmm-no-seccomp", no_argument, NULL, 'Z'},
+		{"jail-uid", required_argument, NULL, 'J'},
 		{"cgroup", required_argument, NULL, 'G'},
 		{"cgroup-parent", required_argument, NULL, 'P'},
 		{"web", required_argument, NULL, 'W'},
@@ -190,6 +193,19 @@ int main(int argc, char **argv)
 		case 'm': dm.vmm_path = optarg; break;
 		case 'f': foreground = true; break;
 		case 'Z': dm.vmm_no_seccomp = true; break;
+		case 'J': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!optarg[0] || *end || optarg[0] == '-' || v == 0 || v > 0xfff00000ul) {
+				fprintf(stderr, "capsuled: --jail-uid expects a uid from 1 to %lu\n",
+					0xfff00000ul);
+				return 2;
+			}
+			dm.jail = true;
+			dm.jail_uid = (uid_t)v;
+			break;
+		}
 		case 'G': dm.cg_mode = optarg; break;
 		case 'P': dm.cg_parent = optarg; break;
 		case 'W': wo.listen = optarg; break;
@@ -281,7 +297,7 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (sched_init(&dm, err, sizeof(err))) {
+	if (sched_init(&dm, err, sizeof(err)) || (dm.jail && jail_ids_reserve(&dm, err, sizeof(err)))) {
 		fprintf(stderr, "capsuled: %s\n", err);
 		return 1;
 	}

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "daemon.h"
 
 #define VMM_LOG_MAX (1u << 20) /* the VMM's stderr file starts over past this */
+#define JAIL_ID_BLOCK 65536u   /* jail uids a capsuled takes at its start */
 
 void dom_path(const struct daemon *dm, const struct ddom *d, const char *file, char *out,
 	      size_t len)
@@ -144,6 +146,7 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 		      char *err, size_t errlen)
 {
 	char dir[4200], cfg[4200], sock[4200], exitp[4200], ring[4200], fifo[4200], logp[4200];
+	char jail[4200], ids[24];
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	int in_fd = -1, log_fd = -1, null_fd = -1, pipefd[2] = {-1, -1}, rc = -EIO;
 	int cg_fds[2] = {-1, -1};
@@ -204,6 +207,32 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 	argv[argc++] = ring;
 	if (dm->vmm_no_seccomp)
 		argv[argc++] = "--no-seccomp";
+	if (dm->jail) { /* docs/jailer.md: the jail is a directory of the domain's own */
+		/* A uid of its own, kept across its restarts; taken without the lock, which a
+		 * restart's caller holds. */
+		if (!d->jail_uid) {
+			uint64_t n = __atomic_fetch_add(&dm->jail_next, 1, __ATOMIC_RELAXED);
+
+			if (n >= dm->jail_end) {
+				snprintf(err, errlen, "this capsuled has handed out its %u jail uids; "
+					 "restart it for more", JAIL_ID_BLOCK);
+				goto out;
+			}
+			d->jail_uid = (uid_t)(dm->jail_uid + n);
+		}
+		dom_path(dm, d, "jail", jail, sizeof(jail));
+		if (mkdir(jail, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot make the jail %s: %s", jail, strerror(errno));
+			goto out;
+		}
+		snprintf(ids, sizeof(ids), "%u", (unsigned)d->jail_uid);
+		argv[argc++] = "--jail";
+		argv[argc++] = jail;
+		argv[argc++] = "--uid";
+		argv[argc++] = ids;
+		argv[argc++] = "--gid";
+		argv[argc++] = ids;
+	}
 	argv[argc] = NULL;
 	child = fork();
 	if (child < 0) {
@@ -271,6 +300,58 @@ out:
 	return rc;
 }
 
+/* What a jail leaves: directories and empty mount points, no mount (they were in the
+ * VMM's own namespace); never past a symbolic link or onto another file system. */
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)f;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else if (flag == FTW_F || flag == FTW_SL)
+		unlink(path);
+	return 0;
+}
+
+static void remove_jail_dir(const char *path)
+{
+	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+int jail_ids_reserve(struct daemon *dm, char *err, size_t errlen)
+{
+	char path[4200], tmp[4200], buf[32];
+	unsigned long long next = 0;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/jail-next", dm->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s/jail-next.tmp", dm->state_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		if (sscanf(buf, "%llu", &next) != 1) {
+			snprintf(err, errlen, "%s: not a number; remove it only if no jailed VMM of "
+				 "this state directory runs", path);
+			return -1;
+		}
+	}
+	if ((unsigned long long)dm->jail_uid + next + JAIL_ID_BLOCK > 0xfffffffeull) {
+		snprintf(err, errlen, "--jail-uid %u: no uids left after %llu handed out",
+			 (unsigned)dm->jail_uid, next);
+		return -1;
+	}
+	/* The block is written before any of it is used: a crash loses ids, never reuses one. */
+	n = snprintf(buf, sizeof(buf), "%llu\n", next + JAIL_ID_BLOCK);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+	    write(fd, buf, (size_t)n) != n || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	dm->jail_next = next;
+	dm->jail_end = next + JAIL_ID_BLOCK;
+	return 0;
+}
+
 void remove_dom_dir(const char *dir)
 {
 	static const char *const files[] = {
@@ -286,6 +367,8 @@ void remove_dom_dir(const char *dir)
 	}
 	snprintf(path, sizeof(path), "%s/snap", dir);
 	rmdir(path);
+	snprintf(path, sizeof(path), "%s/jail", dir);
+	remove_jail_dir(path);
 	if (rmdir(dir) < 0 && errno != ENOENT)
 		fprintf(stderr, "capsuled: cannot remove %s: %s\n", dir, strerror(errno));
 }

@@ -192,8 +192,9 @@ static int bind_in(const char *root, const char *what, const char *src, bool wri
 	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
 		return fail("%s %s: cannot bind-mount it into the jail: %s\n", what, src,
 			    strerror(errno));
+	/* Read-only, and nosuid; nodev too unless it is a device (a block device as a disk). */
 	if (!writable && mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
-			       MS_NODEV, NULL) < 0)
+			       (S_ISBLK(st.st_mode) ? 0 : MS_NODEV), NULL) < 0)
 		return fail("%s %s: cannot make it read-only in the jail: %s\n", what, src,
 			    strerror(errno));
 	return 0;
@@ -243,11 +244,12 @@ static int build_root(const struct jail_opts *j, const struct jail_file *files, 
 		return fail("cannot make the mounts private to the jail: %s\n", strerror(errno));
 	if (mount(j->dir, j->dir, NULL, MS_BIND, NULL) < 0) /* pivot_root wants a mount point */
 		return fail("cannot bind-mount %s onto itself: %s\n", j->dir, strerror(errno));
+	/* /dev first: a disk that is a block device is bound into its tmpfs, not under it. */
+	if (make_dev(j))
+		return -1;
 	for (unsigned i = 0; i < nr; i++)
 		if (bind_in(j->dir, "file", files[i].path, files[i].writable))
 			return -1;
-	if (make_dev(j))
-		return -1;
 	snprintf(p, sizeof(p), "%s/proc", j->dir);
 	if ((mkdir(p, 0555) < 0 && errno != EEXIST) ||
 	    mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -269,7 +271,8 @@ static int build_root(const struct jail_opts *j, const struct jail_file *files, 
 }
 
 /* Outside: wait for the jailed VMM, hand it the run signals, and end as it ended. */
-static void __attribute__((noreturn)) wait_jailed(pid_t child, const sigset_t *set)
+static void __attribute__((noreturn)) wait_jailed(pid_t child, const sigset_t *set,
+						  void (*at_end)(void *), void *opaque)
 {
 	int status;
 
@@ -285,6 +288,8 @@ static void __attribute__((noreturn)) wait_jailed(pid_t child, const sigset_t *s
 		}
 		if (waitpid(child, &status, WNOHANG) != child)
 			continue;
+		if (at_end)
+			at_end(opaque);
 		if (WIFEXITED(status))
 			_exit(WEXITSTATUS(status));
 		_exit(128 + WTERMSIG(status));
@@ -309,9 +314,8 @@ static int join_cgroup(const char *dir)
 }
 
 int jail_enter(const struct jail_opts *j, const char *name, const struct jail_file *files,
-	       unsigned nr_files)
+	       unsigned nr_files, void (*at_end)(void *), void *opaque)
 {
-	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	sigset_t set, old;
 	pid_t child;
 
@@ -320,21 +324,11 @@ int jail_enter(const struct jail_opts *j, const char *name, const struct jail_fi
 	/* The cgroup first, by this process: the jailed child is born in it. */
 	if (j->cgroup && join_cgroup(j->cgroup))
 		return -1;
-	if (j->netns) {
-		int fd = open(j->netns, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-			fail("--jail-netns %s: cannot enter the network namespace: %s\n", j->netns,
-			     strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-	}
-	if (unshare(flags) < 0)
-		return fail("cannot make the mount, PID, IPC and UTS namespaces (unshare): %s\n",
-			    strerror(errno));
+	/* Only the PID namespace here (it is the child's, not this process's): the others
+	 * are the child's alone, so that this process keeps the host's root, where the API
+	 * socket's path is, when the child's pivot_root moves the root of its namespace. */
+	if (unshare(CLONE_NEWPID) < 0)
+		return fail("cannot make the PID namespace (unshare): %s\n", strerror(errno));
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -347,10 +341,25 @@ int jail_enter(const struct jail_opts *j, const char *name, const struct jail_fi
 	if (child < 0)
 		return fail("cannot fork into the PID namespace: %s\n", strerror(errno));
 	if (child > 0)
-		wait_jailed(child, &set);
+		wait_jailed(child, &set, at_end, opaque);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Ends with its parent, whatever kills that (a manager's kill -9 of the pid it knows). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (j->netns) {
+		int fd = open(j->netns, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+			fail("--jail-netns %s: cannot enter the network namespace: %s\n", j->netns,
+			     strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		return fail("cannot make the mount, IPC and UTS namespaces (unshare): %s\n",
+			    strerror(errno));
 	if (build_root(j, files, nr_files))
 		return -1;
 	if (sethostname(name, strlen(name)) < 0)

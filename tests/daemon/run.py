@@ -151,7 +151,8 @@ class Daemon:
         return call(self.sock, "POST", "/api/v1/domains", json.dumps(cfg))
 
     def vmms(self):
-        """VMM processes of this daemon's domains (by their state directory)."""
+        """VMM processes of this daemon's domains (by their state directory); of a jailed
+        VMM, the process capsuled started (its jailed child has the same command line)."""
         out = []
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -163,7 +164,15 @@ class Daemon:
                 continue
             if len(cmd) > 3 and cmd[1] == b"run" and self.state.encode() in cmd[3]:
                 out.append(int(pid))
-        return out
+        jailed = set()
+        for pid in out:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) in out:
+                        jailed.add(pid)
+            except (OSError, ValueError, IndexError):
+                pass
+        return [p for p in out if p not in jailed]
 
     def destroy_all(self):
         for d in self.domains():

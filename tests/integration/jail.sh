@@ -39,6 +39,15 @@ report() { # name ok why
 	fi
 }
 
+# The jailed VMM among PID's descendants (a subshell, timeout, capsule, then it).
+jailed_below() {
+	local p=$1
+	for _ in 1 2 3 4 5; do
+		p=$(pgrep -P "$p" | head -n 1)
+		[ -n "$p" ] || return
+		grep -q '^NSpid:.*[[:space:]]1$' "/proc/$p/status" 2>/dev/null && { echo "$p"; return; }
+	done
+}
 # A fresh jail directory each time, as a manager makes one per domain.
 newjail() { mktemp -d "$tmp/jail.XXXXXX"; }
 jrun() { timeout -k 5 120 "$CAPSULE" run --jail "$(newjail)" --uid $JUID --gid $JGID "$@"; }
@@ -142,6 +151,9 @@ else
 	status=$?
 	[ $status = 143 ] && grep -q 'Terminated received, domain destroyed' "$tmp/ticker.out" &&
 		report signal-forwarded 1 "" || report signal-forwarded 0 "status $status"
+	# Its API socket, bound on the host's side, goes when it ends.
+	[ ! -e "$tmp/api.sock" ] && report api-socket-removed 1 "" ||
+		report api-socket-removed 0 "$(ls -l "$tmp/api.sock"*)"
 fi
 # A kill -9 of the outer process takes the jailed VMM with it.
 "$CAPSULE" run --jail "$(newjail)" --uid $JUID --gid $JGID "$G/ticker.elf" >/dev/null 2>&1 &
@@ -195,6 +207,15 @@ expect vblk-rw-file 0 '0 sectors differ' -- "$D/disk.py" check "$tmp/disk.img" r
 expect vblk-readonly 0 'read-only disk refused a write' \
 	-- jrun --disk "$tmp/disk.img,readonly,serial=capsule-test" --cmdline ro "$G/vblk.elf"
 expect vblk-readonly-file 0 '0 sectors differ' -- "$D/disk.py" check "$tmp/disk.img" ro
+# A block device as a disk: bound into the jail's /dev (a loop device over the image).
+"$D/disk.py" make "$tmp/disk.img"
+if loop=$(losetup -f --show "$tmp/disk.img" 2>/dev/null); then
+	guest vblk-block-device --disk "$loop,serial=capsule-test" "$G/vblk.elf"
+	losetup -d "$loop"
+	expect vblk-block-device-file 0 '0 sectors differ' -- "$D/disk.py" check "$tmp/disk.img" rw
+else
+	report vblk-block-device 0 "cannot make a loop device"
+fi
 expect consin 0 'HELLO CAPSULE' -- sh -c "printf 'hello capsule\nquit\n' | timeout -k 5 60 $CAPSULE run --jail $(newjail) --uid $JUID --gid $JGID $G/consin.elf"
 # virtio-net: the TAP made inside the network namespace the jail joins.
 if ip netns add "$ns" 2>/dev/null; then
@@ -219,7 +240,7 @@ jrun --api-sock "$tmp/s.sock" --vcpus 2 --disk "$tmp/snap.img" \
 	"$G/vsnap.elf" >"$tmp/vsnap.out" 2>&1 &
 pid=$!
 for _ in $(seq 200); do grep -q 'vsnap: tick' "$tmp/vsnap.out" && break; sleep 0.05; done
-inner=$(pgrep -P "$(pgrep -P $pid | head -n 1)" | head -n 1) # timeout, capsule, the jailed VMM
+inner=$(jailed_below $pid)
 [ -n "$inner" ] && [ -d "/proc/$inner/root/dev" ] && [ ! -e "/proc/$inner/root$tmp/snaps" ] &&
 	hidden=1 || hidden=0
 "$CAPSULE" control "$tmp/s.sock" save "$tmp/snaps/s1" >"$tmp/out" 2>&1
@@ -233,6 +254,69 @@ timeout -k 5 30 "$CAPSULE" run --jail "$(newjail)" --uid $JUID --gid $JGID --tim
 status=$?
 grep -q 'vsnap: tick' "$tmp/out" && [ $status = 124 ] && report snapshot-restore 1 "" ||
 	report snapshot-restore 0 "status $status"
+
+# --- capsuled --jail-uid: every VMM jailed in its domain's directory, each with a uid of
+# its own from a block capsuled reserves in its state directory
+ds=$tmp/daemon
+mkdir "$ds"
+startd() {
+	timeout -s KILL 120 "$BUILD/capsuled" --foreground --socket "$ds/s" --state-dir "$ds/st" \
+		--jail-uid 73000 >>"$ds/log" 2>&1 &
+	dpid=$!
+	for _ in $(seq 200); do [ -S "$ds/s" ] && break; sleep 0.05; done
+}
+jailed_of() { # NAME: "uid pid-of-the-jailed-VMM uuid"
+	local info outer uuid
+	info=$(CAPSULE_SOCKET=$ds/s "$CAPSULE" info --json "$1")
+	read -r outer uuid <<<"$(python3 -c 'import json, sys; d = json.load(sys.stdin)
+print(d["pid"], d["uuid"])' <<<"$info")"
+	inner=$(pgrep -P "$outer" | head -n 1)
+	echo "$(awk '$1 == "Uid:" {print $2}' "/proc/$inner/status" 2>/dev/null) $inner $uuid"
+}
+startd
+"$D/disk.py" make "$tmp/disk.img"
+printf '{"name": "j1", "kernel": "%s", "memory": 16, "disk": [{"path": "%s"}]}\n' \
+	"$(realpath "$G/ticker.elf")" "$tmp/disk.img" >"$ds/j1.json"
+printf '{"name": "j2", "kernel": "%s", "memory": 16}\n' "$(realpath "$G/ticker.elf")" >"$ds/j2.json"
+if CAPSULE_SOCKET=$ds/s "$CAPSULE" create "$ds/j1.json" >"$tmp/out" 2>&1 &&
+	CAPSULE_SOCKET=$ds/s "$CAPSULE" create "$ds/j2.json" >>"$tmp/out" 2>&1; then
+	read -r u1 inner uuid <<<"$(jailed_of j1)"
+	read -r u2 i2 _ <<<"$(jailed_of j2)"
+	sts() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$inner/status"; }
+	[ -n "$inner" ] && [ "$(sts Gid)" = "$u1" ] && [ "$u1" -ge 73000 ] && [ "$u1" -lt 138536 ] &&
+		[ -n "$u2" ] && [ "$u2" != "$u1" ] && [ "$(sts CapEff)" = 0000000000000000 ] &&
+		[ "$(sts NoNewPrivs)" = 1 ] && [ -e "/proc/$inner/root$tmp/disk.img" ] &&
+		[ ! -e "/proc/$inner/root$ds/st" ] && [ "$(cat "$ds/st/jail-next")" = 65536 ] &&
+		report capsuled-jails-its-vmms 1 "" ||
+		report capsuled-jails-its-vmms 0 "j1 uid '$u1' pid '$inner', j2 uid '$u2'"
+	sleep 0.3
+	CAPSULE_SOCKET=$ds/s timeout 5 "$CAPSULE" console j1 </dev/null >"$tmp/out" 2>&1
+	grep -q '^tick [0-9]' "$tmp/out" && report capsuled-jailed-console 1 "" ||
+		report capsuled-jailed-console 0 "$(head -c 200 "$tmp/out")"
+	CAPSULE_SOCKET=$ds/s "$CAPSULE" destroy j1 >/dev/null 2>&1
+	for _ in $(seq 100); do [ -d "/proc/$inner" ] || break; sleep 0.05; done
+	[ ! -d "/proc/$inner" ] && [ ! -e "$ds/st/domains/$uuid" ] &&
+		report capsuled-jailed-destroy 1 "" ||
+		report capsuled-jailed-destroy 0 "$(ls -R "$ds/st/domains" | head -n 5)"
+	# A new capsuled on the same state takes the next block: j2 (running on) keeps its
+	# uid, and a new domain's differs from every earlier one.
+	kill $dpid 2>/dev/null
+	wait $dpid 2>/dev/null
+	rm -f "$ds/s"
+	startd
+	CAPSULE_SOCKET=$ds/s "$CAPSULE" create "$ds/j1.json" >"$tmp/out" 2>&1
+	read -r u3 _ _ <<<"$(jailed_of j1)"
+	[ "$(cat "$ds/st/jail-next")" = 131072 ] && [ "$u3" -ge 138536 ] && [ "$u3" != "$u2" ] &&
+		report capsuled-jail-uids-not-reused 1 "" ||
+		report capsuled-jail-uids-not-reused 0 "after a restart: uid '$u3' (j2 has $u2)"
+	CAPSULE_SOCKET=$ds/s "$CAPSULE" destroy j1 >/dev/null 2>&1
+	CAPSULE_SOCKET=$ds/s "$CAPSULE" destroy j2 >/dev/null 2>&1
+else
+	report capsuled-jails-its-vmms 0 "create: $(cat "$tmp/out") $(tail -n 3 "$ds/log")"
+fi
+kill $dpid 2>/dev/null
+wait $dpid 2>/dev/null
+expect capsuled-bad-jail-uid 2 'jail-uid expects a uid from 1' -- "$BUILD/capsuled" --jail-uid 0
 
 printf 'jail: %d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" = 0 ]

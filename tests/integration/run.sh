@@ -3,13 +3,31 @@
 # Integration tests: boot real domains with build/capsule and check what they print and
 # how they exit. Each case names the exit status it expects and patterns (extended regular
 # expressions) that stdout and stderr must match. Ends with "N passed, N failed".
+#
+# CAPSULE_JAIL=1 runs every `capsule run` of the suite (and of its Python drivers) jailed
+# (docs/jailer.md), each in a jail directory of its own, as uid/gid 64200: BUILD is then
+# a copy of links whose capsule is a wrapper that adds --jail, --uid and --gid.
 set -u
 BUILD=${1:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ "${CAPSULE_JAIL:-}" = 1 ]; then
+	real=$(realpath "$BUILD")
+	mkdir "$tmp/jails" "$tmp/build"
+	for f in "$real"/*; do ln -s "$f" "$tmp/build/"; done
+	rm "$tmp/build/capsule"
+	cat >"$tmp/build/capsule" <<-EOF
+	#!/bin/sh
+	[ "\$1" = run ] || exec "$real/capsule" "\$@"
+	shift
+	exec "$real/capsule" run --jail "\$(mktemp -d "$tmp/jails/j.XXXXXX")" --uid 64200 --gid 64200 "\$@"
+	EOF
+	chmod +x "$tmp/build/capsule"
+	BUILD=$tmp/build
+fi
 CAPSULE=$BUILD/capsule
 G=$BUILD/tests/guests
 E=$BUILD/guest
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
 
 report() { # name ok why
