@@ -173,6 +173,7 @@ integration: all
 	tests/integration/measure.py $(BUILD)
 	tests/daemon/run.py $(BUILD) --domains 1000
 	tests/daemon/snapshot.py $(BUILD) --clones 100
+	tests/daemon/migrate.py $(BUILD)
 	tests/daemon/memory.py $(BUILD) --domains 10
 	tests/daemon/sched.py $(BUILD)
 

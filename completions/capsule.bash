@@ -13,7 +13,7 @@ _capsule()
 {
 	local cur prev cmd
 	local commands="run control create list info pause unpause shutdown reboot destroy
-		console top mem-set dump-core events log sched-credit vcpu-pin vcpu-list attest verify-attestation"
+		console top mem-set dump-core events log sched-credit vcpu-pin vcpu-list attest verify-attestation migrate migrate-abort"
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --gdb --stats --no-seccomp
@@ -72,7 +72,7 @@ _capsule()
 			-- "$cur")) || COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	list | info | pause | unpause | shutdown | reboot | destroy | console | top | mem-set | \
-		dump-core | events | log | sched-credit | vcpu-pin | vcpu-list | attest)
+		dump-core | events | log | sched-credit | vcpu-pin | vcpu-list | attest | migrate | migrate-abort)
 		# The xl verbs (src/cli/xl*.c): -S/--socket, --json, their own options, and the
 		# domain's name as the first other word (every name for list).
 		local opts="-S --socket --json --help" takes="-S --socket" sock="" i nwords=0
@@ -83,6 +83,8 @@ _capsule()
 		sched-credit) opts="$opts -d --domain -w --weight -c --cap"
 			takes="$takes -w --weight -c --cap" ;;
 		attest) opts="$opts --nonce --pubkey"; takes="$takes --nonce" ;;
+		migrate) opts="$opts --insecure --downtime --auto-converge --max-rounds"
+			takes="$takes --downtime --max-rounds" ;;
 		esac
 		case " $takes " in *" $prev "*)
 			[[ $prev == -S || $prev == --socket ]] && COMPREPLY=($(compgen -f -- "$cur"))

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -21,6 +19,7 @@
 #include "capsule/cli.h"
 #include "capsule/httpc.h"
 #include "capsule/migrate.h"
+#include "capsule/relay.h"
 #include "capsule/tls.h"
 #include "capsule/snapshot.h"
 #include "capsule/vm.h"
@@ -83,62 +82,6 @@ static int snapshot(const char *sock, const char *dir, bool save, bool diff)
 }
 
 /*
- * With TLS, the VMM writes its plain stream into a socketpair and this thread carries it
- * over the TLS connection, and the destination's answers back: the VMM does no TLS and
- * makes no sockets. It ends when either side closes or nothing moves for 15 s (the
- * network is gone); the VMM then sees its end of the pair close and fails the migration.
- */
-struct relay {
-	int vmm, net;
-	struct tls_conn *tls;
-};
-
-static int write_all(int fd, const char *b, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, b, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k, n -= (size_t)k;
-	}
-	return 0;
-}
-
-static void *relay(void *arg)
-{
-	struct relay *r = arg;
-	static char buf[1u << 16];
-
-	for (;;) {
-		struct pollfd p[2] = {{.fd = r->vmm, .events = POLLIN}, {.fd = r->net, .events = POLLIN}};
-		ssize_t k;
-		int n = tls_pending(r->tls) ? (p[1].revents = POLLIN, 1) : poll(p, 2, 15000);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (p[1].revents) {
-			k = tls_read(r->tls, buf, sizeof(buf));
-			if (k < 0 && errno == EAGAIN)
-				continue; /* a record without data */
-			if (k <= 0 || write_all(r->vmm, buf, (size_t)k))
-				break;
-		}
-		if (p[0].revents) {
-			k = read(r->vmm, buf, sizeof(buf));
-			if (k <= 0 || tls_write_all(r->tls, buf, (size_t)k))
-				break;
-		}
-	}
-	shutdown(r->vmm, SHUT_RDWR);
-	return NULL;
-}
-
-/*
  * migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | --insecure) [--auto-converge]
  * [--max-rounds N]: this client connects to the
  * destination (`capsule run --incoming`) and hands the connection (plain) or its end of a
@@ -156,7 +99,6 @@ static int migrate(const char *sock, int argc, char **argv)
 	const char *dest = argv[0], *downtime = NULL, *tls_dir = NULL, *max_rounds = "30";
 	char err[512], msg[512], body[400];
 	bool insecure = false, relaying = false, converge = false;
-	pthread_t thread;
 	int fd, pair[2] = {-1, -1}, status, pass;
 	socklen_t sl;
 
@@ -206,7 +148,7 @@ static int migrate(const char *sock, int argc, char **argv)
 		 * never read the VMM's stream, and after its 15 s gave up, shutting the VMM's
 		 * end: on a loaded host the thread often runs before this one goes on. */
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0 ||
-		    (rl.vmm = pair[0], errno = pthread_create(&thread, NULL, relay, &rl))) {
+		    (rl.vmm = pair[0], errno = -relay_start(&rl))) {
 			fprintf(stderr, "capsule control: cannot relay: %s\n", strerror(errno));
 			if (pair[0] >= 0) {
 				close(pair[0]);
@@ -226,7 +168,7 @@ static int migrate(const char *sock, int argc, char **argv)
 				   &pass, 1, 600000, &r, err, sizeof(err));
 	if (relaying) {
 		close(pair[1]);
-		pthread_join(thread, NULL);
+		relay_join(&rl);
 		close(pair[0]);
 		tls_close(rl.tls);
 	}

@@ -42,6 +42,8 @@ static const struct command {
 	{"vcpu-list", cmd_vcpu_list, "each vCPU: its CPU, state, time and affinity"},
 	{"attest", cmd_attest, "a domain's launch measurement, signed by the host"},
 	{"verify-attestation", cmd_verify_attestation, "check a statement of capsule attest"},
+	{"migrate", cmd_migrate, "live-migrate a domain to another host's capsuled"},
+	{"migrate-abort", cmd_migrate_abort, "stop a migration; the domain runs on here"},
 };
 
 static void usage(FILE *out)

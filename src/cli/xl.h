@@ -60,5 +60,7 @@ int cmd_vcpu_pin(int argc, char **argv);
 int cmd_vcpu_list(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_verify_attestation(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_migrate_abort(int argc, char **argv);
 
 #endif

@@ -41,6 +41,8 @@ static const struct api_route routes[] = {
 	{"PUT", "/api/v1/domain.snapshot", api_snapshot},
 	{"POST", "/api/v1/domain.restore", api_restore},
 	{"POST", "/api/v1/domain.clone", api_clone},
+	{"POST", "/api/v1/domain.migrate", api_migrate},
+	{"PUT", "/api/v1/domain.migrate-abort", api_migrate_abort},
 	{"GET", "/api/v1/domain.console", api_console},
 	{"POST", "/api/v1/domain.console", api_console_input},
 	{"GET", "/api/v1/domain.log", api_log},

@@ -394,7 +394,7 @@ static int launch_one(struct daemon *dm, struct snap_source *s, const char *name
 {
 	json_t *cfg = json_deep_copy(s->cfg), *nets, *net, *checked;
 	char err[1024], kind[4] = "", path[4200], *text;
-	struct spawn_restore sr = {.mem_fd = s->mem_fd};
+	struct spawn_restore sr = {.mem_fd = s->mem_fd, .incoming_fd = -1};
 	struct ddom *d;
 	size_t i;
 	int fd;

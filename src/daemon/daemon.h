@@ -15,6 +15,7 @@
  *   api_io.c    console, events, log, metrics
  *   api_snap.c  save, snapshot, restore, clone (snapshot directories are the client's)
  *   mempolicy.c the memory policy thread (--mem-limit): balloon targets by shares and use
+ *   migrate.c   capsule migrate: the outgoing request and the incoming listener
  *   ksm.c       page sharing: KSM turned on and tuned (--ksm-cpu), and its counters
  *   sched.c     CPU control: each domain's cgroup, weight, cap, vCPU pinning (resources.md)
  *   web*.c      the web dashboard (--web): its listener, login, proxy, WebSockets (web.h)
@@ -46,6 +47,8 @@
 
 enum dstate { DS_RUNNING, DS_PAUSED, DS_SHUTOFF, DS_CRASHED, DS_DYING };
 
+struct relay;
+
 struct ddom {
 	int64_t id;
 	char uuid[37];
@@ -75,6 +78,7 @@ struct ddom {
 	double mp_rho;
 	unsigned mp_waits;     /* ticks its guest has not reported free memory */
 	unsigned cpu_weight, cap; /* Xen's (sched.c): its cgroup's, kept in its config */
+	struct relay *migrating; /* an outgoing migration's relay (migrate.c), or NULL */
 };
 
 struct daemon {
@@ -95,6 +99,10 @@ struct daemon {
 	int epfd;              /* the monitor's epoll: pidfds */
 	int stop_fd;           /* eventfd: the monitor stops */
 	pthread_t monitor;
+	const char *migrate_tls; /* --migrate-tls DIR, or NULL */
+	bool migrate_insecure;   /* --migrate-insecure: plain TCP accepted in */
+	int migrate_fd;          /* --migrate-listen's socket, or -1 */
+	pthread_t migrate_thread;
 	uint64_t host_mem_mib;
 	int64_t started_ns;
 	/* ksm.c: KSM within a CPU budget (0: the host's KSM is left alone), and what the
@@ -157,6 +165,7 @@ struct spawn_restore {
 	char (*macs)[18]; /* each net device's new MAC, in order */
 	char (*taps)[16]; /* and its new TAP device */
 	unsigned nr_macs;
+	int incoming_fd;  /* >= 0: not a snapshot but a migration's stream (migrate.c) */
 };
 int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_restore *r,
 		      char *err, size_t errlen);
@@ -232,6 +241,13 @@ void mempolicy_stop(struct daemon *dm);
 json_t *mempolicy_json(const struct daemon *dm);            /* under lock */
 void mempolicy_dom_json(const struct ddom *d, json_t *j);   /* under lock */
 void mempolicy_metrics(const struct daemon *dm, FILE *f);   /* under lock */
+/* migrate.c: capsule migrate, both ends (docs/migration.md) */
+struct http_request;
+struct http_response;
+int migrate_listen_start(struct daemon *dm, const char *spec, char *err, size_t errlen);
+void migrate_listen_stop(struct daemon *dm);
+void api_migrate(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_migrate_abort(void *ctx, const struct http_request *req, struct http_response *resp);
 
 /* reattach.c */
 int daemon_reattach(struct daemon *dm);

@@ -62,6 +62,11 @@ static void usage(FILE *out)
 		"                        capsuled, else ../share/capsule/web from it)\n"
 		"      --web-token-file PATH  the login token (default STATE_DIR/web.token, made\n"
 		"                        mode 0600 if missing)\n"
+		"      --migrate-listen ADDR:PORT  take live migrations in there ('capsule\n"
+		"                        migrate NAME HOST:PORT' on another host's capsuled)\n"
+		"      --migrate-tls DIR  migrations in and out mutually authenticated with\n"
+		"                        DIR/ca.pem, cert.pem, key.pem (docs/migration.md)\n"
+		"      --migrate-insecure  take migrations in over plain TCP (no --migrate-tls)\n"
 		"      --ksm-cpu PCT     turn the kernel's page sharing (KSM) on, its scans sized\n"
 		"                        to use at most PCT%% of one CPU (1-100; default: leave\n"
 		"                        the host's KSM as it is); put back at stop\n"
@@ -158,6 +163,9 @@ int main(int argc, char **argv)
 		{"web-tls-cert", required_argument, NULL, 'C'},
 		{"web-tls-key", required_argument, NULL, 'K'},
 		{"ksm-cpu", required_argument, NULL, 'k'},
+		{"migrate-listen", required_argument, NULL, 'L'},
+		{"migrate-tls", required_argument, NULL, 'S'},
+		{"migrate-insecure", no_argument, NULL, 'I'},
 		{"ksm-scan-time", required_argument, NULL, 'j'},
 		{"mem-limit", required_argument, NULL, 'L'},
 		{"mem-tau", required_argument, NULL, 'U'},
@@ -172,6 +180,7 @@ int main(int argc, char **argv)
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.changed = PTHREAD_COND_INITIALIZER,
 		.stop_fd = -1,
+		.migrate_fd = -1,
 		.ksm_scan_s = 200,
 		.mp_tau = MP_TAU_DEFAULT,
 		.mem_cgroup_procs = -1,
@@ -179,6 +188,7 @@ int main(int argc, char **argv)
 	struct usock u = {.fd = -1, .lock_fd = -1};
 	struct web_options wo = {0};
 	struct web *web = NULL;
+	const char *migrate_listen = NULL;
 	bool foreground = false;
 	char err[512], path[4200];
 	struct rlimit rl;
@@ -209,6 +219,9 @@ int main(int argc, char **argv)
 		case 'G': dm.cg_mode = optarg; break;
 		case 'P': dm.cg_parent = optarg; break;
 		case 'W': wo.listen = optarg; break;
+		case 'L': migrate_listen = optarg; break;
+		case 'S': dm.migrate_tls = optarg; break;
+		case 'I': dm.migrate_insecure = true; break;
 		case 'R': wo.root = optarg; break;
 		case 'T': wo.token_file = optarg; break;
 		case 'C': wo.tls_cert = optarg; break;
@@ -359,6 +372,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capsuled: cannot start\n");
 		return 1;
 	}
+	if (migrate_listen_start(&dm, migrate_listen, err, sizeof(err))) {
+		fprintf(stderr, "capsuled: %s\n", err);
+		return 1;
+	}
 	if (wo.listen) {
 		if (!wo.root)
 			wo.root = default_web_root();
@@ -373,6 +390,7 @@ int main(int argc, char **argv)
 		;
 	fprintf(stderr, "capsuled: %s: stopping; the domains keep running\n", strsignal(sig));
 	web_stop(web); /* first: its handlers are the API's */
+	migrate_listen_stop(&dm);
 	daemon_api_stop(&dm);
 	mempolicy_stop(&dm);
 	monitor_stop(&dm);

@@ -184,7 +184,11 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 		goto out;
 	argv[argc++] = (char *)dm->vmm_path;
 	argv[argc++] = "run";
-	if (r) { /* the snapshot's configuration, the new name and MACs over it */
+	if (r && r->incoming_fd >= 0) { /* a migration's stream, relayed by migrate.c */
+		argv[argc++] = "--insecure"; /* capsuled did the TLS: the VMM reads it plain */
+		argv[argc++] = "--incoming";
+		argv[argc++] = "fd=4";
+	} else if (r) { /* the snapshot's configuration, the new name and MACs over it */
 		argv[argc++] = "--restore";
 		argv[argc++] = (char *)r->dir;
 		argv[argc++] = "--name";
@@ -264,7 +268,8 @@ int spawn_vmm_restore(struct daemon *dm, struct ddom *d, const struct spawn_rest
 			_exit(127);
 		}
 		/* The memory file out of the way of 0-3 first: it may have any number. */
-		mem = r ? fcntl(r->mem_fd, F_DUPFD_CLOEXEC, 16) : -1;
+		mem = r ? fcntl(r->incoming_fd >= 0 ? r->incoming_fd : r->mem_fd, F_DUPFD_CLOEXEC,
+				16) : -1;
 		if ((r && mem < 0) || dup2(in_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
 		    dup2(u.fd, 3) < 0 || (r && dup2(mem, 4) < 0))
 			_exit(127);

@@ -290,6 +290,19 @@ int migrate_incoming(const char *addr, const char *tls_dir, struct migrate_in **
 	}
 	in->fd = -1;
 	r->mem_fd = -1;
+	if (!strncmp(addr, "fd=", 3)) {
+		/* A connection a manager accepted and relays (capsuled: docs/migration.md). */
+		char *end;
+		long n = strtol(addr + 3, &end, 10);
+
+		if (*end || end == addr + 3 || n < 3 || n > 1 << 20) {
+			rc = BAD("--incoming fd=N: N is a descriptor number from 3");
+			goto fail;
+		}
+		in->fd = (int)n;
+		log_info("migration: on descriptor %d", in->fd);
+		goto connected;
+	}
 	lfd = listen_on(addr, err, errlen);
 	if (lfd < 0) {
 		rc = lfd;
@@ -311,6 +324,7 @@ int migrate_incoming(const char *addr, const char *tls_dir, struct migrate_in **
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, who, sizeof(who));
 	log_info("migration: from %s", who);
 	setsockopt(in->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int)); /* the handshake */
+connected:
 	if (tls_dir) {
 		/* A peer that cannot show a certificate of our CA gets nothing further. */
 		struct timeval tv = {.tv_sec = 10};

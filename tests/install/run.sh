@@ -114,7 +114,7 @@ report man-pages-render $ok "$why"
 page=$(MANWIDTH=200 man -l "$root/usr/share/man/man1/capsule.1" 2>/dev/null)
 ok=1 why=""
 for c in run control create list info pause unpause shutdown reboot destroy console top \
-	mem-set events log save restore snapshot clone snapshot-merge; do
+	mem-set events log save restore snapshot clone snapshot-merge migrate migrate-abort; do
 	grep -Eq "^ {7}$c( |$)" <<<"$page" || { ok=0; why="$why $c"; }
 done
 for o in $("$BUILD/capsule" run --help | grep -Eo -- '--[a-z][a-z-]+' | sort -u); do
