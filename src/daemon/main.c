@@ -146,6 +146,9 @@ static const char *default_vmm(void)
 	return path;
 }
 
+/* Long options without a letter (migrate.c's): values no letter takes. */
+enum { OPT_MIGRATE_LISTEN = 0x100, OPT_MIGRATE_TLS, OPT_MIGRATE_INSECURE };
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -163,9 +166,9 @@ int main(int argc, char **argv)
 		{"web-tls-cert", required_argument, NULL, 'C'},
 		{"web-tls-key", required_argument, NULL, 'K'},
 		{"ksm-cpu", required_argument, NULL, 'k'},
-		{"migrate-listen", required_argument, NULL, 'L'},
-		{"migrate-tls", required_argument, NULL, 'S'},
-		{"migrate-insecure", no_argument, NULL, 'I'},
+		{"migrate-listen", required_argument, NULL, OPT_MIGRATE_LISTEN},
+		{"migrate-tls", required_argument, NULL, OPT_MIGRATE_TLS},
+		{"migrate-insecure", no_argument, NULL, OPT_MIGRATE_INSECURE},
 		{"ksm-scan-time", required_argument, NULL, 'j'},
 		{"mem-limit", required_argument, NULL, 'L'},
 		{"mem-tau", required_argument, NULL, 'U'},
@@ -219,9 +222,9 @@ int main(int argc, char **argv)
 		case 'G': dm.cg_mode = optarg; break;
 		case 'P': dm.cg_parent = optarg; break;
 		case 'W': wo.listen = optarg; break;
-		case 'L': migrate_listen = optarg; break;
-		case 'S': dm.migrate_tls = optarg; break;
-		case 'I': dm.migrate_insecure = true; break;
+		case OPT_MIGRATE_LISTEN: migrate_listen = optarg; break;
+		case OPT_MIGRATE_TLS: dm.migrate_tls = optarg; break;
+		case OPT_MIGRATE_INSECURE: dm.migrate_insecure = true; break;
 		case 'R': wo.root = optarg; break;
 		case 'T': wo.token_file = optarg; break;
 		case 'C': wo.tls_cert = optarg; break;
