@@ -88,3 +88,9 @@ bench/encap.py "$B" 5
 echo
 echo "## CPU control"
 bench/sched.py "$B" 5 3
+
+echo
+echo "## Introspection"
+echo "| what | Capsule | floor or peer, same run | ratio |"
+echo "|---|---|---|---|"
+bench/introspect.py "$B" 7
