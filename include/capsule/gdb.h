@@ -40,6 +40,8 @@ struct gdb_rx {
 };
 
 void gdb_rx_init(struct gdb_rx *rx);
+/* A hex digit's value, or -1. */
+int gdb_hexval(int c);
 enum gdb_rx_event gdb_rx_feed(struct gdb_rx *rx, uint8_t byte);
 /* "$" body "#xx" with '#', '$', '}' and '*' escaped, into out: its length, or 0 if it does
  * not fit cap. */

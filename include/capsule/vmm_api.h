@@ -38,6 +38,13 @@ void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_respons
 void vm_api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);
 /* GET vm.measurement (src/api/vm_measure.c). */
 void vm_api_measurement(void *ctx, const struct http_request *req, struct http_response *resp);
+/* For the endpoints' files (src/api/vm.c): the request's body, empty or a JSON object of
+ * only these keys (NULL-terminated), or NULL with the 400 answered; and a JSON answer
+ * (j is taken). */
+typedef struct json_t json_t;
+json_t *vmm_api_body(const struct http_request *req, struct http_response *resp,
+		     const char *const *keys);
+void vmm_api_reply(struct http_response *resp, int status, json_t *j);
 /* Introspection (src/api/vm_introspect.c, docs/introspection.md). */
 void vm_api_memory(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_api_registers(void *ctx, const struct http_request *req, struct http_response *resp);

@@ -23,7 +23,7 @@
 #define CAPSULE_VERSION "unknown"
 #endif
 
-static void reply_json(struct http_response *resp, int status, json_t *j)
+void vmm_api_reply(struct http_response *resp, int status, json_t *j)
 {
 	char *text = json_dumps(j, JSON_COMPACT);
 
@@ -77,10 +77,22 @@ static bool only_keys(json_t *j, const char *const *keys, struct http_response *
 	return true;
 }
 
+json_t *vmm_api_body(const struct http_request *req, struct http_response *resp,
+		     const char *const *keys)
+{
+	json_t *j = body_object(req, resp);
+
+	if (j && !only_keys(j, keys, resp)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 static void ping(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	(void)ctx, (void)req;
-	reply_json(resp, 200, json_pack("{s:s, s:i}", "version", CAPSULE_VERSION, "pid",
+	vmm_api_reply(resp, 200, json_pack("{s:s, s:i}", "version", CAPSULE_VERSION, "pid",
 					(int)getpid()));
 }
 
@@ -131,7 +143,7 @@ static void info(void *ctx, const struct http_request *req, struct http_response
 		      domain_action_name(d->cfg.on_reboot), "on_crash",
 		      domain_action_name(d->cfg.on_crash));
 	pthread_mutex_unlock(&d->lock);
-	reply_json(resp, 200, j);
+	vmm_api_reply(resp, 200, j);
 	free(a->info);
 	a->info = resp->status == 200 ? strdup(resp->body) : NULL;
 	a->info_len = a->info ? resp->body_len : 0;
@@ -266,7 +278,7 @@ static void counters(void *ctx, const struct http_request *req, struct http_resp
 	pthread_mutex_unlock(&d->lock);
 	json_object_set_new(j, "vcpus", vcpus);
 	json_object_set_new(j, "devices", devs);
-	reply_json(resp, 200, j);
+	vmm_api_reply(resp, 200, j);
 }
 
 static void balloon_get(void *ctx, const struct http_request *req, struct http_response *resp)
@@ -283,7 +295,7 @@ static void balloon_get(void *ctx, const struct http_request *req, struct http_r
 		api_error(resp, 404, "this domain has no balloon (capsule run --balloon MIB)");
 		return;
 	}
-	reply_json(resp, 200, json_pack("{s:s}", "stats", text));
+	vmm_api_reply(resp, 200, json_pack("{s:s}", "stats", text));
 }
 
 static void balloon_put(void *ctx, const struct http_request *req, struct http_response *resp)

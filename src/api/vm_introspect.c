@@ -17,52 +17,6 @@
 #include "capsule/introspect.h"
 #include "capsule/vmm_api.h"
 
-static void reply(struct http_response *resp, json_t *j)
-{
-	char *text = json_dumps(j, JSON_COMPACT);
-
-	json_decref(j);
-	if (!text)
-		return api_error(resp, 500, "out of memory");
-	resp->status = 200;
-	resp->body = text;
-	resp->body_len = strlen(text);
-}
-
-/* The body: a JSON object of only these keys, or NULL with the 400 given. */
-static json_t *body(const struct http_request *req, struct http_response *resp,
-		    const char *const *keys)
-{
-	json_error_t e;
-	json_t *j = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
-					       &e)
-				  : json_object();
-	const char *k;
-	json_t *v;
-
-	if (!j) {
-		api_error(resp, 400, "bad JSON: %s", e.text);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		api_error(resp, 400, "the body must be a JSON object");
-		return NULL;
-	}
-	json_object_foreach(j, k, v) {
-		bool known = false;
-
-		for (unsigned i = 0; keys[i]; i++)
-			known |= !strcmp(k, keys[i]);
-		if (!known) {
-			api_error(resp, 400, "unknown field \"%s\"", k);
-			json_decref(j);
-			return NULL;
-		}
-	}
-	return j;
-}
-
 /* key: a non-negative integer, or a string "0x..."/decimal; absent: def (or -1: needed).
  * 0, or -1 with the 400 given. */
 static int u64_field(json_t *j, const char *key, int64_t def, uint64_t *out,
@@ -150,7 +104,7 @@ void vm_api_memory(void *ctx, const struct http_request *req, struct http_respon
 {
 	static const char *const keys[] = {"gpa", "gva", "vcpu", "len", NULL};
 	struct domain *d = ((struct vmm_api *)ctx)->dom;
-	json_t *j = body(req, resp, keys), *out;
+	json_t *j = vmm_api_body(req, resp, keys), *out;
 	uint64_t addr, vcpu, len;
 	bool virt;
 	uint8_t *buf;
@@ -185,14 +139,14 @@ void vm_api_memory(void *ctx, const struct http_request *req, struct http_respon
 	out = json_pack("{s:o, s:I, s:s}", virt ? "gva" : "gpa", hex64(addr), "len",
 			(json_int_t)len, "data", hex);
 	free(hex);
-	reply(resp, out);
+	vmm_api_reply(resp, 200, out);
 }
 
 void vm_api_registers(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	static const char *const keys[] = {"vcpu", NULL};
 	struct domain *d = ((struct vmm_api *)ctx)->dom;
-	json_t *j = body(req, resp, keys), *o;
+	json_t *j = vmm_api_body(req, resp, keys), *o;
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	uint64_t vcpu;
@@ -220,14 +174,14 @@ void vm_api_registers(void *ctx, const struct http_request *req, struct http_res
 	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
 		json_object_set_new(o, regs[i].name, hex64(regs[i].v));
 	json_object_set_new(o, "cpl", json_integer(s.cs.selector & 3));
-	reply(resp, o);
+	vmm_api_reply(resp, 200, o);
 }
 
 void vm_api_translate(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	static const char *const keys[] = {"gva", "vcpu", NULL};
 	struct domain *d = ((struct vmm_api *)ctx)->dom;
-	json_t *j = body(req, resp, keys);
+	json_t *j = vmm_api_body(req, resp, keys);
 	uint64_t gva, vcpu, size;
 	gpa_t gpa;
 	int r;
@@ -240,15 +194,15 @@ void vm_api_translate(void *ctx, const struct http_request *req, struct http_res
 		return;
 	if (vcpu > 0xffff || (r = inspect_translate(d, (unsigned)vcpu, gva, &gpa, &size)))
 		return fail(resp, vcpu > 0xffff ? -ESRCH : r, "translate");
-	reply(resp, json_pack("{s:o, s:o, s:I}", "gva", hex64(gva), "gpa", hex64(gpa),
-			      "page_size", (json_int_t)size));
+	vmm_api_reply(resp, 200, json_pack("{s:o, s:o, s:I}", "gva", hex64(gva), "gpa",
+					   hex64(gpa), "page_size", (json_int_t)size));
 }
 
 void vm_api_regions(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	static const char *const keys[] = {"vcpu", NULL};
 	struct domain *d = ((struct vmm_api *)ctx)->dom;
-	json_t *j = body(req, resp, keys), *arr;
+	json_t *j = vmm_api_body(req, resp, keys), *arr;
 	struct inspect_region *rg;
 	uint64_t vcpu;
 	bool truncated = false;
@@ -276,14 +230,14 @@ void vm_api_regions(void *ctx, const struct http_request *req, struct http_respo
 						     rg[i].writable, "user", rg[i].user,
 						     "executable", rg[i].executable));
 	free(rg);
-	reply(resp, json_pack("{s:o, s:b}", "regions", arr, "truncated", truncated));
+	vmm_api_reply(resp, 200, json_pack("{s:o, s:b}", "regions", arr, "truncated", truncated));
 }
 
 void vm_api_watch(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	static const char *const keys[] = {"gpa", "len", "pause", NULL};
 	struct domain *d = ((struct vmm_api *)ctx)->dom;
-	json_t *j = body(req, resp, keys), *p;
+	json_t *j = vmm_api_body(req, resp, keys), *p;
 	uint64_t gpa, len;
 	bool pause;
 	int64_t id;
@@ -303,7 +257,7 @@ void vm_api_watch(void *ctx, const struct http_request *req, struct http_respons
 		return;
 	if ((id = watch_add(d, gpa, len, pause)) < 0)
 		return fail(resp, (int)id, "watch");
-	reply(resp, json_pack("{s:I}", "id", (json_int_t)id));
+	vmm_api_reply(resp, 200, json_pack("{s:I}", "id", (json_int_t)id));
 }
 
 static void by_id(void *ctx, const struct http_request *req, struct http_response *resp,
@@ -311,7 +265,7 @@ static void by_id(void *ctx, const struct http_request *req, struct http_respons
 {
 	static const char *const keys[] = {"id", NULL};
 	struct domain *d = ((struct vmm_api *)ctx)->dom;
-	json_t *j = body(req, resp, keys);
+	json_t *j = vmm_api_body(req, resp, keys);
 	uint64_t id;
 	int r;
 
@@ -350,7 +304,7 @@ void vm_api_watches(void *ctx, const struct http_request *req, struct http_respo
 						     "len", (json_int_t)(w[i].end - w[i].start),
 						     "pause", w[i].pause, "fired", w[i].fired,
 						     "writes", (json_int_t)w[i].writes));
-	reply(resp, json_pack("{s:o}", "watches", arr));
+	vmm_api_reply(resp, 200, json_pack("{s:o}", "watches", arr));
 }
 
 /* PUT vm.dump-core with the core file's descriptor (the VMM opens no files). */
@@ -358,7 +312,7 @@ void vm_api_dump_core(void *ctx, const struct http_request *req, struct http_res
 {
 	static const char *const keys[] = {NULL};
 	struct domain *d = ((struct vmm_api *)ctx)->dom;
-	json_t *j = body(req, resp, keys);
+	json_t *j = vmm_api_body(req, resp, keys);
 	struct stat st;
 	uint64_t bytes;
 	unsigned vcpus;
@@ -375,7 +329,8 @@ void vm_api_dump_core(void *ctx, const struct http_request *req, struct http_res
 			       ? api_error(resp, 500, "dump-core: cannot write the file: %s",
 					   strerror(-r))
 			       : fail(resp, r, "dump-core");
-	reply(resp, json_pack("{s:I, s:i}", "bytes", (json_int_t)bytes, "vcpus", (int)vcpus));
+	vmm_api_reply(resp, 200, json_pack("{s:I, s:i}", "bytes", (json_int_t)bytes, "vcpus",
+					   (int)vcpus));
 }
 
 /* On a vCPU thread: one line for vm.events. */

@@ -13,24 +13,13 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A hex number at *p (at least one digit, at most 16), *p moved past it: 0 or -1. */
 static int parse_hex(const char **p, uint64_t *out)
 {
 	uint64_t v = 0;
 	int n = 0, h;
 
-	while ((h = hexval(**p)) >= 0) {
+	while ((h = gdb_hexval(**p)) >= 0) {
 		if (++n > 16)
 			return -1;
 		v = v << 4 | (uint64_t)h;
@@ -53,7 +42,7 @@ static size_t to_hex(const uint8_t *b, size_t n, char *out)
 static int from_hex(const char *p, size_t n, uint8_t *out)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(p[2 * i]), lo = hi < 0 ? -1 : hexval(p[2 * i + 1]);
+		int hi = gdb_hexval(p[2 * i]), lo = hi < 0 ? -1 : gdb_hexval(p[2 * i + 1]);
 
 		if (lo < 0)
 			return -1;

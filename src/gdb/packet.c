@@ -14,7 +14,7 @@ void gdb_rx_init(struct gdb_rx *rx)
 	rx->buf[0] = 0;
 }
 
-static int hexval(uint8_t c)
+int gdb_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -72,12 +72,12 @@ enum gdb_rx_event gdb_rx_feed(struct gdb_rx *rx, uint8_t c)
 		rx->state = RX_BODY;
 		return GDB_RX_NONE;
 	case RX_SUM1:
-		h = hexval(c);
+		h = gdb_hexval(c);
 		rx->want = (uint8_t)((h < 0 ? 0 : h) << 4);
 		rx->state = h < 0 ? RX_IDLE : RX_SUM2;
 		return h < 0 ? GDB_RX_BAD : GDB_RX_NONE;
 	case RX_SUM2:
-		h = hexval(c);
+		h = gdb_hexval(c);
 		rx->state = RX_IDLE;
 		if (h < 0 || (uint8_t)(rx->want | h) != rx->sum || rx->overflow)
 			return GDB_RX_BAD;
