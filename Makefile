@@ -22,7 +22,7 @@ GUEST_CFLAGS := -O2 -g -std=gnu11 $(WARNINGS) -ffreestanding -fno-builtin -nostd
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/link.ld -Wl,--build-id=none \
                  -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
 
-VMM_SRCS  := $(filter-out src/daemon/%,$(wildcard src/*/*.c))
+VMM_SRCS  := $(filter-out src/daemon/% src/oci/%,$(wildcard src/*/*.c))
 # capsuled: its own binary, dynamically linked (SQLite), on the VMM's objects minus the CLI.
 DAEMON_SRCS := $(wildcard src/daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -65,7 +65,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 BENCH_GUESTS := $(patsubst bench/guests/%.c,$(BUILD)/bench/guests/%.elf,$(wildcard bench/guests/*.c))
 
 .PHONY: all check check-linux unit integration demo bench clean deps deps-test format fuzz
-all: $(BUILD)/capsule $(BUILD)/capsuled $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS) $(HVM_KERNELS)
+all: $(BUILD)/capsule $(BUILD)/capsuled $(BUILD)/capsule-oci $(KIT_LIB) $(EXAMPLES) $(TEST_GUESTS) $(HVM_KERNELS)
 
 # capsule itself is linked statically: exec and dynamic loading are part of every launch
 # (docs/benchmarks.md). The sanitizer build sets CAPSULE_LDFLAGS= (ASan cannot be static).
@@ -78,6 +78,12 @@ $(BUILD)/capsule: $(VMM_OBJS)
 $(DAEMON_OBJS): HOST_CFLAGS += -Wno-format-truncation
 $(BUILD)/capsuled: $(DAEMON_OBJS) $(LIB_OBJS)
 	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ -lsqlite3 -lgnutls -lnettle $(HOST_LIBS)
+
+# capsule-oci (docs/oci.md): the OCI runtime, on the VMM's objects minus the CLI (the
+# loader, the HTTP client, cgroups); it runs build/capsule beside it as each container's VMM.
+OCI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard src/oci/*.c))
+$(BUILD)/capsule-oci: $(OCI_OBJS) $(LIB_OBJS)
+	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
 $(BUILD)/tools/seccomp-gen: tools/seccomp-gen.c src/util/sandbox_rules.h
 	@mkdir -p $(dir $@)
@@ -307,7 +313,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL     ?= install
 # The programs (INSTALL_SBIN= installs no daemon); the dashboard (INSTALL_WEB= installs none).
-INSTALL_BIN  ?= $(BUILD)/capsule
+INSTALL_BIN  ?= $(BUILD)/capsule $(BUILD)/capsule-oci
 INSTALL_SBIN ?= $(BUILD)/capsuled
 INSTALL_WEB  ?= $(if $(INSTALL_SBIN),$(BUILD)/web)
 WEBDIR      ?= $(DATADIR)/capsule/web

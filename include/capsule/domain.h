@@ -209,6 +209,9 @@ struct domain {
 	cpu_set_t affinity[CAP_MAX_VCPUS];
 	struct launch_measure measure; /* of what it boots (docs/measured-launch.md) */
 	struct watch_set *watches; /* introspection's watches (include/capsule/introspect.h) */
+	/* capsule run --paused: the first boot is built and waits paused before its first
+	 * instruction until resumed (an OCI runtime's create, then start). */
+	bool start_paused;
 };
 
 /* Open everything the domain needs (image, initrd, /dev/kvm, backends): 0, or -1 with a

@@ -28,6 +28,7 @@ struct run_opts {
 	const char *gdb_sock; /* --gdb PATH, or NULL */
 	uint64_t timeout_s;
 	bool no_seccomp;
+	bool paused;    /* --paused: built, waiting paused for vm.resume */
 	int exit_fd;    /* --exit-file, or -1 */
 	int console_fd; /* --console-log, or -1 */
 	struct snap_restore *restore; /* --restore DIR, or NULL */
@@ -97,6 +98,8 @@ static void run_usage(FILE *out)
 		"                                       (mode 0600), or on a listening socket N;\n"
 		"                                       'capsule control PATH' is its client\n"
 		"      --control PATH                   the same as --api-sock PATH\n"
+		"      --paused                         build the domain and wait, paused before its\n"
+		"                                       first instruction, for vm.resume (API)\n"
 		"      --gdb PATH                       a GDB stub on a Unix socket (mode 0600): the\n"
 		"                                       domain starts stopped until gdb connects\n"
 		"                                       ('target remote PATH'; docs/debugging.md)\n\n"
@@ -204,7 +207,7 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 }
 
 enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU,
-       OPT_MEM_BACKING, OPT_JAIL, OPT_GDB };
+       OPT_MEM_BACKING, OPT_JAIL, OPT_GDB, OPT_PAUSED };
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -223,6 +226,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"cpu", required_argument, NULL, OPT_CPU},
 		{"memory-backing", required_argument, NULL, OPT_MEM_BACKING},
 		{"gdb", required_argument, NULL, OPT_GDB},
+		{"paused", no_argument, NULL, OPT_PAUSED},
 		{"stats", no_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"control", required_argument, NULL, 'K'},
@@ -383,6 +387,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_GDB:
 			o->gdb_sock = optarg;
+			break;
+		case OPT_PAUSED:
+			o->paused = true;
 			break;
 		case 'Z':
 			o->no_seccomp = true;
@@ -733,6 +740,11 @@ int cmd_run(int argc, char **argv)
 	tzset(); /* glibc opens the time zone file once, now, not under the sandbox (RTC) */
 	if (parse_opts(argc, argv, &o))
 		goto out;
+	if (o.paused && !o.api_sock) {
+		fprintf(stderr, "capsule run: --paused needs --api-sock: nothing else can resume "
+			"the domain\n");
+		goto out;
+	}
 	/* Bound on the host's side of a jail, where its clients are. */
 	rs.api = &api;
 	rs.api_fd = -1;
@@ -758,6 +770,7 @@ int cmd_run(int argc, char **argv)
 	created = true;
 	if (domain_create(&dom, &o.cfg) || jail_drop(&o.jail) < 0)
 		goto out;
+	dom.start_paused = o.paused;
 	if (o.restore) {
 		char err[512];
 

@@ -319,6 +319,30 @@ void domain_mem_layout(const struct domain *d, struct vm_config *v)
 	}
 }
 
+/*
+ * start_paused: its vCPUs were asked to pause before they started, so they park before
+ * their first instruction (as under the gdb stub); once they have, the domain is paused as
+ * domain_pause leaves it, and domain_resume runs it.
+ */
+static void pause_first_boot(struct domain *d)
+{
+	bool paused = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (vm_pause_wait(d->vm) >= 0 && !vm_ended(d->vm)) {
+		d->state = DOMAIN_PAUSED;
+		stop_devices(d);
+		if (d->kind == DOMAIN_PV)
+			pv_service_pause(&d->k.pv, true);
+		paused = true;
+	} else {
+		vm_resume(d->vm);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (paused)
+		notify(d, DOMAIN_PAUSED);
+}
+
 /* One boot: build, start, wait for its end (or the deadline), tear down. */
 static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why,
 		     int *code)
@@ -332,6 +356,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	};
 	struct vm *vm = &d->vm_storage;
 	bool restoring = d->restore && !d->restore->used;
+	bool hold = d->start_paused && !d->boots && !restoring;
 	int rc;
 
 	domain_mem_layout(d, &vcfg);
@@ -369,6 +394,8 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	if (!rc) {
 		d->boots++;
 		set_state(d, DOMAIN_RUNNING);
+		if (hold && vm_pause_request(vm))
+			hold = false; /* ending already, or the gdb stub holds it */
 		rc = restoring ? snapshot_start(d) : d->ops->start(d);
 	}
 	if (!rc && d->on_started) {
@@ -379,6 +406,8 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	}
 	if (!rc) {
 		start_devices(d);
+		if (hold)
+			pause_first_boot(d);
 		*why = wait_boot(d, vm, deadline_ns);
 		*code = vm->end_code;
 		set_state(d, DOMAIN_SHUTTING_DOWN);
