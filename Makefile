@@ -84,6 +84,7 @@ $(BUILD)/capsuled: $(DAEMON_OBJS) $(LIB_OBJS)
 OCI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard src/oci/*.c))
 $(BUILD)/capsule-oci: $(OCI_OBJS) $(LIB_OBJS)
 	$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+$(BUILD)/tests/unit/test_oci: $(filter-out %/main.o,$(OCI_OBJS))
 
 $(BUILD)/tools/seccomp-gen: tools/seccomp-gen.c src/util/sandbox_rules.h
 	@mkdir -p $(dir $@)
@@ -227,7 +228,13 @@ conformance: $(BUILD)/capsule $(CONF_ELFS)
 	$(CONF_SRC)/run.sh $(BUILD)
 
 check: deps-test
-	@$(MAKE) --no-print-directory unit integration conformance check-install check-web check-linux
+	@$(MAKE) --no-print-directory unit integration conformance check-install check-web check-oci check-linux
+
+# capsule-oci (docs/oci.md): the runtime's commands and errors, then a containerd of the
+# test's own running a packed OCI image through ctr (tests/oci/run.py).
+.PHONY: check-oci
+check-oci: $(BUILD)/capsule $(BUILD)/capsule-oci $(BUILD)/tests/guests/ociguest.elf
+	timeout -k 5 300 tests/oci/run.py $(BUILD)
 
 # ---- The web dashboard (web/, docs/capsuled.md "The web dashboard"): npm packages (from
 # web/package-lock.json) and web/src/ into static files in $(BUILD)/web, which capsuled

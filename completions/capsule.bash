@@ -16,7 +16,7 @@ _capsule()
 		console top mem-set dump-core events log sched-credit vcpu-pin vcpu-list attest verify-attestation migrate migrate-abort"
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
-		--balloon --exit-file --console-log --api-sock --control --gdb --stats --no-seccomp
+		--balloon --exit-file --console-log --api-sock --control --gdb --paused --stats --no-seccomp
 		--jail --uid --gid --jail-netns --jail-cgroup --jail-nofile
 		--verbose --help"
 

@@ -32,7 +32,7 @@ fi
 report make-install 1 ""
 
 # --- the files, where a distribution expects them
-files=(usr/bin/capsule usr/include/capsule-guest/kit.h usr/include/capsule-guest/virtio.h
+files=(usr/bin/capsule usr/bin/capsule-oci usr/share/man/man1/capsule-oci.1 usr/include/capsule-guest/kit.h usr/include/capsule-guest/virtio.h
 	usr/include/capsule-guest/capsule/pv_abi.h usr/include/capsule-guest/capsule/virtio_abi.h
 	usr/lib/capsule-guest/libkit.a usr/lib/capsule-guest/link.ld
 	usr/lib/pkgconfig/capsule-guest.pc usr/share/man/man1/capsule.1
@@ -47,7 +47,7 @@ for f in "${files[@]}"; do [ -f "$root/$f" ] || missing="$missing $f"; done
 [ -x "$root/usr/bin/capsule" ] && "$root/usr/bin/capsule" --version | grep -q '^capsule ' &&
 	report installed-capsule-runs 1 "" || report installed-capsule-runs 0 "usr/bin/capsule"
 # Nothing points back into the source tree.
-grep -rl "$PWD" "$root" --exclude=capsule --exclude=capsuled --exclude=libkit.a \
+grep -rl "$PWD" "$root" --exclude=capsule --exclude=capsuled --exclude=capsule-oci --exclude=libkit.a \
 	>"$tmp/leaks" 2>/dev/null
 [ ! -s "$tmp/leaks" ] && report no-source-paths 1 "" ||
 	report no-source-paths 0 "$(cat "$tmp/leaks")"
@@ -121,6 +121,12 @@ for o in $("$BUILD/capsule" run --help | grep -Eo -- '--[a-z][a-z-]+' | sort -u)
 	grep -q -- "$o" <<<"$page" || { ok=0; why="$why $o"; }
 done
 report man-capsule-covers-commands-and-options $ok "not in capsule(1):$why"
+page=$(MANWIDTH=200 man -l "$root/usr/share/man/man1/capsule-oci.1" 2>/dev/null)
+ok=1 why=""
+for o in $("$BUILD/capsule-oci" --help | grep -Eo -- '--[a-z][a-z-]+' | sort -u); do
+	grep -q -- "$o" <<<"$page" || { ok=0; why="$why $o"; }
+done
+report man-capsule-oci-covers-options $ok "not in capsule-oci(1):$why"
 if [ -x "$BUILD/capsuled" ]; then
 	page=$(MANWIDTH=200 man -l "$root/usr/share/man/man8/capsuled.8" 2>/dev/null)
 	ok=1 why=""

@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""capsule-oci (docs/oci.md) against real domains: first the runtime alone, driven as
+containerd's shim drives it (each command a new process, state under a --root of our own),
+then a real containerd from Debian, started here with its own root, state, socket and
+config under a temporary directory (never the host's /run/containerd or /var/lib), running
+a locally packed OCI image (scripts/capsule-oci-pack, umoci) through `ctr run
+--runc-binary build/capsule-oci`.
+
+  run.py BUILD [--only NAME,...]
+      prints PASS/FAIL lines and ends with "N passed, N failed"; exit 1 if any failed.
+      A missing engine or tool is a FAIL that says what is missing, never a skip.
+"""
+import array
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ARGS = sys.argv[1:]
+BUILD = os.path.abspath(ARGS[0] if ARGS and not ARGS[0].startswith("--") else "build")
+ONLY = ARGS[ARGS.index("--only") + 1].split(",") if "--only" in ARGS else None
+ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OCI = os.path.join(BUILD, "capsule-oci")
+GUEST = os.path.join(BUILD, "tests", "guests", "ociguest.elf")
+PACK = os.path.join(ROOT_DIR, "scripts", "capsule-oci-pack")
+TMP = tempfile.mkdtemp(prefix="capsule-oci-test-")
+RUNROOT = os.path.join(TMP, "root")
+passed = failed = 0
+
+
+def report(name, ok, why=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("PASS oci-%s" % name, flush=True)
+    else:
+        failed += 1
+        print("FAIL oci-%s: %s" % (name, why), flush=True)
+    return ok
+
+
+def oci(*args, root=RUNROOT, stdout=None, timeout=60):
+    """One capsule-oci command: (exit status, stdout, stderr). Its output goes to files, not
+    pipes: a created VMM keeps the runtime's stdio, as the container's."""
+    with tempfile.TemporaryFile("w+") as o, tempfile.TemporaryFile("w+") as e:
+        rc = subprocess.run(["timeout", "-k", "5", str(timeout), OCI, "--root", root,
+                             "--log", os.path.join(TMP, "oci.log"), "--log-format", "json"]
+                            + list(args), stdout=stdout or o, stderr=e,
+                            stdin=subprocess.DEVNULL).returncode
+        o.seek(0)
+        e.seek(0)
+        return rc, o.read(), e.read()
+
+
+def bundle(name, args, env=None, terminal=False, annotations=None, resources=None,
+           mounts=None, image=GUEST, image_name="guest"):
+    """A bundle: rootfs/<image_name> and config.json as the engines write it."""
+    b = os.path.join(TMP, "bundles", name)
+    os.makedirs(os.path.join(b, "rootfs"), exist_ok=True)
+    if image:
+        shutil.copy(image, os.path.join(b, "rootfs", image_name))
+    cfg = {"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+           "process": {"args": ["/" + image_name] + args, "env": env or [], "cwd": "/",
+                       "terminal": terminal},
+           "mounts": mounts if mounts is not None else
+           [{"destination": "/proc", "type": "proc", "source": "proc"}],
+           "annotations": annotations or {},
+           "linux": {"resources": resources or {}, "namespaces": [{"type": "pid"}]}}
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return b
+
+
+def state(cid):
+    rc, out, err = oci("state", cid)
+    return json.loads(out) if rc == 0 else {"status": "error: " + err.strip()}
+
+
+def wait_status(cid, want, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        s = state(cid)
+        if s["status"] == want:
+            return s
+        time.sleep(0.05)
+    return state(cid)
+
+
+def wait_text(path, text, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path) and text in open(path, errors="replace").read():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def create(cid, b, console=None, extra=()):
+    """create with the guest's console in a file: (rc, stderr, console file, pid file)."""
+    con = os.path.join(TMP, cid + ".console")
+    pidf = os.path.join(TMP, cid + ".pid")
+    args = ["create", "--bundle", b, "--pid-file", pidf] + list(extra)
+    if console:
+        args += ["--console-socket", console]
+    with open(con, "w") as f:
+        rc, _, err = oci(*(args + [cid]), stdout=f)
+    return rc, err, con, pidf
+
+
+def cleanup(cid):
+    oci("delete", "--force", cid)
+
+
+# ---- the runtime alone -------------------------------------------------------------------
+
+def t_lifecycle():
+    b = bundle("life", ["ticks", "3", "exit", "7"], env=["A=b c", "PATH=/bin"],
+               annotations={"io.capsule.vcpus": "2", "com.example.note": "kept"})
+    rc, err, con, pidf = create("life", b)
+    if not report("create", rc == 0, "rc %d: %s" % (rc, err)):
+        return
+    s = state("life")
+    pid = int(open(pidf).read())
+    report("state-created", s["status"] == "created" and s["pid"] == pid and pid_alive(pid)
+           and s["bundle"] == os.path.realpath(b) and s["ociVersion"] and s["id"] == "life"
+           and s["annotations"].get("com.example.note") == "kept", "state %s, pid file %d" % (s, pid))
+    # The state outlives the runtime's process: a state.json another process reads.
+    st = json.load(open(os.path.join(RUNROOT, "life", "state.json")))
+    report("state-file", st["pid"] == pid and st["started"] is False, str(st))
+    time.sleep(0.5)
+    report("paused-before-first-instruction", open(con).read() == "",
+           "the guest printed before start: %r" % open(con).read())
+    rc, _, err = oci("start", "life")
+    report("start", rc == 0, err)
+    ok = wait_text(con, "ociguest: exit 7")
+    text = open(con).read()
+    # env, quoted where it holds a space, then "--" and the args (docs/oci.md).
+    report("console-and-cmdline", ok and 'cmdline ""A=b c" PATH=/bin -- ticks 3 exit 7"' in text
+           and "2 vCPU(s)" in text, text)
+    s = wait_status("life", "stopped")
+    report("state-stopped", s["status"] == "stopped" and not pid_alive(pid), str(s))
+    # The guest's code is the VMM's exit status (the shim reaps it; here, its exit file).
+    ex = json.load(open(os.path.join(RUNROOT, "life", "exit.json")))
+    report("exit-code", ex.get("status") == 7 or ex.get("code") == 7, str(ex))
+    rc, _, err = oci("start", "life")
+    report("start-stopped", rc == 1 and "cannot start a container that has stopped" in err, err)
+    rc, _, err = oci("kill", "life", "KILL")
+    report("kill-stopped", rc == 1 and "container not running" in err, err)
+    rc, _, err = oci("delete", "life")
+    report("delete-stopped", rc == 0 and not os.path.exists(os.path.join(RUNROOT, "life")),
+           "rc %d %s; left %s" % (rc, err, os.listdir(RUNROOT)))
+
+
+def t_errors():
+    for cmd in (["state"], ["start"], ["kill"], ["delete"], ["delete", "--force"], ["ps"]):
+        rc, _, err = oci(*(cmd + ["nosuch"]))
+        report("unknown-id-" + "-".join(c.strip("-") for c in cmd),
+               rc == 1 and "container does not exist" in err, "rc %d: %s" % (rc, err))
+    rc, _, err = oci("state", "../etc")
+    report("bad-id", rc == 1 and "invalid container id" in err, err)
+    b = bundle("twice", ["ticks", "0"])
+    rc, err, con, _ = create("twice", b)
+    rc2, err2, _, _ = create("twice", b)
+    report("double-create", rc == 0 and rc2 == 1 and "container with id exists: twice" in err2
+           and state("twice")["status"] == "created", "%d %s / %d %s" % (rc, err, rc2, err2))
+    oci("start", "twice")
+    rc, _, err = oci("start", "twice")
+    report("double-start", rc == 1 and "cannot start an already running container" in err, err)
+    rc, _, err = oci("delete", "twice")
+    s = state("twice")
+    report("delete-running-refused", rc == 1 and
+           "cannot delete container twice that is not stopped: running" in err and
+           s["status"] == "running", "rc %d %s, then %s" % (rc, err, s))
+    pid = s.get("pid", 0)
+    rc, _, err = oci("delete", "--force", "twice")
+    report("delete-force", rc == 0 and not pid_alive(pid) and
+           not os.path.exists(os.path.join(RUNROOT, "twice")), "rc %d %s" % (rc, err))
+    # A created container is destroyed by delete without --force, as runc does.
+    rc, err, con, pidf = create("created-del", bundle("created-del", ["ticks", "0"]))
+    pid = int(open(pidf).read()) if rc == 0 else 0
+    rc, _, err = oci("delete", "created-del")
+    report("delete-created", rc == 0 and pid and not pid_alive(pid), err)
+
+    def refused(name, b, want, extra=()):
+        rc, err, _, _ = create(name, b, extra=extra)
+        report("refuse-" + name, rc == 1 and want in err and
+               not os.path.exists(os.path.join(RUNROOT, name)), "rc %d: %s" % (rc, err))
+
+    refused("missing-image", bundle("missing-image", [], image=None, image_name="nope"),
+            'exec: "/nope": stat /nope: No such file or directory')
+    b = bundle("not-runnable", [], image=None, image_name="text")
+    with open(os.path.join(b, "rootfs", "text"), "w") as f:
+        f.write("#!/bin/sh\necho not a domain\n")
+    refused("not-runnable", b, "not runnable: neither a Capsule PV image nor a kernel")
+    # args[0] is resolved inside the rootfs: a symlink out of it stays in it.
+    b = bundle("escape", [], image=None, image_name="link")
+    os.symlink("../../../../../../../etc/passwd", os.path.join(b, "rootfs", "link"))
+    refused("escape", b, "No such file or directory")
+    refused("small-memory", bundle("small-memory", [], resources={"memory": {"limit": 8 << 20}}),
+            "linux.resources.memory.limit 8388608 bytes is too small")
+    refused("bad-vcpus", bundle("bad-vcpus", [], annotations={"io.capsule.vcpus": "0"}),
+            "annotation io.capsule.vcpus: expected 1 to 64")
+    refused("bad-type", bundle("bad-type", [], annotations={"io.capsule.type": "hvm"}),
+            "annotation io.capsule.type says hvm")
+    refused("unknown-annotation", bundle("unknown-annotation", [],
+                                          annotations={"io.capsule.nope": "1"}),
+            "unknown annotation io.capsule.nope")
+    refused("quote", bundle("quote", ['say "hi"']), "holds a '\"'")
+    refused("long-cmdline", bundle("long-cmdline", ["x" * 2000]), "longer than 1023 bytes")
+    refused("terminal-no-socket", bundle("terminal-no-socket", [], terminal=True),
+            "cannot allocate tty if runc will detach without setting console socket")
+    refused("bad-cpus", bundle("bad-cpus", [], resources={"cpu": {"cpus": "0-zz"}}),
+            "linux.resources.cpu.cpus")
+    refused("disk-not-bind", bundle("disk-not-bind", [], mounts=[
+        {"destination": "/d", "type": "tmpfs", "source": "x", "options": ["io.capsule.disk"]}]),
+        "io.capsule.disk needs type bind")
+    b = bundle("bad-json", [])
+    with open(os.path.join(b, "config.json"), "w") as f:
+        f.write('{"ociVersion": "1.0.2", "process": {"args": [1]}, "root": {"path": "rootfs"}}')
+    refused("bad-args", b, "process.args[0] is not a string")
+    with open(os.path.join(b, "config.json"), "w") as f:
+        f.write('{"ociVersion": ')
+    refused("bad-json", b, "cannot read")
+    rc, _, err = oci("--systemd-cgroup", "state", "x")
+    report("systemd-cgroup-refused", rc == 1 and "--systemd-cgroup is not supported" in err, err)
+    rc, _, err = oci("exec", "x")
+    report("exec-refused", rc == 1 and "exec is not supported" in err, err)
+    rc, out, err = oci("features")
+    f = json.loads(out) if rc == 0 else {}
+    report("features", f.get("ociVersionMax") == "1.0.2" and "io.capsule.vcpus" in
+           f.get("annotations", {}), out + err)
+    rc, out, err = oci("--version")
+    report("version", rc == 0 and out.startswith("capsule-oci version ") and "spec: 1.0.2" in out,
+           out + err)
+    # Every failed create logged its error as JSON, as containerd's shim reads it.
+    lines = [json.loads(l) for l in open(os.path.join(TMP, "oci.log"))]
+    report("log-json", any(l["level"] == "error" and "container with id exists" in l["msg"]
+                           for l in lines) and all("time" in l for l in lines), str(lines[-3:]))
+
+
+def t_kill():
+    rc, err, con, pidf = create("term", bundle("term", ["ticks", "0"]))
+    oci("start", "term")
+    wait_text(con, "tick 2")
+    rc, _, err = oci("kill", "term", "15")
+    s = wait_status("term", "stopped")
+    text = open(con).read()
+    ex = json.load(open(os.path.join(RUNROOT, "term", "exit.json")))
+    report("kill-term-graceful", rc == 0 and s["status"] == "stopped" and
+           "asked for a power off" in text, "rc %d %s; %s; %s; %s" % (rc, err, s, text[-200:], ex))
+    oci("delete", "term")
+    rc, err, con, pidf = create("kill9", bundle("kill9", ["ticks", "0"]))
+    oci("start", "kill9")
+    wait_text(con, "tick 2")
+    rc, _, err = oci("kill", "kill9", "SIGKILL")
+    s = wait_status("kill9", "stopped")
+    report("kill-9", rc == 0 and s["status"] == "stopped", "%d %s %s" % (rc, err, s))
+    oci("delete", "kill9")
+    rc, _, err = oci("kill", "nosuch", "SIGNOPE")
+    report("kill-bad-signal", rc == 1 and "invalid signal: SIGNOPE" in err, err)
+    # pause and resume through the API, seen in state.
+    rc, err, con, _ = create("pause", bundle("pause", ["ticks", "0"]))
+    oci("start", "pause")
+    rc1, _, e1 = oci("pause", "pause")
+    s1 = state("pause")["status"]
+    rc2, _, e2 = oci("resume", "pause")
+    s2 = state("pause")["status"]
+    report("pause-resume", rc1 == 0 and s1 == "paused" and rc2 == 0 and s2 == "running",
+           "%s %s %s %s" % (e1, s1, e2, s2))
+    cleanup("pause")
+
+
+def t_resources():
+    b = bundle("res", ["ticks", "0"], resources={
+        "memory": {"limit": 128 << 20},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"}},
+        mounts=[{"destination": "/data", "type": "bind", "source": os.path.join(TMP, "disk.img"),
+                 "options": ["rbind", "io.capsule.disk"]},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}])
+    with open(os.path.join(TMP, "disk.img"), "wb") as f:
+        f.truncate(1 << 20)
+    rc, err, con, pidf = create("res", b)
+    if not report("resources-create", rc == 0, err):
+        return
+    pid = int(open(pidf).read())
+    oci("start", "res")
+    wait_text(con, "tick 1")
+    report("memory-limit", "ociguest: hello, %d MiB" % (128 - 16) in open(con).read(),
+           open(con).read()[:200])
+    status = open("/proc/%d/status" % pid).read()
+    report("cpus-pinned", "Cpus_allowed_list:\t0\n" in status,
+           [l for l in status.splitlines() if "Cpus_allowed_list" in l])
+    cg = open("/proc/%d/cgroup" % pid).read()
+    line = [l for l in cg.splitlines() if ("cpu," in l or ":cpu:" in l or l.startswith("0::"))
+            and "capsule-oci/res" in l]
+    ok, why = bool(line), cg
+    if line:
+        path = line[0].split(":", 2)[2]
+        v1 = "/sys/fs/cgroup/cpu" + path
+        if os.path.exists(v1 + "/cpu.cfs_quota_us"):
+            quota = int(open(v1 + "/cpu.cfs_quota_us").read())
+            period = int(open(v1 + "/cpu.cfs_period_us").read())
+            shares = int(open(v1 + "/cpu.shares").read())
+            ok, why = quota * 2 == period and shares == 512, "%d/%d %d" % (quota, period, shares)
+        else:
+            mx = open("/sys/fs/cgroup/unified" + path + "/cpu.max").read().split()
+            ok, why = int(mx[0]) * 2 == int(mx[1]), str(mx)
+    report("cpu-cap-weight", ok, why)
+    rc, out, _ = oci("ps", "--format", "json", "res")
+    report("ps", rc == 0 and json.loads(out) == [pid], out)
+    sock = os.path.join(RUNROOT, "res", "api.sock")
+    p = subprocess.run(["curl", "-s", "--unix-socket", sock, "http://l/api/v1/vm.counters"],
+                       capture_output=True, text=True, timeout=30)
+    devs = [d["name"] for d in json.loads(p.stdout or "{}").get("devices", [])]
+    report("disk-mount", any("blk" in d for d in devs), p.stdout[:300])
+    cleanup("res")
+    report("cgroup-removed", not any(os.path.isdir(d + "/capsule-oci/res") for d in
+                                     ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/unified")), "left")
+
+
+def t_terminal():
+    path = os.path.join(TMP, "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(30)
+    b = bundle("tty", ["ticks", "3", "exit", "4"], terminal=True)
+    pidf = os.path.join(TMP, "tty.pid")
+    p = subprocess.Popen([OCI, "--root", RUNROOT, "create", "--bundle", b, "--pid-file", pidf,
+                          "--console-socket", path, "tty"], stderr=subprocess.PIPE, text=True)
+    try:
+        conn, _ = srv.accept()
+        msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+    except OSError as e:
+        p.kill()
+        report("terminal", False, "no console fd: %s %s" % (e, p.stderr.read()))
+        return
+    rc = p.wait(timeout=60)
+    oci("start", "tty")
+    master, out = fds[0] if fds else -1, b""
+    deadline = time.time() + 20
+    while master >= 0 and b"exit 4" not in out and time.time() < deadline:
+        try:
+            out += os.read(master, 4096)
+        except OSError:
+            break
+    report("terminal", rc == 0 and msg.startswith(b"/dev/pts/") and b"ociguest: hello" in out
+           and b"exit 4" in out and os.isatty(master), "rc %d msg %r out %r" % (rc, msg, out[:200]))
+    if master >= 0:
+        os.close(master)
+    cleanup("tty")
+
+
+# ---- containerd --------------------------------------------------------------------------
+
+class Containerd:
+    def __init__(self):
+        self.dir = os.path.join(TMP, "containerd")
+        os.makedirs(self.dir)
+        self.sock = os.path.join(self.dir, "containerd.sock")
+        cfg = os.path.join(self.dir, "config.toml")
+        with open(cfg, "w") as f:
+            f.write('version = 2\nroot = "%s/root"\nstate = "%s/state"\n'
+                    'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                    '[grpc]\n  address = "%s"\n[ttrpc]\n  address = "%s.ttrpc"\n'
+                    '[debug]\n  address = "%s/debug.sock"\n[metrics]\n  address = ""\n'
+                    '[plugins."io.containerd.internal.v1.opt"]\n  path = "%s/opt"\n'
+                    % (self.dir, self.dir, self.sock, self.sock, self.dir, self.dir))
+        self.log = open(os.path.join(self.dir, "containerd.log"), "w")
+        self.proc = subprocess.Popen(["containerd", "--config", cfg], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.ns = "capsule-oci-%d" % os.getpid()
+        self.runc_root = os.path.join(self.dir, "runc")
+        deadline = time.time() + 30
+        while time.time() < deadline and self.ctr("version")[0] != 0:
+            time.sleep(0.1)
+
+    def ctr(self, *args, timeout=60, stdout=None):
+        p = subprocess.run(["timeout", "-k", "5", str(timeout), "ctr", "--address", self.sock,
+                            "-n", self.ns] + list(args), stdout=stdout or subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        return p.returncode, p.stdout if stdout is None else "", p.stderr
+
+    def run_args(self):
+        return ["--runc-binary", OCI, "--runc-root", self.runc_root]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def t_containerd():
+    missing = [t for t in ("containerd", "ctr", "containerd-shim-runc-v2", "umoci")
+               if not shutil.which(t)]
+    if not report("containerd-present", not missing,
+                  "missing %s: make deps-test installs containerd and umoci" % missing):
+        return
+    images = []
+    for tag, args in (("exit5", ["ticks", "3", "exit", "5"]), ("forever", ["ticks", "0"])):
+        tar = os.path.join(TMP, tag + ".tar")
+        p = subprocess.run([PACK, GUEST, tar, "capsule.test/ociguest:" + tag] + args,
+                           capture_output=True, text=True)
+        if not report("pack-" + tag, p.returncode == 0, p.stderr):
+            return
+        images.append(tar)
+    c = Containerd()
+    try:
+        for tar in images:
+            rc, out, err = c.ctr("images", "import", tar)
+            report("import-" + os.path.basename(tar), rc == 0, out + err)
+        rc, out, err = c.ctr(*(["run", "--rm"] + c.run_args() +
+                               ["capsule.test/ociguest:exit5", "exit5"]))
+        report("ctr-run-exit-code", rc == 5 and "ociguest: hello, 64 MiB" in out and
+               "ociguest: exit 5" in out, "rc %d out %r err %r" % (rc, out, err[-500:]))
+        for name, sig, want in (("term", "SIGTERM", "asked for a power off"),
+                                ("kill", "SIGKILL", None)):
+            logf = os.path.join(TMP, "ctr-%s.log" % name)
+            rc, out, err = c.ctr(*(["run", "-d", "--log-uri", "file://" + logf] + c.run_args()
+                                   + ["capsule.test/ociguest:forever", name]))
+            ok = rc == 0 and wait_text(logf, "tick 2")
+            rc2, _, err2 = c.ctr("task", "kill", "-s", sig, name)
+            deadline, tasks = time.time() + 30, ""
+            while time.time() < deadline:
+                tasks = c.ctr("task", "ls")[1]
+                if any(l.split()[0] == name and l.split()[-1] == "STOPPED"
+                       for l in tasks.splitlines()[1:]):
+                    break
+                time.sleep(0.1)
+            stopped = any(l.split()[0] == name and l.split()[-1] == "STOPPED"
+                          for l in tasks.splitlines()[1:])
+            text = open(logf).read() if os.path.exists(logf) else ""
+            report("ctr-task-kill-" + name, ok and rc2 == 0 and stopped and
+                   (want is None or want in text),
+                   "run %d %s; kill %d %s; tasks %r; log %r" % (rc, err, rc2, err2, tasks,
+                                                                text[-200:]))
+            c.ctr("task", "rm", name)
+            c.ctr("container", "rm", name)
+        left = os.listdir(os.path.join(c.runc_root, c.ns)) if os.path.isdir(
+            os.path.join(c.runc_root, c.ns)) else []
+        report("ctr-state-cleaned", left == [], "left %s" % left)
+    finally:
+        c.stop()
+
+
+TESTS = [("lifecycle", t_lifecycle), ("errors", t_errors), ("kill", t_kill),
+         ("resources", t_resources), ("terminal", t_terminal), ("containerd", t_containerd)]
+
+
+def main():
+    if os.geteuid() != 0:
+        print("FAIL oci: needs root (KVM, cgroups, containerd)")
+        return 1
+    for t in (OCI, GUEST):
+        if not os.access(t, os.R_OK):
+            print("FAIL oci: %s is missing (make all)" % t)
+            return 1
+    try:
+        for name, fn in TESTS:
+            if ONLY is None or name in ONLY:
+                try:
+                    fn()
+                except Exception as e:  # a crash of the driver is a failure, not a stop
+                    report(name, False, "exception %r" % e)
+    finally:
+        if os.path.isdir(RUNROOT):
+            for cid in os.listdir(RUNROOT):
+                cleanup(cid)
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
