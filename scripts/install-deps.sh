@@ -9,7 +9,7 @@ packages=(gcc make libc6-dev binutils liburing-dev libseccomp-dev libjansson-dev
 if [ "${1:-}" = test ]; then
 	packages+=(libcmocka-dev util-linux iproute2 iputils-ping python3 clang libclang-rt-14-dev
 		lz4 cpio acpica-tools qemu-system-x86 curl pkg-config groff-base man-db chromium openssl gdb
-		containerd umoci)
+		containerd umoci docker.io)
 	# The web dashboard's build and test (make web, check-web): Node.js and npm, Debian's
 	# unless a Node.js with npm is installed already.
 	command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

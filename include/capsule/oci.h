@@ -28,6 +28,9 @@
  * linux.resources.memory.limit. */
 #define OCI_VMM_OVERHEAD_MIB 16
 #define OCI_DEFAULT_MEM_MIB 64
+/* In ROOT/ID, the VMM's cwd: relative, since ROOT/ID/api.sock may not fit a sun_path. */
+#define OCI_API_SOCK "api.sock"
+#define OCI_EXIT_FILE "exit.json"
 #define OCI_SHUTDOWN_GRACE_S 10 /* SIGTERM: the guest's time to power off, then destroy */
 
 struct oci_opts {

@@ -255,6 +255,7 @@ static int mounts(struct oci_spec *s, json_t *ms, char *err, size_t errlen)
 		const char *type = json_string_value(json_object_get(m, "type"));
 		json_t *opts = json_object_get(m, "options"), *o;
 		bool disk = false, ro = false;
+		char real[PATH_MAX];
 		struct stat sb;
 		size_t k;
 
@@ -273,14 +274,16 @@ static int mounts(struct oci_spec *s, json_t *ms, char *err, size_t errlen)
 		}
 		if (!src || !type || strcmp(type, "bind"))
 			return FAIL("mount %s: io.capsule.disk needs type bind and a source", dst);
-		if (stat(src, &sb) || (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)))
+		/* Absolute: the VMM runs in the state directory. */
+		if (!realpath(src, real) || stat(real, &sb) ||
+		    (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)))
 			return FAIL("mount %s: source %s is not an image file or a block device",
 				    dst, src);
-		if (strchr(src, ','))
+		if (strchr(real, ','))
 			return FAIL("mount %s: source %s has a comma", dst, src);
 		if (s->nr_disks == OCI_MAX_DISKS)
 			return FAIL("more than %u io.capsule.disk mounts", OCI_MAX_DISKS);
-		snprintf(s->disks[s->nr_disks++], sizeof(s->disks[0]), "%s%s", src,
+		snprintf(s->disks[s->nr_disks++], sizeof(s->disks[0]), "%s%s", real,
 			 ro ? ",readonly" : "");
 	}
 	return 0;

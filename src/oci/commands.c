@@ -7,6 +7,7 @@
  * as runc's, which callers match on ("does not exist", "not running").
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -20,18 +21,30 @@
 #include "capsule/httpc.h"
 #include "capsule/oci.h"
 
+/*
+ * The VMM's API socket is ROOT/ID/api.sock, which for an engine's 64-digit ids is longer
+ * than a Unix socket's path may be (/run/docker/runtime-capsule/moby/ID: 109 bytes): the
+ * VMM was started in ROOT/ID and bound "api.sock", and clients connect to it from there.
+ */
 int oci_api(const struct oci_opts *o, const char *id, const char *method, const char *path,
 	    const char *body, char *reply, size_t len)
 {
-	char sock[PATH_MAX];
+	char dir[PATH_MAX];
 	struct httpc_reply r;
-	int status;
+	int status = -1, here;
 
 	reply[0] = 0;
-	if (oci_path(o, id, "api.sock", sock, sizeof(sock)))
+	if (oci_path(o, id, NULL, dir, sizeof(dir)))
 		return -1;
-	status = httpc_request(sock, method, path, NULL, body, body ? strlen(body) : 0, 10000,
-			       &r, reply, len);
+	here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (here < 0)
+		return -1;
+	if (!chdir(dir))
+		status = httpc_request(OCI_API_SOCK, method, path, NULL, body,
+				       body ? strlen(body) : 0, 10000, &r, reply, len);
+	if (fchdir(here))
+		status = -1; /* relative paths after this would be wrong: fail the command */
+	close(here);
 	if (status < 0)
 		return -1;
 	snprintf(reply, len, "%s", r.body ? r.body : "");

@@ -144,11 +144,13 @@ static int open_pty(int *master, char *name, size_t len, char *err, size_t errle
 /* In the child, before exec: its own session, the console, the cgroup, the CPUs. Only
  * async-signal-safe work and _exit: the parent reports a failure from the exit status. */
 static void child(const struct oci_spec *s, const char *pty, const struct cgroup_host *cg,
-		  const char *id, char *const *argv, const char *vmm)
+		  const char *id, const char *dir, char *const *argv, const char *vmm)
 {
 	char err[256];
 
 	setsid();
+	if (chdir(dir))
+		_exit(125);
 	if (pty) {
 		int fd = open(pty, O_RDWR);
 
@@ -235,14 +237,10 @@ static int vmm_argv(const struct oci_opts *o, const struct oci_spec *s, const ch
 	for (char *p = store[k - 1]; *p; p++)
 		if (*p == '+')
 			*p = '_'; /* a domain's name has no '+' */
-	ARG("--api-sock");
-	if (oci_path(o, id, "api.sock", store[k], sizeof(store[0])))
-		return -1;
-	argv[n++] = store[k++];
-	ARG("--exit-file");
-	if (oci_path(o, id, "exit.json", store[k], sizeof(store[0])))
-		return -1;
-	argv[n++] = store[k++];
+	argv[n++] = "--api-sock"; /* relative: the VMM starts in ROOT/ID (oci_api) */
+	argv[n++] = OCI_API_SOCK;
+	argv[n++] = "--exit-file";
+	argv[n++] = OCI_EXIT_FILE;
 	ARG("--mem");
 	ARG("%llu", (unsigned long long)s->mem_mib);
 	ARG("--vcpus");
@@ -265,7 +263,7 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 		     struct oci_spec *s, char *err, size_t errlen)
 {
 	static char store[MAX_ARGS][PATH_MAX + 32];
-	char *argv[MAX_ARGS + 1], vmm[PATH_MAX], pty[64], pidtxt[24];
+	char *argv[MAX_ARGS + 1], vmm[PATH_MAX], dir[PATH_MAX], pty[64], pidtxt[24];
 	struct cgroup_host cg;
 	bool use_cg = s->cpu_weight || s->cpu_cap;
 	struct oci_state st = {0};
@@ -288,7 +286,7 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 								  : CG_WEIGHT_DEFAULT,
 					  s->cpu_cap, err, errlen)))
 		return -1;
-	if (vmm_argv(o, s, a->id, store, argv)) {
+	if (oci_path(o, a->id, NULL, dir, sizeof(dir)) || vmm_argv(o, s, a->id, store, argv)) {
 		snprintf(err, errlen, "the state directory's paths are too long for %s", a->id);
 		return -1;
 	}
@@ -303,7 +301,7 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 		return -1;
 	}
 	if (pid == 0)
-		child(s, s->terminal ? pty : NULL, use_cg ? &cg : NULL, a->id, argv, vmm);
+		child(s, s->terminal ? pty : NULL, use_cg ? &cg : NULL, a->id, dir, argv, vmm);
 	if (master >= 0) {
 		int r = send_console(a->console_socket, master, pty, err, errlen);
 

@@ -5,7 +5,8 @@ containerd's shim drives it (each command a new process, state under a --root of
 then a real containerd from Debian, started here with its own root, state, socket and
 config under a temporary directory (never the host's /run/containerd or /var/lib), running
 a locally packed OCI image (scripts/capsule-oci-pack, umoci) through `ctr run
---runc-binary build/capsule-oci`.
+--runc-binary build/capsule-oci`, and Debian's dockerd 20.10 (its own data and exec roots,
+socket and configuration) with capsule-oci as the runtime "capsule".
 
   run.py BUILD [--only NAME,...]
       prints PASS/FAIL lines and ends with "N passed, N failed"; exit 1 if any failed.
@@ -461,8 +462,147 @@ def t_containerd():
         c.stop()
 
 
+# ---- Docker -------------------------------------------------------------------------------
+
+DOCKER, DOCKERD = "/usr/bin/docker", "/usr/sbin/dockerd"  # Debian's docker.io, not /usr/local
+
+
+class Dockerd:
+    """A dockerd of the test's own: data, exec root (with the containerd it starts there),
+    pid file, socket and configuration under TMP; no bridge and no iptables (the domain has
+    no network yet), capsule-oci added as the runtime "capsule"."""
+
+    def __init__(self):
+        self.dir = os.path.join(TMP, "docker")
+        os.makedirs(self.dir)
+        self.sock = os.path.join(self.dir, "docker.sock")
+        cfg = os.path.join(self.dir, "daemon.json")
+        with open(cfg, "w") as f:
+            json.dump({"runtimes": {"capsule": {"path": OCI}}}, f)
+        self.log = open(os.path.join(self.dir, "dockerd.log"), "w")
+        self.proc = subprocess.Popen(
+            [DOCKERD, "--config-file", cfg, "--data-root", self.dir + "/data",
+             "--exec-root", self.dir + "/exec", "--pidfile", self.dir + "/docker.pid",
+             "-H", "unix://" + self.sock, "--iptables=false", "--ip6tables=false",
+             "--bridge=none", "--ip-forward=false", "--ip-masq=false",
+             "--userland-proxy=false", "--storage-driver=vfs"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline and self.docker("version")[0] != 0:
+            time.sleep(0.2)
+
+    def docker(self, *args, timeout=60):
+        with tempfile.TemporaryFile("w+") as o, tempfile.TemporaryFile("w+") as e:
+            rc = subprocess.run(["timeout", "-k", "5", str(timeout), DOCKER, "-H",
+                                 "unix://" + self.sock] + list(args), stdout=o, stderr=e,
+                                stdin=subprocess.DEVNULL).returncode
+            o.seek(0)
+            e.seek(0)
+            return rc, o.read(), e.read()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def pty_run(argv, until, timeout=30):
+    """argv on a new pty (docker run -it needs one): (exit status, what it printed)."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    out, deadline = b"", time.time() + timeout
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                break
+            if not d:
+                break
+            out += d
+    if time.time() >= deadline:
+        os.kill(pid, signal.SIGKILL)
+    _, st = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(st), out.decode(errors="replace")
+
+
+def t_docker():
+    missing = [t for t in (DOCKER, DOCKERD) if not os.access(t, os.X_OK)]
+    if not report("docker-present", not missing,
+                  "missing %s: make deps-test installs Debian's docker.io" % missing):
+        return
+    tars = {}
+    for tag, args in (("exit5", ["ticks", "3", "exit", "5"]), ("forever", ["ticks", "0"])):
+        tars[tag] = os.path.join(TMP, "docker-" + tag + ".tar")
+        p = subprocess.run([PACK, GUEST, tars[tag], "capsule.test/ociguest:" + tag] + args,
+                           capture_output=True, text=True)
+        if not report("docker-pack-" + tag, p.returncode == 0, p.stderr):
+            return
+    d = Dockerd()
+    try:
+        for tag, tar in tars.items():
+            rc, out, err = d.docker("load", "-i", tar)
+            report("docker-load-" + tag, rc == 0 and "capsule.test/ociguest:" + tag in out,
+                   out + err)
+        run = ["run", "--runtime", "capsule", "--network", "none"]
+        rc, out, err = d.docker(*(run + ["--rm", "capsule.test/ociguest:exit5"]))
+        report("docker-run-exit-code", rc == 5 and "ociguest: exit 5" in out and
+               "HOSTNAME=" in out, "rc %d out %r err %r" % (rc, out, err))
+        rc, out, err = d.docker(*(run + ["-d", "--name", "stop1", "-m", "96m", "--cpus", "0.5",
+                                         "capsule.test/ociguest:forever"]))
+        deadline = time.time() + 20
+        while time.time() < deadline and "tick 2" not in d.docker("logs", "stop1")[1]:
+            time.sleep(0.1)
+        logs = d.docker("logs", "stop1")[1]
+        report("docker-memory-limit", "ociguest: hello, 80 MiB" in logs, logs[:200])
+        pid = d.docker("inspect", "-f", "{{.State.Pid}}", "stop1")[1].strip()
+        cg = open("/proc/%s/cgroup" % pid).read() if pid.isdigit() else ""
+        line = [l.split(":", 2)[2] for l in cg.splitlines() if "capsule-oci/" in l
+                and (":cpu" in l or l.startswith("0::"))]
+        q = "/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us" % (line[0] if line else "/none")
+        p_ = q.replace("quota", "period")
+        ok = line and os.path.exists(q) and int(open(q).read()) * 2 == int(open(p_).read())
+        if line and not os.path.exists(q):
+            mx = open("/sys/fs/cgroup/unified%s/cpu.max" % line[0]).read().split()
+            ok = int(mx[0]) * 2 == int(mx[1])
+        report("docker-cpu-limit", ok, "pid %s cgroup %r" % (pid, cg))
+        rc, out, err = d.docker("stop", "stop1")
+        code = d.docker("inspect", "-f", "{{.State.ExitCode}}", "stop1")[1].strip()
+        logs = d.docker("logs", "stop1")[1]
+        report("docker-stop-graceful", rc == 0 and code == "0" and
+               "asked for a power off" in logs, "rc %d %s code %s logs %r" % (rc, err, code,
+                                                                        logs[-200:]))
+        d.docker("rm", "stop1")
+        rc, out, err = d.docker(*(run + ["-d", "--name", "kill1",
+                                         "capsule.test/ociguest:forever"]))
+        rc, out, err = d.docker("kill", "kill1")
+        d.docker("wait", "kill1")
+        code = d.docker("inspect", "-f", "{{.State.ExitCode}}", "kill1")[1].strip()
+        report("docker-kill", rc == 0 and code == "137", "rc %d %s code %s" % (rc, err, code))
+        d.docker("rm", "-f", "kill1")
+        rc, out = pty_run([DOCKER, "-H", "unix://" + d.sock] + run +
+                          ["--rm", "-it", "capsule.test/ociguest:exit5"], "exit 5")
+        report("docker-run-it", rc == 5 and "TERM=xterm" in out and "ociguest: exit 5" in out,
+               "rc %d out %r" % (rc, out[-300:]))
+    finally:
+        d.stop()
+
+
 TESTS = [("lifecycle", t_lifecycle), ("errors", t_errors), ("kill", t_kill),
-         ("resources", t_resources), ("terminal", t_terminal), ("containerd", t_containerd)]
+         ("resources", t_resources), ("terminal", t_terminal), ("containerd", t_containerd),
+         ("docker", t_docker)]
 
 
 def main():
