@@ -43,6 +43,8 @@ static unsigned remove_orphans(struct daemon *dm)
 		snprintf(path, sizeof(path), "%s/%s", dm->dom_dir, e->d_name);
 		kill_orphan(path);
 		remove_dom_dir(path);
+		if (dm->cg.version) /* its cgroup, if the create got that far (sched.c) */
+			cgroup_dom_remove(&dm->cg, e->d_name);
 		n++;
 	}
 	closedir(dir);

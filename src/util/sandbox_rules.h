@@ -80,7 +80,8 @@ static const struct sandbox_rule service_rules[] = {
 	{SCMP_SYS(recvmsg), "API requests, with the descriptors a client passes (snapshot files)"},
 	{SCMP_SYS(ftruncate), "a snapshot's memory file gets the memory's size"},
 	{SCMP_SYS(fcntl), "a migration hands the disk images' locks over (F_OFD_SETLK)"},
-	{SCMP_SYS(sched_setaffinity), "vcpu-pin: the API pins a vCPU thread (by its tid)"},
+	{SCMP_SYS(sched_setaffinity), "vcpu-pin: the API pins a vCPU thread by its tid (any "
+	 "tid: a jailed VMM's uid keeps that to its own)"},
 };
 
 static const struct sandbox_rule vmm_rules[] = {

@@ -205,6 +205,19 @@ def test_pinning(dm, ver):
     dm.destroy_all()
 
 
+def test_orphan_cgroup(dm, ver):
+    """A create capsuled never committed (it died): its directory and its cgroup go at start."""
+    uuid = "0badc0de-0000-4000-8000-%012d" % os.getpid()
+    root = "/sys/fs/cgroup/cpu" if ver == "v1" else "/sys/fs/cgroup/unified"
+    cg = os.path.join(root, TAG, uuid)
+    dm.stop()
+    os.makedirs(os.path.join(dm.state, "domains", uuid))
+    os.makedirs(cg)
+    dm.start()
+    report("%s-orphan-cgroup-removed" % ver, not os.path.exists(cg) and not os.path.exists(
+        os.path.join(dm.state, "domains", uuid)), cg)
+
+
 def test_bad_input(dm):
     st, _ = call(dm.sock, "POST", "/api/v1/domains", json.dumps(
         {"name": "bad", "kernel": TICK, "memory": 8}))
@@ -382,7 +395,8 @@ def main():
             dm.extra = ["--cgroup", ver, "--cgroup-parent", TAG]
             dm.start()
             print("NOTE testing with cgroup %s" % ver, flush=True)
-            tests = [("weights", test_weights), ("cap", test_cap), ("pinning", test_pinning)]
+            tests = [("weights", test_weights), ("cap", test_cap), ("pinning", test_pinning),
+                     ("orphan", test_orphan_cgroup)]
             if ver == "off":  # and the version-independent tests if no version ran
                 tests = [("off", lambda d, v: test_cpu_control_off(d))]
             if ver == (offered + ["off"])[0]:
