@@ -34,15 +34,14 @@ static void wake(struct gdb_stub *s)
 
 static void send_raw(struct gdb_stub *s, const char *p, size_t n)
 {
-	while (n && s->conn >= 0) {
+	while (n && s->conn >= 0 && !s->broken) {
 		ssize_t w = send(s->conn, p, n, MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0) {
+		if (w <= 0) { /* the socket loop drops it (drop_connection) */
 			log_info("gdb: the connection is gone (%s)", w < 0 ? strerror(errno) : "closed");
-			close(s->conn);
-			s->conn = -1;
+			s->broken = true;
 			return;
 		}
 		p += w;
@@ -69,8 +68,8 @@ static void halt(struct gdb_stub *s)
 	if (!s->vm || s->halted)
 		return;
 	/* The boot vCPU may not have been started yet (gdb came first): wait for it, it will
-	 * stop before its first instruction. */
-	for (unsigned i = 0; i < 500 && s->vm->vcpus[0].state == VCPU_DOWN && !vm_ended(s->vm);
+	 * stop before its first instruction (a loaded host may take seconds to get there). */
+	for (unsigned i = 0; i < 6000 && s->vm->vcpus[0].state == VCPU_DOWN && !vm_ended(s->vm);
 	     i++)
 		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
 	vm_pause_request(s->vm); /* -EBUSY: a vCPU asked already */
@@ -98,12 +97,17 @@ static void resume(struct gdb_stub *s, int step_vcpu)
 static void drop_connection(struct gdb_stub *s)
 {
 	pthread_mutex_lock(&s->vm_lock);
+	/* Stopped first: a vCPU that just hit an int3 must find it in the table (a trap at
+	 * an address no longer there would be taken for the guest's own int3), and no vCPU
+	 * may run over a byte being put back. */
+	halt(s);
 	gdb_disarm_all(s);
 	resume(s, -1);
 	pthread_mutex_unlock(&s->vm_lock);
 	if (s->conn >= 0)
 		close(s->conn);
 	s->conn = -1;
+	s->broken = false;
 	log_info("gdb: detached; the domain runs on");
 }
 
@@ -114,6 +118,18 @@ static void on_connect(struct gdb_stub *s, int fd)
 	s->sess = (struct gdb_session){.ops = &gdb_kvm_ops, .target = s};
 	s->sess.stop = (struct gdb_stop){.vcpu = 0, .signal = SIGTRAP_GDB};
 	pthread_mutex_lock(&s->vm_lock);
+	/* gdb may come before the first boot is built: wait for it (a minute at most) */
+	for (unsigned i = 0; i < 600 && !s->vm && !s->closing; i++) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_nsec += 100000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->attached, &s->vm_lock, &t);
+	}
 	halt(s); /* stop on connect */
 	pthread_mutex_unlock(&s->vm_lock);
 	log_info("gdb: connected; the domain is stopped");
@@ -161,7 +177,7 @@ static void on_input(struct gdb_stub *s)
 		drop_connection(s);
 		return;
 	}
-	for (ssize_t i = 0; i < n && s->conn >= 0; i++) {
+	for (ssize_t i = 0; i < n && s->conn >= 0 && !s->broken; i++) {
 		switch (gdb_rx_feed(&s->rx, buf[i])) {
 		case GDB_RX_PACKET:
 			if (!s->sess.no_ack)
@@ -230,6 +246,7 @@ static void on_wake(struct gdb_stub *s)
 	if (ended && s->conn >= 0) { /* the boot is gone: gdb's view of it ends with it */
 		close(s->conn);
 		s->conn = -1;
+		s->broken = false;
 	}
 }
 
@@ -251,16 +268,16 @@ static void *stub_thread(void *arg)
 			continue;
 		if (p[1].revents & POLLIN)
 			on_wake(s);
-		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		if (s->conn >= 0) {
+		if (s->conn >= 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !s->broken) {
 			on_input(s);
-		} else {
+		} else if (s->conn < 0 && (p[0].revents & POLLIN)) {
 			int fd = accept4(s->sock.fd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (fd >= 0)
 				on_connect(s, fd);
 		}
+		if (s->broken) /* gdb went away mid-reply: as if it had detached */
+			drop_connection(s);
 	}
 	return NULL;
 }
@@ -276,8 +293,14 @@ int gdb_stub_open(struct gdb_stub **out, const char *path, char *err, size_t err
 	}
 	s->conn = -1;
 	s->sock.fd = s->sock.lock_fd = -1;
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&s->vm_lock, NULL);
 	pthread_mutex_init(&s->ev_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->attached, &ca);
+	pthread_condattr_destroy(&ca);
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->wake_fd < 0) {
 		snprintf(err, errlen, "cannot make an eventfd: %s", strerror(errno));
@@ -314,6 +337,7 @@ void gdb_stub_close(struct gdb_stub *s)
 		close(s->conn);
 	usock_close(&s->sock);
 	close(s->wake_fd);
+	pthread_cond_destroy(&s->attached);
 	free(s);
 }
 
@@ -327,6 +351,7 @@ void gdb_stub_attach(struct gdb_stub *s, struct vm *vm)
 	memset(s->hw_is_sw, 0, sizeof(s->hw_is_sw));
 	s->vm = vm;
 	vm->gdb = s;
+	pthread_cond_broadcast(&s->attached);
 	/* Every boot starts stopped: its vCPUs park before their first instruction until gdb
 	 * says go. A connected gdb is told as if the domain had stopped there. */
 	vm_pause_request(vm);

@@ -24,6 +24,7 @@ struct gdb_stub {
 	struct domain *d;
 	struct usock sock;
 	int conn;    /* gdb's connection, or -1 */
+	bool broken; /* a send to it failed: dropped at the end of the loop's turn */
 	int wake_fd; /* eventfd: a stop posted, a boot ended, the stub closing */
 	pthread_t thread;
 	bool thread_started;
@@ -32,6 +33,7 @@ struct gdb_stub {
 	 * gdb_stub_attach/detach take it to change the boot. */
 	pthread_mutex_t vm_lock;
 	struct vm *vm;      /* the current boot, or NULL */
+	pthread_cond_t attached; /* with vm_lock: a boot's VM is there */
 	bool halted;        /* the boot's vCPUs are paused by us */
 	bool ended;         /* the boot ended (exit_code): tell gdb, drop it */
 	int exit_code;

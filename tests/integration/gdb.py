@@ -144,6 +144,7 @@ def main():
     check("kill", status == 137 and "[Inferior 1 (Remote target) killed]" in out,
           "status %d: %s %s" % (status, out[-400:], cerr[-300:]))
     raw_protocol()
+    disconnect_with_breakpoints()
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
@@ -152,9 +153,17 @@ class Raw:
     """The protocol by hand, acks on."""
 
     def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(10)
-        self.s.connect(path)
+        for _ in range(100):  # the socket file appears at bind, before listen
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(30)
+            try:
+                self.s.connect(path)
+                break
+            except ConnectionRefusedError:
+                self.s.close()
+                time.sleep(0.02)
+        else:
+            raise ConnectionRefusedError(path)
         self.buf = b""
 
     def send(self, body):
@@ -230,6 +239,36 @@ def raw_protocol():
         check("raw-kill", status == 137, "status %d %s" % (status, cerr[-300:]))
     except (OSError, EOFError) as e:
         report("raw-protocol", False, "%s: %s" % (type(e).__name__, e))
+        d.p.kill()
+        d.wait()
+
+
+def disconnect_with_breakpoints():
+    """gdb gone while the domain runs with a breakpoint planted (its next hit racing the
+    close): the stub stops the domain, takes the int3 out and lets it go on, every
+    instruction intact."""
+    fn = symbol(PV, "gdb_target_step")
+    counter = symbol(PV, "gdb_counter")
+    d = Domain(PV)
+    try:
+        r = Raw(d.sock)
+        r.ask("qSupported")
+        ok = r.ask("Z0,%x,1" % fn) == "OK"
+        r.send("vCont;c")
+        stop = r.packet()
+        ok = ok and stop.startswith("T05") and "swbreak" in stop
+        ok = ok and r.ask("M%x,8:%s" % (counter, (1000).to_bytes(8, "little").hex())) == "OK"
+        ok = ok and r.ask("z0,%x,1" % fn) == "OK"
+        r.send("vCont;s:1")
+        ok = ok and r.packet().startswith("T05")
+        ok = ok and r.ask("Z0,%x,1" % fn) == "OK"
+        r.send("vCont;c")
+        r.s.close()
+        status, out, err = d.wait(30)
+        check("disconnect-with-breakpoints", ok and status == 0 and "gdb_counter=1006" in out,
+              "ok %r status %d %r %r" % (ok, status, out[-300:], err[-300:]))
+    except (OSError, EOFError) as e:
+        report("disconnect-with-breakpoints", False, "%s: %s" % (type(e).__name__, e))
         d.p.kill()
         d.wait()
 
