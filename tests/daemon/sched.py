@@ -213,7 +213,9 @@ def test_pinning(dm, ver):
     rc, out, err = dm.cli("vcpu-list")
     report("%s-vcpu-list-all" % ver, rc == 0 and sum(l.startswith("pin ") for l in
                                                    out.splitlines()) == 2, out + err)
+    d = cgdir(dm, "pin")
     dm.destroy_all()
+    report("%s-destroy-removes-cgroup" % ver, wait_for(lambda: not os.path.exists(d), 5), d)
     # capsuled's parent cgroup removed behind its back (it is empty now): made again.
     rmcg()
     st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(
