@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "kvm_floor.h"
+#include "run_capsule.h"
 
 struct sample {
 	uint64_t first_byte_ns;
@@ -61,18 +62,6 @@ static char *range(char *out, const uint64_t *v, int n, double div, const char *
 	return out;
 }
 
-static char *loadavg(char *out, size_t len)
-{
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	out[0] = 0;
-	if (f && fgets(out, (int)len, f))
-		out[strcspn(out, "\n")] = 0;
-	if (f)
-		fclose(f);
-	return out;
-}
-
 int main(int argc, char **argv)
 {
 	enum { MAX = 100 };
@@ -98,7 +87,7 @@ int main(int argc, char **argv)
 		      "-kernel", elf32, "-append", "hvm-test", NULL};
 	char load[64];
 
-	printf("host load before: %s\n", loadavg(load, sizeof(load)));
+	printf("host load before: %s\n", bench_loadavg(load, sizeof(load)));
 	for (int i = 0; i < runs; i++) {
 		struct sample a = run(cap), b = run(qemu);
 
@@ -134,6 +123,6 @@ int main(int argc, char **argv)
 	       (double)fr / (double)pr);
 	printf("| Capsule's cost of fidelity: full ACPI and PCI against reduced ACPI and MMIO "
 	       "| %.1f ms | %.1f ms | %.2fx |\n", ft / 1e6, ct / 1e6, (double)ft / (double)ct);
-	printf("host load after: %s\n", loadavg(a, sizeof(a)));
+	printf("host load after: %s\n", bench_loadavg(a, sizeof(a)));
 	return 0;
 }

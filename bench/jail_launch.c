@@ -14,18 +14,6 @@
 #include "kvm_floor.h"
 #include "run_capsule.h"
 
-static char *loadavg(char *out, size_t len)
-{
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	out[0] = 0;
-	if (f && fgets(out, (int)len, f))
-		out[strcspn(out, "\n")] = 0;
-	if (f)
-		fclose(f);
-	return out;
-}
-
 int main(int argc, char **argv)
 {
 	enum { MAX_RUNS = 200 };
@@ -41,7 +29,7 @@ int main(int argc, char **argv)
 	char *jail_argv[] = {argv[1], "run", "--jail", dir, "--uid", "64300", "--gid", "64300",
 			     argv[2], NULL};
 
-	printf("host load before: %s\n", loadavg(load, sizeof(load)));
+	printf("host load before: %s\n", bench_loadavg(load, sizeof(load)));
 	fflush(stdout); /* not once more by each child (freopen flushes what it inherits) */
 	for (int i = 0; i < runs; i++) {
 		snprintf(dir, sizeof(dir), "/tmp/capsule-bench-jail-XXXXXX");
@@ -65,6 +53,6 @@ int main(int argc, char **argv)
 	       "| unjailed %.0f us (range %.0f-%.0f us) | %.2fx |\n", runs, jailed[0] / 1e3,
 	       jailed[runs - 1] / 1e3, j / 1e3, p / 1e3, plain[0] / 1e3, plain[runs - 1] / 1e3,
 	       (double)j / (double)p);
-	printf("host load after: %s\n", loadavg(load, sizeof(load)));
+	printf("host load after: %s\n", bench_loadavg(load, sizeof(load)));
 	return 0;
 }

@@ -30,11 +30,9 @@ void vm_api_measurement(void *ctx, const struct http_request *req, struct http_r
 		      "events", events, "config", m->config);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
-	if (!text) {
+	if (text)
+		api_json(resp, 200, text);
+	else
 		api_error(resp, 500, "out of memory");
-		return;
-	}
-	resp->status = 200;
-	resp->body = text;
-	resp->body_len = strlen(text);
+	free(text);
 }

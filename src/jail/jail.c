@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -270,11 +271,32 @@ static int build_root(const struct jail_opts *j, const struct jail_file *files, 
 	return 0;
 }
 
+/*
+ * Outside, the parent keeps only CAP_KILL (to signal the child, whose uid is not its own)
+ * and gains nothing more: the bounding set emptied but for it, no_new_privs. Best effort:
+ * it reads nothing from the guest and runs nothing.
+ */
+static void parent_drop(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct kill_only[2] = {{.effective = 1u << CAP_KILL,
+						       .permitted = 1u << CAP_KILL}};
+
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (cap != CAP_KILL)
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	syscall(SYS_capset, &hdr, kill_only);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 /* Outside: wait for the jailed VMM, hand it the run signals, and end as it ended. */
 static void __attribute__((noreturn)) wait_jailed(pid_t child, const sigset_t *set,
 						  void (*at_end)(void *), void *opaque)
 {
 	int status;
+
+	parent_drop();
 
 	for (;;) {
 		siginfo_t si;
@@ -383,5 +405,10 @@ int jail_drop(const struct jail_opts *j)
 		return -1;
 	/* A change of uid clears the parent-death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+#if defined(__SANITIZE_ADDRESS__)
+	/* The leak checker ptraces the process's threads from a helper at exit, which a
+	 * process made undumpable by the uid change refuses it. Sanitizer builds only. */
+	prctl(PR_SET_DUMPABLE, 1);
+#endif
 	return 0;
 }

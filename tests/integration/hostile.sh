@@ -235,8 +235,9 @@ want_seccomp=2
 pid=$!
 for _ in $(seq 100); do [ -S "$tmp/ctl7" ] && break; sleep 0.02; done
 sleep 0.3
-caps=$(awk '/^CapEff|^CapPrm|^CapBnd/ {print $2}' /proc/$pid/status | sort -u | tr '\n' ' ')
-modes=$(for t in /proc/$pid/task/*; do printf '%s=%s ' "$(cat $t/comm)" "$(awk '/^Seccomp:/ {print $2}' $t/status)"; done)
+vmm=$(vmm_of $pid)
+caps=$(awk '/^CapEff|^CapPrm|^CapBnd/ {print $2}' /proc/$vmm/status | sort -u | tr '\n' ' ')
+modes=$(for t in /proc/$vmm/task/*; do printf '%s=%s ' "$(cat $t/comm)" "$(awk '/^Seccomp:/ {print $2}' $t/status)"; done)
 mode=$(stat -c %a "$tmp/ctl7")
 kill -TERM $pid
 wait $pid

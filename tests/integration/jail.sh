@@ -97,6 +97,10 @@ else
 		[ "$(st CapBnd)" = 0000000000000000 ] && [ "$(st CapAmb)" = 0000000000000000 ] &&
 		report capabilities-none 1 "" ||
 		report capabilities-none 0 "CapEff $(st CapEff) CapPrm $(st CapPrm) CapBnd $(st CapBnd)"
+	ost() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$outer/status"; }
+	[ "$(ost CapEff)" = 0000000000000020 ] && [ "$(ost CapBnd)" = 0000000000000020 ] &&
+		[ "$(ost NoNewPrivs)" = 1 ] && report parent-keeps-only-cap-kill 1 "" ||
+		report parent-keeps-only-cap-kill 0 "outside: CapEff $(ost CapEff) CapBnd $(ost CapBnd)"
 	[ "$(st NoNewPrivs)" = 1 ] && report no-new-privs 1 "" ||
 		report no-new-privs 0 "NoNewPrivs $(st NoNewPrivs)"
 	read -r -a uids <<<"$(st Uid)"

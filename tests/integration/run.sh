@@ -26,6 +26,8 @@ if [ "${CAPSULE_JAIL:-}" = 1 ]; then
 	BUILD=$tmp/build
 fi
 CAPSULE=$BUILD/capsule
+# The VMM process of a capsule run started as PID: jailed, the child PID waits for.
+vmm_of() { if [ "${CAPSULE_JAIL:-}" = 1 ]; then pgrep -P "$1" | head -n 1; else echo "$1"; fi; }
 G=$BUILD/tests/guests
 E=$BUILD/guest
 passed=0 failed=0
@@ -232,7 +234,7 @@ fi
 "$CAPSULE" run --mem 256 --balloon 0 --control "$tmp/ctl" --cmdline 64 "$G/vballoon.elf" \
 	>"$tmp/balloon.out" 2>&1 &
 pid=$!
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$(vmm_of $pid)/status"; }
 wait_line() { for _ in $(seq 200); do grep -q "$1" "$tmp/balloon.out" && return 0; sleep 0.05; done; return 1; }
 ok=1 why=""
 wait_line 'balloon: ready' || { ok=0 why="guest never ready"; }
@@ -301,7 +303,7 @@ wait $pid
 
 # seccomp: the vCPU and device threads are confined, and so is the main thread
 seccomp_of() { # pid thread-name: that thread's seccomp mode
-	for t in /proc/"$1"/task/*; do
+	for t in /proc/"$(vmm_of "$1")"/task/*; do
 		[ "$(cat "$t/comm")" = "$2" ] && awk '/^Seccomp:/ {print $2}' "$t/status" && return
 	done
 	echo missing
