@@ -9,6 +9,7 @@
  *   src/oci/state.c      ROOT/ID/state.json, written atomically; the status from the pid
  *   src/oci/create.c     create: the VMM forked paused, the console handed over, the pid file
  *   src/oci/commands.c   start, state, kill, delete, ps, pause, resume, features
+ *   src/oci/net.c        the TAP in the container's network namespace, tc redirects
  *   src/oci/log.c        --log / --log-format json, as runc writes it for containerd
  */
 #ifndef CAPSULE_OCI_H
@@ -56,7 +57,21 @@ struct oci_spec {
 	char disks[OCI_MAX_DISKS][PATH_MAX + 16];
 	unsigned nr_disks;
 	char *annotations;            /* the object as JSON text (malloc'd) */
+	char netns[PATH_MAX];         /* linux.namespaces' network path, or "" */
 };
+
+/* The container's network (src/oci/net.c). */
+#define OCI_TAP_NAME "capsule0"
+struct oci_net {
+	char ifname[16];  /* the engine's interface (a veth), its MAC and IPv4 address */
+	char mac[18];
+	char ip[16];
+	unsigned prefix;
+	char gw[16];      /* the default route's gateway, or "" */
+	char tap[16];
+};
+/* Enter netns (a path), make the TAP and the redirects: 0, or -1 with err. */
+int oci_net_setup(const char *netns, struct oci_net *n, char *err, size_t errlen);
 
 struct oci_state {
 	char id[OCI_ID_MAX + 1];

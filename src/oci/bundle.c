@@ -289,6 +289,34 @@ static int mounts(struct oci_spec *s, json_t *ms, char *err, size_t errlen)
 	return 0;
 }
 
+/* The network namespace the engine made, by path; one to be made (no path) has nobody to
+ * wire it, and the domain gets no network (docs/oci.md). */
+static int namespaces(struct oci_spec *s, json_t *ns, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *n;
+
+	if (ns && !json_is_array(ns))
+		return FAIL("linux.namespaces must be an array");
+	json_array_foreach(ns, i, n) {
+		const char *type = json_string_value(json_object_get(n, "type"));
+		const char *path = json_string_value(json_object_get(n, "path"));
+
+		if (!type)
+			return FAIL("linux.namespaces[%zu] has no type", i);
+		if (strcmp(type, "network"))
+			continue;
+		if (!path) {
+			oci_log("info", "a new network namespace: the domain gets no network device");
+			continue;
+		}
+		if (strlen(path) >= sizeof(s->netns))
+			return FAIL("linux.namespaces: the network path is too long");
+		snprintf(s->netns, sizeof(s->netns), "%s", path);
+	}
+	return 0;
+}
+
 static int parse(struct oci_spec *s, json_t *j, char *err, size_t errlen)
 {
 	json_t *proc = json_object_get(j, "process"), *root = json_object_get(j, "root");
@@ -323,6 +351,7 @@ static int parse(struct oci_spec *s, json_t *j, char *err, size_t errlen)
 	if (open_image(s, err, errlen) ||
 	    annotations(s, json_object_get(j, "annotations"), &prefix, err, errlen) ||
 	    resources(s, json_object_get(linux_, "resources"), err, errlen) ||
+	    namespaces(s, json_object_get(linux_, "namespaces"), err, errlen) ||
 	    mounts(s, json_object_get(j, "mounts"), err, errlen))
 		return -1;
 	r = oci_cmdline(prefix, env, nenv, args + 1, nargs - 1, s->cmdline,

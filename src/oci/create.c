@@ -28,6 +28,7 @@
 
 #include "capsule/cgroup.h"
 #include "capsule/oci.h"
+#include "capsule/pv_abi.h"
 
 #define READY_TIMEOUT_MS 30000
 #define MAX_ARGS (24 + 2 * OCI_MAX_DISKS)
@@ -224,7 +225,7 @@ static void now_rfc3339(char *out, size_t len)
 
 /* The VMM's command line: what the bundle says, in capsule run's options. */
 static int vmm_argv(const struct oci_opts *o, const struct oci_spec *s, const char *id,
-		    char store[][PATH_MAX + 32], char **argv)
+		    const struct oci_net *net, char store[][PATH_MAX + 32], char **argv)
 {
 	unsigned n = 0, k = 0;
 
@@ -251,11 +252,34 @@ static int vmm_argv(const struct oci_opts *o, const struct oci_spec *s, const ch
 		argv[n++] = "--disk";
 		argv[n++] = (char *)s->disks[i];
 	}
+	if (net) {
+		argv[n++] = "--net";
+		ARG("tap=%s,mac=%s", net->tap, net->mac);
+	}
 	if (o->debug)
 		ARG("-v");
 	ARG("/proc/self/fd/%d", s->image_fd);
 	argv[n] = NULL;
 #undef ARG
+	return 0;
+}
+
+/* The guest's address first on its command line: capsule.ip=A.B.C.D/N [capsule.gw=G]. */
+static int net_cmdline(struct oci_spec *s, const struct oci_net *net, char *err,
+		       size_t errlen)
+{
+	char line[sizeof(s->cmdline)];
+	size_t max = s->image_pv ? CAP_CMDLINE_MAX : sizeof(s->cmdline);
+	int n = snprintf(line, sizeof(line), "capsule.ip=%s/%u%s%s%s%s", net->ip, net->prefix,
+			 net->gw[0] ? " capsule.gw=" : "", net->gw, s->cmdline[0] ? " " : "",
+			 s->cmdline);
+
+	if (n < 0 || (size_t)n >= max) {
+		snprintf(err, errlen, "the guest command line with its address is longer than %zu "
+			 "bytes", max - 1);
+		return -1;
+	}
+	memcpy(s->cmdline, line, (size_t)n + 1);
 	return 0;
 }
 
@@ -265,6 +289,7 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 	static char store[MAX_ARGS][PATH_MAX + 32];
 	char *argv[MAX_ARGS + 1], vmm[PATH_MAX], dir[PATH_MAX], pty[64], pidtxt[24];
 	struct cgroup_host cg;
+	struct oci_net net;
 	bool use_cg = s->cpu_weight || s->cpu_cap;
 	struct oci_state st = {0};
 	int master = -1;
@@ -286,7 +311,11 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 								  : CG_WEIGHT_DEFAULT,
 					  s->cpu_cap, err, errlen)))
 		return -1;
-	if (oci_path(o, a->id, NULL, dir, sizeof(dir)) || vmm_argv(o, s, a->id, store, argv)) {
+	if (s->netns[0] && (oci_net_setup(s->netns, &net, err, errlen) ||
+			    net_cmdline(s, &net, err, errlen)))
+		return -1;
+	if (oci_path(o, a->id, NULL, dir, sizeof(dir)) ||
+	    vmm_argv(o, s, a->id, s->netns[0] ? &net : NULL, store, argv)) {
 		snprintf(err, errlen, "the state directory's paths are too long for %s", a->id);
 		return -1;
 	}

@@ -366,6 +366,83 @@ def t_terminal():
     cleanup("tty")
 
 
+class NetPair:
+    """Two network namespaces joined by a veth, as an engine leaves a container's: the
+    container's side (eth0, 10.213.N.2/24, a default route through .1) and a peer (.1)."""
+
+    def __init__(self, n):
+        self.c, self.p = "capsule-oci-c%d-%d" % (n, os.getpid()), "capsule-oci-p%d-%d" % (n, os.getpid())
+        self.ip, self.peer = "10.213.%d.2" % n, "10.213.%d.1" % n
+        va, vb = "coc%d%d" % (n, os.getpid() % 100000), "cop%d%d" % (n, os.getpid() % 100000)
+        cmds = [["ip", "netns", "add", self.c], ["ip", "netns", "add", self.p],
+                ["ip", "link", "add", va, "type", "veth", "peer", "name", vb],
+                ["ip", "link", "set", va, "netns", self.c], ["ip", "link", "set", vb, "netns", self.p],
+                ["ip", "-n", self.c, "link", "set", va, "name", "eth0"],
+                ["ip", "-n", self.c, "addr", "add", self.ip + "/24", "dev", "eth0"],
+                ["ip", "-n", self.c, "link", "set", "eth0", "up"],
+                ["ip", "-n", self.c, "route", "add", "default", "via", self.peer],
+                ["ip", "-n", self.p, "addr", "add", self.peer + "/24", "dev", vb],
+                ["ip", "-n", self.p, "link", "set", vb, "up"]]
+        for c in cmds:
+            subprocess.run(c, check=True, capture_output=True)
+        self.path = "/var/run/netns/" + self.c
+
+    def echo(self, text, timeout=20):
+        """Send text to the domain's UDP port 7 from the peer: the answer, or None."""
+        code = ("import socket,sys,time\n"
+                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(0.5)\n"
+                "end=time.time()+%d\n"
+                "while time.time()<end:\n"
+                "  s.sendto(sys.argv[1].encode(),(sys.argv[2],7))\n"
+                "  try:\n"
+                "    print(s.recv(2048).decode());break\n"
+                "  except OSError: pass\n" % timeout)
+        p = subprocess.run(["ip", "netns", "exec", self.p, sys.executable, "-c", code, text,
+                            self.ip], capture_output=True, text=True, timeout=timeout + 10)
+        return p.stdout.strip() or None
+
+    def close(self):
+        for ns in (self.c, self.p):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def t_network():
+    net = NetPair(1)
+    try:
+        b = bundle("net", ["ticks", "0"])
+        cfg = json.load(open(os.path.join(b, "config.json")))
+        cfg["linux"]["namespaces"].append({"type": "network", "path": net.path})
+        json.dump(cfg, open(os.path.join(b, "config.json"), "w"))
+        rc, err, con, pidf = create("net", b)
+        if not report("net-create", rc == 0, err):
+            return
+        oci("start", "net")
+        up = wait_text(con, "ociguest: net ")
+        text = open(con).read()
+        report("net-address-on-cmdline", up and "capsule.ip=%s/24 capsule.gw=%s" % (net.ip, net.peer)
+               in text, text[:300])
+        reply = net.echo("hello-through-veth")
+        report("net-udp-echo-through-veth", reply == "hello-through-veth", "reply %r; %s" % (reply, text[-300:]))
+        # The redirects are the kernel's: tc shows both, and the domain holds eth0's MAC.
+        q = subprocess.run(["ip", "netns", "exec", net.c, "tc", "filter", "show", "dev", "eth0",
+                            "ingress"], capture_output=True, text=True).stdout
+        report("net-tc-mirred", "mirred" in q and "capsule0" in q, q)
+        net.echo("quit")
+        s = wait_status("net", "stopped")
+        report("net-quit", s["status"] == "stopped", str(s))
+        cleanup("net")
+        # The same namespace path under containerd (ctr run --with-ns), if it runs here.
+        b = bundle("net-nsless", ["ticks", "0"])
+        cfg = json.load(open(os.path.join(b, "config.json")))
+        cfg["linux"]["namespaces"].append({"type": "network", "path": "/var/run/netns/nope"})
+        json.dump(cfg, open(os.path.join(b, "config.json"), "w"))
+        rc, err, _, _ = create("net-nsless", b)
+        report("net-missing-namespace", rc == 1 and "network namespace /var/run/netns/nope" in err,
+               err)
+    finally:
+        net.close()
+
+
 # ---- containerd --------------------------------------------------------------------------
 
 class Containerd:
@@ -455,6 +532,21 @@ def t_containerd():
                                                                 text[-200:]))
             c.ctr("task", "rm", name)
             c.ctr("container", "rm", name)
+        net = NetPair(2)
+        try:
+            logf = os.path.join(TMP, "ctr-net.log")
+            rc, out, err = c.ctr(*(["run", "-d", "--log-uri", "file://" + logf,
+                                    "--with-ns", "network:" + net.path] + c.run_args()
+                                   + ["capsule.test/ociguest:forever", "net"]))
+            reply = net.echo("hello-ctr") if rc == 0 else None
+            report("ctr-with-ns-udp-echo", reply == "hello-ctr", "run %d %s; reply %r; %s" % (
+                rc, err, reply, open(logf).read()[-300:] if os.path.exists(logf) else ""))
+            c.ctr("task", "kill", "-s", "SIGKILL", "net")
+            time.sleep(0.5)
+            c.ctr("task", "rm", "-f", "net")
+            c.ctr("container", "rm", "net")
+        finally:
+            net.close()
         left = os.listdir(os.path.join(c.runc_root, c.ns)) if os.path.isdir(
             os.path.join(c.runc_root, c.ns)) else []
         report("ctr-state-cleaned", left == [], "left %s" % left)
@@ -601,7 +693,7 @@ def t_docker():
 
 
 TESTS = [("lifecycle", t_lifecycle), ("errors", t_errors), ("kill", t_kill),
-         ("resources", t_resources), ("terminal", t_terminal), ("containerd", t_containerd),
+         ("resources", t_resources), ("terminal", t_terminal), ("network", t_network), ("containerd", t_containerd),
          ("docker", t_docker)]
 
 
