@@ -221,6 +221,7 @@ void dom_vmm_ended(struct daemon *dm, struct ddom *d)
 		return;
 	}
 	d->ended_at = time(NULL);
+	dom_cgroup_remove(dm, d); /* empty now; a restart makes it again (sched.c) */
 	if (d->con_in >= 0) {
 		close(d->con_in);
 		d->con_in = -1;

@@ -93,7 +93,10 @@ class Daemon:
         self.state = os.path.join(root, "state")
         self.log = os.path.join(root, "capsuled.log")
         self.p = None
-        self.extra = []  # more capsuled options (tests/daemon/sched.py: --cgroup)
+        # more capsuled options; the domains' CPU cgroups under a parent of this run's, not
+        # the host's default (capsule), and removed when the daemon stops (rm_cgroups)
+        self.cgroup_parent = "capsule-test-%d" % os.getpid()
+        self.extra = ["--cgroup-parent", self.cgroup_parent]
 
     def start(self):
         self.logf = open(self.log, "a")
@@ -129,6 +132,21 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+        self.rm_cgroups()
+
+    def rm_cgroups(self):
+        """The empty cgroups under this run's parent (a running domain's stays)."""
+        for root in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/unified"):
+            top = os.path.join(root, self.cgroup_parent)
+            for sub in os.listdir(top) if os.path.isdir(top) else []:
+                try:
+                    os.rmdir(os.path.join(top, sub))
+                except OSError:
+                    pass
+            try:
+                os.rmdir(top)
+            except OSError:
+                pass
 
     def cli(self, *args, timeout=60, stdin=subprocess.DEVNULL, user=None):
         env = dict(os.environ, CAPSULE_SOCKET=self.sock)

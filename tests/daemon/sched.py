@@ -226,6 +226,33 @@ def test_pinning(dm, ver):
     dm.destroy_all()
 
 
+def test_vmm_ends(dm, ver):
+    """A VMM's end takes its cgroup; a restart makes it again, weight and all."""
+    st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(
+        {"name": "ends", "kernel": os.path.join(GUESTS, "exitcode.elf"), "memory": 8,
+         "cmdline": "0"}))
+    d = cgdir(dm, "ends") if st == 201 else ""
+    down = wait_for(lambda: (dm.dom("ends") or {}).get("state") == "shutoff", 10)
+    report("%s-ended-cgroup-removed" % ver, st == 201 and down and not os.path.exists(d),
+           "%s %s" % (d, data[:200]))
+    st, data = call(dm.sock, "POST", "/api/v1/domains", json.dumps(
+        {"name": "again2", "kernel": TICK, "memory": 8, "cpu_weight": 300, "cap": 40,
+         "on_crash": "restart"}))
+    pid = dm.dom("again2")["pid"] if st == 201 else 0
+    if pid:
+        os.kill(pid, 9)
+    new = wait_for(lambda: (dm.dom("again2") or {}).get("restarts") == 1 and
+                   dm.dom("again2")["pid"] not in (0, pid) and dm.dom("again2")["pid"], 10)
+    d = cgdir(dm, "again2") if new else ""
+    files = (read(os.path.join(d, "cpu.shares")), read(os.path.join(d, "cpu.cfs_quota_us"))) \
+        if new and ver == "v1" else (read(os.path.join(d, "cpu.weight")),
+                                     read(os.path.join(d, "cpu.max")).split()[0]) if new else ()
+    report("%s-restart-cgroup-again" % ver, new and str(new) in read(os.path.join(
+        d, "cgroup.procs")).split() and files == (("1200", "4000") if ver == "v1" else
+                                                ("117", "4000")), "%r %r" % (new, files))
+    dm.destroy_all()
+
+
 def test_orphan_cgroup(dm, ver):
     """A create capsuled never committed (it died): its directory and its cgroup go at start."""
     uuid = "0badc0de-0000-4000-8000-%012d" % os.getpid()
@@ -413,11 +440,12 @@ def main():
         for ver in offered + ["off"]:
             dm = base.Daemon(os.path.join(root, ver))
             os.makedirs(dm.root)
+            dm.cgroup_parent = TAG
             dm.extra = ["--cgroup", ver, "--cgroup-parent", TAG]
             dm.start()
             print("NOTE testing with cgroup %s" % ver, flush=True)
             tests = [("weights", test_weights), ("cap", test_cap), ("pinning", test_pinning),
-                     ("orphan", test_orphan_cgroup)]
+                     ("orphan", test_orphan_cgroup), ("vmm-ends", test_vmm_ends)]
             if ver == "off":  # and the version-independent tests if no version ran
                 tests = [("off", lambda d, v: test_cpu_control_off(d))]
             if ver == (offered + ["off"])[0]:
