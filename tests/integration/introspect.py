@@ -271,7 +271,72 @@ def ids_example(mode, want_alert):
                "armed %r status %d ids %d: %r" % (line, status, ids.returncode, rest))
 
 
+def hvm_watch():
+    """An HVM kernel (its code at CPL 0), held at its first instruction by the GDB stub:
+    registers and translations with paging still off, then a watch on its counter while
+    it runs: one event from gdb_target_step, the writes done."""
+    hvm = os.path.join(BUILD, "tests", "hvm", "gdbtarget.elf")
+    syms = symbols(hvm)
+    counter, _ = syms["gdb_counter"]
+    fn, fsize = syms["gdb_target_step"]
+    api, gdbsock = os.path.join(tmp, "hvm-api.sock"), os.path.join(tmp, "hvm-gdb.sock")
+    out = open(os.path.join(tmp, "hvm-out"), "w+")
+    p = subprocess.Popen(["timeout", "-k", "5", "60", CAPSULE, "run", "--api-sock", api,
+                          "--gdb", gdbsock, hvm], stdout=out, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    try:
+        g = None
+        for _ in range(300):
+            try:
+                g = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                g.connect(gdbsock)
+                break
+            except OSError:
+                g.close()
+                g = None
+                time.sleep(0.02)
+        for _ in range(300):
+            if os.path.exists(api):
+                break
+            time.sleep(0.02)
+        st, r = call(api, "/api/v1/vm.registers", {})
+        report("hvm-registers", st == 200 and r.get("cr0") == "0x11" and r.get("cpl") == 0,
+               "%d %r" % (st, r))
+        st, r = call(api, "/api/v1/vm.translate", {"gva": hex(counter)})
+        report("hvm-translate-unpaged", st == 200 and r.get("gpa") == hex(counter),
+               "%d %r" % (st, r))
+        st, w = call(api, "/api/v1/vm.watch", {"gpa": hex(counter), "len": 8})
+        ev = UnixHTTP(api, timeout=20)
+        ev.request("GET", "/api/v1/vm.events")
+        stream = ev.getresponse()
+        stream.readline()
+        g.sendall(b"$c#63")  # gdb's continue: the kernel runs
+        events = []
+        try:
+            while True:
+                line = stream.readline()
+                if not line:
+                    break
+                e = json.loads(line)
+                if e["event"] == "watch":
+                    events.append(e)
+        except (socket.timeout, TimeoutError, OSError):
+            pass
+        p.wait(30)
+        out.seek(0)
+        text = out.read()
+        report("hvm-watch-once", st == 200 and len(events) == 1 and
+               events[0]["address"] == hex(counter) and
+               fn < int(events[0]["rip"], 16) <= fn + fsize, "%d %r" % (st, events))
+        report("hvm-watch-completes-writes", "gdb_counter=6 " in text, text[-400:])
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def main():
+    hvm_watch()
     reads_and_errors()
     watch_burst()
     ids_example("code", True)
