@@ -83,7 +83,7 @@ _capsule()
 		sched-credit) opts="$opts -d --domain -w --weight -c --cap"
 			takes="$takes -w --weight -c --cap" ;;
 		attest) opts="$opts --nonce --pubkey"; takes="$takes --nonce" ;;
-		migrate) opts="$opts --insecure --downtime --auto-converge --max-rounds"
+		migrate) opts="$opts --insecure --downtime --auto-converge --max-rounds --postcopy"
 			takes="$takes --downtime --max-rounds" ;;
 		esac
 		case " $takes " in *" $prev "*)

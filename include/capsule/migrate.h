@@ -31,6 +31,8 @@ enum mig_record {
 	SNAP_MIG_PAGES = 16, /* struct mig_pages, then count pages of 4 KiB */
 	SNAP_MIG_ROUND = 17, /* struct mig_round (optional): a round begins */
 	SNAP_MIG_STATE = 18, /* u32 CRC-32 of the stream so far, u32 0; a state stream follows */
+	SNAP_MIG_POSTCOPY = 19, /* u64 pages, then the bitmap of those holding data (u64s) */
+	SNAP_MIG_DONE = 20,  /* post-copy: u64 pages pushed; every page with data went */
 };
 
 struct mig_pages {
@@ -46,11 +48,13 @@ struct mig_round {
 #define MIG_READY 'R'
 #define MIG_FAILED 'F'
 #define MIG_GO 'G'
+#define MIG_PC_DONE 'D' /* post-copy: the destination has every page */
 
 struct migrate_opts {
 	uint64_t downtime_ms; /* the last round may take this long (default 50) */
 	unsigned max_rounds;  /* switch over after this many rounds whatever the rate (30) */
 	bool auto_converge;   /* throttle the vCPUs of a guest that dirties faster than the link */
+	bool postcopy;        /* switch over at once; the pages follow on demand and pushed */
 };
 
 /* Auto-converge: a round that dirtied more than half of what it sent raises the throttle
@@ -67,6 +71,8 @@ struct migrate_report {
 	uint64_t downtime_ns;  /* paused: from the pause to the destination's go */
 	uint64_t total_ns;
 	unsigned throttle_pct; /* the highest throttle auto-converge set (0: none) */
+	uint64_t pc_requested; /* post-copy: pages the destination asked for (faults) */
+	uint64_t pc_pushed;    /* post-copy: pages sent after the switch-over, in all */
 };
 
 /* Progress, one JSON object per call (no newline), for the VMM's event stream. */

@@ -186,6 +186,10 @@ struct snap_restore {
 	struct snap_parsed p;
 	int mem_fd;  /* the memory file, read-only: mapped copy-on-write */
 	bool used;   /* its boot has started */
+	/* A post-copy migration's (docs/migration.md): the pages the source holds data in,
+	 * still to come over pc_in (the connection, migrate_recv.c's) once the domain runs. */
+	uint64_t *pc_need, pc_pages;
+	struct migrate_in *pc_in;
 };
 
 /*
@@ -203,6 +207,10 @@ void snapshot_close(struct snap_restore *r);
 int snapshot_check(struct domain *d, const struct snap_restore *r, char *err, size_t errlen);
 /* In place of build and start, on the first boot: load the saved state, then run it. */
 int snapshot_apply(struct domain *d, char *err, size_t errlen);
+/* Post-copy (src/snapshot/postcopy_in.c): register the restored boot's memory m with
+ * userfaultfd and serve its faults from r->pc_in until every page came (a thread that
+ * takes r->pc_need). 0 or -errno. */
+int postcopy_start(struct guest_mem *m, struct snap_restore *r, char *err, size_t errlen);
 int snapshot_start(struct domain *d);
 
 /*

@@ -3,7 +3,7 @@
  * PUT /api/v1/vm.migrate (docs/api.md, docs/migration.md): migrate the domain over the
  * TCP connection the client made to the destination and passed with the request
  * (SCM_RIGHTS), so the VMM makes no sockets. Body: {"dest": "HOST:PORT" (for the log),
- * "downtime_ms": 50, "max_rounds": 30, "auto_converge": false}. Progress goes to vm.events as it happens.
+ * "downtime_ms": 50, "max_rounds": 30, "auto_converge": false, "postcopy": false}. Progress goes to vm.events as it happens.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -56,9 +56,11 @@ void vm_api_migrate(void *ctx, const struct http_request *req, struct http_respo
 			o.max_rounds = (unsigned)json_integer_value(v);
 		} else if (!strcmp(key, "auto_converge") && json_is_boolean(v)) {
 			o.auto_converge = json_is_true(v);
+		} else if (!strcmp(key, "postcopy") && json_is_boolean(v)) {
+			o.postcopy = json_is_true(v);
 		} else {
 			api_error(resp, 400, "bad field \"%s\" (dest: a string, downtime_ms: 1 to "
-				  "60000, max_rounds: 1 to 1000, auto_converge: a boolean)", key);
+				  "60000, max_rounds: 1 to 1000, auto_converge and postcopy: booleans)", key);
 			json_decref(j);
 			return;
 		}
@@ -77,11 +79,12 @@ void vm_api_migrate(void *ctx, const struct http_request *req, struct http_respo
 		return;
 	}
 	text = NULL;
-	j = json_pack("{s:b, s:i, s:I, s:I, s:I, s:f, s:f, s:i}", "migrated", 1, "rounds",
-		      (int)rep.rounds, "bytes", (json_int_t)rep.bytes, "pages", (json_int_t)rep.pages,
-		      "last_pages", (json_int_t)rep.last_pages, "downtime_ms",
+	j = json_pack("{s:b, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:I, s:I}", "migrated", 1,
+		      "rounds", (int)rep.rounds, "bytes", (json_int_t)rep.bytes, "pages",
+		      (json_int_t)rep.pages, "last_pages", (json_int_t)rep.last_pages, "downtime_ms",
 		      rep.downtime_ns / 1e6, "total_ms", rep.total_ns / 1e6, "throttle_pct",
-		      (int)rep.throttle_pct);
+		      (int)rep.throttle_pct, "postcopy_pages", (json_int_t)rep.pc_pushed,
+		      "postcopy_requested", (json_int_t)rep.pc_requested);
 	if (j)
 		text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);

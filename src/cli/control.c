@@ -98,7 +98,7 @@ static int migrate(const char *sock, int argc, char **argv)
 	struct httpc_reply r;
 	const char *dest = argv[0], *downtime = NULL, *tls_dir = NULL, *max_rounds = "30";
 	char err[512], msg[512], body[400];
-	bool insecure = false, relaying = false, converge = false;
+	bool insecure = false, relaying = false, converge = false, postcopy = false;
 	int fd, pair[2] = {-1, -1}, status, pass;
 	socklen_t sl;
 
@@ -109,6 +109,8 @@ static int migrate(const char *sock, int argc, char **argv)
 			tls_dir = argv[++i];
 		else if (!strcmp(argv[i], "--auto-converge"))
 			converge = true;
+		else if (!strcmp(argv[i], "--postcopy"))
+			postcopy = true;
 		else if (!strcmp(argv[i], "--max-rounds") && i + 1 < argc && whole_number(argv[i + 1]))
 			max_rounds = argv[++i];
 		else if (!downtime && whole_number(argv[i]))
@@ -118,7 +120,8 @@ static int migrate(const char *sock, int argc, char **argv)
 	}
 	if (!dest || migrate_parse_addr(dest, &sa, &sl) || !tls_dir == !insecure) {
 		fprintf(stderr, "capsule control: migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | "
-			"--insecure) [--auto-converge] [--max-rounds N]: a numeric address ([ADDR]:PORT for IPv6), and mutually "
+			"--insecure) [--auto-converge] [--max-rounds N] [--postcopy]: a numeric "
+			"address ([ADDR]:PORT for IPv6), and mutually "
 			"authenticated TLS with DIR/ca.pem, cert.pem, key.pem, or plain TCP\n");
 		return CAPSULE_EXIT_VMM_ERROR;
 	}
@@ -162,8 +165,8 @@ static int migrate(const char *sock, int argc, char **argv)
 		pass = pair[1];
 	}
 	snprintf(body, sizeof(body), "{\"dest\": \"%s\", \"downtime_ms\": %s, \"max_rounds\": %s, "
-		 "\"auto_converge\": %s}", dest, downtime ? downtime : "50", max_rounds,
-		 converge ? "true" : "false");
+		 "\"auto_converge\": %s, \"postcopy\": %s}", dest, downtime ? downtime : "50",
+		 max_rounds, converge ? "true" : "false", postcopy ? "true" : "false");
 	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.migrate", NULL, body, strlen(body),
 				   &pass, 1, 600000, &r, err, sizeof(err));
 	if (relaying) {
@@ -232,12 +235,13 @@ static void usage(FILE *out)
 		"                    only the pages written since the previous snapshot of this\n"
 		"                    boot ('capsule snapshot-merge' makes a full one of a chain)\n"
 		"  migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | --insecure) [--auto-converge]\n"
-		"          [--max-rounds N]\n"
+		"          [--max-rounds N] [--postcopy]\n"
 		"                    live-migrate the domain to 'capsule run --incoming HOST:PORT'\n"
 		"                    (pre-copy; docs/migration.md); it ends here. TLS: mutually\n"
 		"                    authenticated with DIR/ca.pem, cert.pem, key.pem.\n"
 		"                    --auto-converge throttles the vCPUs of a guest that dirties\n"
-		"                    faster than the link; at most N rounds (30)\n");
+		"                    faster than the link; at most N rounds (30). --postcopy\n"
+		"                    switches over at once: the pages follow, on demand\n");
 }
 
 int cmd_control(int argc, char **argv)
@@ -251,7 +255,7 @@ int cmd_control(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc >= 4 && argc <= 10 && !strcmp(argv[2], "migrate"))
+	if (argc >= 4 && argc <= 11 && !strcmp(argv[2], "migrate"))
 		return migrate(argv[1], argc - 3, argv + 3);
 	if (argc == 5 && !strcmp(argv[4], "--diff") &&
 	    (!strcmp(argv[2], "snapshot") || !strcmp(argv[2], "save")))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * capsule migrate NAME HOST[:PORT] [--insecure] [--downtime MS] [--auto-converge]
- * [--max-rounds N], and capsule migrate-abort NAME: clients of capsuled's migration routes
+ * [--max-rounds N] [--postcopy], and capsule migrate-abort NAME: clients of capsuled's migration routes
  * (docs/migration.md, "Through capsuled"). HOST is the destination capsuled's
  * --migrate-listen address; PORT defaults to MIGRATE_PORT.
  */
@@ -17,12 +17,13 @@
 
 static const char *const migrate_usage =
 	"[-S SOCKET] NAME HOST[:PORT] [--insecure] [--downtime MS] [--auto-converge]\n"
-	"          [--max-rounds N]\n\n"
+	"          [--max-rounds N] [--postcopy]\n\n"
 	"Live-migrate the running domain to the capsuled on HOST (its --migrate-listen, port\n"
 	MIGRATE_PORT " unless given), mutually authenticated TLS with this capsuled's\n"
 	"--migrate-tls DIR; --insecure: plain TCP. Pre-copy rounds until the last would take\n"
 	"at most MS (50), or N rounds (30); --auto-converge throttles a guest that dirties\n"
-	"faster than the link. On success the domain is the destination's and leaves this\n"
+	"faster than the link; --postcopy switches over at once and the pages follow, asked\n"
+	"for as the guest touches them and pushed meanwhile. On success the domain is the destination's and leaves this\n"
 	"host's list; on any failure it runs on here. 'capsule migrate-abort NAME' stops it\n"
 	"before the switch-over.";
 
@@ -37,7 +38,7 @@ static bool number(const char *s, long lo, long hi, long *out)
 int cmd_migrate(int argc, char **argv)
 {
 	char path[256], dest[160], err[512], *text;
-	bool insecure = false, converge = false;
+	bool insecure = false, converge = false, postcopy = false;
 	long downtime = 50, rounds = 30;
 	struct httpc_reply r;
 	const char *pos[2] = {NULL, NULL};
@@ -55,6 +56,8 @@ int cmd_migrate(int argc, char **argv)
 			insecure = true;
 		else if (!strcmp(a, "--auto-converge"))
 			converge = true;
+		else if (!strcmp(a, "--postcopy"))
+			postcopy = true;
 		else if (!strcmp(a, "--downtime") && i + 1 < x.argc &&
 			 number(x.argv[i + 1], 1, 60000, &downtime))
 			i++;
@@ -68,7 +71,7 @@ int cmd_migrate(int argc, char **argv)
 	}
 	if (npos != 2) {
 		fprintf(stderr, "usage: capsule migrate NAME HOST[:PORT] [--insecure] [--downtime MS "
-			"(1-60000)] [--auto-converge] [--max-rounds N (1-1000)]\n");
+			"(1-60000)] [--auto-converge] [--max-rounds N (1-1000)] [--postcopy]\n");
 		return 2;
 	}
 	/* HOST, HOST:PORT, [V6], [V6]:PORT */
@@ -79,9 +82,9 @@ int cmd_migrate(int argc, char **argv)
 		snprintf(dest, sizeof(dest), "%s:%s", pos[1], MIGRATE_PORT);
 	if (xl_dom_path(&x, "/api/v1/domain.migrate", pos[0], path, sizeof(path)))
 		return 1;
-	body = json_pack("{s:s, s:b, s:i, s:i, s:b}", "dest", dest, "insecure", insecure,
+	body = json_pack("{s:s, s:b, s:i, s:i, s:b, s:b}", "dest", dest, "insecure", insecure,
 			 "downtime_ms", (int)downtime, "max_rounds", (int)rounds, "auto_converge",
-			 converge);
+			 converge, "postcopy", postcopy);
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)

@@ -461,7 +461,7 @@ static int parse_out(struct daemon *dm, const struct http_request *req,
 			       &e), *v;
 	const char *key;
 	int64_t downtime = 50, rounds = 30;
-	bool converge = false;
+	bool converge = false, postcopy = false;
 
 	if (!json_is_object(j)) {
 		api_error(resp, 400, "the body must be a JSON object: {\"dest\": \"HOST:PORT\", "
@@ -478,6 +478,8 @@ static int parse_out(struct daemon *dm, const struct http_request *req,
 			o->insecure = json_is_true(v);
 		else if (!strcmp(key, "auto_converge") && json_is_boolean(v))
 			converge = json_is_true(v);
+		else if (!strcmp(key, "postcopy") && json_is_boolean(v))
+			postcopy = json_is_true(v);
 		else if (!strcmp(key, "downtime_ms") && json_is_integer(v) &&
 			 json_integer_value(v) >= 1 && json_integer_value(v) <= 60000)
 			downtime = json_integer_value(v);
@@ -485,8 +487,8 @@ static int parse_out(struct daemon *dm, const struct http_request *req,
 			 json_integer_value(v) >= 1 && json_integer_value(v) <= 1000)
 			rounds = json_integer_value(v);
 		else {
-			api_error(resp, 400, "bad field \"%s\" (dest: \"HOST:PORT\", insecure and "
-				  "auto_converge: booleans, downtime_ms: 1 to 60000, max_rounds: 1 "
+			api_error(resp, 400, "bad field \"%s\" (dest: \"HOST:PORT\", insecure, "
+				  "auto_converge and postcopy: booleans, downtime_ms: 1 to 60000, max_rounds: 1 "
 				  "to 1000)", key);
 			json_decref(j);
 			return -1;
@@ -503,8 +505,9 @@ static int parse_out(struct daemon *dm, const struct http_request *req,
 		return -1;
 	}
 	snprintf(o->vbody, sizeof(o->vbody), "{\"dest\": \"%s\", \"downtime_ms\": %lld, "
-		 "\"max_rounds\": %lld, \"auto_converge\": %s}", o->dest, (long long)downtime,
-		 (long long)rounds, converge ? "true" : "false");
+		 "\"max_rounds\": %lld, \"auto_converge\": %s, \"postcopy\": %s}", o->dest,
+		 (long long)downtime, (long long)rounds, converge ? "true" : "false",
+		 postcopy ? "true" : "false");
 	return 0;
 }
 

@@ -383,6 +383,15 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		  (unsigned long long)vcfg.mem_bytes);
 	vm->console = d->cfg.console;
 	vm->console_log = &d->console_log;
+	if (restoring && d->restore->pc_need) { /* post-copy: before anything touches memory */
+		char err[256];
+
+		if ((rc = postcopy_start(&vm->mem, d->restore, err, sizeof(err)))) {
+			fprintf(stderr, "capsule: post-copy: %s\n", err);
+			vm_destroy(vm);
+			return rc;
+		}
+	}
 	pthread_mutex_lock(&d->lock);
 	d->vm = vm;
 	d->shutdown_deadline = 0;

@@ -10,6 +10,7 @@
  * API thread, writing only to the socket its client passed.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,9 @@ struct mig {
 	uint64_t *set, *guest, *vmm, *vmm_all, *fetched_all;
 	uint8_t *batch; /* struct mig_pages and MIG_MAX_BATCH pages */
 	bool disks_released;
+	bool gone;    /* the go was written: the domain is the destination's */
+	uint64_t go_ns; /* when */
+	bool postcopy;
 	struct migrate_report *rep;
 	migrate_progress_fn *progress;
 	void *opaque;
@@ -177,6 +181,11 @@ static int rounds(struct mig *g, const struct migrate_opts *o, char *err, size_t
 {
 	uint64_t rate = 0; /* bytes per second, measured */
 
+	if (o->postcopy) { /* at once: every page follows the switch-over */
+		say(g, "{\"event\":\"migration\",\"phase\":\"switch-over\",\"round\":0,"
+		    "\"postcopy\":true}");
+		return 0;
+	}
 	all_pages(g);
 	for (unsigned round = 0;; round++) {
 		uint64_t n = dirty_count(g->set, g->nr_pages), t0 = monotonic_ns(), bytes0;
@@ -243,6 +252,100 @@ static int hand_over_disks(struct domain *d, bool release)
 	return rc;
 }
 
+/* Post-copy: which pages hold data (g->set), for the destination to ask or wait for. */
+static void postcopy_announce(struct mig *g)
+{
+	size_t len = 8 + g->words * 8;
+	uint8_t *b = malloc(len);
+
+	if (!b) {
+		g->w.error = -ENOMEM;
+		return;
+	}
+	memcpy(b, &g->nr_pages, 8);
+	memcpy(b + 8, g->set, g->words * 8);
+	snap_write(&g->w, SNAP_MIG_POSTCOPY, 0, b, len);
+	free(b);
+}
+
+static bool pc_bit(const uint64_t *b, uint64_t p)
+{
+	return b[p / 64] >> (p % 64) & 1;
+}
+
+/* Post-copy, after the go: the pages the destination asks for first, the rest in order
+ * between them, then SNAP_MIG_DONE and its MIG_PC_DONE. g->guest holds what went. */
+static int postcopy_serve(struct mig *g, char *err, size_t errlen)
+{
+	uint64_t *sent = g->guest, next = 0, total = 0, done[1];
+	uint8_t in[512];
+	size_t have = 0;
+
+	memset(sent, 0, g->words * 8);
+	for (;;) {
+		struct pollfd p = {.fd = g->w.fd, .events = POLLIN};
+		uint64_t n = 0;
+
+		if (poll(&p, 1, 0) > 0) {
+			ssize_t k = read(g->w.fd, in + have, sizeof(in) - have);
+
+			if (k <= 0)
+				goto gone;
+			have += (size_t)k;
+			total += (uint64_t)k;
+			while (have >= 8) {
+				uint64_t pfn;
+
+				memcpy(&pfn, in, 8);
+				memmove(in, in + 8, have - 8);
+				have -= 8;
+				if (pfn < g->nr_pages && pc_bit(g->set, pfn) && !pc_bit(sent, pfn)) {
+					send_batch(g, pfn, 1);
+					sent[pfn / 64] |= 1ull << (pfn % 64);
+					g->rep->pc_requested++;
+					g->rep->pc_pushed++;
+				}
+			}
+		}
+		while (next < g->nr_pages && (!pc_bit(g->set, next) || pc_bit(sent, next)))
+			next++;
+		if (next >= g->nr_pages || g->w.error)
+			break;
+		while (next + n < g->nr_pages && n < MIG_MAX_BATCH && pc_bit(g->set, next + n) &&
+		       !pc_bit(sent, next + n)) {
+			sent[(next + n) / 64] |= 1ull << ((next + n) % 64);
+			n++;
+		}
+		send_batch(g, next, n);
+		g->rep->pc_pushed += n;
+	}
+	done[0] = g->rep->pc_pushed;
+	snap_write(&g->w, SNAP_MIG_DONE, 0, done, sizeof(done));
+	if (g->w.error)
+		goto gone;
+	/* Whole requests (8 bytes each) may still come, then the one byte that says done. */
+	while (total % 8 != 1 || in[have - 1] != MIG_PC_DONE) {
+		struct pollfd p = {.fd = g->w.fd, .events = POLLIN};
+		ssize_t k;
+
+		if (have == sizeof(in))
+			memmove(in, in + have - 8, 8), have = 8;
+		if (poll(&p, 1, 30000) <= 0 || (k = read(g->w.fd, in + have, sizeof(in) - have)) <= 0)
+			goto gone;
+		have += (size_t)k;
+		total += (uint64_t)k;
+	}
+	log_info("domain %s: post-copy: %llu pages sent after the switch-over, %llu of them "
+		 "asked for", g->d->cfg.name, (unsigned long long)g->rep->pc_pushed,
+		 (unsigned long long)g->rep->pc_requested);
+	return 0;
+gone:
+	snprintf(err, errlen, "post-copy: the destination went away after the switch-over "
+		 "(%llu of %llu pages sent): the domain is lost", (unsigned long long)g->rep->pc_pushed,
+		 (unsigned long long)dirty_count(g->set, g->nr_pages));
+	return g->w.error ? g->w.error : -ECONNRESET;
+}
+
 /* Paused: the last pages, the state, the handshake. */
 static int switch_over(struct mig *g, char *err, size_t errlen)
 {
@@ -255,17 +358,24 @@ static int switch_over(struct mig *g, char *err, size_t errlen)
 	if (d->kind == DOMAIN_PV)
 		pv_console_drain(&d->k.pv);
 	snap_mark_kept(d);
-	if ((rc = fetch(g))) {
-		snprintf(err, errlen, "cannot read the dirty log: %s", strerror(-rc));
-		return rc;
-	}
-	for (uint64_t i = 0; i < g->words; i++)
-		g->set[i] |= g->vmm_all[i];
-	g->rep->last_pages = dirty_count(g->set, g->nr_pages);
-	if (send_set(g, g->set, false)) {
-		snprintf(err, errlen, "the last round: cannot send to the destination: %s",
-			 strerror(-g->w.error));
-		return g->w.error;
+	if (g->postcopy) {
+		/* No page goes now: the destination learns which hold data (paused, this is
+		 * final), and asks for them or gets them pushed after the go. */
+		all_pages(g);
+		postcopy_announce(g);
+	} else {
+		if ((rc = fetch(g))) {
+			snprintf(err, errlen, "cannot read the dirty log: %s", strerror(-rc));
+			return rc;
+		}
+		for (uint64_t i = 0; i < g->words; i++)
+			g->set[i] |= g->vmm_all[i];
+		g->rep->last_pages = dirty_count(g->set, g->nr_pages);
+		if (send_set(g, g->set, false)) {
+			snprintf(err, errlen, "the last round: cannot send to the destination: %s",
+				 strerror(-g->w.error));
+			return g->w.error;
+		}
 	}
 	end[0] = g->w.crc;
 	end[1] = 0;
@@ -298,14 +408,17 @@ static int switch_over(struct mig *g, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot tell the destination to go: %s", strerror(errno));
 		return -errno;
 	}
-	return 0;
+	g->gone = true;
+	g->go_ns = monotonic_ns(); /* the downtime ends: the destination runs it */
+	return g->postcopy ? postcopy_serve(g, err, errlen) : 0;
 }
 
 int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 		 migrate_progress_fn *progress, void *opaque, struct migrate_report *rep,
 		 char *err, size_t errlen)
 {
-	struct mig g = {.d = d, .rep = rep, .progress = progress, .opaque = opaque};
+	struct mig g = {.d = d, .rep = rep, .progress = progress, .opaque = opaque,
+			.postcopy = o->postcopy};
 	uint64_t t0 = monotonic_ns(), tp = 0;
 	bool was_running, log_was_on;
 	struct snap_header h = {.version = SNAP_VERSION, .arch = SNAP_ARCH_X86_64,
@@ -358,7 +471,18 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 		rc = 0;
 		tp = monotonic_ns();
 		rc = switch_over(&g, err, errlen);
-		rep->downtime_ns = monotonic_ns() - tp;
+		rep->downtime_ns = (g.go_ns ? g.go_ns : monotonic_ns()) - tp;
+		if (rc && g.gone) {
+			/* After the go nothing can be taken back: the destination runs it, or, with
+			 * pages it never got, nobody does. It ends here either way. */
+			log_err("domain %s: %s", d->cfg.name, err);
+			say(&g, "{\"event\":\"migration\",\"phase\":\"lost\"}");
+			pthread_mutex_lock(&d->lock);
+			d->end_requested = true;
+			pthread_mutex_unlock(&d->lock);
+			domain_end(d, VM_END_CRASH, 0);
+			goto out;
+		}
 		if (rc && g.disks_released)
 			hand_over_disks(d, false);
 		if (rc && was_running)
@@ -378,8 +502,10 @@ int migrate_send(struct domain *d, int sock, const struct migrate_opts *o,
 	log_info("domain %s: migrated in %u rounds, %llu bytes, paused %.2f ms; it ends here",
 		 d->cfg.name, rep->rounds, (unsigned long long)rep->bytes, rep->downtime_ns / 1e6);
 	say(&g, "{\"event\":\"migration\",\"phase\":\"done\",\"rounds\":%u,\"bytes\":%llu,"
-	    "\"downtime_ms\":%.2f,\"throttle_pct\":%u}", rep->rounds,
-	    (unsigned long long)rep->bytes, rep->downtime_ns / 1e6, rep->throttle_pct);
+	    "\"downtime_ms\":%.2f,\"throttle_pct\":%u,\"postcopy_pages\":%llu,"
+	    "\"postcopy_requested\":%llu}", rep->rounds, (unsigned long long)rep->bytes,
+	    rep->downtime_ns / 1e6, rep->throttle_pct, (unsigned long long)rep->pc_pushed,
+	    (unsigned long long)rep->pc_requested);
 	pthread_mutex_lock(&d->lock);
 	d->end_requested = true;
 	d->saved = true;

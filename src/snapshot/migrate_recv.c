@@ -23,6 +23,7 @@
 #include "capsule/mem.h"
 #include "capsule/migrate.h"
 #include "capsule/tls.h"
+#include "migrate_in.h"
 
 #define PAGE 4096u
 #define BAD(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
@@ -32,13 +33,7 @@ struct rec_head {
 	uint64_t len;
 };
 
-/* The connection from the source: plain TCP, or TLS over it. */
-struct migrate_in {
-	int fd;
-	struct tls_conn *tls;
-};
-
-static int read_full(struct migrate_in *in, void *buf, size_t n, uint32_t *crc)
+int mig_read_full(struct migrate_in *in, void *buf, size_t n, uint32_t *crc)
 {
 	uint8_t *b = buf;
 
@@ -126,13 +121,13 @@ static int read_state(struct migrate_in *sock, void **out, size_t *len, char *er
 
 	if (!buf)
 		return BAD("out of memory");
-	if ((rc = read_full(sock, buf, n, NULL)))
+	if ((rc = mig_read_full(sock, buf, n, NULL)))
 		goto fail;
 	for (;;) {
 		struct rec_head h;
 		size_t body;
 
-		if ((rc = read_full(sock, &h, sizeof(h), NULL)))
+		if ((rc = mig_read_full(sock, &h, sizeof(h), NULL)))
 			goto fail;
 		if (h.len > SNAP_MAX_STATE || n + sizeof(h) + h.len + 8 > SNAP_MAX_STATE) {
 			free(buf);
@@ -150,7 +145,7 @@ static int read_state(struct migrate_in *sock, void **out, size_t *len, char *er
 			cap *= 2;
 		}
 		memcpy(buf + n, &h, sizeof(h));
-		if ((rc = read_full(sock, buf + n + sizeof(h), body, NULL)))
+		if ((rc = mig_read_full(sock, buf + n + sizeof(h), body, NULL)))
 			goto fail;
 		n += sizeof(h) + body;
 		if (h.type == SNAP_END)
@@ -174,7 +169,7 @@ static int receive(struct migrate_in *sock, struct snap_restore *r, struct domai
 	uint64_t pages = 0, rounds = 0;
 	int rc;
 
-	if ((rc = read_full(sock, &h, sizeof(h), &crc)))
+	if ((rc = mig_read_full(sock, &h, sizeof(h), &crc)))
 		return BAD("no migration stream came: %s", strerror(-rc));
 	if (memcmp(h.magic, SNAP_MAGIC, 8) || h.version != SNAP_VERSION ||
 	    h.arch != SNAP_ARCH_X86_64 || h.flags != SNAP_HDR_MIGRATION)
@@ -196,14 +191,14 @@ static int receive(struct migrate_in *sock, struct snap_restore *r, struct domai
 		struct mig_round mr;
 		uint32_t end[2];
 
-		if ((rc = read_full(sock, &rh, sizeof(rh), NULL)))
+		if ((rc = mig_read_full(sock, &rh, sizeof(rh), NULL)))
 			goto gone;
 		if (rh.type == SNAP_MIG_STATE) {
 			if (rh.len != sizeof(end)) {
 				rc = BAD("a malformed state mark");
 				goto out;
 			}
-			if ((rc = read_full(sock, end, sizeof(end), NULL)))
+			if ((rc = mig_read_full(sock, end, sizeof(end), NULL)))
 				goto gone;
 			if (end[0] != crc) {
 				rc = BAD("the migration stream is corrupted (checksum)");
@@ -217,7 +212,7 @@ static int receive(struct migrate_in *sock, struct snap_restore *r, struct domai
 				rc = BAD("a malformed page batch");
 				goto out;
 			}
-			if ((rc = read_full(sock, &mp, sizeof(mp), &crc)))
+			if ((rc = mig_read_full(sock, &mp, sizeof(mp), &crc)))
 				goto gone;
 			if (!mp.count || mp.count > MIG_MAX_BATCH || rh.len != sizeof(mp) + mp.count * PAGE ||
 			    mp.pfn >= h.mem_bytes / PAGE || mp.count > h.mem_bytes / PAGE - mp.pfn) {
@@ -225,11 +220,15 @@ static int receive(struct migrate_in *sock, struct snap_restore *r, struct domai
 				goto out;
 			}
 			/* Straight into place; a batch is a whole number of pages: no padding. */
-			if ((rc = read_full(sock, mem + mp.pfn * PAGE, mp.count * PAGE, &crc)))
+			if ((rc = mig_read_full(sock, mem + mp.pfn * PAGE, mp.count * PAGE, &crc)))
 				goto gone;
 			pages += mp.count;
+		} else if (rh.type == SNAP_MIG_POSTCOPY) {
+			if ((rc = postcopy_receive_need(sock, r, rh.len, h.mem_bytes / PAGE, &crc,
+							err, errlen)))
+				goto out;
 		} else if (rh.type == SNAP_MIG_ROUND && rh.len == sizeof(mr)) {
-			if ((rc = read_full(sock, &mr, sizeof(mr), &crc)))
+			if ((rc = mig_read_full(sock, &mr, sizeof(mr), &crc)))
 				goto gone;
 			rounds++;
 		} else {
@@ -345,6 +344,8 @@ connected:
 	}
 	*inp = in;
 	*out = r;
+	if (r->pc_need)
+		r->pc_in = in; /* post-copy: the connection serves the pages after the go */
 	return 0;
 fail:
 	migrate_incoming_close(in);
@@ -382,7 +383,7 @@ int migrate_incoming_go(struct migrate_in *in, bool ok, char *err, size_t errlen
 	}
 	if (!ok)
 		return 0;
-	rc = read_full(in, &c, 1, NULL);
+	rc = mig_read_full(in, &c, 1, NULL);
 	if (rc || c != MIG_GO) {
 		snprintf(err, errlen, "the source did not hand the domain over (%s): it keeps "
 			 "running there", rc ? strerror(-rc) : "no go");

@@ -119,6 +119,7 @@ void snapshot_close(struct snap_restore *r)
 		return;
 	if (r->mem_fd >= 0)
 		close(r->mem_fd);
+	free(r->pc_need);
 	free(r->buf);
 	free(r);
 }

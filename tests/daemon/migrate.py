@@ -252,6 +252,19 @@ def main():
         rc2, out2, err2 = dst.cli("destroy", "m1")
         report("migrate-destination-list-destroy", rc == 0 and "m1" in out and rc2 == 0 and
                wait_for(lambda: nothing_at(dst), 10), out + err + out2 + err2)
+
+        # 8. post-copy over TLS: vdirty checks every page first thing at the destination
+        st, data = src.create("m3", VDIRTY, 64, cmdline="80 10")
+        assert st == 201, data
+        wait_for(lambda: "vdirty: tick 20 " in src.console("m3"), 10)
+        rc, out, err = migrate(src, "m3", "--postcopy", "--json")
+        rep = json.loads(out) if rc == 0 and out.strip().startswith("{") else {}
+        ok = wait_for(lambda: "verified 4096 pages gen 1" in dst.console("m3"), 10)
+        con = dst.console("m3")
+        report("migrate-postcopy", rc == 0 and rep.get("rounds") == 0 and
+               rep.get("postcopy_pages", 0) >= 4096 and ok and "MISMATCH" not in con and
+               "m3" not in src.names() and (dst.dom("m3") or {}).get("state") == "running",
+               out + err + con[-300:])
         time.sleep(0.3)
         ev.terminate()
         evout = ev.communicate(timeout=5)[0]
