@@ -45,6 +45,10 @@ int inspect_translate(struct domain *d, unsigned vcpu, uint64_t gva, gpa_t *gpa,
 int inspect_read(struct domain *d, bool virt, unsigned vcpu, uint64_t addr, void *buf,
 		 size_t len);
 
+/* With d->lock held: the domain's vCPUs out of KVM_RUN, paused now if it runs
+ * (*paused_here: vm_resume it after) or stopped already (paused, or by gdb): 0, -ESRCH
+ * (not running nor paused), -EBUSY (ending), -ETIMEDOUT. */
+int inspect_stop(struct domain *d, bool *paused_here);
 /* fn with every vCPU of the domain's boot out of KVM_RUN (paused for it if it runs). */
 int inspect_with_stopped(struct domain *d, int (*fn)(struct vm *vm, void *arg), void *arg);
 /* An ELF core of the domain into fd (src/introspect/core.c): 0 or -errno; its size and

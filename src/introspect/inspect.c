@@ -11,6 +11,25 @@
 #include "capsule/domain.h"
 #include "capsule/introspect.h"
 
+int inspect_stop(struct domain *d, bool *paused_here)
+{
+	int r;
+
+	*paused_here = false;
+	if (d->state == DOMAIN_PAUSED)
+		return 0;
+	if (d->state != DOMAIN_RUNNING || !d->vm)
+		return -ESRCH;
+	r = vm_pause(d->vm);
+	if (r == -EBUSY && !vm_ended(d->vm))
+		r = vm_pause_wait(d->vm); /* stopped by someone else (gdb): wait for all */
+	else
+		*paused_here = r >= 0;
+	if (r < 0)
+		return r == -EINVAL || r == -EBUSY ? -EBUSY : r;
+	return 0;
+}
+
 /*
  * Run fn with vCPU n out of KVM_RUN: a running domain is paused for it (or, if its vCPUs
  * are stopped already, by gdb or a watch, read as they are). d->lock is held throughout,
@@ -27,20 +46,8 @@ static int with_stopped(struct domain *d, unsigned n, int (*fn)(struct vcpu *v, 
 		r = -ESRCH;
 		goto out;
 	}
-	if (d->state == DOMAIN_RUNNING) {
-		r = vm_pause(d->vm);
-		if (r == -EBUSY && !vm_ended(d->vm))
-			r = vm_pause_wait(d->vm); /* stopped by someone else: wait for all */
-		else
-			paused_here = r >= 0;
-		if (r < 0) {
-			r = r == -EINVAL ? -EBUSY : r;
-			goto out;
-		}
-	} else if (d->state != DOMAIN_PAUSED) {
-		r = -ESRCH;
+	if ((r = inspect_stop(d, &paused_here)))
 		goto out;
-	}
 	r = fn(&d->vm->vcpus[n], arg);
 	if (paused_here)
 		vm_resume(d->vm);

@@ -132,16 +132,9 @@ static int64_t change(struct domain *d, int64_t (*fn)(struct watch_set *s, void 
 		r = -EBUSY;
 		goto out;
 	}
-	if (d->state == DOMAIN_RUNNING) {
-		err = vm_pause(d->vm);
-		if (err == -EBUSY && !vm_ended(d->vm))
-			err = vm_pause_wait(d->vm); /* stopped by someone else (gdb): wait for all */
-		else
-			paused_here = err >= 0;
-		if (err < 0) {
-			r = err == -ETIMEDOUT ? err : -EBUSY;
-			goto out;
-		}
+	if ((err = inspect_stop(d, &paused_here))) {
+		r = err;
+		goto out;
 	}
 	pthread_mutex_lock(&s->lock);
 	if (d->vm->watches != s) { /* a new boot: its memory has no watches */

@@ -62,6 +62,22 @@ def call(sock, path, body=None, method="PUT", raw=None):
         return r.status, {"raw": out}
 
 
+def watch_events(stream):
+    """The watch events of a vm.events stream, until it ends (the domain did)."""
+    events = []
+    try:
+        while True:
+            line = stream.readline()
+            if not line:
+                break
+            e = json.loads(line)
+            if e["event"] == "watch":
+                events.append(e)
+    except (socket.timeout, TimeoutError, OSError):
+        pass
+    return events
+
+
 def symbols(elf):
     out = subprocess.run(["nm", "-S", elf], capture_output=True, text=True).stdout
     syms = {}
@@ -217,17 +233,7 @@ def watch_burst():
     stream.readline()  # the state now
     d.go()
     status, out, _ = d.end()
-    events = []
-    try:
-        while True:
-            line = stream.readline()
-            if not line:
-                break
-            e = json.loads(line)
-            if e["event"] == "watch":
-                events.append(e)
-    except (socket.timeout, TimeoutError, OSError):
-        pass
+    events = watch_events(stream)
     fn, fsize = syms["ids_inject_table"]
     report("watch-once-per-burst", len(events) == 1 and events[0]["watch"] == w.get("id") and
            events[0]["address"] == hex(table + 7 * 8) and events[0]["len"] == 8 and
@@ -311,17 +317,7 @@ def hvm_watch():
         stream = ev.getresponse()
         stream.readline()
         g.sendall(b"$c#63")  # gdb's continue: the kernel runs
-        events = []
-        try:
-            while True:
-                line = stream.readline()
-                if not line:
-                    break
-                e = json.loads(line)
-                if e["event"] == "watch":
-                    events.append(e)
-        except (socket.timeout, TimeoutError, OSError):
-            pass
+        events = watch_events(stream)
         p.wait(30)
         out.seek(0)
         text = out.read()
