@@ -10,6 +10,7 @@
  *   src/oci/create.c     create: the VMM forked paused, the console handed over, the pid file
  *   src/oci/commands.c   start, state, kill, delete, ps, pause, resume, features
  *   src/oci/net.c        the TAP in the container's network namespace, tc redirects
+ *   src/oci/hooks.c      the bundle's prestart and createRuntime hooks
  *   src/oci/log.c        --log / --log-format json, as runc writes it for containerd
  */
 #ifndef CAPSULE_OCI_H
@@ -58,6 +59,8 @@ struct oci_spec {
 	unsigned nr_disks;
 	char *annotations;            /* the object as JSON text (malloc'd) */
 	char netns[PATH_MAX];         /* linux.namespaces' network path, or "" */
+	bool new_netns;               /* a network namespace without a path: the VMM's own */
+	char *hooks;                  /* the hooks object as JSON text (malloc'd), or NULL */
 };
 
 /* The container's network (src/oci/net.c). */
@@ -70,7 +73,8 @@ struct oci_net {
 	char gw[16];      /* the default route's gateway, or "" */
 	char tap[16];
 };
-/* Enter netns (a path), make the TAP and the redirects: 0, or -1 with err. */
+/* Enter netns (a path), make the TAP and the redirects: 0, -ENODEV if the namespace has no
+ * interface with an address (nothing to join), or -1 with err. */
 int oci_net_setup(const char *netns, struct oci_net *n, char *err, size_t errlen);
 
 struct oci_state {
@@ -102,6 +106,11 @@ int oci_mem_from_limit(int64_t limit, uint64_t *mib, char *err, size_t errlen);
 /* CPU shares -> weight, quota/period -> cap in percent (pure). */
 unsigned oci_weight_from_shares(uint64_t shares);
 unsigned oci_cap_from_quota(int64_t quota, uint64_t period);
+
+/* hooks.c: the prestart and createRuntime hooks, with the state of the container whose
+ * VMM is pid on their stdin: 0, or -1 with err. */
+int oci_hooks_run(const char *hooks, const char *id, pid_t pid, const char *bundle,
+		  char *err, size_t errlen);
 
 /* state.c */
 int oci_id_check(const char *id, char *err, size_t errlen);

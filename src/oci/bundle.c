@@ -306,8 +306,8 @@ static int namespaces(struct oci_spec *s, json_t *ns, char *err, size_t errlen)
 			return FAIL("linux.namespaces[%zu] has no type", i);
 		if (strcmp(type, "network"))
 			continue;
-		if (!path) {
-			oci_log("info", "a new network namespace: the domain gets no network device");
+		if (!path) { /* its hooks may bring an interface into it (create.c) */
+			s->new_netns = true;
 			continue;
 		}
 		if (strlen(path) >= sizeof(s->netns))
@@ -354,6 +354,11 @@ static int parse(struct oci_spec *s, json_t *j, char *err, size_t errlen)
 	    namespaces(s, json_object_get(linux_, "namespaces"), err, errlen) ||
 	    mounts(s, json_object_get(j, "mounts"), err, errlen))
 		return -1;
+	if (json_object_get(j, "hooks")) {
+		if (!json_is_object(json_object_get(j, "hooks")))
+			return FAIL("hooks must be an object");
+		s->hooks = json_dumps(json_object_get(j, "hooks"), JSON_COMPACT);
+	}
 	r = oci_cmdline(prefix, env, nenv, args + 1, nargs - 1, s->cmdline,
 			s->image_pv ? CAP_CMDLINE_MAX : sizeof(s->cmdline));
 	if (r == -E2BIG)
@@ -398,4 +403,6 @@ void oci_spec_free(struct oci_spec *s)
 	s->image_fd = -1;
 	free(s->annotations);
 	s->annotations = NULL;
+	free(s->hooks);
+	s->hooks = NULL;
 }

@@ -142,10 +142,54 @@ static int open_pty(int *master, char *name, size_t len, char *err, size_t errle
 	return 0;
 }
 
+/*
+ * Docker's way: a network namespace of the VMM's own, which the engine's prestart hook
+ * fills (it moves the veth in) once the process exists. The child makes the namespace and
+ * says so on up; the parent runs the hooks, wires the namespace (net.c) and sends on go
+ * the VMM's --net argument (empty: no network) and the command line with the address.
+ */
+struct late_net {
+	int up[2], go[2];
+	unsigned at;  /* argv[at] is "--net", argv[at + 1] its argument, then the image */
+	char *slot;   /* argv[at + 1]'s storage */
+};
+
+static void late_net_child(struct late_net *ln, struct oci_spec *s, char **argv)
+{
+	char buf[sizeof(s->cmdline) + 64], *nl;
+	size_t len = 0;
+	ssize_t n;
+
+	close(ln->up[0]);
+	close(ln->go[1]);
+	if (unshare(CLONE_NEWNET) || write(ln->up[1], "u", 1) != 1)
+		_exit(125);
+	close(ln->up[1]);
+	while (len < sizeof(buf) - 1 && (n = read(ln->go[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(ln->go[0]);
+	if (!(nl = strchr(buf, '\n')))
+		_exit(125); /* the parent failed: it kills us */
+	*nl = 0;
+	if (buf[0]) {
+		size_t a = strlen(buf), c = strlen(nl + 1);
+
+		if (a >= PATH_MAX + 32 || c >= sizeof(s->cmdline))
+			_exit(125);
+		memcpy(ln->slot, buf, a + 1);
+		memcpy(s->cmdline, nl + 1, c + 1);
+	} else { /* nothing to join: no --net */
+		argv[ln->at] = argv[ln->at + 2];
+		argv[ln->at + 1] = NULL;
+	}
+}
+
 /* In the child, before exec: its own session, the console, the cgroup, the CPUs. Only
  * async-signal-safe work and _exit: the parent reports a failure from the exit status. */
-static void child(const struct oci_spec *s, const char *pty, const struct cgroup_host *cg,
-		  const char *id, const char *dir, char *const *argv, const char *vmm)
+static void child(struct oci_spec *s, const char *pty, const struct cgroup_host *cg,
+		  const char *id, const char *dir, char **argv, const char *vmm,
+		  struct late_net *ln)
 {
 	char err[256];
 
@@ -163,6 +207,8 @@ static void child(const struct oci_spec *s, const char *pty, const struct cgroup
 	}
 	if (cg && cgroup_dom_attach(cg, id, getpid(), err, sizeof(err)))
 		_exit(125);
+	if (ln)
+		late_net_child(ln, s, argv);
 	if (s->cpus[0]) {
 		cpu_set_t set;
 
@@ -225,7 +271,8 @@ static void now_rfc3339(char *out, size_t len)
 
 /* The VMM's command line: what the bundle says, in capsule run's options. */
 static int vmm_argv(const struct oci_opts *o, const struct oci_spec *s, const char *id,
-		    const struct oci_net *net, char store[][PATH_MAX + 32], char **argv)
+		    const struct oci_net *net, struct late_net *ln, char store[][PATH_MAX + 32],
+		    char **argv)
 {
 	unsigned n = 0, k = 0;
 
@@ -252,17 +299,26 @@ static int vmm_argv(const struct oci_opts *o, const struct oci_spec *s, const ch
 		argv[n++] = "--disk";
 		argv[n++] = (char *)s->disks[i];
 	}
+	if (o->debug)
+		ARG("-v");
 	if (net) {
 		argv[n++] = "--net";
 		ARG("tap=%s,mac=%s", net->tap, net->mac);
 	}
-	if (o->debug)
-		ARG("-v");
+	if (ln) { /* filled in by the child (late_net_child), or taken out */
+		ln->at = n;
+		argv[n++] = "--net";
+		ln->slot = store[k];
+		ARG("none");
+	}
 	ARG("/proc/self/fd/%d", s->image_fd);
 	argv[n] = NULL;
 #undef ARG
 	return 0;
 }
+
+static int late_net_wire(const struct create_args *a, struct oci_spec *s, pid_t pid,
+			 struct late_net *ln, char *err, size_t errlen);
 
 /* The guest's address first on its command line: capsule.ip=A.B.C.D/N [capsule.gw=G]. */
 static int net_cmdline(struct oci_spec *s, const struct oci_net *net, char *err,
@@ -283,6 +339,49 @@ static int net_cmdline(struct oci_spec *s, const struct oci_net *net, char *err,
 	return 0;
 }
 
+static int late_net_wire(const struct create_args *a, struct oci_spec *s, pid_t pid,
+			 struct late_net *ln, char *err, size_t errlen)
+{
+	char ns[64], msg[sizeof(s->cmdline) + 64];
+	struct oci_net net;
+	size_t len, off = 0;
+	int r;
+	char c;
+
+	close(ln->up[1]);
+	close(ln->go[0]);
+	r = read(ln->up[0], &c, 1) == 1 ? 0 : -1;
+	close(ln->up[0]);
+	if (r) {
+		snprintf(err, errlen, "the VMM's process could not make its network namespace");
+		goto out;
+	}
+	if ((r = oci_hooks_run(s->hooks, a->id, pid, s->bundle, err, errlen)))
+		goto out;
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
+	r = oci_net_setup(ns, &net, err, errlen);
+	if (r == -ENODEV) { /* --network none, say: a domain without a network device */
+		oci_log("info", "create %s: %s; no network device", a->id, err);
+		snprintf(msg, sizeof(msg), "\n");
+		r = 0;
+	} else if (!r && !(r = net_cmdline(s, &net, err, errlen))) {
+		snprintf(msg, sizeof(msg), "tap=%s,mac=%s\n%s", net.tap, net.mac, s->cmdline);
+	}
+	for (len = strlen(msg); !r && off < len;) {
+		ssize_t n = write(ln->go[1], msg + off, len - off);
+
+		if (n <= 0) {
+			snprintf(err, errlen, "the VMM's process ended while its network was made");
+			r = -1;
+			break;
+		}
+		off += (size_t)n;
+	}
+out:
+	close(ln->go[1]);
+	return r;
+}
+
 static int do_create(const struct oci_opts *o, const struct create_args *a,
 		     struct oci_spec *s, char *err, size_t errlen)
 {
@@ -290,6 +389,7 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 	char *argv[MAX_ARGS + 1], vmm[PATH_MAX], dir[PATH_MAX], pty[64], pidtxt[24];
 	struct cgroup_host cg;
 	struct oci_net net;
+	struct late_net late, *ln = NULL;
 	bool use_cg = s->cpu_weight || s->cpu_cap;
 	struct oci_state st = {0};
 	int master = -1;
@@ -314,8 +414,15 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 	if (s->netns[0] && (oci_net_setup(s->netns, &net, err, errlen) ||
 			    net_cmdline(s, &net, err, errlen)))
 		return -1;
+	if (!s->netns[0] && s->new_netns && s->hooks) {
+		ln = &late;
+		if (pipe2(late.up, O_CLOEXEC) || pipe2(late.go, O_CLOEXEC)) {
+			snprintf(err, errlen, "pipe: %s", strerror(errno));
+			return -1;
+		}
+	}
 	if (oci_path(o, a->id, NULL, dir, sizeof(dir)) ||
-	    vmm_argv(o, s, a->id, s->netns[0] ? &net : NULL, store, argv)) {
+	    vmm_argv(o, s, a->id, s->netns[0] ? &net : NULL, ln, store, argv)) {
 		snprintf(err, errlen, "the state directory's paths are too long for %s", a->id);
 		return -1;
 	}
@@ -330,7 +437,7 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 		return -1;
 	}
 	if (pid == 0)
-		child(s, s->terminal ? pty : NULL, use_cg ? &cg : NULL, a->id, dir, argv, vmm);
+		child(s, s->terminal ? pty : NULL, use_cg ? &cg : NULL, a->id, dir, argv, vmm, ln);
 	if (master >= 0) {
 		int r = send_console(a->console_socket, master, pty, err, errlen);
 
@@ -338,7 +445,13 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 		if (r)
 			goto kill;
 	}
+	if (ln && late_net_wire(a, s, pid, ln, err, errlen))
+		goto kill;
 	if (wait_ready(o, a->id, pid, err, errlen))
+		goto kill;
+	/* Without a namespace to fill, the hooks run once the VMM is there (as runc's do
+	 * before the process starts: the domain is paused). */
+	if (!ln && oci_hooks_run(s->hooks, a->id, pid, s->bundle, err, errlen))
 		goto kill;
 	snprintf(st.id, sizeof(st.id), "%s", a->id);
 	snprintf(st.bundle, sizeof(st.bundle), "%s", s->bundle);

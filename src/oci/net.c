@@ -56,8 +56,10 @@ static int find_iface(struct oci_net *n, char *err, size_t errlen)
 				 m[2], m[3], m[4], m[5]);
 		}
 	freeifaddrs(ifa);
-	if (!n->ifname[0] || !n->mac[0])
-		return FAIL("the network namespace has no interface with an IPv4 address");
+	if (!n->ifname[0] || !n->mac[0]) {
+		snprintf(err, errlen, "the network namespace has no interface with an IPv4 address");
+		return -ENODEV;
+	}
 	return 0;
 }
 
@@ -144,7 +146,7 @@ static int redirect(const char *from, const char *to, char *err, size_t errlen)
 
 int oci_net_setup(const char *netns, struct oci_net *n, char *err, size_t errlen)
 {
-	int fd = open(netns, O_RDONLY | O_CLOEXEC);
+	int fd = open(netns, O_RDONLY | O_CLOEXEC), r;
 
 	memset(n, 0, sizeof(*n));
 	if (fd < 0)
@@ -155,8 +157,8 @@ int oci_net_setup(const char *netns, struct oci_net *n, char *err, size_t errlen
 		return FAIL("cannot enter the network namespace %s: %s", netns, strerror(errno));
 	}
 	close(fd);
-	if (find_iface(n, err, errlen))
-		return -1;
+	if ((r = find_iface(n, err, errlen)))
+		return r;
 	find_gateway(n);
 	snprintf(n->tap, sizeof(n->tap), "%s", OCI_TAP_NAME);
 	if (make_tap(n->tap, err, errlen) || redirect(n->ifname, n->tap, err, errlen) ||

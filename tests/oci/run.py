@@ -561,23 +561,28 @@ DOCKER, DOCKERD = "/usr/bin/docker", "/usr/sbin/dockerd"  # Debian's docker.io, 
 
 class Dockerd:
     """A dockerd of the test's own: data, exec root (with the containerd it starts there),
-    pid file, socket and configuration under TMP; no bridge and no iptables (the domain has
-    no network yet), capsule-oci added as the runtime "capsule"."""
+    pid file, socket and configuration under TMP, in a network namespace of its own (its
+    bridge, its veths and docker-proxy stay in there; no iptables), capsule-oci added as
+    the runtime "capsule"."""
 
     def __init__(self):
         self.dir = os.path.join(TMP, "docker")
         os.makedirs(self.dir)
+        self.netns = "capsule-oci-dk-%d" % os.getpid()
+        subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+        # nsenter, not ip netns exec: that one remounts /sys, hiding the cgroups.
+        self.enter = ["nsenter", "--net=/var/run/netns/" + self.netns]
         self.sock = os.path.join(self.dir, "docker.sock")
         cfg = os.path.join(self.dir, "daemon.json")
         with open(cfg, "w") as f:
             json.dump({"runtimes": {"capsule": {"path": OCI}}}, f)
         self.log = open(os.path.join(self.dir, "dockerd.log"), "w")
         self.proc = subprocess.Popen(
-            [DOCKERD, "--config-file", cfg, "--data-root", self.dir + "/data",
+            self.enter + [DOCKERD, "--config-file", cfg, "--data-root", self.dir + "/data",
              "--exec-root", self.dir + "/exec", "--pidfile", self.dir + "/docker.pid",
              "-H", "unix://" + self.sock, "--iptables=false", "--ip6tables=false",
-             "--bridge=none", "--ip-forward=false", "--ip-masq=false",
-             "--userland-proxy=false", "--storage-driver=vfs"],
+             "--bip", "10.214.0.1/24", "--storage-driver=vfs"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline and self.docker("version")[0] != 0:
@@ -600,6 +605,21 @@ class Dockerd:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
+
+    def udp(self, text, addr, timeout=20):
+        """From dockerd's namespace (the host of its bridge), text to addr: the answer."""
+        code = ("import socket,sys,time\n"
+                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(0.5)\n"
+                "end=time.time()+%d\n"
+                "while time.time()<end:\n"
+                "  s.sendto(sys.argv[1].encode(),(sys.argv[2],int(sys.argv[3])))\n"
+                "  try:\n"
+                "    print(s.recv(2048).decode());break\n"
+                "  except OSError: pass\n" % timeout)
+        p = subprocess.run(self.enter + [sys.executable, "-c", code, text, addr[0], str(addr[1])],
+                           capture_output=True, text=True, timeout=timeout + 10)
+        return p.stdout.strip() or None
 
 
 def pty_run(argv, until, timeout=30):
@@ -638,6 +658,7 @@ def t_docker():
     tars = {}
     for tag, args in (("exit5", ["ticks", "3", "exit", "5"]), ("forever", ["ticks", "0"])):
         tars[tag] = os.path.join(TMP, "docker-" + tag + ".tar")
+        # (On Docker's bridge, ociguest serves UDP: "forever" is the network's image too.)
         p = subprocess.run([PACK, GUEST, tars[tag], "capsule.test/ociguest:" + tag] + args,
                            capture_output=True, text=True)
         if not report("docker-pack-" + tag, p.returncode == 0, p.stderr):
@@ -649,6 +670,18 @@ def t_docker():
             report("docker-load-" + tag, rc == 0 and "capsule.test/ociguest:" + tag in out,
                    out + err)
         run = ["run", "--runtime", "capsule", "--network", "none"]
+        # The bridge: Docker's prestart hook moves a veth into the VMM's namespace, which
+        # capsule-oci joins to the domain; -p is docker-proxy in front of it.
+        rc, out, err = d.docker("run", "--runtime", "capsule", "-d", "--name", "net1", "-p",
+                                "7007:7/udp", "capsule.test/ociguest:forever")
+        ip = d.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "net1")[1].strip()
+        r1 = d.udp("to-the-bridge", (ip, 7)) if rc == 0 and ip else None
+        r2 = d.udp("to-the-port", ("127.0.0.1", 7007)) if rc == 0 else None
+        logs = d.docker("logs", "net1")[1]
+        report("docker-bridge-udp-echo", r1 == "to-the-bridge" and "capsule.ip=%s/" % ip in logs,
+               "run %d %s ip %r reply %r logs %r" % (rc, err, ip, r1, logs[:300]))
+        report("docker-port-mapping", r2 == "to-the-port", "reply %r" % r2)
+        d.docker("rm", "-f", "net1")
         rc, out, err = d.docker(*(run + ["--rm", "capsule.test/ociguest:exit5"]))
         report("docker-run-exit-code", rc == 5 and "ociguest: exit 5" in out and
                "HOSTNAME=" in out, "rc %d out %r err %r" % (rc, out, err))
