@@ -95,6 +95,7 @@ struct gdb_session {
 	const struct gdb_target_ops *ops;
 	void *target;
 	unsigned g_vcpu;   /* Hg: registers and memory */
+	int c_vcpu;        /* Hc: what 's' steps (-1: the vCPU that stopped) */
 	bool no_ack;       /* QStartNoAckMode */
 	struct gdb_stop stop;
 };

@@ -306,6 +306,8 @@ enum gdb_action gdb_dispatch(struct gdb_session *s, const char *pkt, size_t len,
 		}
 		if (arg[0] == 'g')
 			s->g_vcpu = t >= 0 ? (unsigned)t : s->stop.vcpu;
+		else
+			s->c_vcpu = t;
 		reply_str(reply, cap, "OK");
 		return GDB_REPLY;
 	case 'T':
@@ -315,7 +317,7 @@ enum gdb_action gdb_dispatch(struct gdb_session *s, const char *pkt, size_t len,
 	case 'c':
 		return GDB_RESUME; /* an address to resume at is not supported: it is ignored */
 	case 's':
-		res->step_vcpu = (int)s->g_vcpu;
+		res->step_vcpu = s->c_vcpu >= 0 ? s->c_vcpu : (int)s->stop.vcpu;
 		return GDB_RESUME;
 	case 'D':
 		reply_str(reply, cap, "OK");

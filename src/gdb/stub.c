@@ -115,7 +115,7 @@ static void on_connect(struct gdb_stub *s, int fd)
 {
 	s->conn = fd;
 	gdb_rx_init(&s->rx);
-	s->sess = (struct gdb_session){.ops = &gdb_kvm_ops, .target = s};
+	s->sess = (struct gdb_session){.ops = &gdb_kvm_ops, .target = s, .c_vcpu = -1};
 	s->sess.stop = (struct gdb_stop){.vcpu = 0, .signal = SIGTRAP_GDB};
 	pthread_mutex_lock(&s->vm_lock);
 	/* gdb may come before the first boot is built: wait for it (a minute at most) */

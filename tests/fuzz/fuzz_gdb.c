@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct fake f;
 	static struct gdb_rx rx;
 	static char reply[2 * GDB_PACKET_MAX + 8], framed[4 * GDB_PACKET_MAX + 16];
-	struct gdb_session s = {.ops = &fake_ops, .target = &f, .stop = {.signal = 5}};
+	struct gdb_session s = {.ops = &fake_ops, .target = &f, .c_vcpu = -1,
+				.stop = {.signal = 5}};
 	size_t head = 4096 + sizeof(f.walk);
 
 	if (!f.mem.host && gmem_init(&f.mem, MEM_SIZE))
