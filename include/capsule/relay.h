@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct tls_conn;
@@ -45,6 +46,8 @@ int relay_start(struct relay *r);
 void relay_join(struct relay *r);
 /* Stop the migration if the destination has not answered yet: true if so. */
 bool relay_abort(struct relay *r);
+/* All n bytes to a plain fd (EINTR retried): 0, or -1 with errno set. */
+int relay_write_all(int fd, const void *buf, size_t n);
 /* The destination said MIG_READY and the source's MIG_GO went through (or more). */
 bool relay_committed(struct relay *r);
 

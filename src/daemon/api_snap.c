@@ -430,24 +430,10 @@ static int launch_one(struct daemon *dm, struct snap_source *s, const char *name
 			  err);
 		return -1;
 	}
+	dom_from_config(d, checked, kind);
 	snprintf(d->name, sizeof(d->name), "%s", name);
-	snprintf(d->kind, sizeof(d->kind), "%s", kind);
-	d->mem_mib = (unsigned)json_integer_value(json_object_get(checked, "memory"));
-	d->vcpus = (unsigned)json_integer_value(json_object_get(checked, "vcpus"));
-	dom_sched_from_config(d, checked);
-	snprintf(d->on_poweroff, sizeof(d->on_poweroff), "%s",
-		 json_string_value(json_object_get(checked, "on_poweroff")));
-	snprintf(d->on_reboot, sizeof(d->on_reboot), "%s",
-		 json_string_value(json_object_get(checked, "on_reboot")));
-	snprintf(d->on_crash, sizeof(d->on_crash), "%s",
-		 json_string_value(json_object_get(checked, "on_crash")));
 	l->text = json_dumps(checked, JSON_COMPACT);
 	json_decref(checked);
-	d->state = DS_RUNNING;
-	d->exit_status = -1;
-	d->pidfd = d->con_in = -1;
-	d->created_at = d->started_at = time(NULL);
-	make_uuid(d->uuid);
 	dom_path(dm, d, NULL, l->dir, sizeof(l->dir));
 	if (!l->text || mkdir(l->dir, 0700) < 0 || write_config(l->dir, l->text)) {
 		api_error(resp, 500, "cannot write the domain's directory %s: %s", l->dir,

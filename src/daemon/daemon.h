@@ -190,6 +190,9 @@ void dom_event_uid(struct daemon *dm, const struct ddom *d, uint32_t uid, const 
 void dom_vmm_ended(struct daemon *dm, struct ddom *d);
 /* Remove d for good (row, files); under dm->lock. */
 void dom_remove(struct daemon *dm, struct ddom *d);
+/* A new running domain's record from its checked configuration: name, kind, sizes,
+ * actions, scheduling, a fresh UUID, no VMM yet (restore, clone, an incoming migration). */
+void dom_from_config(struct ddom *d, json_t *checked, const char *kind);
 json_t *dom_json(const struct ddom *d, bool full);
 void monitor_watch(struct daemon *dm, struct ddom *d);
 uint64_t proc_cpu_ns(pid_t pid);

@@ -130,6 +130,27 @@ static void console_end(struct daemon *dm, const struct ddom *d)
 	streams_send(dm, TOPIC_CONSOLE(d->id), line);
 }
 
+void dom_from_config(struct ddom *d, json_t *checked, const char *kind)
+{
+	snprintf(d->name, sizeof(d->name), "%s",
+		 json_string_value(json_object_get(checked, "name")));
+	snprintf(d->kind, sizeof(d->kind), "%s", kind);
+	d->mem_mib = (unsigned)json_integer_value(json_object_get(checked, "memory"));
+	d->vcpus = (unsigned)json_integer_value(json_object_get(checked, "vcpus"));
+	dom_sched_from_config(d, checked);
+	snprintf(d->on_poweroff, sizeof(d->on_poweroff), "%s",
+		 json_string_value(json_object_get(checked, "on_poweroff")));
+	snprintf(d->on_reboot, sizeof(d->on_reboot), "%s",
+		 json_string_value(json_object_get(checked, "on_reboot")));
+	snprintf(d->on_crash, sizeof(d->on_crash), "%s",
+		 json_string_value(json_object_get(checked, "on_crash")));
+	d->state = DS_RUNNING;
+	d->exit_status = -1;
+	d->pidfd = d->con_in = -1;
+	d->created_at = d->started_at = time(NULL);
+	make_uuid(d->uuid);
+}
+
 void dom_remove(struct daemon *dm, struct ddom *d)
 {
 	char dir[4200];

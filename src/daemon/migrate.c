@@ -50,20 +50,7 @@ struct conn {
 
 static int conn_write(struct conn *c, const void *b, size_t n)
 {
-	const char *p = b;
-
-	if (c->tls)
-		return tls_write_all(c->tls, b, n);
-	while (n) {
-		ssize_t k = write(c->fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k, n -= (size_t)k;
-	}
-	return 0;
+	return c->tls ? tls_write_all(c->tls, b, n) : relay_write_all(c->fd, b, n);
 }
 
 static int conn_read(struct conn *c, void *b, size_t n)
@@ -152,22 +139,7 @@ static struct ddom *incoming_domain(struct daemon *dm, json_t *checked, const ch
 
 	if (!d)
 		return NULL;
-	snprintf(d->name, sizeof(d->name), "%s",
-		 json_string_value(json_object_get(checked, "name")));
-	snprintf(d->kind, sizeof(d->kind), "%s", kind);
-	d->mem_mib = (unsigned)json_integer_value(json_object_get(checked, "memory"));
-	d->vcpus = (unsigned)json_integer_value(json_object_get(checked, "vcpus"));
-	snprintf(d->on_poweroff, sizeof(d->on_poweroff), "%s",
-		 json_string_value(json_object_get(checked, "on_poweroff")));
-	snprintf(d->on_reboot, sizeof(d->on_reboot), "%s",
-		 json_string_value(json_object_get(checked, "on_reboot")));
-	snprintf(d->on_crash, sizeof(d->on_crash), "%s",
-		 json_string_value(json_object_get(checked, "on_crash")));
-	d->state = DS_RUNNING;
-	d->exit_status = -1;
-	d->pidfd = d->con_in = -1;
-	d->created_at = d->started_at = time(NULL);
-	make_uuid(d->uuid);
+	dom_from_config(d, checked, kind);
 	dom_path(dm, d, NULL, dir, dirlen);
 	*text = json_dumps(checked, JSON_COMPACT);
 	if (!*text || mkdir(dir, 0700) < 0 || write_config(dir, *text)) {

@@ -14,8 +14,10 @@
 
 #define RELAY_BUF (1u << 16)
 
-static int write_all(int fd, const char *b, size_t n)
+int relay_write_all(int fd, const void *buf, size_t n)
 {
+	const char *b = buf;
+
 	while (n) {
 		ssize_t k = write(fd, b, n);
 
@@ -35,7 +37,7 @@ static ssize_t net_read(struct relay *r, char *buf, size_t n)
 
 static int net_write(struct relay *r, const char *buf, size_t n)
 {
-	return r->tls ? tls_write_all(r->tls, buf, n) : write_all(r->net, buf, n);
+	return r->tls ? tls_write_all(r->tls, buf, n) : relay_write_all(r->net, buf, n);
 }
 
 /* The bytes from the destination's side: its answer is the first of them. */
@@ -98,7 +100,7 @@ static void *relay_thread(void *arg)
 				saw_answer(r, buf, (size_t)k);
 			else
 				after_answer(r, (size_t)k);
-			if (write_all(r->vmm, buf, (size_t)k))
+			if (relay_write_all(r->vmm, buf, (size_t)k))
 				break;
 			pthread_mutex_lock(&r->lock);
 			r->to_vmm += (uint64_t)k;

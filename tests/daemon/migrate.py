@@ -26,6 +26,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as base  # noqa: E402  the daemon harness
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from pki import make_pki  # noqa: E402
 from run import GUESTS, call, report, wait_for  # noqa: E402
 
 ARGS = sys.argv[1:]
@@ -62,24 +64,6 @@ def shape(on):
            "burst", "64kb", "latency", "500ms")
     else:
         sh("tc", "-n", NS_A, "qdisc", "del", "dev", VETH_A, "root", check=False)
-
-
-def make_pki(pki):
-    """A CA, a certificate for each host, and one from another CA."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    k = lambda d, f: os.path.join(pki, d, f)
-    for d in ("ca", "a", "b", "rogue", "rogue-ca"):
-        os.makedirs(os.path.join(pki, d))
-    for ca in ("ca", "rogue-ca"):
-        sh("openssl", "req", "-x509", *ec, "-keyout", k(ca, "key.pem"), "-out",
-           k(ca, "cert.pem"), "-days", "2", "-subj", "/CN=snap-" + ca)
-    for host, ca in (("a", "ca"), ("b", "ca"), ("rogue", "rogue-ca")):
-        sh("openssl", "req", *ec, "-keyout", k(host, "key.pem"), "-out", k(host, "req.pem"),
-           "-subj", "/CN=snap-" + host)
-        sh("openssl", "x509", "-req", "-in", k(host, "req.pem"), "-CA", k(ca, "cert.pem"),
-           "-CAkey", k(ca, "key.pem"), "-CAcreateserial", "-out", k(host, "cert.pem"),
-           "-days", "2")
-        shutil.copy(k("ca", "cert.pem"), k(host, "ca.pem"))
 
 
 class NsDaemon(base.Daemon):
@@ -156,7 +140,7 @@ def wait_migrating(src, name):
 def main():
     root = tempfile.mkdtemp(prefix="capsule-snap-mig-")
     pki = os.path.join(root, "pki")
-    make_pki(pki)
+    make_pki(pki, "snap-")
     for ns in (NS_A, NS_B):
         sh("ip", "netns", "del", ns, check=False)
         sh("ip", "netns", "add", ns)

@@ -22,6 +22,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pki  # noqa: E402
 import time
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -132,20 +135,7 @@ PKI = os.path.join(TMP, "pki")
 
 def make_pki():
     """A CA, a certificate for each host, and a rogue one from another CA."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    for d in ("ca", "a", "b", "rogue", "rogue-ca"):
-        os.makedirs(os.path.join(PKI, d))
-    k = lambda d, f: os.path.join(PKI, d, f)
-    for ca in ("ca", "rogue-ca"):
-        sh("openssl", "req", "-x509", *ec, "-keyout", k(ca, "key.pem"), "-out",
-           k(ca, "cert.pem"), "-days", "2", "-subj", "/CN=capsule-test-" + ca)
-    for host, ca in (("a", "ca"), ("b", "ca"), ("rogue", "rogue-ca")):
-        sh("openssl", "req", *ec, "-keyout", k(host, "key.pem"), "-out", k(host, "req.pem"),
-           "-subj", "/CN=host-" + host)
-        sh("openssl", "x509", "-req", "-in", k(host, "req.pem"), "-CA", k(ca, "cert.pem"),
-           "-CAkey", k(ca, "key.pem"), "-CAcreateserial", "-out", k(host, "cert.pem"),
-           "-days", "2")
-        shutil.copy(k("ca", "cert.pem"), k(host, "ca.pem"))  # the rogue trusts our CA
+    pki.make_pki(PKI, "capsule-test-")
 
 
 def tls(host):

@@ -562,61 +562,38 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 		-- setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/capsule" run "$tmp/hello.elf"
 fi
 
+# A Python suite (NAME SCRIPT [skip-ok]): its PASS and FAIL lines count here, and it must
+# end with "N passed, 0 failed" (or, with skip-ok, say SKIP: it needs what this host lacks).
+py_suite() {
+	local out="$tmp/suite-$1.out" done='^[0-9]* passed, 0 failed$'
+	[ "${3:-}" = skip-ok ] && done="$done\|^SKIP"
+	timeout -k 5 300 python3 "$2" "$BUILD" >"$out" 2>&1
+	grep -E '^(PASS|FAIL|SKIP)' "$out"
+	passed=$((passed + $(grep -c '^PASS' "$out")))
+	failed=$((failed + $(grep -c '^FAIL' "$out")))
+	grep -q "$done" "$out" || report "$1-suite-completes" 0 "$(tail -n 5 "$out")"
+}
+
 # --- the per-domain REST API with a real HTTP client (tests/integration/api.py)
-timeout -k 5 300 python3 tests/integration/api.py "$BUILD" >"$tmp/api.out" 2>&1
-grep -E '^(PASS|FAIL)' "$tmp/api.out"
-passed=$((passed + $(grep -c '^PASS' "$tmp/api.out")))
-failed=$((failed + $(grep -c '^FAIL' "$tmp/api.out")))
-grep -q '^[0-9]* passed, 0 failed$' "$tmp/api.out" ||
-	report api-suite-completes 0 "$(tail -n 5 "$tmp/api.out")"
+py_suite api tests/integration/api.py
 
 # --- the GDB stub with Debian's gdb and a raw protocol client (tests/integration/gdb.py)
-timeout -k 5 300 python3 tests/integration/gdb.py "$BUILD" >"$tmp/gdb.out" 2>&1
-grep -E '^(PASS|FAIL)' "$tmp/gdb.out"
-passed=$((passed + $(grep -c '^PASS' "$tmp/gdb.out")))
-failed=$((failed + $(grep -c '^FAIL' "$tmp/gdb.out")))
-grep -q '^[0-9]* passed, 0 failed$' "$tmp/gdb.out" ||
-	report gdb-suite-completes 0 "$(tail -n 5 "$tmp/gdb.out")"
+py_suite gdb tests/integration/gdb.py
 
 # --- introspection and the intrusion-detection example (tests/integration/introspect.py)
-timeout -k 5 300 python3 tests/integration/introspect.py "$BUILD" >"$tmp/intro.out" 2>&1
-grep -E '^(PASS|FAIL)' "$tmp/intro.out"
-passed=$((passed + $(grep -c '^PASS' "$tmp/intro.out")))
-failed=$((failed + $(grep -c '^FAIL' "$tmp/intro.out")))
-grep -q '^[0-9]* passed, 0 failed$' "$tmp/intro.out" ||
-	report introspect-suite-completes 0 "$(tail -n 5 "$tmp/intro.out")"
+py_suite introspect tests/integration/introspect.py
 
 # --- snapshots of real domains (tests/integration/snapshot.py)
-timeout -k 5 300 python3 tests/integration/snapshot.py "$BUILD" >"$tmp/snap.out" 2>&1
-grep -E '^(PASS|FAIL)' "$tmp/snap.out"
-passed=$((passed + $(grep -c '^PASS' "$tmp/snap.out")))
-failed=$((failed + $(grep -c '^FAIL' "$tmp/snap.out")))
-grep -q '^[0-9]* passed, 0 failed$' "$tmp/snap.out" ||
-	report snapshot-suite-completes 0 "$(tail -n 5 "$tmp/snap.out")"
+py_suite snapshot tests/integration/snapshot.py
 
 # --- diff snapshots and their merge (tests/integration/snapshot_diff.py)
-timeout -k 5 300 python3 tests/integration/snapshot_diff.py "$BUILD" >"$tmp/diff.out" 2>&1
-grep -E '^(PASS|FAIL)' "$tmp/diff.out"
-passed=$((passed + $(grep -c '^PASS' "$tmp/diff.out")))
-failed=$((failed + $(grep -c '^FAIL' "$tmp/diff.out")))
-grep -q '^[0-9]* passed, 0 failed$' "$tmp/diff.out" ||
-	report snapshot-diff-suite-completes 0 "$(tail -n 5 "$tmp/diff.out")"
+py_suite snapshot-diff tests/integration/snapshot_diff.py
 
 # --- snapshots and migrations of a domain that is ending (tests/integration/teardown.py)
-timeout -k 5 300 python3 tests/integration/teardown.py "$BUILD" >"$tmp/teardown.out" 2>&1
-grep -E '^(PASS|FAIL)' "$tmp/teardown.out"
-passed=$((passed + $(grep -c '^PASS' "$tmp/teardown.out")))
-failed=$((failed + $(grep -c '^FAIL' "$tmp/teardown.out")))
-grep -q '^[0-9]* passed, 0 failed$' "$tmp/teardown.out" ||
-	report teardown-suite-completes 0 "$(tail -n 5 "$tmp/teardown.out")"
+py_suite teardown tests/integration/teardown.py
 
 # --- live migration between two network namespaces (tests/integration/migrate.py)
-timeout -k 5 300 python3 tests/integration/migrate.py "$BUILD" >"$tmp/mig.out" 2>&1
-grep -E '^(PASS|FAIL|SKIP)' "$tmp/mig.out"
-passed=$((passed + $(grep -c '^PASS' "$tmp/mig.out")))
-failed=$((failed + $(grep -c '^FAIL' "$tmp/mig.out")))
-grep -q '^[0-9]* passed, 0 failed$\|^SKIP' "$tmp/mig.out" ||
-	report migrate-suite-completes 0 "$(tail -n 5 "$tmp/mig.out")"
+py_suite migrate tests/integration/migrate.py skip-ok
 
 # --- every source file says its licence (LICENSE: Apache-2.0)
 missing=$(git ls-files '*.c' '*.h' '*.S' '*.ld' '*.sh' '*.py' '*.js' '*.mjs' '*.css' '*.html' \
