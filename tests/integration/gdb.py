@@ -25,6 +25,17 @@ passed = failed = 0
 tmp = tempfile.mkdtemp(prefix="capsule-gdb-test-")
 
 
+def stop(p):
+    """End a `timeout ... capsule` child: SIGTERM, which timeout(1) passes on to capsule
+    (SIGKILL would leave capsule orphaned), then SIGKILL if it hangs."""
+    p.terminate()
+    try:
+        return p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()
+
+
 def report(name, ok, why=""):
     global passed, failed
     if ok:
@@ -62,8 +73,7 @@ class Domain:
         try:
             status = self.p.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.p.kill()
-            status = self.p.wait()
+            status = stop(self.p)
         self.out.seek(0)
         self.err.seek(0)
         return status, self.out.read(), self.err.read()
@@ -239,7 +249,7 @@ def raw_protocol():
         check("raw-kill", status == 137, "status %d %s" % (status, cerr[-300:]))
     except (OSError, EOFError) as e:
         report("raw-protocol", False, "%s: %s" % (type(e).__name__, e))
-        d.p.kill()
+        stop(d.p)
         d.wait()
 
 
@@ -269,7 +279,7 @@ def disconnect_with_breakpoints():
               "ok %r status %d %r %r" % (ok, status, out[-300:], err[-300:]))
     except (OSError, EOFError) as e:
         report("disconnect-with-breakpoints", False, "%s: %s" % (type(e).__name__, e))
-        d.p.kill()
+        stop(d.p)
         d.wait()
 
 

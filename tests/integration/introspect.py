@@ -27,6 +27,17 @@ passed = failed = 0
 tmp = tempfile.mkdtemp(prefix="capsule-introspect-test-")
 
 
+def stop(p):
+    """End a `timeout ... capsule` child: SIGTERM, which timeout(1) passes on to capsule
+    (SIGKILL would leave capsule orphaned), then SIGKILL if it hangs."""
+    p.terminate()
+    try:
+        return p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()
+
+
 def report(name, ok, why=""):
     global passed, failed
     if ok:
@@ -122,8 +133,7 @@ class Domain:
         try:
             status = self.p.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.p.kill()
-            status = self.p.wait()
+            status = stop(self.p)
         self.out.seek(0)
         self.err.seek(0)
         return status, self.out.read(), self.err.read()
@@ -327,8 +337,7 @@ def hvm_watch():
         report("hvm-watch-completes-writes", "gdb_counter=6 " in text, text[-400:])
     finally:
         if p.poll() is None:
-            p.kill()
-            p.wait()
+            stop(p)
 
 
 def main():
