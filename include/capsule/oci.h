@@ -128,7 +128,6 @@ void oci_state_remove(const struct oci_opts *o, const char *id);
 /* "created", "running", "paused" or "stopped". */
 const char *oci_status(const struct oci_opts *o, const struct oci_state *st);
 bool oci_pid_alive(pid_t pid, unsigned long long starttime);
-unsigned long long oci_pid_starttime(pid_t pid); /* 0 if it has gone */
 /* Write text to path through a temporary file and rename (pid files, state.json). */
 int oci_write_atomic(const char *path, const char *text, char *err, size_t errlen);
 

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "capsule/procstat.h"
 #include "capsule/cgroup.h"
 
 #define DAEMON_MAX_DOMAINS 4096
@@ -149,7 +150,6 @@ int db_set_snapshot(struct daemon *dm, int64_t id, const char *col, const char *
 void db_snapshot_fields(struct daemon *dm, int64_t id, json_t *out);
 
 /* spawn.c */
-uint64_t proc_start_time(pid_t pid); /* 0 if no such process */
 int pidfd_open_checked(pid_t pid, uint64_t start); /* a pidfd for exactly that process, or -1 */
 int vmm_pidfd(pid_t pid, uint64_t start, const char *dir); /* ... and it runs on dir's files */
 /* Start d's VMM on its directory's files: 0 (d->pid, pid_start, pidfd set), or -errno. */

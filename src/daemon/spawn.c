@@ -33,34 +33,6 @@ void dom_path(const struct daemon *dm, const struct ddom *d, const char *file, c
 	snprintf(out, len, "%s/%s%s%s", dm->dom_dir, d->uuid, file ? "/" : "", file ? file : "");
 }
 
-uint64_t proc_start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	if (!(p = strrchr(buf, ')'))) /* the name may hold anything, but not after its ')' */
-		return 0;
-	/* Fields after the name: state is the 3rd field, starttime the 22nd. */
-	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-		   "%*d %*d %llu", &start) != 1)
-		return 0;
-	if (p[2] == 'Z' || p[2] == 'X') /* a zombie has ended */
-		return 0;
-	return start;
-}
-
 int pidfd_open_checked(pid_t pid, uint64_t start)
 {
 	int fd;

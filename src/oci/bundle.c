@@ -289,8 +289,8 @@ static int mounts(struct oci_spec *s, json_t *ms, char *err, size_t errlen)
 	return 0;
 }
 
-/* The network namespace the engine made, by path; one to be made (no path) has nobody to
- * wire it, and the domain gets no network (docs/oci.md). */
+/* The network namespace the engine made, by path; or one to be made (no path), which the
+ * bundle's hooks may fill (create.c, docs/oci.md). */
 static int namespaces(struct oci_spec *s, json_t *ns, char *err, size_t errlen)
 {
 	size_t i;

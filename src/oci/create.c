@@ -28,6 +28,7 @@
 
 #include "capsule/cgroup.h"
 #include "capsule/oci.h"
+#include "capsule/procstat.h"
 #include "capsule/pv_abi.h"
 
 #define READY_TIMEOUT_MS 30000
@@ -458,7 +459,7 @@ static int do_create(const struct oci_opts *o, const struct create_args *a,
 	snprintf(st.rootfs, sizeof(st.rootfs), "%s", s->rootfs);
 	now_rfc3339(st.created, sizeof(st.created));
 	st.pid = pid;
-	st.starttime = oci_pid_starttime(pid);
+	st.starttime = proc_start_time(pid);
 	st.cgroup = use_cg;
 	st.annotations = s->annotations;
 	snprintf(pidtxt, sizeof(pidtxt), "%d", (int)pid);

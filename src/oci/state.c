@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "capsule/oci.h"
+#include "capsule/procstat.h"
 
 /* runc's rule: letters, digits, '_', '+', '-', '.', and not "." or "..". */
 int oci_id_check(const char *id, char *err, size_t errlen)
@@ -63,40 +64,9 @@ int oci_write_atomic(const char *path, const char *text, char *err, size_t errle
 	return 0;
 }
 
-unsigned long long oci_pid_starttime(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* "pid (comm) S ..." with comm possibly holding spaces and ')': after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return 0; /* a zombie has ended: its parent has yet to reap it */
-	p += 2;
-	for (int field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (p)
-		start = strtoull(p, NULL, 10);
-	return start;
-}
-
 bool oci_pid_alive(pid_t pid, unsigned long long starttime)
 {
-	return pid > 0 && starttime && oci_pid_starttime(pid) == starttime;
+	return pid > 0 && starttime && proc_start_time(pid) == starttime;
 }
 
 int oci_state_write(const struct oci_opts *o, const struct oci_state *st, char *err,

@@ -366,6 +366,22 @@ def t_terminal():
     cleanup("tty")
 
 
+def udp_ask(enter, text, addr, timeout=20):
+    """Send text over UDP to addr from the namespace that the command prefix enter runs in,
+    again every half second until an answer comes: the answer, or None."""
+    code = ("import socket,sys,time\n"
+            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(0.5)\n"
+            "end=time.time()+%d\n"
+            "while time.time()<end:\n"
+            "  s.sendto(sys.argv[1].encode(),(sys.argv[2],int(sys.argv[3])))\n"
+            "  try:\n"
+            "    print(s.recv(2048).decode());break\n"
+            "  except OSError: pass\n" % timeout)
+    p = subprocess.run(enter + [sys.executable, "-c", code, text, addr[0], str(addr[1])],
+                       capture_output=True, text=True, timeout=timeout + 10)
+    return p.stdout.strip() or None
+
+
 class NetPair:
     """Two network namespaces joined by a veth, as an engine leaves a container's: the
     container's side (eth0, 10.213.N.2/24, a default route through .1) and a peer (.1)."""
@@ -387,19 +403,9 @@ class NetPair:
             subprocess.run(c, check=True, capture_output=True)
         self.path = "/var/run/netns/" + self.c
 
-    def echo(self, text, timeout=20):
-        """Send text to the domain's UDP port 7 from the peer: the answer, or None."""
-        code = ("import socket,sys,time\n"
-                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(0.5)\n"
-                "end=time.time()+%d\n"
-                "while time.time()<end:\n"
-                "  s.sendto(sys.argv[1].encode(),(sys.argv[2],7))\n"
-                "  try:\n"
-                "    print(s.recv(2048).decode());break\n"
-                "  except OSError: pass\n" % timeout)
-        p = subprocess.run(["ip", "netns", "exec", self.p, sys.executable, "-c", code, text,
-                            self.ip], capture_output=True, text=True, timeout=timeout + 10)
-        return p.stdout.strip() or None
+    def echo(self, text):
+        """text to the domain's UDP port 7 from the peer: the answer, or None."""
+        return udp_ask(["ip", "netns", "exec", self.p], text, (self.ip, 7))
 
     def close(self):
         for ns in (self.c, self.p):
@@ -607,19 +613,9 @@ class Dockerd:
         self.log.close()
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
 
-    def udp(self, text, addr, timeout=20):
+    def udp(self, text, addr):
         """From dockerd's namespace (the host of its bridge), text to addr: the answer."""
-        code = ("import socket,sys,time\n"
-                "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(0.5)\n"
-                "end=time.time()+%d\n"
-                "while time.time()<end:\n"
-                "  s.sendto(sys.argv[1].encode(),(sys.argv[2],int(sys.argv[3])))\n"
-                "  try:\n"
-                "    print(s.recv(2048).decode());break\n"
-                "  except OSError: pass\n" % timeout)
-        p = subprocess.run(self.enter + [sys.executable, "-c", code, text, addr[0], str(addr[1])],
-                           capture_output=True, text=True, timeout=timeout + 10)
-        return p.stdout.strip() or None
+        return udp_ask(self.enter, text, addr)
 
 
 def pty_run(argv, until, timeout=30):
