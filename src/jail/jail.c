@@ -405,10 +405,6 @@ int jail_drop(const struct jail_opts *j)
 		return -1;
 	/* A change of uid clears the parent-death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-#if defined(__SANITIZE_ADDRESS__)
-	/* The leak checker ptraces the process's threads from a helper at exit, which a
-	 * process made undumpable by the uid change refuses it. Sanitizer builds only. */
-	prctl(PR_SET_DUMPABLE, 1);
-#endif
+
 	return 0;
 }
