@@ -95,3 +95,9 @@ echo "## Introspection"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
 bench/introspect.py "$B" 7
+
+echo
+echo "## capsule-oci"
+echo "| what | Capsule | floor or peer, same run | ratio |"
+echo "|---|---|---|---|"
+bench/oci.py "$B" 5
