@@ -7,7 +7,6 @@ disconnects mid-request) must leave the guest running and the VMM answering.
 
   api.py BUILD     prints PASS/FAIL lines and ends with "N passed, N failed"
 """
-import http.client
 import json
 import re
 import os
@@ -17,6 +16,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from unixhttp import UnixHTTP  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.join(BUILD, "capsule")
@@ -34,17 +36,6 @@ def report(name, ok, why=""):
     else:
         failed += 1
         print("FAIL api-%s: %s" % (name, why))
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
 
 
 def call(sock, method, path, body=None, timeout=10):

@@ -11,12 +11,10 @@ a flipped byte, another key or another nonce. Prints PASS/FAIL lines and
     tests/integration/measure.py BUILD
 """
 import base64
-import http.client
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,9 @@ GUEST = os.path.join(BUILD, "tests", "guests", "measure.elf")
 HVM = os.path.join(BUILD, "tests", "hvm", "measure.elf")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+sys.path.append(HERE)  # after tools/: measure is tools/measure.py
 import measure as ref  # noqa: E402  the verifier's side, from the document
+from unixhttp import UnixHTTP  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="capsule-measure-")
 passed = failed = 0
@@ -45,17 +45,6 @@ def report(name, ok, why=""):
         failed += 1
         print("FAIL measure-%s: %s" % (name, why))
     sys.stdout.flush()
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
 
 
 def get(sock, path):
