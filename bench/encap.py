@@ -13,10 +13,12 @@ resume). The floor, in the same run: writing the snapshot's memory bytes from a 
 file in the same directory.
 
 Migration: a 256 MiB PV domain over loopback (127.0.0.1, plain TCP) to `capsule run
---incoming`, idle (tests/guests/ticker.elf) and dirtying (vdirty, K = 80: 32 MiB/s), the
-VMM's report (downtime_ms: from the pause to the destination's go; bytes sent) against the
-goal's terms: downtime against 5 ms, bytes against the guest memory the domain had touched
-(the Rss of its guest memory mapping, from /proc/PID/smaps, just before).
+--incoming`, idle (tests/guests/ticker.elf) and dirtying (vdirty, K = 80: 32 MiB/s),
+pre-copy and post-copy (--postcopy), the VMM's report (downtime_ms: from the pause to the
+destination's go; bytes sent; total_ms: to the end, for post-copy when every page is at
+the destination) against the goal's terms: downtime against 5 ms, bytes against the guest
+memory the domain had touched (the Rss of its guest memory mapping, from /proc/PID/smaps,
+just before), and post-copy's total time against pre-copy's.
 Medians of the runs with their range (min-max); the host load before and after.
 """
 import json
@@ -114,15 +116,17 @@ def free_port():
     return port
 
 
-def migrate_once(image, cmdline):
+def migrate_once(image, cmdline, postcopy):
     port = free_port()
     src, ssock = start("msrc", ["--mem", "256", "--cmdline", cmdline, image])
     dst, _ = start("mdst", ["--incoming", "127.0.0.1:%d" % port, "--insecure"])
     try:
         time.sleep(0.6)
         touched = guest_rss_kib(src.pid) * 1024
-        rep = control(ssock, "migrate", "127.0.0.1:%d" % port, "--insecure")
-        return rep["downtime_ms"], rep["bytes"], touched, rep["rounds"]
+        rep = control(ssock, "migrate", "127.0.0.1:%d" % port, "--insecure",
+                      *(["--postcopy"] if postcopy else []))
+        return rep["downtime_ms"], rep["bytes"], touched, rep["rounds"], rep["total_ms"], \
+            rep.get("postcopy_requested", 0)
     finally:
         stop(src)
         stop(dst)
@@ -139,15 +143,18 @@ def fmt(xs, unit, nd=2):
 
 def main():
     snaps = [(64, 80), (256, 80), (1024, 80), (256, 1), (256, 800)]
-    migs = [("idle", TICKER, ""), ("dirtying 32 MiB/s", VDIRTY, "80 10")]
+    migs = [(guest + ", " + mode, image, cmdline, mode == "post-copy")
+            for guest, image, cmdline in (("idle", TICKER, ""),
+                                          ("dirtying 32 MiB/s", VDIRTY, "80 10"))
+            for mode in ("pre-copy", "post-copy")]
     sres = {c: [] for c in snaps}
     mres = {m[0]: [] for m in migs}
     print("host load before: %s" % open("/proc/loadavg").read().strip())
     for _ in range(RUNS):
         for c in snaps:
             sres[c].append(snapshot_once(*c))
-        for name, image, cmdline in migs:
-            mres[name].append(migrate_once(image, cmdline))
+        for name, image, cmdline, postcopy in migs:
+            mres[name].append(migrate_once(image, cmdline, postcopy))
     print("host load after: %s" % open("/proc/loadavg").read().strip())
     print()
     print("| what | Capsule | floor or peer, same run | ratio |")
@@ -169,13 +176,21 @@ def main():
     for name, rs in mres.items():
         down = [r[0] for r in rs]
         ratio = [r[1] / r[2] for r in rs]
-        print("| migration downtime, 256 MiB PV, %s, loopback, pre-copy | %s | the goal 5 ms "
-              "| %.2fx |" % (name, fmt(down, "ms"), med(down)[0] / 5))
+        print("| migration downtime, 256 MiB PV, %s, loopback | %s | the goal 5 ms | %.2fx |"
+              % (name, fmt(down, "ms"), med(down)[0] / 5))
         print("| migration bytes sent, 256 MiB PV, %s (rounds %s) | %s | the memory it "
               "touched %s | %.2fx (%.2f-%.2f) |" %
               (name, "-".join(str(x) for x in sorted({r[3] for r in rs})),
                fmt([r[1] / 2**20 for r in rs], "MiB", 1),
                fmt([r[2] / 2**20 for r in rs], "MiB", 1), *med(ratio)))
+    for guest in ("idle", "dirtying 32 MiB/s"):
+        pre, post = mres[guest + ", pre-copy"], mres[guest + ", post-copy"]
+        asked = med([r[5] for r in post])
+        print("| migration total time, %s, post-copy (pages asked for on demand: %d, "
+              "%d-%d) | %s | pre-copy %s | %.2fx |" %
+              (guest, asked[0], asked[1], asked[2], fmt([r[4] for r in post], "ms"),
+               fmt([r[4] for r in pre], "ms"),
+               med([r[4] for r in post])[0] / med([r[4] for r in pre])[0]))
 
 
 try:
