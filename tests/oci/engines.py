@@ -76,18 +76,27 @@ class Dockerd:
     bridge, its veths and docker-proxy stay in there; no iptables), capsule-oci added as
     the runtime "capsule"."""
 
-    def __init__(self, tmp, oci):
-        self.dir = os.path.join(tmp, "docker")
+    def __init__(self, tmp, oci, default_runtime=False, name="docker"):
+        self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
-        self.netns = "capsule-oci-dk-%d" % os.getpid()
+        self.netns = "capsule-oci-%s-%d" % (name, os.getpid())
         subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
-        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+        # lo, and an address to advertise for Swarm (a veth looped in the namespace).
+        self.addr = "10.215.0.1"
+        for c in (["link", "set", "lo", "up"],
+                  ["link", "add", "adv0", "type", "veth", "peer", "name", "adv1"],
+                  ["addr", "add", self.addr + "/24", "dev", "adv0"],
+                  ["link", "set", "adv0", "up"], ["link", "set", "adv1", "up"]):
+            subprocess.run(["ip", "-n", self.netns] + c, check=True, capture_output=True)
         # nsenter, not ip netns exec: that one remounts /sys, hiding the cgroups.
         self.enter = ["nsenter", "--net=/var/run/netns/" + self.netns]
         self.sock = os.path.join(self.dir, "docker.sock")
         cfg = os.path.join(self.dir, "daemon.json")
         with open(cfg, "w") as f:
-            json.dump({"runtimes": {"capsule": {"path": oci}}}, f)
+            cfg_json = {"runtimes": {"capsule": {"path": oci}}}
+            if default_runtime:  # a Swarm node's: every task a domain
+                cfg_json["default-runtime"] = "capsule"
+            json.dump(cfg_json, f)
         self.log = open(os.path.join(self.dir, "dockerd.log"), "w")
         self.proc = subprocess.Popen(
             self.enter + [DOCKERD, "--config-file", cfg, "--data-root", self.dir + "/data",

@@ -610,9 +610,60 @@ def t_docker():
         d.stop()
 
 
+def t_swarm():
+    """A one-node Swarm whose default runtime is capsule-oci: three replicas run as domains,
+    and one whose VMM is killed is replaced."""
+    if not os.access(DOCKERD, os.X_OK):
+        report("swarm-present", False, "missing %s: make deps-test installs docker.io" % DOCKERD)
+        return
+    tar = os.path.join(TMP, "swarm.tar")
+    subprocess.run([PACK, GUEST, tar, "capsule.test/ociguest:swarm", "ticks", "0"], check=True,
+                   capture_output=True)
+    d = Dockerd(TMP, OCI, default_runtime=True, name="swarm")
+    try:
+        d.docker("load", "-i", tar)
+        rc, out, err = d.docker("swarm", "init", "--advertise-addr", d.addr)
+        if not report("swarm-init", rc == 0, out + err):
+            return
+        rc, out, err = d.docker("service", "create", "--detach", "--no-resolve-image", "--name",
+                                "tick", "--replicas", "3", "capsule.test/ociguest:swarm")
+        report("swarm-service-create", rc == 0, out + err)
+
+        def running():
+            ids = d.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=tick")[1].split()
+            return [(c, d.docker("inspect", "-f", "{{.State.Pid}} {{.HostConfig.Runtime}}", c)[1].split())
+                    for c in ids]
+
+        deadline, tasks = time.time() + 60, []
+        while time.time() < deadline:
+            tasks = running()
+            if len(tasks) == 3:
+                break
+            time.sleep(0.5)
+        report("swarm-three-replicas-as-domains", len(tasks) == 3 and all(
+            t[1][1] == "capsule" and open("/proc/%s/comm" % t[1][0]).read().strip() == "capsule"
+            for t in tasks), str(tasks))
+        if len(tasks) == 3:
+            victim = tasks[0]
+            os.kill(int(victim[1][0]), signal.SIGKILL)  # a crashed domain: its VMM gone
+            deadline, now = time.time() + 60, []
+            while time.time() < deadline:
+                now = running()
+                if len(now) == 3 and victim[0] not in [c for c, _ in now]:
+                    break
+                time.sleep(0.5)
+            hist = d.docker("service", "ps", "tick")[1]
+            report("swarm-restarts-crashed", len(now) == 3 and victim[0] not in [c for c, _ in now]
+                   and "non-zero exit (137)" in hist, "%s\n%s" % (now, hist))
+        d.docker("service", "rm", "tick")
+        d.docker("swarm", "leave", "--force")
+    finally:
+        d.stop()
+
+
 TESTS = [("lifecycle", t_lifecycle), ("errors", t_errors), ("kill", t_kill),
          ("resources", t_resources), ("terminal", t_terminal), ("network", t_network), ("containerd", t_containerd),
-         ("docker", t_docker)]
+         ("docker", t_docker), ("swarm", t_swarm)]
 
 
 def main():
