@@ -393,6 +393,75 @@ static int dial(struct daemon *dm, struct outgoing *o, struct conn *c, char *err
 	return rc;
 }
 
+/* The VMM's migration events (its vm.events stream, opened before the migration, which
+ * holds the VMM's API thread) as capsuled's: migration-progress, one per round. */
+struct progress {
+	struct daemon *dm;
+	int64_t id;
+	int fd;
+	pthread_t thread;
+};
+
+static void *relay_progress(void *arg)
+{
+	struct progress *p = arg;
+	char buf[8192];
+	size_t have = 0;
+
+	for (;;) {
+		ssize_t k = read(p->fd, buf + have, sizeof(buf) - 1 - have);
+		char *nl;
+
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+		buf[have] = 0;
+		while ((nl = strchr(buf, '\n'))) {
+			struct ddom *d;
+
+			*nl = 0;
+			if (strstr(buf, "\"event\":\"migration\"")) {
+				pthread_mutex_lock(&p->dm->lock);
+				if ((d = dom_find_id(p->dm, p->id)))
+					dom_event(p->dm, d, "migration-progress", "%s", buf);
+				pthread_mutex_unlock(&p->dm->lock);
+			}
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have + 1);
+		}
+		if (have == sizeof(buf) - 1) /* a line longer than any event: drop it */
+			have = 0;
+	}
+	return NULL;
+}
+
+static void progress_start(struct daemon *dm, struct outgoing *o, struct progress *p)
+{
+	char err[256];
+
+	p->dm = dm;
+	p->id = o->id;
+	p->fd = httpc_stream(o->sock, "/api/v1/vm.events", VMM_TIMEOUT_MS, err, sizeof(err));
+	if (p->fd >= 0 && pthread_create(&p->thread, NULL, relay_progress, p)) {
+		close(p->fd);
+		p->fd = -1;
+	}
+	if (p->fd < 0)
+		fprintf(stderr, "capsuled: domain %s: no migration progress: %s\n", o->name, err);
+}
+
+static void progress_stop(struct progress *p)
+{
+	if (p->fd < 0)
+		return;
+	/* The VMM handed every event to the stream before it answered; read what is left. */
+	shutdown(p->fd, SHUT_WR);
+	usleep(100000);
+	shutdown(p->fd, SHUT_RDWR);
+	pthread_join(p->thread, NULL);
+	close(p->fd);
+}
+
 /* The domain migrated: it is the destination's, and its record goes here. */
 static void drop(struct daemon *dm, int64_t id, const char *detail)
 {
@@ -489,6 +558,7 @@ void api_migrate(void *ctx, const struct http_request *req, struct http_response
 	struct outgoing o = {0};
 	struct conn c = {.fd = -1};
 	struct relay rl = {.vmm = -1, .abort_fd = -1};
+	struct progress pg = {.fd = -1};
 	struct httpc_reply r = {0};
 	char err[1024], msg[600];
 	int pair[2] = {-1, -1}, status;
@@ -530,9 +600,11 @@ void api_migrate(void *ctx, const struct http_request *req, struct http_response
 		goto out;
 	}
 	set_migrating(dm, o.id, &rl, "migrating", o.dest);
+	progress_start(dm, &o, &pg);
 	status = httpc_request_fds(o.sock, "PUT", "/api/v1/vm.migrate", NULL, o.vbody,
 				   strlen(o.vbody), &pair[1], 1, MIGRATE_TIMEOUT_MS, &r, err,
 				   sizeof(err));
+	progress_stop(&pg);
 	close(pair[1]);
 	pair[1] = -1;
 	pthread_mutex_lock(&dm->lock); /* no abort reaches the relay once it is joined */

@@ -253,7 +253,9 @@ def main():
         ev.terminate()
         evout = ev.communicate(timeout=5)[0]
         report("migrate-events", re.search(r"migrating\s+m1 .*" + re.escape(DEST), evout) and
-               re.search(r"migrated\s+m1 .*\"rounds\"", evout), evout[-800:])
+               re.search(r"migration-progress\s+m1 .*\"phase\":\"round\",\"round\":0", evout)
+               and re.search(r"migration-progress\s+m1 .*\"phase\":\"done\"", evout) and
+               re.search(r"migrated\s+m1 .*\"rounds\"", evout), evout[-1500:])
     finally:
         for dm in (src, dst):
             if dm is None:
