@@ -207,8 +207,12 @@ static void remove_state(const struct oci_opts *o, const struct oci_state *st)
 	if (st->cgroup) {
 		struct cgroup_host cg;
 
-		if (!cgroup_host_init(&cg, CG_AUTO, NULL, "capsule-oci", err, sizeof(err)))
-			cgroup_dom_remove(&cg, st->id);
+		/* A VMM just killed may linger as a zombie in it until its parent reaps it:
+		 * the cgroup is busy until then. */
+		for (int i = 0; i < 300 && !cgroup_host_init(&cg, CG_AUTO, NULL, "capsule-oci", err,
+							      sizeof(err)) &&
+				cgroup_dom_remove(&cg, st->id) == -EBUSY; i++)
+			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
 	}
 	oci_state_remove(o, st->id);
 }
