@@ -201,7 +201,7 @@ static int bind_in(const char *root, const char *what, const char *src, bool wri
 	return 0;
 }
 
-/* /dev: a tmpfs with only the nodes a domain uses, owned by the jail's user. */
+/* /dev: only the nodes a domain uses, owned by the jail's user. */
 static int make_dev(const struct jail_opts *j)
 {
 	static const struct { const char *path; bool required; } nodes[] = {
@@ -212,10 +212,8 @@ static int make_dev(const struct jail_opts *j)
 	struct stat st;
 
 	snprintf(dst, sizeof(dst), "%s/dev", j->dir);
-	if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+	if (mkdir(dst, 0755) < 0)
 		return fail("cannot make %s: %s\n", dst, strerror(errno));
-	if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
-		return fail("cannot mount a tmpfs on %s: %s\n", dst, strerror(errno));
 	snprintf(dst, sizeof(dst), "%s/dev/net", j->dir);
 	if (mkdir(dst, 0755) < 0)
 		return fail("cannot make %s: %s\n", dst, strerror(errno));
@@ -243,9 +241,13 @@ static int build_root(const struct jail_opts *j, const struct jail_file *files, 
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail("cannot make the mounts private to the jail: %s\n", strerror(errno));
-	if (mount(j->dir, j->dir, NULL, MS_BIND, NULL) < 0) /* pivot_root wants a mount point */
-		return fail("cannot bind-mount %s onto itself: %s\n", j->dir, strerror(errno));
-	/* /dev first: a disk that is a block device is bound into its tmpfs, not under it. */
+	/* The root: a small tmpfs over DIR, in this namespace only (a mount point, as
+	 * pivot_root wants). The mount points and nodes are made in memory, nothing on the
+	 * host's DIR, which stays as it was; it all goes with the namespace. */
+	if (mount("tmpfs", j->dir, "tmpfs", MS_NOSUID | MS_NOEXEC,
+		  "mode=0755,size=1m,nr_inodes=4096") < 0)
+		return fail("cannot mount the jail's root (a tmpfs) on %s: %s\n", j->dir,
+			    strerror(errno));
 	if (make_dev(j))
 		return -1;
 	for (unsigned i = 0; i < nr; i++)

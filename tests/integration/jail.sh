@@ -173,6 +173,14 @@ for _ in $(seq 100); do [ -d "/proc/$inner" ] || break; sleep 0.05; done
 [ -n "$inner" ] && [ ! -d "/proc/$inner" ] && report dies-with-its-parent 1 "" ||
 	report dies-with-its-parent 0 "jailed pid '$inner' outlived its parent"
 
+# The host's side of the jail directory is left as it was: the jail's root is a tmpfs over
+# it in the VMM's namespace.
+j=$(newjail)
+touch "$j/mine"
+"$CAPSULE" run --jail "$j" --uid $JUID --gid $JGID "$E/hello.elf" >"$tmp/out" 2>&1
+[ "$(ls -A "$j")" = mine ] && report jail-dir-untouched 1 "" ||
+	report jail-dir-untouched 0 "left: $(ls -A "$j" | tr '\n' ' ')"
+
 # --- bad options, each refused by name (exit 125, before anything runs)
 expect no-uid 125 'jail: --jail needs --uid and --gid' -- "$CAPSULE" run --jail "$(newjail)" "$E/hello.elf"
 expect uid-0 125 'jail: --uid 0 or --gid 0' -- "$CAPSULE" run --jail "$(newjail)" --uid 0 --gid 0 "$E/hello.elf"
