@@ -101,3 +101,7 @@ echo "## capsule-oci"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
 bench/oci.py "$B" 5
+
+echo
+echo "## Memory"
+bench/memory.py "$B" 5 2,10,50 768

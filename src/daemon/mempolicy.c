@@ -92,16 +92,22 @@ static void sample(struct mp_view *v)
 }
 
 /*
- * The budget: --mem-limit as given; a cgroup's limit less each running VMM's own memory
- * and 5% (its page cache, the VMMs' buffers), so guests at their targets fit under it.
+ * The budget: --mem-limit as given, or a cgroup's limit less each running VMM's own memory
+ * and 5% (its page cache, the VMMs' buffers), so guests at their targets fit under it;
+ * plus what KSM saves.
  */
 static uint64_t budget_mib(struct daemon *dm, unsigned n)
 {
 	uint64_t keep = (uint64_t)n * MP_VMM_OVERHEAD_MIB + dm->mp_limit_mib / 20;
+	uint64_t base = !dm->mem_cgroup ? dm->mp_limit_mib
+			: dm->mp_limit_mib > keep ? dm->mp_limit_mib - keep : 0;
 
-	if (!dm->mem_cgroup)
-		return dm->mp_limit_mib;
-	return dm->mp_limit_mib > keep ? dm->mp_limit_mib - keep : 0;
+	/* Pages KSM folded are held once, not once per domain: what they save is room, as
+	 * ESX counts the machine memory sharing frees. Only when capsuled runs KSM (then
+	 * only its domains' memory is mergeable). */
+	if (dm->ksm_tuned)
+		base += ksm_counter("pages_sharing") * (uint64_t)sysconf(_SC_PAGESIZE) >> 20;
+	return base;
 }
 
 int mempolicy_cgroup_open(struct daemon *dm, char *err, size_t errlen)
