@@ -131,7 +131,8 @@ uint32_t ip_parse(const char *s);
 /* virtio-balloon */
 struct vballoon {
 	struct vdev dev;
-	struct vq inflate, deflate, stats;
+	struct vq inflate, deflate, stats, report;
+	bool reporting; /* VIRTIO_BALLOON_F_PAGE_REPORTING negotiated */
 	uint32_t *pfns;     /* pages held by the balloon */
 	uint32_t held, cap;
 	struct virtio_balloon_stat stat[VIRTIO_BALLOON_S_NR];
@@ -142,5 +143,8 @@ uint32_t vballoon_update(struct vballoon *b);
 uint32_t vballoon_target(struct vballoon *b);
 /* Answer a statistics request if the device made one. */
 void vballoon_stats(struct vballoon *b, uint64_t free_bytes, uint64_t total_bytes);
+/* Free page reporting: tell the host n free pages (it releases them; they stay ours and read
+ * zero when next used). 0, or CAP_EINVAL if the device does not take reports. */
+int vballoon_report(struct vballoon *b, void *const *pages, unsigned n);
 
 #endif

@@ -209,6 +209,7 @@ _Static_assert(sizeof(struct virtio_console_config) == 12, "console config");
 
 /* virtio-balloon */
 #define VIRTIO_BALLOON_F_STATS_VQ 1
+#define VIRTIO_BALLOON_F_PAGE_REPORTING 5 /* its queue follows statsq (no free page hints) */
 #define VIRTIO_BALLOON_PAGE_SIZE 4096u
 #define VIRTIO_BALLOON_S_SWAP_IN 0
 #define VIRTIO_BALLOON_S_SWAP_OUT 1

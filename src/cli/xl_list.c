@@ -126,6 +126,20 @@ int cmd_info(int argc, char **argv)
 
 		if (json_is_string(m)) /* docs/measured-launch.md */
 			printf("%-12s: %s\n", "measurement", json_string_value(m));
+		json_t *ksm = json_object_get(d, "ksm"), *mp = json_object_get(d, "mem_policy");
+
+		if (ksm) /* docs/resources.md */
+			printf("%-12s: %lld pages merged (%lld KiB)\n", "ksm",
+			       (long long)json_integer_value(json_object_get(ksm, "merging_pages")),
+			       (long long)json_integer_value(json_object_get(ksm, "merging_pages")) * 4);
+		if (mp)
+			printf("%-12s: balloon %lld MiB, active %lld MiB, shares %lld, min %lld MiB, "
+			       "rho %.4g\n", "mem_policy",
+			       (long long)json_integer_value(json_object_get(mp, "balloon_mib")),
+			       (long long)json_integer_value(json_object_get(mp, "active_mib")),
+			       (long long)json_integer_value(json_object_get(mp, "shares")),
+			       (long long)json_integer_value(json_object_get(mp, "min_mib")),
+			       json_number_value(json_object_get(mp, "rho")));
 		printf("%-12s: %s\n", "config", cfg ? cfg : "null");
 		free(cfg);
 		json_decref(d);

@@ -104,10 +104,10 @@ int cmd_top(int argc, char **argv)
 			       "%u crashed, %u dying\n", when,
 			       json_array_size(json_object_get(all, "domains")), counts[0],
 			       counts[1], counts[2], counts[3], counts[4]);
-			printf("%-24s %5s %5s %10s %6s %8s %5s %9s %8s %8s %9s %9s %9s %9s\n",
+			printf("%-24s %5s %5s %10s %6s %8s %5s %9s %8s %8s %9s %9s %9s %9s %8s\n",
 			       "NAME", "ID", "STATE", "CPU(sec)", "CPU(%)", "MEM(MiB)", "VCPUS",
 			       "EXITS/s", "BLK/s", "NET/s", "BLK_RD(k)", "BLK_WR(k)", "NET_RX(k)",
-			       "NET_TX(k)");
+			       "NET_TX(k)", "SHR(MiB)");
 		}
 		json_array_foreach(json_object_get(all, "domains"), i, d) {
 			struct sample s = {num(d, "id"),
@@ -125,7 +125,7 @@ int cmd_top(int argc, char **argv)
 			       *net = json_object_get(io, "net");
 
 			printf("%-24.24s %5lld %5s %10.1f %6.1f %8lld %5lld %9.0f %8.0f %8.0f %9lld "
-			       "%9lld %9lld %9lld\n",
+			       "%9lld %9lld %9lld %8lld\n",
 			       json_string_value(json_object_get(d, "name")), s.id,
 			       json_string_value(json_object_get(d, "state")) ?
 				       json_string_value(json_object_get(d, "state_letter")) : "?",
@@ -135,7 +135,7 @@ int cmd_top(int argc, char **argv)
 			       rate ? (double)(s.blk - p->blk) / dt : 0.0,
 			       rate ? (double)(s.net - p->net) / dt : 0.0, num(blk, "read_bytes") >> 10,
 			       num(blk, "write_bytes") >> 10, num(net, "rx_bytes") >> 10,
-			       num(net, "tx_bytes") >> 10);
+			       num(net, "tx_bytes") >> 10, num(d, "ksm_merging_pages") >> 8);
 		}
 		json_decref(all);
 		fflush(stdout);

@@ -291,7 +291,14 @@ void api_list(void *ctx, const struct http_request *req, struct http_response *r
 	for (unsigned i = 0; i < n; i++) {
 		struct ddom *d = dm->doms[i];
 
-		json_array_append_new(arr, dom_cpu_time(dm, d, dom_json(d, false)));
+		json_t *j = dom_cpu_time(dm, d, dom_json(d, false));
+		struct ksm_proc_stat ks;
+
+		/* Pages KSM merged (docs/resources.md): capsule top's SHR column. */
+		if (stats && d->pidfd >= 0 && ksm_proc(d->pid, &ks) == 0)
+			json_object_set_new(j, "ksm_merging_pages",
+					    json_integer((json_int_t)ks.merging_pages));
+		json_array_append_new(arr, j);
 		if (socks && d->pidfd >= 0 && (d->state == DS_RUNNING || d->state == DS_PAUSED))
 			dom_path(dm, d, "api.sock", socks[i], sizeof(socks[i]));
 	}

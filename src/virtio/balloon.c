@@ -4,6 +4,9 @@
  * page frame numbers back, and Capsule punches those pages out of the memfd, so the VMM's
  * resident memory really falls. Deflated pages need nothing: they fault back in, zeroed.
  * The statistics queue keeps the driver's buffer until the host asks for fresh numbers.
+ * Free page reporting (VIRTIO_BALLOON_F_PAGE_REPORTING): the driver lends ranges of pages it
+ * freed on the reporting queue; they are punched out like inflated pages and given back at
+ * once, the guest keeping them (they read zero when next touched).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #define INFLATEQ 0
 #define DEFLATEQ 1
 #define STATSQ 2
+#define REPORTQ 3 /* index 3: Capsule offers no free page hints (whose queue would be 3) */
 #define PFNS_MAX 1024
 #define BALLOON_MIN_PFN (0x100000u / VIRTIO_BALLOON_PAGE_SIZE) /* docs/pv-abi.md, R-DEV-4 */
 
@@ -32,6 +36,7 @@ struct balloon_backend {
 	bool stats_held; /* the driver's stats buffer, kept until we want new numbers */
 	uint16_t stats_head;
 	uint64_t inflated, deflated; /* pages, over the domain's life */
+	uint64_t reported;           /* pages reported free and released */
 };
 
 unsigned balloon_parse_pfns(const struct vq_chain *c, uint32_t *pfns, unsigned max)
@@ -82,6 +87,32 @@ static int64_t inflate(struct virtio_dev *d, unsigned q, const struct vq_chain *
 	return 0;
 }
 
+/*
+ * A report: device-writable buffers, each a run of free guest pages. Only whole pages at or
+ * above 1 MiB are released (as for inflation); the rest of a buffer is ignored. vq_pop has
+ * checked every segment against guest RAM and the VMM's own ranges.
+ */
+static int64_t report(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
+{
+	struct balloon_backend *b = d->priv;
+	const uint64_t page = VIRTIO_BALLOON_PAGE_SIZE;
+
+	(void)q;
+	for (unsigned i = 0; i < c->nseg; i++) {
+		uint64_t gpa = (uint64_t)(c->seg[i].ptr - d->mem->host);
+		uint64_t start = (gpa + page - 1) & ~(page - 1), end = (gpa + c->seg[i].len) & ~(page - 1);
+
+		if (start < BALLOON_MIN_PFN * page)
+			start = BALLOON_MIN_PFN * page;
+		if (!c->seg[i].write || end <= start ||
+		    !gmem_ptr(d->mem, start, end - start))
+			continue;
+		gmem_discard(d->mem, start, end - start);
+		b->reported += (end - start) / page;
+	}
+	return 0;
+}
+
 static int64_t deflate(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
 {
 	struct balloon_backend *b = d->priv;
@@ -120,6 +151,8 @@ static void balloon_notify(struct virtio_dev *d, unsigned q)
 {
 	if (q == STATSQ)
 		take_stats(d);
+	else if (q == REPORTQ)
+		virtio_serve(d, q, report);
 	else
 		virtio_serve(d, q, q == INFLATEQ ? inflate : deflate);
 }
@@ -177,8 +210,8 @@ static int balloon_restore(struct virtio_dev *d, const uint8_t *buf, size_t len,
 const struct virtio_dev_ops virtio_balloon_ops = {
 	.name = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON,
-	.num_queues = 3,
-	.features = 1ull << VIRTIO_BALLOON_F_STATS_VQ,
+	.num_queues = 4,
+	.features = 1ull << VIRTIO_BALLOON_F_STATS_VQ | 1ull << VIRTIO_BALLOON_F_PAGE_REPORTING,
 	.config_size = sizeof(struct virtio_balloon_config),
 	.queue_notify = balloon_notify,
 	.reset = balloon_reset,
@@ -241,10 +274,11 @@ void balloon_describe(struct virtio_dev *d, char *buf, size_t len)
 
 	pthread_mutex_lock(&d->lock);
 	memcpy(&c, d->config, sizeof(c));
-	off = (size_t)snprintf(buf, len, "target_mib=%llu actual_mib=%llu inflated_pages=%llu",
+	off = (size_t)snprintf(buf, len, "target_mib=%llu actual_mib=%llu inflated_pages=%llu "
+			       "reported_pages=%llu",
 			       (unsigned long long)(b->target_pages * VIRTIO_BALLOON_PAGE_SIZE >> 20),
 			       (unsigned long long)((uint64_t)c.actual * VIRTIO_BALLOON_PAGE_SIZE >> 20),
-			       (unsigned long long)b->inflated);
+			       (unsigned long long)b->inflated, (unsigned long long)b->reported);
 	for (unsigned i = 0; b->have_stats && i < VIRTIO_BALLOON_S_NR && off < len; i++)
 		off += (size_t)snprintf(buf + off, len - off, " %s=%llu", stat_names[i],
 					(unsigned long long)b->stats[i]);

@@ -156,6 +156,14 @@ def test_sharing(dm):
     report("sharing-metrics", st == 200 and 'capsule_ksm_pages{counter="pages_sharing"}' in
            metrics and 'capsule_domain_ksm_merging_pages{domain="sh0"}' in metrics and
            "capsule_ksmd_cpu_seconds_total" in metrics, metrics[-600:])
+    rc, out, err = dm.cli("info", "sh1")
+    m = re.search(r"^ksm +: (\d+) pages merged", out, re.M)
+    report("sharing-capsule-info", rc == 0 and m and abs(int(m.group(1)) - per["sh1"]) < 64,
+           out[-400:] + err)
+    rc, out, err = dm.cli("top", "-b", "-n", "1")
+    row = [line.split() for line in out.splitlines() if line.startswith("sh1 ")]
+    report("sharing-capsule-top", rc == 0 and "SHR(MiB)" in out and row and
+           int(row[0][-1]) >= DATA_PAGES // 256 * 0.8, out[-600:] + err)
     # One domain writes 200 of its shared pages: its copies become its own.
     writer, others = names[0], names[1:]
     assert say(dm, writer, "write 200") == 200
@@ -231,6 +239,9 @@ def test_policy(root):
     ev_busy = policy_events(dm, "busy")
     report("policy-idle-ballooned-first", near(hi, 72, 3) and hb == 128 and not ev_busy,
            "idle holds %d, busy %d, busy's events %s" % (hi, hb, ev_busy))
+    rc, out, err = dm.cli("info", "idle")
+    report("policy-capsule-info", rc == 0 and "mem_policy  : balloon %d MiB, active 0 MiB, "
+           "shares 1280, min 32 MiB" % (128 - hi) in out, out[-400:] + err)
     ev = policy_events(dm, "idle")
     report("policy-decisions-are-events", ev and ev[-1]["balloon_mib"] == 128 - hi and
            ev[-1]["active_mib"] == 0 and ev[-1]["budget_mib"] == 200 and ev[-1]["rho"] > 0,
@@ -370,6 +381,43 @@ def test_overcommit(root):
            "not a memory cgroup with a limit" in p.stderr, p.stderr)
 
 
+def rss_anon_kib(pid):
+    """Guest memory the VMM holds: a memfd's pages are shared memory, a private one anon."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            t = f.read()
+        return sum(int(re.search(r"^%s:\s+(\d+) kB" % k, t, re.M).group(1))
+                   for k in ("RssAnon", "RssShmem"))
+    except (OSError, AttributeError):
+        return 0
+
+
+def test_page_reporting(root):
+    """Free page reporting: a guest that touched 64 MiB and reports the pages free gives them
+    back to the host (the VMM's resident memory falls by them); one that only frees them
+    keeps them resident. Both backings."""
+    for backing in ("shared", "private"):
+        got = {}
+        for mode in ("free", "report"):
+            out = os.path.join(root, "fpr-%s-%s.out" % (backing, mode))
+            p = subprocess.Popen(["timeout", "-k", "5", "30", base.CAPSULE, "run", "-m", "128",
+                                  "--memory-backing", backing, "--balloon", "0", "-p",
+                                  "touch=64 wait=0 %s" % ("report" if mode == "report" else ""),
+                                  VPOLICY], stdout=open(out, "w"), stderr=subprocess.STDOUT)
+            want = "vpolicy: reported" if mode == "report" else "vpolicy: touched"
+            wait_for(lambda: want in open(out).read(), 15)
+            time.sleep(0.3)
+            kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True,  # timeout's
+                                  text=True).stdout.split()
+            got[mode] = rss_anon_kib(int(kids[0])) if kids else 0
+            p.terminate()
+            p.wait()
+        report("page-reporting-releases-%s" % backing,
+               got["free"] - got["report"] >= 56 * 1024 and got["report"] > 0,
+               "resident guest memory: freed only %d KiB, reported %d KiB" %
+               (got["free"], got["report"]))
+
+
 def main():
     root = tempfile.mkdtemp(prefix="capsuled-mem-")
     os.chmod(root, 0o755)
@@ -379,7 +427,8 @@ def main():
     tests = [("bad-configs", lambda: test_bad_configs(dm)),
              ("sharing", lambda: test_sharing(dm)),
              ("policy", lambda: test_policy(root)),
-             ("overcommit", lambda: test_overcommit(root))]
+             ("overcommit", lambda: test_overcommit(root)),
+             ("page-reporting", lambda: test_page_reporting(root))]
     try:
         dm.start()
         for name, fn in tests:

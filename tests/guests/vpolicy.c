@@ -8,7 +8,9 @@
  * `touch=T wait=S`: once the balloon holds something, or S seconds after the start, touch up
  * to T MiB of free memory once and free it again (an idle domain's memory is resident until
  * the balloon takes it). Prints "vpolicy: ready", "vpolicy: touched N MiB" and
- * "vpolicy: balloon N pages" at each change; runs until killed.
+ * "vpolicy: balloon N pages" at each change; runs until killed. With `report`, the touched
+ * pages are reported free to the host (free page reporting) instead of going back to the
+ * allocator: "vpolicy: reported N MiB".
  */
 #include "virtio.h"
 
@@ -57,10 +59,17 @@ int main(void)
 					q[k] = (id << 40 | n << 9 | k) * 0xbf58476d1ce4e5b9ull | 1;
 				n++;
 			}
-			for (uint64_t i = 0; i < n; i++)
-				page_free(list[i]);
-			free(list);
 			printf("vpolicy: touched %llu MiB\n", (unsigned long long)(n / 256));
+			if (strstr(start_info->cmdline, "report")) {
+				/* Reported pages stay out of the allocator: its free list lives in
+				 * the pages themselves, and the host just released them. */
+				TEST_CHECK(vballoon_report(&b, list, (unsigned)n) == 0);
+				printf("vpolicy: reported %llu MiB\n", (unsigned long long)(n / 256));
+			} else {
+				for (uint64_t i = 0; i < n; i++)
+					page_free(list[i]);
+				free(list);
+			}
 			touch = 0;
 		}
 		held = now;

@@ -272,12 +272,69 @@ static void balloon_state_round_trip(void **state)
 	balloon_close(b);
 }
 
+/*
+ * Free page reporting from a hostile driver: one chain of four buffers (a device-readable
+ * one first, as a chain must have them). Only the whole
+ * device-writable page at or above 1 MiB is released; a page below 1 MiB (the VMM's and
+ * start_info's), a buffer covering no whole page, and a device-readable buffer are left as
+ * they are, and the chain comes back.
+ */
+static void balloon_page_reporting(void **state)
+{
+	static struct virtio_dev d;
+	struct balloon_backend *b = balloon_open(0);
+	static const struct {
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags;
+	} bufs[] = {{0x400000, 4096, 0}, {0x200000, 4096, VIRTQ_DESC_F_WRITE},
+		    {0x80000, 4096, VIRTQ_DESC_F_WRITE}, {0x300800, 4096, VIRTQ_DESC_F_WRITE}};
+	uint8_t *mem;
+	uint64_t one = 1;
+	char text[512];
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(virtio_mmio_add(&d, &vm, &virtio_balloon_ops, b, 0x40000000,
+					 (struct irq_sink){0}), 0);
+	balloon_start(b, &d);
+	drive(&d, 3);
+	mem = vm.mem.host;
+	for (unsigned i = 0; i < 4; i++) {
+		struct virtq_desc *dsc = gmem_ptr(&vm.mem, DESC + 16u * i, 16);
+
+		memset(mem + (bufs[i].addr & ~0xfffull), 0x5a, 8192);
+		*dsc = (struct virtq_desc){.addr = bufs[i].addr, .len = bufs[i].len,
+					   .flags = (uint16_t)(bufs[i].flags |
+							       (i < 3 ? VIRTQ_DESC_F_NEXT : 0)),
+					   .next = (uint16_t)(i + 1)};
+	}
+	assert_int_equal(virtio_dev_start(&d), 0);
+	avail()->ring[0] = 0;
+	__atomic_store_n(&avail()->idx, 1, __ATOMIC_RELEASE);
+	assert_int_equal(write(d.kick_fd[3], &one, sizeof(one)), sizeof(one));
+	assert_true(wait_used(1));
+	assert_int_equal(used()->ring[0].id, 0);
+	assert_int_equal(mem[0x200000], 0);          /* released: reads zero */
+	assert_int_equal(mem[0x200fff], 0);
+	assert_int_equal(mem[0x201000], 0x5a);       /* the next page was not reported */
+	assert_int_equal(mem[0x80000], 0x5a);        /* below 1 MiB */
+	assert_int_equal(mem[0x300800], 0x5a);       /* no whole page in it */
+	assert_int_equal(mem[0x301000], 0x5a);
+	assert_int_equal(mem[0x400000], 0x5a);       /* device-readable */
+	balloon_describe(&d, text, sizeof(text));
+	assert_non_null(strstr(text, "reported_pages=1"));
+	virtio_mmio_remove(&d);
+	balloon_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(receive_back_pressure_and_stop),
 		cmocka_unit_test(stopped_device_serves_nothing),
 		cmocka_unit_test(balloon_state_round_trip),
+		cmocka_unit_test(balloon_page_reporting),
 	};
 
 	return cmocka_run_group_tests_name("device lifecycle", tests, setup, teardown);

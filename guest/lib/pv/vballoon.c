@@ -4,6 +4,7 @@
 
 #define PAGE 4096u
 #define BATCH 256
+#define REPORT_BATCH 16 /* pages per report: one chain of this many buffers */
 
 int vballoon_open(struct vballoon *b)
 {
@@ -12,13 +13,17 @@ int vballoon_open(struct vballoon *b)
 
 	if (!rc)
 		rc = vdev_begin(&b->dev, (1ull << VIRTIO_F_EVENT_IDX) |
-						 (1ull << VIRTIO_BALLOON_F_STATS_VQ));
+						 (1ull << VIRTIO_BALLOON_F_STATS_VQ) |
+						 (1ull << VIRTIO_BALLOON_F_PAGE_REPORTING));
 	if (!rc)
 		rc = vq_setup(&b->dev, &b->inflate, 0, 16);
 	if (!rc)
 		rc = vq_setup(&b->dev, &b->deflate, 1, 16);
 	if (!rc)
 		rc = vq_setup(&b->dev, &b->stats, 2, 4);
+	b->reporting = !rc && (b->dev.features & (1ull << VIRTIO_BALLOON_F_PAGE_REPORTING));
+	if (b->reporting) /* queue 3: no free page hinting before it */
+		rc = vq_setup(&b->dev, &b->report, 3, REPORT_BATCH);
 	if (rc)
 		return rc;
 	b->cap = (uint32_t)(start_info->mem_bytes / PAGE);
@@ -92,4 +97,22 @@ void vballoon_stats(struct vballoon *b, uint64_t free_bytes, uint64_t total_byte
 	b->stat[2] = (struct virtio_balloon_stat){VIRTIO_BALLOON_S_AVAIL, free_bytes};
 	vq_add(&b->stats, &s, 1, b->stat);
 	vq_kick(&b->stats);
+}
+
+int vballoon_report(struct vballoon *b, void *const *pages, unsigned n)
+{
+	struct vbuf v[REPORT_BATCH];
+
+	if (!b->reporting)
+		return CAP_EINVAL;
+	for (unsigned i = 0; i < n;) {
+		unsigned k = 0;
+
+		for (; k < REPORT_BATCH && i < n; k++, i++)
+			v[k] = (struct vbuf){pages[i], PAGE, true};
+		vq_add(&b->report, v, k, v);
+		vq_kick(&b->report);
+		vq_wait(&b->report, NULL, 0);
+	}
+	return 0;
 }
