@@ -19,7 +19,6 @@ RUNS interleaved runs of everything; medians with their range; host load before 
 """
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -39,14 +38,6 @@ DATA = 4096          # pages of identical data per domain (16 MiB)
 DOM_MIB, MAX_DOMS = 256, 20
 
 
-def rss_kib(pid):
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            return int(re.search(r"^Rss:\s+(\d+) kB", f.read(), re.M).group(1))
-    except (OSError, AttributeError):
-        return 0
-
-
 def sharing_run(root, n, k):
     dm = t.Daemon(os.path.join(root, "s%d-%d" % (n, k)), ["--ksm-cpu", "50", "--ksm-scan-time", "1"])
     os.makedirs(dm.root)
@@ -60,7 +51,7 @@ def sharing_run(root, n, k):
             assert st == 201, data
         assert base.wait_for(lambda: all("vshare: filled" in t.console(dm, x) for x in names), 120)
         pids = [dm.dom(x)["pid"] for x in names]
-        rss0 = sum(rss_kib(p) for p in pids)
+        rss0 = sum(t.pss_kib(p, "Rss") for p in pids)
         pss0 = sum(t.pss_kib(p) for p in pids)
         s0, cpu0 = t.ksm("pages_sharing"), dm.info()["ksm"]["ksmd_cpu_s"]
         t0 = time.time()
@@ -79,10 +70,7 @@ def sharing_run(root, n, k):
                 "ideal_pct": 100.0 * (n - 1) / n * DATA * 4 / (rss0 / n),
                 "cpu_s": cpu, "wall_s": wall, "saved_mib": saved / 1024.0}
     finally:
-        dm.destroy_all()
-        dm.stop()
-        for pid in dm.vmms():
-            os.kill(pid, 9)
+        base.end_daemon(dm)
 
 
 def density_raw(k):
@@ -129,10 +117,7 @@ def density_policy(root, k):
             held = i + 1
         return held
     finally:
-        dm.destroy_all()
-        dm.stop()
-        for pid in dm.vmms():
-            os.kill(pid, 9)
+        base.end_daemon(dm)
         t.drop_memcg(cg)
 
 

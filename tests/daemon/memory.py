@@ -12,7 +12,6 @@ settings checked to be back afterwards.
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,11 +51,12 @@ def ksm_set(name, value):
         f.write(value)
 
 
-def pss_kib(pid):
-    """The VMM's proportional set size: a page KSM merged across n VMMs counts 1/n in each."""
+def pss_kib(pid, key="Pss"):
+    """The VMM's proportional set size: a page KSM merged across n VMMs counts 1/n in each
+    (key "Rss": in full in each)."""
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
-            return int(re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M).group(1))
+            return int(re.search(r"^%s:\s+(\d+) kB" % key, f.read(), re.M).group(1))
     except (OSError, AttributeError):
         return 0
 
@@ -71,20 +71,11 @@ def say(dm, name, line):
                 (line + "\n").encode())[0]
 
 
-class Daemon(base.Daemon):
-    """run.py's capsuled with extra options."""
-    def __init__(self, root, extra):
-        super().__init__(root)
-        self.extra = extra
-
-    def start(self):
-        self.logf = open(self.log, "a")
-        self.p = subprocess.Popen(["timeout", "-s", "KILL", "900", base.CAPSULED,
-                                   "--foreground", "--socket", self.sock, "--state-dir",
-                                   self.state] + self.extra,
-                                  stdout=self.logf, stderr=self.logf, stdin=subprocess.DEVNULL)
-        ok = wait_for(lambda: os.path.exists(self.sock) and self.ping(), 30)
-        assert ok, "capsuled did not start: %s" % open(self.log).read()[-2000:]
+def Daemon(root, extra):
+    """run.py's capsuled with more options."""
+    dm = base.Daemon(root)
+    dm.extra = list(extra)
+    return dm
 
 
 def test_bad_configs(dm):
@@ -370,9 +361,7 @@ def test_overcommit(root):
                0 < info.get("budget_mib", 0) < OVER_LIMIT, info)
         print("# overcommit: peak %d MiB of %d" % (peak, OVER_LIMIT), flush=True)
     finally:
-        dm.stop()
-        for pid in dm.vmms():
-            os.kill(pid, signal.SIGKILL)
+        base.end_daemon(dm)
         drop_memcg(cg)
     p = subprocess.run([base.CAPSULED, "--foreground", "--mem-cgroup", "/nonexistent", "--socket",
                         os.path.join(root, "x.sock"), "--state-dir", os.path.join(root, "x")],
@@ -431,29 +420,9 @@ def main():
              ("page-reporting", lambda: test_page_reporting(root))]
     try:
         dm.start()
-        for name, fn in tests:
-            if ONLY and name not in ONLY:
-                continue
-            t0 = time.time()
-            try:
-                fn()
-            except Exception as e:  # a test that throws has failed; the others go on
-                report(name, False, "exception: %r" % e)
-                try:
-                    if not dm.ping():
-                        dm.start()
-                    dm.destroy_all()
-                except Exception:
-                    pass
-            print("# %s: %.1f s" % (name, time.time() - t0), flush=True)
+        base.run_named(dm, tests, ONLY)
     finally:
-        try:
-            dm.destroy_all()
-        except Exception:
-            pass
-        dm.stop()
-        for pid in dm.vmms():  # nothing of ours may outlive the test
-            os.kill(pid, signal.SIGKILL)
+        base.end_daemon(dm)
         after = ksm_settings()
         report("ksm-host-settings-restored", after == before, "%s -> %s" % (before, after))
         subprocess.run(["rm", "-rf", root])

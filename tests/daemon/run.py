@@ -914,6 +914,37 @@ def test_documented(dm):
     dm.destroy_all()
 
 
+def end_daemon(dm):
+    """Its domains destroyed, capsuled stopped, and no VMM of ours left (whatever failed)."""
+    try:
+        dm.destroy_all()
+    except Exception:
+        pass
+    dm.stop()
+    for pid in dm.vmms():
+        os.kill(pid, signal.SIGKILL)
+
+
+def run_named(dm, tests, only):
+    """Each (name, fn) of tests that only (a list, or None: all) names, timed: one that throws
+    has failed and the others go on, on a daemon restarted if it died, with no domains."""
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+        except Exception as e:
+            report(name, False, "exception: %r" % e)
+            try:
+                if not dm.ping():
+                    dm.start()
+                dm.destroy_all()
+            except Exception:
+                pass
+        print("# %s: %.1f s" % (name, time.time() - t0), flush=True)
+
+
 def main():
     root = tempfile.mkdtemp(prefix="capsuled-test-")
     dm = Daemon(root)
@@ -936,29 +967,9 @@ def main():
            "capsuled --foreground" in err, err)
     try:
         dm.start()
-        for name, fn in tests:
-            if ONLY and name not in ONLY:
-                continue
-            t0 = time.time()
-            try:
-                fn()
-            except Exception as e:  # a test that throws has failed; the others go on
-                report(name, False, "exception: %r" % e)
-                try:
-                    if not dm.ping():
-                        dm.start()
-                    dm.destroy_all()
-                except Exception:
-                    pass
-            print("# %s: %.1f s" % (name, time.time() - t0), flush=True)
+        run_named(dm, tests, ONLY)
     finally:
-        try:
-            dm.destroy_all()
-        except Exception:
-            pass
-        dm.stop()
-        for pid in dm.vmms():  # nothing of ours may outlive the test
-            os.kill(pid, signal.SIGKILL)
+        end_daemon(dm)
         subprocess.run(["rm", "-rf", root])
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)

@@ -148,6 +148,41 @@ static void json_config(void **state)
 	}
 }
 
+/* The memory keys (docs/resources.md): parsed, kept through to_json (snapshots keep the config so), bad ones named. */
+static void memory_config_keys(void **state)
+{
+	static const char good[] = "{\"name\": \"a\", \"image\": \"/x.elf\", \"memory\": 256,"
+				   " \"memory_backing\": \"private\", \"memory_min\": 64,"
+				   " \"memory_shares\": 5000}";
+	struct domain_config c, back;
+	char err[512], *text;
+
+	(void)state;
+	domain_config_init(&c);
+	assert_int_equal(domain_config_from_json(&c, good, strlen(good), err, sizeof(err)), 0);
+	assert_true(c.mem_private);
+	assert_int_equal(c.mem_min_mib, 64);
+	assert_int_equal(c.mem_shares, 5000);
+	assert_int_equal(domain_config_validate(&c, DOMAIN_PV, err, sizeof(err)), 0);
+	text = domain_config_to_json(&c);
+	assert_non_null(text);
+	domain_config_init(&back);
+	assert_int_equal(domain_config_from_json(&back, text, strlen(text), err, sizeof(err)), 0);
+	assert_true(back.mem_private);
+	assert_int_equal(back.mem_min_mib, 64);
+	assert_int_equal(back.mem_shares, 5000);
+	free(text);
+	c.mem_min_mib = 257;
+	assert_int_equal(domain_config_validate(&c, DOMAIN_PV, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "memory_min of 257 MiB is more than the domain's memory"));
+	json_refused("{\"memory_backing\": \"hugepages\"}", "\"memory_backing\" must be");
+	json_refused("{\"memory_backing\": 1}", "\"memory_backing\" must be");
+	json_refused("{\"memory_shares\": 0}", "\"memory_shares\" must be an integer from 1");
+	json_refused("{\"memory_shares\": -5}", "\"memory_shares\" must be an integer from 1");
+	json_refused("{\"memory_shares\": 1000001}", "\"memory_shares\" must be an integer");
+	json_refused("{\"memory_min\": -1}", "\"memory_min\" must be an integer");
+}
+
 static void console_history(void **state)
 {
 	static struct console_log l;
@@ -397,6 +432,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_checks),
 		cmocka_unit_test(json_config),
+		cmocka_unit_test(memory_config_keys),
 		cmocka_unit_test(console_history),
 		cmocka_unit_test(actions),
 		cmocka_unit_test(device_table),

@@ -161,52 +161,6 @@ static void anon_backing(void **state)
 	assert_int_equal(gmem_init_anon(&m, 4097), -EINVAL);
 }
 
-static void config_refused(const char *text, const char *want)
-{
-	struct domain_config c;
-	char err[512] = "";
-
-	domain_config_init(&c);
-	assert_int_equal(domain_config_from_json(&c, text, strlen(text), err, sizeof(err)), -1);
-	if (!strstr(err, want))
-		fail_msg("for %s: message '%s' does not say '%s'", text, err, want);
-}
-
-/* The keys: parsed, kept through to_json (snapshots keep the config so), bad ones named. */
-static void config_keys(void **state)
-{
-	static const char good[] = "{\"name\": \"a\", \"image\": \"/x.elf\", \"memory\": 256,"
-				   " \"memory_backing\": \"private\", \"memory_min\": 64,"
-				   " \"memory_shares\": 5000}";
-	struct domain_config c, back;
-	char err[512], *text;
-
-	(void)state;
-	domain_config_init(&c);
-	assert_int_equal(domain_config_from_json(&c, good, strlen(good), err, sizeof(err)), 0);
-	assert_true(c.mem_private);
-	assert_int_equal(c.mem_min_mib, 64);
-	assert_int_equal(c.mem_shares, 5000);
-	assert_int_equal(domain_config_validate(&c, DOMAIN_PV, err, sizeof(err)), 0);
-	text = domain_config_to_json(&c);
-	assert_non_null(text);
-	domain_config_init(&back);
-	assert_int_equal(domain_config_from_json(&back, text, strlen(text), err, sizeof(err)), 0);
-	assert_true(back.mem_private);
-	assert_int_equal(back.mem_min_mib, 64);
-	assert_int_equal(back.mem_shares, 5000);
-	free(text);
-	c.mem_min_mib = 257;
-	assert_int_equal(domain_config_validate(&c, DOMAIN_PV, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "memory_min of 257 MiB is more than the domain's memory"));
-	config_refused("{\"memory_backing\": \"hugepages\"}", "\"memory_backing\" must be");
-	config_refused("{\"memory_backing\": 1}", "\"memory_backing\" must be");
-	config_refused("{\"memory_shares\": 0}", "\"memory_shares\" must be an integer from 1");
-	config_refused("{\"memory_shares\": -5}", "\"memory_shares\" must be an integer from 1");
-	config_refused("{\"memory_shares\": 1000001}", "\"memory_shares\" must be an integer");
-	config_refused("{\"memory_min\": -1}", "\"memory_min\" must be an integer");
-}
-
 /* The same keys in xl.cfg text, passed to the JSON config. */
 static void xlcfg_keys(void **state)
 {
@@ -242,7 +196,6 @@ int main(void)
 		cmocka_unit_test(bad_inputs),
 		cmocka_unit_test(rho_formula),
 		cmocka_unit_test(anon_backing),
-		cmocka_unit_test(config_keys),
 		cmocka_unit_test(xlcfg_keys),
 	};
 
