@@ -507,8 +507,9 @@ def t_containerd():
 
 # ---- Docker -------------------------------------------------------------------------------
 
-def pty_run(argv, until, timeout=30):
-    """argv on a new pty (docker run -it needs one): (exit status, what it printed)."""
+def pty_run(argv, until, timeout=30, after=None, send=b"", on_until=None):
+    """argv on a new pty (docker run -it needs one), typing send once after is printed;
+    once until is printed, on_until() (which may end it): (exit status, what it printed)."""
     import pty
     import select
     pid, fd = pty.fork()
@@ -517,7 +518,7 @@ def pty_run(argv, until, timeout=30):
             os.execv(argv[0], argv)
         finally:
             os._exit(127)
-    out, deadline = b"", time.time() + timeout
+    out, deadline, sent, done = b"", time.time() + timeout, False, False
     while time.time() < deadline:
         r, _, _ = select.select([fd], [], [], 0.5)
         if r:
@@ -528,6 +529,13 @@ def pty_run(argv, until, timeout=30):
             if not d:
                 break
             out += d
+        if after and not sent and after.encode() in out:
+            os.write(fd, send)
+            sent = True
+        if not done and until.encode() in out:
+            done = True
+            if on_until:
+                on_until()
     if time.time() >= deadline:
         os.kill(pid, signal.SIGKILL)
     _, st = os.waitpid(pid, 0)
@@ -548,11 +556,14 @@ def t_docker():
                            capture_output=True, text=True)
         if not report("docker-pack-" + tag, p.returncode == 0, p.stderr):
             return
+    tars["echo"] = os.path.join(TMP, "docker-echo.tar")
+    subprocess.run([PACK, os.path.join(BUILD, "tests", "guests", "echo.elf"), tars["echo"],
+                    "capsule.test/echo:1"], check=True, capture_output=True)
     d = Dockerd(TMP, OCI)
     try:
         for tag, tar in tars.items():
             rc, out, err = d.docker("load", "-i", tar)
-            report("docker-load-" + tag, rc == 0 and "capsule.test/ociguest:" + tag in out,
+            report("docker-load-" + tag, rc == 0 and "Loaded image: capsule.test/" in out,
                    out + err)
         run = ["run", "--runtime", "capsule", "--network", "none"]
         # The bridge: Docker's prestart hook moves a veth into the VMM's namespace, which
@@ -606,6 +617,14 @@ def t_docker():
                           ["--rm", "-it", "capsule.test/ociguest:exit5"], "exit 5")
         report("docker-run-it", rc == 5 and "TERM=xterm" in out and "ociguest: exit 5" in out,
                "rc %d out %r" % (rc, out[-300:]))
+        # Typing on docker run -it's terminal reaches the guest (tests/guests/echo.c).
+        rc, out = pty_run([DOCKER, "-H", "unix://" + d.sock] + run +
+                          ["--rm", "-it", "--name", "tty1", "capsule.test/echo:1"],
+                          "echo: typed-on-the-tty", after="echo: ready",
+                          send=b"typed-on-the-tty\n",
+                          on_until=lambda: d.docker("kill", "tty1"))
+        report("docker-run-it-input", "echo: typed-on-the-tty" in out, "rc %d out %r" % (
+            rc, out[-300:]))
     finally:
         d.stop()
 
