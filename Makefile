@@ -233,7 +233,8 @@ check: deps-test
 # capsule-oci (docs/oci.md): the runtime's commands and errors, then a containerd of the
 # test's own running a packed OCI image through ctr (tests/oci/run.py).
 .PHONY: check-oci
-check-oci: $(BUILD)/capsule $(BUILD)/capsule-oci $(BUILD)/tests/guests/ociguest.elf
+check-oci: $(BUILD)/capsule $(BUILD)/capsule-oci $(BUILD)/tests/guests/ociguest.elf \
+		$(BUILD)/tests/guests/echo.elf
 	timeout -k 5 300 tests/oci/run.py $(BUILD)
 
 # ---- The web dashboard (web/, docs/capsuled.md "The web dashboard"): npm packages (from
@@ -350,6 +351,7 @@ install: $(INSTALL_BIN) $(INSTALL_SBIN) $(KIT_LIB) guest/capsule-guest.pc.in $(i
 		$(INSTALL) -d $(DESTDIR)$(MANDIR)/man$${p##*.} && \
 		$(INSTALL) -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; done
 	$(INSTALL) -m 0644 completions/capsule.bash $(DESTDIR)$(BASHCOMPDIR)/capsule
+	$(INSTALL) -m 0644 completions/capsule-oci.bash $(DESTDIR)$(BASHCOMPDIR)/capsule-oci
 	$(if $(INSTALL_WEB),$(INSTALL) -d $(DESTDIR)$(WEBDIR)/vendor)
 	$(if $(INSTALL_WEB),$(INSTALL) -m 0644 $(wildcard $(INSTALL_WEB)/*.*) $(DESTDIR)$(WEBDIR)/)
 	$(if $(INSTALL_WEB),$(INSTALL) -m 0644 $(wildcard $(INSTALL_WEB)/vendor/*) $(DESTDIR)$(WEBDIR)/vendor/)
@@ -362,6 +364,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule/,$(notdir $(KIT_ABI_HEADERS))) \
 		$(DESTDIR)$(LIBDIR)/capsule-guest/libkit.a $(DESTDIR)$(LIBDIR)/capsule-guest/link.ld \
 		$(DESTDIR)$(PKGCONFIGDIR)/capsule-guest.pc $(DESTDIR)$(BASHCOMPDIR)/capsule \
+		$(DESTDIR)$(BASHCOMPDIR)/capsule-oci \
 		$(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 	rm -rf $(DESTDIR)$(WEBDIR)
 	rmdir $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule $(DESTDIR)$(INCLUDEDIR)/capsule-guest \

@@ -32,7 +32,8 @@ fi
 report make-install 1 ""
 
 # --- the files, where a distribution expects them
-files=(usr/bin/capsule usr/bin/capsule-oci usr/share/man/man1/capsule-oci.1 usr/include/capsule-guest/kit.h usr/include/capsule-guest/virtio.h
+files=(usr/bin/capsule usr/bin/capsule-oci usr/share/man/man1/capsule-oci.1
+	usr/share/bash-completion/completions/capsule-oci usr/include/capsule-guest/kit.h usr/include/capsule-guest/virtio.h
 	usr/include/capsule-guest/capsule/pv_abi.h usr/include/capsule-guest/capsule/virtio_abi.h
 	usr/lib/capsule-guest/libkit.a usr/lib/capsule-guest/link.ld
 	usr/lib/pkgconfig/capsule-guest.pc usr/share/man/man1/capsule.1
@@ -164,6 +165,21 @@ check_completion() { # want words...
 	got=$(complete_words "$@" 2>&1)
 	[ "$got" = "$want" ] || { ok=0; why="$why [$*] gave '$got', not '$want';"; }
 }
+# capsule-oci's: its commands, options, and the ids under --root.
+mkdir -p "$tmp/oci-root/c1" "$tmp/oci-root/c2"
+oci_words() {
+	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _capsule_oci
+		[ ${#COMPREPLY[@]} = 0 ] || printf "%s\n" "${COMPREPLY[@]}" | LC_ALL=C sort | tr "\n" " "' \
+		_ "$root/usr/share/bash-completion/completions/capsule-oci" "$@"
+}
+for c in "delete |capsule-oci del" "--bundle |capsule-oci create --bu" \
+	"c1 c2 |capsule-oci --root $tmp/oci-root kill c" "KILL |capsule-oci kill c1 KI" \
+	"--force |capsule-oci delete --f"; do
+	want=${c%%|*}
+	read -ra words <<<"${c#*|}"
+	got=$(oci_words "${words[@]}" 2>&1)
+	[ "$got" = "$want" ] || { ok=0; why="$why [${c#*|}] gave '$got', not '$want';"; }
+done
 check_completion "pause " capsule pa
 check_completion "mem-set " capsule mem
 check_completion "--on-crash --on-poweroff --on-reboot " capsule run --on
