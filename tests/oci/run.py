@@ -335,6 +335,27 @@ def t_resources():
                                      ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/unified")), "left")
 
 
+def t_hvm():
+    """A kernel in the rootfs makes an HVM domain; io.capsule.kernel-cmdline leads its command
+    line (tests/hvm/serial.c checks for "hvm-test" and 64 MiB)."""
+    kernel = os.path.join(BUILD, "tests", "hvm", "serial.elf")
+    b = bundle("hvm", [], image=kernel, image_name="vmlinux",
+               annotations={"io.capsule.kernel-cmdline": "hvm-test console=ttyS0",
+                            "io.capsule.type": "hvm"})
+    rc, err, con, _ = create("hvm", b)
+    if not report("hvm-create", rc == 0, err):
+        return
+    oci("start", "hvm")
+    s = wait_status("hvm", "stopped", timeout=60)
+    text = open(con).read()
+    report("hvm-kernel-runs", s["status"] == "stopped" and 'cmdline "hvm-test console=ttyS0"'
+           in text and "SUCCESS" in text, "%s %r" % (s, text[-400:]))
+    oci("delete", "hvm")
+    rc, err, _, _ = create("pv-as-hvm", bundle("pv-as-hvm", [], annotations={
+        "io.capsule.type": "hvm"}))
+    report("hvm-type-mismatch", rc == 1 and "is a PV image" in err, err)
+
+
 def t_terminal():
     path = os.path.join(TMP, "console.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -681,7 +702,7 @@ def t_swarm():
 
 
 TESTS = [("lifecycle", t_lifecycle), ("errors", t_errors), ("kill", t_kill),
-         ("resources", t_resources), ("terminal", t_terminal), ("network", t_network), ("containerd", t_containerd),
+         ("resources", t_resources), ("terminal", t_terminal), ("hvm", t_hvm), ("network", t_network), ("containerd", t_containerd),
          ("docker", t_docker), ("swarm", t_swarm)]
 
 
