@@ -113,6 +113,8 @@ struct daemon {
 	char ksm_saved[KSM_SAVED][32];
 	/* mempolicy.c: the guests' memory budget (0: no policy), the tax, and the thread. */
 	uint64_t mp_limit_mib, mp_budget_mib, mp_over_mib;
+	bool mp_auto;             /* --mem-limit auto: MemAvailable and PSI set the budget */
+	double mp_psi10;          /* the last /proc/pressure/memory "some avg10" read */
 	const char *mem_cgroup;   /* --mem-cgroup: every VMM joins it; its limit is the budget */
 	int mem_cgroup_procs;     /* its cgroup.procs, open for the VMMs to write, or -1 */
 	double mp_tau;
@@ -236,6 +238,7 @@ void api_vcpu_pin(void *ctx, const struct http_request *req, struct http_respons
 
 /* mempolicy.c */
 #define MP_SHARES_PER_MIB 10 /* default memory_shares: 10 per MiB, ESX's "normal" */
+#define MP_PSI_SHORT 10.0 /* % stalled (some avg10) above which auto keeps more free */
 #define MP_VMM_OVERHEAD_MIB 8 /* what a VMM holds besides guest memory, in a cgroup budget */
 /* --mem-cgroup: open it and read its limit (v1 memory.limit_in_bytes, v2 memory.max). */
 int mempolicy_cgroup_open(struct daemon *dm, char *err, size_t errlen);

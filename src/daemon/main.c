@@ -72,8 +72,10 @@ static void usage(FILE *out)
 		"                        the host's KSM as it is); put back at stop\n"
 		"      --ksm-scan-time SEC  with --ksm-cpu: aim at a full scan every SEC seconds\n"
 		"                        (default 200)\n"
-		"      --mem-limit MIB   the memory policy: keep the running domains within MIB,\n"
-		"                        ballooning the idle and the low-share ones first\n"
+		"      --mem-limit MIB|auto  the memory policy: keep the running domains within\n"
+		"                        MIB (auto: what the host has available, from\n"
+		"                        MemAvailable and memory pressure), ballooning the idle\n"
+		"                        and the low-share ones first\n"
 		"                        (default: no policy; docs/resources.md)\n"
 		"      --mem-cgroup DIR  run every VMM in the memory cgroup DIR (v1 or v2) and\n"
 		"                        keep the domains within its limit (the policy on)\n"
@@ -248,9 +250,13 @@ int main(int argc, char **argv)
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);
 
+			if (!strcmp(optarg, "auto")) {
+				dm.mp_auto = true;
+				break;
+			}
 			if (*end || end == optarg || optarg[0] == '-' || v < 1 || v > (1ull << 30)) {
-				fprintf(stderr, "capsuled: --mem-limit expects MiB, 1 or more, got "
-					"'%s'\n", optarg);
+				fprintf(stderr, "capsuled: --mem-limit expects MiB (1 or more) or "
+					"auto, got '%s'\n", optarg);
 				return 2;
 			}
 			dm.mp_limit_mib = v;
@@ -320,6 +326,8 @@ int main(int argc, char **argv)
 	g = getgrnam("capsule");
 	dm.group = g ? g->gr_gid : (gid_t)-1;
 	dm.host_mem_mib = host_mem_mib();
+	if (dm.mp_auto && (!dm.mp_limit_mib || dm.mp_limit_mib > dm.host_mem_mib))
+		dm.mp_limit_mib = dm.host_mem_mib;
 	dm.started_ns = (int64_t)monotonic_ns();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);

@@ -92,15 +92,60 @@ static void sample(struct mp_view *v)
 }
 
 /*
- * The budget: --mem-limit as given, or a cgroup's limit less each running VMM's own memory
+ * The budget: --mem-limit as given (auto: the host's MemAvailable and PSI), or a cgroup's limit less each running VMM's own memory
  * and 5% (its page cache, the VMMs' buffers), so guests at their targets fit under it;
  * plus what KSM saves.
  */
-static uint64_t budget_mib(struct daemon *dm, unsigned n)
+/* /proc/meminfo's KEY in MiB, 0 if absent. */
+static uint64_t meminfo_mib(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kib = 0;
+	char line[128];
+	size_t n = strlen(key);
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			sscanf(line + n + 1, "%llu", &kib);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return kib >> 10;
+}
+
+/* /proc/pressure/memory's "some avg10": the % of the last 10 s some task stalled on memory. */
+static double psi_some10(void)
+{
+	FILE *f = fopen("/proc/pressure/memory", "re");
+	double v = 0;
+
+	if (f) {
+		if (fscanf(f, "some avg10=%lf", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+static uint64_t budget_mib(struct daemon *dm, unsigned n, uint64_t held_mib)
 {
 	uint64_t keep = (uint64_t)n * MP_VMM_OVERHEAD_MIB + dm->mp_limit_mib / 20;
 	uint64_t base = !dm->mem_cgroup ? dm->mp_limit_mib
 			: dm->mp_limit_mib > keep ? dm->mp_limit_mib - keep : 0;
+
+	/* --mem-limit auto: what the domains hold plus what the host still has available,
+	 * less a tenth of the host kept free; a tenth more while tasks stall on memory. */
+	if (dm->mp_auto) {
+		uint64_t avail = meminfo_mib("MemAvailable"), reserve = dm->host_mem_mib / 10;
+
+		dm->mp_psi10 = psi_some10();
+		if (dm->mp_psi10 > MP_PSI_SHORT)
+			reserve += dm->host_mem_mib / 10;
+		avail = avail > reserve ? avail - reserve : 0;
+		if (held_mib + avail < base)
+			base = held_mib + avail;
+	}
 
 	/* Pages KSM folded are held once, not once per domain: what they save is room, as
 	 * ESX counts the machine memory sharing frees. Only when capsuled runs KSM (then
@@ -155,7 +200,7 @@ static void tick(struct daemon *dm)
 	static struct mp_view v[MP_MAX];
 	static struct mp_dom in[MP_MAX];
 	unsigned n = 0;
-	uint64_t budget;
+	uint64_t budget, held_total = 0;
 	int64_t over;
 
 	pthread_mutex_lock(&dm->lock);
@@ -177,13 +222,13 @@ static void tick(struct daemon *dm)
 		n++;
 	}
 	pthread_mutex_unlock(&dm->lock);
-	budget = budget_mib(dm, n);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t held;
 
 		sample(&v[i]);
 		in[i].fixed = !v[i].has_balloon;
 		held = v[i].balloon_mib < v[i].mem_mib ? v[i].mem_mib - v[i].balloon_mib : 0;
+		held_total += held;
 		/* Without the guest's numbers every page counts as active: nothing is taxed. A
 		 * domain just started is left as it is until its guest reports (a tick or two),
 		 * so that it is not taken for a busy one. */
@@ -194,6 +239,7 @@ static void tick(struct daemon *dm)
 			in[i].max_mib = held;
 		}
 	}
+	budget = budget_mib(dm, n, held_total);
 	over = mp_targets(in, n, budget, dm->mp_tau, 1);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t want = v[i].mem_mib - in[i].target_mib;
@@ -296,9 +342,11 @@ json_t *mempolicy_json(const struct daemon *dm)
 {
 	if (!dm->mp_limit_mib)
 		return json_pack("{s:b}", "enabled", 0);
-	return json_pack("{s:b, s:I, s:f, s:I, s:I}", "enabled", 1, "limit_mib",
+	return json_pack("{s:b, s:s, s:I, s:f, s:I, s:I, s:f}", "enabled", 1, "mode",
+			 dm->mp_auto ? "auto" : dm->mem_cgroup ? "cgroup" : "limit", "limit_mib",
 			 (json_int_t)dm->mp_limit_mib, "tau", dm->mp_tau, "budget_mib",
-			 (json_int_t)dm->mp_budget_mib, "over_mib", (json_int_t)dm->mp_over_mib);
+			 (json_int_t)dm->mp_budget_mib, "over_mib", (json_int_t)dm->mp_over_mib,
+			 "psi_some_avg10", dm->mp_psi10);
 }
 
 void mempolicy_dom_json(const struct ddom *d, json_t *j)

@@ -267,6 +267,16 @@ def test_policy(root):
            all(e["holds_mib"] >= 100 for e in ev),
            "reserved holds %d, other %d, events %s" % (hr, ho, ev))
     report("policy-no-vmm-killed-4", policy_end(dm, ["reserved", "other"]))
+    # auto: the host's MemAvailable (and memory pressure) sets the budget; this host has
+    # room for a 128 MiB domain, so nothing is ballooned.
+    dm = policy_run(root, "p5", "auto", [("roomy", 0, {})],
+                    lambda dm: dm.info().get("mem_policy", {}).get("budget_mib", 0) > 0)
+    info = dm.info().get("mem_policy", {})
+    report("policy-auto-budget-from-the-host", info.get("mode") == "auto" and
+           128 < info.get("budget_mib", 0) <= info.get("limit_mib", 0) and
+           info.get("psi_some_avg10", -1) >= 0 and holds(dm, "roomy") == 128 and
+           not policy_events(dm, "roomy"), info)
+    report("policy-no-vmm-killed-5", policy_end(dm, ["roomy"]))
     for args, want in [(["--mem-tau", "1.5"], "--mem-tau expects a number from 0 to 0.99"),
                        (["--mem-tau", "x"], "--mem-tau expects"),
                        (["--mem-limit", "0"], "--mem-limit expects MiB")]:
