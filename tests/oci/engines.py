@@ -25,6 +25,17 @@ def udp_ask(enter, text, addr, timeout=20):
     return p.stdout.strip() or None
 
 
+def end_daemon(proc, log):
+    """SIGTERM (the engine stops what it runs), SIGKILL after 30 s; its log closed."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
 class Containerd:
     def __init__(self, tmp, oci):
         self.oci = oci
@@ -58,13 +69,7 @@ class Containerd:
         return ["--runc-binary", self.oci, "--runc-root", self.runc_root]
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        end_daemon(self.proc, self.log)
 
 
 DOCKER, DOCKERD = "/usr/bin/docker", "/usr/sbin/dockerd"  # Debian's docker.io, not /usr/local
@@ -118,13 +123,7 @@ class Dockerd:
             return rc, o.read(), e.read()
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        end_daemon(self.proc, self.log)
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
 
     def udp(self, text, addr):
