@@ -104,6 +104,9 @@ struct daemon {
 	bool migrate_insecure;   /* --migrate-insecure: plain TCP accepted in */
 	int migrate_fd;          /* --migrate-listen's socket, or -1 */
 	pthread_t migrate_thread;
+#define MIGRATE_IN_MAX 4         /* incoming migrations at once */
+	unsigned migrate_in_active;  /* under lock: their connections */
+	char migrate_in_names[MIGRATE_IN_MAX][64]; /* under lock: the names they bring */
 	uint64_t host_mem_mib;
 	int64_t started_ns;
 	/* ksm.c: KSM within a CPU budget (0: the host's KSM is left alone), and what the

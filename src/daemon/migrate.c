@@ -195,7 +195,7 @@ static void incoming(struct daemon *dm, struct conn *c, const char *from)
 	json_t *h = read_header(c), *checked = NULL;
 	struct ddom *d = NULL;
 	char *text = NULL;
-	int pair[2] = {-1, -1};
+	int pair[2] = {-1, -1}, slot = -1;
 	bool exists, ok = false;
 
 	name = json_string_value(json_object_get(h, "name"));
@@ -214,10 +214,18 @@ static void incoming(struct daemon *dm, struct conn *c, const char *from)
 		refuse(c, "the header's name and the configuration's differ");
 		goto out;
 	}
+	/* The name is taken from here on: two sources cannot both bring one. */
 	pthread_mutex_lock(&dm->lock);
 	exists = dom_find(dm, name) != NULL;
+	for (unsigned i = 0; i < MIGRATE_IN_MAX && !exists; i++)
+		exists = !strcmp(dm->migrate_in_names[i], name);
+	for (unsigned i = 0; i < MIGRATE_IN_MAX && !exists && slot < 0; i++)
+		if (!dm->migrate_in_names[i][0])
+			slot = (int)i;
+	if (slot >= 0)
+		snprintf(dm->migrate_in_names[slot], sizeof(dm->migrate_in_names[0]), "%s", name);
 	pthread_mutex_unlock(&dm->lock);
-	if (exists) {
+	if (exists || slot < 0) {
 		refuse(c, "a domain named %s exists here already", name);
 		goto out;
 	}
@@ -268,9 +276,42 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (pair[i] >= 0)
 			close(pair[i]);
+	if (slot >= 0) {
+		pthread_mutex_lock(&dm->lock);
+		dm->migrate_in_names[slot][0] = 0;
+		pthread_mutex_unlock(&dm->lock);
+	}
 	free(text);
 	json_decref(checked);
 	json_decref(h);
+}
+
+struct worker {
+	struct daemon *dm;
+	int fd;
+	char from[64];
+};
+
+/* One incoming connection, on a thread of its own: a peer that connects and says nothing
+ * holds its thread for the 10 s handshake limit, not the listener. */
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	struct conn c = {.fd = w->fd};
+	char err[512];
+
+	if (w->dm->migrate_tls && tls_connect(c.fd, w->dm->migrate_tls, true, &c.tls, err,
+					      sizeof(err)))
+		fprintf(stderr, "capsuled: migration from %s refused: %s\n", w->from, err);
+	else
+		incoming(w->dm, &c, w->from);
+	tls_close(c.tls);
+	close(c.fd);
+	pthread_mutex_lock(&w->dm->lock);
+	w->dm->migrate_in_active--;
+	pthread_mutex_unlock(&w->dm->lock);
+	free(w);
+	return NULL;
 }
 
 static void *listener(void *arg)
@@ -280,26 +321,45 @@ static void *listener(void *arg)
 	for (;;) {
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer);
-		char from[64] = "?", err[512];
-		struct conn c = {.fd = accept4(dm->migrate_fd, (struct sockaddr *)&peer, &pl,
-					       SOCK_CLOEXEC)};
+		int fd = accept4(dm->migrate_fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+		struct worker *w;
+		pthread_t t;
+		bool room;
 
-		if (c.fd < 0) {
+		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			break; /* shut down: capsuled stops */
 		}
-		peer_name(&peer, from, sizeof(from));
-		timeouts(c.fd, 10);
-		if (dm->migrate_tls && tls_connect(c.fd, dm->migrate_tls, true, &c.tls, err,
-						   sizeof(err))) {
-			fprintf(stderr, "capsuled: migration from %s refused: %s\n", from, err);
-			close(c.fd);
+		timeouts(fd, 10);
+		pthread_mutex_lock(&dm->lock);
+		room = dm->migrate_in_active < MIGRATE_IN_MAX;
+		dm->migrate_in_active += room;
+		pthread_mutex_unlock(&dm->lock);
+		if (!room || !(w = calloc(1, sizeof(*w)))) {
+			fprintf(stderr, "capsuled: a migration connection refused: %u at once "
+				"already\n", MIGRATE_IN_MAX);
+			close(fd);
+			if (room) {
+				pthread_mutex_lock(&dm->lock);
+				dm->migrate_in_active--;
+				pthread_mutex_unlock(&dm->lock);
+			}
 			continue;
 		}
-		incoming(dm, &c, from);
-		tls_close(c.tls);
-		close(c.fd);
+		w->dm = dm;
+		w->fd = fd;
+		snprintf(w->from, sizeof(w->from), "?");
+		peer_name(&peer, w->from, sizeof(w->from));
+		if (pthread_create(&t, NULL, worker, w)) {
+			close(fd);
+			free(w);
+			pthread_mutex_lock(&dm->lock);
+			dm->migrate_in_active--;
+			pthread_mutex_unlock(&dm->lock);
+			continue;
+		}
+		pthread_detach(t);
 	}
 	return NULL;
 }
@@ -340,10 +400,21 @@ int migrate_listen_start(struct daemon *dm, const char *spec, char *err, size_t 
 
 void migrate_listen_stop(struct daemon *dm)
 {
+	bool busy = true;
+
 	if (dm->migrate_fd < 0)
 		return;
 	shutdown(dm->migrate_fd, SHUT_RDWR); /* accept returns: the thread ends */
 	pthread_join(dm->migrate_thread, NULL);
+	/* Incoming migrations record into the table and the database: let them finish (a
+	 * stalled one gives up within its 15 s of silence). */
+	for (int i = 0; i < 400 && busy; i++) {
+		pthread_mutex_lock(&dm->lock);
+		busy = dm->migrate_in_active > 0;
+		pthread_mutex_unlock(&dm->lock);
+		if (busy)
+			usleep(50000);
+	}
 	close(dm->migrate_fd);
 	dm->migrate_fd = -1;
 }

@@ -217,12 +217,23 @@ def main():
             shape(False)
         link_up()
 
-        # 7. over TLS: the destination's domain now
+        # 7. over TLS: the destination's domain now, while three peers that connected to
+        # its listener say nothing (each holds a thread of its own, not the listener)
+        idle = [subprocess.Popen(["ip", "netns", "exec", NS_A, "python3", "-c",
+                                  "import socket, time; s = socket.create_connection((%r, "
+                                  "8002)); time.sleep(60)" % ADDR_B]) for _ in range(3)]
+        time.sleep(0.5)
+        connected = all(p.poll() is None for p in idle)
         last = src.ticks("m1")[-1]
         ev = subprocess.Popen([base.CAPSULE, "events"], env=dict(os.environ,
                               CAPSULE_SOCKET=src.sock), stdout=subprocess.PIPE, text=True)
         rc, out, err = migrate(src, "m1")
-        report("migrate-over-tls", rc == 0 and "migrated m1 to " + DEST in out, out + err)
+        for p in idle:
+            p.kill()
+            p.wait()
+        report("migrate-over-tls-beside-idle-peers", connected and rc == 0 and
+               "migrated m1 to " + DEST in out, "idle peers connected: %s; %s" % (connected,
+                                                                          out + err))
         gone = wait_for(lambda: "m1" not in src.names(), 10)
         report("migrate-source-drops-it", gone and src.names() == ["m2"], str(src.names()))
         d = wait_for(lambda: dst.dom("m1"), 10)
