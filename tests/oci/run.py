@@ -481,6 +481,12 @@ def t_containerd():
                                ["capsule.test/ociguest:exit5", "exit5"]))
         report("ctr-run-exit-code", rc == 5 and "ociguest: hello, 64 MiB" in out and
                "ociguest: exit 5" in out, "rc %d out %r err %r" % (rc, out, err[-500:]))
+        # What OCI has no field for comes as annotations; the memory limit as ctr sets it.
+        rc, out, err = c.ctr(*(["run", "--rm", "--annotation", "io.capsule.vcpus=2",
+                                "--memory-limit", str(96 << 20)] + c.run_args() +
+                               ["capsule.test/ociguest:exit5", "exit5b"]))
+        report("ctr-annotation-and-memory", rc == 5 and "ociguest: hello, 80 MiB, 2 vCPU(s)" in out,
+               "rc %d out %r err %r" % (rc, out[:200], err[-300:]))
         for name, sig, want in (("term", "SIGTERM", "asked for a power off"),
                                 ("kill", "SIGKILL", None)):
             logf = os.path.join(TMP, "ctr-%s.log" % name)
