@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as base  # noqa: E402  the daemon harness
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from pki import make_pki  # noqa: E402
+from twohosts import make_pki, veth_up  # noqa: E402
 from run import GUESTS, call, report, wait_for  # noqa: E402
 
 ARGS = sys.argv[1:]
@@ -47,12 +47,7 @@ def sh(*args, check=True):
 
 
 def link_up():
-    sh("ip", "link", "add", VETH_A, "netns", NS_A, "type", "veth", "peer", "name", VETH_B,
-       "netns", NS_B)
-    for ns, dev, addr in ((NS_A, VETH_A, ADDR_A), (NS_B, VETH_B, ADDR_B)):
-        sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    veth_up(NS_A, VETH_A, ADDR_A, NS_B, VETH_B, ADDR_B)
 
 
 def shape(on):

@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pki  # noqa: E402
+from twohosts import make_pki as twohosts_pki, veth_up  # noqa: E402
 import time
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -65,12 +65,7 @@ def netns_up():
 
 
 def link_up():
-    sh("ip", "link", "add", VETH_A, "netns", NS_A, "type", "veth", "peer", "name", VETH_B,
-       "netns", NS_B)
-    for ns, dev, addr in ((NS_A, VETH_A, ADDR_A), (NS_B, VETH_B, ADDR_B)):
-        sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    veth_up(NS_A, VETH_A, ADDR_A, NS_B, VETH_B, ADDR_B)
 
 
 def netns_down():
@@ -135,7 +130,7 @@ PKI = os.path.join(TMP, "pki")
 
 def make_pki():
     """A CA, a certificate for each host, and a rogue one from another CA."""
-    pki.make_pki(PKI, "capsule-test-")
+    twohosts_pki(PKI, "capsule-test-")
 
 
 def tls(host):
@@ -298,7 +293,7 @@ def dirtying():
     print("dirtying migration: %s" % json.dumps(rep))
     auto_converge(False, 7006)
     auto_converge(True, 7008)
-    postcopy(7010)
+    postcopy(7012)
     hvm()
 
 

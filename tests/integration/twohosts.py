@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Test certificates for mutually authenticated migrations (docs/migration.md, "TLS"): a
-CA, a certificate for each host it signs (a, b), and a rogue one (another CA's) that
-trusts our CA; each host directory holds ca.pem, cert.pem and key.pem. Used by
-tests/integration/migrate.py and tests/daemon/migrate.py."""
+"""Two "hosts" on this machine for the migration tests (tests/integration/migrate.py,
+tests/daemon/migrate.py): network namespaces joined by a veth pair, and the certificates
+of mutually authenticated migrations (docs/migration.md, "TLS"): a CA, a certificate for
+each host it signs (a, b), and a rogue one (another CA's) that trusts our CA; each host
+directory holds ca.pem, cert.pem and key.pem."""
 import os
 import shutil
 import subprocess
@@ -24,3 +25,14 @@ def make_pki(pki, prefix):
             "-CAkey", k(ca, "key.pem"), "-CAcreateserial", "-out", k(host, "cert.pem"),
             "-days", "2")
         shutil.copy(k("ca", "cert.pem"), k(host, "ca.pem"))  # the rogue trusts our CA
+
+
+def veth_up(ns_a, veth_a, addr_a, ns_b, veth_b, addr_b):
+    """A veth pair between two namespaces, each end addressed in a /24 and up."""
+    run = lambda *a: subprocess.run(list(a), capture_output=True, timeout=30, check=True)
+    run("ip", "link", "add", veth_a, "netns", ns_a, "type", "veth", "peer", "name", veth_b,
+        "netns", ns_b)
+    for ns, dev, addr in ((ns_a, veth_a, addr_a), (ns_b, veth_b, addr_b)):
+        run("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
+        run("ip", "-n", ns, "link", "set", dev, "up")
+        run("ip", "-n", ns, "link", "set", "lo", "up")
