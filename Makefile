@@ -234,7 +234,7 @@ check: deps-test
 # test's own running a packed OCI image through ctr (tests/oci/run.py).
 .PHONY: check-oci
 check-oci: $(BUILD)/capsule $(BUILD)/capsule-oci $(BUILD)/tests/guests/ociguest.elf \
-		$(BUILD)/tests/guests/echo.elf $(BUILD)/tests/hvm/serial.elf
+		$(BUILD)/tests/guests/echo.elf $(BUILD)/tests/guests/spin.elf $(BUILD)/tests/hvm/serial.elf
 	timeout -k 5 300 tests/oci/run.py $(BUILD)
 
 # ---- The web dashboard (web/, docs/capsuled.md "The web dashboard"): npm packages (from

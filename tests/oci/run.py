@@ -331,6 +331,28 @@ def t_resources():
     devs = [d["name"] for d in json.loads(p.stdout or "{}").get("devices", [])]
     report("disk-mount", any("blk" in d for d in devs), p.stdout[:300])
     cleanup("res")
+    # The cap binds: a guest spinning at CPL 3 under a 20% quota gets no more than that
+    # (with room for the VMM's own threads), however idle the host is.
+    spin = os.path.join(BUILD, "tests", "guests", "spin.elf")
+    rc, err, con, pidf = create("spin", bundle("spin", [], image=spin, resources={
+        "cpu": {"quota": 20000, "period": 100000}}))
+    if rc == 0:
+        oci("start", "spin")
+        wait_text(con, "spin: spinning")
+        pid = int(open(pidf).read())
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu_s():
+            f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / tick
+
+        c0, t0 = cpu_s(), time.time()
+        time.sleep(2)
+        share = (cpu_s() - c0) / (time.time() - t0)
+        report("cpu-cap-binds", share < 0.35, "a 20%% cap, %.0f%% of a CPU used" % (share * 100))
+    else:
+        report("cpu-cap-binds", False, err)
+    cleanup("spin")
     report("cgroup-removed", not any(os.path.isdir(d + "/capsule-oci/res") for d in
                                      ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/unified")), "left")
 
