@@ -23,9 +23,9 @@ static const char *const migrate_usage =
 	"--migrate-tls DIR; --insecure: plain TCP. Pre-copy rounds until the last would take\n"
 	"at most MS (50), or N rounds (30); --auto-converge throttles a guest that dirties\n"
 	"faster than the link; --postcopy switches over at once and the pages follow, asked\n"
-	"for as the guest touches them and pushed meanwhile. On success the domain is the destination's and leaves this\n"
-	"host's list; on any failure it runs on here. 'capsule migrate-abort NAME' stops it\n"
-	"before the switch-over.";
+	"for as the guest touches them and pushed meanwhile. On success the domain is the\n"
+	"destination's and leaves this host's list; on any failure before the switch-over\n"
+	"it runs on here. 'capsule migrate-abort NAME' stops it before the switch-over.";
 
 static bool number(const char *s, long lo, long hi, long *out)
 {
