@@ -22,7 +22,7 @@ int cmd_attest(int argc, char **argv)
 	struct xl x;
 	int rc = xl_init(&x, argc, argv, "[-S SOCKET] NAME [--nonce HEX]\n       capsule attest "
 			 "[-S SOCKET] --pubkey\n\nA statement of the domain's launch measurement "
-			 "signed with the host key (docs/measured-launch.md), as JSON; --pubkey: "
+			 "signed with the host key\n(docs/measured-launch.md), as JSON; --pubkey: "
 			 "the host's public key (PEM).");
 
 	if (rc)
