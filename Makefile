@@ -325,6 +325,7 @@ INSTALL_BIN  ?= $(BUILD)/capsule $(BUILD)/capsule-oci
 INSTALL_SBIN ?= $(BUILD)/capsuled
 INSTALL_WEB  ?= $(if $(INSTALL_SBIN),$(BUILD)/web)
 WEBDIR      ?= $(DATADIR)/capsule/web
+OCIDIR      ?= $(DATADIR)/capsule/oci
 KIT_HEADERS := guest/include/kit.h guest/include/virtio.h
 KIT_ABI_HEADERS := include/capsule/pv_abi.h include/capsule/virtio_abi.h
 MAN_PAGES   := $(wildcard man/*.[1-8])
@@ -352,6 +353,9 @@ install: $(INSTALL_BIN) $(INSTALL_SBIN) $(KIT_LIB) guest/capsule-guest.pc.in $(i
 		$(INSTALL) -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; done
 	$(INSTALL) -m 0644 completions/capsule.bash $(DESTDIR)$(BASHCOMPDIR)/capsule
 	$(INSTALL) -m 0644 completions/capsule-oci.bash $(DESTDIR)$(BASHCOMPDIR)/capsule-oci
+	$(INSTALL) -d $(DESTDIR)$(OCIDIR)
+	for f in packaging/oci/*; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' $$f > $(DESTDIR)$(OCIDIR)/$${f##*/} || exit 1; done
 	$(if $(INSTALL_WEB),$(INSTALL) -d $(DESTDIR)$(WEBDIR)/vendor)
 	$(if $(INSTALL_WEB),$(INSTALL) -m 0644 $(wildcard $(INSTALL_WEB)/*.*) $(DESTDIR)$(WEBDIR)/)
 	$(if $(INSTALL_WEB),$(INSTALL) -m 0644 $(wildcard $(INSTALL_WEB)/vendor/*) $(DESTDIR)$(WEBDIR)/vendor/)
@@ -366,7 +370,7 @@ uninstall:
 		$(DESTDIR)$(PKGCONFIGDIR)/capsule-guest.pc $(DESTDIR)$(BASHCOMPDIR)/capsule \
 		$(DESTDIR)$(BASHCOMPDIR)/capsule-oci \
 		$(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
-	rm -rf $(DESTDIR)$(WEBDIR)
+	rm -rf $(DESTDIR)$(WEBDIR) $(DESTDIR)$(OCIDIR)
 	rmdir $(DESTDIR)$(INCLUDEDIR)/capsule-guest/capsule $(DESTDIR)$(INCLUDEDIR)/capsule-guest \
 		$(DESTDIR)$(LIBDIR)/capsule-guest 2>/dev/null || true
 

@@ -47,6 +47,33 @@ for f in "${files[@]}"; do [ -f "$root/$f" ] || missing="$missing $f"; done
 [ -z "$missing" ] && report installed-files 1 "" || report installed-files 0 "missing:$missing"
 [ -x "$root/usr/bin/capsule" ] && "$root/usr/bin/capsule" --version | grep -q '^capsule ' &&
 	report installed-capsule-runs 1 "" || report installed-capsule-runs 0 "usr/bin/capsule"
+# The engines' snippets for capsule-oci (docs/oci.md), naming the installed binary: they
+# parse, and containerd (from the test dependencies) loads its drop-in.
+oci=$root/usr/share/capsule/oci ok=1 why=""
+for f in containerd-capsule.toml runtimeclass.yaml docker-daemon.json swarm-daemon.json; do
+	[ -f "$oci/$f" ] || { ok=0; why="$why missing $f"; }
+done
+for f in containerd-capsule.toml docker-daemon.json swarm-daemon.json; do
+	grep -q '"/usr/bin/capsule-oci"' "$oci/$f" 2>/dev/null || { ok=0; why="$why $f: no /usr/bin/capsule-oci"; }
+	grep -q '@BINDIR@' "$oci/$f" 2>/dev/null && { ok=0; why="$why $f: @BINDIR@ left"; }
+done
+python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' \
+	"$oci/docker-daemon.json" "$oci/swarm-daemon.json" 2>"$tmp/oci.err" ||
+	{ ok=0; why="$why json: $(cat "$tmp/oci.err")"; }
+python3 -c 'import tomllib, sys; c = tomllib.load(open(sys.argv[1], "rb"));
+r = c["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["capsule"]
+assert r["runtime_type"] == "io.containerd.runc.v2" and r["options"]["BinaryName"] == "/usr/bin/capsule-oci"' \
+	"$oci/containerd-capsule.toml" 2>"$tmp/oci.err" || { ok=0; why="$why toml: $(cat "$tmp/oci.err")"; }
+report oci-engine-snippets $ok "$why"
+if command -v containerd >/dev/null; then
+	printf 'version = 2\nimports = ["%s"]\n' "$oci/containerd-capsule.toml" >"$tmp/containerd.toml"
+	containerd --config "$tmp/containerd.toml" config dump 2>"$tmp/oci.err" |
+		grep -q 'BinaryName = "/usr/bin/capsule-oci"' &&
+		report oci-containerd-loads-snippet 1 "" ||
+		report oci-containerd-loads-snippet 0 "$(tail -n 3 "$tmp/oci.err")"
+else
+	report oci-containerd-loads-snippet 0 "containerd is not installed (scripts/install-deps.sh test)"
+fi
 # Nothing points back into the source tree.
 grep -rl "$PWD" "$root" --exclude=capsule --exclude=capsuled --exclude=capsule-oci --exclude=libkit.a \
 	>"$tmp/leaks" 2>/dev/null
