@@ -89,9 +89,7 @@ def density_raw(k):
             held = i + 1
         return held
     finally:
-        for p in procs:
-            p.kill()
-            p.wait()
+        t.stop_all(procs, cg)
         t.drop_memcg(cg)
 
 

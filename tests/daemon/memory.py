@@ -295,6 +295,26 @@ def own_memcg():
     return None
 
 
+def stop_all(procs, cg):
+    """End the control's processes: every process in its cgroup (the shells, timeouts and
+    VMMs it started, none other) killed, then reaped."""
+    for _ in range(3):
+        with open(cg + "/cgroup.procs") as f:
+            pids = [int(x) for x in f.read().split()]
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        if not pids:
+            break
+        time.sleep(0.2)
+
+
 def make_memcg(tag, limit_mib):
     base_cg = own_memcg()
     if not base_cg or not os.path.exists(base_cg + "/memory.limit_in_bytes"):
@@ -344,9 +364,7 @@ def test_overcommit(root):
         killed = memcg_oom_kills(cg)
         report("overcommit-without-policy-oom-kills", killed > 0, "oom_kill %d" % killed)
     finally:
-        for p in procs:
-            p.kill()
-            p.wait()
+        stop_all(procs, cg)
         drop_memcg(cg)
     cg = make_memcg("policy", OVER_LIMIT)
     dm = Daemon(os.path.join(root, "over"), ["--mem-cgroup", cg])
