@@ -443,8 +443,9 @@ def hvm_highmem():
 
 try:
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("openssl"):
-        print("SKIP migrate: needs root, ip(8) for network namespaces, openssl(1)")
-        sys.exit(0)
+        print("FAIL migrate-prerequisites: needs root, ip(8) for network namespaces and "
+              "openssl(1) (scripts/install-deps.sh test installs them)")
+        sys.exit(1)
     make_pki()
     netns_down()
     netns_up()
