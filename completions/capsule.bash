@@ -17,6 +17,7 @@ _capsule()
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --gdb --paused --stats --no-seccomp
+		--no-prefetch
 		--jail --uid --gid --jail-netns --jail-cgroup --jail-nofile
 		--verbose --help"
 
@@ -61,7 +62,7 @@ _capsule()
 			COMPREPLY=($(compgen -f -- "$cur"))
 		elif [ "$COMP_CWORD" -eq 3 ]; then
 			COMPREPLY=($(compgen -W "info pause resume shutdown reboot destroy balloon
-				counters" -- "$cur"))
+				counters working-set" -- "$cur"))
 		fi
 		;;
 	create)

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capsule/workingset.h"
 #include "capsule/domain.h"
 #include "capsule/kvm_state.h"
 #include "capsule/platform.h"
@@ -190,6 +191,13 @@ struct snap_restore {
 	 * still to come over pc_in (the connection, migrate_recv.c's) once the domain runs. */
 	uint64_t *pc_need, pc_pages;
 	struct migrate_in *pc_in;
+	/* Working-set prefetch (src/snapshot/workingset.c): DIR/workingset as checked (empty
+	 * if none or refused), whether --no-prefetch said no, the pages prefetched, and
+	 * /proc/self/pagemap opened before confinement for recording (-1 if not). */
+	struct workingset ws;
+	bool no_prefetch;
+	int64_t prefetched;
+	int pagemap_fd;
 };
 
 /*

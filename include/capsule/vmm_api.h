@@ -33,6 +33,8 @@ void vm_metrics_vcpus(FILE *f, struct domain *d);
 struct dev_io;
 void vm_io_totals(struct domain *d, struct dev_io *blk, struct dev_io *net);
 void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_api_working_set(void *ctx, const struct http_request *req,
+			struct http_response *resp);
 /* GET /api/v1/vm.vcpus, PUT /api/v1/vm.vcpu-pin (src/api/vm_vcpus.c). */
 void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);

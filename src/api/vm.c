@@ -17,6 +17,7 @@
 #include "capsule/domain.h"
 #include "capsule/introspect.h"
 #include "capsule/log.h"
+#include "capsule/snapshot.h"
 #include "capsule/vmm_api.h"
 
 #ifndef CAPSULE_VERSION
@@ -142,6 +143,8 @@ static void info(void *ctx, const struct http_request *req, struct http_response
 		      "on_poweroff", domain_action_name(d->cfg.on_poweroff), "on_reboot",
 		      domain_action_name(d->cfg.on_reboot), "on_crash",
 		      domain_action_name(d->cfg.on_crash));
+	if (j && d->restore) /* a restore's working-set prefetch (docs/snapshot.md) */
+		json_object_set_new(j, "prefetched_pages", json_integer(d->restore->prefetched));
 	pthread_mutex_unlock(&d->lock);
 	vmm_api_reply(resp, 200, j);
 	free(a->info);
@@ -452,6 +455,7 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/vm.events", events},
 	{"GET", "/api/v1/vm.console", console_history},
 	{"PUT", "/api/v1/vm.snapshot", vm_api_snapshot},
+	{"PUT", "/api/v1/vm.working-set", vm_api_working_set},
 	{"PUT", "/api/v1/vm.migrate", vm_api_migrate},
 	{"GET", "/api/v1/vm.vcpus", vm_api_vcpus},
 	{"PUT", "/api/v1/vm.vcpu-pin", vm_api_vcpu_pin},

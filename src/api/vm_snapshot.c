@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,4 +85,41 @@ void vm_api_snapshot(void *ctx, const struct http_request *req, struct http_resp
 	resp->status = 200;
 	resp->body = text;
 	resp->body_len = strlen(text);
+}
+
+/*
+ * PUT /api/v1/vm.working-set: record the pages this restored domain has touched so far
+ * into the file the client passed (one descriptor, open for writing), as a working-set
+ * file for the next restore from its snapshot (docs/snapshot.md, src/snapshot/
+ * workingset.c). 409 for a domain not restored from a snapshot directory.
+ */
+void vm_api_working_set(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct domain *d = ((struct vmm_api *)ctx)->dom;
+	uint64_t pages = 0, ranges = 0;
+	char err[256];
+	json_t *j;
+	int rc;
+
+	if (req->nr_fds != 1) {
+		api_error(resp, 400, "pass the working-set file, open for writing, as one "
+			  "descriptor (SCM_RIGHTS) with the request; %u came", req->nr_fds);
+		return;
+	}
+	pthread_mutex_lock(&d->lock); /* d->vm stays while it is held */
+	if (!d->vm || !d->restore || d->restore->pagemap_fd < 0 || d->boots > 1) {
+		pthread_mutex_unlock(&d->lock);
+		api_error(resp, 409, "only the first boot of a domain restored from a snapshot "
+			  "directory (capsule run --restore DIR) has a working set");
+		return;
+	}
+	rc = ws_record(&d->vm->mem, d->restore->pagemap_fd, req->fds[0], &pages, &ranges, err,
+		       sizeof(err));
+	pthread_mutex_unlock(&d->lock);
+	if (rc) {
+		api_error(resp, 500, "%s", err);
+		return;
+	}
+	j = json_pack("{s:I, s:I}", "pages", (json_int_t)pages, "ranges", (json_int_t)ranges);
+	vmm_api_reply(resp, 200, j);
 }

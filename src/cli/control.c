@@ -81,6 +81,37 @@ static int snapshot(const char *sock, const char *dir, bool save, bool diff)
 	return 0;
 }
 
+/* working-set DIR: DIR/workingset.part made here, written by the VMM, renamed into place. */
+static int working_set(const char *sock, const char *dir)
+{
+	struct httpc_reply r;
+	char err[512], msg[4400], part[4200], path[4200];
+	int fd, status;
+
+	snprintf(part, sizeof(part), "%s/workingset.part", dir);
+	snprintf(path, sizeof(path), "%s/workingset", dir);
+	fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "capsule control: cannot create %s: %s\n", part, strerror(errno));
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	status = httpc_request_fds(sock, "PUT", "/api/v1/vm.working-set", NULL, "", 0, &fd, 1,
+				   60000, &r, err, sizeof(err));
+	close(fd);
+	if (status < 0 || status >= 300 || rename(part, path) < 0) {
+		if (status >= 0 && status < 300)
+			snprintf(msg, sizeof(msg), "cannot rename %s: %s", part, strerror(errno));
+		unlink(part);
+		fprintf(stderr, "capsule control: %s\n", status < 0 ? err
+			: status >= 300 ? httpc_error_text(r.body, msg, sizeof(msg)) : msg);
+		httpc_reply_free(&r);
+		return CAPSULE_EXIT_VMM_ERROR;
+	}
+	printf("ok: working set in %s %s\n", path, r.body ? r.body : "");
+	httpc_reply_free(&r);
+	return 0;
+}
+
 /*
  * migrate HOST:PORT [DOWNTIME_MS] (--tls DIR | --insecure) [--auto-converge]
  * [--max-rounds N]: this client connects to the
@@ -231,6 +262,8 @@ static void usage(FILE *out)
 		"  snapshot DIR      snapshot the running domain into DIR (docs/snapshot.md); it\n"
 		"                    runs on ('capsule run --restore DIR' runs the copy)\n"
 		"  save DIR          the same, then the domain ends (xl save)\n"
+		"  working-set DIR   record the pages a restored domain touched so far into\n"
+		"                    DIR/workingset: the next 'run --restore DIR' prefetches them\n"
 		"  snapshot DIR --diff, save DIR --diff\n"
 		"                    only the pages written since the previous snapshot of this\n"
 		"                    boot ('capsule snapshot-merge' makes a full one of a chain)\n"
@@ -269,6 +302,8 @@ int cmd_control(int argc, char **argv)
 	arg = argc == 4 ? argv[3] : NULL;
 	if ((!strcmp(cmd, "snapshot") || !strcmp(cmd, "save")) && arg)
 		return snapshot(argv[1], arg, cmd[1] == 'a', false);
+	if (!strcmp(cmd, "working-set") && arg)
+		return working_set(argv[1], arg);
 	if (!strcmp(cmd, "dump-core") && arg)
 		return dump_core(argv[1], arg);
 	if (!strcmp(cmd, "pause") && !arg) {

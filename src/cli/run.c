@@ -29,6 +29,7 @@ struct run_opts {
 	uint64_t timeout_s;
 	bool no_seccomp;
 	bool paused;    /* --paused: built, waiting paused for vm.resume */
+	bool no_prefetch; /* --no-prefetch: a restore reads no working set */
 	int exit_fd;    /* --exit-file, or -1 */
 	int console_fd; /* --console-log, or -1 */
 	struct snap_restore *restore; /* --restore DIR, or NULL */
@@ -63,6 +64,8 @@ static void run_usage(FILE *out)
 		"      --restore DIR    run the domain saved in the snapshot DIR (docs/snapshot.md)\n"
 		"                       from where it was: its configuration, memory (mapped\n"
 		"                       copy-on-write) and state; options after it override it\n"
+		"      --no-prefetch    with --restore: do not prefetch DIR/workingset (the pages\n"
+		"                       'capsule control SOCK working-set DIR' recorded)\n"
 		"      --incoming ADDR:PORT|fd=N\n"
 		"                       wait on TCP for a live migration ('capsule control SOCK\n"
 		"                       migrate ADDR:PORT'), then run the domain it brings, as\n"
@@ -207,7 +210,7 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 }
 
 enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU,
-       OPT_MEM_BACKING, OPT_JAIL, OPT_GDB, OPT_PAUSED };
+       OPT_MEM_BACKING, OPT_JAIL, OPT_GDB, OPT_PAUSED, OPT_NO_PREFETCH };
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -235,6 +238,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		{"config", required_argument, NULL, 'F'},
 		{"restore", required_argument, NULL, 'T'},
+		{"no-prefetch", no_argument, NULL, OPT_NO_PREFETCH},
 		{"incoming", required_argument, NULL, 'G'},
 		{"tls", required_argument, NULL, 'J'},
 		{"insecure", no_argument, NULL, 'Q'},
@@ -373,6 +377,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_VIRTIO_PCI:
 			o->cfg.virtio_pci = true;
+			break;
+		case OPT_NO_PREFETCH:
+			o->no_prefetch = true;
 			break;
 		case OPT_CPU:
 			o->cfg.cpu = optarg;
@@ -774,6 +781,7 @@ int cmd_run(int argc, char **argv)
 	if (o.restore) {
 		char err[512];
 
+		o.restore->no_prefetch = o.no_prefetch;
 		dom.restore = o.restore; /* the domain's now: domain_destroy closes it */
 		o.restore = NULL;
 		if (snapshot_check(&dom, dom.restore, err, sizeof(err))) {

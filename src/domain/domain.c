@@ -391,6 +391,15 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 			vm_destroy(vm);
 			return rc;
 		}
+	} else if (restoring && d->restore->ws.nr && !d->restore->no_prefetch) {
+		/* Its working set into the page tables before a vCPU runs (docs/snapshot.md). */
+		d->restore->prefetched = ws_prefetch(&vm->mem, &d->restore->ws);
+		if (d->restore->prefetched < 0)
+			fprintf(stderr, "capsule: working-set prefetch: %s; the domain runs on\n",
+				strerror((int)-d->restore->prefetched));
+		else
+			fprintf(stderr, "capsule: prefetched %lld pages of the working set\n",
+				(long long)d->restore->prefetched);
 	}
 	pthread_mutex_lock(&d->lock);
 	d->vm = vm;

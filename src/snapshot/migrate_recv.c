@@ -287,6 +287,7 @@ int migrate_incoming(const char *addr, const char *tls_dir, struct migrate_in **
 		free(in);
 		return BAD("out of memory");
 	}
+	r->pagemap_fd = -1; /* a migrated domain records no working set */
 	in->fd = -1;
 	r->mem_fd = -1;
 	if (!strncmp(addr, "fd=", 3)) {
@@ -363,6 +364,7 @@ int migrate_receive_fd(int fd, struct snap_restore **out, struct domain_config *
 	if (!r)
 		return BAD("out of memory");
 	r->mem_fd = -1;
+	r->pagemap_fd = -1;
 	rc = receive(&in, r, cfg, err, errlen);
 	if (rc) {
 		snapshot_close(r);

@@ -81,6 +81,7 @@ int snapshot_open(const char *dir, struct snap_restore **out, struct domain_conf
 	if (!r)
 		return BAD("out of memory");
 	r->mem_fd = -1;
+	r->pagemap_fd = -1;
 	snprintf(path, sizeof(path), "%s/state", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -106,6 +107,11 @@ int snapshot_open(const char *dir, struct snap_restore **out, struct domain_conf
 			 (unsigned long long)r->p.header.mem_bytes);
 		goto fail;
 	}
+	/* A working set that is wrong is only a lost speed-up: say so and restore without. */
+	if (ws_load(dir, r->p.header.mem_bytes, &r->ws, path, sizeof(path)) == -EINVAL)
+		fprintf(stderr, "capsule: %s/workingset refused: %s; restoring without "
+			"prefetch\n", dir, path);
+	r->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	*out = r;
 	return 0;
 fail:
@@ -119,6 +125,9 @@ void snapshot_close(struct snap_restore *r)
 		return;
 	if (r->mem_fd >= 0)
 		close(r->mem_fd);
+	if (r->pagemap_fd >= 0)
+		close(r->pagemap_fd);
+	ws_free(&r->ws);
 	free(r->pc_need);
 	free(r->buf);
 	free(r);

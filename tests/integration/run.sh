@@ -584,6 +584,8 @@ py_suite introspect tests/integration/introspect.py
 
 # --- snapshots of real domains (tests/integration/snapshot.py)
 py_suite snapshot tests/integration/snapshot.py
+# --- working-set prefetch of a restore (tests/integration/workingset.py)
+py_suite workingset tests/integration/workingset.py
 
 # --- diff snapshots and their merge (tests/integration/snapshot_diff.py)
 py_suite snapshot-diff tests/integration/snapshot_diff.py
