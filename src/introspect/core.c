@@ -18,6 +18,7 @@
 #include <sys/procfs.h>
 #include <unistd.h>
 
+#include "capsule/sysfile.h"
 #include "capsule/domain.h"
 #include "capsule/introspect.h"
 
@@ -66,22 +67,6 @@ struct dump {
 	uint64_t bytes;
 	unsigned vcpus;
 };
-
-static int write_all(int fd, const void *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p = (const uint8_t *)p + w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
 
 static bool zero_page(const uint8_t *p)
 {
@@ -149,7 +134,7 @@ static int dump_stopped(struct vm *vm, void *arg)
 		off += len;
 	}
 	end = off;
-	if ((r = write_all(o->fd, buf, head + notes, 0)))
+	if ((r = pwrite_all(o->fd, buf, head + notes, 0)))
 		goto out;
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t at = ph[1 + i].p_offset;
@@ -161,7 +146,7 @@ static int dump_stopped(struct vm *vm, void *arg)
 				r = -EFAULT;
 				goto out;
 			}
-			if (!zero_page(page) && (r = write_all(o->fd, page, 4096, (off_t)at)))
+			if (!zero_page(page) && (r = pwrite_all(o->fd, page, 4096, (off_t)at)))
 				goto out;
 		}
 	}

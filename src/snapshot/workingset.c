@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capsule/sysfile.h"
 #include "capsule/mem.h"
 #include "capsule/workingset.h"
 
@@ -158,22 +159,6 @@ int64_t ws_prefetch(const struct guest_mem *m, const struct workingset *ws)
 	return done;
 }
 
-static int put_all(int fd, const void *buf, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (const uint8_t *)buf + n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 #define PAGEMAP_PRESENT (1ull << 63)
 #define PAGEMAP_SWAPPED (1ull << 62)
 #define CHUNK 512
@@ -214,7 +199,7 @@ int ws_record(const struct guest_mem *m, int pagemap_fd, int out_fd, uint64_t *p
 				total += page - start;
 				in = 0;
 				if (fill == sizeof(out)) {
-					if ((rc = put_all(out_fd, out, fill, off)))
+					if ((rc = pwrite_all(out_fd, out, fill, off)))
 						goto wfail;
 					off += (off_t)fill;
 					fill = 0;
@@ -222,14 +207,14 @@ int ws_record(const struct guest_mem *m, int pagemap_fd, int out_fd, uint64_t *p
 			}
 		}
 	}
-	if (fill && (rc = put_all(out_fd, out, fill, off)))
+	if (fill && (rc = pwrite_all(out_fd, out, fill, off)))
 		goto wfail;
 	off += (off_t)fill;
 	memcpy(hdr, WS_MAGIC, 8);
 	put64(hdr + 8, (uint64_t)WS_PAGE << 32 | WS_VERSION);
 	put64(hdr + 16, m->size);
 	put64(hdr + 24, nr);
-	if ((rc = put_all(out_fd, hdr, sizeof(hdr), 0)) ||
+	if ((rc = pwrite_all(out_fd, hdr, sizeof(hdr), 0)) ||
 	    (ftruncate(out_fd, off) < 0 && (rc = -errno)) || (fdatasync(out_fd) < 0 && (rc = -errno)))
 		goto wfail;
 	*pages = total;

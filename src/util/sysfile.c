@@ -34,3 +34,19 @@ int sysfile_write(const char *path, const char *text)
 	close(fd);
 	return rc;
 }
+
+int pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, buf, n, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		buf = (const char *)buf + w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
