@@ -80,6 +80,7 @@ echo "## Snapshots"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
 "$B/bench/restore" "$B/capsule" "$B/bench/guests/hcloop.elf" 15 8 64 256 1024
+bench/workingset.py "$B" 5
 bench/clone.py "$B" 5 50 64
 
 echo
