@@ -17,6 +17,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmmrun  # noqa: E402
+from vmmrun import Suite  # noqa: E402
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.join(BUILD, "capsule")
 VSNAP = os.path.join(BUILD, "tests/guests/vsnap.elf")
@@ -25,63 +29,22 @@ HIGHMEM = os.path.join(BUILD, "tests/hvm/highmem.elf32")
 VMGENID = os.path.join(BUILD, "tests/hvm/vmgenid.elf")
 PCI = os.path.join(BUILD, "tests/hvm/pci.elf32")
 TMP = tempfile.mkdtemp(prefix="capsule-snap-")
-passed = failed = 0
 TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
 
 
-def report(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS snapshot-" + name)
-    else:
-        failed += 1
-        print("FAIL snapshot-%s: %s" % (name, why))
-    sys.stdout.flush()
+SUITE = Suite("snapshot")
+report = SUITE.report
 
 
 def control(sock, *args):
-    p = subprocess.run([CAPSULE, "control", sock] + list(args), capture_output=True,
-                       timeout=60)
-    return p.returncode, p.stdout.decode() + p.stderr.decode()
+    return vmmrun.control(CAPSULE, sock, *args)
 
 
-class Domain:
+class Domain(vmmrun.Domain):
+    TICK = TICK
+
     def __init__(self, name, args, timeout=60):
-        self.sock = os.path.join(TMP, name + ".sock")
-        self.out = os.path.join(TMP, name + ".out")
-        self.p = subprocess.Popen(["timeout", "-k", "5", str(timeout), CAPSULE, "run",
-                                   "--api-sock", self.sock] + args,
-                                  stdout=open(self.out, "wb"), stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock) and time.time() < deadline:
-            time.sleep(0.02)
-
-    def output(self):
-        with open(self.out, "rb") as f:
-            return f.read()
-
-    def ticks(self):
-        return [tuple(int(x) for x in m) for m in TICK.findall(self.output())]
-
-    def wait_ticks(self, n, limit=10):
-        deadline = time.time() + limit
-        while len(self.ticks()) < n and time.time() < deadline and self.p.poll() is None:
-            time.sleep(0.05)
-        return len(self.ticks()) >= n
-
-    def wait(self):
-        try:
-            return self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            return self.p.wait()
-
-    def stop(self):
-        if self.p.poll() is None:
-            control(self.sock, "destroy")
-        return self.wait()
+        super().__init__(CAPSULE, TMP, name, args, timeout)
 
 
 def blocks_hold_their_numbers(img, last):
@@ -376,5 +339,4 @@ try:
     no_descriptors()
 finally:
     shutil.rmtree(TMP, ignore_errors=True)
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+SUITE.end()

@@ -19,12 +19,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmmrun  # noqa: E402
+from vmmrun import Suite  # noqa: E402
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.join(BUILD, "capsule")
 VSNAP = os.path.join(BUILD, "tests/guests/vsnap.elf")
 TMP = tempfile.mkdtemp(prefix="capsule-diff-")
 TICK = re.compile(rb"vsnap: tick (\d+) ms (\d+) pongs (\d+) gen (\d+)")
-passed = failed = 0
 
 SNAP_DOMAIN, SNAP_VCPU, SNAP_VM, SNAP_PV, SNAP_CHAIN, SNAP_PAGES, SNAP_END = \
     2, 3, 4, 5, 8, 9, 0xffff
@@ -37,15 +40,8 @@ SNAP_PLATFORM = 7
 POWERBUTTON = os.path.join(BUILD, "tests/hvm/powerbutton.elf")
 
 
-def report(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS snapshot-diff-" + name)
-    else:
-        failed += 1
-        print("FAIL snapshot-diff-%s: %s" % (name, why))
-    sys.stdout.flush()
+SUITE = Suite("snapshot-diff")
+report = SUITE.report
 
 
 def capsule(*args):
@@ -109,39 +105,14 @@ def compare_states(a, b):
     return ""
 
 
-class Domain:
+class Domain(vmmrun.Domain):
+    TICK = TICK
+
     def __init__(self, name, args, timeout=60):
-        self.sock = os.path.join(TMP, name + ".sock")
-        self.out = os.path.join(TMP, name + ".out")
-        self.p = subprocess.Popen(["timeout", "-k", "5", str(timeout), CAPSULE, "run",
-                                   "--api-sock", self.sock] + args,
-                                  stdout=open(self.out, "wb"), stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock) and time.time() < deadline:
-            time.sleep(0.02)
-
-    def ticks(self):
-        with open(self.out, "rb") as f:
-            return [tuple(int(x) for x in m) for m in TICK.findall(f.read())]
-
-    def wait_ticks(self, n, limit=10):
-        deadline = time.time() + limit
-        while len(self.ticks()) < n and time.time() < deadline and self.p.poll() is None:
-            time.sleep(0.05)
-        return len(self.ticks()) >= n
+        super().__init__(CAPSULE, TMP, name, args, timeout)
 
     def control(self, *args):
         return capsule("control", self.sock, *args)
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.control("destroy")
-        try:
-            return self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            return self.p.wait()
 
 
 def blocks_hold_their_numbers(img, last):
@@ -258,5 +229,4 @@ try:
     hvm()
 finally:
     shutil.rmtree(TMP, ignore_errors=True)
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+SUITE.end()

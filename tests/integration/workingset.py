@@ -11,64 +11,34 @@ import json
 import os
 import re
 import struct
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmmrun  # noqa: E402
+from vmmrun import Suite  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.join(BUILD, "capsule")
 VWSET = os.path.join(BUILD, "tests/guests/vwset.elf")
 TMP = tempfile.mkdtemp(prefix="capsule-reap-")
 PAGE = 4096
-passed = failed = 0
 TICK = re.compile(rb"vwset: tick (\d+) gen (\d+)")
-TOUCHED = re.compile(rb"vwset: touched (\d+) pages from 0x([0-9a-f]+) ok")
 
 
-def report(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS workingset-" + name)
-    else:
-        failed += 1
-        print("FAIL workingset-%s: %s" % (name, why))
-    sys.stdout.flush()
+SUITE = Suite("workingset")
+report = SUITE.report
 
 
 def control(sock, *args):
-    p = subprocess.run([CAPSULE, "control", sock] + list(args), capture_output=True,
-                       timeout=60)
-    return p.returncode, p.stdout.decode() + p.stderr.decode()
+    return vmmrun.control(CAPSULE, sock, *args)
 
 
-class Domain:
-    def __init__(self, name, args, timeout=60):
-        self.sock = os.path.join(TMP, name + ".sock")
-        self.out = os.path.join(TMP, name + ".out")
-        self.p = subprocess.Popen(["timeout", "-k", "5", str(timeout), CAPSULE, "run",
-                                   "--api-sock", self.sock] + args,
-                                  stdout=open(self.out, "wb"), stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock) and time.time() < deadline:
-            time.sleep(0.02)
+class Domain(vmmrun.Domain):
+    TICK = TICK
 
-    def output(self):
-        with open(self.out, "rb") as f:
-            return f.read()
-
-    def ticks(self):
-        return [tuple(int(x) for x in m) for m in TICK.findall(self.output())]
-
-    def wait_for(self, what, limit=20):
-        deadline = time.time() + limit
-        while time.time() < deadline and self.p.poll() is None:
-            if re.search(what, self.output()):
-                return True
-            time.sleep(0.05)
-        return bool(re.search(what, self.output()))
+    def __init__(self, name, args):
+        super().__init__(CAPSULE, TMP, name, args)
 
     def info(self):
         rc, out = control(self.sock, "info")
@@ -76,15 +46,6 @@ class Domain:
             return json.loads(out[out.index("{"):])
         except ValueError:
             return {"error": out}
-
-    def stop(self):
-        if self.p.poll() is None:
-            control(self.sock, "destroy")
-        try:
-            return self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            return self.p.wait()
 
 
 def read_ws(path):
@@ -211,5 +172,4 @@ def main():
 
 
 main()
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+SUITE.end()
