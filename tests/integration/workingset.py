@@ -10,6 +10,7 @@ The guest (tests/guests/vwset.c) reads every fourth page of a 1 MiB buffer after
 import json
 import os
 import re
+import shutil
 import struct
 import sys
 import tempfile
@@ -171,5 +172,8 @@ def main():
            not os.path.exists(os.path.join(TMP, "workingset.part")), "%d %s" % (rc, out))
 
 
-main()
+try:
+    main()
+finally:
+    shutil.rmtree(TMP, ignore_errors=True)
 SUITE.end()
