@@ -184,6 +184,13 @@ integration: all
 	tests/daemon/memory.py $(BUILD) --domains 10
 	tests/daemon/sched.py $(BUILD)
 
+# The integration suite and capsuled's with every VMM jailed (docs/jailer.md): about ten
+# minutes; `make integration` runs tests/integration/jail.sh, a jailed subset, itself.
+.PHONY: check-jailed
+check-jailed: all
+	CAPSULE_JAIL=1 tests/integration/run.sh $(BUILD)
+	CAPSULE_JAIL=1 tests/daemon/run.py $(BUILD) --domains 100
+
 # capsuled at scale, longer: 1,000 domains created, listed, re-attached after a kill -9
 # and destroyed, three times over (tests/daemon/run.py, bench/daemon.py).
 .PHONY: soak-daemon

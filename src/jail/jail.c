@@ -178,8 +178,13 @@ static int bind_in(const char *root, const char *what, const char *src, bool wri
 
 	if (jail_path(what, src, path, sizeof(path)))
 		return -1;
-	if (stat(src, &st) < 0)
+	if (stat(src, &st) < 0) {
+		/* Not there: nothing to hold. The VMM, jailed, then cannot open it either and
+		 * says so in its own words, after what it checks first (a device's options). */
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
 		return fail("%s %s: %s\n", what, src, strerror(errno));
+	}
 	if ((rc = make_dirs(root, path, S_ISDIR(st.st_mode))) < 0)
 		return fail("%s %s: cannot make its directories in %s: %s\n", what, src, root,
 			    strerror(-rc));
@@ -343,8 +348,15 @@ int jail_enter(const struct jail_opts *j, const char *name, const struct jail_fi
 	sigset_t set, old;
 	pid_t child;
 
+	int kvm;
+
 	if (!j->dir)
 		return 0;
+	/* No jail for a VMM that could not open /dev/kvm: the same check and words as an
+	 * unjailed one (it does not exist, permission denied), before any privileged step. */
+	if ((kvm = kvm_open()) < 0)
+		return -1;
+	close(kvm);
 	/* The cgroup first, by this process: the jailed child is born in it. */
 	if (j->cgroup && join_cgroup(j->cgroup))
 		return -1;

@@ -260,8 +260,11 @@ for _ in $(seq 100); do [ -S "$tmp/ctl8" ] && break; sleep 0.02; done
 expect control-path-in-use 125 '' 'is in use by another capsule' \
 	-- "$CAPSULE" run --control "$tmp/ctl8" "$G/spin.elf"
 expect control-first-still-works 0 'ok: paused' '' -- "$CAPSULE" control "$tmp/ctl8" pause
+vmm=$(vmm_of $pid)
 kill -KILL $pid
 wait $pid 2>/dev/null
+# Jailed, the VMM is the killed process's child, which dies with it a moment later.
+for _ in $(seq 200); do kill -0 "$vmm" 2>/dev/null || break; sleep 0.01; done
 # The killed VMM left a stale socket: the next one replaces it.
 "$CAPSULE" run --control "$tmp/ctl8" "$G/ticker.elf" >/dev/null 2>&1 &
 pid=$!

@@ -196,7 +196,8 @@ expect relative-dir 125 'jail: --jail x: give an absolute path' \
 expect root-dir 125 'the host.s root is no jail' -- "$CAPSULE" run --jail / --uid $JUID --gid $JGID "$E/hello.elf"
 expect uid-without-jail 125 'need --jail DIR' -- "$CAPSULE" run --uid $JUID "$E/hello.elf"
 expect bad-uid 125 '--uid expects a number' -- "$CAPSULE" run --jail "$(newjail)" --uid x --gid 1 "$E/hello.elf"
-expect missing-disk 125 'jail: file /nonexistent-capsule-disk.img: No such file or directory' \
+# A file that is not there is not bound: the jailed VMM says what an unjailed one says.
+expect missing-disk 125 '--disk: cannot open /nonexistent-capsule-disk.img: No such file or directory' \
 	-- jrun --disk /nonexistent-capsule-disk.img "$E/hello.elf"
 expect dotdot-disk 125 "jail: file .*/\.\./.*: a path with '\.\.' cannot be bound" \
 	-- jrun --disk "$tmp/../$(basename "$tmp")/x.img" "$E/hello.elf"

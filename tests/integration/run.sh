@@ -14,6 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ "${CAPSULE_JAIL:-}" = 1 ]; then
 	real=$(realpath "$BUILD")
 	mkdir "$tmp/jails" "$tmp/build"
+	chmod 1777 "$tmp/jails" # kvm-permission runs the wrapper as another user
 	for f in "$real"/*; do ln -s "$f" "$tmp/build/"; done
 	rm "$tmp/build/capsule"
 	cat >"$tmp/build/capsule" <<-EOF
