@@ -171,6 +171,8 @@ void api_introspect(void *ctx, const struct http_request *req, struct http_respo
 		}
 		memcpy(body, req->body, req->body_len);
 		body[req->body_len] = 0;
+		if (strstr(map[i].to, "vm.watch") && !strstr(map[i].to, "remove"))
+			watch_relay_ensure(ctx, req); /* before the watch exists: none is missed */
 		api_forward(ctx, req, resp, FWD_LIVE, map[i].to, body, -1,
 			strstr(map[i].to, "watch") ? "watch" : NULL);
 		return;

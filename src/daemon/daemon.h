@@ -80,6 +80,7 @@ struct ddom {
 	unsigned mp_waits;     /* ticks its guest has not reported free memory */
 	unsigned cpu_weight, cap; /* Xen's (sched.c): its cgroup's, kept in its config */
 	struct relay *migrating; /* an outgoing migration's relay (migrate.c), or NULL */
+	bool watch_relay;        /* its VMM's watch events are relayed (watch_relay.c) */
 };
 
 struct daemon {
@@ -301,6 +302,9 @@ struct api_route;
 const struct api_route *daemon_routes(size_t *n);
 struct http_request;
 struct http_response;
+/* Before a watch is armed through capsuled: relay the domain's VMM's watch events as
+ * capsuled's "watch-fired" events, from now until the VMM ends (watch_relay.c). */
+void watch_relay_ensure(struct daemon *dm, const struct http_request *req);
 /* The domain a request's ?domain= names, or NULL with a 400/404 answered. Under lock. */
 struct ddom *req_domain(struct daemon *dm, const struct http_request *req,
 			struct http_response *resp);

@@ -874,6 +874,23 @@ def test_introspect(dm):
     report("introspect-dump-core-unknown", rc == 1 and "nosuch" in err, out + err)
     st, data = call(dm.sock, "PUT", "/api/v1/domain.memory?domain=nosuch", "{}")
     report("introspect-unknown-domain", st == 404, "%d %r" % (st, data[:200]))
+    # a watch armed through capsuled fires as capsuled's own event: tests/guests/ids.c,
+    # told "go" on its console, writes its immutable table
+    ids = os.path.join(GUESTS, "ids.elf")
+    nm = subprocess.run(["nm", "-S", ids], capture_output=True, text=True).stdout
+    table = next(int(f[0], 16) for f in (l.split() for l in nm.splitlines())
+                 if len(f) == 4 and f[3] == "capsule_immutable_table")
+    dm.create("wat", ids, balloon=0, memory=16, cmdline="table")
+    wait_for(lambda: b"ids: ready" in call(dm.sock, "GET", "/api/v1/domain.console?domain=wat")[1],
+             10)
+    st, data = call(dm.sock, "PUT", "/api/v1/domain.watch?domain=wat",
+                    json.dumps({"gpa": hex(table), "len": 4096}))
+    call(dm.sock, "POST", "/api/v1/domain.console?domain=wat", b"go\n")
+    fired = wait_for(lambda: [l for l in dm.cli("log", "wat")[1].splitlines()
+                              if "watch-fired" in l], 15)
+    report("introspect-watch-event-relayed", st == 200 and fired and len(fired) == 1 and
+           '"address":"%s"' % hex(table + 7 * 8) in fired[0],
+           "%d %r; log %r" % (st, data[:200], dm.cli("log", "wat")[1][-600:]))
     dm.destroy_all()
 
 
