@@ -407,7 +407,6 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	if (d->end_requested) /* asked to end between two boots: this one ends at once */
 		vm_end(vm, VM_END_POWEROFF, 0);
 	pthread_mutex_unlock(&d->lock);
-	gdb_stub_attach(d->gdb, vm); /* with --gdb: the boot starts stopped */
 	rc = d->ops->init(d);
 	if (!rc)
 		rc = attach_devices(d);
@@ -421,6 +420,9 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		rc = d->ops->build(d);
 	}
 	if (!rc) {
+		/* With --gdb the boot starts stopped; gdb sees it only once it is built (its
+		 * memory loaded and the VMM's pages reserved), never while it is being built. */
+		gdb_stub_attach(d->gdb, vm);
 		d->boots++;
 		set_state(d, DOMAIN_RUNNING);
 		if (hold && vm_pause_request(vm))

@@ -153,6 +153,7 @@ def main():
     status, _, cerr = d.wait()
     check("kill", status == 137 and "[Inferior 1 (Remote target) killed]" in out,
           "status %d: %s %s" % (status, out[-400:], cerr[-300:]))
+    raw_before_built()
     raw_protocol()
     disconnect_with_breakpoints()
     print("%d passed, %d failed" % (passed, failed))
@@ -203,6 +204,27 @@ class Raw:
         self.read_until(lambda b: b[:1] in (b"+", b"-"))
         a, self.buf = self.buf[:1], self.buf[1:]
         return a.decode()
+
+
+def raw_before_built():
+    """gdb at the first moment it can connect, while the domain is still being built: its
+    first packets wait for the build, so a write to a page the VMM keeps (0x60000, the PV
+    page tables) is refused even then."""
+    sock = os.path.join(tmp, "early.sock")
+    p = subprocess.Popen(["timeout", "-k", "5", "60", CAPSULE, "run", "--gdb", sock,
+                          "--mem", "1024", SPIN], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        for _ in range(5000):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.001)
+        r = Raw(sock)
+        got = r.ask("M60000,1:00")
+        check("raw-early-write-to-vmm-page-refused", got == "E0e", "M60000,1:00 -> %r" % got)
+        r.s.close()
+    finally:
+        stop(p)
 
 
 def raw_protocol():
