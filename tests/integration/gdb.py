@@ -16,34 +16,17 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vmmrun import Suite, stop  # noqa: E402
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.join(BUILD, "capsule")
 PV = os.path.join(BUILD, "tests", "guests", "gdbtarget.elf")
 SPIN = os.path.join(BUILD, "tests", "guests", "spin.elf")
 HVM = os.path.join(BUILD, "tests", "hvm", "gdbtarget.elf")
-passed = failed = 0
+SUITE = Suite("gdb")
+report = SUITE.report
 tmp = tempfile.mkdtemp(prefix="capsule-gdb-test-")
-
-
-def stop(p):
-    """End a `timeout ... capsule` child: SIGTERM, which timeout(1) passes on to capsule
-    (SIGKILL would leave capsule orphaned), then SIGKILL if it hangs."""
-    p.terminate()
-    try:
-        return p.wait(15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        return p.wait()
-
-
-def report(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS gdb-%s" % name)
-    else:
-        failed += 1
-        print("FAIL gdb-%s: %s" % (name, why))
 
 
 def symbol(elf, name):
@@ -156,8 +139,8 @@ def main():
     raw_before_built()
     raw_protocol()
     disconnect_with_breakpoints()
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    print("%d passed, %d failed" % (SUITE.passed, SUITE.failed))
+    return 0 if SUITE.failed == 0 else 1
 
 
 class Raw:

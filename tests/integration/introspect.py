@@ -8,7 +8,6 @@ code or its immutable table, and staying silent on a benign one.
 
   introspect.py BUILD     prints PASS/FAIL lines and ends with "N passed, N failed"
 """
-import http.client
 import json
 import os
 import re
@@ -19,45 +18,17 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from unixhttp import UnixHTTP  # noqa: E402
+from vmmrun import Suite, stop  # noqa: E402
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 CAPSULE = os.path.join(BUILD, "capsule")
 IDS = os.path.join(BUILD, "tests", "guests", "ids.elf")
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "ids", "ids.py")
-passed = failed = 0
+SUITE = Suite("introspect")
+report = SUITE.report
 tmp = tempfile.mkdtemp(prefix="capsule-introspect-test-")
-
-
-def stop(p):
-    """End a `timeout ... capsule` child: SIGTERM, which timeout(1) passes on to capsule
-    (SIGKILL would leave capsule orphaned), then SIGKILL if it hangs."""
-    p.terminate()
-    try:
-        return p.wait(15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        return p.wait()
-
-
-def report(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS introspect-%s" % name)
-    else:
-        failed += 1
-        print("FAIL introspect-%s: %s" % (name, why))
-    return ok
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
 
 
 def call(sock, path, body=None, method="PUT", raw=None):
@@ -347,8 +318,8 @@ def main():
     ids_example("code", True)
     ids_example("table", True)
     ids_example("benign", False)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    print("%d passed, %d failed" % (SUITE.passed, SUITE.failed))
+    return 0 if SUITE.failed == 0 else 1
 
 
 if __name__ == "__main__":

@@ -25,10 +25,22 @@ class Suite:
             self.failed += 1
             print("FAIL %s-%s: %s" % (self.prefix, name, why))
         sys.stdout.flush()
+        return ok
 
     def end(self):
         print("%d passed, %d failed" % (self.passed, self.failed))
         sys.exit(1 if self.failed else 0)
+
+
+def stop(p):
+    """End a `timeout ... capsule` child: SIGTERM, which timeout(1) passes on to capsule
+    (SIGKILL would leave capsule orphaned), then SIGKILL if it hangs."""
+    p.terminate()
+    try:
+        return p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()
 
 
 def control(capsule, sock, *args):
