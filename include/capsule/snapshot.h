@@ -193,7 +193,7 @@ struct snap_restore {
 	struct migrate_in *pc_in;
 	/* Working-set prefetch (src/snapshot/workingset.c): DIR/workingset as checked (empty
 	 * if none or refused), whether --no-prefetch said no, the pages prefetched, and
-	 * /proc/self/pagemap opened before confinement for recording (-1 if not). */
+	 * /proc/self/pagemap opened by the VMM before confinement for recording (-1 if not). */
 	struct workingset ws;
 	bool no_prefetch;
 	int64_t prefetched;
@@ -210,6 +210,12 @@ int snapshot_open(const char *dir, struct snap_restore **out, struct domain_conf
 /* The same from a buffer and an open memory fd (tests, the fuzzer): takes neither. */
 int snapshot_parse_config(const void *buf, size_t len, struct snap_parsed *p,
 			  struct domain_config *cfg, char *err, size_t errlen);
+/*
+ * Open /proc/self/pagemap for recording the working set, in the process that will run the
+ * domain (a jailed VMM is a child of the process that read the options: the parent's
+ * pagemap would show the parent's page tables) and before its privileges are dropped (a
+ * process whose uid changed is not dumpable: its /proc/self files become root's). */
+void snapshot_open_pagemap(struct snap_restore *r);
 void snapshot_close(struct snap_restore *r);
 /* Does the snapshot fit the domain created from its configuration? 0, or -EINVAL. */
 int snapshot_check(struct domain *d, const struct snap_restore *r, char *err, size_t errlen);

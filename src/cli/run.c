@@ -312,6 +312,8 @@ int cmd_run(int argc, char **argv)
 			goto out;
 	}
 	created = true;
+	if (o.restore)
+		snapshot_open_pagemap(o.restore);
 	if (domain_create(&dom, &o.cfg) || jail_drop(&o.jail) < 0)
 		goto out;
 	dom.start_paused = o.paused;

@@ -111,12 +111,18 @@ int snapshot_open(const char *dir, struct snap_restore **out, struct domain_conf
 	if (ws_load(dir, r->p.header.mem_bytes, &r->ws, path, sizeof(path)) == -EINVAL)
 		fprintf(stderr, "capsule: %s/workingset refused: %s; restoring without "
 			"prefetch\n", dir, path);
-	r->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	*out = r;
 	return 0;
 fail:
 	snapshot_close(r);
 	return -EINVAL;
+}
+
+void snapshot_open_pagemap(struct snap_restore *r)
+{
+	if (r->pagemap_fd >= 0)
+		close(r->pagemap_fd);
+	r->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
 void snapshot_close(struct snap_restore *r)
