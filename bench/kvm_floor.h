@@ -156,4 +156,115 @@ static inline uint64_t median_u64(uint64_t *v, size_t n)
 	return v[n / 2];
 }
 
+/*
+ * What every row prints (docs/benchmarks.md): the median of at least five interleaved runs
+ * with the range beside it, and the host's load before and after.
+ *
+ *   struct bench_stat s = bench_stat_u64(ns, runs);     // ns[] is left as it was
+ *   bench_fmt(buf, s, 1e3, 0, "us")                     // "1412 us (1380-1530)"
+ *   bench_fmt_ratio(buf, capsule_ns, floor_ns, runs)    // "1.38x (1.30-1.45x)": the median
+ *                                                       // of the runs' own ratios
+ *   bench_print_load("before")                          // "host load before: 0.78 0.50 ..."
+ */
+#define BENCH_FMT_LEN 96
+
+struct bench_stat {
+	double median, min, max;
+	size_t n;
+};
+
+static int bench_cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median (the mean of the middle two for an even count), min and max; v is not changed. */
+static inline struct bench_stat bench_stat_d(const double *v, size_t n)
+{
+	struct bench_stat s = {0, 0, 0, n};
+	double *c = n ? malloc(n * sizeof(*c)) : NULL;
+
+	if (!c)
+		return s;
+	memcpy(c, v, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), bench_cmp_d);
+	s.median = n & 1 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+	s.min = c[0];
+	s.max = c[n - 1];
+	free(c);
+	return s;
+}
+
+static inline struct bench_stat bench_stat_u64(const uint64_t *v, size_t n)
+{
+	double *d = n ? malloc(n * sizeof(*d)) : NULL;
+	struct bench_stat s = {0, 0, 0, n};
+
+	if (!d)
+		return s;
+	for (size_t i = 0; i < n; i++)
+		d[i] = (double)v[i];
+	s = bench_stat_d(d, n);
+	free(d);
+	return s;
+}
+
+/* "MEDIAN UNIT (MIN-MAX)", each value divided by div, with `digits` decimals. */
+static inline char *bench_fmt(char out[BENCH_FMT_LEN], struct bench_stat s, double div,
+			      int digits, const char *unit)
+{
+	snprintf(out, BENCH_FMT_LEN, "%.*f%s%s (%.*f-%.*f)", digits, s.median / div,
+		 unit && *unit ? " " : "", unit ? unit : "", digits, s.min / div, digits,
+		 s.max / div);
+	return out;
+}
+
+/* The ratios a[i] / b[i] of n interleaved pairs: their median and range, "1.38x (1.30-1.45x)". */
+static inline struct bench_stat bench_ratio_stat(const uint64_t *a, const uint64_t *b, size_t n)
+{
+	double *r = n ? malloc(n * sizeof(*r)) : NULL;
+	struct bench_stat s = {0, 0, 0, n};
+
+	if (!r)
+		return s;
+	for (size_t i = 0; i < n; i++)
+		r[i] = b[i] ? (double)a[i] / (double)b[i] : 0;
+	s = bench_stat_d(r, n);
+	free(r);
+	return s;
+}
+
+static inline char *bench_fmt_ratio(char out[BENCH_FMT_LEN], const uint64_t *a,
+				    const uint64_t *b, size_t n)
+{
+	struct bench_stat s = bench_ratio_stat(a, b, n);
+
+	snprintf(out, BENCH_FMT_LEN, "%.2fx (%.2f-%.2fx)", s.median, s.min, s.max);
+	return out;
+}
+
+/* The host's load (/proc/loadavg, one line), for the report beside the numbers. */
+static inline char *bench_loadavg(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	out[0] = 0;
+	if (f && fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = 0;
+	if (f)
+		fclose(f);
+	return out;
+}
+
+/* "host load WHEN: ..." on stdout, flushed (so that a forked child does not print it again). */
+static inline void bench_print_load(const char *when)
+{
+	char load[128];
+
+	printf("host load %s: %s\n", when, bench_loadavg(load, sizeof(load)));
+	fflush(stdout);
+}
+
 #endif

@@ -11,19 +11,6 @@
 
 #include "kvm_floor.h"
 
-/* The host's load (/proc/loadavg, one line), for the report beside the numbers. */
-static inline char *bench_loadavg(char *out, size_t len)
-{
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	out[0] = 0;
-	if (f && fgets(out, (int)len, f))
-		out[strcspn(out, "\n")] = 0;
-	if (f)
-		fclose(f);
-	return out;
-}
-
 /* Runs the command line and returns the number after `key=` on stdout, or exits. */
 static inline unsigned long long capsule_number(const char *cmd, const char *key)
 {
