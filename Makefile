@@ -274,9 +274,11 @@ deps-test:
 bench: all $(BENCH_BINS) $(BENCH_GUESTS)
 	bench/run.sh $(BUILD)
 
+# The launch floor is exec'd as capsule is, so it is linked as capsule is (statically).
+$(BUILD)/bench/launch: BENCH_LDFLAGS = $(CAPSULE_LDFLAGS)
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) $(BENCH_LDFLAGS) -o $@ $< $(HOST_LIBS)
 
 # libFuzzer harnesses (clang), run for FUZZ_SECONDS each; CI runs them. A harness's seed
 # inputs, if it has any, are in tests/fuzz/seeds/HARNESS/.

@@ -33,18 +33,38 @@ static inline void bench_die(const char *what)
 	exit(1);
 }
 
+#define FLOOR_MAX_VCPUS 64
+
 struct floor_vm {
-	int kvm, fd, vcpu, run_size;
+	int kvm, fd, vcpu, run_size; /* vcpu, run: vCPU 0 */
 	uint8_t *mem;
 	struct kvm_run *run;
+	unsigned nr_vcpus;
+	int vcpus[FLOOR_MAX_VCPUS];
+	struct kvm_run *runs[FLOOR_MAX_VCPUS];
 };
 
-/* KVM_CREATE_VM + 64 MiB memslot + vCPU + mmap of kvm_run. */
-static inline void floor_vm_create(struct floor_vm *f)
+/*
+ * KVM_CREATE_VM + 64 MiB memslot + nr vCPUs (1..FLOOR_MAX_VCPUS), each with its kvm_run
+ * mapped: what a VMM cannot avoid before a domain's first instruction. With cpuid, also
+ * KVM_GET_SUPPORTED_CPUID once and KVM_SET_CPUID2 on every vCPU (what every VMM does,
+ * though a guest that never asks CPUID can run without it).
+ */
+static inline void floor_vm_create_n(struct floor_vm *f, unsigned nr, int cpuid)
 {
+	enum { NENT = 256 };
+	union {
+		struct kvm_cpuid2 c;
+		uint8_t bytes[sizeof(struct kvm_cpuid2) + NENT * sizeof(struct kvm_cpuid_entry2)];
+	} cpu;
+
 	f->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (f->kvm < 0)
 		bench_die("/dev/kvm");
+	if (nr < 1 || nr > FLOOR_MAX_VCPUS) {
+		fprintf(stderr, "floor: 1 to %d vCPUs\n", FLOOR_MAX_VCPUS);
+		exit(2);
+	}
 	f->fd = ioctl(f->kvm, KVM_CREATE_VM, 0);
 	f->mem = mmap(NULL, FLOOR_MEM, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -53,17 +73,40 @@ static inline void floor_vm_create(struct floor_vm *f)
 	};
 	if (f->fd < 0 || f->mem == MAP_FAILED || ioctl(f->fd, KVM_SET_USER_MEMORY_REGION, &r))
 		bench_die("create VM");
-	f->vcpu = ioctl(f->fd, KVM_CREATE_VCPU, 0);
 	f->run_size = ioctl(f->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	f->run = mmap(NULL, (size_t)f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vcpu, 0);
-	if (f->vcpu < 0 || f->run == MAP_FAILED)
-		bench_die("create vCPU");
+	f->nr_vcpus = nr;
+	for (unsigned i = 0; i < nr; i++) {
+		f->vcpus[i] = ioctl(f->fd, KVM_CREATE_VCPU, (unsigned long)i);
+		f->runs[i] = f->vcpus[i] < 0 ? MAP_FAILED
+			     : mmap(NULL, (size_t)f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				    f->vcpus[i], 0);
+		if (f->vcpus[i] < 0 || f->runs[i] == MAP_FAILED)
+			bench_die("create vCPU");
+	}
+	if (cpuid) {
+		cpu.c.nent = NENT;
+		if (ioctl(f->kvm, KVM_GET_SUPPORTED_CPUID, &cpu.c) < 0)
+			bench_die("KVM_GET_SUPPORTED_CPUID");
+		for (unsigned i = 0; i < nr; i++)
+			if (ioctl(f->vcpus[i], KVM_SET_CPUID2, &cpu.c) < 0)
+				bench_die("KVM_SET_CPUID2");
+	}
+	f->vcpu = f->vcpus[0];
+	f->run = f->runs[0];
+}
+
+/* One vCPU, no CPUID: the floor of the hypercall and exit benchmarks. */
+static inline void floor_vm_create(struct floor_vm *f)
+{
+	floor_vm_create_n(f, 1, 0);
 }
 
 static inline void floor_vm_destroy(struct floor_vm *f)
 {
-	munmap(f->run, (size_t)f->run_size);
-	close(f->vcpu);
+	for (unsigned i = 0; i < f->nr_vcpus; i++) {
+		munmap(f->runs[i], (size_t)f->run_size);
+		close(f->vcpus[i]);
+	}
 	close(f->fd);
 	close(f->kvm);
 	munmap(f->mem, FLOOR_MEM);

@@ -7,7 +7,8 @@ B=${1:-build}
 echo "## PV domains"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
-"$B/bench/launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 60 | grep '^|'
+"$B/bench/launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 30 1 | grep -E '^\||^host load'
+"$B/bench/launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 10 64 | grep -E '^\||^host load'
 "$B/bench/jail_launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 20 | grep -E '^\||^host load'
 "$B/bench/hypercall" "$B/capsule" "$B/bench/guests/hcbench.elf" 20000 | grep '^|'
 "$B/bench/cpu" "$B/capsule" "$B/bench/guests/cpubench.elf" 4000 | grep '^|'
