@@ -168,6 +168,10 @@ struct domain {
 	enum domain_kind kind;
 	const struct domain_ops *ops;
 	int image_fd, initrd_fd, kvm_fd; /* opened once: a reboot needs no privilege */
+	/* The image, read once when the domain is created: classified, measured and loaded
+	 * by every boot from these bytes (the file is not read again). */
+	uint8_t *image;
+	size_t image_size;
 
 	pthread_mutex_t lock;   /* state, vm, and the devices' dev pointers */
 	enum domain_state state;

@@ -158,6 +158,8 @@ struct hvm_config {
 	const char *kernel;
 	const char *initrd;
 	int kernel_fd, initrd_fd; /* open descriptors of them, or -1 to open the paths */
+	const uint8_t *kernel_image; /* the kernel's bytes, read already, or NULL */
+	size_t kernel_size;
 	const char *cmdline;
 	bool no_pvh; /* boot an ELF kernel at its 64-bit entry even if it has a PVH note */
 	const uint8_t *measurement; /* the launch measurement (32 bytes), or NULL */

@@ -95,6 +95,8 @@ struct pv_domain {
 struct pv_config {
 	const char *image_path;
 	int image_fd; /* an open descriptor of it, or -1 to open the path */
+	const uint8_t *image; /* its bytes, read already (image_fd is then not read), or NULL */
+	size_t image_size;
 	const char *cmdline;
 	bool stamp_first_hypercall;
 	int console_in_fd; /* console input for the guest, or -1 (docs/pv-abi.md 7.1) */

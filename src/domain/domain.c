@@ -53,17 +53,15 @@ void domain_set_observer(struct domain *d, void (*fn)(void *opaque, enum domain_
 static int open_image(struct domain *d)
 {
 	char err[LOADER_ERR_MAX];
-	uint8_t *file;
-	size_t size;
 
 	if ((d->image_fd = file_open(d->cfg.image, err)) < 0 ||
-	    file_read_all(d->cfg.image, d->image_fd, d->cfg.mem_mib << 20, &file, &size, err)) {
+	    file_read_all(d->cfg.image, d->image_fd, d->cfg.mem_mib << 20, &d->image,
+			  &d->image_size, err)) {
 		fprintf(stderr, "capsule: %s\n", err);
 		return -1;
 	}
-	d->kind = elf_is_pv(file, size) ? DOMAIN_PV : DOMAIN_HVM;
+	d->kind = elf_is_pv(d->image, d->image_size) ? DOMAIN_PV : DOMAIN_HVM;
 	d->ops = d->kind == DOMAIN_PV ? &pv_domain_ops : &hvm_domain_ops;
-	free(file);
 	if (d->cfg.initrd && d->kind == DOMAIN_HVM &&
 	    (d->initrd_fd = file_open(d->cfg.initrd, err)) < 0) {
 		fprintf(stderr, "capsule: %s\n", err);
@@ -127,7 +125,7 @@ static int measure_domain(struct domain *d)
 				      c->devices[i].kind->name);
 	if (n >= sizeof(m->config))
 		return -E2BIG;
-	if ((rc = measure_event_fd("image", d->image_fd, m->event[0])) ||
+	if ((rc = measure_event_buf("image", d->image, d->image_size, m->event[0])) ||
 	    (rc = measure_event_buf("cmdline", cmdline, strlen(cmdline), m->event[1])) ||
 	    (rc = measure_event_fd("initrd", d->initrd_fd, m->event[2])) ||
 	    (rc = measure_event_buf("config", m->config, n, m->event[3])))
@@ -635,6 +633,8 @@ void domain_destroy(struct domain *d)
 	if (d->kvm_fd >= 0)
 		close(d->kvm_fd);
 	d->image_fd = d->initrd_fd = d->kvm_fd = -1;
+	free(d->image);
+	d->image = NULL;
 	watch_free(d);
 	pthread_cond_destroy(&d->ended);
 	pthread_cond_destroy(&d->released);

@@ -36,7 +36,7 @@
 #define BP_E820_TABLE 0x2d0
 
 struct loaded {
-	uint8_t *file;
+	const uint8_t *file;
 	size_t size;
 	uint8_t *initrd;
 	size_t initrd_size;
@@ -298,9 +298,16 @@ int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg)
 {
 	char err[LOADER_ERR_MAX] = "";
 	struct loaded l = {0};
-	int rc;
+	uint8_t *read = NULL; /* the kernel as read here, if the domain had not */
+	int rc = 0;
 
-	rc = file_read_all(cfg->kernel, cfg->kernel_fd, h->vm->mem.size, &l.file, &l.size, err);
+	if (cfg->kernel_image) {
+		l.file = cfg->kernel_image;
+		l.size = cfg->kernel_size;
+	} else if (!(rc = file_read_all(cfg->kernel, cfg->kernel_fd, h->vm->mem.size, &read,
+					&l.size, err))) {
+		l.file = read;
+	}
 	if (!rc && cfg->initrd)
 		rc = file_read_all(cfg->initrd, cfg->initrd_fd, h->vm->mem.size, &l.initrd,
 				   &l.initrd_size, err);
@@ -308,7 +315,7 @@ int hvm_kernel_load(struct hvm_domain *h, const struct hvm_config *cfg)
 		rc = load_and_boot(h, cfg, &l, err);
 	if (rc && err[0])
 		log_err("%s: %s", cfg->kernel, err);
-	free(l.file);
+	free(read);
 	free(l.initrd);
 	return rc;
 }

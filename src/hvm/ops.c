@@ -30,6 +30,8 @@ static int hvm_build(struct domain *d)
 		.kernel = d->cfg.image,
 		.initrd = d->cfg.initrd,
 		.kernel_fd = d->image_fd,
+		.kernel_image = d->image,
+		.kernel_size = d->image_size,
 		.initrd_fd = d->initrd_fd,
 		.cmdline = d->cfg.cmdline,
 		.no_pvh = d->cfg.no_pvh,

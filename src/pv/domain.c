@@ -28,22 +28,27 @@ static uint64_t guest_tsc(const struct vcpu *v)
 	return ioctl(v->fd, KVM_GET_MSRS, &m) == 1 ? m.hdr.entries[0].data : 0;
 }
 
-static int load_image(struct pv_domain *pv, const char *path, int fd, struct elf_image *img)
+static int load_image(struct pv_domain *pv, const struct pv_config *cfg, struct elf_image *img)
 {
+	const char *path = cfg->image_path;
 	char err[LOADER_ERR_MAX];
-	uint8_t *file;
-	size_t size;
+	uint8_t *read = NULL; /* the image as read here, if the caller had not */
+	const uint8_t *file = cfg->image;
+	size_t size = cfg->image_size;
 	int rc;
 
-	rc = file_read_all(path, fd, pv->vm->mem.size, &file, &size, err);
-	if (rc) {
-		log_err("%s", err);
-		return rc;
+	if (!file) {
+		rc = file_read_all(path, cfg->image_fd, pv->vm->mem.size, &read, &size, err);
+		if (rc) {
+			log_err("%s", err);
+			return rc;
+		}
+		file = read;
 	}
 	/* A domain is always built in freshly created memory, which the memfd zero-fills. */
 	rc = elf_load(file, size, &pv->vm->mem, CAP_GPA_IMAGE_MIN, ELF_LOAD_MEM_ZEROED, img,
 		      err);
-	free(file);
+	free(read);
 	if (rc) {
 		log_err("%s: %s", path, err);
 		return rc;
@@ -126,7 +131,7 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 	int rc;
 
 	pv->stamp_first_hypercall = cfg->stamp_first_hypercall;
-	rc = load_image(pv, cfg->image_path, cfg->image_fd, &img);
+	rc = load_image(pv, cfg, &img);
 	if (rc)
 		return rc;
 	/* The control port, after the devices': an ordinary port notifying vCPU 0 (R-REQ-1). */

@@ -24,6 +24,8 @@ static int pv_build(struct domain *d)
 	struct pv_config cfg = {
 		.image_path = d->cfg.image,
 		.image_fd = d->image_fd,
+		.image = d->image,
+		.image_size = d->image_size,
 		.cmdline = d->cfg.cmdline,
 		.stamp_first_hypercall = d->cfg.stamp_first_hypercall,
 		.measurement = d->measure.value,
