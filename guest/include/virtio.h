@@ -22,6 +22,7 @@ struct vq {
 	unsigned index;
 	uint16_t size, free_head, num_free, last_used, avail_idx, kicked_idx;
 	bool event_idx;
+	bool no_irq; /* completions are reaped by polling: no interrupt unless vq_wait asks */
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	struct virtq_used *used;
@@ -96,10 +97,17 @@ void vcons_write(struct vcons *c, const void *buf, uint32_t len);
 /* Bytes received (up to cap), 0 at the deadline. */
 uint32_t vcons_read(struct vcons *c, void *buf, uint32_t cap, uint64_t deadline_ns);
 
-/* virtio-net, with a tiny IPv4 stack (ARP, ICMP echo, UDP) in guest/lib/netstack.c */
+/* virtio-net, with a tiny IPv4 stack (ARP, ICMP echo, UDP, a TCP sender) in netstack.c */
 #define VNET_RXBUFS 64
 #define VNET_RXBUF_SIZE 2048
-#define VNET_TXBUFS 16 /* = the transmit queue size: a buffer is reused only once sent */
+#define VNET_TXBUFS 64 /* = the transmit queue size: a buffer is reused only once sent */
+#define VNET_FRAME_MAX 65550 /* a GSO packet with its headers */
+/* What vnet_open takes: offloads (checksum, TSO, UFO) and mergeable receive buffers. */
+#define VNET_OFFLOADS                                                                     \
+	((1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) |                  \
+	 (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) |              \
+	 (1ull << VIRTIO_NET_F_HOST_UFO) | (1ull << VIRTIO_NET_F_GUEST_TSO4) |             \
+	 (1ull << VIRTIO_NET_F_GUEST_TSO6) | (1ull << VIRTIO_NET_F_GUEST_UFO))
 struct vnet {
 	struct vdev dev;
 	struct vq rx, tx;
@@ -108,11 +116,28 @@ struct vnet {
 	uint8_t txbuf[VNET_TXBUFS][VNET_RXBUF_SIZE];
 	unsigned tx_next;
 	uint32_t ip;   /* host byte order */
+	bool tx_pending; /* queued, not yet kicked */
+	struct virtio_net_hdr rx_hdr; /* the last received frame's header */
 };
 int vnet_open(struct vnet *n, uint32_t ip);
+/* With a choice of device features (VNET_OFFLOADS or 0, beyond MAC and mergeable buffers). */
+int vnet_open_ex(struct vnet *n, uint32_t ip, uint64_t offloads);
+bool vnet_has(const struct vnet *n, unsigned feature);
 int vnet_send(struct vnet *n, const void *frame, uint32_t len);
+/*
+ * Queue one frame without telling the device: header h, `hlen` bytes of headers (copied)
+ * then `plen` bytes of payload, which must stay unchanged until the device has sent it
+ * (vnet_tx_room reaps). CAP_ENOSPC when the ring is full. vnet_flush kicks once for all.
+ */
+int vnet_queue(struct vnet *n, const struct virtio_net_hdr *h, const void *hdrs, uint32_t hlen,
+	       const void *payload, uint32_t plen);
+void vnet_flush(struct vnet *n);
+/* Reap what the device sent; the frames that may be queued now. */
+unsigned vnet_tx_room(struct vnet *n);
 /* One frame into buf (merged from its buffers); its length, 0 at the deadline. */
 uint32_t vnet_recv(struct vnet *n, void *buf, uint32_t cap, uint64_t deadline_ns);
+/* The same without waiting: 0 if no frame is there. */
+uint32_t vnet_try_recv(struct vnet *n, void *buf, uint32_t cap);
 
 struct udp_msg {
 	uint32_t src_ip;
@@ -124,6 +149,8 @@ struct udp_msg {
 int net_poll_udp(struct vnet *n, struct udp_msg *m, uint64_t deadline_ns);
 int net_send_udp(struct vnet *n, uint32_t dst_ip, const uint8_t dst_mac[6], uint16_t src_port,
 		 uint16_t dst_port, const void *data, uint32_t len);
+/* Handle one received frame: ARP and ICMP answered; 1 and *m if it is UDP for us. */
+int net_handle(struct vnet *n, uint8_t *frame, uint32_t len, struct udp_msg *m);
 /* ARP for an address: 0 and its MAC, or CAP_ENOENT at the deadline. */
 int net_resolve(struct vnet *n, uint32_t ip, uint8_t mac[6], uint64_t deadline_ns);
 uint32_t ip_parse(const char *s);

@@ -80,5 +80,9 @@ struct net_backend *net_open_fd(int fd);
 void net_init_config(struct net_backend *n, struct virtio_dev *d);
 void net_close(struct net_backend *n);
 void net_io(const struct net_backend *n, struct dev_io *out);
+/* A transmitted virtio_net_hdr before a frame of len bytes, against the driver's features:
+ * 0, or -EINVAL with *why (the frame is dropped). For the fuzzer and tests too. */
+int net_hdr_check_tx(const struct virtio_net_hdr *h, uint64_t len, uint64_t features,
+		     const char **why);
 
 #endif

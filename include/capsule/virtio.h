@@ -120,6 +120,8 @@ struct virtio_stats {
 	uint64_t kicks;      /* queue notifications received (each one a guest exit or less) */
 	uint64_t requests;   /* chains completed */
 	uint64_t interrupts; /* interrupts raised */
+	uint64_t rx_items;   /* receive pumps that pull (backend_rx.c): items moved */
+	uint64_t rx_wakeups; /* ... in this many wake-ups that moved any */
 };
 
 struct virtio_dev {

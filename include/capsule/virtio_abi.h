@@ -174,10 +174,42 @@ struct virtio_blk_config {
 _Static_assert(sizeof(struct virtio_blk_config) == 60, "blk config");
 
 /* virtio-net */
+#define VIRTIO_NET_F_CSUM 0       /* the device completes partial checksums (transmit) */
+#define VIRTIO_NET_F_GUEST_CSUM 1 /* the driver takes partial checksums (receive) */
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_GUEST_ECN 9
+#define VIRTIO_NET_F_GUEST_UFO 10
+#define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
+#define VIRTIO_NET_F_HOST_ECN 13
+#define VIRTIO_NET_F_HOST_UFO 14
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_MQ 22
 #define VIRTIO_NET_S_LINK_UP 1
+
+/* virtio_net_hdr.flags and gso_type */
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_UDP 3
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80
+
+/* The control queue (VIRTIO_NET_F_CTRL_VQ): a command header, its data, an ack byte. */
+#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN 1
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+struct virtio_net_ctrl_hdr {
+	uint8_t class;
+	uint8_t cmd;
+};
 
 struct virtio_net_hdr {
 	uint8_t flags;

@@ -615,6 +615,11 @@ void domain_print_stats(struct domain *d, FILE *out)
 			dev->ops->name, (unsigned long long)s->requests, (unsigned long long)s->kicks,
 			s->kicks ? (double)s->requests / (double)s->kicks : 0.0,
 			(unsigned long long)s->interrupts);
+		if (s->rx_wakeups)
+			fprintf(out, "capsule: stats: %s: %llu received in %llu wake-ups "
+				"(%.1f per wake-up)\n", dev->ops->name,
+				(unsigned long long)s->rx_items, (unsigned long long)s->rx_wakeups,
+				(double)s->rx_items / (double)s->rx_wakeups);
 	}
 	funlockfile(out);
 }

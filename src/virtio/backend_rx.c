@@ -24,9 +24,51 @@ static void watch(struct rx_pump *p, bool on)
 	}
 }
 
+/* Pull what fd has, a batch at most, with one interrupt for it; true if the driver's
+ * buffers ran out (the pump then waits for its kick). */
+static bool pull_batch(struct rx_pump *p)
+{
+	struct virtio_dev *d = p->dev;
+	unsigned moved = 0;
+	bool full = false;
+	int r = 0;
+
+	while (moved < RX_PUMP_BATCH && virtio_queue_usable(d, p->queue)) {
+		r = p->pull(d, p->src.fd);
+		if (r == 1) {
+			moved++;
+			continue;
+		}
+		/* No room: ask for the kick, then look again (buffers may have come meanwhile). */
+		if (r == 0 && vq_enable_notify(&d->vq[p->queue]))
+			continue;
+		full = r == 0;
+		break;
+	}
+	if (r < 0 && r != -EAGAIN && r != -EINTR) {
+		p->eof = true;
+		log_debug("%s: its input ended: %s", d->ops->name, strerror(-r));
+	}
+	if (moved) {
+		d->stats.rx_items += moved;
+		d->stats.rx_wakeups++;
+		virtio_flush_interrupt(d, p->queue);
+	}
+	if (moved == RX_PUMP_BATCH) /* more may be ready: come back on the loop's next turn */
+		full = false;
+	return full;
+}
+
 void rx_pump_retry(struct rx_pump *p)
 {
 	struct virtq *q = &p->dev->vq[p->queue];
+
+	if (p->pull) {
+		/* While full, the kick brings us back; else the fd's readiness does. */
+		p->len = p->running && !p->eof && pull_batch(p);
+		watch(p, p->running && !p->len && !p->eof);
+		return;
+	}
 
 	while (p->len && virtio_queue_usable(p->dev, p->queue)) {
 		if (p->deliver(p->dev, p->buf, p->len))
@@ -50,6 +92,11 @@ static void readable(struct loop *l, struct loop_source *src, uint32_t events)
 	pthread_mutex_lock(&p->dev->lock);
 	if (!p->running || p->len || p->eof) { /* stopped, or full: an event already queued */
 		watch(p, false);
+		pthread_mutex_unlock(&p->dev->lock);
+		return;
+	}
+	if (p->pull) {
+		rx_pump_retry(p);
 		pthread_mutex_unlock(&p->dev->lock);
 		return;
 	}
@@ -84,6 +131,21 @@ int rx_pump_start(struct rx_pump *p, struct virtio_dev *d, unsigned queue, int f
 	p->dev = d;
 	p->queue = queue;
 	p->deliver = deliver;
+	p->running = true;
+	rx_pump_retry(p);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+int rx_pump_start_pull(struct rx_pump *p, struct virtio_dev *d, unsigned queue, int fd,
+		       int (*pull)(struct virtio_dev *, int))
+{
+	pthread_mutex_lock(&d->lock);
+	p->src = (struct loop_source){fd, readable, p};
+	p->dev = d;
+	p->queue = queue;
+	p->pull = pull;
+	p->len = 0; /* nothing is held here: what waits, waits in fd */
 	p->running = true;
 	rx_pump_retry(p);
 	pthread_mutex_unlock(&d->lock);

@@ -6,6 +6,11 @@
  * pending (the guest has no buffers), the fd is not watched: input waits in the host (the
  * pipe, the TAP's queue) until the driver kicks the receive queue and the data is taken.
  * Back-pressure without a drop and without a thread blocked on a condition.
+ *
+ * A device that can read straight into the guest's buffers (the network: readv into the
+ * chains) gives a pull function instead of a deliver function: on each wake-up the pump
+ * pulls every ready item, up to RX_PUMP_BATCH, into as many buffers as the driver posted,
+ * and raises one interrupt for the batch. No bounce buffer, no copy in the VMM.
  */
 #ifndef CAPSULE_VIRTIO_BACKEND_RX_H
 #define CAPSULE_VIRTIO_BACKEND_RX_H
@@ -23,6 +28,10 @@ struct rx_pump {
 	unsigned queue;
 	/* Deliver pending data into the queue (d->lock held); true once it is consumed. */
 	bool (*deliver)(struct virtio_dev *d, const uint8_t *buf, size_t len);
+	/* Or move one item from fd into the queue itself (d->lock held): 1 moved, 0 the
+	 * driver has no room (wait for its kick), -EAGAIN fd has nothing, other -errno: the
+	 * host side ended. */
+	int (*pull)(struct virtio_dev *d, int fd);
 	uint8_t *buf;      /* cap bytes, from the first start until rx_pump_release */
 	size_t cap, len;   /* all under dev->lock; len > 0: pending */
 	bool running;      /* between start and stop */
@@ -33,6 +42,11 @@ struct rx_pump {
 /* Begin receiving from fd into queue (any thread; d's loop may be running). 0 or -errno. */
 int rx_pump_start(struct rx_pump *p, struct virtio_dev *d, unsigned queue, int fd, size_t cap,
 		  bool (*deliver)(struct virtio_dev *, const uint8_t *, size_t));
+/* Items one wake-up moves at most before the loop turns (kicks and stop are seen). */
+#define RX_PUMP_BATCH 256u
+/* The same with a pull function (no buffer of the pump's own). */
+int rx_pump_start_pull(struct rx_pump *p, struct virtio_dev *d, unsigned queue, int fd,
+		       int (*pull)(struct virtio_dev *, int));
 /* The receive queue was kicked (d->lock held): deliver pending data, watch again. */
 void rx_pump_retry(struct rx_pump *p);
 /* Stop receiving (any thread); pending data stays for the next start. */

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * virtio-net on a TAP device. Transmit: every chain is a 12-byte virtio_net_hdr and a frame,
- * written to the TAP. Receive: a frame read from the TAP is spread over as many receive
- * buffers as it needs (VIRTIO_NET_F_MRG_RXBUF), the first header saying how many. No
- * offloads are offered, so checksums are always complete.
+ * virtio-net on a TAP device opened with IFF_VNET_HDR: every frame crosses with its
+ * virtio_net_hdr, so checksum offload and TSO/UFO travel between the guest and the host
+ * kernel untouched. The device offers them (what the kernel accepts); the driver's choice
+ * goes to the TAP (TUNSETOFFLOAD) when it sets DRIVER_OK, so a driver that refused
+ * offloads is never handed a GSO packet or a partial checksum. The data path is net_io.c.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,25 +16,16 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "backend_rx.h"
-#include "capsule/devices.h"
 #include "capsule/log.h"
+#include "net.h"
 
-#define NET_RX 0
-#define NET_TX 1
-#define FRAME_MAX 65536
-#define RX_CHAINS_MAX 64
-
-struct net_backend {
-	int tap;
-	char ifname[IFNAMSIZ];
-	uint8_t mac[6];
-	struct rx_pump rx;
-	uint8_t tx_frame[FRAME_MAX];
-	struct vq_chain rx_chains[RX_CHAINS_MAX];
-	uint64_t tx_frames, rx_frames, rx_dropped;
-	struct dev_io io; /* rd: received, wr: sent; atomics (the API reads them) */
-};
+#define F(bit) (1ull << (bit))
+#define NET_BASE_FEATURES (F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS))
+#define NET_OFFLOADS                                                                        \
+	(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |     \
+	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_TSO4) |  \
+	 F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN))
+#define NET_UFO (F(VIRTIO_NET_F_HOST_UFO) | F(VIRTIO_NET_F_GUEST_UFO))
 
 void net_io(const struct net_backend *n, struct dev_io *out)
 {
@@ -44,84 +35,76 @@ void net_io(const struct net_backend *n, struct dev_io *out)
 	out->wr_reqs = __atomic_load_n(&n->io.wr_reqs, __ATOMIC_RELAXED);
 }
 
-static int64_t net_tx(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
+/* What the TAP may hand the driver, from what the driver took (spec 5.1.3.1). */
+static unsigned tun_offloads_for(uint64_t f)
 {
-	struct net_backend *n = d->priv;
-	uint64_t len;
+	unsigned o = 0;
 
-	(void)q;
-	if (c->out_bytes < sizeof(struct virtio_net_hdr))
-		return -EINVAL;
-	len = c->out_bytes - sizeof(struct virtio_net_hdr);
-	if (len > FRAME_MAX || len < 14)
-		return 0; /* not a frame we can send: dropped, as a NIC would */
-	vq_copy_from(c, sizeof(struct virtio_net_hdr), n->tx_frame, len);
-	if (write(n->tap, n->tx_frame, len) == (ssize_t)len) {
-		n->tx_frames++;
-		__atomic_fetch_add(&n->io.wr_bytes, len, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&n->io.wr_reqs, 1, __ATOMIC_RELAXED);
-	}
-	return 0;
+	if (!(f & F(VIRTIO_NET_F_GUEST_CSUM)))
+		return 0; /* segmentation implies partial checksums */
+	o |= TUN_F_CSUM;
+	if (f & F(VIRTIO_NET_F_GUEST_TSO4))
+		o |= TUN_F_TSO4;
+	if (f & F(VIRTIO_NET_F_GUEST_TSO6))
+		o |= TUN_F_TSO6;
+	if ((f & F(VIRTIO_NET_F_GUEST_ECN)) && (o & (TUN_F_TSO4 | TUN_F_TSO6)))
+		o |= TUN_F_TSO_ECN;
+	if (f & F(VIRTIO_NET_F_GUEST_UFO))
+		o |= TUN_F_UFO;
+	return o;
 }
 
-static bool net_deliver(struct virtio_dev *d, const uint8_t *frame, size_t len)
+void net_apply_offloads(struct net_backend *n, uint64_t driver_features)
 {
-	struct net_backend *n = d->priv;
-	struct virtio_net_hdr h = {0};
-	uint64_t need = sizeof(h) + len, have = 0, off = 0;
-	const char *why = NULL;
-	unsigned used = 0;
-	int r = 0;
+	unsigned o = n->vnet_hdr ? tun_offloads_for(driver_features) : 0;
 
-	while (have < need && used < RX_CHAINS_MAX &&
-	       (r = vq_pop(&d->vq[NET_RX], d->mem, &n->rx_chains[used], &why)) > 0)
-		have += n->rx_chains[used++].in_bytes;
-	if (r < 0) {
-		virtio_fail(d, "receive queue: %s", why);
-		n->rx_dropped++;
-		return true; /* a broken device drops it */
-	}
-	if (have < need) {
-		vq_unpop(&d->vq[NET_RX], (uint16_t)used);
-		if (used == RX_CHAINS_MAX) { /* the guest's buffers can never hold it */
-			n->rx_dropped++;
-			return true;
+	if (!n->vnet_hdr || o == n->tun_offloads)
+		return;
+	for (unsigned i = 0; i < n->pairs; i++)
+		if (ioctl(n->q[i].tap, TUNSETOFFLOAD, (unsigned long)o) < 0) {
+			/* The TAP keeps what it had; with none, the driver gets plain frames. */
+			log_warn("virtio-net: %s: cannot set offloads 0x%x: %s", n->ifname, o,
+				 strerror(errno));
+			return;
 		}
-		return false; /* wait for the driver to add buffers */
-	}
-	h.num_buffers = (uint16_t)used;
-	for (unsigned i = 0; i < used; i++) {
-		const struct vq_chain *c = &n->rx_chains[i];
-		uint64_t w = 0;
-
-		if (i == 0)
-			w = vq_copy_to(c, 0, &h, sizeof(h));
-		w += vq_copy_to(c, w, frame + off, len - off);
-		off += w - (i == 0 ? sizeof(h) : 0);
-		virtio_complete(d, NET_RX, c->head, (uint32_t)w);
-	}
-	n->rx_frames++;
-	__atomic_fetch_add(&n->io.rd_bytes, len, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&n->io.rd_reqs, 1, __ATOMIC_RELAXED);
-	virtio_flush_interrupt(d, NET_RX);
-	return true;
+	n->tun_offloads = o;
 }
 
 static void net_notify(struct virtio_dev *d, unsigned q)
 {
 	struct net_backend *n = d->priv;
+	unsigned pair = q / 2;
 
-	if (q == NET_TX)
+	if (pair >= n->pairs)
+		return;
+	if (q == NET_TXQ(pair))
 		virtio_serve(d, q, net_tx);
-	else if (n->rx.running)
-		rx_pump_retry(&n->rx);
+	else if (n->q[pair].rx.running)
+		rx_pump_retry(&n->q[pair].rx);
+}
+
+static void net_driver_ok(struct virtio_dev *d)
+{
+	net_apply_offloads(d->priv, d->driver_features);
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+	net_apply_offloads(d->priv, 0);
 }
 
 static int net_dev_start(struct virtio_dev *d)
 {
 	struct net_backend *n = d->priv;
-	int err = rx_pump_start(&n->rx, d, NET_RX, n->tap, FRAME_MAX, net_deliver);
+	int err = 0;
 
+	/* A restored device resumes with the offloads its driver took. */
+	pthread_mutex_lock(&d->lock);
+	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+		net_apply_offloads(n, d->driver_features);
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < n->pairs && !err; i++)
+		err = rx_pump_start_pull(&n->q[i].rx, d, NET_RXQ(i), n->q[i].tap, net_pull);
 	if (err)
 		log_warn("virtio-net: cannot receive: %s", strerror(-err));
 	return err;
@@ -131,20 +114,69 @@ static void net_dev_stop(struct virtio_dev *d)
 {
 	struct net_backend *n = d->priv;
 
-	rx_pump_stop(&n->rx);
+	for (unsigned i = 0; i < n->pairs; i++)
+		rx_pump_stop(&n->q[i].rx);
 }
 
 const struct virtio_dev_ops virtio_net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
 	.num_queues = 2,
-	.features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
-		    (1ull << VIRTIO_NET_F_STATUS),
+	.features = NET_BASE_FEATURES,
 	.config_size = sizeof(struct virtio_net_config),
 	.queue_notify = net_notify,
+	.reset = net_reset,
+	.driver_ok = net_driver_ok,
 	.start = net_dev_start,
 	.stop = net_dev_stop,
 };
+
+
+/* Open queue i of the TAP: IFF_VNET_HDR with the virtio 1 header (num_buffers too). */
+static int tap_open(struct net_backend *n, unsigned i, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int hdr = NET_HDR;
+
+	n->q[i].tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (n->q[i].tap < 0) {
+		snprintf(err, errlen, "--net: cannot open /dev/net/tun: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (n->pairs > 1)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", n->ifname);
+	if (ioctl(n->q[i].tap, TUNSETIFF, &ifr) < 0) {
+		snprintf(err, errlen, "--net: cannot create TAP device %s: %s%s", n->ifname,
+			 strerror(errno), errno == EPERM ? " (needs CAP_NET_ADMIN: run as root)" : "");
+		return -1;
+	}
+	if (ioctl(n->q[i].tap, TUNSETVNETHDRSZ, &hdr) < 0) {
+		snprintf(err, errlen, "--net: %s: cannot use a %d-byte virtio-net header: %s",
+			 n->ifname, hdr, strerror(errno));
+		return -1;
+	}
+	n->vnet_hdr = true;
+	return 0;
+}
+
+/* The offloads to offer: those the kernel's TAP takes (UFO is not in every kernel). */
+static uint64_t probe_offloads(struct net_backend *n)
+{
+	const unsigned all = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+	uint64_t f = NET_BASE_FEATURES;
+
+	if (ioctl(n->q[0].tap, TUNSETOFFLOAD, (unsigned long)all) == 0) {
+		f |= NET_OFFLOADS;
+		if (ioctl(n->q[0].tap, TUNSETOFFLOAD, (unsigned long)(all | TUN_F_UFO)) == 0)
+			f |= NET_UFO;
+	}
+	if (ioctl(n->q[0].tap, TUNSETOFFLOAD, 0ul) < 0) /* none until a driver takes them */
+		f = NET_BASE_FEATURES;
+	return f;
+}
 
 static int parse_mac(const char *s, uint8_t mac[6])
 {
@@ -166,13 +198,12 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen)
 {
 	char buf[256], *opt, *save = NULL;
 	struct net_backend *n = calloc(1, sizeof(*n));
-	struct ifreq ifr;
 
 	if (!n) {
 		snprintf(err, errlen, "--net: out of memory");
 		return NULL;
 	}
-	n->tap = -1;
+	n->q[0].tap = n->q[1].tap = -1;
 	/* A locally administered unicast MAC unless one is given. */
 	n->mac[0] = 0x52, n->mac[1] = 0x54, n->mac[2] = 0x00;
 	if (getrandom(n->mac + 3, 3, 0) != 3)
@@ -202,19 +233,10 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "--net: give a TAP device name: --net tap=NAME");
 		goto fail;
 	}
-	n->tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (n->tap < 0) {
-		snprintf(err, errlen, "--net: cannot open /dev/net/tun: %s", strerror(errno));
+	n->pairs = n->active = 1;
+	if (tap_open(n, 0, err, errlen))
 		goto fail;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", n->ifname);
-	if (ioctl(n->tap, TUNSETIFF, &ifr) < 0) {
-		snprintf(err, errlen, "--net: cannot create TAP device %s: %s%s", n->ifname,
-			 strerror(errno), errno == EPERM ? " (needs CAP_NET_ADMIN: run as root)" : "");
-		goto fail;
-	}
+	n->offered = probe_offloads(n);
 	return n;
 fail:
 	net_close(n);
@@ -226,7 +248,8 @@ struct net_backend *net_open_fd(int fd)
 	struct net_backend *n = fd >= 0 ? calloc(1, sizeof(*n)) : NULL;
 
 	if (n) {
-		n->tap = fd;
+		n->q[0].tap = fd;
+		n->pairs = n->active = 1;
 		snprintf(n->ifname, sizeof(n->ifname), "fd%d", fd);
 	}
 	return n;
@@ -234,18 +257,22 @@ struct net_backend *net_open_fd(int fd)
 
 void net_init_config(struct net_backend *n, struct virtio_dev *d)
 {
-	struct virtio_net_config c = {.status = VIRTIO_NET_S_LINK_UP, .max_virtqueue_pairs = 1};
+	struct virtio_net_config c = {.status = VIRTIO_NET_S_LINK_UP,
+				      .max_virtqueue_pairs = (uint16_t)n->pairs};
 
 	memcpy(c.mac, n->mac, 6);
 	memcpy(d->config, &c, sizeof(c));
+	d->host_features = n->offered;
 }
 
 void net_close(struct net_backend *n)
 {
 	if (!n)
 		return;
-	rx_pump_release(&n->rx);
-	if (n->tap >= 0)
-		close(n->tap);
+	for (unsigned i = 0; i < 2; i++) {
+		rx_pump_release(&n->q[i].rx);
+		if (n->q[i].tap >= 0)
+			close(n->q[i].tap);
+	}
 	free(n);
 }

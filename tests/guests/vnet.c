@@ -22,7 +22,7 @@ int main(void)
 	TEST_CHECK(net_resolve(&n, peer, peer_mac, time_ns() + 20000000000ull) == 0);
 	TEST_CHECK(net_send_udp(&n, peer, peer_mac, 7, 9000, "hello from guest", 16) == 0);
 	printf("vnet: sent hello\n");
-	while (net_poll_udp(&n, &m, time_ns() + 30000000000ull)) {
+	while (net_poll_udp(&n, &m, tsc_ns() + 30000000000ull)) {
 		if (m.len == 4 && !memcmp(m.data, "quit", 4)) {
 			printf("vnet: echoed %u datagrams\n", echoed);
 			test_finish(true);

@@ -156,7 +156,7 @@ void *vq_poll(struct vq *q, uint32_t *len)
 		return NULL;
 	e = q->used->ring[q->last_used % q->size];
 	q->last_used++;
-	if (q->event_idx) /* interrupt me at the next completion */
+	if (q->event_idx && !q->no_irq) /* interrupt me at the next completion */
 		*virtq_used_event(q->avail, q->size) = q->last_used;
 	head = (uint16_t)(e.id % q->size);
 	cookie = q->cookie[head];

@@ -74,7 +74,7 @@ static void ip_header(struct vnet *n, uint8_t *ip, uint8_t proto, uint32_t dst, 
 }
 
 /* Handle one frame: ARP and ICMP here; a UDP datagram for us goes to *m (returns 1). */
-static int handle(struct vnet *n, uint8_t *f, uint32_t len, struct udp_msg *m)
+int net_handle(struct vnet *n, uint8_t *f, uint32_t len, struct udp_msg *m)
 {
 	if (len >= 42 && be16(f + 12) == ETH_ARP && be32(f + 38) == n->ip) {
 		if (be16(f + 20) == 1)
@@ -121,21 +121,21 @@ static int handle(struct vnet *n, uint8_t *f, uint32_t len, struct udp_msg *m)
 
 int net_poll_udp(struct vnet *n, struct udp_msg *m, uint64_t deadline_ns)
 {
-	static uint8_t frame[65536];
+	static uint8_t frame[VNET_FRAME_MAX];
 
 	for (;;) {
 		uint32_t len = vnet_recv(n, frame, sizeof(frame), deadline_ns);
 
 		if (!len)
 			return 0;
-		if (handle(n, frame, len, m))
+		if (net_handle(n, frame, len, m))
 			return 1;
 	}
 }
 
 int net_resolve(struct vnet *n, uint32_t ip, uint8_t mac[6], uint64_t deadline_ns)
 {
-	static uint8_t frame[65536];
+	static uint8_t frame[VNET_FRAME_MAX];
 	struct udp_msg m;
 
 	arp_ip = ip;
@@ -149,7 +149,7 @@ int net_resolve(struct vnet *n, uint32_t ip, uint8_t mac[6], uint64_t deadline_n
 			return CAP_ENOENT;
 		arp_send(n, 1, NULL, ip);
 		while ((len = vnet_recv(n, frame, sizeof(frame), retry)) != 0) {
-			handle(n, frame, len, &m);
+			net_handle(n, frame, len, &m);
 			if (arp_ip_mac[0] || arp_ip_mac[1] || arp_ip_mac[2] || arp_ip_mac[5])
 				break;
 		}

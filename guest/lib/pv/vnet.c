@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* virtio-net driver with mergeable receive buffers. */
+/*
+ * virtio-net driver with mergeable receive buffers and, when the device offers them,
+ * checksum and segmentation offloads. Transmit completions are reaped by polling, never by
+ * interrupt (the device's event channel is shared with receive: a transmit interrupt would
+ * only wake a receiver for nothing), and frames may be queued in a batch with one kick.
+ */
 #include "virtio.h"
 
 static void post_rx(struct vnet *n, uint8_t *buf)
@@ -9,14 +14,14 @@ static void post_rx(struct vnet *n, uint8_t *buf)
 	vq_add(&n->rx, &b, 1, buf);
 }
 
-int vnet_open(struct vnet *n, uint32_t ip)
+int vnet_open_ex(struct vnet *n, uint32_t ip, uint64_t offloads)
 {
 	int rc = vdev_find(VIRTIO_ID_NET, 0, &n->dev);
 
 	if (!rc)
 		rc = vdev_begin(&n->dev, (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_NET_F_MAC) |
 						 (1ull << VIRTIO_NET_F_MRG_RXBUF) |
-						 (1ull << VIRTIO_NET_F_STATUS));
+						 (1ull << VIRTIO_NET_F_STATUS) | offloads);
 	if (!rc)
 		rc = vq_setup(&n->dev, &n->rx, 0, VNET_RXBUFS);
 	if (!rc)
@@ -24,6 +29,11 @@ int vnet_open(struct vnet *n, uint32_t ip)
 	n->rxbufs = memalign(4096, VNET_RXBUFS * VNET_RXBUF_SIZE);
 	if (rc || !n->rxbufs)
 		return rc ? rc : CAP_ENOSPC;
+	n->tx.no_irq = true;
+	if (n->tx.event_idx) /* an event index the device never reaches (vq_wait moves it) */
+		*virtq_used_event(n->tx.avail, n->tx.size) = 0xffff;
+	else
+		n->tx.avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	for (int i = 0; i < 6; i++)
 		n->mac[i] = *(volatile uint8_t *)(n->dev.base + VIRTIO_MMIO_CONFIG + i);
 	n->ip = ip;
@@ -35,50 +45,101 @@ int vnet_open(struct vnet *n, uint32_t ip)
 	return 0;
 }
 
-int vnet_send(struct vnet *n, const void *frame, uint32_t len)
+int vnet_open(struct vnet *n, uint32_t ip)
 {
-	uint8_t *b;
-	struct vbuf v;
+	return vnet_open_ex(n, ip, VNET_OFFLOADS);
+}
 
-	if (len + sizeof(struct virtio_net_hdr) > VNET_RXBUF_SIZE)
-		return CAP_EINVAL;
+bool vnet_has(const struct vnet *n, unsigned feature)
+{
+	return n->dev.features & (1ull << feature);
+}
+
+unsigned vnet_tx_room(struct vnet *n)
+{
 	while (vq_poll(&n->tx, NULL)) /* reclaim what the device has sent */
 		;
-	if (n->tx.num_free == 0)
+	return n->tx.num_free / 2u; /* a frame takes two descriptors at most */
+}
+
+int vnet_queue(struct vnet *n, const struct virtio_net_hdr *h, const void *hdrs, uint32_t hlen,
+	       const void *payload, uint32_t plen)
+{
+	const uint32_t hsz = sizeof(struct virtio_net_hdr);
+	struct vbuf v[2];
+	uint8_t *b;
+
+	if (hlen + hsz > VNET_RXBUF_SIZE || hlen + plen > VNET_FRAME_MAX)
+		return CAP_EINVAL;
+	if (vnet_tx_room(n) == 0) {
+		vnet_flush(n);
 		vq_wait(&n->tx, NULL, 0);
+	}
 	b = n->txbuf[n->tx_next++ % VNET_TXBUFS];
-	memset(b, 0, sizeof(struct virtio_net_hdr));
-	memcpy(b + sizeof(struct virtio_net_hdr), frame, len);
-	v = (struct vbuf){b, (uint32_t)(len + sizeof(struct virtio_net_hdr)), false};
-	if (vq_add(&n->tx, &v, 1, b) < 0)
+	memcpy(b, h, hsz);
+	memcpy(b + hsz, hdrs, hlen);
+	v[0] = (struct vbuf){b, hsz + hlen, false};
+	v[1] = (struct vbuf){payload, plen, false};
+	if (vq_add(&n->tx, v, plen ? 2 : 1, b) < 0)
 		return CAP_ENOSPC;
-	vq_kick(&n->tx);
+	n->tx_pending = true;
 	return 0;
 }
 
-uint32_t vnet_recv(struct vnet *n, void *out, uint32_t cap, uint64_t deadline_ns)
+void vnet_flush(struct vnet *n)
+{
+	if (n->tx_pending)
+		vq_kick(&n->tx);
+	n->tx_pending = false;
+}
+
+int vnet_send(struct vnet *n, const void *frame, uint32_t len)
+{
+	const struct virtio_net_hdr none = {0};
+	int rc = vnet_queue(n, &none, frame, len, NULL, 0);
+
+	vnet_flush(n);
+	return rc;
+}
+
+/* Gather a frame whose first buffer is b (len bytes written) into out. */
+static uint32_t gather(struct vnet *n, uint8_t *b, uint32_t len, uint8_t *out, uint32_t cap)
 {
 	const uint32_t hdr = sizeof(struct virtio_net_hdr);
-	uint32_t len = 0, total = 0, nbufs;
-	uint8_t *b = vq_wait(&n->rx, &len, deadline_ns);
+	uint32_t total = 0, nbufs;
 
-	if (!b)
-		return 0;
-	nbufs = ((struct virtio_net_hdr *)b)->num_buffers;
+	memcpy(&n->rx_hdr, b, hdr);
+	nbufs = n->rx_hdr.num_buffers;
 	for (uint32_t i = 0;; i++) {
 		uint32_t skip = i == 0 ? hdr : 0, take = len > skip ? len - skip : 0;
 
-		if (total + take > cap)
+		if (take > cap - total)
 			take = cap - total;
-		memcpy((uint8_t *)out + total, b + skip, take);
+		memcpy(out + total, b + skip, take);
 		total += take;
 		post_rx(n, b);
 		if (i + 1 >= nbufs)
 			break;
-		b = vq_wait(&n->rx, &len, 0);
+		b = vq_wait(&n->rx, &len, 0); /* the device publishes all of a frame at once */
 		if (!b)
 			break;
 	}
-	vq_kick(&n->rx);
+	vq_kick(&n->rx); /* only if the device ran short and asked to be told */
 	return total;
+}
+
+uint32_t vnet_recv(struct vnet *n, void *out, uint32_t cap, uint64_t deadline_ns)
+{
+	uint32_t len = 0;
+	uint8_t *b = vq_wait(&n->rx, &len, deadline_ns);
+
+	return b ? gather(n, b, len, out, cap) : 0;
+}
+
+uint32_t vnet_try_recv(struct vnet *n, void *out, uint32_t cap)
+{
+	uint32_t len = 0;
+	uint8_t *b = vq_poll(&n->rx, &len);
+
+	return b ? gather(n, b, len, out, cap) : 0;
 }
