@@ -155,6 +155,35 @@ int net_handle(struct vnet *n, uint8_t *frame, uint32_t len, struct udp_msg *m);
 int net_resolve(struct vnet *n, uint32_t ip, uint8_t mac[6], uint64_t deadline_ns);
 uint32_t ip_parse(const char *s);
 
+/*
+ * A TCP sender over IPv4 (tcp.c), enough for bulk transfers: active open with MSS and
+ * window scaling, segments of up to 64 KiB handed to the device as TSO (partial checksum,
+ * VIRTIO_NET_HDR_GSO_TCPV4) when it took HOST_TSO4, else MSS-sized with full checksums;
+ * the peer's window is respected, and a segment not acknowledged in 200 ms is sent again
+ * from the first unacknowledged byte (go-back-N). In-order data from the peer is
+ * acknowledged and counted (a receiver for a bulk transfer towards the guest).
+ */
+struct tcp_conn {
+	struct vnet *n;
+	uint32_t peer_ip;
+	uint8_t peer_mac[6];
+	uint16_t sport, dport, mss;
+	uint8_t peer_wscale;
+	bool tso, established, peer_fin, reset;
+	uint32_t iss, snd_una, snd_nxt, snd_wnd, rcv_nxt;
+	uint64_t retransmits, segments, received;
+	uint64_t last_progress; /* tsc_ns of the last acknowledgement that moved snd_una */
+};
+int tcp_connect(struct tcp_conn *c, struct vnet *n, uint32_t ip, const uint8_t mac[6],
+		uint16_t sport, uint16_t dport, uint64_t deadline_ns);
+/* Send `total` bytes, byte i of the stream being data[i % period] (data holds period +
+ * 65536 bytes, so any segment is contiguous in it). 0, or CAP_EBUSY at the deadline or on
+ * a reset. */
+int tcp_send_stream(struct tcp_conn *c, const uint8_t *data, uint32_t period, uint64_t total,
+		    uint64_t deadline_ns);
+/* FIN, and wait for it to be acknowledged: 0 or CAP_EBUSY. */
+int tcp_close(struct tcp_conn *c, uint64_t deadline_ns);
+
 /* virtio-balloon */
 struct vballoon {
 	struct vdev dev;

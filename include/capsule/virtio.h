@@ -122,6 +122,7 @@ struct virtio_stats {
 	uint64_t interrupts; /* interrupts raised */
 	uint64_t rx_items;   /* receive pumps that pull (backend_rx.c): items moved */
 	uint64_t rx_wakeups; /* ... in this many wake-ups that moved any */
+	uint64_t rx_batch_max; /* the most one wake-up moved */
 };
 
 struct virtio_dev {

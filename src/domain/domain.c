@@ -617,9 +617,10 @@ void domain_print_stats(struct domain *d, FILE *out)
 			(unsigned long long)s->interrupts);
 		if (s->rx_wakeups)
 			fprintf(out, "capsule: stats: %s: %llu received in %llu wake-ups "
-				"(%.1f per wake-up)\n", dev->ops->name,
+				"(%.1f per wake-up, at most %llu)\n", dev->ops->name,
 				(unsigned long long)s->rx_items, (unsigned long long)s->rx_wakeups,
-				(double)s->rx_items / (double)s->rx_wakeups);
+				(double)s->rx_items / (double)s->rx_wakeups,
+				(unsigned long long)s->rx_batch_max);
 	}
 	funlockfile(out);
 }

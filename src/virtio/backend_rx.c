@@ -52,6 +52,8 @@ static bool pull_batch(struct rx_pump *p)
 	if (moved) {
 		d->stats.rx_items += moved;
 		d->stats.rx_wakeups++;
+		if (moved > d->stats.rx_batch_max)
+			d->stats.rx_batch_max = moved;
 		virtio_flush_interrupt(d, p->queue);
 	}
 	if (moved == RX_PUMP_BATCH) /* more may be ready: come back on the loop's next turn */

@@ -1,9 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * virtio-net: `--cmdline "IP PEER"`. Say hello to PEER:9000 over UDP, answer ARP and ping,
- * echo every datagram sent to port 7, and power off when one says "quit".
+ * virtio-net: `--cmdline "IP PEER [nooffload]"`. Say hello to PEER:9000 over UDP, answer ARP
+ * and ping, echo every datagram sent to port 7, and power off when one says "quit".
+ * "blast N SIZE" sends N datagrams back; "tcp PORT BYTES" opens a TCP connection to the
+ * sender's PORT and sends BYTES bytes (byte i is i % 251), then "tcp: ..." over UDP.
+ * "nooffload" refuses the device's checksum and segmentation offloads.
  */
 #include "virtio.h"
+
+/* "tcp PORT BYTES": a bulk transfer to the sender, then its numbers in a datagram. */
+static void send_tcp(struct vnet *n, const struct udp_msg *m, const uint8_t mac[6])
+{
+	static uint8_t pattern[251 + 65536];
+	static struct tcp_conn c;
+	static uint16_t sport = 40000;
+	char *e, report[96];
+	unsigned long port = strtoul((const char *)m->data + 4, &e, 10);
+	unsigned long long bytes = strtoul(e, NULL, 10);
+	int rc;
+
+	for (unsigned i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i % 251);
+	rc = tcp_connect(&c, n, m->src_ip, mac, sport++, (uint16_t)port, tsc_ns() + 5000000000ull);
+	if (!rc)
+		rc = tcp_send_stream(&c, pattern, 251, bytes, tsc_ns() + 60000000000ull);
+	if (!rc)
+		rc = tcp_close(&c, tsc_ns() + 5000000000ull);
+	snprintf(report, sizeof(report), "tcp: %s %llu segments %llu retransmits mss %u%s",
+		 rc ? "failed" : "sent", (unsigned long long)c.segments,
+		 (unsigned long long)c.retransmits, c.mss, c.tso ? " tso" : "");
+	printf("vnet: %s\n", report);
+	net_send_udp(n, m->src_ip, mac, 7, m->src_port, report, (uint32_t)strlen(report));
+}
 
 int main(void)
 {
@@ -16,7 +44,8 @@ int main(void)
 
 	TEST_CHECK(peer_s != NULL);
 	peer = ip_parse(peer_s + 1);
-	TEST_CHECK(vnet_open(&n, ip) == 0);
+	TEST_CHECK(vnet_open_ex(&n, ip, strstr(peer_s, "nooffload") ? 0 : VNET_OFFLOADS) == 0);
+	printf("vnet: offloads %s\n", vnet_has(&n, VIRTIO_NET_F_HOST_TSO4) ? "tso" : "none");
 	printf("vnet: mac %02x:%02x:%02x:%02x:%02x:%02x\n", n.mac[0], n.mac[1], n.mac[2],
 	       n.mac[3], n.mac[4], n.mac[5]);
 	TEST_CHECK(net_resolve(&n, peer, peer_mac, time_ns() + 20000000000ull) == 0);
@@ -39,6 +68,11 @@ int main(void)
 			for (unsigned long i = 0; i < count; i++)
 				net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, payload, size);
 			net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, "done", 4);
+			continue;
+		}
+		if (m.len > 4 && !memcmp(m.data, "tcp ", 4)) {
+			m.data[m.len < sizeof(m.data) ? m.len : sizeof(m.data) - 1] = 0;
+			send_tcp(&n, &m, peer_mac);
 			continue;
 		}
 		if (m.dst_port == 7) {

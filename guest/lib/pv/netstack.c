@@ -1,40 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The least IPv4 a test guest needs: ARP replies and requests, ICMP echo replies, UDP. */
-#include "virtio.h"
-
-#define ETH_ARP 0x0806
-#define ETH_IP 0x0800
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t csum(const uint8_t *p, uint32_t len, uint32_t sum)
-{
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		sum += be16(p + i);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
+/* The least IPv4 a test guest needs: ARP replies and requests, ICMP echo replies, UDP
+ * (TCP is tcp.c). */
+#include "net_internal.h"
 
 uint32_t ip_parse(const char *s)
 {
@@ -65,10 +32,13 @@ static void arp_send(struct vnet *n, uint16_t op, const uint8_t *tha, uint32_t t
 	vnet_send(n, f, sizeof(f));
 }
 
-static void ip_header(struct vnet *n, uint8_t *ip, uint8_t proto, uint32_t dst, uint32_t len)
+void ip_header(struct vnet *n, uint8_t *ip, uint8_t proto, uint32_t dst, uint32_t len)
 {
+	static uint16_t id;
+
 	memset(ip, 0, 20);
 	ip[0] = 0x45, put16(ip + 2, (uint16_t)(20 + len)), ip[8] = 64, ip[9] = proto;
+	put16(ip + 4, id++), ip[6] = 0x40; /* don't fragment: TSO needs it, the rest is small */
 	put32(ip + 12, n->ip), put32(ip + 16, dst);
 	put16(ip + 10, csum(ip, 20, 0));
 }

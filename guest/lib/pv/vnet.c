@@ -124,7 +124,10 @@ static uint32_t gather(struct vnet *n, uint8_t *b, uint32_t len, uint8_t *out, u
 		if (!b)
 			break;
 	}
-	vq_kick(&n->rx); /* only if the device ran short and asked to be told */
+	/* Tell the device of the buffers given back (if it ran short and asked to be told)
+	 * once the frames it finished are all taken: one kick for a burst, not one each. */
+	if (__atomic_load_n(&n->rx.used->idx, __ATOMIC_ACQUIRE) == n->rx.last_used)
+		vq_kick(&n->rx);
 	return total;
 }
 
