@@ -65,6 +65,9 @@ bool vq_need_interrupt(struct virtq *q);
 /* Ask the driver to notify again once it adds past what we consumed; true if more is there. */
 bool vq_enable_notify(struct virtq *q);
 bool vq_has_avail(const struct virtq *q);
+/* Ask to be notified at the driver's next add, though chains are still available (a
+ * backend that needs more than what is there); true if one was added meanwhile. */
+bool vq_notify_on_add(struct virtq *q);
 /* Give back the last n chains taken (not yet pushed): a backend could not use them now. */
 void vq_unpop(struct virtq *q, uint16_t n);
 

@@ -39,10 +39,7 @@ static bool pull_batch(struct rx_pump *p)
 			moved++;
 			continue;
 		}
-		/* No room: ask for the kick, then look again (buffers may have come meanwhile). */
-		if (r == 0 && vq_enable_notify(&d->vq[p->queue]))
-			continue;
-		full = r == 0;
+		full = r == 0; /* pull asked for the driver's kick */
 		break;
 	}
 	if (r < 0 && r != -EAGAIN && r != -EINTR) {

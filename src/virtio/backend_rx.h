@@ -29,8 +29,9 @@ struct rx_pump {
 	/* Deliver pending data into the queue (d->lock held); true once it is consumed. */
 	bool (*deliver)(struct virtio_dev *d, const uint8_t *buf, size_t len);
 	/* Or move one item from fd into the queue itself (d->lock held): 1 moved, 0 the
-	 * driver has no room (wait for its kick), -EAGAIN fd has nothing, other -errno: the
-	 * host side ended. */
+	 * driver has no room (pull asked for its kick: the pump waits for it), -EAGAIN fd
+	 * has nothing (or try again on the loop's next turn), other -errno: the host side
+	 * ended. */
 	int (*pull)(struct virtio_dev *d, int fd);
 	uint8_t *buf;      /* cap bytes, from the first start until rx_pump_release */
 	size_t cap, len;   /* all under dev->lock; len > 0: pending */

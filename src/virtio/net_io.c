@@ -97,9 +97,10 @@ int64_t net_tx(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
 	return 0;
 }
 
-/* Map receive buffers for one packet; how many chains (0: the driver has too few now). */
+/* Map receive buffers for one packet; how many chains (0: the driver has too few now;
+ * *some: there were some, not enough). */
 static unsigned take_buffers(struct virtio_dev *d, struct net_backend *n, unsigned rxq,
-			     unsigned *niov)
+			     unsigned *niov, bool *some)
 {
 	struct virtq *vq = &d->vq[rxq];
 	bool mrg = d->driver_features & F(VIRTIO_NET_F_MRG_RXBUF);
@@ -114,6 +115,7 @@ static unsigned take_buffers(struct virtio_dev *d, struct net_backend *n, unsign
 	int r = 0;
 
 	*niov = 0;
+	*some = false;
 	while (have < need && used < max) {
 		struct vq_chain *c = &n->rx_chains[used];
 
@@ -141,6 +143,7 @@ static unsigned take_buffers(struct virtio_dev *d, struct net_backend *n, unsign
 	 * can (its ring is full) or one packet may span no more buffers. */
 	if (have < need && used < max && segs < vq->size && used && r == 0) {
 		vq_unpop(vq, (uint16_t)used);
+		*some = true;
 		return 0;
 	}
 	return used;
@@ -157,9 +160,21 @@ int net_pull(struct virtio_dev *d, int fd)
 	while (pair + 1 < n->pairs && n->q[pair].tap != fd)
 		pair++;
 	rxq = NET_RXQ(pair);
-	used = take_buffers(d, n, rxq, &niov);
-	if (!used)
-		return 0;
+	for (unsigned tries = 0;; tries++) {
+		bool some, more;
+
+		used = take_buffers(d, n, rxq, &niov, &some);
+		if (used)
+			break;
+		if (d->broken)
+			return 0;
+		/* Ask for the driver's kick, then look once more: it may have added meanwhile. */
+		more = some ? vq_notify_on_add(&d->vq[rxq]) : vq_enable_notify(&d->vq[rxq]);
+		if (!more)
+			return 0;
+		if (tries == 3)
+			return -EAGAIN; /* a driver adding one by one: come back on the next turn */
+	}
 	got = readv(fd, n->rx_iov, (int)niov);
 	if (got < (ssize_t)NET_HDR) {
 		int e = got < 0 ? errno : EIO;

@@ -202,6 +202,19 @@ bool vq_enable_notify(struct virtq *q)
 	return vq_has_avail(q);
 }
 
+bool vq_notify_on_add(struct virtq *q)
+{
+	uint16_t seen = __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE);
+
+	if (!q->event_idx) { /* such a driver notifies on every add while flags allow it */
+		__atomic_store_n(&q->used->flags, 0, __ATOMIC_RELAXED);
+		return false;
+	}
+	*virtq_avail_event(q->used, q->size) = seen;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) != seen;
+}
+
 unsigned vq_iovecs(const struct vq_chain *c, bool write, uint64_t off, uint64_t len,
 		   struct iovec *iov)
 {

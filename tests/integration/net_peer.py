@@ -4,15 +4,20 @@
 
 Listens before the link comes up (the guest says hello as soon as ARP answers), then
 brings up the TAP, waits for the guest's hello, pings it, exchanges UDP datagrams of many
-sizes, and tells it to quit. Prints one line per check; exits non-zero on any failure.
-Usage: net_peer.py TAP HOST_IP GUEST_IP
+sizes, has the guest send 4 MiB over TCP to a socket here (data checked byte for byte; the
+kernel checks the checksums, or completes them when the guest offloads them: "tso" says
+which), sends a burst while the guest reads nothing (the receive batching the caller checks
+in --stats), and tells it to quit. Prints one line per check; exits non-zero on any failure.
+Usage: net_peer.py TAP HOST_IP GUEST_IP [tso|plain]
 """
+import select
 import socket
 import subprocess
 import sys
 import time
 
 tap, host_ip, guest_ip = sys.argv[1:4]
+mode = sys.argv[4] if len(sys.argv) > 4 else "tso"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 9000))
 s.settimeout(20)
@@ -44,4 +49,38 @@ for i in range(200):
 rtts.sort()
 print("udp: %d/200 echoed intact, median round trip %.0f us" % (good, rtts[100] * 1e6))
 assert good == 200
+
+# Bulk TCP from the guest to a real socket here.
+n = 4 << 20
+lsock = socket.socket()
+lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+lsock.bind((host_ip, 5001))
+lsock.listen(1)
+lsock.settimeout(20)
+s.sendto(b"tcp 5001 %d" % n, (guest_ip, 7))
+conn, _ = lsock.accept()
+conn.settimeout(30)
+got = bytearray()
+while True:
+    b = conn.recv(1 << 20)
+    if not b:
+        break
+    got += b
+conn.close()
+pattern = bytes(range(251)) * (n // 251 + 1)
+report, _ = s.recvfrom(2048)
+print("tcp: %d bytes, %s; guest: %s" % (len(got), "intact" if got == pattern[:n] else "CORRUPT",
+                                       report.decode()))
+assert got == pattern[:n] and report.startswith(b"tcp: sent")
+assert (b" tso" in report) == (mode == "tso")
+
+# A burst the guest does not read at once: it waits in the TAP, then comes in batches.
+s.sendto(b"hold 300", (guest_ip, 7))
+for i in range(300):
+    s.sendto(b"burst %d" % i, (guest_ip, 9))
+s.sendto(b"sync", (guest_ip, 7))
+s.settimeout(5)
+reply, _ = s.recvfrom(2048)
+print("burst: 300 sent while the guest held, then %s" % reply.decode())
+assert reply == b"sync"
 s.sendto(b"quit", (guest_ip, 7))

@@ -208,28 +208,37 @@ expect vhostile-rings 0 'vhostile: devices recovered' \
 n=$(grep -c 'virtio-rng at 0x[0-9a-f]*: queue 0: .*; the device needs a reset' "$tmp/err")
 [ "$n" = 11 ] && report vhostile-each-reported 1 "" || report vhostile-each-reported 0 "$n of 11 reports"
 
-# virtio-net: a TAP in a network namespace made for the test.
+# virtio-net: a TAP in a network namespace made for the test; a guest that takes the
+# offloads, then one that refuses them (it must then get no GSO frame nor partial checksum).
+for mode in tso plain; do
 ns=capsule-test-$$
+flag=; [ $mode = plain ] && flag=nooffload
 if ip netns add "$ns" 2>"$tmp/err"; then
 	ip -n "$ns" link set lo up
-	ip netns exec "$ns" "$CAPSULE" run --stats --net tap=cap0,mac=52:54:00:12:34:56 \
-		--cmdline "192.0.2.2 192.0.2.1" "$G/vnet.elf" >"$tmp/net.out" 2>&1 &
+	ip netns exec "$ns" timeout -k 5 120 "$CAPSULE" run --stats \
+		--net tap=cap0,mac=52:54:00:12:34:56 \
+		--cmdline "192.0.2.2 192.0.2.1 $flag" "$G/vnet.elf" >"$tmp/net.out" 2>&1 &
 	pid=$!
-	expect vnet-peer 0 'udp: 200/200 echoed intact' '' \
-		-- ip netns exec "$ns" python3 "$D/net_peer.py" cap0 192.0.2.1 192.0.2.2
+	expect vnet-peer-$mode 0 'tcp: 4194304 bytes, intact' '' \
+		-- ip netns exec "$ns" timeout -k 5 100 python3 "$D/net_peer.py" cap0 192.0.2.1 192.0.2.2 $mode
 	wait $pid
 	status=$?
 	cp "$tmp/net.out" "$tmp/out"
 	if [ $status = 0 ] && grep -q 'echoed 200 datagrams' "$tmp/out" &&
 		grep -q 'mac 52:54:00:12:34:56' "$tmp/out"; then
-		report vnet-guest 1 ""
+		report vnet-guest-$mode 1 ""
 	else
-		report vnet-guest 0 "exit status $status"
+		report vnet-guest-$mode 0 "exit status $status"
 	fi
+	# Receive batching: the burst the guest held came in many packets per wake-up.
+	most=$(sed -n 's/^capsule: stats: virtio-net: .* at most \([0-9]*\))$/\1/p' "$tmp/out")
+	[ "${most:-0}" -ge 16 ] && report vnet-rx-batch-$mode 1 "" ||
+		report vnet-rx-batch-$mode 0 "at most ${most:-no} packets per wake-up"
 	ip netns del "$ns"
 else
 	report vnet 0 "cannot create a network namespace: $(cat "$tmp/err")"
 fi
+done
 
 # virtio-balloon: the VMM's resident memory follows the balloon.
 "$CAPSULE" run --mem 256 --balloon 0 --control "$tmp/ctl" --cmdline 64 "$G/vballoon.elf" \
