@@ -39,7 +39,7 @@ for _ in $(seq 100); do ip -n "$ns" link show cap0 >/dev/null 2>&1 && break; sle
 ip -n "$ns" addr add 192.0.2.1/24 dev cap0
 ip -n "$ns" link set cap0 up
 sleep 0.5 # the guest resolves the host's MAC and says hello
-ip netns exec "$ns" "$B/bench/net" 192.0.2.2 | grep '^|'
+ip netns exec "$ns" timeout -k 5 600 "$B/bench/net" 192.0.2.2 5 | grep -E '^\||^host load'
 ip netns exec "$ns" python3 -c \
 	"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'quit', ('192.0.2.2', 7))"
 wait
