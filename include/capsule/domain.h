@@ -26,6 +26,7 @@
 #include "capsule/pv.h"
 #include "capsule/virtio.h"
 #include "capsule/vm.h"
+#include "capsule/wss.h"
 
 struct dev_io;
 
@@ -65,6 +66,9 @@ struct domain_config {
 	 * capsuled's policy: the reservation in MiB and the shares (0: the defaults). */
 	bool mem_private;
 	uint64_t mem_min_mib, mem_shares;
+	/* The write working-set sampler (include/capsule/wss.h): its period and the pages
+	 * it samples per period; wss_sample 0 turns it off. */
+	uint32_t wss_period_ms, wss_sample;
 	/* CPU control (docs/resources.md): Xen's weight and cap, applied by capsuled through
 	 * cgroups; cpus pins every vCPU (xl's CPU list, "" = anywhere). */
 	unsigned cpu_weight, cap;
@@ -213,6 +217,7 @@ struct domain {
 	cpu_set_t affinity[CAP_MAX_VCPUS];
 	struct launch_measure measure; /* of what it boots (docs/measured-launch.md) */
 	struct watch_set *watches; /* introspection's watches (include/capsule/introspect.h) */
+	struct wss_sampler wss; /* the write working set of the current boot */
 	/* capsule run --paused: the first boot is built and waits paused before its first
 	 * instruction until resumed (an OCI runtime's create, then start). */
 	bool start_paused;

@@ -38,6 +38,11 @@ void vm_api_working_set(void *ctx, const struct http_request *req,
 /* GET /api/v1/vm.vcpus, PUT /api/v1/vm.vcpu-pin (src/api/vm_vcpus.c). */
 void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);
+/* The sampled write working set (src/api/vm_wss.c): GET /api/v1/vm.wss, its JSON (for
+ * vm.info) and its lines of /metrics. */
+struct json_t *vm_wss_json(struct domain *d);
+void vm_api_wss(void *ctx, const struct http_request *req, struct http_response *resp);
+void vm_metrics_wss(FILE *f, struct domain *d);
 /* GET vm.measurement (src/api/vm_measure.c). */
 void vm_api_measurement(void *ctx, const struct http_request *req, struct http_response *resp);
 /* For the endpoints' files (src/api/vm.c): the request's body, empty or a JSON object of

@@ -257,6 +257,7 @@ static void counters(void *ctx, const struct http_request *req, struct http_resp
 		json_object_set_new(j, "hypercalls", hc);
 	}
 	json_object_set_new(j, "state", json_string(domain_state_name(d->state)));
+	json_object_set_new(j, "write_working_set", vm_wss_json(d));
 	{
 		struct dev_io blk, net;
 
@@ -376,6 +377,7 @@ static void metrics(void *ctx, const struct http_request *req, struct http_respo
 		fprintf(f, "capsule_vcpu_exits_total{domain=\"%s\",vcpu=\"%u\"} %llu\n", d->cfg.name,
 			i, (unsigned long long)d->vm->vcpus[i].exits);
 	vm_metrics_vcpus(f, d);
+	vm_metrics_wss(f, d);
 	fprintf(f, "# HELP capsule_device_requests_total Requests a device completed.\n"
 		   "# TYPE capsule_device_requests_total counter\n");
 	for (unsigned i = 0; i < d->nr_devices; i++) {
@@ -451,6 +453,7 @@ static const struct api_route routes[] = {
 	{"PUT", "/api/v1/vm.power-button", shutdown_vm},
 	{"GET", "/api/v1/vm.counters", counters},
 	{"GET", "/api/v1/vm.balloon", balloon_get},
+	{"GET", "/api/v1/vm.wss", vm_api_wss},
 	{"PUT", "/api/v1/vm.balloon", balloon_put},
 	{"GET", "/api/v1/vm.events", events},
 	{"GET", "/api/v1/vm.console", console_history},

@@ -37,6 +37,10 @@ static void run_usage(FILE *out)
 		"      --memory-backing shared|private\n"
 		"                       guest memory in a memfd (default), or private anonymous\n"
 		"                       memory that KSM may share with other domains\n"
+		"      --wss-period MS  sample the write working set every MS ms, %u to %u\n"
+		"                       (default %u; docs/resources.md)\n"
+		"      --wss-sample N   pages sampled per period, 1 to %u (default %u); 0, or\n"
+		"      --no-wss         no sampling (no dirty log while no snapshot or migration)\n"
 		"  -c, --vcpus N        virtual CPUs, 1 to %u (default 1)\n"
 		"  -p, --cmdline STR    command line passed to the guest\n"
 		"  -n, --name NAME      the domain's name (default \"domain\")\n"
@@ -70,7 +74,8 @@ static void run_usage(FILE *out)
 		"                       destroy, restart, destroy)\n"
 		"      --no-reboot      the same as --on-reboot destroy\n"
 		"\nDevices (virtio-mmio, listed to the guest in start_info or the ACPI DSDT):\n",
-		CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT);
+		WSS_PERIOD_MS_MIN, WSS_PERIOD_MS_MAX, WSS_PERIOD_MS_DEFAULT, WSS_SAMPLE_MAX,
+		WSS_SAMPLE_DEFAULT, CAP_MAX_VCPUS, CAPSULE_EXIT_TIMEOUT);
 	device_kinds_usage(out);
 	fprintf(out,
 		"      --exit-file PATH                 write how the domain ended there, as one\n"
@@ -191,7 +196,8 @@ static int parse_action(const char *opt, const char *text, enum domain_action *a
 }
 
 enum { OPT_DEVICE = 1000, OPT_ON_POWEROFF, OPT_ON_REBOOT, OPT_ON_CRASH, OPT_ACPI, OPT_VIRTIO_PCI, OPT_CPU,
-       OPT_MEM_BACKING, OPT_JAIL, OPT_GDB, OPT_PAUSED, OPT_NO_PREFETCH };
+       OPT_MEM_BACKING, OPT_JAIL, OPT_GDB, OPT_PAUSED, OPT_NO_PREFETCH,
+       OPT_WSS_PERIOD, OPT_WSS_SAMPLE, OPT_NO_WSS };
 
 int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -209,6 +215,9 @@ int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"virtio-pci", no_argument, NULL, OPT_VIRTIO_PCI},
 		{"cpu", required_argument, NULL, OPT_CPU},
 		{"memory-backing", required_argument, NULL, OPT_MEM_BACKING},
+		{"wss-period", required_argument, NULL, OPT_WSS_PERIOD},
+		{"wss-sample", required_argument, NULL, OPT_WSS_SAMPLE},
+		{"no-wss", no_argument, NULL, OPT_NO_WSS},
 		{"gdb", required_argument, NULL, OPT_GDB},
 		{"paused", no_argument, NULL, OPT_PAUSED},
 		{"stats", no_argument, NULL, 'S'},
@@ -361,6 +370,19 @@ int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_NO_PREFETCH:
 			o->no_prefetch = true;
+			break;
+		case OPT_WSS_PERIOD:
+			if (parse_u64("--wss-period", optarg, WSS_PERIOD_MS_MIN, WSS_PERIOD_MS_MAX, &v))
+				return -1;
+			o->cfg.wss_period_ms = (uint32_t)v;
+			break;
+		case OPT_WSS_SAMPLE:
+			if (parse_u64("--wss-sample", optarg, 0, WSS_SAMPLE_MAX, &v))
+				return -1;
+			o->cfg.wss_sample = (uint32_t)v;
+			break;
+		case OPT_NO_WSS:
+			o->cfg.wss_sample = 0;
 			break;
 		case OPT_CPU:
 			o->cfg.cpu = optarg;

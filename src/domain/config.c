@@ -19,6 +19,8 @@ void domain_config_init(struct domain_config *c)
 	c->on_crash = ACTION_DESTROY;
 	c->console = stdout;
 	c->console_in = 0;
+	c->wss_period_ms = WSS_PERIOD_MS_DEFAULT;
+	c->wss_sample = WSS_SAMPLE_DEFAULT;
 }
 
 void domain_config_copy(struct domain_config *dst, const struct domain_config *src)
@@ -88,6 +90,12 @@ int domain_config_validate(const struct domain_config *c, enum domain_kind kind,
 	if (c->mem_min_mib > c->mem_mib)
 		return FAIL("memory_min of %llu MiB is more than the domain's memory (%llu MiB)",
 			    (unsigned long long)c->mem_min_mib, (unsigned long long)c->mem_mib);
+	if (c->wss_period_ms < WSS_PERIOD_MS_MIN || c->wss_period_ms > WSS_PERIOD_MS_MAX)
+		return FAIL("wss_period_ms must be from %u to %u ms, not %u", WSS_PERIOD_MS_MIN,
+			    WSS_PERIOD_MS_MAX, c->wss_period_ms);
+	if (c->wss_sample > WSS_SAMPLE_MAX)
+		return FAIL("wss_sample_pages must be from 0 (off) to %u, not %u", WSS_SAMPLE_MAX,
+			    c->wss_sample);
 	if (c->cpu_weight < CG_WEIGHT_MIN || c->cpu_weight > CG_WEIGHT_MAX)
 		return FAIL("cpu_weight must be from %d to %d, not %u", CG_WEIGHT_MIN, CG_WEIGHT_MAX,
 			    c->cpu_weight);

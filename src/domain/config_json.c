@@ -205,6 +205,14 @@ static int member(struct domain_config *c, const char *key, const json_t *v, cha
 	} else if (!strcmp(key, "memory_min")) {
 		if (integer(v, key, 0, 1ull << 30, &c->mem_min_mib, err, errlen))
 			return -1;
+	} else if (!strcmp(key, "wss_period_ms")) { /* include/capsule/wss.h */
+		if (integer(v, key, WSS_PERIOD_MS_MIN, WSS_PERIOD_MS_MAX, &n, err, errlen))
+			return -1;
+		c->wss_period_ms = (uint32_t)n;
+	} else if (!strcmp(key, "wss_sample_pages")) {
+		if (integer(v, key, 0, WSS_SAMPLE_MAX, &n, err, errlen))
+			return -1;
+		c->wss_sample = (uint32_t)n;
 	} else if (!strcmp(key, "memory_shares")) {
 		if (integer(v, key, 1, MEM_SHARES_MAX, &c->mem_shares, err, errlen))
 			return -1;
@@ -374,6 +382,10 @@ char *domain_config_to_json(const struct domain_config *c)
 		json_object_set_new(root, "memory_min", json_integer((json_int_t)c->mem_min_mib));
 	if (c->mem_shares)
 		json_object_set_new(root, "memory_shares", json_integer((json_int_t)c->mem_shares));
+	if (c->wss_period_ms != WSS_PERIOD_MS_DEFAULT)
+		json_object_set_new(root, "wss_period_ms", json_integer(c->wss_period_ms));
+	if (c->wss_sample != WSS_SAMPLE_DEFAULT)
+		json_object_set_new(root, "wss_sample_pages", json_integer(c->wss_sample));
 	if (c->cpu_weight != CG_WEIGHT_DEFAULT)
 		json_object_set_new(root, "cpu_weight", json_integer(c->cpu_weight));
 	if (c->cap)

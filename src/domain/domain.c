@@ -144,6 +144,7 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 	pthread_cond_init(&d->ended, NULL);
 	pthread_cond_init(&d->released, NULL);
 	console_log_init(&d->console_log);
+	wss_init(&d->wss);
 	d->state = DOMAIN_CREATED;
 	/* Backends are opened by the domain, once, before the first boot. */
 	for (unsigned i = 0; i < cfg->nr_devices; i++) {
@@ -435,6 +436,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 	}
 	if (!rc) {
 		start_devices(d);
+		wss_start(d);
 		if (hold)
 			pause_first_boot(d);
 		*why = wait_boot(d, vm, deadline_ns);
@@ -442,6 +444,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		set_state(d, DOMAIN_SHUTTING_DOWN);
 	}
 	gdb_stub_detach(d->gdb, vm->end_code);
+	wss_stop(d);
 	vm_join_vcpus(vm);
 	stop_devices(d);
 	pthread_mutex_lock(&d->lock);

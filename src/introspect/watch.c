@@ -136,6 +136,13 @@ static int64_t change(struct domain *d, int64_t (*fn)(struct watch_set *s, void 
 		r = err;
 		goto out;
 	}
+	/* The write working-set sampler logs on the slots too: it gives them up for this
+	 * boot (src/domain/wss.c ends when it sees the watches). */
+	if (gmem_dirty_user_is_on(&d->vm->mem, DIRTY_SAMPLE)) {
+		vm_dirty_sample_stop(d->vm);
+		log_info("domain %s: write working-set sampling ends: watches take the memory "
+			 "slots", d->cfg.name);
+	}
 	pthread_mutex_lock(&s->lock);
 	if (d->vm->watches != s) { /* a new boot: its memory has no watches */
 		struct gmem_range ram[2];

@@ -115,12 +115,7 @@ void gmem_destroy(struct guest_mem *m)
 	m->hole_start = m->hole_end = 0;
 	m->nr_vmm_owned = 0;
 	m->private_file = false;
-	if (m->dirty) {
-		free(m->dirty->bits);
-		free(m->dirty->kvm_bits);
-		free(m->dirty);
-		m->dirty = NULL;
-	}
+	gmem_dirty_free(m);
 }
 
 int gmem_set_hole(struct guest_mem *m, gpa_t start, gpa_t end)

@@ -95,12 +95,64 @@ static void vm_without_kvm(void **state)
 	vm_destroy(&vm);
 }
 
+/*
+ * Two users of one log (include/capsule/dirty.h): each fetch sees every page written since
+ * that user's own previous fetch, whatever the other fetched meanwhile; stopping one
+ * leaves the other logging; put-back pages go to the tracker alone.
+ */
+static void two_users_each_see_every_page(void **state)
+{
+	struct vm_config cfg = {.mem_bytes = SIZE, .nr_vcpus = 1};
+	uint64_t track[WORDS], sample[WORDS], back[WORDS] = {0};
+	struct vm vm;
+
+	(void)state;
+	assert_int_equal(vm_init_nokvm(&vm, &cfg), 0);
+	assert_int_equal(vm_dirty_sample_fetch(&vm, NULL, sample), -ENOENT);
+	assert_int_equal(vm_dirty_sample_start(&vm, NULL), 0);
+	assert_true(gmem_dirty_marking(&vm.mem));
+	assert_false(gmem_dirty_on(&vm.mem)); /* the tracker's view: no snapshot chain */
+	assert_int_equal(vm_dirty_fetch(&vm, track), -ENOENT);
+	assert_non_null(gmem_ptr(&vm.mem, 5 * 4096, 1));
+	/* The tracker starts: page 5 was before its start, but is the sampler's. */
+	assert_int_equal(vm_dirty_start(&vm), 0);
+	assert_non_null(gmem_ptr(&vm.mem, 7 * 4096, 1));
+	assert_int_equal(vm_dirty_sample_fetch(&vm, NULL, sample), 0);
+	assert_int_equal(sample[0], (1ull << 5) | (1ull << 7));
+	/* The sampler's fetch took nothing from the tracker. */
+	assert_int_equal(vm_dirty_fetch(&vm, track), 0);
+	assert_int_equal(track[0], 1ull << 7);
+	assert_non_null(gmem_ptr(&vm.mem, 9 * 4096, 1));
+	assert_int_equal(vm_dirty_fetch(&vm, track), 0);
+	assert_int_equal(track[0], 1ull << 9);
+	assert_int_equal(vm_dirty_sample_fetch(&vm, NULL, sample), 0);
+	assert_int_equal(sample[0], 1ull << 9);
+	/* A failed snapshot puts its pages back: the tracker's next fetch has them. */
+	back[1] = 1;
+	gmem_dirty_unfetch(&vm.mem, back);
+	assert_int_equal(vm_dirty_sample_fetch(&vm, NULL, sample), 0);
+	assert_int_equal(dirty_count(sample, SIZE / DIRTY_PAGE), 0);
+	assert_int_equal(vm_dirty_fetch(&vm, track), 0);
+	assert_int_equal(track[1], 1);
+	/* The tracker stops; the sampler logs on. */
+	vm_dirty_stop(&vm);
+	assert_true(gmem_dirty_marking(&vm.mem));
+	assert_non_null(gmem_ptr(&vm.mem, 11 * 4096, 1));
+	assert_int_equal(vm_dirty_sample_fetch(&vm, NULL, sample), 0);
+	assert_int_equal(sample[0], 1ull << 11);
+	vm_dirty_sample_stop(&vm);
+	assert_false(gmem_dirty_marking(&vm.mem));
+	assert_int_equal(vm_dirty_sample_fetch(&vm, NULL, sample), -ENOENT);
+	vm_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(off_marks_nothing),
 		cmocka_unit_test(door_marks_ranges),
 		cmocka_unit_test(vm_without_kvm),
+		cmocka_unit_test(two_users_each_see_every_page),
 	};
 
 	return cmocka_run_group_tests_name("dirty tracking", tests, NULL, NULL);

@@ -183,6 +183,41 @@ static void memory_config_keys(void **state)
 	json_refused("{\"memory_min\": -1}", "\"memory_min\" must be an integer");
 }
 
+/* The write working-set sampler's keys (include/capsule/wss.h): defaults, kept, bounds. */
+static void wss_config_keys(void **state)
+{
+	static const char good[] = "{\"name\": \"a\", \"image\": \"/x.elf\", "
+				   "\"wss_period_ms\": 250, \"wss_sample_pages\": 0}";
+	struct domain_config c, back;
+	char err[512], *text;
+
+	(void)state;
+	domain_config_init(&c);
+	assert_int_equal(c.wss_period_ms, WSS_PERIOD_MS_DEFAULT);
+	assert_int_equal(c.wss_sample, WSS_SAMPLE_DEFAULT);
+	assert_int_equal(domain_config_from_json(&c, good, strlen(good), err, sizeof(err)), 0);
+	assert_int_equal(c.wss_period_ms, 250);
+	assert_int_equal(c.wss_sample, 0);
+	text = domain_config_to_json(&c);
+	assert_non_null(text);
+	domain_config_init(&back);
+	assert_int_equal(domain_config_from_json(&back, text, strlen(text), err, sizeof(err)), 0);
+	assert_int_equal(back.wss_period_ms, 250);
+	assert_int_equal(back.wss_sample, 0);
+	free(text);
+	c.wss_period_ms = 10;
+	assert_int_equal(domain_config_validate(&c, DOMAIN_PV, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "wss_period_ms must be from 50 to 60000 ms, not 10"));
+	c.wss_period_ms = 1000;
+	c.wss_sample = WSS_SAMPLE_MAX + 1;
+	assert_int_equal(domain_config_validate(&c, DOMAIN_PV, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "wss_sample_pages must be from 0 (off) to 65536"));
+	json_refused("{\"wss_period_ms\": 49}", "\"wss_period_ms\" must be an integer from 50");
+	json_refused("{\"wss_period_ms\": \"1s\"}", "\"wss_period_ms\" must be an integer");
+	json_refused("{\"wss_sample_pages\": 65537}", "\"wss_sample_pages\" must be an integer");
+	json_refused("{\"wss_sample_pages\": -1}", "\"wss_sample_pages\" must be an integer");
+}
+
 static void console_history(void **state)
 {
 	static struct console_log l;
@@ -433,6 +468,7 @@ int main(void)
 		cmocka_unit_test(config_checks),
 		cmocka_unit_test(json_config),
 		cmocka_unit_test(memory_config_keys),
+		cmocka_unit_test(wss_config_keys),
 		cmocka_unit_test(console_history),
 		cmocka_unit_test(actions),
 		cmocka_unit_test(device_table),
