@@ -39,7 +39,7 @@ void vm_api_working_set(void *ctx, const struct http_request *req,
 void vm_api_vcpus(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_api_vcpu_pin(void *ctx, const struct http_request *req, struct http_response *resp);
 /* The sampled write working set (src/api/vm_wss.c): GET /api/v1/vm.wss, its JSON (for
- * vm.info) and its lines of /metrics. */
+ * vm.counters) and its lines of /metrics. */
 struct json_t *vm_wss_json(struct domain *d);
 void vm_api_wss(void *ctx, const struct http_request *req, struct http_response *resp);
 void vm_metrics_wss(FILE *f, struct domain *d);

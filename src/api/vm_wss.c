@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sampled write working set (include/capsule/wss.h) in the VMM's API: GET
- * /api/v1/vm.wss, the "write_working_set" of vm.info, and its /metrics lines.
+ * /api/v1/vm.wss, the "write_working_set" of vm.counters, and its /metrics lines.
  */
 #include <jansson.h>
 #include <stdio.h>

@@ -11,6 +11,8 @@
  * "vpolicy: balloon N pages" at each change; runs until killed. With `report`, the touched
  * pages are reported free to the host (free page reporting) instead of going back to the
  * allocator: "vpolicy: reported N MiB".
+ * With `once`, the U MiB are written when they are filled and never again: in use by the
+ * balloon's statistics, idle by the dirty log (docs/resources.md, the write working set).
  */
 #include "virtio.h"
 
@@ -22,6 +24,7 @@ int main(void)
 	uint64_t total = start_info->mem_bytes;
 	uint8_t **busy = malloc((pages ? pages : 1) * sizeof(*busy));
 	uint32_t held = 0, round = 0;
+	bool once = strstr(start_info->cmdline, "once") != NULL;
 	const char *t = strstr(start_info->cmdline, "touch="), *w = strstr(start_info->cmdline, "wait=");
 	uint64_t touch = t ? strtoul(t + 6, NULL, 10) * 256 : 0;
 	const char *sh = strstr(start_info->cmdline, "shared="), *di = strstr(start_info->cmdline, "id=");
@@ -74,7 +77,7 @@ int main(void)
 		}
 		held = now;
 		round++;
-		for (uint64_t i = 0; i < pages; i++) /* busy: every page written, every round */
+		for (uint64_t i = 0; !once && i < pages; i++) /* busy: every page, every round */
 			busy[i][(round * 64) % 4096] = (uint8_t)round;
 		/* As Linux does: the balloon's pages are neither free nor in the total. */
 		used += shared_bytes;

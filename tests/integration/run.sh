@@ -561,6 +561,12 @@ expect mem-more-than-host 125 '' 'is more than this host has' \
 	-- "$CAPSULE" run --mem 60000 "$E/hello.elf"
 expect vcpus-zero 125 '' '--vcpus expects a number from 1 to 64' -- "$CAPSULE" run --vcpus 0 x
 expect vcpus-too-many 125 '' '--vcpus expects' -- "$CAPSULE" run --vcpus 65 x
+expect wss-period-too-short 125 '' "--wss-period expects a number from 50 to 60000, got '10'" \
+	-- "$CAPSULE" run --wss-period 10 x
+expect wss-period-not-number 125 '' "--wss-period expects a number .* got '1s'" \
+	-- "$CAPSULE" run --wss-period 1s x
+expect wss-sample-too-many 125 '' "--wss-sample expects a number from 0 to 65536, got '65537'" \
+	-- "$CAPSULE" run --wss-sample 65537 x
 if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
 	expect no-kvm 125 '' 'cannot open /dev/kvm: it does not exist' \
 		-- unshare -m sh -c "mount -t tmpfs none /dev && exec $CAPSULE run $E/hello.elf"
@@ -596,6 +602,9 @@ py_suite introspect tests/integration/introspect.py
 py_suite snapshot tests/integration/snapshot.py
 # --- working-set prefetch of a restore (tests/integration/workingset.py)
 py_suite workingset tests/integration/workingset.py
+
+# --- the sampled write working set (tests/integration/wss.py)
+py_suite wss tests/integration/wss.py
 
 # --- diff snapshots and their merge (tests/integration/snapshot_diff.py)
 py_suite snapshot-diff tests/integration/snapshot_diff.py
