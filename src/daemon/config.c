@@ -121,6 +121,11 @@ json_t *daemon_config(struct daemon *dm, const char *body, size_t len, char *kin
 	}
 	if (check_paths(dm, cfg, err, errlen))
 		goto fail;
+	/* capsuled's --wss-period and --wss-sample, for a configuration that names neither. */
+	if (dm->wss_period_ms && !json_object_get(cfg, "wss_period_ms"))
+		json_object_set_new(cfg, "wss_period_ms", json_integer(dm->wss_period_ms));
+	if (dm->wss_sample >= 0 && !json_object_get(cfg, "wss_sample_pages"))
+		json_object_set_new(cfg, "wss_sample_pages", json_integer(dm->wss_sample));
 	if (!(text = json_dumps(cfg, JSON_COMPACT)))
 		goto fail;
 	domain_config_init(&c);

@@ -76,7 +76,11 @@ struct ddom {
 	 * from the config), and the policy's last view of the domain. */
 	bool mp_known;
 	uint64_t mp_min_mib, mp_shares, mp_balloon_mib, mp_active_mib;
-	double mp_rho;
+	/* The two samples behind mp_active_mib (-1: none): the balloon's statistics (in use,
+	 * not free) and the dirty log's write working set; decisions: balloon targets set. */
+	int64_t mp_active_balloon_mib, mp_active_dirty_mib;
+	uint64_t mp_decisions;
+	double mp_rho, mp_idle;
 	unsigned mp_waits;     /* ticks its guest has not reported free memory */
 	unsigned cpu_weight, cap; /* Xen's (sched.c): its cgroup's, kept in its config */
 	struct relay *migrating; /* an outgoing migration's relay (migrate.c), or NULL */
@@ -122,6 +126,10 @@ struct daemon {
 	const char *mem_cgroup;   /* --mem-cgroup: every VMM joins it; its limit is the budget */
 	int mem_cgroup_procs;     /* its cgroup.procs, open for the VMMs to write, or -1 */
 	double mp_tau;
+	/* --wss-period, --wss-sample: the sampler's settings for domains whose configuration
+	 * names none (0: the VMM's defaults; wss_sample -1: as the VMM's default). */
+	uint32_t wss_period_ms;
+	int32_t wss_sample;
 	pthread_t mp_thread;
 	pthread_mutex_t mp_lock;
 	pthread_cond_t mp_cond;

@@ -23,6 +23,7 @@
 #include "capsule/mempolicy.h"
 #include "capsule/usock.h"
 #include "capsule/vm.h"
+#include "capsule/wss.h"
 #include "daemon.h"
 #include "web.h"
 
@@ -80,6 +81,10 @@ static void usage(FILE *out)
 		"      --mem-cgroup DIR  run every VMM in the memory cgroup DIR (v1 or v2) and\n"
 		"                        keep the domains within its limit (the policy on)\n"
 		"      --mem-tau TAU     the policy's idle memory tax, 0 to 0.99 (default 0.75)\n"
+		"      --wss-period MS, --wss-sample N  the write working-set sampler of domains\n"
+		"                        whose configuration sets none (wss_period_ms,\n"
+		"                        wss_sample_pages): every MS ms (50-60000), N pages (0:\n"
+		"                        off; default: the VMM's, 1000 ms and 256 pages)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n\n"
 		"Access: root and members of the capsule group; anyone else gets 403.\n"
@@ -149,7 +154,8 @@ static const char *default_vmm(void)
 }
 
 /* Long options without a letter (migrate.c's): values no letter takes. */
-enum { OPT_MIGRATE_LISTEN = 0x100, OPT_MIGRATE_TLS, OPT_MIGRATE_INSECURE };
+enum { OPT_MIGRATE_LISTEN = 0x100, OPT_MIGRATE_TLS, OPT_MIGRATE_INSECURE, OPT_WSS_PERIOD,
+       OPT_WSS_SAMPLE };
 
 int main(int argc, char **argv)
 {
@@ -175,6 +181,8 @@ int main(int argc, char **argv)
 		{"mem-limit", required_argument, NULL, 'L'},
 		{"mem-tau", required_argument, NULL, 'U'},
 		{"mem-cgroup", required_argument, NULL, 'M'},
+		{"wss-period", required_argument, NULL, OPT_WSS_PERIOD},
+		{"wss-sample", required_argument, NULL, OPT_WSS_SAMPLE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -188,6 +196,7 @@ int main(int argc, char **argv)
 		.migrate_fd = -1,
 		.ksm_scan_s = 200,
 		.mp_tau = MP_TAU_DEFAULT,
+		.wss_sample = -1,
 		.mem_cgroup_procs = -1,
 	};
 	struct usock u = {.fd = -1, .lock_fd = -1};
@@ -227,6 +236,25 @@ int main(int argc, char **argv)
 		case OPT_MIGRATE_LISTEN: migrate_listen = optarg; break;
 		case OPT_MIGRATE_TLS: dm.migrate_tls = optarg; break;
 		case OPT_MIGRATE_INSECURE: dm.migrate_insecure = true; break;
+		case OPT_WSS_PERIOD:
+		case OPT_WSS_SAMPLE: {
+			bool period = c == OPT_WSS_PERIOD;
+			unsigned long lo = period ? WSS_PERIOD_MS_MIN : 0;
+			unsigned long hi = period ? WSS_PERIOD_MS_MAX : WSS_SAMPLE_MAX;
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || optarg[0] == '-' || v < lo || v > hi) {
+				fprintf(stderr, "capsuled: --wss-%s expects a number from %lu to %lu, "
+					"got '%s'\n", period ? "period" : "sample", lo, hi, optarg);
+				return 2;
+			}
+			if (period)
+				dm.wss_period_ms = (uint32_t)v;
+			else
+				dm.wss_sample = (int32_t)v;
+			break;
+		}
 		case 'R': wo.root = optarg; break;
 		case 'T': wo.token_file = optarg; break;
 		case 'C': wo.tls_cert = optarg; break;

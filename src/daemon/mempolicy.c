@@ -4,10 +4,18 @@
  * memory exceeds the budget (--mem-limit, or the memory cgroup's limit), balloon targets
  * by ESX's shares-per-page rule with an idle memory tax (include/capsule/mempolicy.h),
  * applied through each VMM's balloon (PUT /api/v1/vm.balloon, the mem-set path). The
- * working set comes from the balloon's statistics: the guest's total less its free memory,
- * both from one report (the total excludes the balloon, as Linux reports it), so a report
- * older than the last target still adds up.
- * Each change of a target is an event ("mem-policy") and the targets are metrics.
+ * working set comes from two samples (docs/resources.md, "What the policy sees"):
+ *  - the balloon's statistics: the guest's total less its free memory, both from one
+ *    report (the total excludes the balloon, as Linux reports it), so a report older than
+ *    the last target still adds up. Free memory is surely idle; used memory may be idle too;
+ *  - the VMM's write working set (GET /api/v1/vm.wss: the dirty log over a random sample
+ *    of pages, include/capsule/wss.h), as a fraction of the domain's memory. A page not
+ *    written in a while is idle to it, even one the guest only reads.
+ * The active memory is the smaller of the two (a page must be in use and written to count),
+ * the balloon's alone while the sampler has no estimate yet (or is off), the dirty log's
+ * alone while the guest sends no statistics; the idle fraction is 1 - active / held.
+ * Each change of a target is an event ("mem-policy", with both samples and the idle
+ * fraction) and the targets, samples and decisions are metrics.
  * The thread holds the daemon's lock only to read the table and record results, never
  * while it talks to a VMM.
  */
@@ -28,12 +36,14 @@
 #define MP_HYSTERESIS_MIB 2 /* smaller moves wait: a sampled working set jitters */
 #define MP_STATS_WAIT 10 /* ticks a new domain is left alone until its guest reports */
 #define MP_MAX 512 /* domains the policy weighs per tick (the rest keep their balloons) */
+#define MP_WSS_PERIODS 3 /* sampling periods before the write working set counts */
 
 struct mp_view {
 	int64_t id;
 	char sock[4200];
 	uint64_t mem_mib, balloon_mib, free_mib, total_mib;
-	bool has_balloon, has_stats;
+	bool has_balloon, has_stats, has_wss;
+	double wss; /* the write working set's estimate, a fraction of the memory */
 	unsigned waits; /* ticks without the guest's numbers so far */
 };
 
@@ -51,6 +61,7 @@ static void load_params(struct daemon *dm, struct ddom *d)
 		d->mp_min_mib = d->mem_mib;
 	if (!d->mp_shares)
 		d->mp_shares = 1;
+	d->mp_active_balloon_mib = d->mp_active_dirty_mib = -1;
 	d->mp_known = true;
 	json_decref(cfg);
 	free(text);
@@ -86,6 +97,21 @@ static void sample(struct mp_view *v)
 			/* A driver's first buffer may be empty (all zero): no numbers yet. */
 			v->has_stats = found && ftot && v->total_mib > 0;
 		}
+		json_decref(j);
+	}
+	httpc_reply_free(&r);
+	/* The write working set, once its averages have a few periods behind them. */
+	v->has_wss = false;
+	memset(&r, 0, sizeof(r));
+	if (v->has_balloon &&
+	    httpc_request(v->sock, "GET", "/api/v1/vm.wss", NULL, NULL, 0, MP_VMM_TIMEOUT_MS, &r,
+			  err, sizeof(err)) == 200 &&
+	    (j = json_loads(r.body, 0, NULL))) {
+		json_t *f = json_object_get(j, "active_fraction");
+
+		v->has_wss = json_integer_value(json_object_get(j, "periods")) >= MP_WSS_PERIODS &&
+			     json_is_number(f);
+		v->wss = v->has_wss ? json_number_value(f) : 0;
 		json_decref(j);
 	}
 	httpc_reply_free(&r);
@@ -195,10 +221,23 @@ int mempolicy_cgroup_open(struct daemon *dm, char *err, size_t errlen)
 	return 0;
 }
 
+/* The active MiB of a domain holding held MiB, from its two samples (-1: none). */
+static uint64_t active_of(uint64_t held, int64_t balloon, int64_t dirty)
+{
+	uint64_t a = held;
+
+	if (balloon >= 0 && (uint64_t)balloon < a)
+		a = (uint64_t)balloon;
+	if (dirty >= 0 && (uint64_t)dirty < a)
+		a = (uint64_t)dirty;
+	return a;
+}
+
 static void tick(struct daemon *dm)
 {
 	static struct mp_view v[MP_MAX];
 	static struct mp_dom in[MP_MAX];
+	static int64_t act_bal[MP_MAX], act_dirty[MP_MAX];
 	unsigned n = 0;
 	uint64_t budget, held_total = 0;
 	int64_t over;
@@ -229,11 +268,14 @@ static void tick(struct daemon *dm)
 		in[i].fixed = !v[i].has_balloon;
 		held = v[i].balloon_mib < v[i].mem_mib ? v[i].mem_mib - v[i].balloon_mib : 0;
 		held_total += held;
-		/* Without the guest's numbers every page counts as active: nothing is taxed. A
-		 * domain just started is left as it is until its guest reports (a tick or two),
-		 * so that it is not taken for a busy one. */
-		in[i].active_mib = !v[i].has_stats ? held
-				   : v[i].free_mib < v[i].total_mib ? v[i].total_mib - v[i].free_mib : 0;
+		/* Without either sample every page counts as active: nothing is taxed. A domain
+		 * just started is left as it is until its guest reports (a tick or two), so that
+		 * it is not taken for a busy one. */
+		act_bal[i] = !v[i].has_stats ? -1
+			     : v[i].free_mib < v[i].total_mib ? (int64_t)(v[i].total_mib - v[i].free_mib)
+							      : 0;
+		act_dirty[i] = v[i].has_wss ? (int64_t)(v[i].wss * (double)v[i].mem_mib + 0.5) : -1;
+		in[i].active_mib = active_of(held, act_bal[i], act_dirty[i]);
 		if (!v[i].has_stats && v[i].waits < MP_STATS_WAIT) {
 			in[i].fixed = true;
 			in[i].max_mib = held;
@@ -268,18 +310,27 @@ static void tick(struct daemon *dm)
 		}
 		pthread_mutex_lock(&dm->lock);
 		if ((d = dom_find_id(dm, v[i].id))) {
+			uint64_t held = v[i].mem_mib > v[i].balloon_mib ? v[i].mem_mib - v[i].balloon_mib
+								       : 0;
+
 			d->mp_active_mib = in[i].active_mib;
+			d->mp_active_balloon_mib = act_bal[i];
+			d->mp_active_dirty_mib = act_dirty[i];
+			d->mp_idle = held ? 1.0 - (double)in[i].active_mib / (double)held : 0;
 			d->mp_rho = mp_rho(in[i].shares, in[i].target_mib, in[i].active_mib,
 					   dm->mp_tau);
 			if (want != v[i].balloon_mib && st >= 200 && st < 300) {
 				d->mp_balloon_mib = want;
+				d->mp_decisions++;
 				dom_event(dm, d, "mem-policy",
 					  "{\"balloon_mib\": %llu, \"from_mib\": %llu, \"holds_mib\": "
-					  "%llu, \"active_mib\": %llu, \"shares\": %llu, \"rho\": %.6g, "
-					  "\"budget_mib\": %llu}",
+					  "%llu, \"active_mib\": %llu, \"active_balloon_mib\": %lld, "
+					  "\"active_dirty_mib\": %lld, \"idle_fraction\": %.4f, "
+					  "\"shares\": %llu, \"rho\": %.6g, \"budget_mib\": %llu}",
 					  (unsigned long long)want, (unsigned long long)v[i].balloon_mib,
 					  (unsigned long long)in[i].target_mib,
-					  (unsigned long long)in[i].active_mib,
+					  (unsigned long long)in[i].active_mib, (long long)act_bal[i],
+					  (long long)act_dirty[i], d->mp_idle,
 					  (unsigned long long)in[i].shares, d->mp_rho,
 					  (unsigned long long)budget);
 			} else {
@@ -354,10 +405,13 @@ void mempolicy_dom_json(const struct ddom *d, json_t *j)
 	if (!d->mp_known)
 		return;
 	json_object_set_new(j, "mem_policy",
-			    json_pack("{s:I, s:I, s:I, s:I, s:f}", "min_mib",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:f}", "min_mib",
 				      (json_int_t)d->mp_min_mib, "shares", (json_int_t)d->mp_shares,
 				      "balloon_mib", (json_int_t)d->mp_balloon_mib, "active_mib",
-				      (json_int_t)d->mp_active_mib, "rho", d->mp_rho));
+				      (json_int_t)d->mp_active_mib, "active_balloon_mib",
+				      (json_int_t)d->mp_active_balloon_mib, "active_dirty_mib",
+				      (json_int_t)d->mp_active_dirty_mib, "idle_fraction", d->mp_idle,
+				      "decisions", (json_int_t)d->mp_decisions, "rho", d->mp_rho));
 }
 
 void mempolicy_metrics(const struct daemon *dm, FILE *f)
@@ -377,4 +431,37 @@ void mempolicy_metrics(const struct daemon *dm, FILE *f)
 			fprintf(f, "capsule_domain_policy_balloon_bytes{domain=\"%s\"} %llu\n",
 				dm->doms[i]->name,
 				(unsigned long long)dm->doms[i]->mp_balloon_mib << 20);
+	fprintf(f, "# HELP capsule_domain_policy_active_bytes The active memory the policy "
+		   "weighs (source policy), and its two samples: in use by the balloon's "
+		   "statistics, written by the dirty log's sample.\n"
+		   "# TYPE capsule_domain_policy_active_bytes gauge\n");
+	for (unsigned i = 0; i < dm->nr_doms; i++) {
+		const struct ddom *d = dm->doms[i];
+
+		if (!d->mp_known || d->pidfd < 0)
+			continue;
+		fprintf(f, "capsule_domain_policy_active_bytes{domain=\"%s\",source=\"policy\"} "
+			"%llu\n", d->name, (unsigned long long)d->mp_active_mib << 20);
+		if (d->mp_active_balloon_mib >= 0)
+			fprintf(f, "capsule_domain_policy_active_bytes{domain=\"%s\",source="
+				"\"balloon\"} %llu\n", d->name,
+				(unsigned long long)d->mp_active_balloon_mib << 20);
+		if (d->mp_active_dirty_mib >= 0)
+			fprintf(f, "capsule_domain_policy_active_bytes{domain=\"%s\",source="
+				"\"dirty\"} %llu\n", d->name,
+				(unsigned long long)d->mp_active_dirty_mib << 20);
+	}
+	fprintf(f, "# HELP capsule_domain_policy_idle_fraction 1 - active / held, as the "
+		   "policy last weighed it.\n# TYPE capsule_domain_policy_idle_fraction gauge\n");
+	for (unsigned i = 0; i < dm->nr_doms; i++)
+		if (dm->doms[i]->mp_known && dm->doms[i]->pidfd >= 0)
+			fprintf(f, "capsule_domain_policy_idle_fraction{domain=\"%s\"} %.4f\n",
+				dm->doms[i]->name, dm->doms[i]->mp_idle);
+	fprintf(f, "# HELP capsule_domain_policy_decisions_total Balloon targets the policy "
+		   "set (each one a mem-policy event).\n"
+		   "# TYPE capsule_domain_policy_decisions_total counter\n");
+	for (unsigned i = 0; i < dm->nr_doms; i++)
+		if (dm->doms[i]->mp_known && dm->doms[i]->pidfd >= 0)
+			fprintf(f, "capsule_domain_policy_decisions_total{domain=\"%s\"} %llu\n",
+				dm->doms[i]->name, (unsigned long long)dm->doms[i]->mp_decisions);
 }
