@@ -34,7 +34,8 @@
 #define MP_TICK_MS 500
 #define MP_VMM_TIMEOUT_MS 300
 #define MP_HYSTERESIS_MIB 2 /* smaller moves wait: a sampled working set jitters */
-#define MP_STATS_WAIT 10 /* ticks a new domain is left alone until its guest reports */
+#define MP_STATS_WAIT 10 /* ticks a new domain is left alone until its guest reports and
+			  * its sampler has an estimate */
 #define MP_MAX 512 /* domains the policy weighs per tick (the rest keep their balloons) */
 #define MP_WSS_PERIODS 3 /* sampling periods before the write working set counts */
 
@@ -43,6 +44,7 @@ struct mp_view {
 	char sock[4200];
 	uint64_t mem_mib, balloon_mib, free_mib, total_mib;
 	bool has_balloon, has_stats, has_wss;
+	bool wss_pending; /* sampling, without an estimate yet */
 	double wss; /* the write working set's estimate, a fraction of the memory */
 	unsigned waits; /* ticks without the guest's numbers so far */
 };
@@ -101,7 +103,7 @@ static void sample(struct mp_view *v)
 	}
 	httpc_reply_free(&r);
 	/* The write working set, once its averages have a few periods behind them. */
-	v->has_wss = false;
+	v->has_wss = v->wss_pending = false;
 	memset(&r, 0, sizeof(r));
 	if (v->has_balloon &&
 	    httpc_request(v->sock, "GET", "/api/v1/vm.wss", NULL, NULL, 0, MP_VMM_TIMEOUT_MS, &r,
@@ -109,8 +111,12 @@ static void sample(struct mp_view *v)
 	    (j = json_loads(r.body, 0, NULL))) {
 		json_t *f = json_object_get(j, "active_fraction");
 
-		v->has_wss = json_integer_value(json_object_get(j, "periods")) >= MP_WSS_PERIODS &&
-			     json_is_number(f);
+		const char *state = json_string_value(json_object_get(j, "state"));
+		json_int_t periods = json_integer_value(json_object_get(j, "periods"));
+
+		v->has_wss = periods >= MP_WSS_PERIODS && json_is_number(f);
+		v->wss_pending = !v->has_wss && state &&
+				 (!strcmp(state, "starting") || !strcmp(state, "sampling"));
 		v->wss = v->has_wss ? json_number_value(f) : 0;
 		json_decref(j);
 	}
@@ -276,7 +282,7 @@ static void tick(struct daemon *dm)
 							      : 0;
 		act_dirty[i] = v[i].has_wss ? (int64_t)(v[i].wss * (double)v[i].mem_mib + 0.5) : -1;
 		in[i].active_mib = active_of(held, act_bal[i], act_dirty[i]);
-		if (!v[i].has_stats && v[i].waits < MP_STATS_WAIT) {
+		if ((!v[i].has_stats || v[i].wss_pending) && v[i].waits < MP_STATS_WAIT) {
 			in[i].fixed = true;
 			in[i].max_mib = held;
 		}
@@ -292,7 +298,7 @@ static void tick(struct daemon *dm)
 		struct ddom *d;
 		int st = 0;
 
-		if (!v[i].has_stats) {
+		if (!v[i].has_stats || v[i].wss_pending) {
 			pthread_mutex_lock(&dm->lock);
 			if ((d = dom_find_id(dm, v[i].id)) && d->mp_waits < MP_STATS_WAIT)
 				d->mp_waits++;

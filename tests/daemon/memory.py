@@ -211,7 +211,9 @@ def policy_run(root, tag, limit, doms, settle):
     os.makedirs(dm.root)
     dm.start()
     for name, use, extra in doms:
-        st, data = dm.create(name, VPOLICY, 128, balloon=0, cmdline="use=%d" % use, **extra)
+        extra = dict(extra)
+        cmdline = extra.pop("cmdline", "use=%d" % use)
+        st, data = dm.create(name, VPOLICY, 128, balloon=0, cmdline=cmdline, **extra)
         assert st == 201, data
     wait_for(lambda: all("vpolicy: ready" in console(dm, n) for n, _, _ in doms), 20)
     wait_for(lambda: settle(dm), 30, 0.25)
@@ -297,6 +299,59 @@ def test_policy(root):
         p = subprocess.run([base.CAPSULED] + args, capture_output=True, text=True)
         report("policy-refused-%s" % "".join(args).strip("-"),
                p.returncode == 2 and want in p.stderr, p.stderr)
+
+
+def test_policy_dirty(root):
+    """The dirty log's sample of the write working set (docs/resources.md): two domains
+    with 96 MiB in use by their balloon statistics, one rewriting it every 100 ms, the
+    other having filled it once and stopped writing (vpolicy's "once"). 56 MiB short, the
+    policy takes it from the one that stopped writing alone. The control, without the
+    sampler (wss_sample_pages 0): the balloon's statistics cannot tell them apart, and both
+    give. The sampler's default period (1 s): its first estimate, 4 s after the start, comes
+    after the guests' fill (a period of 250 ms read the writer while it was still filling,
+    and the policy rightly took from it then)."""
+    doms = [("writer", 96, {}), ("filled", 96, {"cmdline": "use=96 once"})]
+    dm = policy_run(root, "p6", 200, doms,
+                    lambda dm: holds(dm, "filled") + holds(dm, "writer") <= 202)
+    hf, hw = holds(dm, "filled"), holds(dm, "writer")
+    ev_w, ev_f = policy_events(dm, "writer"), policy_events(dm, "filled")
+    report("policy-dirty-idle-ballooned-first", near(hf, 72, 3) and hw == 128 and not ev_w,
+           "filled holds %d, writer %d, writer's events %s" % (hf, hw, ev_w))
+    last = ev_f[-1] if ev_f else {}
+    report("policy-dirty-event-has-both-samples",
+           near(last.get("active_balloon_mib", 0), 96, 2) and
+           0 <= last.get("active_dirty_mib", -1) <= 48 and
+           last.get("active_mib") == last.get("active_dirty_mib") and
+           last.get("idle_fraction", 0) > 0.5, ev_f[-3:])
+    mp = (dm.dom("writer") or {}).get("mem_policy", {})
+    report("policy-dirty-writer-sampled-active", mp.get("active_dirty_mib", 0) >= 85 and
+           near(mp.get("active_mib", 0), 96, 12) and mp.get("decisions") == 0, mp)
+    st, metrics = call(dm.sock, "GET", "/metrics")
+    want = [b'capsule_domain_policy_active_bytes{domain="filled",source="dirty"}',
+            b'capsule_domain_policy_active_bytes{domain="filled",source="balloon"}',
+            b'capsule_domain_policy_active_bytes{domain="writer",source="policy"}',
+            b'capsule_domain_policy_idle_fraction{domain="filled"} 0.',
+            ('capsule_domain_policy_decisions_total{domain="filled"} %d' % len(ev_f)).encode(),
+            b'capsule_domain_policy_decisions_total{domain="writer"} 0']
+    m = re.search(rb'capsule_domain_policy_idle_fraction\{domain="filled"\} ([0-9.]+)', metrics)
+    report("policy-dirty-metrics", st == 200 and all(w in metrics for w in want) and m and
+           float(m.group(1)) > 0.5, [w for w in want if w not in metrics])
+    report("policy-no-vmm-killed-6", policy_end(dm, ["writer", "filled"]))
+    off = {"wss_sample_pages": 0}
+    doms = [("writer", 96, off), ("filled", 96, dict(off, cmdline="use=96 once"))]
+    dm = policy_run(root, "p7", 200, doms,
+                    lambda dm: holds(dm, "filled") + holds(dm, "writer") <= 202)
+    hf, hw = holds(dm, "filled"), holds(dm, "writer")
+    mp = (dm.dom("writer") or {}).get("mem_policy", {})
+    report("policy-without-sampler-cannot-tell", hw < 128 and near(hf, hw, 6) and
+           mp.get("active_dirty_mib") == -1, "filled holds %d, writer %d; %s" % (hf, hw, mp))
+    report("policy-no-vmm-killed-7", policy_end(dm, ["writer", "filled"]))
+    p = subprocess.run([base.CAPSULED, "--wss-sample", "70000"], capture_output=True, text=True)
+    report("policy-refused-wss-sample", p.returncode == 2 and "--wss-sample expects a number "
+           "from 0 to 65536, got '70000'" in p.stderr, p.stderr)
+    p = subprocess.run([base.CAPSULED, "--wss-period", "5"], capture_output=True, text=True)
+    report("policy-refused-wss-period", p.returncode == 2 and "--wss-period expects a number "
+           "from 50 to 60000, got '5'" in p.stderr, p.stderr)
 
 
 def own_memcg():
@@ -458,6 +513,7 @@ def main():
     tests = [("bad-configs", lambda: test_bad_configs(dm)),
              ("sharing", lambda: test_sharing(dm)),
              ("policy", lambda: test_policy(root)),
+             ("policy-dirty", lambda: test_policy_dirty(root)),
              ("overcommit", lambda: test_overcommit(root)),
              ("page-reporting", lambda: test_page_reporting(root))]
     try:
