@@ -146,7 +146,13 @@ int vm_dirty_start(struct vm *vm)
 	return rc;
 }
 
-int vm_dirty_fetch_split(struct vm *vm, uint64_t *guest, uint64_t *vmm)
+/*
+ * One user's fetch: harvest (protecting every page reported while the tracker is on, and
+ * protect's), then take the user's sink into guest and vmm (the same bitmap for both:
+ * ORed), each zeroed first.
+ */
+static int fetch(struct vm *vm, enum dirty_user u, const uint64_t *protect, uint64_t *guest,
+		 uint64_t *vmm)
 {
 	struct gmem_dirty *d = vm->mem.dirty;
 	size_t bytes;
@@ -154,39 +160,33 @@ int vm_dirty_fetch_split(struct vm *vm, uint64_t *guest, uint64_t *vmm)
 
 	if (!d)
 		return rc;
+	bytes = dirty_words(d->nr_pages) * sizeof(uint64_t);
 	pthread_mutex_lock(&d->lock);
-	if (d->sink[DIRTY_TRACK].on) {
-		bytes = dirty_words(d->nr_pages) * sizeof(uint64_t);
+	if (d->sink[u].on) {
 		memset(guest, 0, bytes);
 		memset(vmm, 0, bytes);
-		rc = harvest(vm, true, NULL);
+		rc = harvest(vm, d->sink[DIRTY_TRACK].on, protect);
 		if (!rc)
-			gmem_dirty_take(&vm->mem, DIRTY_TRACK, guest, vmm);
+			gmem_dirty_take(&vm->mem, u, guest, vmm);
 	}
 	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+int vm_dirty_fetch_split(struct vm *vm, uint64_t *guest, uint64_t *vmm)
+{
+	int rc = fetch(vm, DIRTY_TRACK, NULL, guest, vmm);
+
 	if (!rc)
 		log_debug("%llu pages written by the guest (KVM), %llu by the VMM",
-			  (unsigned long long)dirty_count(guest, d->nr_pages),
-			  (unsigned long long)dirty_count(vmm, d->nr_pages));
+			  (unsigned long long)dirty_count(guest, vm->mem.dirty->nr_pages),
+			  (unsigned long long)dirty_count(vmm, vm->mem.dirty->nr_pages));
 	return rc;
 }
 
 int vm_dirty_fetch(struct vm *vm, uint64_t *out)
 {
-	struct gmem_dirty *d = vm->mem.dirty;
-	int rc = -ENOENT;
-
-	if (!d)
-		return rc;
-	pthread_mutex_lock(&d->lock);
-	if (d->sink[DIRTY_TRACK].on) {
-		memset(out, 0, dirty_words(d->nr_pages) * sizeof(uint64_t));
-		rc = harvest(vm, true, NULL);
-		if (!rc) /* the guest's and the VMM's pages ORed into one */
-			gmem_dirty_take(&vm->mem, DIRTY_TRACK, out, out);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return rc;
+	return fetch(vm, DIRTY_TRACK, NULL, out, out); /* the guest's and the VMM's, ORed */
 }
 
 void vm_dirty_stop(struct vm *vm)
@@ -213,20 +213,7 @@ int vm_dirty_sample_start(struct vm *vm, const uint64_t *protect)
 
 int vm_dirty_sample_fetch(struct vm *vm, const uint64_t *protect, uint64_t *out)
 {
-	struct gmem_dirty *d = vm->mem.dirty;
-	int rc = -ENOENT;
-
-	if (!d)
-		return rc;
-	pthread_mutex_lock(&d->lock);
-	if (d->sink[DIRTY_SAMPLE].on) {
-		memset(out, 0, dirty_words(d->nr_pages) * sizeof(uint64_t));
-		rc = harvest(vm, d->sink[DIRTY_TRACK].on, protect);
-		if (!rc)
-			gmem_dirty_take(&vm->mem, DIRTY_SAMPLE, out, out);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return rc;
+	return fetch(vm, DIRTY_SAMPLE, protect, out, out);
 }
 
 void vm_dirty_sample_stop(struct vm *vm)

@@ -25,7 +25,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twohosts import make_pki as twohosts_pki, veth_up  # noqa: E402
-from unixhttp import UnixHTTP  # noqa: E402
+from unixhttp import get_json  # noqa: E402
 import time
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -178,15 +178,6 @@ def still_running(src, why):
         "%s; ticks %d then %d; %s" % (why, n, len(src.ticks()), p.stdout[-200:])
 
 
-def wss(sock):
-    c = UnixHTTP(sock, timeout=10)
-    c.request("GET", "/api/v1/vm.wss")
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return json.loads(data) if r.status == 200 else {}
-
-
 def blocks_hold_their_numbers(img, last):
     with open(img, "rb") as f:
         data = f.read((last + 1) * 512)
@@ -296,7 +287,7 @@ def dirtying():
                                 "--insecure"])
     src.wait_sock()
     time.sleep(1)
-    w = wss(src.sock)
+    w = get_json(src.sock, "/api/v1/vm.wss")
     report("dirtying-guest-sampled", w.get("state") == "sampling" and w.get("periods", 0) >= 5 and
            w.get("active_fraction", 0) > 0.01, w)
     rc, out = migrate(src, ADDR_B + ":7002", "1", "--insecure")

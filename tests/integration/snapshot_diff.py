@@ -13,7 +13,6 @@ guest that writes each page once per interval, which a stolen page would fail).
 
     tests/integration/snapshot_diff.py BUILD
 """
-import json
 import os
 import re
 import shutil
@@ -25,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmrun  # noqa: E402
-from unixhttp import UnixHTTP  # noqa: E402
+from unixhttp import get_json  # noqa: E402
 from vmmrun import Suite  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -120,15 +119,6 @@ class Domain(vmmrun.Domain):
         return capsule("control", self.sock, *args)
 
 
-def wss(sock):
-    c = UnixHTTP(sock, timeout=10)
-    c.request("GET", "/api/v1/vm.wss")
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return json.loads(data) if r.status == 200 else {}
-
-
 def blocks_hold_their_numbers(img, last):
     with open(img, "rb") as f:
         data = f.read((last + 1) * 512)
@@ -161,7 +151,7 @@ def main():
         report("diff-%d" % i, rc == 0 and m and int(m.group(1)) > 0, out)
     rc, out = d.control("snapshot", p("ref"))
     report("reference-full", rc == 0, out)
-    w = wss(d.sock)
+    w = get_json(d.sock, "/api/v1/vm.wss")
     report("sampled-meanwhile", w.get("state") == "sampling" and w.get("periods", 0) >= 5,
            w)
     at = d.ticks()[-1][0]

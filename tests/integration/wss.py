@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmrun  # noqa: E402
-from unixhttp import UnixHTTP  # noqa: E402
+from unixhttp import UnixHTTP, get_json  # noqa: E402
 from vmmrun import Suite  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -48,8 +48,7 @@ def get(sock, path, method="GET", body=None):
 
 
 def wss(sock):
-    st, data = get(sock, "/api/v1/vm.wss")
-    return json.loads(data) if st == 200 else {}
+    return get_json(sock, "/api/v1/vm.wss")
 
 
 def domain(name, use, *more):
