@@ -4,7 +4,7 @@
  * and ping, echo every datagram sent to port 7, and power off when one says "quit".
  * "blast N SIZE" sends N datagrams back; "tcp PORT BYTES" opens a TCP connection to the
  * sender's PORT and sends BYTES bytes (byte i is i % 251), then "tcp: ..." over UDP.
- * "hold MS" reads nothing for MS ms (the frames sent meanwhile wait in the host).
+ * "sync" is answered "sync" (not counted as echoed); "hold MS" reads nothing for MS ms (the frames sent meanwhile wait in the host).
  * "nooffload" refuses the device's checksum and segmentation offloads.
  */
 #include "virtio.h"
@@ -69,6 +69,10 @@ int main(void)
 			for (unsigned long i = 0; i < count; i++)
 				net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, payload, size);
 			net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, "done", 4);
+			continue;
+		}
+		if (m.len == 4 && !memcmp(m.data, "sync", 4)) { /* answered, not counted */
+			net_send_udp(&n, m.src_ip, peer_mac, 7, m.src_port, "sync", 4);
 			continue;
 		}
 		if (m.len > 5 && !memcmp(m.data, "hold ", 5)) { /* read nothing for a while */
