@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-enum sandbox_profile { SANDBOX_GUEST, SANDBOX_SERVICE, SANDBOX_VMM };
+/* SANDBOX_SPAWNER: the guest list and making threads, for the thread that makes the vCPU
+ * threads; they inherit it and sandbox_seal() themselves back to the guest list. */
+enum sandbox_profile { SANDBOX_GUEST, SANDBOX_SERVICE, SANDBOX_VMM, SANDBOX_SPAWNER };
 
 /*
  * Whether sandbox_enter() installs filters (capsule run --no-seccomp turns it off); also
@@ -23,6 +25,13 @@ void sandbox_set_enabled(bool on);
 /* Name the calling thread `who` (15 characters at most) and confine it: 0, or a negative
  * errno (the thread must not go on). */
 int sandbox_enter(const char *who, enum sandbox_profile profile);
+/*
+ * Name a thread made by a SANDBOX_SPAWNER thread and take from it what making threads
+ * takes, so that the guest list is what it is left with: one small program (the seal)
+ * on the spawner's inherited one, which the kernel compiled once for all of them. 0 or a
+ * negative errno (the thread must not go on).
+ */
+int sandbox_seal(const char *who);
 /* The user and group a jailed VMM becomes (include/capsule/jail.h). */
 struct sandbox_ids {
 	uid_t uid;

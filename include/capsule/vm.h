@@ -104,13 +104,16 @@ struct vm_config {
 	int mem_file;  /* > 0: guest memory is this snapshot memory file, copy-on-write */
 	const cpu_set_t *affinity; /* per vCPU: where its thread may run (NULL: anywhere) */
 	bool mem_private; /* else: private anonymous memory for KSM, not a memfd */
+	bool cpuid_at_start; /* vCPUs but 0 set their CPUID when started, not when made (PV:
+			      * the guest brings them up, and KVM_SET_CPUID2 is slow here) */
 };
 
 struct vm {
 	int kvm_fd, fd;          /* -1 in a VM built without KVM */
 	bool kvm_fd_borrowed;    /* the caller's (vm_config.kvm_fd): not ours to close */
 	int run_mmap_size;
-	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, asked once */
+	const struct kvm_cpuid2 *supported_cpuid; /* under lock until cpuid_ready; see
+						   * vm_supported_cpuid() */
 	struct guest_mem mem;
 	struct io_bus pio, mmio;
 	bool strict_io;          /* an unclaimed port/MMIO access crashes the domain (PV) */
@@ -124,6 +127,10 @@ struct vm {
 	int end_code;
 	unsigned running_vcpus;
 	bool cpuid_ready;       /* under lock: supported_cpuid is there for the vCPU threads */
+	bool cpuid_at_start;    /* vm_config's */
+	pthread_t spawner;      /* makes the vCPU threads (src/core/vcpu.c) */
+	bool spawner_started;   /* under lock */
+	bool spawner_done;      /* under lock: every vCPU thread there will be is made */
 	bool pause_requested;   /* under lock */
 	unsigned paused_vcpus;  /* under lock */
 	unsigned loading_vcpus; /* under lock: restored vCPUs yet to load their state (pause_cond) */
@@ -143,8 +150,10 @@ struct vm {
 /* Memory, buses and vCPU structs, without KVM: what unit tests drive. */
 int vm_init_nokvm(struct vm *vm, const struct vm_config *cfg);
 /*
- * All of the above plus the KVM VM, its memory slot and its vCPUs, each with a thread that
- * names and confines itself, sets its CPUID and waits, parked, for vcpu_start().
+ * All of the above plus the KVM VM, its memory slot and its vCPUs. One spawner thread then
+ * asks KVM's CPUID (once per process), confines itself and makes the vCPU threads, which
+ * inherit its seccomp program, seal it (sandbox_seal), set their CPUID and wait, parked,
+ * for vcpu_start(); this thread goes on building the domain meanwhile.
  */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 /* Ends the domain if it runs and joins every vCPU thread. */
@@ -199,11 +208,12 @@ void vcpu_throttle(struct vcpu *v);
 uint64_t vm_time_ns(const struct vm *vm);
 uint64_t monotonic_ns(void);
 
-/* Create the parked thread of a vCPU (vm_create does this for every vCPU). */
-int vcpu_spawn(struct vcpu *v);
+/* Start the thread that makes every vCPU's parked thread (vm_create does this). */
+int vcpu_spawner_start(struct vm *vm);
 /*
- * Let the vCPU's thread run from init_sregs and regs (NULL: init_regs as they are).
- * -EBUSY if the vCPU is not down, -EINVAL if the domain is ending or it has no thread.
+ * Let the vCPU's thread run from init_sregs and regs (NULL: init_regs as they are), once the
+ * spawner has made it. -EBUSY if the vCPU is not down, -EINVAL if the domain is ending or
+ * it has no thread.
  */
 int vcpu_start(struct vcpu *v, const struct kvm_regs *regs);
 /*
@@ -222,8 +232,11 @@ void kick_vcpu(struct vcpu *v);
 /* The exit table: handles one KVM exit of v. */
 enum exit_action vcpu_handle_exit(struct vcpu *v);
 
-/* KVM_GET_SUPPORTED_CPUID into vm->supported_cpuid (once per VM). */
+/* KVM_GET_SUPPORTED_CPUID into vm->supported_cpuid: asked once per process, shared by
+ * every VM (not to be freed). The spawner thread calls it (vm_supported_cpuid waits). */
 int cpuid_fetch_supported(struct vm *vm);
+/* The supported CPUID once the spawner has it, or NULL (no KVM, or KVM refused). */
+const struct kvm_cpuid2 *vm_supported_cpuid(struct vm *vm);
 /* This vCPU's CPUID: the supported set with its APIC ID and the topology. */
 int cpuid_setup(struct vcpu *v);
 /* The adjustment itself: vCPU `id` of `nr`, over `count` entries. */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * CPUID: what KVM can really run (KVM_GET_SUPPORTED_CPUID, asked once per VM), with each
- * vCPU's APIC ID and a topology of N single-threaded cores in one package.
+ * CPUID: what KVM can really run (KVM_GET_SUPPORTED_CPUID, asked once per process), with
+ * each vCPU's APIC ID and a topology of N single-threaded cores in one package.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -54,17 +55,39 @@ void cpuid_adjust(struct kvm_cpuid_entry2 *e, unsigned count, unsigned id, unsig
 	}
 }
 
+/*
+ * What this host's KVM supports does not change while the process runs, and asking costs
+ * the host kernel a CPUID instruction per leaf (about 0.6 ms where CPUID traps to a
+ * hypervisor below): asked once per process, whatever the VMs and boots. The one piece of
+ * file-level state in core/, written once under the lock and never freed.
+ */
+static pthread_mutex_t supported_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kvm_cpuid2 *supported;
+
 int cpuid_fetch_supported(struct vm *vm)
 {
 	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	int err = 0;
 
-	vm->supported_cpuid = calloc(1, size);
-	if (!vm->supported_cpuid)
-		return -ENOMEM;
-	vm->supported_cpuid->nent = CPUID_MAX_ENTRIES;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->supported_cpuid) < 0)
-		return -errno;
-	return 0;
+	pthread_mutex_lock(&supported_lock);
+	if (!supported) {
+		struct kvm_cpuid2 *c = calloc(1, size);
+
+		if (!c) {
+			err = -ENOMEM;
+		} else {
+			c->nent = CPUID_MAX_ENTRIES;
+			if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+				err = -errno;
+				free(c);
+			} else {
+				supported = c;
+			}
+		}
+	}
+	pthread_mutex_unlock(&supported_lock);
+	vm->supported_cpuid = supported;
+	return err;
 }
 
 int cpuid_setup(struct vcpu *v)

@@ -105,8 +105,7 @@ static int create_vcpu(struct vm *vm, struct vcpu *v)
 		v->run = NULL;
 		return -errno;
 	}
-	/* The thread confines itself while this thread goes on building the domain. */
-	return vcpu_spawn(v);
+	return 0;
 }
 
 /* The x86 PC's interrupt controllers and timer, inside KVM. */
@@ -133,6 +132,19 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, bool level)
 	struct kvm_irq_level irq = {.irq = gsi, .level = level};
 
 	return vm->fd >= 0 && ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+const struct kvm_cpuid2 *vm_supported_cpuid(struct vm *vm)
+{
+	const struct kvm_cpuid2 *c;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->spawner_started && !vm->cpuid_ready && !vm->spawner_done &&
+	       vm->end_reason == VM_END_NONE)
+		pthread_cond_wait(&vm->pause_cond, &vm->lock);
+	c = vm->cpuid_ready ? vm->supported_cpuid : NULL;
+	pthread_mutex_unlock(&vm->lock);
+	return c;
 }
 
 void vm_wait_loaded(struct vm *vm)
@@ -215,16 +227,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			goto fail;
 		}
 	}
-	err = cpuid_fetch_supported(vm);
+	/* Their threads, and the CPUID, come from the spawner while this thread goes on
+	 * building the domain. */
+	vm->cpuid_at_start = cfg->cpuid_at_start;
+	err = vcpu_spawner_start(vm);
 	if (err) {
-		log_err("cannot read the CPUID KVM supports: %s", strerror(-err));
+		log_err("cannot start the thread that makes the vCPU threads: %s", strerror(-err));
 		goto fail;
 	}
-	pthread_mutex_lock(&vm->lock);
-	vm->cpuid_ready = true;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		pthread_cond_broadcast(&vm->vcpus[i].wake);
-	pthread_mutex_unlock(&vm->lock);
 	vm->t0_ns = monotonic_ns();
 	return 0;
 fail:
@@ -369,6 +379,12 @@ void vm_join_vcpus(struct vm *vm)
 	if (!vm->vcpus)
 		return;
 	vm_end(vm, VM_END_POWEROFF, 0); /* no-op if it already ended */
+	pthread_mutex_lock(&vm->lock);
+	bool spawner = vm->spawner_started;
+	vm->spawner_started = false;
+	pthread_mutex_unlock(&vm->lock);
+	if (spawner) /* first: it may be making vCPU threads still */
+		pthread_join(vm->spawner, NULL);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		bool started;
@@ -403,8 +419,7 @@ void vm_destroy(struct vm *vm)
 		pthread_cond_destroy(&vm->pause_cond);
 		pthread_mutex_destroy(&vm->lock);
 	}
-	free(vm->supported_cpuid);
-	vm->supported_cpuid = NULL;
+	vm->supported_cpuid = NULL; /* the process's (cpuid_fetch_supported) */
 	if (vm->fd >= 0)
 		close(vm->fd);
 	if (vm->kvm_fd >= 0 && !vm->kvm_fd_borrowed)

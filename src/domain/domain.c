@@ -363,6 +363,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		.kvm_fd = d->kvm_fd,
 		.mem_private = d->cfg.mem_private,
 		.affinity = d->affinity,
+		.cpuid_at_start = d->kind == DOMAIN_PV, /* its guest brings up vCPUs 1 to N-1 */
 	};
 	struct vm *vm = &d->vm_storage;
 	bool restoring = d->restore && !d->restore->used;

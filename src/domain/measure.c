@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Measured launch: the event digests and their chain (include/capsule/measure.h). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,36 +43,46 @@ int measure_event_buf(const char *name, const void *data, size_t len, uint8_t ou
 
 int measure_event_fd(const char *name, int fd, uint8_t out[MEASURE_LEN])
 {
-	static __thread uint8_t buf[1 << 16];
+	enum { BUF = 1 << 16 };
+	/* From the heap: a __thread buffer is zeroed at the creation of every thread of the
+	 * process (64 KiB for each of 64 vCPU threads). */
+	uint8_t *buf;
 	off_t size = fd < 0 ? 0 : lseek(fd, 0, SEEK_END), off = 0;
 	SHA256_CTX c;
+	int rc = 0;
 
 	if (size < 0)
 		return -errno;
+	if (!(buf = malloc(BUF)))
+		return -ENOMEM;
 	event_begin(&c, name, (uint64_t)size);
 	/* The length is in the digest already: exactly that many bytes follow. */
-	while (off < size) {
-		size_t want = (size_t)(size - off) < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+	while (off < size && !rc) {
+		size_t want = (size_t)(size - off) < BUF ? (size_t)(size - off) : BUF;
 		ssize_t n = pread(fd, buf, want, off);
 
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO; /* a file that shrank while it was read */
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO; /* a file that shrank while it was read */
+			break;
+		}
 		SHA256_Update(&c, buf, (size_t)n);
 		off += n;
 	}
+	free(buf);
 	SHA256_Final(out, &c);
-	return 0;
+	return rc;
 }
 
 int measure_fold(struct launch_measure *m)
 {
 	memset(m->value, 0, sizeof(m->value));
 	for (unsigned i = 0; i < MEASURE_EVENTS; i++) {
-		uint8_t both[2 * MEASURE_LEN];
+		SHA256_CTX c; /* not SHA256(): in OpenSSL 3 that one goes through EVP */
 
-		memcpy(both, m->value, MEASURE_LEN);
-		memcpy(both + MEASURE_LEN, m->event[i], MEASURE_LEN);
-		SHA256(both, sizeof(both), m->value);
+		SHA256_Init(&c);
+		SHA256_Update(&c, m->value, MEASURE_LEN);
+		SHA256_Update(&c, m->event[i], MEASURE_LEN);
+		SHA256_Final(m->value, &c);
 	}
 	return 0;
 }

@@ -252,7 +252,7 @@ static void add_core_level(struct kvm_cpuid2 *c)
 int hvm_cpu_model_load(struct hvm_domain *h)
 {
 	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX * sizeof(struct kvm_cpuid_entry2);
-	const struct kvm_cpuid2 *sup = h->vm->supported_cpuid;
+	const struct kvm_cpuid2 *sup = vm_supported_cpuid(h->vm);
 	struct kvm_cpuid2 *c;
 	int err = 0;
 

@@ -21,9 +21,9 @@ int hvm_acpi_parse(const char *name, enum hvm_acpi *acpi)
 }
 
 /* The guest-physical address width KVM offers (CPUID 0x80000008 EAX[7:0]); 36 if unsaid. */
-static unsigned phys_bits(const struct vm *vm)
+static unsigned phys_bits(struct vm *vm)
 {
-	const struct kvm_cpuid2 *c = vm->supported_cpuid;
+	const struct kvm_cpuid2 *c = vm_supported_cpuid(vm);
 
 	for (unsigned i = 0; c && i < c->nent; i++)
 		if (c->entries[i].function == 0x80000008 && (c->entries[i].eax & 0xff) >= 32 &&
@@ -42,9 +42,10 @@ int hvm_domain_init(struct hvm_domain *h, struct vm *vm, const struct hvm_option
 	h->acpi = opt->acpi;
 	char why[160];
 
+	const struct kvm_cpuid2 *sup = vm_supported_cpuid(vm);
+
 	if (hvm_cpu_model_parse(opt->cpu, &h->cpu, why, sizeof(why)) ||
-	    (vm->supported_cpuid &&
-	     hvm_cpu_model_check(&h->cpu, vm->supported_cpuid, vm->nr_vcpus, why, sizeof(why)))) {
+	    (sup && hvm_cpu_model_check(&h->cpu, sup, vm->nr_vcpus, why, sizeof(why)))) {
 		log_err("%s", why);
 		return -EINVAL;
 	}

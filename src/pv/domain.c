@@ -12,6 +12,7 @@
 #include "capsule/pv.h"
 
 #define MSR_IA32_TSC 0x10
+#define MSR_IA32_APICBASE_BSP (1ull << 8)
 
 _Static_assert(PV_INITIAL_STACK == CAP_INITIAL_STACK, "the initial stack of docs/pv-abi.md");
 
@@ -150,11 +151,18 @@ int pv_domain_build(struct pv_domain *pv, const struct pv_config *cfg)
 		log_err("cannot build the domain's CPU tables");
 		return rc;
 	}
+	/* KVM's reset state is the same on every vCPU but for the BSP flag of the APIC base:
+	 * asked of vCPU 0 only (each vCPU ioctl loads the vCPU, which reads host MSRs: slow
+	 * here, 64 of them a visible part of a 64-vCPU launch). */
+	if (ioctl(v0->fd, KVM_GET_SREGS, &v0->init_sregs) < 0)
+		return -errno;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
-		if (ioctl(v->fd, KVM_GET_SREGS, &v->init_sregs) < 0)
-			return -errno;
+		if (i) {
+			v->init_sregs = v0->init_sregs;
+			v->init_sregs.apic_base &= ~MSR_IA32_APICBASE_BSP;
+		}
 		pv_vcpu_sregs(vm, i, &v->init_sregs);
 	}
 	memset(&v0->init_regs, 0, sizeof(v0->init_regs));

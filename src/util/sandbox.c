@@ -24,9 +24,9 @@
 #include "capsule/vm.h"
 
 extern const struct sock_filter capsule_seccomp_guest[], capsule_seccomp_service[],
-	capsule_seccomp_vmm[];
+	capsule_seccomp_vmm[], capsule_seccomp_spawner[], capsule_seccomp_seal[];
 extern const size_t capsule_seccomp_guest_len, capsule_seccomp_service_len,
-	capsule_seccomp_vmm_len;
+	capsule_seccomp_vmm_len, capsule_seccomp_spawner_len, capsule_seccomp_seal_len;
 
 static bool enabled; /* set once by the CLI (sandbox_set_enabled) before any thread starts */
 static void (*fatal_hook)(void); /* set once, likewise: put the terminal back */
@@ -72,10 +72,11 @@ void sandbox_set_enabled(bool on)
 
 int sandbox_enter(const char *who, enum sandbox_profile profile)
 {
+	static const char *const names[] = {"guest", "service", "vmm", "spawner"};
 	const struct sock_filter *const progs[] = {capsule_seccomp_guest, capsule_seccomp_service,
-						    capsule_seccomp_vmm};
+						    capsule_seccomp_vmm, capsule_seccomp_spawner};
 	const size_t lens[] = {capsule_seccomp_guest_len, capsule_seccomp_service_len,
-			       capsule_seccomp_vmm_len};
+			       capsule_seccomp_vmm_len, capsule_seccomp_spawner_len};
 	struct sock_fprog prog = {
 		.len = (unsigned short)lens[profile],
 		.filter = (struct sock_filter *)progs[profile],
@@ -94,8 +95,29 @@ int sandbox_enter(const char *who, enum sandbox_profile profile)
 		log_err("%s: cannot install the seccomp filter: %s", who, strerror(errno));
 		return -errno;
 	}
-	log_debug("%s: confined (%s allowlist)", who,
-		  profile == SANDBOX_GUEST ? "guest" : profile == SANDBOX_SERVICE ? "service" : "vmm");
+	log_debug("%s: confined (%s allowlist)", who, names[profile]);
+	return 0;
+}
+
+int sandbox_seal(const char *who)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)capsule_seccomp_seal_len,
+		.filter = (struct sock_filter *)capsule_seccomp_seal,
+	};
+
+	prctl(PR_SET_NAME, who, 0, 0, 0); /* the guest list allows naming */
+#if defined(__SANITIZE_ADDRESS__)
+	return 0;
+#endif
+	if (!enabled)
+		return 0;
+	/* no_new_privs came with the spawner's program. The kernel checks the seal against
+	 * the calls the inherited program allows only (its action cache): a short job. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+		log_err("%s: cannot seal the seccomp filter: %s", who, strerror(errno));
+		return -errno;
+	}
 	return 0;
 }
 

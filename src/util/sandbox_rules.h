@@ -9,6 +9,10 @@
  *   vmm      the main thread once the domain is set up, and so every thread it creates
  *            (which then add their own, narrower list on top): it builds the domain again
  *            on reboot and tears it down
+ *   spawner  the thread that makes a VM's vCPU threads (src/core/vcpu.c): guest and what
+ *            making threads takes. The vCPU threads inherit its program, compiled by the
+ *            kernel once per VM, not once per vCPU, and each then stacks the small seal
+ *            program, which traps exactly spawner_rules: what is left is the guest list.
  * guest is a subset of service, which is a subset of vmm (the generator adds them up), so
  * a list stacked on top of another only ever narrows it.
  *
@@ -82,6 +86,16 @@ static const struct sandbox_rule service_rules[] = {
 	{SCMP_SYS(fcntl), "a migration hands the disk images' locks over (F_OFD_SETLK)"},
 	{SCMP_SYS(sched_setaffinity), "vcpu-pin: the API pins a vCPU thread by its tid (any "
 	 "tid: a jailed VMM's uid keeps that to its own)"},
+};
+
+/* Not in the guest list: the seal takes each of these from a vCPU thread again. */
+static const struct sandbox_rule spawner_rules[] = {
+	{SCMP_SYS(clone), "the vCPU threads"},
+	{SCMP_SYS(clone3), "the vCPU threads"},
+	{SCMP_SYS(set_robust_list), "a new thread's start (glibc)"},
+	{SCMP_SYS(rseq), "a new thread's start (glibc)"},
+	{SCMP_SYS(seccomp), "a vCPU thread stacks the seal"},
+	{SCMP_SYS(sched_setaffinity), "a vCPU thread pins itself (vcpu-pin, --cpus) first"},
 };
 
 static const struct sandbox_rule vmm_rules[] = {
