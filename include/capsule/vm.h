@@ -232,9 +232,9 @@ void kick_vcpu(struct vcpu *v);
 /* The exit table: handles one KVM exit of v. */
 enum exit_action vcpu_handle_exit(struct vcpu *v);
 
-/* KVM_GET_SUPPORTED_CPUID into vm->supported_cpuid: asked once per process, shared by
- * every VM (not to be freed). The spawner thread calls it (vm_supported_cpuid waits). */
-int cpuid_fetch_supported(struct vm *vm);
+/* KVM_GET_SUPPORTED_CPUID into *out: asked once per process, shared by every VM (not to be
+ * freed). The spawner thread asks it for its VM (vm_supported_cpuid waits for that). */
+int cpuid_fetch_supported(int kvm_fd, const struct kvm_cpuid2 **out);
 /* The supported CPUID once the spawner has it, or NULL (no KVM, or KVM refused). */
 const struct kvm_cpuid2 *vm_supported_cpuid(struct vm *vm);
 /* This vCPU's CPUID: the supported set with its APIC ID and the topology. */

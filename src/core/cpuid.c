@@ -64,7 +64,7 @@ void cpuid_adjust(struct kvm_cpuid_entry2 *e, unsigned count, unsigned id, unsig
 static pthread_mutex_t supported_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kvm_cpuid2 *supported;
 
-int cpuid_fetch_supported(struct vm *vm)
+int cpuid_fetch_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 {
 	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	int err = 0;
@@ -77,7 +77,7 @@ int cpuid_fetch_supported(struct vm *vm)
 			err = -ENOMEM;
 		} else {
 			c->nent = CPUID_MAX_ENTRIES;
-			if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+			if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
 				err = -errno;
 				free(c);
 			} else {
@@ -85,8 +85,8 @@ int cpuid_fetch_supported(struct vm *vm)
 			}
 		}
 	}
+	*out = supported;
 	pthread_mutex_unlock(&supported_lock);
-	vm->supported_cpuid = supported;
 	return err;
 }
 

@@ -243,12 +243,14 @@ static int vcpu_spawn(struct vcpu *v, const pthread_attr_t *attr)
 static void *vcpu_spawner(void *arg)
 {
 	struct vm *vm = arg;
+	const struct kvm_cpuid2 *cpuid;
 	pthread_attr_t attr;
-	int err = cpuid_fetch_supported(vm);
+	int err = cpuid_fetch_supported(vm->kvm_fd, &cpuid);
 
 	if (err)
 		log_err("cannot read the CPUID KVM supports: %s", strerror(-err));
 	pthread_mutex_lock(&vm->lock);
+	vm->supported_cpuid = cpuid;
 	vm->cpuid_ready = !err;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		pthread_cond_broadcast(&vm->vcpus[i].wake);
