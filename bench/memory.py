@@ -4,6 +4,7 @@
 markdown table.
 
   bench/memory.py BUILD [RUNS [SIZES [LIMIT_MIB]]]   (default 5 runs, sizes 2,10,50, 768)
+  bench/memory.py --wss-only BUILD [RUNS]            (the sampler's rows alone)
 
 Sharing: N identical PV domains (tests/guests/vshare.elf, memory_backing "private", 16 MiB of
 data pages with the same contents, 32 MiB each) under a capsuled with --ksm-cpu 50
@@ -15,10 +16,18 @@ Density: domains of 256 MiB (tests/guests/vpolicy.elf: 64 MiB the same in every 
 in use, 160 MiB of its own touched once then idle) started one at a time in a v1 memory
 cgroup of LIMIT_MIB (a small host, no swap) until the cgroup's OOM killer ends one or 20
 run: plain `capsule run` (the peer) against capsuled --mem-cgroup with the policy and KSM.
+Write working-set sampling (include/capsule/wss.h): the guest's speed with the sampler on
+against the same guest with --no-wss, interleaved in each run (the order rotated): a compute
+guest (bench/guests/cpubench.elf, 100000 rounds, its own ns) and a dirtying one
+(tests/guests/vdirty.elf "1500 0": it stamps 1500 of its 4096 pages per loop, as fast as it
+can, two words each; page writes per second of domain time once the sampler runs, from 1.5 s
+to 5 s), at the default
+(256 pages every 1000 ms) and at a heavy setting (4096 pages every 100 ms).
 RUNS interleaved runs of everything; medians with their range; host load before and after.
 """
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,6 +39,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import memory as t  # noqa: E402  tests/daemon/memory.py: its harness and helpers
 import run as base  # noqa: E402
 
+WSS_ONLY = "--wss-only" in sys.argv
+if WSS_ONLY:
+    sys.argv.remove("--wss-only")
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 SIZES = [int(x) for x in sys.argv[3].split(",")] if len(sys.argv) > 3 else [2, 10, 50]
@@ -119,11 +131,71 @@ def density_policy(root, k):
         t.drop_memcg(cg)
 
 
+WSS_CONFIGS = [("off", ["--no-wss"]), ("default", []),
+               ("heavy", ["--wss-period", "100", "--wss-sample", "4096"])]
+CPUBENCH = os.path.join(BUILD, "bench/guests/cpubench.elf")
+VDIRTY = os.path.join(BUILD, "tests/guests/vdirty.elf")
+
+
+def compute_ns(args):
+    p = subprocess.run(["timeout", "-k", "5", "60", base.CAPSULE, "run"] + args +
+                       ["-p", "100000", CPUBENCH], capture_output=True, text=True)
+    m = re.search(r"cpubench: rounds=\d+ ns=(\d+)", p.stdout)
+    return int(m.group(1)) if m else None
+
+
+def dirtying_rate(args):
+    """Pages per second of domain time: vdirty's fierce mode prints a line per 10 ms."""
+    p = subprocess.run(["timeout", "-k", "5", "5", base.CAPSULE, "run", "-m", "64"] + args +
+                       ["-p", "1500 0", VDIRTY], capture_output=True, text=True)
+    seqs = [int(x) for x in re.findall(r"vdirty: tick \d+ seq (\d+)", p.stdout)]
+    if len(seqs) < 200:
+        return None
+    return (seqs[-1] - seqs[150]) / ((len(seqs) - 1 - 150) * 0.01)
+
+
+def wss_rows():
+    got = {(w, c): [] for w in ("compute", "dirtying") for c, _ in WSS_CONFIGS}
+    for k in range(RUNS):
+        order = WSS_CONFIGS[k % 3:] + WSS_CONFIGS[:k % 3]
+        for c, args in order:
+            got[("compute", c)].append(compute_ns(args))
+            got[("dirtying", c)].append(dirtying_rate(args))
+    rows = []
+    for w, unit in (("compute", "ms"), ("dirtying", "M page writes/s")):
+        off = got[(w, "off")]
+        for c, args in WSS_CONFIGS[1:]:
+            on = got[(w, c)]
+            pairs = [(a, b) for a, b in zip(on, off) if a and b]
+            # the guest's speed with the sampler on over off (compute: the inverse of its time)
+            ratios = [(b / a if w == "compute" else a / b) for a, b in pairs]
+            conv = (lambda ns: ns / 1e6) if w == "compute" else (lambda r: r / 1e6)
+            rows.append("| guest speed with write working-set sampling %s (%s), %s guest | %s "
+                        "%s | --no-wss: %s %s | %s |" % (
+                            c, " ".join(args) or "256 pages / 1000 ms", w,
+                            cell([conv(a) for a, _ in pairs], "%.1f"), unit,
+                            cell([conv(b) for _, b in pairs], "%.1f"), unit,
+                            cell(ratios, "%.3f") + "x" if ratios else "-"))
+    return rows
+
+
 def cell(xs, fmt):
     return (fmt + " (" + fmt + "-" + fmt + ")") % (statistics.median(xs), min(xs), max(xs))
 
 
+def main_wss():
+    load0 = open("/proc/loadavg").read().strip()
+    rows = wss_rows()
+    print("host load before: %s; after: %s" % (load0, open("/proc/loadavg").read().strip()))
+    print("| what | Capsule | floor or peer, same run | ratio |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(r)
+
+
 def main():
+    if WSS_ONLY:
+        return main_wss()
     root = tempfile.mkdtemp(prefix="capsule-bench-mem-")
     before = t.ksm_settings()
     load0 = open("/proc/loadavg").read().strip()
@@ -135,6 +207,7 @@ def main():
                 share[n].append(sharing_run(root, n, k))
             raw.append(density_raw(k))
             pol.append(density_policy(root, k))
+        wss = wss_rows()
     finally:
         subprocess.run(["rm", "-rf", root])
     load1 = open("/proc/loadavg").read().strip()
@@ -163,6 +236,8 @@ def main():
     print("| %d MiB domains held in a %d MiB memory cgroup: policy + KSM | %s | capsule run "
           "alone: %s | %.2fx |" % (DOM_MIB, LIMIT, cell(pol, "%d"), cell(raw, "%d"),
                                    statistics.median(pol) / max(statistics.median(raw), 1)))
+    for r in wss:
+        print(r)
 
 
 if __name__ == "__main__":

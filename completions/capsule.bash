@@ -17,7 +17,7 @@ _capsule()
 	local run_opts="--mem --memory-backing --vcpus --cmdline --name --config --initrd --no-pvh --timeout
 		--on-poweroff --on-reboot --on-crash --no-reboot --disk --net --virtio-console --rng
 		--balloon --exit-file --console-log --api-sock --control --gdb --paused --stats --no-seccomp
-		--no-prefetch
+		--no-prefetch --wss-period --wss-sample --no-wss
 		--jail --uid --gid --jail-netns --jail-cgroup --jail-nofile
 		--verbose --help"
 
