@@ -131,6 +131,7 @@ struct vm {
 	pthread_t spawner;      /* makes the vCPU threads (src/core/vcpu.c) */
 	bool spawner_started;   /* under lock */
 	bool spawner_done;      /* under lock: every vCPU thread there will be is made */
+	unsigned vcpus_made;    /* under lock: vCPUs 0 to this - 1 have their fd and kvm_run */
 	bool pause_requested;   /* under lock */
 	unsigned paused_vcpus;  /* under lock */
 	unsigned loading_vcpus; /* under lock: restored vCPUs yet to load their state (pause_cond) */
@@ -235,6 +236,10 @@ enum exit_action vcpu_handle_exit(struct vcpu *v);
 /* KVM_GET_SUPPORTED_CPUID into *out: asked once per process, shared by every VM (not to be
  * freed). The spawner thread asks it for its VM (vm_supported_cpuid waits for that). */
 int cpuid_fetch_supported(int kvm_fd, const struct kvm_cpuid2 **out);
+/* Ask it now on a thread of its own, for a VM made soon on kvm_fd (which stays open): the
+ * host kernel's CPUID instructions then overlap the VM's creation, and the spawner finds
+ * the answer there (or waits for it). */
+void cpuid_prefetch(int kvm_fd);
 /* The supported CPUID once the spawner has it, or NULL (no KVM, or KVM refused). */
 const struct kvm_cpuid2 *vm_supported_cpuid(struct vm *vm);
 /* This vCPU's CPUID: the supported set with its APIC ID and the topology. */

@@ -156,6 +156,7 @@ static void started(struct domain *d, void *opaque)
 	}
 	pthread_detach(thread);
 	rs->confined = true;
+	log_stamp("main thread confined");
 	if (rs->api_fd >= 0 && vmm_api_start(rs->api, d, rs->api_fd)) {
 		fprintf(stderr, "capsule run: --api-sock: cannot start the API server\n");
 		domain_end(d, VM_END_CRASH, 0);

@@ -484,6 +484,8 @@ int parse_opts(int argc, char **argv, struct run_opts *o)
 	    set_net_opt(o, "tap", o->net_taps, o->nr_net_taps) || jail_check(&o->jail))
 		return -1;
 	o->cfg.stamp_first_hypercall = getenv("CAPSULE_STAMP_FIRST_HYPERCALL") != NULL;
+	log_set_stamps(getenv("CAPSULE_STAMP_PHASES") != NULL);
+	log_stamp("options parsed");
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_WARN);
 	sandbox_set_enabled(!o->no_seccomp);
 	sandbox_on_fatal(terminal_restore);

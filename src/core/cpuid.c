@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -88,6 +89,27 @@ int cpuid_fetch_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 	*out = supported;
 	pthread_mutex_unlock(&supported_lock);
 	return err;
+}
+
+static void *prefetch(void *arg)
+{
+	const struct kvm_cpuid2 *c;
+
+	cpuid_fetch_supported((int)(intptr_t)arg, &c);
+	return NULL;
+}
+
+void cpuid_prefetch(int kvm_fd)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	/* Small and detached; if it cannot start, the spawner asks itself. */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64u << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_create(&t, &attr, prefetch, (void *)(intptr_t)kvm_fd);
+	pthread_attr_destroy(&attr);
 }
 
 int cpuid_setup(struct vcpu *v)

@@ -194,11 +194,15 @@ static void *vcpu_thread(void *arg)
 		log_warn("vCPU %u: cannot pin it: %s", v->id, strerror(errno));
 	/* The spawner's program came with the thread: the guest list is what the seal leaves. */
 	err = sandbox_seal(name);
+	if (v->id == 0)
+		log_stamp("vCPU 0 sealed");
 	pthread_mutex_lock(&vm->lock);
 	go = !err && wait_for(v, cpuid_ready);
 	pthread_mutex_unlock(&vm->lock);
 	if (go && cpuid_now && (err = cpuid_setup(v)) < 0)
 		log_err("vCPU %u: cannot set its CPUID: %s", v->id, strerror(-err));
+	if (v->id == 0)
+		log_stamp("vCPU 0 CPUID set");
 	if (err) {
 		vm_end(vm, VM_END_CRASH, 0);
 		return NULL;
@@ -209,6 +213,8 @@ static void *vcpu_thread(void *arg)
 	pthread_mutex_unlock(&vm->lock);
 	if (!go)
 		return NULL;
+	if (v->id == 0)
+		log_stamp("vCPU 0 started");
 	if (!cpuid_now && (err = cpuid_setup(v)) < 0)
 		vcpu_crash(v, NULL, NULL, "cannot set its CPUID (%s)", strerror(-err));
 	else
@@ -234,8 +240,9 @@ static int vcpu_spawn(struct vcpu *v, const pthread_attr_t *attr)
 }
 
 /*
- * The spawner: asks KVM's CPUID (once per process) for the vCPU threads, confines itself
- * with the guest list and thread creation, and makes every vCPU thread, vCPU 0 first.
+ * The spawner: confines itself with the guest list and thread creation, gets KVM's CPUID
+ * for the vCPU threads (asked once per process), and makes every vCPU thread, vCPU 0
+ * first, each once vm_create has made its vCPU.
  * They inherit its seccomp program, which the kernel compiled once here (a program loaded
  * by each of 64 threads was 12.5% of a 64-vCPU launch), and seal it back to the guest
  * list. It runs while the main thread builds the domain, and ends when they are made.
@@ -243,28 +250,42 @@ static int vcpu_spawn(struct vcpu *v, const pthread_attr_t *attr)
 static void *vcpu_spawner(void *arg)
 {
 	struct vm *vm = arg;
-	const struct kvm_cpuid2 *cpuid;
+	const struct kvm_cpuid2 *cpuid = NULL;
 	pthread_attr_t attr;
-	int err = cpuid_fetch_supported(vm->kvm_fd, &cpuid);
+	/* Confined first: the CPUID is usually on its way already (cpuid_prefetch). */
+	int err = sandbox_enter("vcpu-spawner", SANDBOX_SPAWNER), cerr;
 
-	if (err)
-		log_err("cannot read the CPUID KVM supports: %s", strerror(-err));
+	log_stamp("spawner confined");
+	if ((cerr = cpuid_fetch_supported(vm->kvm_fd, &cpuid)))
+		log_err("cannot read the CPUID KVM supports: %s", strerror(-cerr));
 	pthread_mutex_lock(&vm->lock);
 	vm->supported_cpuid = cpuid;
-	vm->cpuid_ready = !err;
+	vm->cpuid_ready = !cerr;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		pthread_cond_broadcast(&vm->vcpus[i].wake);
 	pthread_cond_broadcast(&vm->pause_cond); /* vm_supported_cpuid() */
 	pthread_mutex_unlock(&vm->lock);
-	if (!err)
-		err = sandbox_enter("vcpu-spawner", SANDBOX_SPAWNER);
+	log_stamp("CPUID asked");
+	err = err ? err : cerr;
 	/* The run loop needs little stack; 8 MiB per vCPU is just address space to map. */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
-	for (unsigned i = 0; !err && i < vm->nr_vcpus && !vm_ended(vm); i++)
+	for (unsigned i = 0; !err && i < vm->nr_vcpus; i++) {
+		bool made;
+
+		/* Each as soon as the main thread has made the vCPU. */
+		pthread_mutex_lock(&vm->lock);
+		while (vm->vcpus_made <= i && vm->end_reason == VM_END_NONE)
+			pthread_cond_wait(&vm->vcpus[i].wake, &vm->lock);
+		made = vm->vcpus_made > i && vm->end_reason == VM_END_NONE;
+		pthread_mutex_unlock(&vm->lock);
+		if (!made)
+			break;
 		if ((err = vcpu_spawn(&vm->vcpus[i], &attr)))
 			log_err("cannot start the thread of vCPU %u: %s", i, strerror(-err));
+	}
 	pthread_attr_destroy(&attr);
+	log_stamp("vCPU threads made");
 	if (err)
 		vm_end(vm, VM_END_CRASH, 0);
 	pthread_mutex_lock(&vm->lock);

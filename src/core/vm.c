@@ -210,6 +210,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
 		goto fail;
 	}
+	log_stamp("VM created");
+	/* The vCPU threads, and the CPUID, come from the spawner, each as soon as its vCPU is
+	 * made, while this thread makes the rest and goes on building the domain. */
+	vm->cpuid_at_start = cfg->cpuid_at_start;
+	err = vcpu_spawner_start(vm);
+	if (err) {
+		log_err("cannot start the thread that makes the vCPU threads: %s", strerror(-err));
+		goto fail;
+	}
 	err = vm_set_mem_slots(vm, 0);
 	if (err) {
 		log_err("cannot give guest memory to KVM: %s", strerror(-err));
@@ -226,15 +235,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			log_err("cannot create vCPU %u: %s", i, strerror(-err));
 			goto fail;
 		}
+		pthread_mutex_lock(&vm->lock);
+		vm->vcpus_made = i + 1;
+		pthread_cond_broadcast(&vm->vcpus[i].wake); /* the spawner waits for it */
+		pthread_mutex_unlock(&vm->lock);
 	}
-	/* Their threads, and the CPUID, come from the spawner while this thread goes on
-	 * building the domain. */
-	vm->cpuid_at_start = cfg->cpuid_at_start;
-	err = vcpu_spawner_start(vm);
-	if (err) {
-		log_err("cannot start the thread that makes the vCPU threads: %s", strerror(-err));
-		goto fail;
-	}
+	log_stamp("vCPUs created");
 	vm->t0_ns = monotonic_ns();
 	return 0;
 fail:

@@ -158,22 +158,29 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 		}
 		d->nr_devices++;
 	}
+	if (domain_affinity_init(d))
+		return -1;
+	/* KVM's CPUID, which vCPU 0 needs before its first instruction, is the longest step
+	 * of a launch here (about 1.3 ms): asked now, on a thread of its own (made after the
+	 * pinning, and gone before the sandbox), it overlaps reading and measuring the image
+	 * and making the VM. */
+	d->kvm_fd = kvm_open();
+	if (d->kvm_fd < 0)
+		return -1;
+	cpuid_prefetch(d->kvm_fd);
 	if (open_image(d))
 		return -1;
+	log_stamp("image read");
 	if (domain_config_validate(&d->cfg, d->kind, err, sizeof(err))) {
 		fprintf(stderr, "capsule: %s\n", err);
 		return -1;
 	}
-	if (domain_affinity_init(d))
-		return -1;
 	if (measure_domain(d) < 0) {
 		fprintf(stderr, "capsule: cannot measure the domain's image, initrd and "
 			"configuration (SHA-256)\n");
 		return -1;
 	}
-	d->kvm_fd = kvm_open();
-	if (d->kvm_fd < 0)
-		return -1;
+	log_stamp("measured");
 	log_info("domain %s: %s domain from %s, %llu MiB, %u vCPU(s), %u device(s), cmdline "
 		 "\"%s\"", d->cfg.name, d->ops->name, d->cfg.image,
 		 (unsigned long long)d->cfg.mem_mib, d->cfg.vcpus, d->nr_devices, d->cfg.cmdline);
@@ -418,6 +425,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 			fprintf(stderr, "capsule: cannot restore the snapshot: %s\n", err);
 	} else if (!rc) {
 		rc = d->ops->build(d);
+		log_stamp("domain built");
 	}
 	if (!rc) {
 		/* With --gdb the boot starts stopped; gdb sees it only once it is built (its
@@ -428,6 +436,7 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 		if (hold && vm_pause_request(vm))
 			hold = false; /* ending already, or the gdb stub holds it */
 		rc = restoring ? snapshot_start(d) : d->ops->start(d);
+		log_stamp("domain started");
 	}
 	if (!rc && d->on_started) {
 		void (*fn)(struct domain *, void *) = d->on_started;

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "capsule/log.h"
 #include "capsule/vm.h"
@@ -17,6 +18,24 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return current_level;
+}
+
+static bool stamps; /* likewise, for launch profiles */
+
+void log_set_stamps(bool on)
+{
+	stamps = on;
+}
+
+void log_stamp(const char *what)
+{
+	struct timespec ts;
+
+	if (!stamps)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fprintf(stderr, "capsule: phase %s at monotonic %lld.%09ld\n", what, (long long)ts.tv_sec,
+		ts.tv_nsec);
 }
 
 void log_msg(enum log_level level, const char *func, const char *fmt, ...)
