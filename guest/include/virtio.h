@@ -60,9 +60,12 @@ void *vq_poll(struct vq *q, uint32_t *len);
 void *vq_wait(struct vq *q, uint32_t *len, uint64_t deadline_ns);
 
 /* virtio-blk */
+#define VBLK_MAX_QUEUES 4
 struct vblk {
 	struct vdev dev;
-	struct vq q;
+	struct vq q;                          /* queue 0 */
+	struct vq more[VBLK_MAX_QUEUES - 1];  /* queues 1.. with VIRTIO_BLK_F_MQ */
+	unsigned nqueues;
 	uint64_t sectors;
 	bool readonly;
 	bool poll; /* wait by spinning on the used ring instead of blocking (benchmarks) */
@@ -75,10 +78,17 @@ struct vblk_req {
 	bool done;
 };
 int vblk_open(struct vblk *b, unsigned nth);
+/* With up to `queues` queues (VIRTIO_BLK_F_MQ if the device offers it): b->nqueues. */
+int vblk_open_mq(struct vblk *b, unsigned nth, unsigned queues);
+/* Queue i (0 .. nqueues - 1). */
+struct vq *vblk_queue(struct vblk *b, unsigned i);
+/* vblk_submit on queue i. */
+int vblk_submit_on(struct vblk *b, unsigned i, struct vblk_req *r, uint32_t type,
+		   uint64_t sector, void *data, uint32_t len);
 /* Queue a request (no kick): type VIRTIO_BLK_T_*. CAP_ENOSPC if the queue is full. */
 int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type, uint64_t sector, void *data,
 		uint32_t len);
-/* Wait for every submitted request to complete. */
+/* Wait for every submitted request to complete (on every queue). */
 void vblk_wait_all(struct vblk *b);
 /* One request, synchronously: its status. */
 int vblk_io(struct vblk *b, uint32_t type, uint64_t sector, void *data, uint32_t len);

@@ -126,6 +126,9 @@ struct virtio_stats {
 	uint64_t rx_items;   /* receive pumps that pull (backend_rx.c): items moved */
 	uint64_t rx_wakeups; /* ... in this many wake-ups that moved any */
 	uint64_t rx_batch_max; /* the most one wake-up moved */
+	uint64_t polls;      /* adaptive polls of an empty ring (virtio_drain) */
+	uint64_t poll_hits;  /* ... that found work, so notifications stayed off */
+	uint64_t poll_ns;    /* time spent in them */
 };
 
 struct virtio_dev {
@@ -159,6 +162,7 @@ struct virtio_dev {
 	pthread_t thread;
 	bool thread_started;
 	bool stopped; /* between virtio_dev_stop and virtio_dev_start: kicks wait */
+	uint32_t poll_window_ns[VIRTIO_MAX_QUEUES]; /* the adaptive poll's current bound */
 	struct virtio_stats stats;
 };
 
@@ -288,11 +292,42 @@ int virtio_dev_start(struct virtio_dev *d);
 void virtio_dev_stop(struct virtio_dev *d);
 
 /*
- * Serve every available chain of queue q with fn, which returns the bytes it wrote into the
- * chain or a negative value if the chain is malformed (the device then needs a reset).
- * Handles notification re-enabling and the interrupt. d->lock held.
+ * A chain handler returns the bytes it wrote into the chain (the chain is then complete),
+ * VIRTIO_CHAIN_ASYNC (the device took it and completes it later with virtio_complete and
+ * virtio_flush_interrupt), VIRTIO_CHAIN_BUSY (no room now: the chain goes back to the ring
+ * and the device calls virtio_requeue once it has room), or another negative value if the
+ * chain is malformed (the device then needs a reset). The chain is only valid during the
+ * call: an asynchronous device copies what it needs (iovecs, the status pointer).
  */
 typedef int64_t (*virtio_chain_fn)(struct virtio_dev *d, unsigned q, const struct vq_chain *c);
+#define VIRTIO_CHAIN_ASYNC (-1000000001ll)
+#define VIRTIO_CHAIN_BUSY (-1000000002ll)
+
+/*
+ * The one drain/notify loop every device's queue goes through (virtio_drain): pop and hand
+ * each available chain to `chain`, complete what it finished, call `flush` every `batch`
+ * chains and at the end of a pass, tell the driver (interrupt) between passes so it can
+ * refill, and before re-enabling notifications optionally busy-poll the ring for a short,
+ * adaptive time (`poll`): a driver that refills quickly is served without a kick, one
+ * that does not shrinks the window towards VIRTIO_POLL_MIN_NS. The budget and the
+ * notification race (a buffer added while notifications are re-enabled) are handled here.
+ */
+struct virtio_server {
+	virtio_chain_fn chain;
+	/* Optional, d->lock held: start what `chain` queued (submit I/O) and complete what has
+	 * finished. It may drop the lock around a system call; the loop checks the queue again
+	 * after it (a reset or a stop may have come in between). */
+	void (*flush)(struct virtio_dev *d, unsigned q);
+	/* Optional, without d->lock: does `flush` have completions to deliver? (ends a poll) */
+	bool (*ready)(struct virtio_dev *d);
+	unsigned batch; /* chains between flushes; 0: one flush per pass */
+	bool poll;      /* adaptive busy poll of an empty ring before notifications go back on */
+};
+#define VIRTIO_POLL_MIN_NS 2000u
+#define VIRTIO_POLL_MAX_NS 50000u /* an exit costs about 50 us on the hosts we know */
+/* d->lock held (it may be dropped and taken again inside: see flush and poll). */
+void virtio_drain(struct virtio_dev *d, unsigned q, const struct virtio_server *s);
+/* virtio_drain with a synchronous handler and nothing else: console, net transmit, rng. */
 void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn);
 
 /*

@@ -63,7 +63,7 @@ static int add_spec(struct domain_config *c, const char *kind, const char *arg, 
 	return 0;
 }
 
-/* "disk": [{"path": P, "readonly": B, "serial": S}, ...] */
+/* "disk": [{"path": P, "readonly": B, "serial": S, "direct": B, "queues": N}, ...] */
 static int disks(struct domain_config *c, const json_t *v, char *err, size_t errlen)
 {
 	size_t i;
@@ -98,9 +98,21 @@ static int disks(struct domain_config *c, const json_t *v, char *err, size_t err
 					return -1;
 				n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",serial=%s",
 					      json_string_value(x));
+			} else if (!strcmp(key, "direct")) {
+				if (want(x, JSON_TRUE, "direct", "a boolean", err, errlen))
+					return -1;
+				if (json_is_true(x))
+					n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",direct=on");
+			} else if (!strcmp(key, "queues")) {
+				if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+				    json_integer_value(x) > VIRTIO_MAX_QUEUES)
+					return FAIL("disk[%zu]: \"queues\" must be an integer from 1 to %d",
+						    i, VIRTIO_MAX_QUEUES);
+				n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",queues=%d",
+					      (int)json_integer_value(x));
 			} else {
-				return FAIL("disk[%zu]: unknown key \"%s\" (path, readonly, serial)", i,
-					    key);
+				return FAIL("disk[%zu]: unknown key \"%s\" (path, readonly, serial, "
+					    "direct, queues)", i, key);
 			}
 			if (n >= (int)sizeof(arg))
 				return FAIL("disk[%zu]: too long", i);
@@ -345,6 +357,10 @@ static json_t *spec_object(const char *kind, const char *arg)
 			json_object_set_new(o, "path", json_string(opt));
 		else if (!strcmp(kind, "disk") && !strcmp(opt, "readonly"))
 			json_object_set_new(o, "readonly", json_true());
+		else if (!strcmp(kind, "disk") && !strncmp(opt, "direct=", 7))
+			json_object_set_new(o, "direct", json_boolean(!strcmp(opt + 7, "on")));
+		else if (!strcmp(kind, "disk") && !strncmp(opt, "queues=", 7))
+			json_object_set_new(o, "queues", json_integer(atoi(opt + 7)));
 		else if (eq)
 			*eq = 0, json_object_set_new(o, opt, json_string(eq + 1));
 		first = false;

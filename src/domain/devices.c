@@ -137,7 +137,7 @@ static void balloon_close_dev(void *b)
 
 static const struct device_kind disk = {
 	.name = "disk", .option = "--disk", .has_arg = true, .max = 8,
-	.usage = "PATH[,readonly][,serial=ID]   virtio-blk on a raw image (up to 8)",
+	.usage = "PATH[,readonly][,serial=ID][,direct=on][,queues=N]   virtio-blk on a raw image (up to 8)",
 	.open = disk_open, .attach = disk_attach, .close = disk_close, .io = blk_io_of,
 };
 static const struct device_kind net = {

@@ -624,10 +624,15 @@ void domain_print_stats(struct domain *d, FILE *out)
 		s = &dev->stats;
 		fprintf(out,
 			"capsule: stats: %s: %llu requests, %llu kicks (%.1f requests per kick), "
-			"%llu interrupts\n",
+			"%llu interrupts",
 			dev->ops->name, (unsigned long long)s->requests, (unsigned long long)s->kicks,
 			s->kicks ? (double)s->requests / (double)s->kicks : 0.0,
 			(unsigned long long)s->interrupts);
+		if (s->polls) /* the drain loop's adaptive poll (virtio_drain) */
+			fprintf(out, ", %llu polls (%llu found work, %.0f us spun)",
+				(unsigned long long)s->polls, (unsigned long long)s->poll_hits,
+				(double)s->poll_ns / 1e3);
+		fputc('\n', out);
 		if (s->rx_wakeups)
 			fprintf(out, "capsule: stats: %s: %llu received in %llu wake-ups "
 				"(%.1f per wake-up, at most %llu)\n", dev->ops->name,

@@ -85,7 +85,7 @@ int xlcfg_disk_spec(char *spec, json_t **out, char *err, size_t errlen)
 	char *target = NULL, *format = NULL, *vdev = NULL, *access = NULL, *devtype = NULL;
 	char *rest = spec;
 	unsigned pos = 0; /* the next positional item: target, format, vdev, access */
-	bool prefixed = false, readonly;
+	bool prefixed = false, readonly, direct = false;
 	json_t *d;
 
 	while (rest) {
@@ -127,7 +127,9 @@ int xlcfg_disk_spec(char *spec, json_t **out, char *err, size_t errlen)
 			devtype = item;
 		} else if (!strcmp(item, "discard")) {
 			/* Capsule's disks always take discards. */
-		} else if (!strcmp(item, "no-discard") || !strcmp(item, "direct-io-safe") ||
+		} else if (!strcmp(item, "direct-io-safe")) {
+			direct = true; /* the image may bypass the host's page cache: O_DIRECT */
+		} else if (!strcmp(item, "no-discard") ||
 			   !strcmp(item, "trusted") || !strcmp(item, "untrusted") ||
 			   !strcmp(item, "colo")) {
 			return FAIL("the flag \"%s\" is not supported by Capsule", item);
@@ -173,6 +175,7 @@ int xlcfg_disk_spec(char *spec, json_t **out, char *err, size_t errlen)
 		return FAIL("out of memory");
 	if (put(d, "path", str(target), err, errlen) ||
 	    (readonly && put(d, "readonly", json_true(), err, errlen)) ||
+	    (direct && put(d, "direct", json_true(), err, errlen)) ||
 	    (vdev && *vdev && put(d, "serial", str(vdev), err, errlen))) {
 		json_decref(d);
 		return -1;

@@ -1,62 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * virtio-blk on a raw image file. All requests available at a kick are parsed, checked
- * against the disk size, and submitted to io_uring together; a flush is queued with
- * IOSQE_IO_DRAIN so that it starts after every write before it and completes only once
- * fdatasync has returned: an acknowledged flush survives the VMM being killed.
+ * virtio-blk on a raw image file. Each request is parsed, checked against the disk size and
+ * taken into a slot; reads, writes and flushes go to io_uring and complete as they finish
+ * (blk_ring.c), everything else completes at once. A flush is queued with IOSQE_IO_DRAIN so
+ * that it starts after every write before it and completes only once fdatasync has
+ * returned: an acknowledged flush survives the VMM being killed. Options: read-only,
+ * O_DIRECT (direct=on), up to four queues (queues=N, VIRTIO_BLK_F_MQ).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "capsule/devices.h"
+#include "blk.h"
 #include "capsule/log.h"
 
-#define BLK_BATCH 32
 #define BLK_MAX_RANGES 16
 #define BLK_MAX_RANGE_SECTORS (1u << 22)
-/*
- * What one request may carry, told to the driver in the config space (seg_max, size_max):
- * a request over it fails with IOERR. Segments may overlap, so without these one request
- * could ask for terabytes of I/O and hold the device (and the end of the domain) for hours.
- */
-#define BLK_SEG_MAX 126u
-#define BLK_SIZE_MAX (128u << 10)
-#define BLK_MAX_REQUEST ((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX)
-/* A batch closes early once its requests move this much. */
-#define BLK_BATCH_BYTES (64ull << 20)
-
-struct blk_slot {
-	struct vq_chain chain;
-	struct blk_request req;
-	struct iovec iov[VQ_MAX_SEGS];
-	unsigned niov;
-	uint64_t expect;  /* bytes the I/O must move */
-	uint8_t status;
-	bool queued;      /* its I/O goes to io_uring */
-	bool in_flight;   /* submitted, its own completion not yet seen */
-};
-
-struct blk_backend {
-	int fd;
-	bool readonly;
-	uint64_t size;
-	char serial[VIRTIO_BLK_ID_BYTES];
-	struct io_uring ring;
-	bool have_ring;
-	uint64_t batch;   /* tags completions, so a stray one is never taken for another */
-	struct blk_slot slots[BLK_BATCH];
-	struct dev_io io; /* written by the device thread, read by the API: atomics */
-};
+#define BLK_BATCH 32 /* requests per submission */
 
 int blk_parse(const struct vq_chain *c, struct blk_request *r)
 {
@@ -93,7 +60,7 @@ static bool in_disk(const struct blk_backend *b, uint64_t sector, uint64_t bytes
 }
 
 /* Discard and write-zeroes: a list of ranges in the readable data. */
-static uint8_t do_ranges(struct blk_backend *b, struct blk_slot *s)
+static uint8_t do_ranges(struct blk_backend *b, struct blk_slot *s, const struct vq_chain *c)
 {
 	struct virtio_blk_discard_write_zeroes r;
 	unsigned n = (unsigned)(s->req.data_len / sizeof(r));
@@ -106,7 +73,7 @@ static uint8_t do_ranges(struct blk_backend *b, struct blk_slot *s)
 	if (n == 0 || n > BLK_MAX_RANGES || s->req.data_len % sizeof(r))
 		return VIRTIO_BLK_S_UNSUPP;
 	for (unsigned i = 0; i < n; i++) {
-		vq_copy_from(&s->chain, s->req.data_off + i * sizeof(r), &r, sizeof(r));
+		vq_copy_from(c, s->req.data_off + i * sizeof(r), &r, sizeof(r));
 		if (r.flags & ~1u || r.num_sectors > BLK_MAX_RANGE_SECTORS ||
 		    !in_disk(b, r.sector, (uint64_t)r.num_sectors * VIRTIO_BLK_SECTOR))
 			return VIRTIO_BLK_S_IOERR;
@@ -131,15 +98,16 @@ static bool segments_fit(const struct vq_chain *c)
 }
 
 /* Decide a request: finish it now (status set), or prepare its I/O (queued). */
-static void prepare(struct blk_backend *b, struct blk_slot *s)
+static void prepare(struct blk_backend *b, struct blk_slot *s, const struct vq_chain *c)
 {
 	struct blk_request *r = &s->req;
 	bool rw = r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT;
 
 	s->queued = false;
+	s->expect = 0;
 	s->status = VIRTIO_BLK_S_OK;
 	if (rw && (r->data_len % VIRTIO_BLK_SECTOR || r->data_len > BLK_MAX_REQUEST ||
-		   !in_disk(b, r->sector, r->data_len) || !segments_fit(&s->chain))) {
+		   !in_disk(b, r->sector, r->data_len) || !segments_fit(c))) {
 		s->status = VIRTIO_BLK_S_IOERR;
 		return;
 	}
@@ -150,7 +118,7 @@ static void prepare(struct blk_backend *b, struct blk_slot *s)
 			s->status = VIRTIO_BLK_S_IOERR;
 			return;
 		}
-		s->niov = vq_iovecs(&s->chain, r->type == VIRTIO_BLK_T_IN, r->data_off,
+		s->niov = vq_iovecs(c, r->type == VIRTIO_BLK_T_IN, r->data_off,
 				    r->data_len, s->iov);
 		s->expect = r->data_len;
 		s->queued = true;
@@ -160,147 +128,16 @@ static void prepare(struct blk_backend *b, struct blk_slot *s)
 		s->queued = !b->readonly;
 		break;
 	case VIRTIO_BLK_T_GET_ID:
-		vq_copy_to(&s->chain, 0, b->serial,
+		vq_copy_to(c, 0, b->serial,
 			   r->data_len < VIRTIO_BLK_ID_BYTES ? r->data_len : VIRTIO_BLK_ID_BYTES);
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		s->status = do_ranges(b, s);
+		s->status = do_ranges(b, s, c);
 		break;
 	default:
 		s->status = VIRTIO_BLK_S_UNSUPP;
 		break;
-	}
-}
-
-static void submit_one(struct blk_backend *b, struct blk_slot *s, unsigned idx)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
-	off_t off = (off_t)(s->req.sector * VIRTIO_BLK_SECTOR);
-
-	if (s->req.type == VIRTIO_BLK_T_IN)
-		io_uring_prep_readv(sqe, b->fd, s->iov, s->niov, off);
-	else if (s->req.type == VIRTIO_BLK_T_OUT)
-		io_uring_prep_writev(sqe, b->fd, s->iov, s->niov, off);
-	else
-		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
-	if (s->req.type == VIRTIO_BLK_T_FLUSH)
-		sqe->flags |= IOSQE_IO_DRAIN; /* after every write submitted before it */
-	io_uring_sqe_set_data64(sqe, b->batch * BLK_BATCH + idx);
-}
-
-/*
- * The ring can do only what a disk does: readv, writev and fsync on our image, with no
- * flag but IO_DRAIN. io_uring runs its requests without seccomp, so an unrestricted ring
- * would let a thread that reaches it open, write or connect anything (the restrictions
- * are set while the ring is disabled, and are final once it is enabled).
- */
-static int ring_setup(struct blk_backend *b)
-{
-	struct io_uring_restriction r[] = {
-		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV},
-		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV},
-		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FSYNC},
-		{.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_IO_DRAIN},
-	};
-	int rc = io_uring_queue_init(BLK_BATCH * 2, &b->ring, IORING_SETUP_R_DISABLED);
-
-	if (rc)
-		return rc;
-	/* The system call itself: Debian's liburing.so does not export these two helpers. */
-	rc = (int)syscall(__NR_io_uring_register, b->ring.ring_fd, IORING_REGISTER_RESTRICTIONS,
-			  r, sizeof(r) / sizeof(r[0]));
-	if (!rc)
-		rc = (int)syscall(__NR_io_uring_register, b->ring.ring_fd,
-				  IORING_REGISTER_ENABLE_RINGS, NULL, 0);
-	rc = rc < 0 ? -errno : 0;
-	if (rc)
-		io_uring_queue_exit(&b->ring);
-	return rc;
-}
-
-int blk_ring_try_op(struct blk_backend *b, uint8_t opcode)
-{
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
-	int rc;
-
-	if (!b->have_ring || !(sqe = io_uring_get_sqe(&b->ring)))
-		return -ENODEV;
-	io_uring_prep_nop(sqe);
-	sqe->opcode = opcode;
-	sqe->fd = -1;
-	io_uring_sqe_set_data64(sqe, ~0ull);
-	rc = io_uring_submit_and_wait(&b->ring, 1);
-	if (rc < 0)
-		return rc;
-	rc = io_uring_wait_cqe(&b->ring, &cqe);
-	if (rc < 0)
-		return rc;
-	rc = cqe->res;
-	io_uring_cqe_seen(&b->ring, cqe);
-	return rc;
-}
-
-/* Drop the first `n` bytes from an iovec array; returns the new count. */
-static unsigned iov_advance(struct iovec *iov, unsigned niov, uint64_t n)
-{
-	unsigned i = 0;
-
-	while (i < niov && n >= iov[i].iov_len)
-		n -= iov[i++].iov_len;
-	if (i < niov) {
-		iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
-		iov[i].iov_len -= n;
-	}
-	memmove(iov, iov + i, (niov - i) * sizeof(*iov));
-	return niov - i;
-}
-
-/*
- * Finish a read or write of which `done` bytes moved: the kernel may move less than asked
- * (2 GiB at most per call, or a signal), and a request is acknowledged only once all of it
- * is on the image. A call that moves nothing is an error.
- */
-static uint8_t finish_rw(struct blk_backend *b, struct blk_slot *s, uint64_t done)
-{
-	off_t off = (off_t)(s->req.sector * VIRTIO_BLK_SECTOR);
-	uint64_t moved = done; /* not yet dropped from the iovecs */
-
-	while (done < s->expect) {
-		ssize_t n;
-
-		s->niov = iov_advance(s->iov, s->niov, moved);
-		moved = 0;
-		if (s->req.type == VIRTIO_BLK_T_IN)
-			n = preadv(b->fd, s->iov, (int)s->niov, off + (off_t)done);
-		else
-			n = pwritev(b->fd, s->iov, (int)s->niov, off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return VIRTIO_BLK_S_IOERR;
-		done += (uint64_t)n;
-		moved = (uint64_t)n;
-	}
-	return VIRTIO_BLK_S_OK;
-}
-
-/* A completion of `res` bytes (or -errno) for slot s. */
-static void complete_io(struct blk_backend *b, struct blk_slot *s, int64_t res)
-{
-	if (res < 0)
-		s->status = VIRTIO_BLK_S_IOERR;
-	else if (s->req.type == VIRTIO_BLK_T_FLUSH)
-		s->status = VIRTIO_BLK_S_OK;
-	else
-		s->status = finish_rw(b, s, (uint64_t)res);
-	if (s->status == VIRTIO_BLK_S_OK && s->req.type == VIRTIO_BLK_T_IN) {
-		__atomic_fetch_add(&b->io.rd_bytes, s->expect, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&b->io.rd_reqs, 1, __ATOMIC_RELAXED);
-	} else if (s->status == VIRTIO_BLK_S_OK && s->req.type == VIRTIO_BLK_T_OUT) {
-		__atomic_fetch_add(&b->io.wr_bytes, s->expect, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&b->io.wr_reqs, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -312,153 +149,147 @@ void blk_io(const struct blk_backend *b, struct dev_io *out)
 	out->wr_reqs = __atomic_load_n(&b->io.wr_reqs, __ATOMIC_RELAXED);
 }
 
-/* Without io_uring (or if it fails): the same I/O, synchronously. */
-static void do_sync(struct blk_backend *b, struct blk_slot *s)
+/* Bytes the driver gets back in the chain: the status byte, and the data of a read. */
+static uint32_t used_len(const struct blk_slot *s)
 {
-	if (s->req.type == VIRTIO_BLK_T_FLUSH)
-		complete_io(b, s, fdatasync(b->fd) < 0 ? -errno : 0);
-	else
-		complete_io(b, s, 0);
+	if (s->req.type == VIRTIO_BLK_T_IN && s->status == VIRTIO_BLK_S_OK)
+		return 1 + (uint32_t)s->req.data_len;
+	if (s->req.type == VIRTIO_BLK_T_GET_ID)
+		return 1 + (s->req.data_len < VIRTIO_BLK_ID_BYTES ? (uint32_t)s->req.data_len
+								    : VIRTIO_BLK_ID_BYTES);
+	return 1;
 }
 
-/* The ring is in an unknown state: tearing it down waits for everything in flight. */
-static void ring_reset(struct blk_backend *b, const char *why)
+void blk_finish(struct blk_backend *b, struct virtio_dev *d, struct blk_slot *s)
 {
-	log_warn("virtio-blk: io_uring %s; starting a new ring", why);
-	io_uring_queue_exit(&b->ring);
-	b->have_ring = ring_setup(b) == 0;
+	if (d && s->gen == b->gen && virtio_queue_usable(d, s->queue)) {
+		*s->req.status = s->status;
+		virtio_complete(d, s->queue, s->head, used_len(s));
+	}
+	s->taken = false;
+	b->inflight--;
+	b->inflight_bytes -= s->expect;
+	b->free[b->nfree++] = (uint16_t)(s - b->slots);
 }
 
-/*
- * Submit the batch and wait for exactly its completions. A signal (a shell's SIGSTOP and
- * SIGCONT, a debugger) interrupts the waits with -EINTR: they are simply retried. Each
- * completion names its batch and slot; one from another batch is dropped, and a slot
- * counts as done only with its own completion, so nothing is acknowledged early.
- */
-static void run_batch(struct blk_backend *b, unsigned n)
+/* The queues the driver may use: num_queues once it took VIRTIO_BLK_F_MQ, else one. */
+static unsigned queues_in_use(const struct virtio_dev *d, const struct blk_backend *b)
 {
-	unsigned queued = 0, submitted = 0;
-	int rc;
+	return d->driver_features & (1ull << VIRTIO_BLK_F_MQ) ? b->queues : 1;
+}
 
-	b->batch++;
-	for (unsigned i = 0; i < n; i++)
-		if (b->slots[i].queued) {
-			if (b->have_ring) {
-				submit_one(b, &b->slots[i], i);
-				b->slots[i].in_flight = true;
-			} else {
-				do_sync(b, &b->slots[i]);
-			}
-			queued++;
-		}
-	if (!b->have_ring || !queued)
-		return;
-	while (submitted < queued) {
-		rc = io_uring_submit(&b->ring);
-		if (rc == -EINTR || rc == -EAGAIN)
-			continue;
-		if (rc <= 0) {
-			ring_reset(b, "submit failed");
-			break;
-		}
-		submitted += (unsigned)rc;
-	}
-	while (queued) {
-		struct io_uring_cqe *cqe;
-		uint64_t tag;
-		struct blk_slot *s;
-		int64_t res;
+/* The drain loop's handler: finish a request now, or take it for io_uring. */
+static int64_t blk_chain(struct virtio_dev *d, unsigned q, const struct vq_chain *c)
+{
+	struct blk_backend *b = d->priv;
+	struct blk_request r;
+	struct blk_slot *s;
 
-		rc = io_uring_wait_cqe(&b->ring, &cqe);
-		if (rc == -EINTR)
-			continue;
-		if (rc < 0) {
-			ring_reset(b, "wait failed");
-			break;
-		}
-		tag = io_uring_cqe_get_data64(cqe);
-		res = cqe->res;
-		io_uring_cqe_seen(&b->ring, cqe);
-		s = &b->slots[tag % BLK_BATCH];
-		if (tag / BLK_BATCH != b->batch || !s->in_flight)
-			continue; /* not this batch's: a leftover of one that was reset */
-		s->in_flight = false;
-		complete_io(b, s, res);
-		queued--;
+	if (blk_parse(c, &r) < 0)
+		return -EINVAL;
+	if (!b->nfree || (b->inflight && b->inflight_bytes + r.data_len > BLK_INFLIGHT_BYTES)) {
+		b->starved |= (uint8_t)(1u << q); /* a completion serves the queue again */
+		return VIRTIO_CHAIN_BUSY;
 	}
-	for (unsigned i = 0; i < n; i++) /* lost with a reset ring: failed, not done */
-		if (b->slots[i].in_flight) {
-			b->slots[i].in_flight = false;
-			b->slots[i].status = VIRTIO_BLK_S_IOERR;
-		}
+	s = &b->slots[b->free[--b->nfree]];
+	s->req = r;
+	s->head = c->head;
+	s->queue = (uint16_t)q;
+	s->gen = b->gen;
+	s->taken = true;
+	prepare(b, s, c);
+	b->inflight++;
+	b->inflight_bytes += s->expect;
+	if (s->queued && b->have_ring) {
+		blk_ring_queue(b, s);
+		return VIRTIO_CHAIN_ASYNC;
+	}
+	if (s->queued)
+		blk_sync_io(b, s);
+	*s->req.status = s->status;
+	{
+		uint32_t len = used_len(s);
+
+		blk_finish(b, NULL, s);
+		return len;
+	}
 }
 
 static void blk_notify(struct virtio_dev *d, unsigned q)
 {
+	static const struct virtio_server server = {
+		.chain = blk_chain,
+		.flush = blk_ring_flush,
+		.ready = blk_ring_ready,
+		.batch = BLK_BATCH,
+		.poll = true,
+	};
 	struct blk_backend *b = d->priv;
-	const char *why = NULL;
-	unsigned served = 0;
-	int r = 0;
 
-	do {
-		for (;;) {
-			uint64_t bytes = 0;
-			unsigned n = 0;
+	if (q >= queues_in_use(d, b)) {
+		virtio_fail(d, "queue %u is past the %u the driver may use", q, queues_in_use(d, b));
+		return;
+	}
+	virtio_drain(d, q, &server);
+}
 
-			while (n < BLK_BATCH && bytes < BLK_BATCH_BYTES &&
-			       (r = vq_pop(&d->vq[q], d->mem, &b->slots[n].chain, &why)) > 0) {
-				struct blk_slot *s = &b->slots[n++];
+/* The driver reset the device (or it goes): wait for what is in flight, drop it. */
+static void blk_reset(struct virtio_dev *d)
+{
+	struct blk_backend *b = d->priv;
 
-				if (blk_parse(&s->chain, &s->req) < 0) {
-					r = -EINVAL;
-					why = "request without header or status byte";
-					n--;
-					break;
-				}
-				prepare(b, s);
-				if (s->queued)
-					bytes += s->expect;
-			}
-			run_batch(b, n);
-			for (unsigned i = 0; i < n; i++) {
-				struct blk_slot *s = &b->slots[i];
-				uint32_t len = 1;
+	b->gen++;
+	blk_ring_wait_idle(b, d, false);
+	b->starved = 0;
+}
 
-				*s->req.status = s->status;
-				if (s->req.type == VIRTIO_BLK_T_IN && s->status == VIRTIO_BLK_S_OK)
-					len += (uint32_t)s->req.data_len;
-				else if (s->req.type == VIRTIO_BLK_T_GET_ID)
-					len += s->req.data_len < VIRTIO_BLK_ID_BYTES
-						       ? (uint32_t)s->req.data_len
-						       : VIRTIO_BLK_ID_BYTES;
-				virtio_complete(d, q, s->chain.head, len);
-			}
-			if (r < 0) {
-				virtio_flush_interrupt(d, q);
-				virtio_fail(d, "queue %u: %s", q, why);
-				return;
-			}
-			virtio_flush_interrupt(d, q); /* let the driver refill while we go on */
-			served += n;
-			if (n && virtio_should_yield(d, q, served))
-				return;
-			if (n < BLK_BATCH && bytes < BLK_BATCH_BYTES)
-				break;
-		}
-	} while (vq_enable_notify(&d->vq[q]));
-	virtio_flush_interrupt(d, q);
+/* A pause or a save: every request in flight completes to the driver first. */
+static void blk_stop(struct virtio_dev *d)
+{
+	struct blk_backend *b = d->priv;
+
+	pthread_mutex_lock(&d->lock);
+	blk_ring_wait_idle(b, d, true);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* The device's own state: how many queues it offers (a restore must find the same). */
+static size_t blk_save(struct virtio_dev *d, uint8_t *buf, size_t cap)
+{
+	struct blk_backend *b = d->priv;
+
+	if (cap < 1)
+		return 0;
+	buf[0] = (uint8_t)b->queues;
+	return 1;
+}
+
+static int blk_restore(struct virtio_dev *d, const uint8_t *buf, size_t len, const char **why)
+{
+	struct blk_backend *b = d->priv;
+	unsigned queues = len ? buf[0] : 1; /* states from before queues= had one */
+
+	if (len > 1 || queues != b->queues) {
+		*why = "the saved disk has another number of queues than this one (queues=)";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 const struct virtio_dev_ops virtio_blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
-	.num_queues = 1,
+	.num_queues = BLK_MAX_QUEUES, /* the driver may use num_queues of them (queues_in_use) */
 	.features = (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
-		    (1ull << VIRTIO_BLK_F_BLK_SIZE) |
-		    (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
-		    (1ull << VIRTIO_BLK_F_WRITE_ZEROES),
+		    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |
+		    (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |
+		    (1ull << VIRTIO_BLK_F_MQ),
 	.config_size = sizeof(struct virtio_blk_config),
 	.queue_notify = blk_notify,
+	.reset = blk_reset,
+	.stop = blk_stop,
+	.save = blk_save,
+	.restore = blk_restore,
 };
 
 /* The id is 20 bytes, NUL-terminated only when shorter (virtio spec 5.2.6). */
@@ -489,8 +320,8 @@ int blk_hand_over(struct blk_backend *b, bool release)
 	if (b->readonly) /* a shared lock: the destination takes one too */
 		return 0;
 	if (release)
-		return fcntl(b->fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
-	return lock_image(b->fd, false) < 0 ? -errno : 0;
+		return fcntl(b->buffered_fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+	return lock_image(b->buffered_fd, false) < 0 ? -errno : 0;
 }
 
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
@@ -509,16 +340,25 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "--disk: out of memory");
 		return NULL;
 	}
-	b->fd = -1;
+	b->fd = b->buffered_fd = b->cq_fd = -1;
+	b->queues = 1;
+	for (unsigned i = 0; i < BLK_SLOTS; i++)
+		b->free[i] = (uint16_t)(BLK_SLOTS - 1 - i);
+	b->nfree = BLK_SLOTS;
 	strtok_r(path, ",", &save);
 	while ((opt = strtok_r(NULL, ",", &save))) {
 		if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
 			b->readonly = true;
 		} else if (!strncmp(opt, "serial=", 7)) {
 			set_serial(b, opt + 7);
+		} else if (!strcmp(opt, "direct=on") || !strcmp(opt, "direct=off")) {
+			b->direct = !strcmp(opt, "direct=on");
+		} else if (!strncmp(opt, "queues=", 7) && opt[7] >= '1' &&
+			   opt[7] <= '0' + BLK_MAX_QUEUES && !opt[8]) {
+			b->queues = (unsigned)(opt[7] - '0');
 		} else {
-			snprintf(err, errlen, "--disk: unknown option '%s' (readonly, serial=ID)",
-				 opt);
+			snprintf(err, errlen, "--disk: unknown option '%s' (readonly, serial=ID, "
+				 "direct=on|off, queues=1-%u)", opt, BLK_MAX_QUEUES);
 			goto fail;
 		}
 	}
@@ -526,6 +366,15 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
 		snprintf(err, errlen, "--disk: cannot open %s: %s", path, strerror(errno));
 		goto fail;
+	}
+	b->buffered_fd = b->fd;
+	if (b->direct) { /* O_DIRECT on its own descriptor: the buffered one keeps the lock */
+		b->fd = open(path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
+		if (b->fd < 0) {
+			snprintf(err, errlen, "--disk: %s cannot be opened with O_DIRECT (direct=on): "
+				 "%s", path, strerror(errno));
+			goto fail;
+		}
 	}
 	size = (uint64_t)st.st_size;
 	if (S_ISBLK(st.st_mode) && ioctl(b->fd, BLKGETSIZE64, &size) < 0)
@@ -535,7 +384,7 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 			 "least 512 bytes", path);
 		goto fail;
 	}
-	if (lock_image(b->fd, b->readonly) < 0) {
+	if (lock_image(b->buffered_fd, b->readonly) < 0) {
 		snprintf(err, errlen, "--disk: %s is in use by another domain (%s); two domains "
 			 "may share an image only read-only", path,
 			 b->readonly ? "open read-write" : "locked");
@@ -547,7 +396,7 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 
 		set_serial(b, base ? base + 1 : path);
 	}
-	b->have_ring = ring_setup(b) == 0;
+	b->have_ring = blk_ring_setup(b) == 0;
 	if (!b->have_ring)
 		log_info("virtio-blk: io_uring unavailable; using synchronous I/O");
 	return b;
@@ -570,9 +419,14 @@ void blk_init_config(struct blk_backend *b, struct virtio_dev *d)
 		.max_write_zeroes_seg = BLK_MAX_RANGES,
 	};
 
+	c.num_queues = (uint16_t)b->queues;
 	memcpy(d->config, &c, sizeof(c));
 	if (b->readonly)
 		d->host_features |= 1ull << VIRTIO_BLK_F_RO;
+	/* Completions come to the device's own event loop (a new one at each boot). */
+	b->cq_src = (struct loop_source){b->cq_fd, blk_ring_completed, d};
+	if (b->cq_fd >= 0 && loop_add(&d->loop, &b->cq_src, EPOLLIN))
+		log_warn("virtio-blk: cannot watch its completions; they wait for the next kick");
 }
 
 void blk_close(struct blk_backend *b)
@@ -580,8 +434,11 @@ void blk_close(struct blk_backend *b)
 	if (!b)
 		return;
 	if (b->have_ring)
-		io_uring_queue_exit(&b->ring);
+		blk_ring_wait_idle(b, NULL, false); /* the device is gone: nothing may be left */
+	blk_ring_close(b);
 	if (b->fd >= 0)
 		close(b->fd);
+	if (b->buffered_fd >= 0 && b->buffered_fd != b->fd)
+		close(b->buffered_fd);
 	free(b);
 }

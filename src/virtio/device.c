@@ -123,33 +123,117 @@ void virtio_requeue(struct virtio_dev *d, unsigned q)
 }
 
 
-void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn)
+/* Can the loop go on with queue q after the lock may have been dropped? */
+static bool still_serving(const struct virtio_dev *d, unsigned q)
+{
+	return !d->stopped && virtio_queue_usable(d, q) && !vm_ended(d->vm);
+}
+
+/*
+ * The ring is empty: spin on its available index (without the lock, so the vCPUs' register
+ * accesses and the completions do not wait) for up to the queue's window. The window
+ * doubles when the driver refilled within it and halves when it did not. True if there is
+ * work (chains, or completions for flush) and the lock is held again either way.
+ */
+static bool adaptive_poll(struct virtio_dev *d, unsigned q, const struct virtio_server *s)
+{
+	/* The rings stay mapped for the domain's life: reading them unlocked is safe, and
+	 * what is found is checked again under the lock. */
+	const struct virtq_avail *avail = d->vq[q].avail;
+	uint16_t seen = d->vq[q].last_avail;
+	uint32_t window = d->poll_window_ns[q] ? d->poll_window_ns[q] : VIRTIO_POLL_MIN_NS;
+	uint64_t t0 = monotonic_ns(), now = t0;
+	bool hit = false;
+
+	pthread_mutex_unlock(&d->lock);
+	while (now - t0 < window && !hit) {
+		for (int i = 0; i < 64 && !hit; i++) {
+			hit = __atomic_load_n(&avail->idx, __ATOMIC_ACQUIRE) != seen ||
+			      (s->ready && s->ready(d));
+			__builtin_ia32_pause();
+		}
+		now = monotonic_ns();
+	}
+	pthread_mutex_lock(&d->lock);
+	d->stats.polls++;
+	d->stats.poll_hits += hit;
+	d->stats.poll_ns += now - t0;
+	if (hit)
+		window = window * 2 < VIRTIO_POLL_MAX_NS ? window * 2 : VIRTIO_POLL_MAX_NS;
+	else
+		window = window / 2 > VIRTIO_POLL_MIN_NS ? window / 2 : VIRTIO_POLL_MIN_NS;
+	d->poll_window_ns[q] = window;
+	return hit;
+}
+
+void virtio_drain(struct virtio_dev *d, unsigned q, const struct virtio_server *s)
 {
 	static __thread struct vq_chain c; /* 4 KiB: not on the small vCPU stacks */
 	const char *why = NULL;
 	unsigned done = 0;
 	int r;
 
-	do {
-		while ((r = vq_pop(&d->vq[q], d->mem, &c, &why)) > 0) {
-			int64_t n = fn(d, q, &c);
+	for (;;) {
+		unsigned batch = 0;
+		bool busy = false;
 
-			if (n < 0) {
-				virtio_fail(d, "queue %u: malformed or oversized request", q);
-				return;
+		while ((r = vq_pop(&d->vq[q], d->mem, &c, &why)) > 0) {
+			int64_t n = s->chain(d, q, &c);
+
+			if (n == VIRTIO_CHAIN_BUSY) {
+				vq_unpop(&d->vq[q], 1); /* the device requeues once it has room */
+				busy = true;
+				break;
 			}
-			virtio_complete(d, q, c.head, (uint32_t)n);
-			if (virtio_should_yield(d, q, ++done)) {
-				virtio_flush_interrupt(d, q);
-				return;
+			if (n < 0 && n != VIRTIO_CHAIN_ASYNC) {
+				r = -1;
+				why = "malformed or oversized request";
+				break;
 			}
+			if (n >= 0)
+				virtio_complete(d, q, c.head, (uint32_t)n);
+			done++, batch++;
+			if (s->flush && s->batch && batch == s->batch)
+				break;
+			if (done >= VIRTIO_SERVE_BUDGET)
+				break;
 		}
+		if (s->flush)
+			s->flush(d, q);
 		if (r < 0) {
+			if (virtio_queue_usable(d, q))
+				virtio_flush_interrupt(d, q);
 			virtio_fail(d, "queue %u: %s", q, why);
 			return;
 		}
-	} while (vq_enable_notify(&d->vq[q]));
+		if (!still_serving(d, q))
+			return;
+		virtio_flush_interrupt(d, q); /* let the driver refill while we go on */
+		if (busy)
+			return;
+		if (done && virtio_should_yield(d, q, done))
+			return;
+		if (vq_has_avail(&d->vq[q]))
+			continue; /* a batch ended, or more came */
+		if (s->poll) {
+			bool hit = adaptive_poll(d, q, s);
+
+			if (!still_serving(d, q))
+				return;
+			if (hit)
+				continue;
+		}
+		if (!vq_enable_notify(&d->vq[q]))
+			break;
+	}
 	virtio_flush_interrupt(d, q);
+}
+
+void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn)
+{
+	struct virtio_server s = {.chain = fn};
+
+	virtio_drain(d, q, &s);
 }
 
 
@@ -163,6 +247,10 @@ void virtio_config_changed(struct virtio_dev *d)
 
 void virtio_reset(struct virtio_dev *d)
 {
+	/* No queue is served from here on, even while the device's reset drops the lock to
+	 * wait for its requests in flight. */
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		d->vq[q].ready = false;
 	if (d->ops->reset)
 		d->ops->reset(d);
 	d->status = 0;
@@ -172,6 +260,7 @@ void virtio_reset(struct virtio_dev *d)
 	d->broken = false;
 	memset(d->qcfg, 0, sizeof(d->qcfg));
 	memset(d->vq, 0, sizeof(d->vq));
+	memset(d->poll_window_ns, 0, sizeof(d->poll_window_ns));
 }
 
 

@@ -49,7 +49,7 @@ static struct world *world(void)
 {
 	static struct world *w;
 	struct vm_config cfg = {.mem_bytes = MEM, .nr_vcpus = 1};
-	char path[] = "/tmp/capsule-fuzz-disk-XXXXXX", err[256];
+	char path[] = "/tmp/capsule-fuzz-disk-XXXXXX", spec[64], err[256];
 	int fd;
 
 	if (w)
@@ -62,7 +62,8 @@ static struct world *world(void)
 	if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
 		abort();
 	close(fd);
-	w->blk = blk_open(path, err, sizeof(err));
+	snprintf(spec, sizeof(spec), "%s,queues=4", path); /* multiqueue for the fuzzer too */
+	w->blk = blk_open(spec, err, sizeof(err));
 	unlink(path);
 	w->console = console_open(-1, fopen("/dev/null", "w"));
 	w->balloon = balloon_open(0);
@@ -105,6 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	d = &w->dev[data[2] % 5];
 	q = data[3] % d->ops->num_queues;
+	/* Multiqueue: a disk's queues past 0 only once the driver took VIRTIO_BLK_F_MQ. */
+	d->driver_features = d->ops == &virtio_blk_ops && data[1] & 8 ? 1ull << VIRTIO_BLK_F_MQ : 0;
 	qsize = (uint16_t)(1u << (data[0] % 7)); /* up to 64: the rings fit the first page */
 	memset(w->vm.mem.host, 0, RINGS_END);
 	/* The input is the guest's RAM around the VMM-owned range (descriptors may point into
@@ -126,6 +129,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    &why) == 0)
 		d->ops->queue_notify(d, q);
 	pthread_mutex_unlock(&d->lock);
+	/* An asynchronous device (virtio-blk's io_uring) completes what it took, as a stop
+	 * before a save does; then a reset with nothing in flight, and one while requests
+	 * are in flight (the next input's kick on a reset device). */
+	if (d->ops->stop)
+		d->ops->stop(d);
+	if (data[1] & 4 && d->ops->reset) {
+		pthread_mutex_lock(&d->lock);
+		if (vq_init(&d->vq[q], d->mem, qsize, 0x400, 0x10, 0x100, data[1] & 1, data[1] & 2,
+			    &why) == 0)
+			d->ops->queue_notify(d, q);
+		d->ops->reset(d); /* with what that took still in flight */
+		pthread_mutex_unlock(&d->lock);
+	}
 	if (memcmp(w->vm.mem.host + OWNED_START, w->owned, OWNED_LEN)) {
 		fprintf(stderr, "fuzz: %s changed VMM-owned memory\n", d->ops->name);
 		abort();

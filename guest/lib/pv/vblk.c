@@ -1,22 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* virtio-blk driver: batches of requests, one kick each batch. */
+/* virtio-blk driver: batches of requests, one kick each batch; several queues with MQ. */
 #include "virtio.h"
 
-int vblk_open(struct vblk *b, unsigned nth)
+#define VBLK_FEATURES                                                                        \
+	((1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_RO) | \
+	 (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |                \
+	 (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE))
+
+struct vq *vblk_queue(struct vblk *b, unsigned i)
+{
+	return i == 0 ? &b->q : &b->more[i - 1];
+}
+
+int vblk_open_mq(struct vblk *b, unsigned nth, unsigned queues)
 {
 	int rc = vdev_find(VIRTIO_ID_BLOCK, nth, &b->dev);
+	uint64_t want = VBLK_FEATURES | (queues > 1 ? 1ull << VIRTIO_BLK_F_MQ : 0);
 
 	if (rc)
 		return rc;
-	rc = vdev_begin(&b->dev, (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_BLK_F_FLUSH) |
-					 (1ull << VIRTIO_BLK_F_RO) | (1ull << VIRTIO_BLK_F_DISCARD) |
-					 (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |
-					 (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE));
+	rc = vdev_begin(&b->dev, want);
 	if (rc)
 		return rc;
-	rc = vq_setup(&b->dev, &b->q, 0, 256);
-	if (rc)
-		return rc;
+	b->nqueues = 1;
+	if (b->dev.features & (1ull << VIRTIO_BLK_F_MQ)) {
+		/* num_queues: the 16 bits at offset 34 of the config space */
+		unsigned offered = vdev_read(&b->dev, VIRTIO_MMIO_CONFIG + 32) >> 16;
+
+		b->nqueues = offered < queues ? offered : queues;
+		if (b->nqueues > VBLK_MAX_QUEUES)
+			b->nqueues = VBLK_MAX_QUEUES;
+		if (!b->nqueues)
+			b->nqueues = 1;
+	}
+	for (unsigned i = 0; i < b->nqueues; i++) {
+		rc = vq_setup(&b->dev, vblk_queue(b, i), i, 256);
+		if (rc)
+			return rc;
+	}
 	b->sectors = vdev_read(&b->dev, VIRTIO_MMIO_CONFIG) |
 		     (uint64_t)vdev_read(&b->dev, VIRTIO_MMIO_CONFIG + 4) << 32;
 	b->readonly = b->dev.features & (1ull << VIRTIO_BLK_F_RO);
@@ -24,8 +45,13 @@ int vblk_open(struct vblk *b, unsigned nth)
 	return 0;
 }
 
-int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type, uint64_t sector, void *data,
-		uint32_t len)
+int vblk_open(struct vblk *b, unsigned nth)
+{
+	return vblk_open_mq(b, nth, 1);
+}
+
+int vblk_submit_on(struct vblk *b, unsigned i, struct vblk_req *r, uint32_t type,
+		   uint64_t sector, void *data, uint32_t len)
 {
 	bool device_writes = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
 	struct vbuf bufs[3] = {{&r->hdr, sizeof(r->hdr), false}};
@@ -39,20 +65,32 @@ int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type, uint64_t sect
 	if (len)
 		bufs[n++] = (struct vbuf){data, len, device_writes};
 	bufs[n++] = (struct vbuf){(const void *)&r->status, 1, true};
-	return vq_add(&b->q, bufs, n, r) < 0 ? CAP_ENOSPC : 0;
+	return vq_add(vblk_queue(b, i), bufs, n, r) < 0 ? CAP_ENOSPC : 0;
+}
+
+int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type, uint64_t sector, void *data,
+		uint32_t len)
+{
+	return vblk_submit_on(b, 0, r, type, sector, data, len);
 }
 
 void vblk_wait_all(struct vblk *b)
 {
-	vq_kick(&b->q);
-	while (b->q.num_free != b->q.size) {
-		struct vblk_req *r = b->poll ? vq_poll(&b->q, NULL) : vq_wait(&b->q, NULL, 0);
+	unsigned nq = b->nqueues ? b->nqueues : 1;
 
-		if (!r && b->poll)
-			__asm__ volatile("pause");
+	for (unsigned i = 0; i < nq; i++)
+		vq_kick(vblk_queue(b, i));
+	for (unsigned i = 0; i < nq; i++) {
+		struct vq *q = vblk_queue(b, i);
 
-		if (r)
-			r->done = true;
+		while (q->num_free != q->size) {
+			struct vblk_req *r = b->poll ? vq_poll(q, NULL) : vq_wait(q, NULL, 0);
+
+			if (!r && b->poll)
+				__asm__ volatile("pause");
+			if (r)
+				r->done = true;
+		}
 	}
 }
 
