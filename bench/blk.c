@@ -2,9 +2,12 @@
 /*
  * Block throughput of virtio-blk against a host process doing the same access pattern on
  * the same file in the same run (synchronous pread/pwrite of the same block size: what a
- * program on the host gets). The file is in the page cache for both (warmed first).
+ * program on the host gets). The file is in the page cache for both (warmed first). Each
+ * pattern runs RUNS times (default 5) interleaved: host, guest polling for completions,
+ * guest blocking on its event channel; each row is the median with the range, and the
+ * ratio the median of the rounds' own ratios. The host's load is printed before and after.
  *
- *   build/bench/blk CAPSULE BLKBENCH_GUEST FILE
+ *   build/bench/blk CAPSULE BLKBENCH_GUEST FILE [RUNS] [DISK_OPTIONS]
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,6 +17,7 @@
 #include "run_capsule.h"
 
 #define FILE_MIB 256
+#define MAX_RUNS 15
 
 static double host_run(const char *path, int is_random, int is_write, uint64_t bs,
 		       uint64_t total)
@@ -39,6 +43,29 @@ static double host_run(const char *path, int is_random, int is_write, uint64_t b
 	return (double)(ops * bs) / ((double)t0 / 1e9) / 1e6; /* MB/s */
 }
 
+/* One guest run: MB/s, and requests per kick into *per_kick. */
+static double guest_run(const char *cmd, double *per_kick)
+{
+	unsigned long long bytes = 0, ns = 0, reqs = 0, kicks = 0;
+	char line[512];
+	FILE *p = popen(cmd, "r");
+
+	while (p && fgets(line, sizeof(line), p)) {
+		char *s = strstr(line, "bytes=");
+
+		if (s)
+			sscanf(s, "bytes=%llu ns=%llu", &bytes, &ns);
+		if ((s = strstr(line, "virtio-blk: ")))
+			sscanf(s, "virtio-blk: %llu requests, %llu kicks", &reqs, &kicks);
+	}
+	if (!p || pclose(p) != 0 || !ns) {
+		fprintf(stderr, "blk: '%s' failed\n", cmd);
+		exit(1);
+	}
+	*per_kick = kicks ? (double)reqs / (double)kicks : 0;
+	return (double)bytes / ((double)ns / 1e9) / 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -48,10 +75,14 @@ int main(int argc, char **argv)
 		{"seqread", 64, 512, 64},  {"randread", 4, 64, 64},
 		{"seqwrite", 64, 512, 64}, {"randwrite", 4, 64, 64},
 	};
-	char cmd[1024], line[512];
+	static const char *const wait[2] = {"poll", "block"};
+	int n = argc > 4 ? atoi(argv[4]) : 5;
+	const char *opts = argc > 5 ? argv[5] : "";
+	char cmd[1024], a[BENCH_FMT_LEN], b[BENCH_FMT_LEN], r[BENCH_FMT_LEN];
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: blk CAPSULE BLKBENCH_GUEST FILE\n");
+	if (argc < 4 || n < 1 || n > MAX_RUNS) {
+		fprintf(stderr, "usage: blk CAPSULE BLKBENCH_GUEST FILE [RUNS (1-%d)] [,DISK_OPTS]\n",
+			MAX_RUNS);
 		return 2;
 	}
 	int fd = open(argv[3], O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -60,47 +91,37 @@ int main(int argc, char **argv)
 	close(fd);
 	host_run(argv[3], 0, 1, 1 << 20, (uint64_t)FILE_MIB << 20); /* allocate and cache it */
 	host_run(argv[3], 0, 0, 1 << 20, (uint64_t)FILE_MIB << 20);
-	for (unsigned r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
-		int is_random = runs[r].mode[0] == 'r', is_write = strstr(runs[r].mode, "write") != 0;
-		uint64_t bs = runs[r].bs_kib * 1024ull, total = (uint64_t)runs[r].total_mib << 20;
-		double host[3], guest[3], req_per_kick = 0;
+	bench_print_load("before");
+	for (unsigned k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
+		int is_random = runs[k].mode[0] == 'r', is_write = strstr(runs[k].mode, "write") != 0;
+		uint64_t bs = runs[k].bs_kib * 1024ull, total = (uint64_t)runs[k].total_mib << 20;
+		double host[MAX_RUNS], guest[2][MAX_RUNS], ratio[2][MAX_RUNS], per_kick[2] = {0};
 
-		for (int k = 0; k < 3; k++) {
-			FILE *p;
-			unsigned long long bytes = 0, ns = 0, reqs = 0, kicks = 0;
-
-			host[k] = host_run(argv[3], is_random, is_write, bs, total);
-			snprintf(cmd, sizeof(cmd),
-				 "%s run --stats --mem 256 --disk %s --cmdline '%s %u %u %u' %s 2>&1",
-				 argv[1], argv[3], runs[r].mode, runs[r].bs_kib, runs[r].total_mib,
-				 runs[r].depth, argv[2]);
-			p = popen(cmd, "r");
-			while (p && fgets(line, sizeof(line), p)) {
-				char *s = strstr(line, "bytes=");
-
-				if (s)
-					sscanf(s, "bytes=%llu ns=%llu", &bytes, &ns);
-				if ((s = strstr(line, "virtio-blk: ")))
-					sscanf(s, "virtio-blk: %llu requests, %llu kicks", &reqs, &kicks);
+		for (int i = 0; i < n; i++) { /* interleaved: host, polling guest, blocking guest */
+			host[i] = host_run(argv[3], is_random, is_write, bs, total);
+			for (int w = 0; w < 2; w++) {
+				snprintf(cmd, sizeof(cmd),
+					 "%s run --stats --mem 256 --disk %s%s --cmdline '%s %u %u %u %s' "
+					 "%s 2>&1", argv[1], argv[3], opts, runs[k].mode, runs[k].bs_kib,
+					 runs[k].total_mib, runs[k].depth, wait[w], argv[2]);
+				guest[w][i] = guest_run(cmd, &per_kick[w]);
+				ratio[w][i] = guest[w][i] / host[i];
 			}
-			if (!p || pclose(p) != 0 || !ns) {
-				fprintf(stderr, "blk: '%s' failed\n", cmd);
-				return 1;
-			}
-			guest[k] = (double)bytes / ((double)ns / 1e9) / 1e6;
-			req_per_kick = kicks ? (double)reqs / (double)kicks : 0;
 		}
-		/* medians of three */
-		for (int i = 0; i < 3; i++)
-			for (int j = i + 1; j < 3; j++) {
-				if (host[j] < host[i]) { double t = host[i]; host[i] = host[j]; host[j] = t; }
-				if (guest[j] < guest[i]) { double t = guest[i]; guest[i] = guest[j]; guest[j] = t; }
-			}
-		printf("| virtio-blk %s, %u KiB blocks, %u in flight | %.0f MB/s (%.1f requests per kick) "
-		       "| host process, same file and pattern: %.0f MB/s | %.2fx |\n",
-		       runs[r].mode, runs[r].bs_kib, runs[r].depth, guest[1], req_per_kick, host[1],
-		       guest[1] / host[1]);
+		for (int w = 0; w < 2; w++) {
+			struct bench_stat rs = bench_stat_d(ratio[w], (size_t)n);
+
+			bench_fmt(a, bench_stat_d(guest[w], (size_t)n), 1, 0, "MB/s");
+			bench_fmt(b, bench_stat_d(host, (size_t)n), 1, 0, "MB/s");
+			snprintf(r, sizeof(r), "%.2fx (%.2f-%.2fx)", rs.median, rs.min, rs.max);
+			printf("| virtio-blk%s %s, %u KiB x %u in flight, guest %s (median of %d) | %s, "
+			       "%.1f requests per kick | host process, same file and pattern: %s | %s |\n",
+			       opts, runs[k].mode, runs[k].bs_kib, runs[k].depth,
+			       w ? "blocking" : "polling", n, a, per_kick[w], b, r);
+		}
+		fflush(stdout);
 	}
+	bench_print_load("after");
 	unlink(argv[3]);
 	return 0;
 }

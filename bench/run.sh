@@ -27,7 +27,7 @@ echo "## virtio devices"
 echo "| what | Capsule | floor or peer, same run | ratio |"
 echo "|---|---|---|---|"
 img=$(mktemp /var/tmp/capsule-bench-XXXXXX.img)
-"$B/bench/blk" "$B/capsule" "$B/bench/guests/blkbench.elf" "$img" | grep '^|'
+"$B/bench/blk" "$B/capsule" "$B/bench/guests/blkbench.elf" "$img" 5 | grep -E "^\||^host load"
 rm -f "$img"
 ns=capsule-bench-$$
 ip netns add "$ns"

@@ -238,7 +238,7 @@ void blk_ring_flush(struct virtio_dev *d, unsigned q)
 
 	(void)q;
 	if (!n || !b->have_ring)
-		return;
+		goto done; /* completions may still wait (the adaptive poll saw them) */
 	b->unsubmitted = 0;
 	/* The submission (where the kernel may copy a cached read at once) runs without the
 	 * lock: the vCPUs' register accesses and a reset do not wait for it. Only this thread
@@ -255,7 +255,9 @@ void blk_ring_flush(struct virtio_dev *d, unsigned q)
 	pthread_mutex_lock(&d->lock);
 	if (n)
 		ring_broken(b, rc < 0 ? rc : -EIO);
-	reap(b, d);
+done:
+	if (b->inflight)
+		reap(b, d);
 }
 
 bool blk_ring_ready(struct virtio_dev *d)

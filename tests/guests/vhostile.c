@@ -35,6 +35,54 @@ static void expect_broken(const char *what, struct virtq_desc d, uint16_t head, 
 	TEST_CHECK(vdev_needs_reset(&rng));
 }
 
+static void wait_broken(struct vdev *d, const char *what)
+{
+	uint64_t deadline = time_ns() + 2000000000ull;
+
+	while (!vdev_needs_reset(d) && time_ns() < deadline)
+		block(time_ns() + 1000000);
+	printf("vhostile: %s -> %s\n", what, vdev_needs_reset(d) ? "needs reset" : "accepted!");
+	TEST_CHECK(vdev_needs_reset(d));
+}
+
+/*
+ * The disk's asynchronous paths: a queue past the one a driver without VIRTIO_BLK_F_MQ may
+ * use, and a malformed request behind good ones still in flight. Each breaks the device,
+ * a reset (waiting for what is in flight) brings it back.
+ */
+static void blk_hostile(struct vblk *b)
+{
+	static struct vblk_req good[16];
+	static uint8_t data[16][4096];
+	static struct virtio_blk_req_hdr hdr;
+	static struct vq q1;
+	struct vbuf bad = {&hdr, sizeof(hdr), false}; /* no status byte */
+
+	TEST_CHECK(vdev_begin(&b->dev, 1ull << VIRTIO_F_EVENT_IDX) == 0);
+	TEST_CHECK(vq_setup(&b->dev, &b->q, 0, 64) == 0);
+	TEST_CHECK(vq_setup(&b->dev, &q1, 1, 8) == 0);
+	vdev_ready(&b->dev);
+	/* A good read, but on queue 1. */
+	good[0].hdr = (struct virtio_blk_req_hdr){.type = VIRTIO_BLK_T_IN};
+	TEST_CHECK(vq_add(&q1, (struct vbuf[]){{&good[0].hdr, sizeof(good[0].hdr), false},
+					       {data[0], 4096, true},
+					       {(const void *)&good[0].status, 1, true}},
+			  3, &good[0]) >= 0);
+	vdev_write(&b->dev, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	wait_broken(&b->dev, "blk queue 1 without MQ");
+
+	TEST_CHECK(vblk_open(b, 0) == 0);
+	for (unsigned i = 0; i < 16; i++)
+		TEST_CHECK(vblk_submit(b, &good[i], VIRTIO_BLK_T_IN, i * 8, data[i], 4096) == 0);
+	TEST_CHECK(vq_add(&b->q, &bad, 1, &hdr) >= 0);
+	vq_kick(&b->q);
+	wait_broken(&b->dev, "blk malformed request behind 16 in flight");
+
+	TEST_CHECK(vblk_open(b, 0) == 0);
+	TEST_CHECK(vblk_io(b, VIRTIO_BLK_T_IN, 0, data[0], 4096) == VIRTIO_BLK_S_OK);
+	TEST_CHECK(!vdev_needs_reset(&b->dev));
+}
+
 int main(void)
 {
 	uint64_t ram = start_info->mem_bytes, bufa = (uint64_t)(uintptr_t)buf;
@@ -68,6 +116,7 @@ int main(void)
 	/* The neighbour never noticed. */
 	TEST_CHECK(vblk_io(&b, VIRTIO_BLK_T_IN, 0, sector, 512) == VIRTIO_BLK_S_OK);
 	TEST_CHECK(!vdev_needs_reset(&b.dev));
+	blk_hostile(&b);
 	printf("vhostile: devices recovered\n");
 	test_finish(true);
 }

@@ -178,6 +178,28 @@ if loop=$(losetup -f --show "$tmp/disk.img" 2>"$tmp/err"); then
 else
 	report vblk-block-device 0 "cannot make a loop device: $(cat "$tmp/err")"
 fi
+# virtio-blk's asynchronous paths (tests/guests/vblkasync.c): multiqueue, completions in the
+# order their I/O finished, a misaligned buffer, a reset with requests in flight; through the
+# page cache, and with O_DIRECT (direct=on); an image whose data the host has not cached.
+"$D/stamp_disk.py" "$tmp/stamp.img" 128
+expect vblk-async 0 '[0-9]+ of 32 small reads completed before the big one' \
+	'virtio-blk: [0-9]+ requests.*polls' -- "$CAPSULE" run --stats --disk "$tmp/stamp.img,queues=4" \
+	--cmdline 4 "$G/vblkasync.elf"
+grep -q 'Test result: SUCCESS' "$tmp/out" && grep -q 'reset with [1-9][0-9]* of 24 reads in flight' "$tmp/out" &&
+	report vblk-async-reset-in-flight 1 "" || report vblk-async-reset-in-flight 0 "see the output"
+"$D/stamp_disk.py" "$tmp/stamp.img" 128
+expect vblk-async-direct 0 'Test result: SUCCESS' '' \
+	-- "$CAPSULE" run --disk "$tmp/stamp.img,queues=4,direct=on" --cmdline "4 direct" "$G/vblkasync.elf"
+"$D/stamp_disk.py" "$tmp/stamp.img" 128
+expect vblk-async-two-queues 0 'vblkasync: 2 queues, each wrote' '' \
+	-- "$CAPSULE" run --disk "$tmp/stamp.img,queues=2" --cmdline 2 "$G/vblkasync.elf"
+rm -f "$tmp/stamp.img"
+"$D/disk.py" make "$tmp/disk.img"
+expect vblk-direct 0 'Test result: SUCCESS' '' \
+	-- "$CAPSULE" run --disk "$tmp/disk.img,serial=capsule-test,direct=on" "$G/vblk.elf"
+expect vblk-direct-file 0 '0 sectors differ' '' -- "$D/disk.py" check "$tmp/disk.img" rw
+expect disk-bad-queues 125 '' "unknown option 'queues=5'" \
+	-- "$CAPSULE" run --disk "$tmp/disk.img,queues=5" "$E/hello.elf"
 expect vrng 0 'Test result: SUCCESS' '' -- "$CAPSULE" run --rng "$G/vrng.elf"
 expect console-terminal 0 'escape: True restored: True' '' \
 	-- timeout -k 5 60 python3 "$D/console_tty.py" "$CAPSULE" "$G/vcons.elf"
@@ -207,6 +229,9 @@ expect vhostile-rings 0 'vhostile: devices recovered' \
 	'(needs a reset.*){1}' -- "$CAPSULE" run --rng --disk "$tmp/disk.img" "$G/vhostile.elf"
 n=$(grep -c 'virtio-rng at 0x[0-9a-f]*: queue 0: .*; the device needs a reset' "$tmp/err")
 [ "$n" = 11 ] && report vhostile-each-reported 1 "" || report vhostile-each-reported 0 "$n of 11 reports"
+n=$(grep -c 'virtio-blk at 0x[0-9a-f]*: queue .*; the device needs a reset' "$tmp/err")
+[ "$n" = 2 ] && report vhostile-blk-queue-past-mq-and-in-flight 1 "" ||
+	report vhostile-blk-queue-past-mq-and-in-flight 0 "$n of 2 virtio-blk reports"
 
 # virtio-net: a TAP in a network namespace made for the test; a guest that takes the
 # offloads, then one that refuses them (it must then get no GSO frame nor partial checksum).
