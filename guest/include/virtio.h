@@ -132,6 +132,10 @@ struct vnet {
 int vnet_open(struct vnet *n, uint32_t ip);
 /* With a choice of device features (VNET_OFFLOADS or 0, beyond MAC and mergeable buffers). */
 int vnet_open_ex(struct vnet *n, uint32_t ip, uint64_t offloads);
+/* Queue pairs (VIRTIO_NET_F_MQ with its control queue): n[i] drives pair i, all of them in
+ * use once the device acknowledged VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET. Each pair's receive
+ * completions raise the device's one event channel (vCPU 0's): other vCPUs poll. */
+int vnet_open_pairs(struct vnet *n, unsigned pairs, uint32_t ip, uint64_t offloads);
 bool vnet_has(const struct vnet *n, unsigned feature);
 int vnet_send(struct vnet *n, const void *frame, uint32_t len);
 /*

@@ -17,6 +17,7 @@ extern const struct virtio_dev_ops virtio_blk_ops;
 extern const struct virtio_dev_ops virtio_console_ops;
 extern const struct virtio_dev_ops virtio_balloon_ops;
 extern const struct virtio_dev_ops virtio_net_ops;
+extern const struct virtio_dev_ops virtio_net_mq_ops;
 
 /* ---- block: a raw image file ---- */
 struct blk_backend;
@@ -73,10 +74,15 @@ unsigned balloon_parse_pfns(const struct vq_chain *c, uint32_t *pfns, unsigned m
 
 /* ---- network: a TAP device ---- */
 struct net_backend;
-/* Parse "tap=NAME[,mac=xx:xx:xx:xx:xx:xx]"; opens the TAP. NULL with a message in err. */
+/* Parse "tap=NAME[,mac=xx:xx:xx:xx:xx:xx][,queues=1|2]"; opens the TAP (a queue per queue
+ * pair, IFF_MULTI_QUEUE with 2). NULL with a message in err. */
 struct net_backend *net_open(const char *spec, char *err, size_t errlen);
+/* The device it makes: virtio_net_ops, or virtio_net_mq_ops with queues=2. */
+const struct virtio_dev_ops *net_device_ops(const struct net_backend *n);
 /* A backend on an open fd (tests and the fuzzer: /dev/null). */
 struct net_backend *net_open_fd(int fd);
+/* The same with a queue pair per fd (1 or 2; 2 makes the multiqueue device). */
+struct net_backend *net_open_fds(const int *fds, unsigned pairs);
 void net_init_config(struct net_backend *n, struct virtio_dev *d);
 void net_close(struct net_backend *n);
 void net_io(const struct net_backend *n, struct dev_io *out);

@@ -27,7 +27,7 @@
 #include "capsule/virtio.h"
 
 #define SNAP_MAGIC "CAPSNAP"  /* and a NUL: 8 bytes */
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u
 #define SNAP_ARCH_X86_64 1u
 #define SNAP_KIND_PV 1u
 #define SNAP_KIND_HVM 2u

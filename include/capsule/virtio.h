@@ -81,7 +81,7 @@ uint64_t vq_copy_to(const struct vq_chain *c, uint64_t off, const void *src, uin
 
 /* ---- devices and the mmio transport ---- */
 
-#define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_MAX_QUEUES 5 /* virtio-net with two queue pairs and its control queue */
 #define VIRTIO_CONFIG_MAX 64
 
 /* How a device interrupts its driver: an event channel (PV) or an irqfd (HVM). */

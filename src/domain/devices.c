@@ -46,7 +46,7 @@ static void *net_open_spec(const char *arg, char *err, size_t len)
 
 static struct virtio_dev *net_attach(struct domain *d, void *n)
 {
-	struct virtio_dev *dev = d->ops->add_device(d, &virtio_net_ops, n);
+	struct virtio_dev *dev = d->ops->add_device(d, net_device_ops(n), n);
 
 	if (dev)
 		net_init_config(n, dev);
@@ -142,7 +142,7 @@ static const struct device_kind disk = {
 };
 static const struct device_kind net = {
 	.name = "net", .option = "--net", .has_arg = true, .max = 1,
-	.usage = "tap=NAME[,mac=MAC]            virtio-net on a TAP device",
+	.usage = "tap=NAME[,mac=MAC][,queues=N] virtio-net on a TAP device",
 	.open = net_open_spec, .attach = net_attach, .close = net_close_dev, .io = net_io_of,
 };
 static const struct device_kind rng = {

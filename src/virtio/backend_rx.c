@@ -30,10 +30,10 @@ static bool pull_batch(struct rx_pump *p)
 {
 	struct virtio_dev *d = p->dev;
 	unsigned moved = 0;
-	bool full = false;
+	bool full = !virtio_queue_usable(d, p->queue); /* its first kick (DRIVER_OK) is awaited */
 	int r = 0;
 
-	while (moved < RX_PUMP_BATCH && virtio_queue_usable(d, p->queue)) {
+	while (!full && moved < RX_PUMP_BATCH && virtio_queue_usable(d, p->queue)) {
 		r = p->pull(d, p->src.fd);
 		if (r == 1) {
 			moved++;

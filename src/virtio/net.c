@@ -73,14 +73,21 @@ void net_apply_offloads(struct net_backend *n, uint64_t driver_features)
 static void net_notify(struct virtio_dev *d, unsigned q)
 {
 	struct net_backend *n = d->priv;
-	unsigned pair = q / 2;
 
-	if (pair >= n->pairs)
+	if (n->pairs > 1 && q == NET_CTRLQ) {
+		virtio_serve(d, q, net_ctrl);
 		return;
-	if (q == NET_TXQ(pair))
+	}
+	if (q / 2 >= n->pairs)
+		return;
+	if (q == NET_TXQ(q / 2)) {
 		virtio_serve(d, q, net_tx);
-	else if (n->q[pair].rx.running)
-		rx_pump_retry(&n->q[pair].rx);
+		return;
+	}
+	/* Buffers on receive queue q: for every pump that fills it. */
+	for (unsigned i = 0; i < n->pairs; i++)
+		if (n->q[i].rx.running && n->q[i].rx.queue == q)
+			rx_pump_retry(&n->q[i].rx);
 }
 
 static void net_driver_ok(struct virtio_dev *d)
@@ -91,6 +98,7 @@ static void net_driver_ok(struct virtio_dev *d)
 static void net_reset(struct virtio_dev *d)
 {
 	net_apply_offloads(d->priv, 0);
+	net_set_pairs(d, 1);
 }
 
 static int net_dev_start(struct virtio_dev *d)
@@ -104,7 +112,8 @@ static int net_dev_start(struct virtio_dev *d)
 		net_apply_offloads(n, d->driver_features);
 	pthread_mutex_unlock(&d->lock);
 	for (unsigned i = 0; i < n->pairs && !err; i++)
-		err = rx_pump_start_pull(&n->q[i].rx, d, NET_RXQ(i), n->q[i].tap, net_pull);
+		err = rx_pump_start_pull(&n->q[i].rx, d, NET_RXQ(i < n->active ? i : 0),
+					 n->q[i].tap, net_pull);
 	if (err)
 		log_warn("virtio-net: cannot receive: %s", strerror(-err));
 	return err;
@@ -129,7 +138,30 @@ const struct virtio_dev_ops virtio_net_ops = {
 	.driver_ok = net_driver_ok,
 	.start = net_dev_start,
 	.stop = net_dev_stop,
+	.save = net_save,
+	.restore = net_restore,
 };
+
+/* Two queue pairs on a multiqueue TAP: rx0, tx0, rx1, tx1, then the control queue. */
+const struct virtio_dev_ops virtio_net_mq_ops = {
+	.name = "virtio-net",
+	.device_id = VIRTIO_ID_NET,
+	.num_queues = 2 * NET_PAIRS_MAX + 1,
+	.features = NET_BASE_FEATURES | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_MQ),
+	.config_size = sizeof(struct virtio_net_config),
+	.queue_notify = net_notify,
+	.reset = net_reset,
+	.driver_ok = net_driver_ok,
+	.start = net_dev_start,
+	.stop = net_dev_stop,
+	.save = net_save,
+	.restore = net_restore,
+};
+
+const struct virtio_dev_ops *net_device_ops(const struct net_backend *n)
+{
+	return n->pairs > 1 ? &virtio_net_mq_ops : &virtio_net_ops;
+}
 
 
 /* Open queue i of the TAP: IFF_VNET_HDR with the virtio 1 header (num_buffers too). */
@@ -204,6 +236,7 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen)
 		return NULL;
 	}
 	n->q[0].tap = n->q[1].tap = -1;
+	n->pairs = 1;
 	/* A locally administered unicast MAC unless one is given. */
 	n->mac[0] = 0x52, n->mac[1] = 0x54, n->mac[2] = 0x00;
 	if (getrandom(n->mac + 3, 3, 0) != 3)
@@ -217,6 +250,13 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen)
 				goto fail;
 			}
 			snprintf(n->ifname, sizeof(n->ifname), "%s", opt + 4);
+		} else if (!strncmp(opt, "queues=", 7)) {
+			if (strcmp(opt + 7, "1") && strcmp(opt + 7, "2")) {
+				snprintf(err, errlen, "--net: queues= takes 1 or %u (queue pairs on a "
+					 "multiqueue TAP), not '%s'", NET_PAIRS_MAX, opt + 7);
+				goto fail;
+			}
+			n->pairs = (unsigned)(opt[7] - '0');
 		} else if (!strncmp(opt, "mac=", 4)) {
 			if (parse_mac(opt + 4, n->mac)) {
 				snprintf(err, errlen, "--net: '%s' is not a unicast MAC address",
@@ -225,7 +265,7 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen)
 			}
 		} else {
 			snprintf(err, errlen, "--net: unknown option '%s'; expected "
-				 "tap=NAME[,mac=MAC]", opt);
+				 "tap=NAME[,mac=MAC][,queues=N]", opt);
 			goto fail;
 		}
 	}
@@ -233,9 +273,10 @@ struct net_backend *net_open(const char *spec, char *err, size_t errlen)
 		snprintf(err, errlen, "--net: give a TAP device name: --net tap=NAME");
 		goto fail;
 	}
-	n->pairs = n->active = 1;
-	if (tap_open(n, 0, err, errlen))
-		goto fail;
+	n->active = 1;
+	for (unsigned i = 0; i < n->pairs; i++)
+		if (tap_open(n, i, err, errlen))
+			goto fail;
 	n->offered = probe_offloads(n);
 	return n;
 fail:
@@ -243,16 +284,29 @@ fail:
 	return NULL;
 }
 
-struct net_backend *net_open_fd(int fd)
+struct net_backend *net_open_fds(const int *fds, unsigned pairs)
 {
-	struct net_backend *n = fd >= 0 ? calloc(1, sizeof(*n)) : NULL;
+	struct net_backend *n = pairs >= 1 && pairs <= NET_PAIRS_MAX ? calloc(1, sizeof(*n)) : NULL;
 
+	for (unsigned i = 0; n && i < pairs; i++)
+		if (fds[i] < 0) {
+			free(n);
+			return NULL;
+		}
 	if (n) {
-		n->q[0].tap = fd;
-		n->pairs = n->active = 1;
-		snprintf(n->ifname, sizeof(n->ifname), "fd%d", fd);
+		n->q[0].tap = n->q[1].tap = -1;
+		for (unsigned i = 0; i < pairs; i++)
+			n->q[i].tap = fds[i];
+		n->pairs = pairs;
+		n->active = 1;
+		snprintf(n->ifname, sizeof(n->ifname), "fd%d", fds[0]);
 	}
 	return n;
+}
+
+struct net_backend *net_open_fd(int fd)
+{
+	return net_open_fds(&fd, 1);
 }
 
 void net_init_config(struct net_backend *n, struct virtio_dev *d)
@@ -269,7 +323,7 @@ void net_close(struct net_backend *n)
 {
 	if (!n)
 		return;
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < NET_PAIRS_MAX; i++) {
 		rx_pump_release(&n->q[i].rx);
 		if (n->q[i].tap >= 0)
 			close(n->q[i].tap);

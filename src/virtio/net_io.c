@@ -159,7 +159,7 @@ int net_pull(struct virtio_dev *d, int fd)
 
 	while (pair + 1 < n->pairs && n->q[pair].tap != fd)
 		pair++;
-	rxq = NET_RXQ(pair);
+	rxq = n->q[pair].rx.queue; /* its own, or 0 while the driver uses fewer pairs */
 	for (unsigned tries = 0;; tries++) {
 		bool some, more;
 

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "capsule/devices.h"
 #include "capsule/log.h"
 #include "capsule/vm.h"
+#include "../../src/virtio/net.h" /* net_pull: the receive path without a TAP */
 
 #define MEM (256u << 10)
 /*
@@ -37,11 +39,12 @@ struct world {
 	struct net_backend *net;
 	struct console_backend *console;
 	struct balloon_backend *balloon;
+	int rx[2]; /* a datagram socket pair standing in for the TAP's receive side */
 	uint8_t owned[OWNED_LEN]; /* what the VMM-owned range must still hold */
 };
 
 static const struct virtio_dev_ops *const ops[5] = {
-	&virtio_blk_ops, &virtio_net_ops, &virtio_console_ops, &virtio_rng_ops,
+	&virtio_blk_ops, &virtio_net_mq_ops, &virtio_console_ops, &virtio_rng_ops,
 	&virtio_balloon_ops,
 };
 
@@ -67,8 +70,12 @@ static struct world *world(void)
 	unlink(path);
 	w->console = console_open(-1, fopen("/dev/null", "w"));
 	w->balloon = balloon_open(0);
-	/* A net backend writing to /dev/null: no TAP needed to parse transmit chains. */
-	w->net = net_open_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	/* A net backend writing to /dev/null: no TAP needed to parse transmit chains. Two
+	 * queue pairs, so the control queue (queue 4) is fuzzed too. */
+	int nullfd[2] = {open("/dev/null", O_WRONLY | O_CLOEXEC), open("/dev/null", O_WRONLY | O_CLOEXEC)};
+	w->net = net_open_fds(nullfd, 2);
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, w->rx) < 0)
+		abort();
 	if (!w->blk || !w->console || !w->balloon || !w->net)
 		abort();
 	void *priv[5] = {w->blk, w->net, w->console, NULL, w->balloon};
@@ -128,6 +135,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vq_init(&d->vq[q], d->mem, qsize, 0x400, 0x10, 0x100, data[1] & 1, data[1] & 2,
 		    &why) == 0)
 		d->ops->queue_notify(d, q);
+	/* The network's receive queues: a packet (the input's last bytes) pulled into them. */
+	if (d->ops == &virtio_net_mq_ops && (q == 0 || q == 2) && d->vq[q].ready) {
+		size_t len = size > 2048 ? 2048 : size;
+
+		((struct net_backend *)d->priv)->q[1].rx.queue = q; /* the fd no pair has: 1's */
+		if (send(w->rx[0], data + size - len, len, 0) == (ssize_t)len)
+			net_pull(d, w->rx[1]);
+		while (recv(w->rx[1], w->owned, 0, 0) >= 0) /* nothing left for the next input */
+			;
+	}
 	pthread_mutex_unlock(&d->lock);
 	/* An asynchronous device (virtio-blk's io_uring) completes what it took, as a stop
 	 * before a save does; then a reset with nothing in flight, and one while requests

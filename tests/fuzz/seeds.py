@@ -15,9 +15,9 @@ BLK, NET, CONSOLE, RNG, BALLOON = range(5)
 WRITE, NEXT = 2, 1
 
 
-def seed(dev, queue, descs, buffers=()):
+def seed(dev, queue, descs, buffers=(), flags=0):
     d = bytearray(0x1000)
-    d[0:4] = bytes([len(descs).bit_length(), 0, dev, queue])  # queue size >= chain length
+    d[0:4] = bytes([len(descs).bit_length(), flags, dev, queue])  # queue size >= chain length
     struct.pack_into("<HHH", d, 0x10, 0, 1, 0)                  # avail: idx 1, ring[0] = 0
     for i, (addr, length, flags) in enumerate(descs):
         nxt = i + 1 if i + 1 < len(descs) else 0
@@ -38,6 +38,12 @@ seeds = {
                             [(0x800, struct.pack("<II", 0x10, 0x11))]),
     "console-tx": seed(CONSOLE, 1, [(0x800, 16, 0)], [(0x800, b"hello, console!\n")]),
     "net-tx": seed(NET, 1, [(0x800, 12 + 60, 0)]),
+    # A TSO segment's header (control byte 1 bit 2: the offloads negotiated).
+    "net-tso": seed(NET, 3, [(0x800, 12 + 54, 0), (0x900, 1460 * 2, 0)],
+                    [(0x800, struct.pack("<BBHHHHH", 1, 1, 54, 1460, 34, 16, 0))], flags=4),
+    # VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 2 on the control queue, and its ack.
+    "net-ctrl": seed(NET, 4, [(0x800, 2, 0), (0x810, 2, 0), (0x820, 1, WRITE)],
+                     [(0x800, bytes([4, 0])), (0x810, struct.pack("<H", 2))], flags=4),
 }
 os.makedirs(sys.argv[1], exist_ok=True)
 for name, data in seeds.items():

@@ -111,8 +111,8 @@ static void damage(void **state)
 		refuse(c, len, ""); /* checksum, a length, or a record out of place: refused */
 	}
 	memcpy(c, b, len);
-	c[8] = 2; /* version */
-	refuse(c, len, "format version 2");
+	c[8] = SNAP_VERSION + 1; /* version */
+	refuse(c, len, "format version 3");
 	memcpy(c, b, len);
 	c[0] = 'X';
 	refuse(c, len, "bad magic");

@@ -14,18 +14,13 @@ static void post_rx(struct vnet *n, uint8_t *buf)
 	vq_add(&n->rx, &b, 1, buf);
 }
 
-int vnet_open_ex(struct vnet *n, uint32_t ip, uint64_t offloads)
+/* Pair `pair`'s queues on dev (negotiated already), its buffers, its MAC and address. */
+static int setup_pair(struct vnet *n, struct vdev *dev, unsigned pair, uint32_t ip)
 {
-	int rc = vdev_find(VIRTIO_ID_NET, 0, &n->dev);
+	int rc = vq_setup(dev, &n->rx, 2 * pair, VNET_RXBUFS);
 
 	if (!rc)
-		rc = vdev_begin(&n->dev, (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_NET_F_MAC) |
-						 (1ull << VIRTIO_NET_F_MRG_RXBUF) |
-						 (1ull << VIRTIO_NET_F_STATUS) | offloads);
-	if (!rc)
-		rc = vq_setup(&n->dev, &n->rx, 0, VNET_RXBUFS);
-	if (!rc)
-		rc = vq_setup(&n->dev, &n->tx, 1, VNET_TXBUFS);
+		rc = vq_setup(dev, &n->tx, 2 * pair + 1, VNET_TXBUFS);
 	n->rxbufs = memalign(4096, VNET_RXBUFS * VNET_RXBUF_SIZE);
 	if (rc || !n->rxbufs)
 		return rc ? rc : CAP_ENOSPC;
@@ -35,14 +30,81 @@ int vnet_open_ex(struct vnet *n, uint32_t ip, uint64_t offloads)
 	else
 		n->tx.avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	for (int i = 0; i < 6; i++)
-		n->mac[i] = *(volatile uint8_t *)(n->dev.base + VIRTIO_MMIO_CONFIG + i);
+		n->mac[i] = *(volatile uint8_t *)(dev->base + VIRTIO_MMIO_CONFIG + i);
 	n->ip = ip;
 	n->tx_next = 0;
-	vdev_ready(&n->dev);
+	return 0;
+}
+
+static void post_all(struct vnet *n)
+{
 	for (unsigned i = 0; i < VNET_RXBUFS; i++)
 		post_rx(n, n->rxbufs[i]);
 	vq_kick(&n->rx);
+}
+
+#define VNET_BASE_FEATURES                                                                 \
+	((1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_NET_F_MAC) |                        \
+	 (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_NET_F_STATUS))
+
+int vnet_open_ex(struct vnet *n, uint32_t ip, uint64_t offloads)
+{
+	int rc = vdev_find(VIRTIO_ID_NET, 0, &n->dev);
+
+	if (!rc)
+		rc = vdev_begin(&n->dev, VNET_BASE_FEATURES | offloads);
+	if (!rc)
+		rc = setup_pair(n, &n->dev, 0, ip);
+	if (rc)
+		return rc;
+	vdev_ready(&n->dev);
+	post_all(n);
 	return 0;
+}
+
+int vnet_open_pairs(struct vnet *n, unsigned pairs, uint32_t ip, uint64_t offloads)
+{
+	const uint64_t mq = (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_MQ);
+	static struct vq ctrl;
+	static struct {
+		struct virtio_net_ctrl_hdr h;
+		uint16_t pairs;
+		volatile uint8_t ack;
+	} cmd;
+	struct vbuf b[3];
+	uint16_t max;
+	int rc = vdev_find(VIRTIO_ID_NET, 0, &n[0].dev);
+
+	if (!rc)
+		rc = vdev_begin(&n[0].dev, VNET_BASE_FEATURES | offloads | mq);
+	if (rc)
+		return rc;
+	max = *(volatile uint16_t *)(n[0].dev.base + VIRTIO_MMIO_CONFIG + 8);
+	if ((n[0].dev.features & mq) != mq || pairs < 1 || pairs > max)
+		return CAP_EINVAL;
+	for (unsigned i = 0; i < pairs && !rc; i++) {
+		n[i].dev = n[0].dev;
+		rc = setup_pair(&n[i], &n[0].dev, i, ip);
+	}
+	if (!rc)
+		rc = vq_setup(&n[0].dev, &ctrl, 2u * max, 4); /* after every pair the device has */
+	if (rc)
+		return rc;
+	vdev_ready(&n[0].dev);
+	for (unsigned i = 0; i < pairs; i++)
+		post_all(&n[i]);
+	cmd.h = (struct virtio_net_ctrl_hdr){VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET};
+	cmd.pairs = (uint16_t)pairs;
+	cmd.ack = 0xff;
+	b[0] = (struct vbuf){&cmd.h, sizeof(cmd.h), false};
+	b[1] = (struct vbuf){&cmd.pairs, sizeof(cmd.pairs), false};
+	b[2] = (struct vbuf){(const void *)&cmd.ack, 1, true};
+	if (vq_add(&ctrl, b, 3, &cmd) < 0)
+		return CAP_ENOSPC;
+	vq_kick(&ctrl);
+	if (!vq_wait(&ctrl, NULL, time_ns() + 5000000000ull))
+		return CAP_EBUSY;
+	return cmd.ack == VIRTIO_NET_OK ? 0 : CAP_EINVAL;
 }
 
 int vnet_open(struct vnet *n, uint32_t ip)
