@@ -265,6 +265,27 @@ else
 fi
 done
 
+# virtio-net multiqueue: two queue pairs on a multiqueue TAP, one driven by each vCPU.
+ns=capsule-test-$$
+if ip netns add "$ns" 2>"$tmp/err"; then
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" timeout -k 5 60 "$CAPSULE" run --stats --vcpus 2 \
+		--net tap=cap0,queues=2 --cmdline "192.0.2.2 192.0.2.1" "$G/vnetmq.elf" \
+		>"$tmp/netmq.out" 2>&1 &
+	pid=$!
+	expect vnet-mq-peer 0 'mq: pair 0 sent 100, pair 1 sent 100' '' \
+		-- ip netns exec "$ns" timeout -k 5 50 python3 "$D/net_mq_peer.py" cap0 192.0.2.1
+	wait $pid
+	status=$?
+	if [ $status = 0 ] && grep -q 'pair 0 got 100, pair 1 got 100' "$tmp/netmq.out"; then
+		report vnet-mq-guest 1 ""
+	else
+		report vnet-mq-guest 0 "status $status: $(tail -n 3 "$tmp/netmq.out")"
+	fi
+	ip netns del "$ns"
+fi
+expect net-bad-queues 125 '' 'queues= takes 1 or 2' -- "$CAPSULE" run --net tap=t0,queues=3 x
+
 # virtio-balloon: the VMM's resident memory follows the balloon.
 "$CAPSULE" run --mem 256 --balloon 0 --control "$tmp/ctl" --cmdline 64 "$G/vballoon.elf" \
 	>"$tmp/balloon.out" 2>&1 &

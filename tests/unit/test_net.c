@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* virtio-net's transmit header check (src/virtio/net_io.c): what a hostile driver may write. */
+/*
+ * virtio-net: the transmit header check (src/virtio/net_io.c), against what a hostile driver
+ * may write; and the device's state (negotiated offloads, queue pairs in use) through a
+ * snapshot's save and restore, a hostile state refused.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "capsule/devices.h"
 #include "capsule/virtio.h"
+#include "../../src/virtio/net.h" /* the backend's pairs, net_set_pairs */
 
 #define F(bit) (1ull << (bit))
 #define ALL                                                                                 \
@@ -80,12 +88,76 @@ static void bad_headers_fail(void **state)
 	assert_int_equal(check(h, 1514, ALL), -EINVAL);
 }
 
+/* A device on /dev/null queues, with everything negotiated that a snapshot keeps. */
+static void make(struct virtio_dev *d, unsigned pairs)
+{
+	int fds[2] = {open("/dev/null", O_RDWR | O_CLOEXEC), open("/dev/null", O_RDWR | O_CLOEXEC)};
+
+	memset(d, 0, sizeof(*d));
+	d->priv = net_open_fds(fds, pairs);
+	assert_non_null(d->priv);
+	if (pairs < 2)
+		close(fds[1]);
+	d->ops = net_device_ops(d->priv);
+	d->host_features = ALL | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4);
+	pthread_mutex_init(&d->lock, NULL);
+}
+
+static void state_round_trip(void **state)
+{
+	static struct virtio_dev d, e, one;
+	const uint64_t f = (1ull << VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MQ) |
+			   F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |
+			   F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4);
+	struct virtio_state st, bad;
+	const char *why = NULL;
+	uint32_t pairs[2];
+
+	(void)state;
+	make(&d, 2);
+	make(&e, 2);
+	make(&one, 1);
+	assert_ptr_equal(d.ops, &virtio_net_mq_ops);
+	d.driver_features = f;
+	d.status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		   VIRTIO_STATUS_DRIVER_OK;
+	net_set_pairs(&d, 2);
+	virtio_save(&d, &st);
+	assert_int_equal(st.extra_len, sizeof(pairs));
+
+	/* Hostile: more pairs in use than the device has, a device with another count. */
+	bad = st;
+	memcpy(pairs, bad.extra, sizeof(pairs));
+	pairs[1] = 3;
+	memcpy(bad.extra, pairs, sizeof(pairs));
+	assert_int_equal(virtio_restore(&e, &bad, &why), -EINVAL);
+	assert_non_null(strstr(why, "queue pairs"));
+	assert_int_equal(e.driver_features, 0);
+	bad = st;
+	bad.extra_len = 3;
+	assert_int_equal(virtio_restore(&e, &bad, &why), -EINVAL);
+	assert_int_equal(virtio_restore(&one, &st, &why), -EINVAL);
+
+	/* The real state: offloads and both pairs come back; pair 1's TAP queue feeds rx 1. */
+	assert_int_equal(virtio_restore(&e, &st, &why), 0);
+	assert_int_equal(e.driver_features, f);
+	assert_int_equal(((struct net_backend *)e.priv)->active, 2);
+	assert_int_equal(((struct net_backend *)e.priv)->q[1].rx.queue, NET_RXQ(1));
+	/* A reset goes back to one pair: pair 1's TAP queue feeds rx 0 again. */
+	net_set_pairs(&e, 1);
+	assert_int_equal(((struct net_backend *)e.priv)->q[1].rx.queue, NET_RXQ(0));
+	net_close(d.priv);
+	net_close(e.priv);
+	net_close(one.priv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plain_frames_pass),
 		cmocka_unit_test(offloads_pass_only_when_negotiated),
 		cmocka_unit_test(bad_headers_fail),
+		cmocka_unit_test(state_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
