@@ -127,36 +127,20 @@ static void net_dev_stop(struct virtio_dev *d)
 		rx_pump_stop(&n->q[i].rx);
 }
 
-const struct virtio_dev_ops virtio_net_ops = {
-	.name = "virtio-net",
-	.device_id = VIRTIO_ID_NET,
-	.num_queues = 2,
-	.features = NET_BASE_FEATURES,
-	.config_size = sizeof(struct virtio_net_config),
-	.queue_notify = net_notify,
-	.reset = net_reset,
-	.driver_ok = net_driver_ok,
-	.start = net_dev_start,
-	.stop = net_dev_stop,
-	.save = net_save,
-	.restore = net_restore,
-};
+/* One device, in two shapes that differ in their queues and the features that come with them. */
+#define NET_OPS(queues, extra_features)                                                     \
+	{                                                                                   \
+		.name = "virtio-net", .device_id = VIRTIO_ID_NET, .num_queues = (queues),     \
+		.features = NET_BASE_FEATURES | (extra_features),                            \
+		.config_size = sizeof(struct virtio_net_config), .queue_notify = net_notify,  \
+		.reset = net_reset, .driver_ok = net_driver_ok, .start = net_dev_start,       \
+		.stop = net_dev_stop, .save = net_save, .restore = net_restore,               \
+	}
 
+const struct virtio_dev_ops virtio_net_ops = NET_OPS(2, 0);
 /* Two queue pairs on a multiqueue TAP: rx0, tx0, rx1, tx1, then the control queue. */
-const struct virtio_dev_ops virtio_net_mq_ops = {
-	.name = "virtio-net",
-	.device_id = VIRTIO_ID_NET,
-	.num_queues = 2 * NET_PAIRS_MAX + 1,
-	.features = NET_BASE_FEATURES | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_MQ),
-	.config_size = sizeof(struct virtio_net_config),
-	.queue_notify = net_notify,
-	.reset = net_reset,
-	.driver_ok = net_driver_ok,
-	.start = net_dev_start,
-	.stop = net_dev_stop,
-	.save = net_save,
-	.restore = net_restore,
-};
+const struct virtio_dev_ops virtio_net_mq_ops =
+	NET_OPS(2 * NET_PAIRS_MAX + 1, F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_MQ));
 
 const struct virtio_dev_ops *net_device_ops(const struct net_backend *n)
 {

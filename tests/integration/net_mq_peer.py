@@ -5,21 +5,12 @@ multiqueue TAP, echoes every datagram that comes to port 9000 back to its sender
 checks that both of the guest's vCPUs' datagrams (each on its own transmit queue) came, all
 of them. Usage: net_mq_peer.py TAP HOST_IP
 """
-import socket
-import subprocess
 import sys
-import time
+
+import tapnet
 
 tap, host_ip = sys.argv[1:3]
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 9000))
-s.settimeout(20)
-for _ in range(100):  # capsule creates the TAP when it starts
-    if subprocess.run(["ip", "link", "show", tap], capture_output=True).returncode == 0:
-        break
-    time.sleep(0.05)
-subprocess.run(["ip", "addr", "add", host_ip + "/24", "dev", tap], check=True)
-subprocess.run(["ip", "link", "set", tap, "up"], check=True)
+s = tapnet.udp_and_tap(tap, host_ip, 9000)
 seen = {0: set(), 1: set()}
 while len(seen[0]) + len(seen[1]) < 200:
     data, addr = s.recvfrom(2048)

@@ -10,23 +10,16 @@ which), sends a burst while the guest reads nothing (the receive batching the ca
 in --stats), and tells it to quit. Prints one line per check; exits non-zero on any failure.
 Usage: net_peer.py TAP HOST_IP GUEST_IP [tso|plain]
 """
-import select
 import socket
 import subprocess
 import sys
 import time
 
+import tapnet
+
 tap, host_ip, guest_ip = sys.argv[1:4]
 mode = sys.argv[4] if len(sys.argv) > 4 else "tso"
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 9000))
-s.settimeout(20)
-for _ in range(100):  # capsule creates the TAP when it starts
-    if subprocess.run(["ip", "link", "show", tap], capture_output=True).returncode == 0:
-        break
-    time.sleep(0.05)
-subprocess.run(["ip", "addr", "add", host_ip + "/24", "dev", tap], check=True)
-subprocess.run(["ip", "link", "set", tap, "up"], check=True)
+s = tapnet.udp_and_tap(tap, host_ip, 9000)
 
 data, addr = s.recvfrom(2048)
 print("hello:", data.decode(), "from", addr[0])
