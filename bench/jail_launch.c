@@ -3,7 +3,8 @@
  * The jailer's cost at launch (docs/jailer.md): fork+exec of `capsule run` to the guest's
  * first hypercall, jailed (a fresh jail directory each time, as a manager makes one per
  * domain) against unjailed, interleaved in the same run so that the host's noise hits both
- * alike. Prints the median, the range and the host's load.
+ * alike. Prints the medians with their ranges, the median of the pairs' own ratios, and
+ * the host's load.
  *
  *   build/bench/jail_launch CAPSULE GUEST [RUNS]
  */
@@ -19,7 +20,7 @@ int main(int argc, char **argv)
 	enum { MAX_RUNS = 200 };
 	uint64_t plain[MAX_RUNS], jailed[MAX_RUNS];
 	int runs = argc > 3 ? atoi(argv[3]) : 20;
-	char load[128], dir[64], cmd[128];
+	char dir[64], cmd[128], a[BENCH_FMT_LEN], b[BENCH_FMT_LEN], r[BENCH_FMT_LEN];
 
 	if (argc < 3 || runs < 5 || runs > MAX_RUNS) {
 		fprintf(stderr, "usage: jail_launch CAPSULE GUEST [RUNS 5-%d]\n", MAX_RUNS);
@@ -29,8 +30,7 @@ int main(int argc, char **argv)
 	char *jail_argv[] = {argv[1], "run", "--jail", dir, "--uid", "64300", "--gid", "64300",
 			     argv[2], NULL};
 
-	printf("host load before: %s\n", bench_loadavg(load, sizeof(load)));
-	fflush(stdout); /* not once more by each child (freopen flushes what it inherits) */
+	bench_print_load("before"); /* flushed: not once more by each child */
 	for (int i = 0; i < runs; i++) {
 		snprintf(dir, sizeof(dir), "/tmp/capsule-bench-jail-XXXXXX");
 		if (!mkdtemp(dir))
@@ -47,12 +47,12 @@ int main(int argc, char **argv)
 		if (system(cmd) != 0)
 			bench_die("rm");
 	}
-	uint64_t p = median_u64(plain, (size_t)runs), j = median_u64(jailed, (size_t)runs);
-
-	printf("| launch to first hypercall, jailed (median of %d; range %.0f-%.0f us) | %.0f us "
-	       "| unjailed %.0f us (range %.0f-%.0f us) | %.2fx |\n", runs, jailed[0] / 1e3,
-	       jailed[runs - 1] / 1e3, j / 1e3, p / 1e3, plain[0] / 1e3, plain[runs - 1] / 1e3,
-	       (double)j / (double)p);
-	printf("host load after: %s\n", bench_loadavg(load, sizeof(load)));
+	bench_print_load("after");
+	bench_fmt(a, bench_stat_u64(jailed, (size_t)runs), 1e3, 0, "us");
+	bench_fmt(b, bench_stat_u64(plain, (size_t)runs), 1e3, 0, "us");
+	bench_fmt_ratio(r, jailed, plain, (size_t)runs);
+	printf("jail launch: median of %d interleaved pairs (min-max); the ratio: the median of "
+	       "the pairs' own\n", runs);
+	printf("| launch to first hypercall, jailed | %s | unjailed %s | %s |\n", a, b, r);
 	return 0;
 }

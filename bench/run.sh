@@ -10,8 +10,13 @@ echo "|---|---|---|---|"
 "$B/bench/launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 30 1 | grep -E '^\||^host load'
 "$B/bench/launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 10 64 | grep -E '^\||^host load'
 "$B/bench/jail_launch" "$B/capsule" "$B/bench/guests/first_hypercall.elf" 20 | grep -E '^\||^host load'
-"$B/bench/hypercall" "$B/capsule" "$B/bench/guests/hcbench.elf" 20000 | grep '^|'
-"$B/bench/cpu" "$B/capsule" "$B/bench/guests/cpubench.elf" 4000 | grep '^|'
+"$B/bench/hypercall" "$B/capsule" "$B/bench/guests/hcbench.elf" 20000 7 | grep -E '^\||^host load'
+"$B/bench/cpu" "$B/capsule" "$B/bench/guests/cpubench.elf" 4000 7 | grep -E '^\||^host load'
+echo
+echo "Where a launch's time goes (the VMM's own phase stamps):"
+echo
+bench/launch_phases.py "$B" 20 1 | grep -E '^\||^host load'
+bench/launch_phases.py "$B" 10 64 | grep -E '^\||^host load'
 
 echo
 echo "## HVM domains"
