@@ -44,9 +44,6 @@ struct sandbox_ids {
  * and saved) with no supplementary groups. 0, or a negative errno.
  */
 int sandbox_drop_privileges(const struct sandbox_ids *ids);
-/* The calling thread only: no capability left in its effective, permitted and inheritable
- * sets (for a helper thread that starts before sandbox_drop_privileges). 0 or -errno. */
-int sandbox_drop_thread_caps(void);
 /* Call fn (async-signal-safe) before the process stops on a forbidden call. Set it once,
  * before any thread starts. */
 void sandbox_on_fatal(void (*fn)(void));

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "capsule/sandbox.h"
 #include "capsule/vm.h"
 
 #define CPUID_MAX_ENTRIES 256
@@ -96,10 +95,7 @@ static void *prefetch(void *arg)
 {
 	const struct kvm_cpuid2 *c;
 
-	/* It may outlive the process's drop of its privileges (per thread), so it keeps none
-	 * from the start: an ioctl on the open /dev/kvm needs none. */
-	if (sandbox_drop_thread_caps() == 0)
-		cpuid_fetch_supported((int)(intptr_t)arg, &c);
+	cpuid_fetch_supported((int)(intptr_t)arg, &c);
 	return NULL;
 }
 

@@ -158,16 +158,6 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 		}
 		d->nr_devices++;
 	}
-	if (domain_affinity_init(d))
-		return -1;
-	/* KVM's CPUID, which vCPU 0 needs before its first instruction, is the longest step
-	 * of a launch here (about 1.3 ms): asked now, on a thread of its own (made after the
-	 * pinning, and gone before the sandbox), it overlaps reading and measuring the image
-	 * and making the VM. */
-	d->kvm_fd = kvm_open();
-	if (d->kvm_fd < 0)
-		return -1;
-	cpuid_prefetch(d->kvm_fd);
 	if (open_image(d))
 		return -1;
 	log_stamp("image read");
@@ -175,12 +165,17 @@ int domain_create(struct domain *d, const struct domain_config *cfg)
 		fprintf(stderr, "capsule: %s\n", err);
 		return -1;
 	}
+	if (domain_affinity_init(d))
+		return -1;
 	if (measure_domain(d) < 0) {
 		fprintf(stderr, "capsule: cannot measure the domain's image, initrd and "
 			"configuration (SHA-256)\n");
 		return -1;
 	}
 	log_stamp("measured");
+	d->kvm_fd = kvm_open();
+	if (d->kvm_fd < 0)
+		return -1;
 	log_info("domain %s: %s domain from %s, %llu MiB, %u vCPU(s), %u device(s), cmdline "
 		 "\"%s\"", d->cfg.name, d->ops->name, d->cfg.image,
 		 (unsigned long long)d->cfg.mem_mib, d->cfg.vcpus, d->nr_devices, d->cfg.cmdline);
@@ -493,6 +488,12 @@ static int boot_once(struct domain *d, uint64_t deadline_ns, enum vm_end_reason 
 
 int domain_run(struct domain *d, uint64_t deadline_ns, enum vm_end_reason *why, int *code)
 {
+	/* KVM's CPUID, which vCPU 0 needs before its first instruction, is the longest step
+	 * of a launch here (about 1.3 ms): asked now, on a short thread of its own, it overlaps
+	 * the making of the first boot's VM. Not earlier: the process has dropped its
+	 * privileges by now, which it does before any thread starts (capabilities are per
+	 * thread, and glibc aborts a uid change that one thread cannot follow). */
+	cpuid_prefetch(d->kvm_fd);
 	for (;;) {
 		bool ended_by_host;
 

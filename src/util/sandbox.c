@@ -121,15 +121,6 @@ int sandbox_seal(const char *who)
 	return 0;
 }
 
-int sandbox_drop_thread_caps(void)
-{
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct none[2];
-
-	memset(none, 0, sizeof(none));
-	return syscall(SYS_capset, &hdr, none) < 0 ? -errno : 0; /* capset is per thread */
-}
-
 int sandbox_drop_privileges(const struct sandbox_ids *ids)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
