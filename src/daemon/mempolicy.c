@@ -34,8 +34,8 @@
 #define MP_TICK_MS 500
 #define MP_VMM_TIMEOUT_MS 300
 #define MP_HYSTERESIS_MIB 2 /* smaller moves wait: a sampled working set jitters */
-#define MP_STATS_WAIT 10 /* ticks a new domain is left alone until its guest reports and
-			  * its sampler has an estimate */
+#define MP_STATS_WAIT 10 /* ticks a new domain is left alone until its guest reports */
+#define MP_WSS_WAIT 120  /* and until its sampler has an estimate (a period and 3 more) */
 #define MP_MAX 512 /* domains the policy weighs per tick (the rest keep their balloons) */
 #define MP_WSS_PERIODS 3 /* sampling periods before the write working set counts */
 
@@ -282,7 +282,8 @@ static void tick(struct daemon *dm)
 							      : 0;
 		act_dirty[i] = v[i].has_wss ? (int64_t)(v[i].wss * (double)v[i].mem_mib + 0.5) : -1;
 		in[i].active_mib = active_of(held, act_bal[i], act_dirty[i]);
-		if ((!v[i].has_stats || v[i].wss_pending) && v[i].waits < MP_STATS_WAIT) {
+		if ((!v[i].has_stats && v[i].waits < MP_STATS_WAIT) ||
+		    (v[i].wss_pending && v[i].waits < MP_WSS_WAIT)) {
 			in[i].fixed = true;
 			in[i].max_mib = held;
 		}
@@ -300,7 +301,7 @@ static void tick(struct daemon *dm)
 
 		if (!v[i].has_stats || v[i].wss_pending) {
 			pthread_mutex_lock(&dm->lock);
-			if ((d = dom_find_id(dm, v[i].id)) && d->mp_waits < MP_STATS_WAIT)
+			if ((d = dom_find_id(dm, v[i].id)) && d->mp_waits < MP_WSS_WAIT)
 				d->mp_waits++;
 			pthread_mutex_unlock(&dm->lock);
 		}
