@@ -128,6 +128,7 @@ struct vnet {
 	uint32_t ip;   /* host byte order */
 	bool tx_pending; /* queued, not yet kicked */
 	struct virtio_net_hdr rx_hdr; /* the last received frame's header */
+	uint32_t rx_max_frame, rx_max_bufs; /* the largest frame received, most buffers one took */
 };
 int vnet_open(struct vnet *n, uint32_t ip);
 /* With a choice of device features (VNET_OFFLOADS or 0, beyond MAC and mergeable buffers). */
@@ -175,7 +176,8 @@ uint32_t ip_parse(const char *s);
  * VIRTIO_NET_HDR_GSO_TCPV4) when it took HOST_TSO4, else MSS-sized with full checksums;
  * the peer's window is respected, and a segment not acknowledged in 200 ms is sent again
  * from the first unacknowledged byte (go-back-N). In-order data from the peer is
- * acknowledged and counted (a receiver for a bulk transfer towards the guest).
+ * acknowledged and counted; tcp_accept and tcp_recv_stream make a receiver of it for a bulk
+ * transfer towards the guest (out-of-order data is dropped and acknowledged again).
  */
 struct tcp_conn {
 	struct vnet *n;
@@ -184,6 +186,10 @@ struct tcp_conn {
 	uint16_t sport, dport, mss;
 	uint8_t peer_wscale;
 	bool tso, established, peer_fin, reset;
+	bool listening, passive; /* tcp_accept: waiting for a SYN; opened by the peer */
+	/* Optional: each in-order piece of data received (a receiver checks it here). */
+	void (*on_data)(struct tcp_conn *c, const uint8_t *data, uint32_t len);
+	void *opaque;
 	uint32_t iss, snd_una, snd_nxt, snd_wnd, rcv_nxt;
 	uint64_t retransmits, segments, received;
 	uint64_t last_progress; /* tsc_ns of the last acknowledgement that moved snd_una */
@@ -195,6 +201,11 @@ int tcp_connect(struct tcp_conn *c, struct vnet *n, uint32_t ip, const uint8_t m
  * a reset. */
 int tcp_send_stream(struct tcp_conn *c, const uint8_t *data, uint32_t period, uint64_t total,
 		    uint64_t deadline_ns);
+/* Wait for a connection to `port` from anyone: 0 once established, or CAP_EBUSY. */
+int tcp_accept(struct tcp_conn *c, struct vnet *n, uint16_t port, uint64_t deadline_ns);
+/* Take in-order data (acknowledging every frame) until `total` bytes came or the peer
+ * closed: 0 once total came, or CAP_EBUSY. */
+int tcp_recv_stream(struct tcp_conn *c, uint64_t total, uint64_t deadline_ns);
 /* FIN, and wait for it to be acknowledged: 0 or CAP_EBUSY. */
 int tcp_close(struct tcp_conn *c, uint64_t deadline_ns);
 

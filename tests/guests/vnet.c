@@ -3,7 +3,9 @@
  * virtio-net: `--cmdline "IP PEER [nooffload]"`. Say hello to PEER:9000 over UDP, answer ARP
  * and ping, echo every datagram sent to port 7, and power off when one says "quit".
  * "blast N SIZE" sends N datagrams back; "tcp PORT BYTES" opens a TCP connection to the
- * sender's PORT and sends BYTES bytes (byte i is i % 251), then "tcp: ..." over UDP.
+ * sender's PORT and sends BYTES bytes (byte i is i % 251), then "tcp: ..." over UDP;
+ * "tcprecv PORT BYTES" accepts a connection on PORT and takes BYTES bytes of the same
+ * pattern, then "tcprecv: ..." with the largest frame and the most buffers one spanned.
  * "sync" is answered "sync" (not counted as echoed); "hold MS" reads nothing for MS ms (the frames sent meanwhile wait in the host).
  * "nooffload" refuses the device's checksum and segmentation offloads.
  */
@@ -34,6 +36,41 @@ static void send_tcp(struct vnet *n, const struct udp_msg *m, const uint8_t mac[
 	net_send_udp(n, m->src_ip, mac, 7, m->src_port, report, (uint32_t)strlen(report));
 }
 
+static bool recv_intact;
+
+static void check_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		recv_intact &= data[i] == (uint8_t)((c->received + i) % 251);
+}
+
+/* "tcprecv PORT BYTES": accept a connection to PORT, take BYTES (byte i is i % 251). */
+static void recv_tcp(struct vnet *n, const struct udp_msg *m, const uint8_t mac[6])
+{
+	static struct tcp_conn c;
+	char *e, report[128];
+	unsigned long port = strtoul((const char *)m->data + 8, &e, 10);
+	unsigned long long bytes = strtoul(e, NULL, 10);
+	int rc;
+
+	recv_intact = true;
+	n->rx_max_frame = n->rx_max_bufs = 0;
+	rc = tcp_accept(&c, n, (uint16_t)port, tsc_ns() + 10000000000ull);
+	c.on_data = check_data;
+	if (!rc)
+		rc = tcp_recv_stream(&c, bytes, tsc_ns() + 60000000000ull);
+	while (!rc && !c.peer_fin && !c.reset) /* the peer's FIN, then ours */
+		tcp_recv_stream(&c, ~0ull, tsc_ns() + 5000000000ull);
+	if (!rc)
+		tcp_close(&c, tsc_ns() + 5000000000ull);
+	snprintf(report, sizeof(report),
+		 "tcprecv: %s %llu bytes %s, largest frame %u bytes in %u buffers",
+		 rc ? "failed" : "got", (unsigned long long)c.received,
+		 recv_intact ? "intact" : "corrupt", n->rx_max_frame, n->rx_max_bufs);
+	printf("vnet: %s\n", report);
+	net_send_udp(n, m->src_ip, mac, 7, m->src_port, report, (uint32_t)strlen(report));
+}
+
 int main(void)
 {
 	static struct vnet n;
@@ -53,6 +90,7 @@ int main(void)
 	TEST_CHECK(net_send_udp(&n, peer, peer_mac, 7, 9000, "hello from guest", 16) == 0);
 	printf("vnet: sent hello\n");
 	while (net_poll_udp(&n, &m, tsc_ns() + 30000000000ull)) {
+		m.data[m.len < sizeof(m.data) ? m.len : sizeof(m.data) - 1] = 0; /* commands */
 		if (m.len == 4 && !memcmp(m.data, "quit", 4)) {
 			printf("vnet: echoed %u datagrams\n", echoed);
 			test_finish(true);
@@ -63,7 +101,6 @@ int main(void)
 			unsigned long count = strtoul((char *)m.data + 6, &e, 10);
 			unsigned long size = strtoul(e, NULL, 10);
 
-			m.data[m.len < sizeof(m.data) ? m.len : sizeof(m.data) - 1] = 0;
 			if (size > sizeof(payload))
 				size = sizeof(payload);
 			for (unsigned long i = 0; i < count; i++)
@@ -82,8 +119,11 @@ int main(void)
 				;
 			continue;
 		}
+		if (m.len > 8 && !memcmp(m.data, "tcprecv ", 8)) {
+			recv_tcp(&n, &m, peer_mac);
+			continue;
+		}
 		if (m.len > 4 && !memcmp(m.data, "tcp ", 4)) {
-			m.data[m.len < sizeof(m.data) ? m.len : sizeof(m.data) - 1] = 0;
 			send_tcp(&n, &m, peer_mac);
 			continue;
 		}

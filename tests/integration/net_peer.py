@@ -6,7 +6,8 @@ Listens before the link comes up (the guest says hello as soon as ARP answers), 
 brings up the TAP, waits for the guest's hello, pings it, exchanges UDP datagrams of many
 sizes, has the guest send 4 MiB over TCP to a socket here (data checked byte for byte; the
 kernel checks the checksums, or completes them when the guest offloads them: "tso" says
-which), sends a burst while the guest reads nothing (the receive batching the caller checks
+which), sends 4 MiB over TCP to the guest (which checks them; with offloads its frames
+must span several receive buffers, without them none may exceed the MTU), sends a burst while the guest reads nothing (the receive batching the caller checks
 in --stats), and tells it to quit. Prints one line per check; exits non-zero on any failure.
 Usage: net_peer.py TAP HOST_IP GUEST_IP [tso|plain]
 """
@@ -66,6 +67,31 @@ print("tcp: %d bytes, %s; guest: %s" % (len(got), "intact" if got == pattern[:n]
                                        report.decode()))
 assert got == pattern[:n] and report.startswith(b"tcp: sent")
 assert (b" tso" in report) == (mode == "tso")
+
+# Bulk TCP from here to the guest: with offloads the host sends it 64 KiB GSO frames, each
+# spread over many of its 2 KiB receive buffers (mergeable); without, frames of the MTU.
+s.sendto(b"tcprecv 5003 %d" % n, (guest_ip, 7))
+for _ in range(50):
+    try:
+        conn = socket.create_connection((guest_ip, 5003), timeout=2)
+        break
+    except OSError:
+        time.sleep(0.1)
+conn.settimeout(30)
+conn.sendall(pattern[:n])
+conn.shutdown(socket.SHUT_WR)
+while conn.recv(4096):
+    pass
+conn.close()
+report, _ = s.recvfrom(2048)
+words = report.split()
+print("tcprecv: guest: %s" % report.decode())
+assert report.startswith(b"tcprecv: got %d bytes intact" % n)
+frame, bufs = int(words[7]), int(words[10])
+if mode == "tso":
+    assert frame > 2048 and bufs > 1, "no frame spanned several buffers"
+else:
+    assert frame <= 1514, "a guest without offloads got a frame beyond the MTU"
 
 # A burst the guest does not read at once: it waits in the TAP, then comes in batches.
 s.sendto(b"hold 300", (guest_ip, 7))

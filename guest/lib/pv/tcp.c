@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A TCP sender good enough for bulk transfers (guest/include/virtio.h says what it does). */
+/* A TCP sender and receiver good enough for bulk transfers (guest/include/virtio.h says what
+ * they do). */
 #include "net_internal.h"
 
 #define TCP_FIN 0x01
@@ -77,24 +78,43 @@ static void input(struct tcp_conn *c, uint8_t *f, uint32_t len)
 	uint32_t ihl, tot, doff, seq, ack, dlen;
 	uint8_t *ip = f + 14, *th, flags;
 
-	if (len < 54 || be16(f + 12) != ETH_IP || ip[9] != 6 || be32(ip + 12) != c->peer_ip ||
-	    be32(ip + 16) != c->n->ip) {
+	if (len < 54 || be16(f + 12) != ETH_IP || ip[9] != 6 ||
+	    (be32(ip + 12) != c->peer_ip && !c->listening) || be32(ip + 16) != c->n->ip) {
 		net_handle(c->n, f, len, &m);
 		return;
 	}
 	ihl = (ip[0] & 15u) * 4, tot = be16(ip + 2), th = ip + ihl;
-	if (ihl < 20 || tot < ihl + 20 || 14 + tot > len || be16(th) != c->dport ||
-	    be16(th + 2) != c->sport)
+	if (ihl < 20 || tot < ihl + 20 || 14 + tot > len || be16(th + 2) != c->sport ||
+	    (be16(th) != c->dport && !c->listening))
 		return;
 	doff = (th[12] >> 4) * 4u, flags = th[13], seq = be32(th + 4), ack = be32(th + 8);
 	if (doff < 20 || ihl + doff > tot)
 		return;
 	dlen = tot - ihl - doff;
 	if (flags & TCP_RST) {
-		c->reset = true;
+		c->reset = !c->listening;
 		return;
 	}
-	if (!c->established) {
+	if (c->listening) { /* a SYN: answer it from our port, to whoever sent it */
+		if ((flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
+			return;
+		c->peer_ip = be32(ip + 12), c->dport = be16(th);
+		memcpy(c->peer_mac, f + 6, 6);
+		parse_syn_options(c, th + 20, doff - 20);
+		c->rcv_nxt = seq + 1;
+		c->listening = false;
+		segment(c, TCP_SYN | TCP_ACK, c->iss, NULL, 0);
+		vnet_flush(c->n);
+		c->last_progress = tsc_ns();
+		return;
+	}
+	if (!c->established && c->passive) { /* the ACK of our SYN-ACK */
+		if (!(flags & TCP_ACK) || ack != c->iss + 1 || (flags & TCP_SYN))
+			return;
+		c->snd_una = ack;
+		c->snd_wnd = (uint32_t)be16(th + 14) << c->peer_wscale;
+		c->established = true; /* and data may come with it: below */
+	} else if (!c->established) {
 		if ((flags & (TCP_SYN | TCP_ACK)) != (TCP_SYN | TCP_ACK) || ack != c->iss + 1)
 			return;
 		parse_syn_options(c, th + 20, doff - 20);
@@ -114,6 +134,8 @@ static void input(struct tcp_conn *c, uint8_t *f, uint32_t len)
 		c->snd_wnd = (uint32_t)be16(th + 14) << c->peer_wscale;
 	if ((dlen || (flags & TCP_FIN)) && seq == c->rcv_nxt) { /* in order: take it */
 		c->rcv_nxt += dlen + ((flags & TCP_FIN) ? 1 : 0);
+		if (dlen && c->on_data)
+			c->on_data(c, th + doff, dlen);
 		c->received += dlen;
 		c->peer_fin |= (flags & TCP_FIN) != 0;
 	}
@@ -155,6 +177,35 @@ int tcp_connect(struct tcp_conn *c, struct vnet *n, uint32_t ip, const uint8_t m
 	}
 	c->last_progress = tsc_ns();
 	return c->established ? 0 : CAP_EBUSY;
+}
+
+int tcp_accept(struct tcp_conn *c, struct vnet *n, uint16_t port, uint64_t deadline_ns)
+{
+	memset(c, 0, sizeof(*c));
+	c->n = n, c->sport = port, c->mss = 1460;
+	c->listening = c->passive = true;
+	c->iss = (uint32_t)tsc_ns() * 2654435761u;
+	c->snd_una = c->iss, c->snd_nxt = c->iss + 1;
+	c->tso = vnet_has(n, VIRTIO_NET_F_HOST_TSO4) && vnet_has(n, VIRTIO_NET_F_CSUM);
+	while (!c->established && tsc_ns() < deadline_ns) {
+		uint64_t rto = tsc_ns() + TCP_RTO_NS;
+
+		receive(c, rto < deadline_ns ? rto : deadline_ns);
+		if (!c->listening && !c->established && tsc_ns() - c->last_progress > TCP_RTO_NS) {
+			segment(c, TCP_SYN | TCP_ACK, c->iss, NULL, 0); /* the SYN-ACK was lost */
+			vnet_flush(n);
+			c->last_progress = tsc_ns();
+		}
+	}
+	c->last_progress = tsc_ns();
+	return c->established ? 0 : CAP_EBUSY;
+}
+
+int tcp_recv_stream(struct tcp_conn *c, uint64_t total, uint64_t deadline_ns)
+{
+	while (c->received < total && !c->peer_fin && !c->reset && tsc_ns() < deadline_ns)
+		receive(c, deadline_ns);
+	return c->received >= total ? 0 : CAP_EBUSY;
 }
 
 int tcp_send_stream(struct tcp_conn *c, const uint8_t *data, uint32_t period, uint64_t total,

@@ -186,6 +186,10 @@ static uint32_t gather(struct vnet *n, uint8_t *b, uint32_t len, uint8_t *out, u
 		if (!b)
 			break;
 	}
+	if (total > n->rx_max_frame)
+		n->rx_max_frame = total;
+	if (nbufs > n->rx_max_bufs)
+		n->rx_max_bufs = nbufs;
 	/* Tell the device of the buffers given back (if it ran short and asked to be told)
 	 * once the frames it finished are all taken: one kick for a burst, not one each. */
 	if (__atomic_load_n(&n->rx.used->idx, __ATOMIC_ACQUIRE) == n->rx.last_used)
