@@ -7,7 +7,9 @@
  *   - UDP guest to host ("blast"), against the same sender logic over loopback;
  *   - bulk TCP guest to host (tests/guests/vnet.c's "tcp PORT BYTES": 64 KiB TSO segments
  *     with partial checksums when the guest took the offloads) into a real socket here,
- *     data checked, against the same transfer between two loopback TCP sockets.
+ *     data checked, against the same transfer between two loopback TCP sockets;
+ *   - bulk TCP host to guest ("tcprecv PORT BYTES": the guest's kit takes 64 KiB GSO
+ *     frames over its mergeable buffers and checks the data), against the same.
  * Each row prints the median with min-max over the runs and the host load.
  *
  *   ip netns exec NS build/bench/net GUEST_IP [RUNS]   (bench/run.sh sets it up)
@@ -68,7 +70,28 @@ static void tcp_send_loop(uint16_t port)
 	close(fd);
 }
 
-/* The loopback peer: echoes, answers "blast N SIZE" and "tcp PORT BYTES" like the guest. */
+static int loop_recv_listener = -1; /* the loopback peer's "tcprecv" socket */
+
+/* The loopback TCP receiver: what the guest does with "tcprecv", from this process. */
+static void tcp_recv_loop(void)
+{
+	static uint8_t buf[1u << 20];
+	uint64_t got = 0;
+	int c = accept(loop_recv_listener, NULL, NULL);
+	ssize_t n;
+
+	if (c < 0)
+		bench_die("accept");
+	while ((n = recv(c, buf, sizeof(buf), 0)) > 0) {
+		if (memcmp(buf, pattern + got % 251, (size_t)n))
+			bench_die("tcprecv: the data arrived corrupt");
+		got += (uint64_t)n;
+	}
+	close(c);
+}
+
+/* The loopback peer: echoes, answers "blast N SIZE", "tcp PORT BYTES" and "tcprecv PORT
+ * BYTES" like the guest. */
 static void *loop_peer(void *arg)
 {
 	int fd = *(int *)arg;
@@ -89,6 +112,9 @@ static void *loop_peer(void *arg)
 			for (unsigned long i = 0; i < count; i++)
 				sendto(fd, payload, size, 0, (struct sockaddr *)&from, fl);
 			sendto(fd, "done", 4, 0, (struct sockaddr *)&from, fl);
+		} else if (sscanf(buf, "tcprecv %lu", &count) == 1) {
+			tcp_recv_loop();
+			sendto(fd, "tcprecv: got", 12, 0, (struct sockaddr *)&from, fl);
 		} else if (sscanf(buf, "tcp %lu", &count) == 1) {
 			tcp_send_loop((uint16_t)count);
 			sendto(fd, "tcp: sent", 9, 0, (struct sockaddr *)&from, fl);
@@ -168,6 +194,47 @@ static uint64_t tcp_ns(int udp, struct sockaddr_in to, int lfd, uint16_t port)
 	return t0;
 }
 
+/* ns from connecting to the receiver (the guest, or the loopback peer) to its close. */
+static uint64_t tcp_to_ns(int udp, struct sockaddr_in to, const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = addr(ip, port);
+	char cmd[96];
+	uint64_t off = 0, t0;
+	int fd = -1;
+
+	snprintf(cmd, sizeof(cmd), "tcprecv %u %u", port, TCP_BYTES);
+	sendto(udp, cmd, strlen(cmd), 0, (struct sockaddr *)&to, sizeof(to));
+	for (int i = 0; i < 100; i++) { /* until the receiver listens */
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			break;
+		close(fd);
+		fd = -1;
+		usleep(20000);
+	}
+	if (fd < 0)
+		bench_die("tcprecv: connect");
+	t0 = bench_now_ns();
+	while (off < TCP_BYTES) {
+		size_t len = TCP_BYTES - off < 65536 ? TCP_BYTES - off : 65536;
+		ssize_t n = send(fd, pattern + off % 251, len, 0);
+
+		if (n <= 0)
+			bench_die("tcprecv: send");
+		off += (uint64_t)n;
+	}
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, cmd, sizeof(cmd), 0) > 0) /* its close: everything was taken */
+		;
+	t0 = bench_now_ns() - t0;
+	close(fd);
+	if (recv(udp, cmd, sizeof(cmd) - 1, 0) <= 0 || strncmp(cmd, "tcprecv: got", 12))
+		bench_die("tcprecv: no report");
+	if (strstr(cmd, "corrupt"))
+		bench_die("tcprecv: the guest got corrupt data");
+	return t0;
+}
+
 static int tcp_listen(const char *ip, uint16_t port)
 {
 	struct sockaddr_in a = addr(ip, port);
@@ -184,7 +251,8 @@ static int tcp_listen(const char *ip, uint16_t port)
 int main(int argc, char **argv)
 {
 	uint64_t g_rtt[RUNS_MAX], l_rtt[RUNS_MAX], exit_ns[RUNS_MAX], g_bl[RUNS_MAX],
-		l_bl[RUNS_MAX], g_tcp[RUNS_MAX], l_tcp[RUNS_MAX], bl_bytes[RUNS_MAX];
+		l_bl[RUNS_MAX], g_tcp[RUNS_MAX], l_tcp[RUNS_MAX], bl_bytes[RUNS_MAX],
+		g_in[RUNS_MAX], l_in[RUNS_MAX];
 	char a[BENCH_FMT_LEN], b[BENCH_FMT_LEN], r[BENCH_FMT_LEN], r2[BENCH_FMT_LEN];
 	unsigned runs = argc > 2 ? (unsigned)atoi(argv[2]) : 5, got_g = 0, got_l = 0;
 	struct floor_vm f;
@@ -199,6 +267,8 @@ int main(int argc, char **argv)
 	int to_guest = udp_socket("0.0.0.0", 9100), peer = udp_socket("127.0.0.1", 9200);
 	int to_loop = udp_socket("127.0.0.1", 9101);
 	int lg = tcp_listen("0.0.0.0", 5001), ll = tcp_listen("127.0.0.1", 5002);
+
+	loop_recv_listener = tcp_listen("127.0.0.1", 5004);
 	struct sockaddr_in guest = addr(argv[1], 7), loop = addr("127.0.0.1", 9200);
 
 	pthread_create(&th, NULL, loop_peer, &peer);
@@ -213,6 +283,8 @@ int main(int argc, char **argv)
 		bl_bytes[i] = (uint64_t)got_g * BLAST_SIZE;
 		g_tcp[i] = tcp_ns(to_guest, guest, lg, 5001);
 		l_tcp[i] = tcp_ns(to_loop, loop, ll, 5002);
+		g_in[i] = tcp_to_ns(to_guest, guest, argv[1], 5003);
+		l_in[i] = tcp_to_ns(to_loop, loop, "127.0.0.1", 5004);
 	}
 	bench_print_load("after");
 	floor_vm_destroy(&f);
@@ -240,5 +312,10 @@ int main(int argc, char **argv)
 	       TCP_BYTES >> 20, bench_fmt(a, bench_stat_u64(g_tcp, runs), 1e6, 1, "ms"),
 	       bench_fmt(b, bench_stat_u64(l_tcp, runs), 1e6, 1, "ms"),
 	       bench_fmt_ratio(r2, l_tcp, g_tcp, runs));
+	printf("| virtio-net TCP host to guest, %u MiB, 64 KiB GSO frames over mergeable buffers "
+	       "(throughput) | %s | two loopback TCP sockets %s | %s |\n",
+	       TCP_BYTES >> 20, bench_fmt(a, bench_stat_u64(g_in, runs), 1e6, 1, "ms"),
+	       bench_fmt(b, bench_stat_u64(l_in, runs), 1e6, 1, "ms"),
+	       bench_fmt_ratio(r2, l_in, g_in, runs));
 	return 0;
 }
