@@ -15,6 +15,12 @@ BLK, NET, CONSOLE, RNG, BALLOON = range(5)
 WRITE, NEXT = 2, 1
 
 
+# Control byte 1 (tests/fuzz/fuzz_virtio.c): 1 event index, 2 indirect, 4 the network's
+# offloads negotiated, 8 a disk's driver takes VIRTIO_BLK_F_MQ, 16 a reset with the requests
+# in flight.
+MQ, RESET = 8, 16
+
+
 def seed(dev, queue, descs, buffers=(), flags=0):
     d = bytearray(0x1000)
     d[0:4] = bytes([len(descs).bit_length(), flags, dev, queue])  # queue size >= chain length
@@ -34,6 +40,11 @@ seeds = {
                      [(0x800, struct.pack("<IIQ", 0, 0, 1))]),
     "blk-write": seed(BLK, 0, [(0x800, 16, 0), (0x900, 512, 0), (0xb00, 1, WRITE)],
                       [(0x800, struct.pack("<IIQ", 1, 0, 2))]),
+    "blk-read-mq-queue3-reset": seed(BLK, 3, [(0x800, 16, 0), (0x900, 512, WRITE),
+                                              (0xb00, 1, WRITE)],
+                                     [(0x800, struct.pack("<IIQ", 0, 0, 1))], MQ | RESET),
+    "blk-flush-queue1-no-mq": seed(BLK, 1, [(0x800, 16, 0), (0xb00, 1, WRITE)],
+                                   [(0x800, struct.pack("<IIQ", 4, 0, 0))]),
     "balloon-inflate": seed(BALLOON, 0, [(0x800, 8, 0)],
                             [(0x800, struct.pack("<II", 0x10, 0x11))]),
     "console-tx": seed(CONSOLE, 1, [(0x800, 16, 0)], [(0x800, b"hello, console!\n")]),
