@@ -20,8 +20,12 @@ extern const struct virtio_dev_ops virtio_net_ops;
 extern const struct virtio_dev_ops virtio_net_mq_ops;
 
 /* ---- block: a raw image file ---- */
+/* Queues a disk may offer (`queues=`, VIRTIO_BLK_F_MQ). */
+#define VIRTIO_BLK_MAX_QUEUES 4
+_Static_assert(VIRTIO_BLK_MAX_QUEUES <= VIRTIO_MAX_QUEUES, "a disk's queues fit a device");
 struct blk_backend;
-/* Parse "PATH[,readonly][,serial=ID]"; opens the file. NULL with a message in err. */
+/* Parse "PATH[,readonly][,serial=ID][,direct=on|off][,queues=N]"; opens the file. NULL with
+ * a message in err. */
 struct blk_backend *blk_open(const char *spec, char *err, size_t errlen);
 void blk_close(struct blk_backend *b);
 /* Accounting (docs/resources.md): what a backend moved in its life, across reboots. For a

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "capsule/cgroup.h"
+#include "capsule/devices.h"
 #include "capsule/domain.h"
 
 #define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -1)
@@ -105,9 +106,9 @@ static int disks(struct domain_config *c, const json_t *v, char *err, size_t err
 					n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",direct=on");
 			} else if (!strcmp(key, "queues")) {
 				if (!json_is_integer(x) || json_integer_value(x) < 1 ||
-				    json_integer_value(x) > VIRTIO_MAX_QUEUES)
+				    json_integer_value(x) > VIRTIO_BLK_MAX_QUEUES)
 					return FAIL("disk[%zu]: \"queues\" must be an integer from 1 to %d",
-						    i, VIRTIO_MAX_QUEUES);
+						    i, VIRTIO_BLK_MAX_QUEUES);
 				n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",queues=%d",
 					      (int)json_integer_value(x));
 			} else {

@@ -24,8 +24,7 @@
  * that finds no room waits (VIRTIO_CHAIN_BUSY) until a completion frees some. */
 #define BLK_SLOTS 128u
 #define BLK_INFLIGHT_BYTES (64ull << 20)
-/* Queues a disk may offer (VIRTIO_BLK_F_MQ, the `queues=` option). */
-#define BLK_MAX_QUEUES VIRTIO_MAX_QUEUES
+#define BLK_MAX_QUEUES VIRTIO_BLK_MAX_QUEUES
 
 /* One request the device took: what its completion needs, copied out of the chain. */
 struct blk_slot {

@@ -113,8 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	d = &w->dev[data[2] % 5];
 	q = data[3] % d->ops->num_queues;
-	/* Multiqueue: a disk's queues past 0 only once the driver took VIRTIO_BLK_F_MQ. */
-	d->driver_features = d->ops == &virtio_blk_ops && data[1] & 8 ? 1ull << VIRTIO_BLK_F_MQ : 0;
 	qsize = (uint16_t)(1u << (data[0] % 7)); /* up to 64: the rings fit the first page */
 	memset(w->vm.mem.host, 0, RINGS_END);
 	/* The input is the guest's RAM around the VMM-owned range (descriptors may point into
@@ -128,8 +126,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_mutex_lock(&d->lock);
 	d->broken = false;
 	d->status = VIRTIO_STATUS_DRIVER_OK;
-	/* The network's offloads negotiated or not: its transmit headers are checked both ways. */
+	/* The network's offloads negotiated or not: its transmit headers are checked both ways.
+	 * Multiqueue: a disk's queues past 0 only once the driver took VIRTIO_BLK_F_MQ. */
 	d->driver_features = d->ops == &virtio_net_ops && (data[1] & 4) ? ~0ull : 0;
+	if (d->ops == &virtio_blk_ops && data[1] & 8)
+		d->driver_features = 1ull << VIRTIO_BLK_F_MQ;
 	/* Rings in the first 4 KiB, which libFuzzer's first inputs fill: avail at 0x10 (after
 	 * the 4 control bytes), used at 0x100, descriptors at 0x400. */
 	if (vq_init(&d->vq[q], d->mem, qsize, 0x400, 0x10, 0x100, data[1] & 1, data[1] & 2,
@@ -151,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * are in flight (the next input's kick on a reset device). */
 	if (d->ops->stop)
 		d->ops->stop(d);
-	if (data[1] & 4 && d->ops->reset) {
+	if (data[1] & 16 && d->ops->reset) {
 		pthread_mutex_lock(&d->lock);
 		if (vq_init(&d->vq[q], d->mem, qsize, 0x400, 0x10, 0x100, data[1] & 1, data[1] & 2,
 			    &why) == 0)

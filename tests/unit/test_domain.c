@@ -183,6 +183,37 @@ static void memory_config_keys(void **state)
 	json_refused("{\"memory_min\": -1}", "\"memory_min\" must be an integer");
 }
 
+/* A disk's "direct" and "queues" become direct=on and queues=N, and come back as JSON. */
+static void disk_direct_and_queues(void **state)
+{
+	static const char good[] = "{\"name\": \"a\", \"image\": \"/x.elf\", \"disk\": [{\"path\": "
+				   "\"/d.img\", \"direct\": true, \"queues\": 4}, {\"path\": "
+				   "\"/e.img\", \"direct\": false}]}";
+	struct domain_config c, back;
+	char err[512], *text;
+
+	(void)state;
+	domain_config_init(&c);
+	assert_int_equal(domain_config_from_json(&c, good, strlen(good), err, sizeof(err)), 0);
+	assert_int_equal(c.nr_devices, 2);
+	assert_string_equal(c.devices[0].arg, "/d.img,direct=on,queues=4");
+	assert_string_equal(c.devices[1].arg, "/e.img");
+	text = domain_config_to_json(&c);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"direct\""));
+	assert_non_null(strstr(text, "\"queues\""));
+	domain_config_init(&back);
+	assert_int_equal(domain_config_from_json(&back, text, strlen(text), err, sizeof(err)), 0);
+	assert_string_equal(back.devices[0].arg, "/d.img,direct=on,queues=4");
+	free(text);
+	json_refused("{\"disk\": [{\"path\": \"d\", \"queues\": 5}]}",
+		     "disk[0]: \"queues\" must be an integer from 1 to 4");
+	json_refused("{\"disk\": [{\"path\": \"d\", \"queues\": \"2\"}]}",
+		     "disk[0]: \"queues\" must be an integer from 1 to 4");
+	json_refused("{\"disk\": [{\"path\": \"d\", \"direct\": \"on\"}]}",
+		     "\"direct\" must be a boolean");
+}
+
 /* The write working-set sampler's keys (include/capsule/wss.h): defaults, kept, bounds. */
 static void wss_config_keys(void **state)
 {
@@ -467,6 +498,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_checks),
 		cmocka_unit_test(json_config),
+		cmocka_unit_test(disk_direct_and_queues),
 		cmocka_unit_test(memory_config_keys),
 		cmocka_unit_test(wss_config_keys),
 		cmocka_unit_test(console_history),

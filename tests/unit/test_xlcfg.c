@@ -244,6 +244,8 @@ static void disks(void **state)
 		  "{" BASE_JSON ", \"disk\": [{\"path\": \"/img/with space.img\", \"serial\": \"xvda\","
 		  " \"readonly\": true}]}");
 	parses_to(BASE "disk = [ 'd.img' ]", "{" BASE_JSON ", \"disk\": [{\"path\": \"d.img\"}]}");
+	parses_to(BASE "disk = [ 'd.img,raw,xvda,rw,direct-io-safe' ]",
+		  "{" BASE_JSON ", \"disk\": [{\"path\": \"d.img\", \"direct\": true, \"serial\": \"xvda\"}]}");
 
 	refused("disk = 'd.img'", "line 1: disk: expected a list of strings: [ '...', ... ]");
 	refused("disk = [ 'a.img', 5 ]", "line 1: disk[1]: expected a quoted string, not the number 5");
