@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d->status = VIRTIO_STATUS_DRIVER_OK;
 	/* The network's offloads negotiated or not: its transmit headers are checked both ways.
 	 * Multiqueue: a disk's queues past 0 only once the driver took VIRTIO_BLK_F_MQ. */
-	d->driver_features = d->ops == &virtio_net_ops && (data[1] & 4) ? ~0ull : 0;
+	d->driver_features = (d->ops == &virtio_net_ops || d->ops == &virtio_net_mq_ops) && (data[1] & 4) ? ~0ull : 0;
 	if (d->ops == &virtio_blk_ops && data[1] & 8)
 		d->driver_features = 1ull << VIRTIO_BLK_F_MQ;
 	/* Rings in the first 4 KiB, which libFuzzer's first inputs fill: avail at 0x10 (after
