@@ -187,6 +187,7 @@ struct tcp_conn {
 	uint8_t peer_wscale;
 	bool tso, established, peer_fin, reset;
 	bool listening, passive; /* tcp_accept: waiting for a SYN; opened by the peer */
+	bool ack_due;            /* data came: acknowledge at the end of the batch */
 	/* Optional: each in-order piece of data received (a receiver checks it here). */
 	void (*on_data)(struct tcp_conn *c, const uint8_t *data, uint32_t len);
 	void *opaque;

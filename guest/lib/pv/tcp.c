@@ -139,8 +139,8 @@ static void input(struct tcp_conn *c, uint8_t *f, uint32_t len)
 		c->received += dlen;
 		c->peer_fin |= (flags & TCP_FIN) != 0;
 	}
-	if (dlen || (flags & TCP_FIN)) /* acknowledge (again, if out of order) */
-		segment(c, TCP_ACK, c->snd_nxt, NULL, 0);
+	if (dlen || (flags & TCP_FIN)) /* acknowledge (again, if out of order): once a batch */
+		c->ack_due = true;
 }
 
 /* Take every frame that is there; wait for one until `until` if none was. */
@@ -155,7 +155,10 @@ static void receive(struct tcp_conn *c, uint64_t until)
 		input(c, frame, len);
 		len = vnet_try_recv(c->n, frame, sizeof(frame));
 	}
-	vnet_flush(c->n); /* the acknowledgements */
+	if (c->ack_due) /* one acknowledgement for every frame that batch brought */
+		segment(c, TCP_ACK, c->snd_nxt, NULL, 0);
+	c->ack_due = false;
+	vnet_flush(c->n);
 }
 
 int tcp_connect(struct tcp_conn *c, struct vnet *n, uint32_t ip, const uint8_t mac[6],
