@@ -189,13 +189,19 @@ int vm_dirty_fetch(struct vm *vm, uint64_t *out)
 	return fetch(vm, DIRTY_TRACK, NULL, out, out); /* the guest's and the VMM's, ORed */
 }
 
-void vm_dirty_stop(struct vm *vm)
+/* One user's stop, under the log's lock (nothing to stop if logging never began). */
+static void stop(struct vm *vm, enum dirty_user u)
 {
 	if (!vm->mem.dirty)
 		return;
 	pthread_mutex_lock(&vm->mem.dirty->lock);
-	user_stop(vm, DIRTY_TRACK);
+	user_stop(vm, u);
 	pthread_mutex_unlock(&vm->mem.dirty->lock);
+}
+
+void vm_dirty_stop(struct vm *vm)
+{
+	stop(vm, DIRTY_TRACK);
 }
 
 int vm_dirty_sample_start(struct vm *vm, const uint64_t *protect)
@@ -218,9 +224,5 @@ int vm_dirty_sample_fetch(struct vm *vm, const uint64_t *protect, uint64_t *out)
 
 void vm_dirty_sample_stop(struct vm *vm)
 {
-	if (!vm->mem.dirty)
-		return;
-	pthread_mutex_lock(&vm->mem.dirty->lock);
-	user_stop(vm, DIRTY_SAMPLE);
-	pthread_mutex_unlock(&vm->mem.dirty->lock);
+	stop(vm, DIRTY_SAMPLE);
 }
