@@ -8,7 +8,7 @@ markdown table.
 
 Sharing: N identical PV domains (tests/guests/vshare.elf, memory_backing "private", 16 MiB of
 data pages with the same contents, 32 MiB each) under a capsuled with --ksm-cpu 50
---ksm-scan-time 1; KSM held off while they fill, then on until pages_sharing stops growing.
+--ksm-scan-time 1; KSM held off while they fill, then on until a whole scan merges nothing more.
 Reported: what KSM saved (pages_sharing) as a share of the memory the domains' VMMs hold
 (the sum of their Rss before merging), the fall of the sum of their Pss, ksmd's CPU time and
 the wall time to merge; against the ideal for N identical domains, (N - 1) / N of the data.
@@ -68,13 +68,21 @@ def sharing_run(root, n, k):
         s0, cpu0 = t.ksm("pages_sharing"), dm.info()["ksm"]["ksmd_cpu_s"]
         t0 = time.time()
         t.ksm_set("run", "1")
-        last, still = -1, 0
-        while time.time() - t0 < 300 and still < 4:  # until it stops growing for 2 s
+        # Done when a whole scan merged nothing more. KSM merges a page only once its
+        # checksum held over a scan, so nothing may merge for the first seconds (one
+        # scan of 50 domains); a quiet spell of a few polls is not the end.
+        scans0, last, at_scan, grew = t.ksm("full_scans"), s0, None, t0
+        while time.time() - t0 < 300:
             time.sleep(0.5)
-            now = t.ksm("pages_sharing")
-            still = still + 1 if now == last else 0
-            last = now
-        wall = time.time() - t0 - 2.0
+            now, scans = t.ksm("pages_sharing"), t.ksm("full_scans")
+            if now != last:
+                last, grew = now, time.time()
+            if scans - scans0 >= 2 and at_scan is not None and at_scan[0] != scans:
+                if at_scan[1] == now:
+                    break
+            if at_scan is None or at_scan[0] != scans:
+                at_scan = (scans, now)
+        wall = grew - t0
         saved = (t.ksm("pages_sharing") - s0) * 4
         pss1 = sum(t.pss_kib(p) for p in pids)
         cpu = dm.info()["ksm"]["ksmd_cpu_s"] - cpu0
@@ -224,11 +232,11 @@ def main():
               "(%s MiB) | ideal (N-1)/N of the data: %s; ESX best case ~60%% reclaimed | %.2f of "
               "ideal |" % (n, cell(saved, "%.1f"),
                            cell([x["saved_mib"] for x in r], "%.0f"), cell(ideal, "%.1f"),
-                           statistics.median(saved) / statistics.median(ideal)))
+                           statistics.median(saved) / max(statistics.median(ideal), 1e-9)))
         print("| %d domains: fall of the VMMs' summed Pss, %% | %s | KSM's own count: %s | "
               "%.2f |" % (n, cell([x["fell_pct"] for x in r], "%.1f"), cell(saved, "%.1f"),
                           statistics.median([x["fell_pct"] for x in r]) /
-                          statistics.median(saved)))
+                          max(statistics.median(saved), 1e-9)))
         print("| %d domains: ksmd CPU to merge (s), wall time (s) | %s, %s | - | %.3f CPU-s per "
               "MiB saved |" % (n, cell([x["cpu_s"] for x in r], "%.2f"),
                                cell([x["wall_s"] for x in r], "%.1f"),

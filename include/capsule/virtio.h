@@ -65,6 +65,9 @@ bool vq_need_interrupt(struct virtq *q);
 /* Ask the driver to notify again once it adds past what we consumed; true if more is there. */
 bool vq_enable_notify(struct virtq *q);
 bool vq_has_avail(const struct virtq *q);
+/* Ask the driver not to notify (the device is about to look by itself); vq_enable_notify
+ * undoes it. A driver that read the old setting may still notify once. */
+void vq_disable_notify(struct virtq *q);
 /* Ask to be notified at the driver's next add, though chains are still available (a
  * backend that needs more than what is there); true if one was added meanwhile. */
 bool vq_notify_on_add(struct virtq *q);
@@ -129,6 +132,9 @@ struct virtio_stats {
 	uint64_t polls;      /* adaptive polls of an empty ring (virtio_drain) */
 	uint64_t poll_hits;  /* ... that found work, so notifications stayed off */
 	uint64_t poll_ns;    /* time spent in them */
+	uint64_t expects;    /* spins for an answer after a delivery (virtio_expect) */
+	uint64_t expect_hits; /* ... that caught it, so the driver did not kick */
+	uint64_t expect_ns;  /* time spent in them */
 };
 
 struct virtio_dev {
@@ -163,6 +169,8 @@ struct virtio_dev {
 	bool thread_started;
 	bool stopped; /* between virtio_dev_stop and virtio_dev_start: kicks wait */
 	uint32_t poll_window_ns[VIRTIO_MAX_QUEUES]; /* the adaptive poll's current bound */
+	uint32_t expect_ns[VIRTIO_MAX_QUEUES];  /* virtio_expect's bound; 0: resting, or new */
+	uint8_t expect_rest[VIRTIO_MAX_QUEUES]; /* deliveries it sits out before trying again */
 	struct virtio_stats stats;
 };
 
@@ -327,6 +335,18 @@ struct virtio_server {
 #define VIRTIO_POLL_MAX_NS 50000u /* an exit costs about 50 us on the hosts we know */
 /* d->lock held (it may be dropped and taken again inside: see flush and poll). */
 void virtio_drain(struct virtio_dev *d, unsigned q, const struct virtio_server *s);
+/*
+ * The device just gave the driver something it answers (a received packet): the answer
+ * tends to come within tens of microseconds. With the driver's kicks on queue q suppressed,
+ * spin (without the lock) until it adds to q or the queue's window passes, then drain q
+ * with s, which turns kicks back on. A caught answer costs the guest no exit and the device
+ * no wake-up (vhost-net's busy loop, adaptive). The window starts at VIRTIO_POLL_MAX_NS,
+ * halves on a miss and doubles on a catch; below VIRTIO_POLL_MIN_NS it rests for
+ * VIRTIO_EXPECT_REST deliveries, then tries the largest again. d->lock held (dropped
+ * while spinning).
+ */
+#define VIRTIO_EXPECT_REST 64u
+void virtio_expect(struct virtio_dev *d, unsigned q, const struct virtio_server *s);
 /* virtio_drain with a synchronous handler and nothing else: console, net transmit, rng. */
 void virtio_serve(struct virtio_dev *d, unsigned q, virtio_chain_fn fn);
 

@@ -204,7 +204,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		goto fail;
 	}
 	vm->run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	/* A stop and continue (SIGSTOP, SIGCONT) during the call makes it fail with EINTR on
+	 * some hosts (kvm_pvm): nothing was made, so ask again. */
+	do
+		vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->fd < 0 && errno == EINTR);
 	if (vm->fd < 0 || vm->run_mmap_size <= 0) {
 		err = -errno;
 		log_err("KVM_CREATE_VM failed: %s", strerror(errno));

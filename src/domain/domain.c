@@ -633,6 +633,10 @@ void domain_print_stats(struct domain *d, FILE *out)
 			fprintf(out, ", %llu polls (%llu found work, %.0f us spun)",
 				(unsigned long long)s->polls, (unsigned long long)s->poll_hits,
 				(double)s->poll_ns / 1e3);
+		if (s->expects) /* answers awaited after a delivery (virtio_expect) */
+			fprintf(out, ", %llu answers awaited (%llu caught without a kick, %.0f us spun)",
+				(unsigned long long)s->expects, (unsigned long long)s->expect_hits,
+				(double)s->expect_ns / 1e3);
 		fputc('\n', out);
 		if (s->rx_wakeups)
 			fprintf(out, "capsule: stats: %s: %llu received in %llu wake-ups "

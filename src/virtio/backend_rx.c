@@ -55,6 +55,7 @@ static bool pull_batch(struct rx_pump *p)
 	}
 	if (moved == RX_PUMP_BATCH) /* more may be ready: come back on the loop's next turn */
 		full = false;
+	p->moved = moved;
 	return full;
 }
 
@@ -95,7 +96,11 @@ static void readable(struct loop *l, struct loop_source *src, uint32_t events)
 		return;
 	}
 	if (p->pull) {
+		p->moved = 0;
 		rx_pump_retry(p);
+		/* On the device's own thread only: a vCPU that spun here would wait for itself. */
+		if (p->delivered && p->running && p->moved && p->moved < RX_PUMP_BATCH)
+			p->delivered(p->dev, p->queue);
 		pthread_mutex_unlock(&p->dev->lock);
 		return;
 	}

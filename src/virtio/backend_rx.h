@@ -33,8 +33,13 @@ struct rx_pump {
 	 * has nothing (or try again on the loop's next turn), other -errno: the host side
 	 * ended. */
 	int (*pull)(struct virtio_dev *d, int fd);
+	/* Optional, with pull: a wake-up of the device's thread moved items (fewer than a
+	 * batch) and raised their interrupt (d->lock held; it may drop it). The network
+	 * waits here for the guest's answer. */
+	void (*delivered)(struct virtio_dev *d, unsigned queue);
 	uint8_t *buf;      /* cap bytes, from the first start until rx_pump_release */
 	size_t cap, len;   /* all under dev->lock; len > 0: pending */
+	unsigned moved;    /* what the last pull_batch moved */
 	bool running;      /* between start and stop */
 	bool watching;     /* src is on the loop */
 	bool eof;          /* the host side ended: nothing more will come */

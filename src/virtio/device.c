@@ -130,18 +130,17 @@ static bool still_serving(const struct virtio_dev *d, unsigned q)
 }
 
 /*
- * The ring is empty: spin on its available index (without the lock, so the vCPUs' register
- * accesses and the completions do not wait) for up to the queue's window. The window
- * doubles when the driver refilled within it and halves when it did not. True if there is
- * work (chains, or completions for flush) and the lock is held again either way.
+ * Spin on queue q's available index for up to `window` ns without the lock (so the vCPUs'
+ * register accesses and the completions do not wait); true if the driver added chains or
+ * s->ready has completions. The lock is held again on return; *spent has the time.
  */
-static bool adaptive_poll(struct virtio_dev *d, unsigned q, const struct virtio_server *s)
+static bool spin(struct virtio_dev *d, unsigned q, const struct virtio_server *s,
+		 uint32_t window, uint64_t *spent)
 {
 	/* The rings stay mapped for the domain's life: reading them unlocked is safe, and
 	 * what is found is checked again under the lock. */
 	const struct virtq_avail *avail = d->vq[q].avail;
 	uint16_t seen = d->vq[q].last_avail;
-	uint32_t window = d->poll_window_ns[q] ? d->poll_window_ns[q] : VIRTIO_POLL_MIN_NS;
 	uint64_t t0 = monotonic_ns(), now = t0;
 	bool hit = false;
 
@@ -155,15 +154,64 @@ static bool adaptive_poll(struct virtio_dev *d, unsigned q, const struct virtio_
 		now = monotonic_ns();
 	}
 	pthread_mutex_lock(&d->lock);
+	*spent = now - t0;
+	return hit;
+}
+
+static uint32_t widen(uint32_t w) { return w * 2 < VIRTIO_POLL_MAX_NS ? w * 2 : VIRTIO_POLL_MAX_NS; }
+
+/*
+ * The ring is empty: spin for up to the queue's window. The window doubles when the driver
+ * refilled within it and halves (to VIRTIO_POLL_MIN_NS) when it did not. True if there is
+ * work (chains, or completions for flush) and the lock is held again either way.
+ */
+static bool adaptive_poll(struct virtio_dev *d, unsigned q, const struct virtio_server *s)
+{
+	uint32_t window = d->poll_window_ns[q] ? d->poll_window_ns[q] : VIRTIO_POLL_MIN_NS;
+	uint64_t spent;
+	bool hit = spin(d, q, s, window, &spent);
+
 	d->stats.polls++;
 	d->stats.poll_hits += hit;
-	d->stats.poll_ns += now - t0;
+	d->stats.poll_ns += spent;
 	if (hit)
-		window = window * 2 < VIRTIO_POLL_MAX_NS ? window * 2 : VIRTIO_POLL_MAX_NS;
+		window = widen(window);
 	else
 		window = window / 2 > VIRTIO_POLL_MIN_NS ? window / 2 : VIRTIO_POLL_MIN_NS;
 	d->poll_window_ns[q] = window;
 	return hit;
+}
+
+void virtio_expect(struct virtio_dev *d, unsigned q, const struct virtio_server *s)
+{
+	uint32_t window = d->expect_ns[q];
+	uint64_t spent;
+	bool hit;
+
+	if (!still_serving(d, q))
+		return;
+	if (!vq_has_avail(&d->vq[q])) {
+		if (!window && d->expect_rest[q]) {
+			d->expect_rest[q]--;
+			return;
+		}
+		window = window ? window : VIRTIO_POLL_MAX_NS;
+		vq_disable_notify(&d->vq[q]);
+		hit = spin(d, q, s, window, &spent);
+		d->stats.expects++;
+		d->stats.expect_hits += hit;
+		d->stats.expect_ns += spent;
+		if (hit)
+			window = widen(window);
+		else if ((window /= 2) < VIRTIO_POLL_MIN_NS)
+			window = 0, d->expect_rest[q] = VIRTIO_EXPECT_REST;
+		d->expect_ns[q] = window;
+		/* Stopped meanwhile: the start requeues every queue, whose drain turns kicks
+		 * back on. Reset: the queue is gone. */
+		if (!still_serving(d, q))
+			return;
+	}
+	virtio_drain(d, q, s);
 }
 
 void virtio_drain(struct virtio_dev *d, unsigned q, const struct virtio_server *s)
@@ -261,6 +309,8 @@ void virtio_reset(struct virtio_dev *d)
 	memset(d->qcfg, 0, sizeof(d->qcfg));
 	memset(d->vq, 0, sizeof(d->vq));
 	memset(d->poll_window_ns, 0, sizeof(d->poll_window_ns));
+	memset(d->expect_ns, 0, sizeof(d->expect_ns));
+	memset(d->expect_rest, 0, sizeof(d->expect_rest));
 }
 
 

@@ -90,6 +90,15 @@ static void net_notify(struct virtio_dev *d, unsigned q)
 			rx_pump_retry(&n->q[i].rx);
 }
 
+/* Packets went to receive queue rxq: the guest's answer (a reply, an acknowledgement) tends
+ * to follow on its transmit queue, and is caught there without a kick (virtio_expect). */
+static void net_expect_answer(struct virtio_dev *d, unsigned rxq)
+{
+	static const struct virtio_server tx = {.chain = net_tx};
+
+	virtio_expect(d, NET_TXQ(rxq / 2), &tx);
+}
+
 static void net_driver_ok(struct virtio_dev *d)
 {
 	net_apply_offloads(d->priv, d->driver_features);
@@ -111,9 +120,11 @@ static int net_dev_start(struct virtio_dev *d)
 	if (d->status & VIRTIO_STATUS_DRIVER_OK)
 		net_apply_offloads(n, d->driver_features);
 	pthread_mutex_unlock(&d->lock);
-	for (unsigned i = 0; i < n->pairs && !err; i++)
+	for (unsigned i = 0; i < n->pairs && !err; i++) {
+		n->q[i].rx.delivered = net_expect_answer;
 		err = rx_pump_start_pull(&n->q[i].rx, d, NET_RXQ(i < n->active ? i : 0),
 					 n->q[i].tap, net_pull);
+	}
 	if (err)
 		log_warn("virtio-net: cannot receive: %s", strerror(-err));
 	return err;

@@ -202,6 +202,15 @@ bool vq_enable_notify(struct virtq *q)
 	return vq_has_avail(q);
 }
 
+void vq_disable_notify(struct virtq *q)
+{
+	/* An event one behind what the driver has published: its next add does not pass it. */
+	if (q->event_idx)
+		*virtq_avail_event(q->used, q->size) = (uint16_t)(q->last_avail - 1);
+	else
+		__atomic_store_n(&q->used->flags, VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+}
+
 bool vq_notify_on_add(struct virtq *q)
 {
 	uint16_t seen = __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE);
