@@ -353,8 +353,12 @@ struct blk_backend *blk_open(const char *spec, char *err, size_t errlen)
 			set_serial(b, opt + 7);
 		} else if (!strcmp(opt, "direct=on") || !strcmp(opt, "direct=off")) {
 			b->direct = !strcmp(opt, "direct=on");
-		} else if (!strncmp(opt, "queues=", 7) && opt[7] >= '1' &&
-			   opt[7] <= '0' + BLK_MAX_QUEUES && !opt[8]) {
+		} else if (!strncmp(opt, "queues=", 7)) {
+			if (opt[7] < '1' || opt[7] > '0' + BLK_MAX_QUEUES || opt[8]) {
+				snprintf(err, errlen, "--disk: queues= takes 1 to %u, not '%s'",
+					 BLK_MAX_QUEUES, opt + 7);
+				goto fail;
+			}
 			b->queues = (unsigned)(opt[7] - '0');
 		} else {
 			snprintf(err, errlen, "--disk: unknown option '%s' (readonly, serial=ID, "

@@ -198,7 +198,7 @@ rm -f "$tmp/stamp.img"
 expect vblk-direct 0 'Test result: SUCCESS' '' \
 	-- "$CAPSULE" run --disk "$tmp/disk.img,serial=capsule-test,direct=on" "$G/vblk.elf"
 expect vblk-direct-file 0 '0 sectors differ' '' -- "$D/disk.py" check "$tmp/disk.img" rw
-expect disk-bad-queues 125 '' "unknown option 'queues=5'" \
+expect disk-bad-queues 125 '' "queues= takes 1 to 4, not '5'" \
 	-- "$CAPSULE" run --disk "$tmp/disk.img,queues=5" "$E/hello.elf"
 expect vrng 0 'Test result: SUCCESS' '' -- "$CAPSULE" run --rng "$G/vrng.elf"
 expect console-terminal 0 'escape: True restored: True' '' \
