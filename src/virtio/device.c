@@ -201,15 +201,15 @@ void virtio_expect(struct virtio_dev *d, unsigned q, const struct virtio_server 
 		d->stats.expects++;
 		d->stats.expect_hits += hit;
 		d->stats.expect_ns += spent;
+		/* Stopped meanwhile: the start requeues every queue, whose drain turns kicks
+		 * back on. Reset: the queue is gone, and its window with it. */
+		if (!still_serving(d, q))
+			return;
 		if (hit)
 			window = widen(window);
 		else if ((window /= 2) < VIRTIO_POLL_MIN_NS)
 			window = 0, d->expect_rest[q] = VIRTIO_EXPECT_REST;
 		d->expect_ns[q] = window;
-		/* Stopped meanwhile: the start requeues every queue, whose drain turns kicks
-		 * back on. Reset: the queue is gone. */
-		if (!still_serving(d, q))
-			return;
 	}
 	virtio_drain(d, q, s);
 }
@@ -358,7 +358,8 @@ int virtio_dev_start(struct virtio_dev *d)
 void virtio_dev_stop(struct virtio_dev *d)
 {
 	/* The device thread holds the lock through a kick: once we have it, none is running,
-	 * and none starts after. */
+	 * and none starts after. A spin (adaptive_poll, virtio_expect) drops the lock, but on
+	 * taking it again it touches only its statistics before it sees `stopped`. */
 	pthread_mutex_lock(&d->lock);
 	d->stopped = true;
 	pthread_mutex_unlock(&d->lock);

@@ -119,9 +119,10 @@ static int net_dev_start(struct virtio_dev *d)
 	pthread_mutex_lock(&d->lock);
 	if (d->status & VIRTIO_STATUS_DRIVER_OK)
 		net_apply_offloads(n, d->driver_features);
+	for (unsigned i = 0; i < n->pairs; i++)
+		n->q[i].rx.delivered = net_expect_answer; /* under the lock: the loop reads it */
 	pthread_mutex_unlock(&d->lock);
 	for (unsigned i = 0; i < n->pairs && !err; i++) {
-		n->q[i].rx.delivered = net_expect_answer;
 		err = rx_pump_start_pull(&n->q[i].rx, d, NET_RXQ(i < n->active ? i : 0),
 					 n->q[i].tap, net_pull);
 	}

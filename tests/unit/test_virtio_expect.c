@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -29,6 +30,7 @@
 static struct vm vm;
 static struct virtio_dev d;
 static unsigned served;
+static bool evidx; /* the driver took VIRTIO_F_EVENT_IDX (else it reads NO_NOTIFY) */
 
 static int64_t count(struct virtio_dev *dev, unsigned q, const struct vq_chain *c)
 {
@@ -44,11 +46,25 @@ static struct virtq_avail *avail(void)
 	return gmem_ptr(&vm.mem, AVAIL, VIRTQ_AVAIL_BYTES(QSIZE));
 }
 
+static struct virtq_used *used(void)
+{
+	return gmem_ptr(&vm.mem, USED, VIRTQ_USED_BYTES(QSIZE));
+}
+
 static volatile uint16_t *avail_event(void)
 {
-	return virtq_avail_event((struct virtq_used *)gmem_ptr(&vm.mem, USED,
-							       VIRTQ_USED_BYTES(QSIZE)),
-				 QSIZE);
+	return virtq_avail_event(used(), QSIZE);
+}
+
+/* Would the driver's next add notify the device? (what a driver reads, in either mode) */
+static bool add_would_kick(void)
+{
+	uint16_t idx = __atomic_load_n(&avail()->idx, __ATOMIC_RELAXED);
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (evidx)
+		return virtq_need_event(*avail_event(), (uint16_t)(idx + 1), idx);
+	return !(__atomic_load_n(&used()->flags, __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY);
 }
 
 /* The driver publishes one buffer, as the guest kit does; true if it must kick. */
@@ -62,8 +78,9 @@ static bool driver_add(void)
 	a->ring[old % QSIZE] = old % QSIZE;
 	__atomic_store_n(&a->idx, (uint16_t)(old + 1), __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return virtq_need_event(__atomic_load_n(avail_event(), __ATOMIC_RELAXED),
-				(uint16_t)(old + 1), old);
+	if (evidx)
+		return virtq_need_event(*avail_event(), (uint16_t)(old + 1), old);
+	return !(__atomic_load_n(&used()->flags, __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY);
 }
 
 static void expect(void)
@@ -73,10 +90,10 @@ static void expect(void)
 	pthread_mutex_unlock(&d.lock);
 }
 
-/* Kicks are on: the driver's next add would notify. */
+/* Kicks are on as a drained queue leaves them: the driver's next add notifies. */
 static bool kicks_on(void)
 {
-	return *avail_event() == d.vq[0].last_avail;
+	return evidx ? *avail_event() == d.vq[0].last_avail : used()->flags == 0;
 }
 
 static int setup(void **state)
@@ -93,7 +110,7 @@ static int setup(void **state)
 		return -1;
 #define WR(off, val) (v = (val), virtio_mmio_access(&d, off, (uint8_t *)&v, 4, true))
 	WR(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	WR(VIRTIO_MMIO_DRIVER_FEATURES, 1u << VIRTIO_F_EVENT_IDX);
+	WR(VIRTIO_MMIO_DRIVER_FEATURES, evidx ? 1u << VIRTIO_F_EVENT_IDX : 0);
 	WR(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	WR(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
 	WR(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
@@ -107,7 +124,19 @@ static int setup(void **state)
 	WR(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 				       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 #undef WR
-	return virtio_queue_usable(&d, 0) && d.vq[0].event_idx ? 0 : -1;
+	return virtio_queue_usable(&d, 0) && d.vq[0].event_idx == evidx ? 0 : -1;
+}
+
+static int with_event_idx(void **state)
+{
+	evidx = true;
+	return setup(state);
+}
+
+static int without_event_idx(void **state)
+{
+	evidx = false;
+	return setup(state);
 }
 
 static int teardown(void **state)
@@ -165,9 +194,8 @@ static void *driver(void *arg)
 	for (unsigned k = 1; k <= 500; k++) {
 		while (__atomic_load_n(&drv.round, __ATOMIC_ACQUIRE) != k)
 			__builtin_ia32_pause();
-		/* Suppressed (the event is one behind what was published), or the spin ended. */
-		while (*avail_event() != (uint16_t)(avail()->idx - 1) &&
-		       !__atomic_load_n(&drv.done, __ATOMIC_ACQUIRE))
+		/* Kicks suppressed (the device is spinning), or the spin is over. */
+		while (add_would_kick() && !__atomic_load_n(&drv.done, __ATOMIC_ACQUIRE))
 			__builtin_ia32_pause();
 		drv.kick = driver_add();
 		__atomic_store_n(&drv.added, k, __ATOMIC_RELEASE);
@@ -187,13 +215,23 @@ static void no_answer_is_lost_whatever_the_timing(void **state)
 		unsigned before = served;
 		uint64_t hits = d.stats.expect_hits;
 
+		/* Every round at the largest window: the back-off is the test above's. */
+		d.expect_ns[0] = 0, d.expect_rest[0] = 0;
 		__atomic_store_n(&drv.done, false, __ATOMIC_RELEASE);
 		__atomic_store_n(&drv.round, k, __ATOMIC_RELEASE);
 		expect();
 		__atomic_store_n(&drv.done, true, __ATOMIC_RELEASE);
 		while (__atomic_load_n(&drv.added, __ATOMIC_ACQUIRE) != k)
 			__builtin_ia32_pause();
-		caught += d.stats.expect_hits != hits;
+		if (d.stats.expect_hits != hits) {
+			/* Caught: the driver added while kicks were off, so with the event index it
+			 * was not told to kick. (NO_NOTIFY is a hint: a driver that reads the flags
+			 * after the drain turned them back on kicks once for nothing.) */
+			caught++;
+			if (evidx)
+				assert_false(drv.kick);
+			assert_int_equal(served, before + 1);
+		}
 		if (served == before) {
 			/* Not caught: then the driver was told to kick, and the kick serves it. */
 			assert_true(drv.kick);
@@ -205,20 +243,23 @@ static void no_answer_is_lost_whatever_the_timing(void **state)
 		assert_true(kicks_on());
 	}
 	pthread_join(t, NULL);
-	/* A driver spinning on another core answers within the window most of the time. */
-	assert_true(caught > 0);
+	/* A driver spinning on another core answers within the window most of the time; on
+	 * one CPU it cannot run while the device spins. */
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		assert_true(caught > 0);
 	assert_int_equal(d.stats.expect_hits, caught);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(an_answer_already_there_is_served_without_a_spin,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(a_silent_driver_costs_a_halving_window_then_rests,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(no_answer_is_lost_whatever_the_timing, setup,
-						teardown),
+#define BOTH(t)                                                                             \
+	cmocka_unit_test_prestate_setup_teardown(t, with_event_idx, teardown, NULL),          \
+		cmocka_unit_test_prestate_setup_teardown(t, without_event_idx, teardown, NULL)
+		BOTH(an_answer_already_there_is_served_without_a_spin),
+		BOTH(a_silent_driver_costs_a_halving_window_then_rests),
+		BOTH(no_answer_is_lost_whatever_the_timing),
+#undef BOTH
 	};
 
 	return cmocka_run_group_tests_name("virtio_expect", tests, NULL, NULL);
