@@ -39,6 +39,19 @@ async function waitFor(fn, ms = 10000, step = 100) {
   }
 }
 
+// Click a button in the domain table. The page redraws the table as samples arrive, so the
+// row found may be replaced before the click lands ("Node is detached"): find it again.
+async function clickRow(page, selector) {
+  for (let i = 0; ; i++) {
+    try {
+      return await page.click(selector);
+    } catch (e) {
+      if (i >= 20 || !/detached|not clickable|no node/i.test(String(e))) throw e;
+      await sleep(50);
+    }
+  }
+}
+
 // A raw HTTP request (to the Unix socket or the dashboard): {status, headers, body}.
 function request(opts, body) {
   return new Promise((res, rej) => {
@@ -198,7 +211,7 @@ try {
   await page.screenshot({ path: join(SHOTS, 'host.png'), fullPage: true });
 
   // ---- pause from the page; the CLI sees it
-  await page.click('tr[data-domain="tick2"] button[data-action="pause"]');
+  await clickRow(page, 'tr[data-domain="tick2"] button[data-action="pause"]');
   const paused = await waitFor(() => cliState('tick2') === '--p---', 10000);
   report('pause-from-page', paused, `capsule list says ${cliState('tick2')}`);
   report('pause-shown', await waitFor(async () => (await rowState('tick2')) === '--p---', 10000),
@@ -213,7 +226,7 @@ try {
     await page.click('#confirm-ok');
   };
   const snap = join(tmp, 'snap-tick2');
-  await page.click('tr[data-domain="tick2"] button[data-action="snapshot"]');
+  await clickRow(page, 'tr[data-domain="tick2"] button[data-action="snapshot"]');
   await answer('Snapshot tick2', snap);
   const snapped = await waitFor(() => existsSync(join(snap, 'state')) && existsSync(join(snap, 'memory')), 15000);
   report('snapshot-from-page', snapped, `no ${snap}/state and memory`);
@@ -284,7 +297,7 @@ try {
   // ---- destroy, with its confirmation: the row goes
   await go('#/');
   await waitFor(async () => (await rowState('tick1')) !== null, 10000);
-  await page.click('tr[data-domain="tick1"] button[data-action="destroy"]');
+  await clickRow(page, 'tr[data-domain="tick1"] button[data-action="destroy"]');
   await page.waitForSelector('#confirm[open]', { timeout: 5000 });
   await page.screenshot({ path: join(SHOTS, 'confirm.png') });
   await page.click('#confirm-ok');
