@@ -231,7 +231,11 @@ static void on_wake(struct gdb_stub *s)
 		struct gdb_stop st = s->stop;
 		pthread_mutex_unlock(&s->ev_lock);
 
-		if (posted) {
+		if (posted && s->conn < 0) {
+			/* gdb went away after the vCPU posted: nobody to stop for, let it go on */
+			halt(s);
+			resume(s, -1);
+		} else if (posted) {
 			halt(s);
 			if (s->halted) {
 				s->sess.stop = st;
@@ -418,6 +422,7 @@ bool gdb_pv_trap(struct vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sregs,
 	struct gdb_stub *s = v->vm->gdb;
 	const char *reason = NULL;
 	struct kvm_sregs user;
+	bool report = true;
 
 	/* int3 at CPL 3 meets the IDT's DPL 0 gate: #GP with the IDT bit and vector 3 in its
 	 * error code (0x1a), rip at the int3 itself. */
@@ -431,9 +436,14 @@ bool gdb_pv_trap(struct vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sregs,
 		/* The table changes only while every vCPU is paused (vm_resume orders it before
 		 * this read), so no lock: the socket thread may hold vm_lock waiting for us. */
 		const struct gdb_sw_bp *b = gdb_sw_bp_at(s, at);
+		/* Ours, taken out while this trap was on its way (gdb detached, or a z0): the
+		 * restored instruction runs, and there is nothing to report. */
+		bool gone = !b && gdb_sw_bp_gone(s, at, &v->vm->mem);
+
 		/* ours: gdb wants the pc at the breakpoint; the guest's own: past it */
-		regs->rip = b ? at : at + 1;
+		regs->rip = b || gone ? at : at + 1;
 		reason = !b ? NULL : b->hw ? "hwbreak" : "swbreak";
+		report = !gone;
 	} else {
 		struct kvm_debugregs dr;
 
@@ -455,6 +465,7 @@ bool gdb_pv_trap(struct vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sregs,
 			   "(%s)", strerror(errno));
 		return true;
 	}
-	gdb_vcpu_stopped(v, SIGTRAP_GDB, reason);
+	if (report)
+		gdb_vcpu_stopped(v, SIGTRAP_GDB, reason);
 	return true;
 }

@@ -18,6 +18,7 @@ struct gdb_sw_bp {
 	gpa_t gpa;
 	uint8_t orig; /* the byte the int3 replaced */
 	bool hw;      /* a PV domain's Z1, planted as an int3 (target.c) */
+	bool removed; /* !used: it was planted at gva and taken out (gdb_sw_bp_gone) */
 };
 
 struct gdb_stub {
@@ -59,6 +60,10 @@ int gdb_arm(struct gdb_stub *s, int step_vcpu);
 void gdb_disarm_all(struct gdb_stub *s);
 /* Whether debug register n holds a software breakpoint (stop reason "swbreak"). */
 bool gdb_hw_is_sw(const struct gdb_stub *s, unsigned n);
+/* A breakpoint taken out while a vCPU may have been on its way through the PV trap path
+ * with its int3 (its slot remembers it, and the int3 is no longer in guest memory): the
+ * trap is ours, and the vCPU must run the restored instruction, not the byte after it. */
+bool gdb_sw_bp_gone(const struct gdb_stub *s, uint64_t gva, const struct guest_mem *m);
 /* The breakpoint planted at gva, or NULL. */
 const struct gdb_sw_bp *gdb_sw_bp_at(const struct gdb_stub *s, uint64_t gva);
 

@@ -137,6 +137,16 @@ const struct gdb_sw_bp *gdb_sw_bp_at(const struct gdb_stub *s, uint64_t gva)
 	return NULL;
 }
 
+bool gdb_sw_bp_gone(const struct gdb_stub *s, uint64_t gva, const struct guest_mem *m)
+{
+	uint8_t byte = 0xcc;
+
+	for (unsigned n = 0; n < GDB_MAX_SW_BPS; n++)
+		if (!s->sw[n].used && s->sw[n].removed && s->sw[n].gva == gva)
+			return gmem_read(m, s->sw[n].gpa, &byte, 1) == 0 && byte != 0xcc;
+	return false;
+}
+
 /* Page by page: bytes done, or -errno if not even the first page is there. */
 static long access_mem(struct gdb_stub *s, unsigned i, uint64_t gva, void *buf, size_t len,
 		       bool write)
@@ -201,6 +211,7 @@ static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool inse
 		if (!b || b->hw != hw)
 			return -ENOENT;
 		b->used = false;
+		b->removed = true;
 		return gmem_write(&s->vm->mem, b->gpa, &b->orig, 1);
 	}
 	if (b)
@@ -210,6 +221,7 @@ static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool inse
 			b = &s->sw[n];
 	if (!b)
 		return -ENOSPC;
+	b->removed = false; /* the slot is another breakpoint's from here on */
 	if ((err = walk_of(s, i, &c)) || (err = gva_to_gpa(&s->vm->mem, &c, gva, &b->gpa, &page)) ||
 	    (err = gmem_read(&s->vm->mem, b->gpa, &b->orig, 1)) ||
 	    (err = gmem_write(&s->vm->mem, b->gpa, &int3, 1)))
@@ -336,6 +348,7 @@ void gdb_disarm_all(struct gdb_stub *s)
 	for (unsigned n = 0; n < GDB_MAX_SW_BPS; n++)
 		if (s->sw[n].used) {
 			s->sw[n].used = false;
+			s->sw[n].removed = true;
 			if (s->vm)
 				gmem_write(&s->vm->mem, s->sw[n].gpa, &s->sw[n].orig, 1);
 		}
