@@ -96,6 +96,9 @@ static void resume(struct gdb_stub *s, int step_vcpu)
 
 static void drop_connection(struct gdb_stub *s)
 {
+	/* From here no vCPU posts a stop; one that did before parks before halt() returns,
+	 * and resume() below clears its stop. */
+	__atomic_store_n(&s->live, false, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&s->vm_lock);
 	/* Stopped first: a vCPU that just hit an int3 must find it in the table (a trap at
 	 * an address no longer there would be taken for the guest's own int3), and no vCPU
@@ -114,6 +117,7 @@ static void drop_connection(struct gdb_stub *s)
 static void on_connect(struct gdb_stub *s, int fd)
 {
 	s->conn = fd;
+	__atomic_store_n(&s->live, true, __ATOMIC_RELEASE);
 	gdb_rx_init(&s->rx);
 	s->sess = (struct gdb_session){.ops = &gdb_kvm_ops, .target = s, .c_vcpu = -1};
 	s->sess.stop = (struct gdb_stop){.vcpu = 0, .signal = SIGTRAP_GDB};
@@ -231,11 +235,7 @@ static void on_wake(struct gdb_stub *s)
 		struct gdb_stop st = s->stop;
 		pthread_mutex_unlock(&s->ev_lock);
 
-		if (posted && s->conn < 0) {
-			/* gdb went away after the vCPU posted: nobody to stop for, let it go on */
-			halt(s);
-			resume(s, -1);
-		} else if (posted) {
+		if (posted) {
 			halt(s);
 			if (s->halted) {
 				s->sess.stop = st;
@@ -248,6 +248,7 @@ static void on_wake(struct gdb_stub *s)
 	if (reply[0] && s->conn >= 0)
 		send_packet(s, reply);
 	if (ended && s->conn >= 0) { /* the boot is gone: gdb's view of it ends with it */
+		__atomic_store_n(&s->live, false, __ATOMIC_RELEASE);
 		close(s->conn);
 		s->conn = -1;
 		s->broken = false;
@@ -383,7 +384,8 @@ void gdb_vcpu_stopped(struct vcpu *v, int signal, const char *reason)
 {
 	struct gdb_stub *s = v->vm->gdb;
 
-	if (!s)
+	/* No gdb to tell (it went away while this trap was on its way): the vCPU goes on. */
+	if (!s || !__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&s->ev_lock);
 	if (!s->posted) { /* the first stop wins; the others run into theirs again */

@@ -25,6 +25,7 @@ struct gdb_stub {
 	struct domain *d;
 	struct usock sock;
 	int conn;    /* gdb's connection, or -1 */
+	bool live;   /* atomic: a connection is there to report stops to (gdb_vcpu_stopped) */
 	bool broken; /* a send to it failed: dropped at the end of the loop's turn */
 	int wake_fd; /* eventfd: a stop posted, a boot ended, the stub closing */
 	pthread_t thread;
@@ -63,7 +64,7 @@ bool gdb_hw_is_sw(const struct gdb_stub *s, unsigned n);
 /* A breakpoint taken out while a vCPU may have been on its way through the PV trap path
  * with its int3 (its slot remembers it, and the int3 is no longer in guest memory): the
  * trap is ours, and the vCPU must run the restored instruction, not the byte after it. */
-bool gdb_sw_bp_gone(const struct gdb_stub *s, uint64_t gva, const struct guest_mem *m);
+bool gdb_sw_bp_gone(struct gdb_stub *s, uint64_t gva, const struct guest_mem *m);
 /* The breakpoint planted at gva, or NULL. */
 const struct gdb_sw_bp *gdb_sw_bp_at(const struct gdb_stub *s, uint64_t gva);
 

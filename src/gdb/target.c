@@ -137,13 +137,20 @@ const struct gdb_sw_bp *gdb_sw_bp_at(const struct gdb_stub *s, uint64_t gva)
 	return NULL;
 }
 
-bool gdb_sw_bp_gone(const struct gdb_stub *s, uint64_t gva, const struct guest_mem *m)
+bool gdb_sw_bp_gone(struct gdb_stub *s, uint64_t gva, const struct guest_mem *m)
 {
-	uint8_t byte = 0xcc;
+	uint8_t byte;
 
-	for (unsigned n = 0; n < GDB_MAX_SW_BPS; n++)
-		if (!s->sw[n].used && s->sw[n].removed && s->sw[n].gva == gva)
-			return gmem_read(m, s->sw[n].gpa, &byte, 1) == 0 && byte != 0xcc;
+	for (unsigned n = 0; n < GDB_MAX_SW_BPS; n++) {
+		struct gdb_sw_bp *b = &s->sw[n];
+
+		if (b->used || b->gva != gva || !__atomic_load_n(&b->removed, __ATOMIC_ACQUIRE))
+			continue;
+		/* Our byte is back and it is not an int3 itself; one trap takes the record,
+		 * so a guest's own `int $3` there (also a #GP at its address) cannot loop. */
+		return gmem_read(m, b->gpa, &byte, 1) == 0 && byte == b->orig && byte != 0xcc &&
+		       __atomic_exchange_n(&b->removed, false, __ATOMIC_ACQ_REL);
+	}
 	return false;
 }
 
@@ -216,6 +223,11 @@ static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool inse
 	}
 	if (b)
 		return b->hw == hw ? 0 : -EEXIST; /* planted already */
+	/* A slot never used, or one whose removed breakpoint's record is consumed, first:
+	 * a trap still on its way to a removed one finds it (gdb_sw_bp_gone). */
+	for (unsigned n = 0; n < GDB_MAX_SW_BPS && !b; n++)
+		if (!s->sw[n].used && !s->sw[n].removed)
+			b = &s->sw[n];
 	for (unsigned n = 0; n < GDB_MAX_SW_BPS && !b; n++)
 		if (!s->sw[n].used)
 			b = &s->sw[n];
