@@ -218,7 +218,7 @@ static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool inse
 		if (!b || b->hw != hw)
 			return -ENOENT;
 		b->used = false;
-		b->removed = true;
+		__atomic_store_n(&b->removed, true, __ATOMIC_RELEASE); /* read by vCPUs */
 		return gmem_write(&s->vm->mem, b->gpa, &b->orig, 1);
 	}
 	if (b)
@@ -233,7 +233,8 @@ static int sw_breakpoint(struct gdb_stub *s, unsigned i, uint64_t gva, bool inse
 			b = &s->sw[n];
 	if (!b)
 		return -ENOSPC;
-	b->removed = false; /* the slot is another breakpoint's from here on */
+	/* the slot is another breakpoint's from here on */
+	__atomic_store_n(&b->removed, false, __ATOMIC_RELEASE);
 	if ((err = walk_of(s, i, &c)) || (err = gva_to_gpa(&s->vm->mem, &c, gva, &b->gpa, &page)) ||
 	    (err = gmem_read(&s->vm->mem, b->gpa, &b->orig, 1)) ||
 	    (err = gmem_write(&s->vm->mem, b->gpa, &int3, 1)))
@@ -360,7 +361,7 @@ void gdb_disarm_all(struct gdb_stub *s)
 	for (unsigned n = 0; n < GDB_MAX_SW_BPS; n++)
 		if (s->sw[n].used) {
 			s->sw[n].used = false;
-			s->sw[n].removed = true;
+			__atomic_store_n(&s->sw[n].removed, true, __ATOMIC_RELEASE);
 			if (s->vm)
 				gmem_write(&s->vm->mem, s->sw[n].gpa, &s->sw[n].orig, 1);
 		}

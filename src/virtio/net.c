@@ -122,10 +122,9 @@ static int net_dev_start(struct virtio_dev *d)
 	for (unsigned i = 0; i < n->pairs; i++)
 		n->q[i].rx.delivered = net_expect_answer; /* under the lock: the loop reads it */
 	pthread_mutex_unlock(&d->lock);
-	for (unsigned i = 0; i < n->pairs && !err; i++) {
+	for (unsigned i = 0; i < n->pairs && !err; i++)
 		err = rx_pump_start_pull(&n->q[i].rx, d, NET_RXQ(i < n->active ? i : 0),
 					 n->q[i].tap, net_pull);
-	}
 	if (err)
 		log_warn("virtio-net: cannot receive: %s", strerror(-err));
 	return err;
